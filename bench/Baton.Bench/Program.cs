@@ -1,0 +1,1 @@
+namespace Baton.Bench; internal static class Program { public static void Main() { } }

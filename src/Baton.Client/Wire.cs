@@ -1,0 +1,153 @@
+using System.Text.Json;
+
+namespace Baton.Client;
+
+// The JSON the Baton API speaks (snake_case on the wire). Request records have nullable members so the
+// server can name every missing field in one 400 instead of failing on the first.
+
+public sealed record CreateRunRequest(string? Profile, string? Intake, string? ProjectName = null, string? Mode = null, decimal? BudgetUsd = null);
+
+public sealed record UpdateRunRequest(string? ProjectName = null, string? CurrentStep = null, string? Status = null);
+
+public sealed record NextRequest(bool? SkipValidation = null);
+
+public sealed record ApproveRequest(string? Comment = null);
+
+public sealed record RejectRequest(string? Feedback, string? RejectTo = null);
+
+public sealed record CancelRequest(string? Reason = null);
+
+public sealed record RunSummary(
+    string RunId,
+    string Profile,
+    string? ProjectName,
+    string Status,
+    string? CurrentPhase,
+    int Iteration,
+    string Mode,
+    string? WaitingFor,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    decimal CostUsd,
+    long TokensUsed);
+
+public sealed record RunList(IReadOnlyList<RunSummary> Runs, long Total, int Limit, int Offset);
+
+public sealed record Approval(string Status, string? Actor, string? Comment, DateTimeOffset? DecidedAt, DateTimeOffset? Deadline);
+
+public sealed record PhaseInfo(
+    string Name,
+    string Status,
+    int Iteration,
+    int Attempts,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? CompletedAt,
+    long? DurationMs,
+    string? Error,
+    string? Feedback,
+    string? ValidationSkippedBy,
+    Approval? Approval);
+
+public sealed record RunDetail(
+    string RunId,
+    string Profile,
+    string? ProjectName,
+    string Status,
+    string? CurrentPhase,
+    int Iteration,
+    string Mode,
+    string? WaitingFor,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    decimal CostUsd,
+    long TokensUsed,
+    string Intake,
+    string? Error,
+    decimal? BudgetUsd,
+    string? CreatedBy,
+    DateTimeOffset? CompletedAt,
+    IReadOnlyList<PhaseInfo> Phases,
+    IReadOnlyDictionary<string, DateTimeOffset> StepTimestamps);
+
+public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
+
+public sealed record ArtifactGroup(string Phase, int Iteration, IReadOnlyList<ArtifactInfo> Artifacts);
+
+public sealed record ArtifactManifest(string RunId, IReadOnlyList<ArtifactGroup> Phases);
+
+public sealed record PhaseMetrics(
+    string Phase,
+    int Iterations,
+    int Executions,
+    long TokensIn,
+    long TokensOut,
+    decimal CostUsd,
+    long DurationMs,
+    int ToolCalls,
+    int TestsRun,
+    int TestsPassed);
+
+public sealed record RunMetrics(
+    string RunId,
+    long TokensIn,
+    long TokensOut,
+    long TokensUsed,
+    decimal CostUsd,
+    long DurationMs,
+    int Executions,
+    int ToolCalls,
+    int TestsRun,
+    int TestsPassed,
+    int Iterations,
+    int Approvals,
+    int Rejections,
+    IReadOnlyList<PhaseMetrics> Phases);
+
+public sealed record LogLine(long Seq, DateTimeOffset Timestamp, string? Phase, int? Iteration, string Level, string Message);
+
+public sealed record RunLogs(string RunId, IReadOnlyList<LogLine> Lines);
+
+public sealed record RunEventInfo(long Seq, string RunId, string Type, string? Phase, int? Iteration, string? Actor, JsonElement? Data, DateTimeOffset CreatedAt);
+
+public sealed record ProfileSummary(string Name, string? Description, string Source, string Mode, int MaxIterations, decimal? BudgetUsd, IReadOnlyList<string> Phases);
+
+public sealed record ProfileProblem(string File, int Line, string Message);
+
+public sealed record ProfileList(IReadOnlyList<ProfileSummary> Profiles, IReadOnlyList<ProfileProblem> Errors);
+
+public sealed record GateInfo(string Timeout, string OnTimeout, IReadOnlyList<string> RejectTo);
+
+public sealed record CheckInfo(string Artifact, string? Contains);
+
+public sealed record PhaseDefinitionInfo(
+    string Name,
+    string Worker,
+    string? Prompt,
+    IReadOnlyList<string> Produces,
+    IReadOnlyList<CheckInfo> Checks,
+    GateInfo? Gate,
+    string? RetryFrom,
+    string Timeout,
+    int MaxAttempts);
+
+public sealed record ProfileDetail(
+    string Name,
+    string? Description,
+    string Source,
+    string Mode,
+    int MaxIterations,
+    decimal? BudgetUsd,
+    IReadOnlyList<PhaseDefinitionInfo> Phases,
+    string Yaml);
+
+public sealed record CreateKeyRequest(string? Name, string? Role, DateTimeOffset? ExpiresAt = null);
+
+public sealed record CreatedKey(string KeyId, string Name, string Role, string Token, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
+
+public sealed record KeyInfo(string KeyId, string Name, string Role, string? CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt);
+
+public sealed record KeyList(IReadOnlyList<KeyInfo> Keys);
+
+public sealed record Health(string Status, DateTimeOffset Timestamp);
+
+public sealed record Readiness(string Status, string Database, DateTimeOffset Timestamp);

@@ -1,0 +1,124 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Baton.Profiles;
+
+namespace Baton.Agents;
+
+/// <summary>What a phase's agent is given: the run, the phase, its feedback and the latest version of every earlier artifact.</summary>
+public sealed record AgentInput(
+    string RunId,
+    string? ProjectName,
+    string Intake,
+    PhaseDefinition Phase,
+    int Iteration,
+    string? Feedback,
+    IReadOnlyDictionary<string, string> EarlierArtifacts);
+
+public sealed record ProducedArtifact(string Name, string Content);
+
+public sealed record AgentResult(IReadOnlyList<ProducedArtifact> Artifacts, IReadOnlyList<string> Log);
+
+/// <summary>
+/// The offline agent: renders each artifact the phase produces from the profile's template (or a default one)
+/// with the intake, earlier artifacts and reviewer feedback. Deterministic, no model, zero tokens, zero cost.
+/// </summary>
+public static partial class TemplateAgent
+{
+    public static async Task<AgentResult> RunAsync(AgentInput input, TimeProvider time, CancellationToken ct)
+    {
+        if (input.Phase.Delay > TimeSpan.Zero)
+        {
+            // Pacing for demos and crash tests: the phase takes this long, as a real agent would.
+            await Task.Delay(input.Phase.Delay, time, ct);
+        }
+        var log = new List<string>();
+        var artifacts = new List<ProducedArtifact>();
+        foreach (var name in input.Phase.Produces)
+        {
+            var template = input.Phase.Templates.TryGetValue(name, out var t) ? t : DefaultTemplate(name);
+            var content = Render(template, input);
+            artifacts.Add(new ProducedArtifact(name, content));
+            log.Add($"rendered {name} ({Encoding.UTF8.GetByteCount(content)} bytes)");
+        }
+        if (artifacts.Count == 0)
+        {
+            log.Add("phase produces no artifacts; nothing to render");
+        }
+        return new AgentResult(artifacts, log);
+    }
+
+    public static string Render(string template, AgentInput input) =>
+        Placeholder().Replace(template, match =>
+        {
+            var key = match.Groups["key"].Value;
+            var arg = match.Groups["arg"].Success ? match.Groups["arg"].Value : null;
+            var value = Lookup(key, arg, input);
+            return match.Groups["filter"].Value == "json" ? JsonSerializer.Serialize(value) : value?.ToString() ?? "";
+        });
+
+    private static object? Lookup(string key, string? arg, AgentInput input) => key switch
+    {
+        "intake" => input.Intake,
+        "title" => Title(input.Intake),
+        "project_name" => input.ProjectName ?? "(unnamed)",
+        "run_id" => input.RunId,
+        "phase" => input.Phase.Name,
+        "iteration" => input.Iteration,
+        "prompt" => input.Phase.Prompt is { } p ? Render(p, input with { Phase = input.Phase with { Prompt = null } }) : "",
+        "feedback" => string.IsNullOrWhiteSpace(input.Feedback) ? "(none)" : input.Feedback,
+        "artifacts" => input.EarlierArtifacts.Keys.Order(StringComparer.Ordinal).ToArray(),
+        "artifact" => arg is not null && input.EarlierArtifacts.TryGetValue(arg, out var content) ? content : "",
+        "artifact_size" => arg is not null && input.EarlierArtifacts.TryGetValue(arg, out var c) ? Encoding.UTF8.GetByteCount(c) : 0,
+        _ => "{{" + key + "}}",
+    };
+
+    private static string Title(string intake)
+    {
+        var first = intake.Split('\n').Select(l => l.Trim().TrimStart('#').Trim()).FirstOrDefault(l => l.Length > 0) ?? "untitled";
+        return first.Length > 80 ? first[..80] + "…" : first;
+    }
+
+    private static string DefaultTemplate(string artifact) => Path.GetExtension(artifact) switch
+    {
+        ".json" => """
+            {
+              "artifact": "ARTIFACT",
+              "run_id": {{run_id|json}},
+              "phase": {{phase|json}},
+              "iteration": {{iteration}},
+              "intake": {{intake|json}},
+              "inputs": {{artifacts|json}},
+              "feedback": {{feedback|json}}
+            }
+            """.Replace("ARTIFACT", artifact, StringComparison.Ordinal),
+        ".md" => "# " + Heading(artifact) + """
+            : {{title}}
+
+            _Phase {{phase}} · iteration {{iteration}} · project {{project_name}} · run {{run_id}}_
+
+            ## Brief
+            {{prompt}}
+
+            ## Intake
+            {{intake}}
+
+            ## Inputs
+            Earlier artifacts: {{artifacts|json}}
+
+            ## Reviewer feedback addressed
+            {{feedback}}
+
+            """,
+        _ => "{{phase}} output for {{title}} (iteration {{iteration}})\n",
+    };
+
+    private static string Heading(string artifact)
+    {
+        var words = Path.GetFileNameWithoutExtension(artifact).Replace('_', ' ').Replace('-', ' ');
+        return words.Length == 0 ? artifact : char.ToUpperInvariant(words[0]) + words[1..];
+    }
+
+    [GeneratedRegex(@"\{\{\s*(?<key>[a-z_]+)(?::(?<arg>[A-Za-z0-9._-]+))?\s*(?:\|\s*(?<filter>json)\s*)?\}\}")]
+    private static partial Regex Placeholder();
+}

@@ -1,0 +1,61 @@
+using System.Data;
+using System.Security.Cryptography;
+using System.Text;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Artifacts;
+
+public sealed class ArtifactRow
+{
+    public string RunId { get; set; } = "";
+    public string Name { get; set; } = "";
+    public int Iteration { get; set; }
+    public string Phase { get; set; } = "";
+    public string Sha256 { get; set; } = "";
+    public long Size { get; set; }
+    public string MediaType { get; set; } = "";
+    public long CreatedAt { get; set; }
+}
+
+/// <summary>Artifacts are content-addressed blobs (sha256) in the database, one version per iteration, never overwritten.</summary>
+public static class ArtifactStore
+{
+    public static async Task SaveAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string name, string content, DateTimeOffset now)
+    {
+        var bytes = Encoding.UTF8.GetBytes(content);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        await c.ExecuteAsync(
+            "INSERT INTO blobs(sha256, size, content) VALUES (@sha, @size, @bytes) ON CONFLICT(sha256) DO NOTHING",
+            new { sha, size = bytes.Length, bytes }, tx);
+        await c.ExecuteAsync(
+            """
+            INSERT INTO artifacts(run_id, name, iteration, phase, sha256, size, media_type, created_at)
+            VALUES (@runId, @name, @iteration, @phase, @sha, @size, @mediaType, @now)
+            """,
+            new { runId, name, iteration, phase, sha, size = bytes.Length, mediaType = MediaTypeOf(name), now = now.ToMs() }, tx);
+    }
+
+    /// <summary>The newest version of every artifact of a run: what a phase builds on.</summary>
+    public static async Task<Dictionary<string, string>> LatestContentsAsync(IDbConnection c, IDbTransaction? tx, string runId)
+    {
+        var rows = await c.QueryAsync<(string Name, byte[] Content)>(
+            """
+            SELECT a.name, b.content FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+            WHERE a.run_id = @runId
+              AND a.iteration = (SELECT MAX(x.iteration) FROM artifacts x WHERE x.run_id = a.run_id AND x.name = a.name)
+            """,
+            new { runId }, tx);
+        return rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
+    }
+
+    public static string MediaTypeOf(string name) => Path.GetExtension(name).ToLowerInvariant() switch
+    {
+        ".md" => "text/markdown; charset=utf-8",
+        ".json" => "application/json",
+        ".mmd" => "text/vnd.mermaid; charset=utf-8",
+        ".patch" or ".diff" => "text/x-diff; charset=utf-8",
+        ".html" => "text/plain; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
+    };
+}

@@ -1,0 +1,53 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Baton.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Baton.Auth;
+
+/// <summary>`Authorization: Bearer &lt;api key&gt;`. Revocation is immediate: every request checks the database.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    Database db,
+    TimeProvider time) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? header = Request.Headers.Authorization;
+        if (string.IsNullOrEmpty(header))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length > 512)
+        {
+            return AuthenticateResult.Fail("expected `Authorization: Bearer <api key>`");
+        }
+        var token = header["Bearer ".Length..].Trim();
+        var key = await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()), Context.RequestAborted);
+        if (key is null)
+        {
+            return AuthenticateResult.Fail("unknown, revoked or expired API key");
+        }
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role)],
+            SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await Problems.WriteAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized",
+            failure ?? "an API key is required: send `Authorization: Bearer <api key>`");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Forbidden",
+            $"the role '{Context.User.FindFirstValue(ClaimTypes.Role)}' may not do this");
+}

@@ -1,0 +1,64 @@
+using System.Data;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Auth;
+
+public static class Roles
+{
+    public const string Viewer = "viewer";
+    public const string Operator = "operator";
+    public const string Approver = "approver";
+    public const string Admin = "admin";
+
+    /// <summary>Each role includes the ones before it.</summary>
+    public static readonly string[] Ordered = [Viewer, Operator, Approver, Admin];
+
+    public static int Rank(string role) => Array.IndexOf(Ordered, role);
+
+    public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
+
+    public static bool Has(this ClaimsPrincipal user, string role) =>
+        Rank(user.FindFirstValue(ClaimTypes.Role) ?? "") >= Rank(role);
+}
+
+public sealed class ApiKeyRow
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Role { get; set; } = "";
+    public string? CreatedBy { get; set; }
+    public long CreatedAt { get; set; }
+    public long? ExpiresAt { get; set; }
+    public long? RevokedAt { get; set; }
+}
+
+/// <summary>API keys: random tokens shown once; only their SHA-256 is stored (they are long and random, so a slow hash adds nothing).</summary>
+public static class ApiKeys
+{
+    public const string TokenPrefix = "bat_";
+
+    public static string NewToken() => TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    public static Task<ApiKeyRow?> FindActiveAsync(IDbConnection c, string token, DateTimeOffset now) =>
+        c.QuerySingleOrDefaultAsync<ApiKeyRow>(
+            "SELECT * FROM api_keys WHERE token_hash = @hash AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
+            new { hash = Hash(token), now = now.ToMs() });
+
+    /// <summary>Makes sure a key with this token exists with this role (the bootstrap admin and `baton up`'s local key).</summary>
+    public static Task EnsureAsync(Database db, string name, string token, string role, TimeProvider time) =>
+        db.WriteAsync((c, tx) => c.ExecuteAsync(
+            """
+            INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at)
+            VALUES (@id, @name, @role, @hash, 'system', @now)
+            ON CONFLICT(token_hash) DO UPDATE SET role = excluded.role, revoked_at = NULL
+            """,
+            new { id = Ids.New("key", time), name, role, hash = Hash(token), now = time.GetUtcNow().ToMs() }, tx));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

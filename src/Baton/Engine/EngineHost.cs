@@ -1,0 +1,110 @@
+using Baton.Runs;
+using Baton.Storage;
+
+namespace Baton.Engine;
+
+public sealed class EngineOptions
+{
+    /// <summary>Jobs this node works on at once.</summary>
+    public int Concurrency { get; set; } = 4;
+
+    /// <summary>False on an api-only node.</summary>
+    public bool RunWorkers { get; set; } = true;
+}
+
+/// <summary>
+/// The node's workers: each claims a due job, runs it, and claims again at once; with nothing due it sleeps
+/// until a signal, the next due time, or a slow poll — so an idle node uses no CPU and a new job starts at once.
+/// </summary>
+public sealed class EngineHost(
+    JobQueue queue,
+    PhaseExecutor phases,
+    RunTransitions transitions,
+    Database db,
+    EngineSignals signals,
+    EngineOptions options,
+    TimeProvider time,
+    ILogger<EngineHost> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.RunWorkers)
+        {
+            return;
+        }
+        await Task.Yield();
+        var loops = Enumerable.Range(0, options.Concurrency).Select(_ => WorkLoopAsync(stoppingToken));
+        await Task.WhenAll(loops);
+    }
+
+    private async Task WorkLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var wake = signals.Jobs.Current;
+            try
+            {
+                var job = await queue.ClaimAsync(ct);
+                if (job is not null)
+                {
+                    await ProcessAsync(job, ct);
+                    continue;
+                }
+                var delay = await queue.IdleDelayAsync(ct);
+                if (delay > TimeSpan.Zero)
+                {
+                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    await Task.WhenAny(wake, Task.Delay(delay, time, sleep.Token));
+                    await sleep.CancelAsync();
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Engine worker failed; carrying on");
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task ProcessAsync(JobRow job, CancellationToken ct)
+    {
+        try
+        {
+            switch (job.Kind)
+            {
+                case JobRequest.ExecutePhase:
+                    await phases.ExecuteAsync(job, ct);
+                    break;
+                case JobRequest.ExpireGate:
+                    var decision = await db.WriteAsync(async (c, tx) =>
+                    {
+                        if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+                        {
+                            return null;
+                        }
+                        await JobQueue.DeleteAsync(c, tx, job);
+                        return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value))).Decision;
+                    }, ct);
+                    if (decision is not null)
+                    {
+                        transitions.AfterCommit(decision);
+                    }
+                    break;
+                default:
+                    logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", job.Kind, job.Id);
+                    await db.WriteAsync((c, tx) => JobQueue.DeleteAsync(c, tx, job), ct);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // A bug or a database error, not an agent failure: try the job again later rather than lose it.
+            logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed; retrying later", job.Id, job.Kind, job.RunId);
+            await db.WriteAsync((c, tx) => JobQueue.RescheduleAsync(c, tx, job, time.GetUtcNow() + PhaseExecutor.Backoff(job.Attempts)), CancellationToken.None);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Data;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Engine;
+
+public sealed class JobRow
+{
+    public long Id { get; set; }
+    public string Kind { get; set; } = "";
+    public string RunId { get; set; } = "";
+    public string? Phase { get; set; }
+    public int? Iteration { get; set; }
+    public int Attempts { get; set; }
+    public string LeaseToken { get; set; } = "";
+}
+
+/// <summary>
+/// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
+/// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
+/// </summary>
+public sealed class JobQueue(Database db, TimeProvider time)
+{
+    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
+
+    public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
+
+    public Task<JobRow?> ClaimAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToMs();
+        return db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
+            """
+            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+            WHERE id = (SELECT id FROM jobs WHERE run_at <= @now AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
+                        ORDER BY run_at, id LIMIT 1)
+            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token
+            """,
+            new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
+            tx), ct);
+    }
+
+    /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
+    public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
+    {
+        var next = await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
+            "SELECT MIN(CASE WHEN lease_expires_at IS NULL THEN run_at ELSE MAX(run_at, lease_expires_at) END) FROM jobs"), ct);
+        if (next is null)
+        {
+            return IdlePoll;
+        }
+        var delay = Times.FromMs(next.Value) - time.GetUtcNow();
+        return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay < IdlePoll ? delay : IdlePoll;
+    }
+
+    public Task<bool> RenewAsync(JobRow job, CancellationToken ct) =>
+        db.WriteAsync(async (c, tx) => await c.ExecuteAsync(
+            "UPDATE jobs SET lease_expires_at = @expires WHERE id = @Id AND lease_token = @LeaseToken",
+            new { job.Id, job.LeaseToken, expires = (time.GetUtcNow() + LeaseDuration).ToMs() }, tx) == 1, ct);
+
+    /// <summary>
+    /// One process owns an SQLite file (the data dir is locked), so at start-up every lease on it belongs to a
+    /// process that died: free them now instead of waiting for them to run out.
+    /// </summary>
+    public Task<int> ReleaseAllLeasesAsync(CancellationToken ct) =>
+        db.WriteAsync((c, tx) => c.ExecuteAsync(
+            "UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE lease_token IS NOT NULL", transaction: tx), ct);
+
+    public static async Task<bool> HoldsLeaseAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
+        await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
+
+    public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
+        c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx);
+
+    public static Task RescheduleAsync(IDbConnection c, IDbTransaction tx, JobRow job, DateTimeOffset runAt) =>
+        c.ExecuteAsync(
+            "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
+            new { job.Id, job.LeaseToken, runAt = runAt.ToMs() }, tx);
+}

@@ -1,0 +1,87 @@
+using System.Text.Json.Serialization;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Engine;
+using Baton.Ops;
+using Baton.Profiles;
+using Baton.Runs;
+using Baton.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Baton;
+
+public static class BatonHost
+{
+    public static WebApplicationBuilder AddBaton(this WebApplicationBuilder builder)
+    {
+        var options = BatonOptions.From(builder.Configuration);
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(new Database(options.DatabasePath));
+        services.AddSingleton(new ProfileCatalog(Path.Combine(options.DataDir, "profiles")));
+        services.AddSingleton<EngineSignals>();
+        services.AddSingleton<RunningExecutions>();
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<RunTransitions>();
+        services.AddSingleton<PhaseExecutor>();
+        services.AddSingleton<NodeMetrics>();
+        services.AddSingleton(new EngineOptions { Concurrency = options.Concurrency, RunWorkers = options.Role != "api" });
+        services.AddHostedService<StartupInitializer>();
+        services.AddHostedService<EngineHost>();
+
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            BatonJson.Configure(o.SerializerOptions);
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        });
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddProblemDetails();
+        services.AddExceptionHandler<BadInputExceptionHandler>();
+        services.AddOpenApi();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        var authorization = services.AddAuthorizationBuilder();
+        foreach (var role in Roles.Ordered)
+        {
+            authorization.AddPolicy(role, p => p.RequireAuthenticatedUser().RequireAssertion(c => c.User.Has(role)));
+        }
+        // Secure by default: an endpoint without its own policy still needs a key.
+        authorization.SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        return builder;
+    }
+
+    public static WebApplication MapBaton(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<BatonOptions>();
+        var metrics = app.Services.GetRequiredService<NodeMetrics>();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.ContentLength > options.MaxRequestBytes)
+            {
+                await Problems.WriteAsync(context, 413, "Payload too large", $"the request body is larger than {options.MaxRequestBytes / 1024 / 1024} MiB");
+                return;
+            }
+            var started = TimeProvider.System.GetTimestamp();
+            await next(context);
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            metrics.HttpRequests.Observe(
+                $"{NodeMetrics.Label("method", context.Request.Method)},{NodeMetrics.Label("route", route)},{NodeMetrics.Label("status", context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture))}",
+                TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpsApi();
+        app.MapOpenApi();
+        app.MapRunsApi();
+        app.MapProfilesApi();
+        app.MapKeysApi();
+        return app;
+    }
+}

@@ -1,0 +1,54 @@
+namespace Baton;
+
+/// <summary>Configuration, from BATON_* environment variables or any other configuration source.</summary>
+public sealed class BatonOptions
+{
+    public const string LocalAdminTokenFile = "admin.token";
+
+    public required string DataDir { get; init; }
+
+    public required string DatabasePath { get; init; }
+
+    /// <summary>BATON_ADMIN_TOKEN: an admin key seeded at start-up.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>`baton up`: keep a local admin key in the data dir (mode 0600) so the CLI needs no set-up.</summary>
+    public bool LocalAdminKey { get; init; }
+
+    /// <summary>BATON_ROLE: api, worker or all.</summary>
+    public string Role { get; init; } = "all";
+
+    public int Concurrency { get; init; } = 4;
+
+    public long MaxRequestBytes { get; init; } = 4 * 1024 * 1024;
+
+    public string LocalAdminTokenPath => Path.Combine(DataDir, LocalAdminTokenFile);
+
+    public static BatonOptions From(IConfiguration config)
+    {
+        var dataDir = Path.GetFullPath(config["BATON_DATA_DIR"] is { Length: > 0 } d ? d : ".baton");
+        var database = config["BATON_DATABASE"];
+        if (database is { Length: > 0 } && (database.Contains("Host=", StringComparison.OrdinalIgnoreCase) || database.StartsWith("postgres", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new InvalidOperationException(
+                "BATON_DATABASE looks like a PostgreSQL connection string; this build supports embedded SQLite only (a file path, or unset for <data dir>/baton.db).");
+        }
+        var databasePath = database is { Length: > 0 }
+            ? Path.GetFullPath(database.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase) ? database["Data Source=".Length..] : database)
+            : Path.Combine(dataDir, "baton.db");
+        var role = config["BATON_ROLE"] is { Length: > 0 } r ? r : "all";
+        if (role is not ("all" or "api" or "worker"))
+        {
+            throw new InvalidOperationException($"BATON_ROLE must be api, worker or all, not '{role}'");
+        }
+        return new BatonOptions
+        {
+            DataDir = dataDir,
+            DatabasePath = databasePath,
+            AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
+            LocalAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase),
+            Role = role,
+            Concurrency = int.TryParse(config["BATON_WORKERS"], out var n) && n is > 0 and <= 256 ? n : 4,
+        };
+    }
+}

@@ -1,0 +1,97 @@
+using Baton.Auth;
+using Baton.Engine;
+using Baton.Storage;
+
+namespace Baton;
+
+/// <summary>
+/// Before the server listens and the engine starts: lock the data dir (one process per SQLite file), apply
+/// migrations, seed the bootstrap keys, and free the leases a dead process left behind.
+/// </summary>
+public sealed class StartupInitializer(
+    BatonOptions options,
+    Database db,
+    JobQueue queue,
+    TimeProvider time,
+    ILogger<StartupInitializer> logger) : IHostedService, IDisposable
+{
+    private FileStream? _lock;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.DataDir);
+        Directory.CreateDirectory(Path.GetDirectoryName(options.DatabasePath)!);
+        Directory.CreateDirectory(Path.Combine(options.DataDir, "profiles"));
+        try
+        {
+            _lock = new FileStream(options.DatabasePath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new InvalidOperationException(
+                $"another Baton process is using {options.DatabasePath}; stop it, or give this one its own BATON_DATA_DIR");
+        }
+
+        await db.MigrateAsync(time, cancellationToken);
+
+        if (options.AdminToken is { } token)
+        {
+            if (token.Length < 16)
+            {
+                throw new InvalidOperationException("BATON_ADMIN_TOKEN must be at least 16 characters");
+            }
+            await ApiKeys.EnsureAsync(db, "bootstrap-admin", token, Roles.Admin, time);
+        }
+        if (options.LocalAdminKey)
+        {
+            await ApiKeys.EnsureAsync(db, "local-admin", LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath), Roles.Admin, time);
+        }
+        if (options.Role != "api")
+        {
+            var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
+            if (freed > 0)
+            {
+                logger.LogWarning("Took over {Count} job(s) left leased by a process that stopped; their work resumes now", freed);
+            }
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _lock?.Dispose();
+}
+
+/// <summary>The admin key `baton up` keeps in the data dir, readable by its owner only.</summary>
+public static class LocalAdminToken
+{
+    public static string ReadOrCreate(string path)
+    {
+        if (File.Exists(path))
+        {
+            var existing = File.ReadAllText(path).Trim();
+            if (existing.Length >= 16)
+            {
+                return existing;
+            }
+        }
+        var token = ApiKeys.NewToken();
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        using (var stream = new FileStream(path, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(token);
+        }
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        return token;
+    }
+
+    public static string? TryRead(string path) =>
+        File.Exists(path) && File.ReadAllText(path).Trim() is { Length: >= 16 } token ? token : null;
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Storage;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Baton.Ops;
+
+public static class OpsApi
+{
+    public static IEndpointRouteBuilder MapOpsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", (TimeProvider time) => TypedResults.Ok(new Health("ok", time.GetUtcNow()))).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/readyz", ReadyAsync).WithTags("Operations").AllowAnonymous();
+        app.MapGet("/metrics", PrometheusAsync).WithTags("Operations").RequireAuthorization(Roles.Viewer);
+        return app;
+    }
+
+    public static async Task<Results<Ok<Readiness>, JsonHttpResult<Readiness>>> ReadyAsync(Database db, TimeProvider time, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var ok = await db.IsReachableAsync(timeout.Token);
+        var body = new Readiness(ok ? "ok" : "unavailable", ok ? "ok" : "unreachable", time.GetUtcNow());
+        return ok ? TypedResults.Ok(body) : TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    public static async Task<ContentHttpResult> PrometheusAsync(Database db, NodeMetrics node)
+    {
+        var text = new StringBuilder();
+        await db.ReadAsync(async c =>
+        {
+            var counts = await c.QueryAsync<(string Profile, string Status, long Count)>(
+                "SELECT profile, status, SUM(count) FROM run_counts GROUP BY profile, status HAVING SUM(count) > 0 ORDER BY profile, status");
+            Header(text, "baton_runs_total", "gauge", "Runs by profile and current status.");
+            foreach (var (profile, status, count) in counts)
+            {
+                text.Append("baton_runs_total{").Append(NodeMetrics.Label("profile", profile)).Append(',').Append(NodeMetrics.Label("status", status)).Append("} ").Append(count).Append('\n');
+            }
+            var active = counts.Where(r => r.Status is "pending" or "running" or "awaiting_approval" or "paused").Sum(r => r.Count);
+            Header(text, "baton_runs_active", "gauge", "Runs not finished yet (pending, running, awaiting approval, paused).");
+            text.Append("baton_runs_active ").Append(active).Append('\n');
+
+            var decisions = await c.QuerySingleAsync<(long Approvals, long Rejections)>(
+                "SELECT (SELECT COUNT(*) FROM events WHERE type IN ('gate.approved', 'budget.approved')), (SELECT COUNT(*) FROM events WHERE type = 'gate.rejected')");
+            Header(text, "baton_approvals_total", "counter", "Gate and budget approvals.");
+            text.Append("baton_approvals_total ").Append(decisions.Approvals).Append('\n');
+            Header(text, "baton_rejections_total", "counter", "Gate rejections.");
+            text.Append("baton_rejections_total ").Append(decisions.Rejections).Append('\n');
+
+            var usage = await c.QuerySingleAsync<(long TokensIn, long TokensOut, double Cost)>(
+                "SELECT COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM executions");
+            Header(text, "baton_tokens_total", "counter", "Model tokens used by agents.");
+            text.Append("baton_tokens_total{direction=\"in\"} ").Append(usage.TokensIn).Append('\n');
+            text.Append("baton_tokens_total{direction=\"out\"} ").Append(usage.TokensOut).Append('\n');
+            Header(text, "baton_cost_usd_total", "counter", "Agent cost in US dollars.");
+            text.Append("baton_cost_usd_total ").Append(usage.Cost.ToString(CultureInfo.InvariantCulture)).Append('\n');
+
+            var executions = await c.QueryAsync<(string Status, long Count)>("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status");
+            Header(text, "baton_executions_total", "counter", "Agent executions by status.");
+            foreach (var (status, count) in executions)
+            {
+                text.Append("baton_executions_total{").Append(NodeMetrics.Label("status", status)).Append("} ").Append(count).Append('\n');
+            }
+            return true;
+        });
+        node.PhaseExecutions.WriteTo(text);
+        node.HttpRequests.WriteTo(text);
+        return TypedResults.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    private static void Header(StringBuilder text, string name, string type, string help) =>
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+}

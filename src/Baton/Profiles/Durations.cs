@@ -1,0 +1,37 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Baton.Profiles;
+
+/// <summary>Durations as people write them in YAML: 1500ms, 30s, 5m, 2h, 7d.</summary>
+public static partial class Durations
+{
+    public static bool TryParse(string text, out TimeSpan value)
+    {
+        value = default;
+        var match = DurationPattern().Match(text.Trim());
+        if (!match.Success || !double.TryParse(match.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
+        {
+            return false;
+        }
+        value = match.Groups[2].Value switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(n),
+            "s" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            "h" => TimeSpan.FromHours(n),
+            _ => TimeSpan.FromDays(n),
+        };
+        return true;
+    }
+
+    public static string Format(TimeSpan value) =>
+        value.TotalDays >= 1 && value.TotalDays % 1 == 0 ? $"{value.TotalDays:0}d"
+        : value.TotalHours >= 1 && value.TotalHours % 1 == 0 ? $"{value.TotalHours:0}h"
+        : value.TotalMinutes >= 1 && value.TotalMinutes % 1 == 0 ? $"{value.TotalMinutes:0}m"
+        : value.TotalSeconds >= 1 && value.TotalSeconds % 1 == 0 ? $"{value.TotalSeconds:0}s"
+        : $"{value.TotalMilliseconds:0}ms";
+
+    [GeneratedRegex(@"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$")]
+    private static partial Regex DurationPattern();
+}

@@ -1,0 +1,79 @@
+namespace Baton.Profiles;
+
+public enum RunMode
+{
+    Auto,
+    Manual,
+}
+
+public enum GateTimeoutAction
+{
+    Expire,
+    Approve,
+    Reject,
+}
+
+/// <summary>A workflow definition: ordered phases, their workers, gates, checks and limits.</summary>
+public sealed record Profile(
+    string Name,
+    string? Description,
+    RunMode Mode,
+    int MaxIterations,
+    decimal? BudgetUsd,
+    IReadOnlyList<PhaseDefinition> Phases)
+{
+    public const int DefaultMaxIterations = 3;
+
+    public PhaseDefinition? Phase(string name) => Phases.FirstOrDefault(p => p.Name == name);
+
+    public int IndexOf(string name)
+    {
+        for (var i = 0; i < Phases.Count; i++)
+        {
+            if (Phases[i].Name == name)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    public PhaseDefinition? After(string name)
+    {
+        var index = IndexOf(name);
+        return index >= 0 && index + 1 < Phases.Count ? Phases[index + 1] : null;
+    }
+}
+
+public sealed record PhaseDefinition(
+    string Name,
+    string Worker,
+    string? Prompt,
+    IReadOnlyList<string> Produces,
+    IReadOnlyDictionary<string, string> Templates,
+    IReadOnlyList<ArtifactCheck> Checks,
+    GateDefinition? Gate,
+    string? RetryFrom,
+    TimeSpan Timeout,
+    int MaxAttempts,
+    TimeSpan Delay)
+{
+    public const string TemplateWorker = "template";
+    public const string ExternalWorker = "external";
+
+    public bool IsExternal => Worker == ExternalWorker;
+}
+
+/// <summary>After the phase, a human approves or rejects; rejection sends the run back to one of <see cref="RejectTo"/> (the first is the default).</summary>
+public sealed record GateDefinition(TimeSpan Timeout, GateTimeoutAction OnTimeout, IReadOnlyList<string> RejectTo)
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromDays(7);
+}
+
+/// <summary>A validation of a phase's output: the artifact must exist, be non-empty and contain the text (if given).</summary>
+public sealed record ArtifactCheck(string Artifact, string? Contains);
+
+public sealed record ProfileError(string File, int Line, string Message)
+{
+    public override string ToString() => $"{File}:{Line}: {Message}";
+}

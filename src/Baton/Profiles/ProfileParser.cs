@@ -1,0 +1,379 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Baton.Profiles;
+
+/// <summary>
+/// Parses and validates a profile, reporting every problem with its file and line rather than stopping at
+/// the first one: an author fixes a profile in one pass, and a bad file never takes the server down.
+/// </summary>
+public static partial class ProfileParser
+{
+    private static readonly string[] TopKeys = ["name", "description", "mode", "max_iterations", "budget_usd", "phases"];
+    private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "gate", "on_failure", "timeout", "max_attempts", "delay"];
+    private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to"];
+    private static readonly string[] Workers = [PhaseDefinition.TemplateWorker, PhaseDefinition.ExternalWorker];
+
+    public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
+    {
+        var errors = new List<ProfileError>();
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            return (null, [new ProfileError(file, (int)ex.Start.Line, $"invalid YAML: {ex.InnerException?.Message ?? ex.Message}")]);
+        }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            return (null, [new ProfileError(file, 1, "a profile is a YAML mapping with at least `name` and `phases`")]);
+        }
+
+        var ctx = new Context(file, errors);
+        ctx.UnknownKeys(root, TopKeys, "profile");
+        var name = ctx.RequiredString(root, "name");
+        if (name is not null && !NamePattern().IsMatch(name))
+        {
+            ctx.Error(root, "name", "name must be 1-64 characters of a-z, 0-9, '_' or '-'");
+        }
+        var description = ctx.OptionalString(root, "description");
+        var mode = ctx.Enum(root, "mode", RunMode.Auto);
+        var maxIterations = ctx.Int(root, "max_iterations", Profile.DefaultMaxIterations, 1, 100);
+        var budget = ctx.OptionalDecimal(root, "budget_usd", 0m, 1_000_000m);
+
+        var phases = new List<PhaseDefinition>();
+        if (!root.Children.TryGetValue(new YamlScalarNode("phases"), out var phasesNode))
+        {
+            ctx.Error(root, "`phases` is required");
+        }
+        else if (phasesNode is not YamlSequenceNode phaseList || phaseList.Children.Count == 0)
+        {
+            ctx.Error(phasesNode, "`phases` must be a non-empty list");
+        }
+        else
+        {
+            var seen = new HashSet<string>();
+            foreach (var node in phaseList.Children)
+            {
+                if (node is not YamlMappingNode phaseNode)
+                {
+                    ctx.Error(node, "each phase is a mapping with at least `name`");
+                    continue;
+                }
+                var phase = ParsePhase(ctx, phaseNode);
+                if (phase is null)
+                {
+                    continue;
+                }
+                if (!seen.Add(phase.Name))
+                {
+                    ctx.Error(phaseNode, "name", $"phase '{phase.Name}' is defined twice");
+                }
+                phases.Add(phase);
+            }
+            CheckReferences(ctx, phaseList, phases);
+        }
+
+        if (errors.Count > 0 || name is null)
+        {
+            return (null, errors);
+        }
+        return (new Profile(name, description, mode, maxIterations, budget, phases), errors);
+    }
+
+    private static PhaseDefinition? ParsePhase(Context ctx, YamlMappingNode node)
+    {
+        ctx.UnknownKeys(node, PhaseKeys, "phase");
+        var name = ctx.RequiredString(node, "name");
+        if (name is not null && !NamePattern().IsMatch(name))
+        {
+            ctx.Error(node, "name", "phase name must be 1-64 characters of a-z, 0-9, '_' or '-'");
+        }
+        var worker = ctx.OptionalString(node, "worker") ?? PhaseDefinition.TemplateWorker;
+        if (!Workers.Contains(worker))
+        {
+            ctx.Error(node, "worker", $"unknown worker '{worker}'; known workers: {string.Join(", ", Workers)}");
+        }
+        var prompt = ctx.OptionalString(node, "prompt");
+        var produces = ctx.StringList(node, "produces");
+        foreach (var artifact in produces)
+        {
+            if (!ArtifactNamePattern().IsMatch(artifact))
+            {
+                ctx.Error(node, "produces", $"artifact name '{artifact}' must be a file name (letters, digits, '.', '_', '-')");
+            }
+        }
+        if (produces.Distinct().Count() != produces.Count)
+        {
+            ctx.Error(node, "produces", "an artifact is listed twice");
+        }
+
+        var templates = new Dictionary<string, string>();
+        if (node.Children.TryGetValue(new YamlScalarNode("templates"), out var templatesNode))
+        {
+            if (templatesNode is YamlMappingNode map)
+            {
+                foreach (var (key, value) in map.Children)
+                {
+                    var artifact = ((YamlScalarNode)key).Value ?? "";
+                    if (!produces.Contains(artifact))
+                    {
+                        ctx.Error(key, $"template for '{artifact}', which this phase does not produce");
+                    }
+                    if (value is YamlScalarNode text)
+                    {
+                        templates[artifact] = text.Value ?? "";
+                    }
+                    else
+                    {
+                        ctx.Error(value, $"template for '{artifact}' must be text");
+                    }
+                }
+            }
+            else
+            {
+                ctx.Error(templatesNode, "`templates` maps artifact names to template text");
+            }
+        }
+
+        var checks = new List<ArtifactCheck>();
+        if (node.Children.TryGetValue(new YamlScalarNode("checks"), out var checksNode))
+        {
+            if (checksNode is YamlSequenceNode list)
+            {
+                foreach (var item in list.Children)
+                {
+                    if (item is not YamlMappingNode check)
+                    {
+                        ctx.Error(item, "a check is a mapping: {artifact: NAME, contains: TEXT}");
+                        continue;
+                    }
+                    ctx.UnknownKeys(check, ["artifact", "contains"], "check");
+                    var artifact = ctx.RequiredString(check, "artifact");
+                    if (artifact is not null)
+                    {
+                        checks.Add(new ArtifactCheck(artifact, ctx.OptionalString(check, "contains")));
+                    }
+                }
+            }
+            else
+            {
+                ctx.Error(checksNode, "`checks` must be a list");
+            }
+        }
+
+        GateDefinition? gate = null;
+        if (node.Children.TryGetValue(new YamlScalarNode("gate"), out var gateNode))
+        {
+            if (gateNode is YamlMappingNode g)
+            {
+                ctx.UnknownKeys(g, GateKeys, "gate");
+                var required = ctx.Bool(g, "required", true);
+                var timeout = ctx.Duration(g, "timeout", GateDefinition.DefaultTimeout);
+                var onTimeout = ctx.Enum(g, "on_timeout", GateTimeoutAction.Expire);
+                var rejectTo = ctx.StringList(g, "reject_to");
+                if (required)
+                {
+                    gate = new GateDefinition(timeout, onTimeout, rejectTo.Count > 0 ? rejectTo : [name ?? ""]);
+                }
+            }
+            else
+            {
+                ctx.Error(gateNode, "`gate` must be a mapping (required, timeout, on_timeout, reject_to)");
+            }
+        }
+
+        string? retryFrom = null;
+        if (node.Children.TryGetValue(new YamlScalarNode("on_failure"), out var failureNode))
+        {
+            if (failureNode is YamlMappingNode f)
+            {
+                ctx.UnknownKeys(f, ["retry_from"], "on_failure");
+                retryFrom = ctx.RequiredString(f, "retry_from");
+            }
+            else
+            {
+                ctx.Error(failureNode, "`on_failure` must be a mapping: {retry_from: PHASE}");
+            }
+        }
+
+        var timeoutValue = ctx.Duration(node, "timeout", TimeSpan.FromMinutes(30));
+        var maxAttempts = ctx.Int(node, "max_attempts", 3, 1, 20);
+        var delay = ctx.Duration(node, "delay", TimeSpan.Zero);
+        if (name is null)
+        {
+            return null;
+        }
+        return new PhaseDefinition(name, worker, prompt, produces, templates, checks, gate, retryFrom, timeoutValue, maxAttempts, delay);
+    }
+
+    /// <summary>reject_to, retry_from and checks may only point back to this phase or an earlier one.</summary>
+    private static void CheckReferences(Context ctx, YamlSequenceNode list, List<PhaseDefinition> phases)
+    {
+        for (var i = 0; i < phases.Count; i++)
+        {
+            var phase = phases[i];
+            var node = list.Children.OfType<YamlMappingNode>().FirstOrDefault(n =>
+                n.Children.TryGetValue(new YamlScalarNode("name"), out var v) && (v as YamlScalarNode)?.Value == phase.Name) ?? (YamlNode)list;
+            var earlier = phases.Take(i + 1).Select(p => p.Name).ToHashSet();
+            foreach (var target in phase.Gate?.RejectTo ?? [])
+            {
+                if (!earlier.Contains(target))
+                {
+                    ctx.Error(node, "gate", $"reject_to '{target}' is not this phase or an earlier one");
+                }
+            }
+            if (phase.RetryFrom is { } retry && !earlier.Contains(retry))
+            {
+                ctx.Error(node, "on_failure", $"retry_from '{retry}' is not this phase or an earlier one");
+            }
+            var available = phases.Take(i + 1).SelectMany(p => p.Produces).ToHashSet();
+            foreach (var check in phase.Checks)
+            {
+                if (!available.Contains(check.Artifact))
+                {
+                    ctx.Error(node, "checks", $"check on '{check.Artifact}', which neither this phase nor an earlier one produces");
+                }
+            }
+        }
+    }
+
+    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex ArtifactNamePattern();
+
+    private sealed class Context(string file, List<ProfileError> errors)
+    {
+        public void Error(YamlNode node, string message) => errors.Add(new ProfileError(file, (int)node.Start.Line, message));
+
+        public void Error(YamlNode parent, string key, string message) =>
+            Error(parent is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : parent, message);
+
+        public void UnknownKeys(YamlMappingNode node, string[] known, string what)
+        {
+            foreach (var key in node.Children.Keys)
+            {
+                var text = (key as YamlScalarNode)?.Value ?? "";
+                if (!known.Contains(text))
+                {
+                    Error(key, $"unknown {what} field '{text}'; known fields: {string.Join(", ", known)}");
+                }
+            }
+        }
+
+        public string? RequiredString(YamlMappingNode node, string key)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out _))
+            {
+                Error(node, $"`{key}` is required");
+                return null;
+            }
+            return OptionalString(node, key);
+        }
+
+        public string? OptionalString(YamlMappingNode node, string key)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return null;
+            }
+            if (value is YamlScalarNode { Value: { } text } && text.Length > 0)
+            {
+                return text;
+            }
+            Error(value, $"`{key}` must be non-empty text");
+            return null;
+        }
+
+        public List<string> StringList(YamlMappingNode node, string key)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return [];
+            }
+            if (value is YamlSequenceNode list && list.Children.All(c => c is YamlScalarNode { Value.Length: > 0 }))
+            {
+                return list.Children.Select(c => ((YamlScalarNode)c).Value!).ToList();
+            }
+            Error(value, $"`{key}` must be a list of names");
+            return [];
+        }
+
+        public int Int(YamlMappingNode node, string key, int fallback, int min, int max)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return fallback;
+            }
+            if (value is YamlScalarNode s && int.TryParse(s.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            {
+                return n;
+            }
+            Error(value, $"`{key}` must be a whole number from {min} to {max}");
+            return fallback;
+        }
+
+        public decimal? OptionalDecimal(YamlMappingNode node, string key, decimal min, decimal max)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return null;
+            }
+            if (value is YamlScalarNode s && decimal.TryParse(s.Value, NumberStyles.Number, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            {
+                return n;
+            }
+            Error(value, $"`{key}` must be a number from {min} to {max}");
+            return null;
+        }
+
+        public bool Bool(YamlMappingNode node, string key, bool fallback)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return fallback;
+            }
+            if (value is YamlScalarNode s && bool.TryParse(s.Value, out var b))
+            {
+                return b;
+            }
+            Error(value, $"`{key}` must be true or false");
+            return fallback;
+        }
+
+        public TimeSpan Duration(YamlMappingNode node, string key, TimeSpan fallback)
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return fallback;
+            }
+            if (value is YamlScalarNode { Value: { } s } && Durations.TryParse(s, out var d))
+            {
+                return d;
+            }
+            Error(value, $"`{key}` must be a duration such as 500ms, 30s, 5m, 2h or 7d");
+            return fallback;
+        }
+
+        public T Enum<T>(YamlMappingNode node, string key, T fallback) where T : struct, System.Enum
+        {
+            if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
+            {
+                return fallback;
+            }
+            var names = System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
+            if (value is YamlScalarNode { Value: { } s } && names.Contains(s))
+            {
+                return System.Enum.Parse<T>(s, ignoreCase: true);
+            }
+            Error(value, $"`{key}` must be one of: {string.Join(", ", names)}");
+            return fallback;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Baton.Client;
+using Baton.Engine;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Runs;
+
+/// <summary>
+/// Server-sent events from the event log. Each event's id is its sequence number, so a client that reconnects
+/// with Last-Event-ID misses nothing. A run's stream ends once the run has finished and every event is sent.
+/// </summary>
+public static class EventStream
+{
+    private const int Batch = 500;
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time)
+    {
+        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
+        {
+            return Problems.NotFound("run", id);
+        }
+        return Start(http, id, db, signals, time);
+    }
+
+    public static Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+        Task.FromResult(Start(http, null, db, signals, time));
+
+    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time)
+    {
+        string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
+        var after = 0L;
+        if (resume is not null && (!long.TryParse(resume, NumberStyles.None, CultureInfo.InvariantCulture, out after)))
+        {
+            return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
+        }
+        return new StreamResult(runId, after, db, signals, time);
+    }
+
+    private sealed class StreamResult(string? runId, long after, Database db, EngineSignals signals, TimeProvider time) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext http)
+        {
+            var ct = http.RequestAborted;
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            http.Response.Headers["X-Accel-Buffering"] = "no";
+            await http.Response.Body.FlushAsync(ct);
+            var last = after;
+            try
+            {
+                while (!ct.IsCancellationRequested)
+                {
+                    var wake = signals.Events.Current;
+                    var (events, finished) = await db.ReadAsync(async c =>
+                    {
+                        var rows = (await RunReads.EventsAfterAsync(c, runId, last, Batch)).ToList();
+                        var done = runId is not null && rows.Count < Batch && await c.ExecuteScalarAsync<string>(
+                            "SELECT status FROM runs WHERE id = @runId", new { runId }) is "completed" or "failed" or "cancelled" or "expired";
+                        return (rows, done);
+                    }, ct);
+                    if (events.Count > 0)
+                    {
+                        var text = new StringBuilder();
+                        foreach (var e in events)
+                        {
+                            text.Append("id: ").Append(e.Seq).Append("\nevent: ").Append(e.Type).Append("\ndata: ")
+                                .Append(JsonSerializer.Serialize(ToWire(e), BatonJson.Options)).Append("\n\n");
+                            last = e.Seq;
+                        }
+                        await http.Response.WriteAsync(text.ToString(), ct);
+                        await http.Response.Body.FlushAsync(ct);
+                    }
+                    if (finished)
+                    {
+                        // Events of a finished run may still be committed by the transaction that finished it;
+                        // one more read after the status was seen terminal catches them.
+                        var tail = await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct);
+                        if (!tail.Any())
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                    if (events.Count == Batch)
+                    {
+                        continue;
+                    }
+                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var woke = await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token));
+                    await sleep.CancelAsync();
+                    if (woke != wake && !ct.IsCancellationRequested)
+                    {
+                        await http.Response.WriteAsync(": keep-alive\n\n", ct);
+                        await http.Response.Body.FlushAsync(ct);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The client went away.
+            }
+        }
+    }
+
+    public static RunEventInfo ToWire(RunReads.EventRow e) => new(
+        e.Seq, e.RunId, e.Type, e.Phase, e.Iteration, e.Actor,
+        e.Data is null ? null : JsonDocument.Parse(e.Data).RootElement.Clone(),
+        Times.FromMs(e.CreatedAt));
+}

@@ -1,0 +1,467 @@
+using Baton.Profiles;
+
+namespace Baton.Runs;
+
+/// <summary>What the decider needs to know of a run; read inside the transaction that applies the decision.</summary>
+public sealed record RunState(
+    RunStatus Status,
+    RunMode Mode,
+    string? CurrentPhase,
+    int Iteration,
+    WaitReason? Wait,
+    decimal CostUsd,
+    decimal? BudgetUsd,
+    bool BudgetApproved,
+    int SucceededExecutions);
+
+public abstract record RunTrigger;
+
+public sealed record StartRun : RunTrigger;
+
+public sealed record PhaseSucceeded(string Phase, int Iteration, IReadOnlyList<string> CheckFailures) : RunTrigger;
+
+public sealed record PhaseFailed(string Phase, int Iteration, string Error) : RunTrigger;
+
+public sealed record ApproveRun(string Actor, string? Comment) : RunTrigger;
+
+public sealed record RejectRun(string Actor, string Feedback, string? RejectTo) : RunTrigger;
+
+public sealed record NextPhase(string Actor, bool SkipValidation) : RunTrigger;
+
+public sealed record CancelRun(string Actor, string? Reason) : RunTrigger;
+
+public sealed record RetryRun(string Actor) : RunTrigger;
+
+public sealed record GateTimedOut(string Phase, int Iteration) : RunTrigger;
+
+/// <summary>An `external` phase's progress reported through PATCH: running, completed or failed.</summary>
+public sealed record ExternalReport(string Actor, string Phase, PhaseStatus Status) : RunTrigger;
+
+public abstract record RunDecision;
+
+/// <summary>The trigger does not apply to the run's current state: 409 with the current status.</summary>
+public sealed record Refused(string Reason) : RunDecision;
+
+/// <summary>The trigger's input is wrong for this run: 400 with a field error.</summary>
+public sealed record Invalid(string Field, string Message) : RunDecision;
+
+/// <summary>A job's trigger that no longer matches the run (the run moved on); nothing to do.</summary>
+public sealed record Ignored(string Why) : RunDecision;
+
+public sealed record Transition(
+    RunStatus Status,
+    string? CurrentPhase,
+    int Iteration,
+    WaitReason? Wait,
+    string? Error,
+    bool BudgetApproved,
+    IReadOnlyList<PhaseChange> Phases,
+    IReadOnlyList<JobRequest> Jobs,
+    bool ClearJobs,
+    bool CancelOpenPhases,
+    IReadOnlyList<RunEvent> Events) : RunDecision;
+
+/// <summary>An upsert of one phase run; null fields keep what is stored.</summary>
+public sealed record PhaseChange(string Phase, int Iteration, PhaseStatus Status)
+{
+    public string? Feedback { get; init; }
+    public string? Error { get; init; }
+    public bool Started { get; init; }
+    public bool Finished { get; init; }
+    public string? GateStatus { get; init; }
+    public string? GateActor { get; init; }
+    public string? GateComment { get; init; }
+    public DateTimeOffset? GateDeadline { get; init; }
+    public string? ValidationSkippedBy { get; init; }
+}
+
+public sealed record JobRequest(string Kind, string Phase, int Iteration, DateTimeOffset RunAt)
+{
+    public const string ExecutePhase = "execute_phase";
+    public const string ExpireGate = "expire_gate";
+}
+
+public sealed record RunEvent(string Type, string? Phase, int? Iteration, string? Actor, IReadOnlyDictionary<string, object?>? Data = null);
+
+/// <summary>
+/// Every run transition, as a pure function of (state, profile, trigger, now). The engine and the API
+/// carry out what it returns in one transaction; nothing here touches the database or the clock.
+/// </summary>
+public static class RunDecider
+{
+    public const string SystemActor = "system";
+
+    public static RunDecision Decide(RunState run, Profile profile, RunTrigger trigger, DateTimeOffset now) =>
+        new Plan(run, profile, now).Apply(trigger);
+
+    /// <summary>The next phase would push spend past the budget, judged by the average cost of a phase so far.</summary>
+    public static bool BudgetWouldBeExceeded(RunState run)
+    {
+        if (run.BudgetUsd is not { } budget || run.BudgetApproved)
+        {
+            return false;
+        }
+        var averagePhaseCost = run.SucceededExecutions > 0 ? run.CostUsd / run.SucceededExecutions : 0m;
+        return run.CostUsd + averagePhaseCost > budget;
+    }
+
+    private sealed class Plan(RunState run, Profile profile, DateTimeOffset now)
+    {
+        private readonly List<PhaseChange> _phases = [];
+        private readonly List<JobRequest> _jobs = [];
+        private readonly List<RunEvent> _events = [];
+        private RunStatus _status = run.Status;
+        private string? _current = run.CurrentPhase;
+        private int _iteration = run.Iteration;
+        private WaitReason? _wait = run.Wait;
+        private string? _error;
+        private bool _budgetApproved = run.BudgetApproved;
+        private bool _clearJobs;
+        private bool _cancelOpen;
+
+        public RunDecision Apply(RunTrigger trigger) => trigger switch
+        {
+            StartRun => Start(),
+            PhaseSucceeded s => Succeeded(s),
+            PhaseFailed f => Failed(f),
+            ApproveRun a => Approve(a),
+            RejectRun r => Reject(r),
+            NextPhase n => Next(n),
+            CancelRun c => Cancel(c),
+            RetryRun r => Retry(r),
+            GateTimedOut g => GateTimeout(g),
+            ExternalReport e => External(e),
+            _ => throw new ArgumentOutOfRangeException(nameof(trigger), trigger, "unknown trigger"),
+        };
+
+        private RunDecision Start()
+        {
+            if (run.Status != RunStatus.Pending)
+            {
+                return new Refused($"run is {run.Status.Wire()}; only a pending run can start");
+            }
+            Event("run.started", null);
+            EnterPhase(profile.Phases[0].Name, 1, feedback: null, skipValidationBy: null);
+            return Done();
+        }
+
+        private RunDecision Succeeded(PhaseSucceeded s)
+        {
+            if (!IsWorkingOn(s.Phase, s.Iteration))
+            {
+                return new Ignored($"run is {run.Status.Wire()} at {run.CurrentPhase}#{run.Iteration}");
+            }
+            var phase = profile.Phase(s.Phase)!;
+            if (s.CheckFailures.Count > 0)
+            {
+                var reason = "checks failed: " + string.Join("; ", s.CheckFailures);
+                _phases.Add(new PhaseChange(s.Phase, s.Iteration, PhaseStatus.Failed) { Error = reason, Finished = true });
+                Event("phase.checks_failed", s.Phase, data: new() { ["failures"] = s.CheckFailures });
+                if (run.Mode == RunMode.Manual)
+                {
+                    Pause(WaitReason.ChecksFailed, reason);
+                }
+                else
+                {
+                    FailurePath(phase, reason);
+                }
+                return Done();
+            }
+            AcceptOutput(phase, s.Iteration, humanGoAhead: false);
+            return Done();
+        }
+
+        private RunDecision Failed(PhaseFailed f)
+        {
+            if (!IsWorkingOn(f.Phase, f.Iteration))
+            {
+                return new Ignored($"run is {run.Status.Wire()} at {run.CurrentPhase}#{run.Iteration}");
+            }
+            _phases.Add(new PhaseChange(f.Phase, f.Iteration, PhaseStatus.Failed) { Error = f.Error, Finished = true });
+            Event("phase.failed", f.Phase, data: new() { ["error"] = f.Error });
+            Fail($"phase {f.Phase} failed: {f.Error}");
+            return Done();
+        }
+
+        private RunDecision Approve(ApproveRun a)
+        {
+            if (run.Status != RunStatus.AwaitingApproval)
+            {
+                return new Refused($"run is {run.Status.Wire()}; only a run awaiting approval can be approved");
+            }
+            if (run.Wait == WaitReason.Budget)
+            {
+                _budgetApproved = true;
+                Event("budget.approved", _current, a.Actor, new() { ["comment"] = a.Comment, ["cost_usd"] = run.CostUsd, ["budget_usd"] = run.BudgetUsd });
+                StartPhase(profile.Phase(_current!)!, _iteration, feedback: null, skipValidationBy: null);
+                return Done();
+            }
+            var phase = profile.Phase(_current!)!;
+            _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
+            {
+                Finished = true, GateStatus = "approved", GateActor = a.Actor, GateComment = a.Comment,
+            });
+            Event("gate.approved", phase.Name, a.Actor, new() { ["comment"] = a.Comment });
+            Event("phase.completed", phase.Name);
+            AfterAccepted(phase, humanGoAhead: true);
+            return Done();
+        }
+
+        private RunDecision Reject(RejectRun r)
+        {
+            if (run.Status != RunStatus.AwaitingApproval || run.Wait != WaitReason.Gate)
+            {
+                return new Refused(run.Status == RunStatus.AwaitingApproval
+                    ? "run is awaiting a budget approval, not a gate; approve it or cancel the run"
+                    : $"run is {run.Status.Wire()}; only a run waiting at a gate can be rejected");
+            }
+            var phase = profile.Phase(_current!)!;
+            var allowed = phase.Gate?.RejectTo ?? [phase.Name];
+            var target = r.RejectTo ?? allowed[0];
+            if (!allowed.Contains(target))
+            {
+                return new Invalid("reject_to", $"'{target}' is not allowed at the {phase.Name} gate; allowed: {string.Join(", ", allowed)}");
+            }
+            _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
+            {
+                Finished = true, GateStatus = "rejected", GateActor = r.Actor, GateComment = r.Feedback,
+            });
+            Event("gate.rejected", phase.Name, r.Actor, new() { ["feedback"] = r.Feedback, ["reject_to"] = target });
+            LoopBack(target, r.Feedback);
+            return Done();
+        }
+
+        private RunDecision Next(NextPhase n)
+        {
+            if (run.Status != RunStatus.Paused)
+            {
+                return new Refused($"run is {run.Status.Wire()}; next applies to a paused run (manual mode)");
+            }
+            var phase = profile.Phase(_current!)!;
+            _status = RunStatus.Running;
+            _wait = null;
+            Event("run.resumed", phase.Name, n.Actor, new() { ["skip_validation"] = n.SkipValidation });
+            if (run.Wait == WaitReason.ChecksFailed)
+            {
+                if (!n.SkipValidation)
+                {
+                    FailurePath(phase, "checks failed");
+                    return Done();
+                }
+                Event("validation.skipped", phase.Name, n.Actor);
+                AcceptOutput(phase, _iteration, humanGoAhead: true, validationSkippedBy: n.Actor);
+                return Done();
+            }
+            var next = profile.After(phase.Name);
+            if (next is null)
+            {
+                Complete();
+                return Done();
+            }
+            EnterPhase(next.Name, _iteration, feedback: null, skipValidationBy: n.SkipValidation ? n.Actor : null);
+            return Done();
+        }
+
+        private RunDecision Cancel(CancelRun c)
+        {
+            if (run.Status.IsTerminal())
+            {
+                return new Refused($"run is {run.Status.Wire()}; a finished run cannot be cancelled");
+            }
+            _status = RunStatus.Cancelled;
+            _wait = null;
+            _clearJobs = true;
+            _cancelOpen = true;
+            Event("run.cancelled", _current, c.Actor, new() { ["reason"] = c.Reason });
+            return Done();
+        }
+
+        private RunDecision Retry(RetryRun r)
+        {
+            if (run.Status != RunStatus.Failed)
+            {
+                return new Refused($"run is {run.Status.Wire()}; only a failed run can be retried");
+            }
+            // A retry is a new iteration of the failed phase, so nothing the failed attempt produced is overwritten.
+            // It is a human's explicit decision, so max_iterations does not stop it.
+            var iteration = _iteration + 1;
+            Event("run.retried", _current, r.Actor, new() { ["iteration"] = iteration });
+            EnterPhase(_current!, iteration, feedback: null, skipValidationBy: null);
+            return Done();
+        }
+
+        private RunDecision GateTimeout(GateTimedOut g)
+        {
+            if (run.Status != RunStatus.AwaitingApproval || run.Wait != WaitReason.Gate || run.CurrentPhase != g.Phase || run.Iteration != g.Iteration)
+            {
+                return new Ignored("gate already decided");
+            }
+            var gate = profile.Phase(g.Phase)!.Gate ?? new GateDefinition(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [g.Phase]);
+            switch (gate.OnTimeout)
+            {
+                case GateTimeoutAction.Approve:
+                    return Approve(new ApproveRun(SystemActor, $"approved automatically: no decision within {Durations.Format(gate.Timeout)}"));
+                case GateTimeoutAction.Reject:
+                    return Reject(new RejectRun(SystemActor, $"rejected automatically: no decision within {Durations.Format(gate.Timeout)}", null));
+                default:
+                    _phases.Add(new PhaseChange(g.Phase, g.Iteration, PhaseStatus.Cancelled) { Finished = true, GateStatus = "expired", GateActor = SystemActor });
+                    _status = RunStatus.Expired;
+                    _wait = null;
+                    _clearJobs = true;
+                    Event("gate.expired", g.Phase, SystemActor, new() { ["timeout"] = Durations.Format(gate.Timeout) });
+                    Event("run.expired", g.Phase, SystemActor);
+                    return Done();
+            }
+        }
+
+        private RunDecision External(ExternalReport e)
+        {
+            var phase = profile.Phase(e.Phase);
+            if (phase is null)
+            {
+                return new Invalid("current_step", $"'{e.Phase}' is not a phase of profile {profile.Name}");
+            }
+            if (run.Status != RunStatus.Running || run.Wait != WaitReason.External || run.CurrentPhase != e.Phase)
+            {
+                return new Refused(run.Wait == WaitReason.External
+                    ? $"the current external phase is '{run.CurrentPhase}', not '{e.Phase}'"
+                    : $"run is {run.Status.Wire()} at phase '{run.CurrentPhase}', which is not an external phase waiting for a report");
+            }
+            return e.Status switch
+            {
+                PhaseStatus.Completed => Succeeded(new PhaseSucceeded(e.Phase, run.Iteration, [])),
+                PhaseStatus.Failed => Failed(new PhaseFailed(e.Phase, run.Iteration, $"reported failed by {e.Actor}")),
+                PhaseStatus.Running => new Ignored("already running"),
+                _ => new Invalid("status", "status must be running, completed or failed"),
+            };
+        }
+
+        private bool IsWorkingOn(string phase, int iteration) =>
+            run.Status == RunStatus.Running && run.CurrentPhase == phase && run.Iteration == iteration && run.Wait is null or WaitReason.External;
+
+        /// <summary>The phase's output passed its checks (or they were skipped): open its gate, pause, or move on.</summary>
+        private void AcceptOutput(PhaseDefinition phase, int iteration, bool humanGoAhead, string? validationSkippedBy = null)
+        {
+            if (phase.Gate is { } gate)
+            {
+                var deadline = now + gate.Timeout;
+                _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.AwaitingApproval)
+                {
+                    GateStatus = "pending", GateDeadline = deadline, ValidationSkippedBy = validationSkippedBy,
+                });
+                _status = RunStatus.AwaitingApproval;
+                _wait = WaitReason.Gate;
+                _jobs.Add(new JobRequest(JobRequest.ExpireGate, phase.Name, iteration, deadline));
+                Event("gate.opened", phase.Name, data: new() { ["deadline"] = deadline, ["reject_to"] = gate.RejectTo });
+                return;
+            }
+            _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.Completed) { Finished = true, ValidationSkippedBy = validationSkippedBy });
+            Event("phase.completed", phase.Name);
+            AfterAccepted(phase, humanGoAhead);
+        }
+
+        private void AfterAccepted(PhaseDefinition phase, bool humanGoAhead)
+        {
+            var next = profile.After(phase.Name);
+            if (next is null)
+            {
+                Complete();
+            }
+            else if (run.Mode == RunMode.Manual && !humanGoAhead)
+            {
+                Pause(WaitReason.Manual, null);
+            }
+            else
+            {
+                EnterPhase(next.Name, _iteration, feedback: null, skipValidationBy: null);
+            }
+        }
+
+        private void FailurePath(PhaseDefinition phase, string reason)
+        {
+            if (phase.RetryFrom is { } target)
+            {
+                LoopBack(target, $"The {phase.Name} phase's {reason}. Fix this and try again.");
+            }
+            else
+            {
+                Fail($"phase {phase.Name}: {reason}");
+            }
+        }
+
+        private void LoopBack(string target, string feedback)
+        {
+            var iteration = _iteration + 1;
+            if (iteration > profile.MaxIterations)
+            {
+                Fail($"max_iterations ({profile.MaxIterations}) reached");
+                return;
+            }
+            Event("run.iteration_started", target, data: new() { ["iteration"] = iteration, ["feedback"] = feedback });
+            EnterPhase(target, iteration, feedback, skipValidationBy: null);
+        }
+
+        private void EnterPhase(string name, int iteration, string? feedback, string? skipValidationBy)
+        {
+            _current = name;
+            _iteration = iteration;
+            if (BudgetWouldBeExceeded(run with { BudgetApproved = _budgetApproved }))
+            {
+                _phases.Add(new PhaseChange(name, iteration, PhaseStatus.Pending) { Feedback = feedback, ValidationSkippedBy = skipValidationBy });
+                _status = RunStatus.AwaitingApproval;
+                _wait = WaitReason.Budget;
+                Event("run.budget_stopped", name, data: new() { ["cost_usd"] = run.CostUsd, ["budget_usd"] = run.BudgetUsd });
+                return;
+            }
+            StartPhase(profile.Phase(name)!, iteration, feedback, skipValidationBy);
+        }
+
+        private void StartPhase(PhaseDefinition phase, int iteration, string? feedback, string? skipValidationBy)
+        {
+            _status = RunStatus.Running;
+            _error = null;
+            if (phase.IsExternal)
+            {
+                _wait = WaitReason.External;
+                _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.Running) { Feedback = feedback, Started = true, ValidationSkippedBy = skipValidationBy });
+                Event("phase.started", phase.Name, data: new() { ["worker"] = phase.Worker });
+                return;
+            }
+            _wait = null;
+            _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.Pending) { Feedback = feedback, ValidationSkippedBy = skipValidationBy });
+            _jobs.Add(new JobRequest(JobRequest.ExecutePhase, phase.Name, iteration, now));
+        }
+
+        private void Pause(WaitReason why, string? error)
+        {
+            _status = RunStatus.Paused;
+            _wait = why;
+            _error = error;
+            Event("run.paused", _current, data: new() { ["reason"] = why.Wire() });
+        }
+
+        private void Complete()
+        {
+            _status = RunStatus.Completed;
+            _wait = null;
+            _clearJobs = true;
+            Event("run.completed", _current);
+        }
+
+        private void Fail(string reason)
+        {
+            _status = RunStatus.Failed;
+            _wait = null;
+            _error = reason;
+            _clearJobs = true;
+            Event("run.failed", _current, data: new() { ["error"] = reason });
+        }
+
+        private void Event(string type, string? phase, string? actor = null, Dictionary<string, object?>? data = null) =>
+            _events.Add(new RunEvent(type, phase, _iteration, actor, data));
+
+        private Transition Done() =>
+            new(_status, _current, _iteration, _wait, _error, _budgetApproved,
+                _phases, _jobs, _clearJobs, _cancelOpen, _events);
+    }
+}

@@ -1,0 +1,400 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Engine;
+using Baton.Profiles;
+using Baton.Storage;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Baton.Runs;
+
+public static class RunsApi
+{
+    public const int MaxIntakeBytes = 1024 * 1024;
+    private const int MaxNameLength = 200;
+    private const int MaxTextLength = 64 * 1024;
+
+    public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
+    {
+        var runs = app.MapGroup("/api/runs").WithTags("Runs").RequireAuthorization(Roles.Viewer);
+        runs.MapPost("/", CreateAsync).RequireAuthorization(Roles.Operator);
+        runs.MapGet("/", ListAsync);
+        runs.MapGet("/{id}", GetAsync);
+        runs.MapPatch("/{id}", UpdateAsync).RequireAuthorization(Roles.Operator);
+        runs.MapPost("/{id}/next", NextAsync).RequireAuthorization(Roles.Operator);
+        runs.MapPost("/{id}/approve", ApproveAsync).RequireAuthorization(Roles.Approver);
+        runs.MapPost("/{id}/reject", RejectAsync).RequireAuthorization(Roles.Approver);
+        runs.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
+        runs.MapPost("/{id}/retry", RetryAsync).RequireAuthorization(Roles.Operator);
+        runs.MapGet("/{id}/artifacts", ArtifactsAsync);
+        runs.MapGet("/{id}/artifacts/{name}", ArtifactAsync);
+        runs.MapGet("/{id}/metrics", MetricsAsync);
+        runs.MapGet("/{id}/logs", LogsAsync);
+        runs.MapGet("/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+            EventStream.ForRunAsync(id, http, db, signals, time));
+        app.MapGet("/api/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+            EventStream.ForAllAsync(http, db, signals, time)).WithTags("Runs").RequireAuthorization(Roles.Viewer);
+        return app;
+    }
+
+    public static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        CreateRunRequest? body,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        ClaimsPrincipal user,
+        Database db,
+        ProfileCatalog catalog,
+        RunTransitions transitions,
+        TimeProvider time)
+    {
+        if (body is null)
+        {
+            return Problems.Invalid("body", "a JSON body is required: {\"profile\": ..., \"intake\": ...}");
+        }
+        if (body.Intake is not null && Encoding.UTF8.GetByteCount(body.Intake) > MaxIntakeBytes)
+        {
+            return Problems.TooLarge($"intake is larger than {MaxIntakeBytes / 1024} KiB");
+        }
+        var errors = new Dictionary<string, string[]>();
+        var profile = body.Profile is null ? null : catalog.Current().Find(body.Profile);
+        if (string.IsNullOrWhiteSpace(body.Profile))
+        {
+            errors["profile"] = ["profile is required"];
+        }
+        else if (profile is null)
+        {
+            errors["profile"] = [$"unknown profile '{body.Profile}'; see GET /api/profiles"];
+        }
+        if (string.IsNullOrWhiteSpace(body.Intake))
+        {
+            errors["intake"] = ["intake is required: the PRD, mission or ticket the run works from"];
+        }
+        if (body.ProjectName is { Length: > MaxNameLength })
+        {
+            errors["project_name"] = [$"project_name is longer than {MaxNameLength} characters"];
+        }
+        RunMode? mode = null;
+        if (body.Mode is not null)
+        {
+            if (StateNames.TryParse<RunMode>(body.Mode, out var m))
+            {
+                mode = m;
+            }
+            else
+            {
+                errors["mode"] = ["mode must be auto or manual"];
+            }
+        }
+        if (body.BudgetUsd is < 0 or > 1_000_000)
+        {
+            errors["budget_usd"] = ["budget_usd must be from 0 to 1000000"];
+        }
+        if (idempotencyKey is { Length: 0 or > 255 })
+        {
+            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
+        }
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, BatonJson.Options)));
+        var loaded = profile!;
+        var (run, replay, decision) = await db.WriteAsync(async (c, tx) =>
+        {
+            if (idempotencyKey is not null)
+            {
+                var existing = await c.QuerySingleOrDefaultAsync<RunRow>("SELECT * FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
+                if (existing is not null)
+                {
+                    return (existing, true, (RunDecision?)null);
+                }
+            }
+            var now = time.GetUtcNow();
+            var id = Ids.New("run", time);
+            await c.ExecuteAsync(
+                "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
+                new { loaded.Hash, name = loaded.Profile.Name, loaded.Source, now = now.ToMs() }, tx);
+            await c.ExecuteAsync(
+                """
+                INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, intake, budget_usd,
+                                 idempotency_key, request_hash, created_by, created_at, updated_at)
+                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @now, @now)
+                """,
+                new
+                {
+                    id, profile = loaded.Profile.Name, hash = loaded.Hash, project = string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName,
+                    mode = (mode ?? loaded.Profile.Mode).Wire(), intake = body.Intake, budget = body.BudgetUsd ?? loaded.Profile.BudgetUsd,
+                    idempotencyKey, requestHash, actor = user.Actor(), now = now.ToMs(),
+                }, tx);
+            await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
+                new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);
+            var outcome = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun());
+            return (outcome.Run!, false, outcome.Decision);
+        });
+        if (decision is not null)
+        {
+            transitions.AfterCommit(decision);
+        }
+        if (replay && run.RequestHash != requestHash)
+        {
+            return Problems.Conflict($"Idempotency-Key '{idempotencyKey}' was already used for run {run.Id} with a different request");
+        }
+        var detail = await DetailAsync(db, transitions, run);
+        return TypedResults.Created($"/api/runs/{run.Id}", detail);
+    }
+
+    public static async Task<Results<Ok<RunList>, ValidationProblem>> ListAsync(
+        string? status, string? profile, string? project, string? limit, string? offset, Database db)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (status is not null && !StateNames.TryParse<RunStatus>(status, out _))
+        {
+            errors["status"] = [$"unknown status '{status}'; one of: {string.Join(", ", StateNames.All<RunStatus>())}"];
+        }
+        var take = ParseInt(limit, "limit", 50, 1, 200, errors);
+        var skip = ParseInt(offset, "offset", 0, 0, int.MaxValue, errors);
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+        var list = await db.ReadAsync(c => RunReads.ListAsync(c, new RunReads.ListQuery(status, profile, project, take, skip)));
+        return TypedResults.Ok(list);
+    }
+
+    public static async Task<Results<Ok<RunDetail>, ProblemHttpResult>> GetAsync(string id, Database db, RunTransitions transitions)
+    {
+        var run = await db.ReadAsync(c => RunTransitions.LoadRunAsync(c, null, id));
+        return run is null ? Problems.NotFound("run", id) : TypedResults.Ok(await DetailAsync(db, transitions, run));
+    }
+
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        string id, UpdateRunRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions, TimeProvider time)
+    {
+        if (body is null || (body.ProjectName is null && body.CurrentStep is null && body.Status is null))
+        {
+            return Problems.Invalid("body", "give at least one of project_name, current_step, status");
+        }
+        var errors = new Dictionary<string, string[]>();
+        if (body.ProjectName is { Length: > MaxNameLength })
+        {
+            errors["project_name"] = [$"project_name is longer than {MaxNameLength} characters"];
+        }
+        PhaseStatus? stepStatus = null;
+        if (body.Status is not null)
+        {
+            if (StateNames.TryParse<PhaseStatus>(body.Status, out var s) && s is PhaseStatus.Running or PhaseStatus.Completed or PhaseStatus.Failed)
+            {
+                stepStatus = s;
+            }
+            else
+            {
+                errors["status"] = ["status must be running, completed or failed (the reported state of current_step)"];
+            }
+        }
+        if (body.CurrentStep is { Length: 0 or > 64 })
+        {
+            errors["current_step"] = ["current_step must be a phase name"];
+        }
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var outcome = await db.WriteAsync(async (c, tx) =>
+        {
+            var run = await RunTransitions.LoadRunAsync(c, tx, id);
+            if (run is null)
+            {
+                return new TransitionOutcome(new Ignored("no such run"), null);
+            }
+            var result = new TransitionOutcome(new Ignored("nothing reported"), run);
+            if (body.CurrentStep is not null || stepStatus is not null)
+            {
+                var step = body.CurrentStep ?? run.CurrentPhase ?? "";
+                result = await transitions.ApplyInTransactionAsync(c, tx, id, new ExternalReport(user.Actor(), step, stepStatus ?? PhaseStatus.Running));
+                if (result.Decision is Refused or Invalid)
+                {
+                    return result;
+                }
+            }
+            if (body.ProjectName is not null)
+            {
+                var project = body.ProjectName.Length == 0 ? null : body.ProjectName;
+                var now = time.GetUtcNow();
+                await c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @id",
+                    new { project, now = now.ToMs(), id }, tx);
+                await EventLog.AppendAsync(c, tx, id, new RunEvent("run.updated", null, run.Iteration, user.Actor(),
+                    new Dictionary<string, object?> { ["project_name"] = project }), now);
+                result = result with { Run = await RunTransitions.LoadRunAsync(c, tx, id) };
+            }
+            return result;
+        });
+        transitions.AfterCommit(outcome.Decision);
+        return await ToResultAsync(outcome, id, db, transitions);
+    }
+
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> NextAsync(
+        string id, NextRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions)
+    {
+        var skip = body?.SkipValidation ?? false;
+        if (skip && !user.Has(Roles.Approver))
+        {
+            return TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: "skip_validation needs the approver role");
+        }
+        return await ApplyAsync(id, new NextPhase(user.Actor(), skip), db, transitions);
+    }
+
+    public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApproveAsync(
+        string id, ApproveRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
+        body?.Comment is { Length: > MaxTextLength }
+            ? Task.FromResult<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>>(Problems.Invalid("comment", $"comment is longer than {MaxTextLength} characters"))
+            : ApplyAsync(id, new ApproveRun(user.Actor(), body?.Comment), db, transitions);
+
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RejectAsync(
+        string id, RejectRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions)
+    {
+        if (string.IsNullOrWhiteSpace(body?.Feedback))
+        {
+            return Problems.Invalid("feedback", "feedback is required: tell the agent what to change");
+        }
+        if (body.Feedback.Length > MaxTextLength)
+        {
+            return Problems.Invalid("feedback", $"feedback is longer than {MaxTextLength} characters");
+        }
+        return await ApplyAsync(id, new RejectRun(user.Actor(), body.Feedback, string.IsNullOrWhiteSpace(body.RejectTo) ? null : body.RejectTo), db, transitions);
+    }
+
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> CancelAsync(
+        string id, CancelRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions, RunningExecutions running)
+    {
+        if (body?.Reason is { Length: > MaxTextLength })
+        {
+            return Problems.Invalid("reason", $"reason is longer than {MaxTextLength} characters");
+        }
+        var run = await db.ReadAsync(c => RunTransitions.LoadRunAsync(c, null, id));
+        if (run is null)
+        {
+            return Problems.NotFound("run", id);
+        }
+        if (run.RunStatus.IsTerminal())
+        {
+            return Problems.Conflict($"run is {run.Status}; a finished run cannot be cancelled", run.Status);
+        }
+        // Stop the work first, then record the cancellation; then stop anything that started in between.
+        await running.StopAsync(id, TimeSpan.FromSeconds(10));
+        var result = await ApplyAsync(id, new CancelRun(user.Actor(), body?.Reason), db, transitions);
+        await running.StopAsync(id, TimeSpan.FromSeconds(10));
+        return result;
+    }
+
+    public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RetryAsync(
+        string id, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
+        ApplyAsync(id, new RetryRun(user.Actor()), db, transitions);
+
+    public static async Task<Results<Ok<ArtifactManifest>, ProblemHttpResult>> ArtifactsAsync(string id, Database db, RunTransitions transitions)
+    {
+        var manifest = await db.ReadAsync(async c =>
+        {
+            var run = await RunTransitions.LoadRunAsync(c, null, id);
+            return run is null ? null : await RunReads.ArtifactsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+        });
+        return manifest is null ? Problems.NotFound("run", id) : TypedResults.Ok(manifest);
+    }
+
+    public static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> ArtifactAsync(
+        string id, string name, string? iteration, HttpContext http, Database db)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var wanted = iteration is null ? (int?)null : ParseInt(iteration, "iteration", 1, 1, 100_000, errors);
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+        var found = await db.ReadAsync(async c =>
+        {
+            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0)
+            {
+                return null;
+            }
+            var row = await c.QuerySingleOrDefaultAsync<Artifacts.ArtifactRow>(
+                wanted is null
+                    ? "SELECT * FROM artifacts WHERE run_id = @id AND name = @name ORDER BY iteration DESC LIMIT 1"
+                    : "SELECT * FROM artifacts WHERE run_id = @id AND name = @name AND iteration = @wanted",
+                new { id, name, wanted });
+            var content = row is null ? null : await c.QuerySingleAsync<byte[]>("SELECT content FROM blobs WHERE sha256 = @Sha256", row);
+            return new FoundArtifact(row, content);
+        });
+        if (found is null)
+        {
+            return Problems.NotFound("run", id);
+        }
+        if (found.Row is not { } artifact)
+        {
+            return Problems.NotFound("artifact", wanted is null ? name : $"{name}@{wanted}");
+        }
+        http.Response.Headers["X-Baton-Iteration"] = artifact.Iteration.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers.ETag = $"\"{artifact.Sha256}\"";
+        return TypedResults.File(found.Content!, artifact.MediaType);
+    }
+
+    public static async Task<Results<Ok<RunMetrics>, ProblemHttpResult>> MetricsAsync(string id, Database db, RunTransitions transitions)
+    {
+        var metrics = await db.ReadAsync(async c =>
+        {
+            var run = await RunTransitions.LoadRunAsync(c, null, id);
+            return run is null ? null : await RunReads.MetricsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+        });
+        return metrics is null ? Problems.NotFound("run", id) : TypedResults.Ok(metrics);
+    }
+
+    public static async Task<Results<Ok<Client.RunLogs>, ValidationProblem, ProblemHttpResult>> LogsAsync(string id, string? lines, Database db)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var count = ParseInt(lines, "lines", 50, 1, 10_000, errors);
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+        var logs = await db.ReadAsync(async c =>
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : await RunReads.LogsAsync(c, id, count));
+        return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
+    }
+
+    private static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApplyAsync(
+        string id, RunTrigger trigger, Database db, RunTransitions transitions) =>
+        await ToResultAsync(await transitions.ApplyAsync(id, trigger), id, db, transitions);
+
+    private static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ToResultAsync(
+        TransitionOutcome outcome, string id, Database db, RunTransitions transitions) => outcome switch
+        {
+            { Run: null } => Problems.NotFound("run", id),
+            { Decision: Refused refused, Run: { } run } => Problems.Conflict(refused.Reason, run.Status),
+            { Decision: Invalid invalid } => Problems.Invalid(invalid.Field, invalid.Message),
+            { Run: { } run } => TypedResults.Ok(await DetailAsync(db, transitions, run)),
+        };
+
+    private static Task<RunDetail> DetailAsync(Database db, RunTransitions transitions, RunRow run) =>
+        db.ReadAsync(async c => await RunReads.DetailAsync(c, run, await transitions.ProfileOfAsync(c, null, run)));
+
+    private sealed record FoundArtifact(Artifacts.ArtifactRow? Row, byte[]? Content);
+
+    private static int ParseInt(string? text, string field, int fallback, int min, int max, Dictionary<string, string[]> errors)
+    {
+        if (text is null)
+        {
+            return fallback;
+        }
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+        errors[field] = [$"{field} must be a whole number from {min} to {max}"];
+        return fallback;
+    }
+}
