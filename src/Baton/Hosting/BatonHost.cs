@@ -15,19 +15,23 @@ public static class BatonHost
 {
     public static WebApplicationBuilder AddBaton(this WebApplicationBuilder builder)
     {
-        var options = BatonOptions.From(builder.Configuration);
         var services = builder.Services;
-        services.AddSingleton(options);
+        // Resolved from the final configuration when first needed, so hosts and tests can add settings late.
+        services.AddSingleton(sp => BatonOptions.From(sp.GetRequiredService<IConfiguration>()));
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(new Database(options.DatabasePath));
-        services.AddSingleton(new ProfileCatalog(Path.Combine(options.DataDir, "profiles")));
+        services.AddSingleton(sp => new Database(sp.GetRequiredService<BatonOptions>().DatabasePath));
+        services.AddSingleton(sp => new ProfileCatalog(Path.Combine(sp.GetRequiredService<BatonOptions>().DataDir, "profiles")));
         services.AddSingleton<EngineSignals>();
         services.AddSingleton<RunningExecutions>();
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<PhaseExecutor>();
         services.AddSingleton<NodeMetrics>();
-        services.AddSingleton(new EngineOptions { Concurrency = options.Concurrency, RunWorkers = options.Role != "api" });
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<BatonOptions>();
+            return new EngineOptions { Concurrency = o.Concurrency, RunWorkers = o.Role != "api" };
+        });
         services.AddHostedService<StartupInitializer>();
         services.AddHostedService<EngineHost>();
 
@@ -40,7 +44,8 @@ public static class BatonHost
         services.AddProblemDetails();
         services.AddExceptionHandler<BadInputExceptionHandler>();
         services.AddOpenApi();
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<BatonOptions>((kestrel, o) => kestrel.Limits.MaxRequestBodySize = o.MaxRequestBytes);
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -1,0 +1,48 @@
+using Baton.Client;
+
+namespace Baton.Tests.Support;
+
+public static class RunWaits
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Waits, on the run's live event stream rather than by sleeping, until the run satisfies the condition.
+    /// </summary>
+    public static async Task<RunDetail> WaitForAsync(this BatonClient client, string runId, Func<RunDetail, bool> condition, string what)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var run = await client.GetRunAsync(runId, timeout.Token);
+        if (condition(run))
+        {
+            return run;
+        }
+        try
+        {
+            await foreach (var e in client.StreamRunEventsAsync(runId, ct: timeout.Token))
+            {
+                run = await client.GetRunAsync(runId, timeout.Token);
+                if (condition(run))
+                {
+                    return run;
+                }
+            }
+            run = await client.GetRunAsync(runId, timeout.Token);
+            if (condition(run))
+            {
+                return run;
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+        }
+        throw new Xunit.Sdk.XunitException($"run {runId} never became {what}; it is {run.Status} at {run.CurrentPhase} (iteration {run.Iteration}), error: {run.Error}");
+    }
+
+    public static Task<RunDetail> WaitForStatusAsync(this BatonClient client, string runId, string status) =>
+        client.WaitForAsync(runId, r => r.Status == status, status);
+
+    public static Task<RunDetail> WaitForGateAsync(this BatonClient client, string runId, string phase, int iteration) =>
+        client.WaitForAsync(runId, r => r.Status == "awaiting_approval" && r.CurrentPhase == phase && r.Iteration == iteration,
+            $"awaiting approval at {phase} iteration {iteration}");
+}
