@@ -59,20 +59,23 @@ public sealed class BatonClient(HttpClient http)
     public Task<RunDetail> UpdateRunAsync(string runId, UpdateRunRequest request, CancellationToken ct = default) =>
         SendAsync<RunDetail>(new HttpRequestMessage(HttpMethod.Patch, $"api/runs/{Escape(runId)}") { Content = JsonContent.Create(request, options: Json) }, ct);
 
-    public Task<RunDetail> NextAsync(string runId, bool skipValidation = false, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/next", new NextRequest(skipValidation), ct);
+    // Run actions take the version of the run the decision was made on (RunDetail.Version): with it, the server
+    // applies the action only if the run has not changed since, and answers 409 otherwise.
 
-    public Task<RunDetail> ApproveAsync(string runId, string? comment = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/approve", new ApproveRequest(comment), ct);
+    public Task<RunDetail> NextAsync(string runId, bool skipValidation = false, long? expectedVersion = null, CancellationToken ct = default) =>
+        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/next", new NextRequest(skipValidation), ct, expectedVersion);
 
-    public Task<RunDetail> RejectAsync(string runId, string feedback, string? rejectTo = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/reject", new RejectRequest(feedback, rejectTo), ct);
+    public Task<RunDetail> ApproveAsync(string runId, string? comment = null, long? expectedVersion = null, CancellationToken ct = default) =>
+        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/approve", new ApproveRequest(comment), ct, expectedVersion);
 
-    public Task<RunDetail> CancelAsync(string runId, string? reason = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/cancel", new CancelRequest(reason), ct);
+    public Task<RunDetail> RejectAsync(string runId, string feedback, string? rejectTo = null, long? expectedVersion = null, CancellationToken ct = default) =>
+        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/reject", new RejectRequest(feedback, rejectTo), ct, expectedVersion);
 
-    public Task<RunDetail> RetryAsync(string runId, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/retry", null, ct);
+    public Task<RunDetail> CancelAsync(string runId, string? reason = null, long? expectedVersion = null, CancellationToken ct = default) =>
+        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/cancel", new CancelRequest(reason), ct, expectedVersion);
+
+    public Task<RunDetail> RetryAsync(string runId, long? expectedVersion = null, CancellationToken ct = default) =>
+        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/retry", null, ct, expectedVersion);
 
     public Task<ArtifactManifest> ListArtifactsAsync(string runId, CancellationToken ct = default) =>
         GetAsync<ArtifactManifest>($"api/runs/{Escape(runId)}/artifacts", ct);
@@ -148,8 +151,15 @@ public sealed class BatonClient(HttpClient http)
 
     private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(new HttpRequestMessage(HttpMethod.Get, path), ct);
 
-    private Task<T> PostAsync<T>(string path, object? body, CancellationToken ct) =>
-        SendAsync<T>(new HttpRequestMessage(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body, body.GetType(), options: Json) }, ct);
+    private Task<T> PostAsync<T>(string path, object? body, CancellationToken ct, long? expectedVersion = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body, body.GetType(), options: Json) };
+        if (expectedVersion is { } version)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", $"\"v{version}\"");
+        }
+        return SendAsync<T>(request, ct);
+    }
 
     private async Task<T> SendAsync<T>(HttpRequestMessage request, CancellationToken ct)
     {

@@ -66,6 +66,7 @@ public sealed record RunDetail(
     decimal? BudgetUsd,
     string? CreatedBy,
     DateTimeOffset? CompletedAt,
+    long Version,
     IReadOnlyList<PhaseInfo> Phases,
     IReadOnlyDictionary<string, DateTimeOffset> StepTimestamps);
 

@@ -87,7 +87,7 @@ public static class RunReads
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             run.Intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
-            phases, steps);
+            run.Version, phases, steps);
     }
 
     public static async Task<ArtifactManifest> ArtifactsAsync(SqliteConnection c, RunRow run, Profile profile)

@@ -15,9 +15,10 @@ public sealed record TransitionOutcome(RunDecision Decision, RunRow? Run);
 /// </summary>
 public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProvider time, EngineSignals signals)
 {
-    public async Task<TransitionOutcome> ApplyAsync(string runId, RunTrigger trigger, CancellationToken ct = default)
+    /// <summary>Decides and applies a trigger in one transaction. An expectedVersion (from If-Match) other than the run's is a 409.</summary>
+    public async Task<TransitionOutcome> ApplyAsync(string runId, RunTrigger trigger, long? expectedVersion = null, CancellationToken ct = default)
     {
-        var outcome = await db.WriteAsync((c, tx) => ApplyInTransactionAsync(c, tx, runId, trigger), ct);
+        var outcome = await db.WriteAsync((c, tx) => ApplyInTransactionAsync(c, tx, runId, trigger, expectedVersion), ct);
         AfterCommit(outcome.Decision);
         return outcome;
     }
@@ -43,12 +44,16 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         return catalog.ByHash(run.ProfileHash, () => source);
     }
 
-    public async Task<TransitionOutcome> ApplyInTransactionAsync(IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger)
+    public async Task<TransitionOutcome> ApplyInTransactionAsync(IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger, long? expectedVersion = null)
     {
         var run = await LoadRunAsync(c, tx, runId);
         if (run is null)
         {
             return new TransitionOutcome(new Ignored("no such run"), null);
+        }
+        if (expectedVersion is { } expected && expected != run.Version)
+        {
+            return new TransitionOutcome(new Refused($"run changed since version {expected}: it is now {run.Status} (version {run.Version})"), run);
         }
         var profile = await ProfileOfAsync(c, tx, run);
         var succeeded = run.BudgetUsd is null ? 0 : await c.ExecuteScalarAsync<int>(

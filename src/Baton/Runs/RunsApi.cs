@@ -167,14 +167,19 @@ public static class RunsApi
         return TypedResults.Ok(list);
     }
 
-    public static async Task<Results<Ok<RunDetail>, ProblemHttpResult>> GetAsync(string id, Database db, RunTransitions transitions)
+    public static async Task<Results<Ok<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)
     {
         var run = await db.ReadAsync(c => RunTransitions.LoadRunAsync(c, null, id));
-        return run is null ? Problems.NotFound("run", id) : TypedResults.Ok(await DetailAsync(db, transitions, run));
+        if (run is null)
+        {
+            return Problems.NotFound("run", id);
+        }
+        http.Response.Headers.ETag = ETag(run);
+        return TypedResults.Ok(await DetailAsync(db, transitions, run));
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
-        string id, UpdateRunRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions, TimeProvider time)
+        string id, UpdateRunRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions, TimeProvider time)
     {
         if (body is null || (body.ProjectName is null && body.CurrentStep is null && body.Status is null))
         {
@@ -236,28 +241,28 @@ public static class RunsApi
             return result;
         });
         transitions.AfterCommit(outcome.Decision);
-        return await ToResultAsync(outcome, id, db, transitions);
+        return await ToResultAsync(outcome, id, http, db, transitions);
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> NextAsync(
-        string id, NextRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions)
+        string id, NextRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions)
     {
         var skip = body?.SkipValidation ?? false;
         if (skip && !user.Has(Roles.Approver))
         {
             return TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: "skip_validation needs the approver role");
         }
-        return await ApplyAsync(id, new NextPhase(user.Actor(), skip), db, transitions);
+        return await ApplyAsync(http, id, new NextPhase(user.Actor(), skip), db, transitions);
     }
 
     public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApproveAsync(
-        string id, ApproveRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
+        string id, ApproveRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
         body?.Comment is { Length: > MaxTextLength }
             ? Task.FromResult<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>>(Problems.Invalid("comment", $"comment is longer than {MaxTextLength} characters"))
-            : ApplyAsync(id, new ApproveRun(user.Actor(), body?.Comment), db, transitions);
+            : ApplyAsync(http, id, new ApproveRun(user.Actor(), body?.Comment), db, transitions);
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RejectAsync(
-        string id, RejectRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions)
+        string id, RejectRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions)
     {
         if (string.IsNullOrWhiteSpace(body?.Feedback))
         {
@@ -267,11 +272,11 @@ public static class RunsApi
         {
             return Problems.Invalid("feedback", $"feedback is longer than {MaxTextLength} characters");
         }
-        return await ApplyAsync(id, new RejectRun(user.Actor(), body.Feedback, string.IsNullOrWhiteSpace(body.RejectTo) ? null : body.RejectTo), db, transitions);
+        return await ApplyAsync(http, id, new RejectRun(user.Actor(), body.Feedback, string.IsNullOrWhiteSpace(body.RejectTo) ? null : body.RejectTo), db, transitions);
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> CancelAsync(
-        string id, CancelRequest? body, ClaimsPrincipal user, Database db, RunTransitions transitions, RunningExecutions running)
+        string id, CancelRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions, RunningExecutions running)
     {
         if (body?.Reason is { Length: > MaxTextLength })
         {
@@ -288,14 +293,14 @@ public static class RunsApi
         }
         // Stop the work first, then record the cancellation; then stop anything that started in between.
         await running.StopAsync(id, TimeSpan.FromSeconds(10));
-        var result = await ApplyAsync(id, new CancelRun(user.Actor(), body?.Reason), db, transitions);
+        var result = await ApplyAsync(http, id, new CancelRun(user.Actor(), body?.Reason), db, transitions);
         await running.StopAsync(id, TimeSpan.FromSeconds(10));
         return result;
     }
 
     public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RetryAsync(
-        string id, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
-        ApplyAsync(id, new RetryRun(user.Actor()), db, transitions);
+        string id, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
+        ApplyAsync(http, id, new RetryRun(user.Actor()), db, transitions);
 
     public static async Task<Results<Ok<ArtifactManifest>, ProblemHttpResult>> ArtifactsAsync(string id, Database db, RunTransitions transitions)
     {
@@ -366,18 +371,46 @@ public static class RunsApi
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 
+    /// <summary>
+    /// Applies a human's decision. With `If-Match: "v&lt;version&gt;"` (the ETag of the run they looked at) it applies
+    /// only to that version, so two people deciding at once cannot both win: the second gets 409.
+    /// </summary>
     private static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApplyAsync(
-        string id, RunTrigger trigger, Database db, RunTransitions transitions) =>
-        await ToResultAsync(await transitions.ApplyAsync(id, trigger), id, db, transitions);
+        HttpContext http, string id, RunTrigger trigger, Database db, RunTransitions transitions)
+    {
+        string? ifMatch = http.Request.Headers.IfMatch;
+        long? expected = null;
+        if (ifMatch is not null)
+        {
+            var text = ifMatch.Trim().Trim('"').TrimStart('v');
+            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            {
+                return Problems.Invalid("If-Match", "If-Match must be the run's ETag, such as \"v7\"");
+            }
+            expected = version;
+        }
+        return await ToResultAsync(await transitions.ApplyAsync(id, trigger, expected), id, http, db, transitions);
+    }
 
     private static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ToResultAsync(
-        TransitionOutcome outcome, string id, Database db, RunTransitions transitions) => outcome switch
+        TransitionOutcome outcome, string id, HttpContext http, Database db, RunTransitions transitions)
+    {
+        switch (outcome)
         {
-            { Run: null } => Problems.NotFound("run", id),
-            { Decision: Refused refused, Run: { } run } => Problems.Conflict(refused.Reason, run.Status),
-            { Decision: Invalid invalid } => Problems.Invalid(invalid.Field, invalid.Message),
-            { Run: { } run } => TypedResults.Ok(await DetailAsync(db, transitions, run)),
-        };
+            case { Run: null }:
+                return Problems.NotFound("run", id);
+            case { Decision: Refused refused, Run: { } current }:
+                return Problems.Conflict(refused.Reason, current.Status);
+            case { Decision: Invalid invalid }:
+                return Problems.Invalid(invalid.Field, invalid.Message);
+            default:
+                var run = outcome.Run!;
+                http.Response.Headers.ETag = ETag(run);
+                return TypedResults.Ok(await DetailAsync(db, transitions, run));
+        }
+    }
+
+    public static string ETag(RunRow run) => $"\"v{run.Version}\"";
 
     private static Task<RunDetail> DetailAsync(Database db, RunTransitions transitions, RunRow run) =>
         db.ReadAsync(async c => await RunReads.DetailAsync(c, run, await transitions.ProfileOfAsync(c, null, run)));

@@ -11,7 +11,7 @@ namespace Baton.Tests.Support;
 /// The real server in-process, on a real SQLite file in its own temp data dir. Keys of every role exist;
 /// <see cref="Clock"/> replaces the system clock when a test needs to move time.
 /// </summary>
-public sealed class BatonFactory : WebApplicationFactory<Program>
+public class BatonFactory : WebApplicationFactory<Program>
 {
     public const string AdminToken = "test-admin-token-0123456789";
 
@@ -85,3 +85,13 @@ public sealed class BatonFactory : WebApplicationFactory<Program>
         }
     }
 }
+
+/// <summary>One server per test class (xunit class fixture) with every test profile installed.</summary>
+public sealed class ApiFactory() : BatonFactory(profiles: new Dictionary<string, string>
+{
+    ["straight"] = TestProfiles.Straight,
+    ["loop"] = TestProfiles.Loop,
+    ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal),
+    ["handoff"] = TestProfiles.External,
+    ["stepwise"] = TestProfiles.Manual,
+});
