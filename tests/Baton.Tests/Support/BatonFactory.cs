@@ -34,6 +34,9 @@ public class BatonFactory : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(DataDir, "baton.db");
 
+    /// <summary>Leave the data dir on disposal, for a test that starts a second server on it.</summary>
+    public bool KeepDataDir { get; set; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("BATON_DATA_DIR", DataDir);
@@ -75,6 +78,10 @@ public class BatonFactory : WebApplicationFactory<Program>
     {
         base.Dispose(disposing);
         SqliteConnection.ClearAllPools();
+        if (KeepDataDir)
+        {
+            return;
+        }
         try
         {
             Directory.Delete(DataDir, recursive: true);

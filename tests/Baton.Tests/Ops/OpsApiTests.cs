@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Baton.Client;
+using Baton.Tests.Support;
+using Microsoft.Data.Sqlite;
+
+namespace Baton.Tests.Ops;
+
+public class OpsApiTests
+{
+    [Fact]
+    public async Task Health_and_readiness_are_anonymous_and_nothing_else_is()
+    {
+        using var factory = new BatonFactory();
+        var anonymous = factory.Http(token: null);
+        var health = await anonymous.GetFromJsonAsync<Health>("/healthz", BatonJson.Options);
+        Assert.Equal("ok", health!.Status);
+        var ready = await anonymous.GetFromJsonAsync<Readiness>("/readyz", BatonJson.Options);
+        Assert.Equal(("ok", "ok"), (ready!.Status, ready.Database));
+        foreach (var path in new[] { "/metrics", "/openapi/v1.json", "/api/runs", "/api/profiles", "/api/events", "/api/keys" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Readiness_is_503_when_the_database_is_gone()
+    {
+        using var factory = new BatonFactory();
+        var http = factory.Http(token: null);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
+        SqliteConnection.ClearAllPools();
+        foreach (var file in Directory.GetFiles(factory.DataDir, "baton.db*").Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)))
+        {
+            File.Delete(file);
+        }
+        var response = await http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("unreachable", (await response.Content.ReadFromJsonAsync<Readiness>(BatonJson.Options))!.Database);
+    }
+
+    [Fact]
+    public async Task Prometheus_metrics_come_from_the_database_and_survive_a_restart()
+    {
+        string dataDir;
+        string before;
+        using (var first = new BatonFactory(profiles: new Dictionary<string, string> { ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal) }))
+        {
+            dataDir = first.DataDir;
+            first.KeepDataDir = true;
+            var client = first.Client();
+            var a = await client.CreateRunAsync(new CreateRunRequest("gated", "x"));
+            await client.WaitForGateAsync(a.RunId, "draft", 1);
+            await client.ApproveAsync(a.RunId);
+            await client.WaitForStatusAsync(a.RunId, "completed");
+            var b = await client.CreateRunAsync(new CreateRunRequest("gated", "y"));
+            await client.WaitForGateAsync(b.RunId, "draft", 1);
+            await client.RejectAsync(b.RunId, "again");
+            await client.WaitForGateAsync(b.RunId, "draft", 2);
+
+            var response = await first.Http().GetAsync("/metrics");
+            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+            before = await response.Content.ReadAsStringAsync();
+            Assert.Contains("baton_runs_total{profile=\"gated\",status=\"completed\"} 1", before, StringComparison.Ordinal);
+            Assert.Contains("baton_runs_total{profile=\"gated\",status=\"awaiting_approval\"} 1", before, StringComparison.Ordinal);
+            Assert.Contains("baton_runs_active 1", before, StringComparison.Ordinal);
+            Assert.Contains("baton_approvals_total 1", before, StringComparison.Ordinal);
+            Assert.Contains("baton_rejections_total 1", before, StringComparison.Ordinal);
+            Assert.Contains("# TYPE baton_http_request_duration_seconds histogram", before, StringComparison.Ordinal);
+            Assert.Contains("route=\"/api/runs/{id}/approve\"", before, StringComparison.Ordinal);
+        }
+
+        using var second = new BatonFactory(dataDir: dataDir);
+        var after = await second.Http().GetStringAsync("/metrics");
+        foreach (var line in before.Split('\n').Where(l => l.StartsWith("baton_runs_", StringComparison.Ordinal) || l.StartsWith("baton_approvals", StringComparison.Ordinal) || l.StartsWith("baton_rejections", StringComparison.Ordinal)))
+        {
+            Assert.Contains(line, after, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task OpenApi_describes_the_api_in_snake_case()
+    {
+        using var factory = new BatonFactory();
+        var doc = await factory.Http().GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.StartsWith("3.1", doc.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var paths = doc.GetProperty("paths");
+        foreach (var path in new[] { "/api/runs", "/api/runs/{id}", "/api/runs/{id}/approve", "/api/runs/{id}/artifacts/{name}", "/api/profiles", "/api/keys", "/healthz" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), $"missing {path}");
+        }
+        Assert.Contains("\"current_phase\"", doc.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_routes_and_methods_are_problems_not_empty_pages()
+    {
+        using var factory = new BatonFactory();
+        var missing = await factory.Http().GetAsync("/api/nothing-here");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        var wrongMethod = await factory.Http().DeleteAsync("/api/runs");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+    }
+}
