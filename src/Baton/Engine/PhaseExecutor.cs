@@ -18,6 +18,7 @@ public sealed class PhaseExecutor(
     RunTransitions transitions,
     RunningExecutions running,
     EngineSignals signals,
+    Ops.NodeMetrics metrics,
     TimeProvider time,
     ILogger<PhaseExecutor> logger)
 {
@@ -60,7 +61,11 @@ public sealed class PhaseExecutor(
         {
             error = ex.Message;
         }
-        var durationMs = (long)time.GetElapsedTime(clock).TotalMilliseconds;
+        var elapsed = time.GetElapsedTime(clock);
+        var durationMs = (long)elapsed.TotalMilliseconds;
+        metrics.PhaseExecutions.Observe(
+            $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result is null ? "error" : "success")}",
+            elapsed.TotalSeconds);
 
         var decision = await db.WriteAsync((c, tx) => FinishAsync(c, tx, job, started, result, error, durationMs), CancellationToken.None);
         if (decision is not null)

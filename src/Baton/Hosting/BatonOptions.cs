@@ -22,6 +22,9 @@ public sealed class BatonOptions
 
     public long MaxRequestBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
+    public int RateLimit { get; init; } = 100;
+
     public string LocalAdminTokenPath => Path.Combine(DataDir, LocalAdminTokenFile);
 
     public static BatonOptions From(IConfiguration config)
@@ -49,6 +52,7 @@ public sealed class BatonOptions
             LocalAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase),
             Role = role,
             Concurrency = int.TryParse(config["BATON_WORKERS"], out var n) && n is > 0 and <= 256 ? n : 4,
+            RateLimit = int.TryParse(config["BATON_RATE_LIMIT"], out var rate) && rate >= 0 ? rate : 100,
         };
     }
 }

@@ -231,6 +231,13 @@ public static partial class ProfileParser
             {
                 ctx.Error(node, "on_failure", $"retry_from '{retry}' is not this phase or an earlier one");
             }
+            foreach (var artifact in phase.Produces)
+            {
+                if (phases.Take(i).FirstOrDefault(p => p.Produces.Contains(artifact)) is { } earlierProducer)
+                {
+                    ctx.Error(node, "produces", $"'{artifact}' is already produced by phase '{earlierProducer.Name}'; artifact names are unique in a profile");
+                }
+            }
             var available = phases.Take(i + 1).SelectMany(p => p.Produces).ToHashSet();
             foreach (var check in phase.Checks)
             {

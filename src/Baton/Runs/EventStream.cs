@@ -26,13 +26,14 @@ public static class EventStream
         return Start(http, id, db, signals, time);
     }
 
-    public static Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-        Task.FromResult(Start(http, null, db, signals, time));
+    /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
+    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+        Start(http, null, db, signals, time, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time)
+    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, long from = 0)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
-        var after = 0L;
+        var after = from;
         if (resume is not null && (!long.TryParse(resume, NumberStyles.None, CultureInfo.InvariantCulture, out after)))
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");

@@ -94,6 +94,27 @@ public class OpsApiTests
     }
 
     [Fact]
+    public async Task Too_many_requests_from_one_key_are_429_with_retry_after_and_other_keys_are_unaffected()
+    {
+        using var factory = new BatonFactory { RateLimit = 2 };
+        var http = factory.Http();
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            var response = await http.GetAsync("/api/profiles");
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.True(int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            }
+        }
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.Equal(HttpStatusCode.OK, statuses[0]);
+        Assert.Equal(HttpStatusCode.OK, (await factory.Http(token: null).GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
     public async Task Unknown_routes_and_methods_are_problems_not_empty_pages()
     {
         using var factory = new BatonFactory();

@@ -144,6 +144,14 @@ public class ProfileParserTests
         }
     }
 
+    [Fact]
+    public void Two_phases_cannot_produce_the_same_artifact()
+    {
+        var (profile, errors) = ProfileParser.Parse("name: x\nphases:\n  - name: a\n    produces: [out.md]\n  - name: b\n    produces: [out.md]\n", "dup.yaml");
+        Assert.Null(profile);
+        Assert.Contains(errors, e => e.Line == 5 && e.Message.Contains("already produced by phase 'a'", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("1500ms", 1500)]
     [InlineData("30s", 30_000)]

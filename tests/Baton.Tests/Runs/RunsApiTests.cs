@@ -312,7 +312,7 @@ public class RunsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var b = await CompletedRunAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var seen = new HashSet<string>();
-        await foreach (var e in _client.StreamAllEventsAsync(ct: timeout.Token))
+        await foreach (var e in _client.StreamAllEventsAsync(lastEventId: 0, ct: timeout.Token))
         {
             seen.Add(e.RunId);
             if (seen.Contains(a.RunId) && seen.Contains(b.RunId))

@@ -228,3 +228,29 @@ public class WorkflowTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal(1, (await _client.GetMetricsAsync(run.RunId)).Approvals);
     }
 }
+
+public sealed class CancelRunningTests : IDisposable
+{
+    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string> { ["slow"] = TestProfiles.Slow("60s") });
+
+    [Fact]
+    public async Task Cancel_stops_the_running_phase_itself_and_records_the_execution_as_cancelled()
+    {
+        var client = _factory.Client();
+        var run = await client.CreateRunAsync(new CreateRunRequest("slow", "x"));
+        await client.WaitForAsync(run.RunId, r => r.Phases[0].Status == "running", "running its first phase");
+        var running = _factory.Service<Baton.Engine.RunningExecutions>();
+        Assert.True(running.IsRunning(run.RunId));
+
+        var cancelled = await client.CancelAsync(run.RunId, "not needed");
+        Assert.Equal("cancelled", cancelled.Status);
+        Assert.False(running.IsRunning(run.RunId));
+        Assert.Equal("cancelled", cancelled.Phases[0].Status);
+        var executions = await _factory.Service<Database>().ReadAsync(c => c.QueryAsync<(string Status, string? Error)>(
+            "SELECT status, error_message FROM executions WHERE run_id = @RunId", run));
+        Assert.Equal(("cancelled", "run cancelled"), Assert.Single(executions));
+        Assert.Empty((await client.ListArtifactsAsync(run.RunId)).Phases);
+    }
+
+    public void Dispose() => _factory.Dispose();
+}

@@ -34,6 +34,9 @@ public class BatonFactory : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(DataDir, "baton.db");
 
+    /// <summary>Requests per second per key; off (0) unless a test is about rate limiting.</summary>
+    public int RateLimit { get; init; }
+
     /// <summary>Leave the data dir on disposal, for a test that starts a second server on it.</summary>
     public bool KeepDataDir { get; set; }
 
@@ -42,6 +45,7 @@ public class BatonFactory : WebApplicationFactory<Program>
         builder.UseSetting("BATON_DATA_DIR", DataDir);
         builder.UseSetting("BATON_ADMIN_TOKEN", AdminToken);
         builder.UseSetting("BATON_WORKERS", "2");
+        builder.UseSetting("BATON_RATE_LIMIT", RateLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseEnvironment("Production");
         if (Clock is not null)
         {
