@@ -149,7 +149,7 @@ public class ProfileParserTests
     {
         var (profile, errors) = ProfileParser.Parse("name: x\nphases:\n  - name: a\n    produces: [out.md]\n  - name: b\n    produces: [out.md]\n", "dup.yaml");
         Assert.Null(profile);
-        Assert.Contains(errors, e => e.Line == 5 && e.Message.Contains("already produced by phase 'a'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Line == 6 && e.Message.Contains("already produced by phase 'a'", StringComparison.Ordinal));
     }
 
     [Theory]
