@@ -199,7 +199,10 @@ public static class RunDecider
             var phase = profile.Phase(_current!)!;
             _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
             {
-                Finished = true, GateStatus = "approved", GateActor = a.Actor, GateComment = a.Comment,
+                Finished = true,
+                GateStatus = "approved",
+                GateActor = a.Actor,
+                GateComment = a.Comment,
             });
             Event("gate.approved", phase.Name, a.Actor, new() { ["comment"] = a.Comment });
             Event("phase.completed", phase.Name);
@@ -224,7 +227,10 @@ public static class RunDecider
             }
             _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
             {
-                Finished = true, GateStatus = "rejected", GateActor = r.Actor, GateComment = r.Feedback,
+                Finished = true,
+                GateStatus = "rejected",
+                GateActor = r.Actor,
+                GateComment = r.Feedback,
             });
             Event("gate.rejected", phase.Name, r.Actor, new() { ["feedback"] = r.Feedback, ["reject_to"] = target });
             LoopBack(target, r.Feedback);
@@ -347,7 +353,9 @@ public static class RunDecider
                 var deadline = now + gate.Timeout;
                 _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.AwaitingApproval)
                 {
-                    GateStatus = "pending", GateDeadline = deadline, ValidationSkippedBy = validationSkippedBy,
+                    GateStatus = "pending",
+                    GateDeadline = deadline,
+                    ValidationSkippedBy = validationSkippedBy,
                 });
                 _status = RunStatus.AwaitingApproval;
                 _wait = WaitReason.Gate;

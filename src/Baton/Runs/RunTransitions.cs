@@ -80,8 +80,16 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
             """,
             new
             {
-                status = t.Status.Wire(), t.CurrentPhase, t.Iteration, wait = t.Wait?.Wire(), t.Error, t.BudgetApproved,
-                nowMs, terminal = t.Status.IsTerminal(), id = run.Id, version = run.Version,
+                status = t.Status.Wire(),
+                t.CurrentPhase,
+                t.Iteration,
+                wait = t.Wait?.Wire(),
+                t.Error,
+                t.BudgetApproved,
+                nowMs,
+                terminal = t.Status.IsTerminal(),
+                id = run.Id,
+                version = run.Version,
             },
             tx);
         if (updated != 1)
@@ -114,11 +122,20 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
                 """,
                 new
                 {
-                    runId = run.Id, phase = p.Phase, iteration = p.Iteration, position = profile.IndexOf(p.Phase),
-                    status = p.Status.Wire(), feedback = p.Feedback, error = p.Error,
-                    startedAt = p.Started ? nowMs : (long?)null, completedAt = p.Finished ? nowMs : (long?)null,
-                    gateStatus = p.GateStatus, gateActor = p.GateActor, gateComment = p.GateComment,
-                    gateDecidedAt = p.GateActor is null ? (long?)null : nowMs, gateDeadline = p.GateDeadline?.ToMs(),
+                    runId = run.Id,
+                    phase = p.Phase,
+                    iteration = p.Iteration,
+                    position = profile.IndexOf(p.Phase),
+                    status = p.Status.Wire(),
+                    feedback = p.Feedback,
+                    error = p.Error,
+                    startedAt = p.Started ? nowMs : (long?)null,
+                    completedAt = p.Finished ? nowMs : (long?)null,
+                    gateStatus = p.GateStatus,
+                    gateActor = p.GateActor,
+                    gateComment = p.GateComment,
+                    gateDecidedAt = p.GateActor is null ? (long?)null : nowMs,
+                    gateDeadline = p.GateDeadline?.ToMs(),
                     validationSkippedBy = p.ValidationSkippedBy,
                 },
                 tx);

@@ -128,9 +128,17 @@ public static class RunsApi
                 """,
                 new
                 {
-                    id, profile = loaded.Profile.Name, hash = loaded.Hash, project = string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName,
-                    mode = (mode ?? loaded.Profile.Mode).Wire(), intake = body.Intake, budget = body.BudgetUsd ?? loaded.Profile.BudgetUsd,
-                    idempotencyKey, requestHash, actor = user.Actor(), now = now.ToMs(),
+                    id,
+                    profile = loaded.Profile.Name,
+                    hash = loaded.Hash,
+                    project = string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName,
+                    mode = (mode ?? loaded.Profile.Mode).Wire(),
+                    intake = body.Intake,
+                    budget = body.BudgetUsd ?? loaded.Profile.BudgetUsd,
+                    idempotencyKey,
+                    requestHash,
+                    actor = user.Actor(),
+                    now = now.ToMs(),
                 }, tx);
             await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);
