@@ -39,7 +39,7 @@ public abstract class BatonCommand : Command
         }
     }
 
-    public static int Fail(ParseResult parseResult, string message, int exitCode)
+    private static int Fail(ParseResult parseResult, string message, int exitCode)
     {
         parseResult.InvocationConfiguration.Error.WriteLine("error: " + OneLine(message));
         return exitCode;
