@@ -1,0 +1,3 @@
+using Baton.Cli.Commands;
+
+return await new BatonRootCommand().InvokeAsync(args);

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Baton.Cli.Tests.Support;
+
+namespace Baton.Cli.Tests.Commands;
+
+/// <summary>The real `baton up` in a child process, and the real `baton` commands against it.</summary>
+public sealed class UpCommandTests(UpServerFixture fixture) : IClassFixture<UpServerFixture>
+{
+    private BatonServer Server => fixture.Server;
+
+    /// <summary>A shell on this machine that points at the data dir, with no token given.</summary>
+    private Dictionary<string, string> LocalShell => new() { ["BATON_DATA_DIR"] = Server.DataDir };
+
+    [Fact]
+    public void Keeps_an_admin_key_only_its_owner_can_read()
+    {
+        var path = Path.Combine(Server.DataDir, "admin.token");
+
+        Assert.True(File.Exists(path), $"{path} should exist");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+        Assert.True(File.ReadAllText(path).Trim().Length >= 16);
+    }
+
+    [Fact]
+    public async Task Answers_healthz()
+    {
+        using var http = new HttpClient();
+
+        using var response = await http.GetAsync(new Uri(Server.Url + "/healthz"));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ok", body.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public void Banner_says_where_it_runs_and_how_to_log_in()
+    {
+        var banner = Server.Stdout;
+
+        // Paths relative to the folder it was started in; the data dir is ./data there, not the default ./.baton,
+        // and the port not 7070, so the banner says what `baton` commands need to find it.
+        Assert.StartsWith($"Baton is up at {Server.Url} (API + engine, SQLite in data)", banner, StringComparison.Ordinal);
+        Assert.Contains($"Dashboard  {Server.Url}/", banner, StringComparison.Ordinal);
+        Assert.Contains("Admin key  data/admin.token", banner, StringComparison.Ordinal);
+        Assert.Contains($"curl -H \"Authorization: Bearer $(cat data/admin.token)\" {Server.Url}/api/runs", banner, StringComparison.Ordinal);
+        Assert.Contains($"export BATON_URL={Server.Url} BATON_DATA_DIR={Server.DataDir}", banner, StringComparison.Ordinal);
+        Assert.Contains("Ctrl+C", banner, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_list_json_needs_no_token_against_a_local_up()
+    {
+        var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "run", "list", "--json", "--url", Server.Url);
+
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Stderr}");
+        Assert.StartsWith("{\"runs\":[],", result.Stdout, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(result.Stdout);
+        Assert.Equal(0, json.RootElement.GetProperty("total").GetInt64());
+        Assert.Equal("", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Run_list_prints_a_table_for_people()
+    {
+        var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "run", "list", "--url", Server.Url);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("No runs.", result.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task A_wrong_token_exits_5()
+    {
+        var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "run", "list", "--url", Server.Url, "--token", "wrong");
+
+        Assert.Equal(ExitCodes.Auth, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: Unauthorized (401)", line, StringComparison.Ordinal);
+        Assert.Contains("--token", line, StringComparison.Ordinal);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--limit", "0", "limit")]
+    [InlineData("--limit", "201", "limit")]
+    [InlineData("--status", "bogus", "unknown status 'bogus'")]
+    public async Task Input_the_server_refuses_exits_2(string option, string value, string mentioned)
+    {
+        var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "run", "list", "--url", Server.Url, option, value);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: Invalid input (400): ", line, StringComparison.Ordinal);
+        Assert.Contains(mentioned, line, StringComparison.Ordinal);
+    }
+}
