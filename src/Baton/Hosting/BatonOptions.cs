@@ -44,6 +44,16 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_ROLE must be api, worker or all, not '{role}'");
         }
+        var workers = 4;
+        if (config["BATON_WORKERS"] is { Length: > 0 } w && (!int.TryParse(w, out workers) || workers is < 1 or > 256))
+        {
+            throw new InvalidOperationException($"BATON_WORKERS must be a whole number from 1 to 256, not '{w}'");
+        }
+        var rateLimit = 100;
+        if (config["BATON_RATE_LIMIT"] is { Length: > 0 } r2 && (!int.TryParse(r2, out rateLimit) || rateLimit < 0))
+        {
+            throw new InvalidOperationException($"BATON_RATE_LIMIT must be a whole number of requests per second (0 = off), not '{r2}'");
+        }
         return new BatonOptions
         {
             DataDir = dataDir,
@@ -51,8 +61,8 @@ public sealed class BatonOptions
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
             LocalAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase),
             Role = role,
-            Concurrency = int.TryParse(config["BATON_WORKERS"], out var n) && n is > 0 and <= 256 ? n : 4,
-            RateLimit = int.TryParse(config["BATON_RATE_LIMIT"], out var rate) && rate >= 0 ? rate : 100,
+            Concurrency = workers,
+            RateLimit = rateLimit,
         };
     }
 }

@@ -19,7 +19,18 @@ public sealed class StartupInitializer(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(options.DataDir);
+        // The database holds intakes and artifacts: the data dir is its owner's only.
+        if (!Directory.Exists(options.DataDir))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(options.DataDir);
+            }
+            else
+            {
+                Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(options.DatabasePath)!);
         Directory.CreateDirectory(Path.Combine(options.DataDir, "profiles"));
         try
@@ -71,6 +82,11 @@ public static class LocalAdminToken
             var existing = File.ReadAllText(path).Trim();
             if (existing.Length >= 16)
             {
+                if (!OperatingSystem.IsWindows())
+                {
+                    // A key file copied in or loosened by hand is made private again.
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
                 return existing;
             }
         }

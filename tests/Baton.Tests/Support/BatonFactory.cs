@@ -34,6 +34,9 @@ public class BatonFactory : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(DataDir, "baton.db");
 
+    /// <summary>More configuration, as BATON_* settings.</summary>
+    public Dictionary<string, string> Settings { get; } = [];
+
     /// <summary>Requests per second per key; off (0) unless a test is about rate limiting.</summary>
     public int RateLimit { get; init; }
 
@@ -47,6 +50,10 @@ public class BatonFactory : WebApplicationFactory<Program>
         builder.UseSetting("BATON_WORKERS", "2");
         builder.UseSetting("BATON_RATE_LIMIT", RateLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseEnvironment("Production");
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
         if (Clock is not null)
         {
             builder.ConfigureServices(s => s.AddSingleton<TimeProvider>(Clock));

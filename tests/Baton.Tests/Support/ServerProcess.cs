@@ -37,7 +37,7 @@ public sealed class ServerProcess : IDisposable
         var url = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Baton.dll"), "--urls", url.ToString().TrimEnd('/') },
+            ArgumentList = { typeof(BatonHost).Assembly.Location, "--urls", url.ToString().TrimEnd('/') },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -1,0 +1,55 @@
+using System.Net;
+using Baton.Tests.Support;
+using Microsoft.Extensions.Configuration;
+
+namespace Baton.Tests.Ops;
+
+public class OptionsTests
+{
+    private static BatonOptions From(params (string Key, string Value)[] settings) =>
+        BatonOptions.From(new ConfigurationBuilder().AddInMemoryCollection(settings.ToDictionary(s => s.Key, s => (string?)s.Value)).Build());
+
+    [Fact]
+    public void Defaults_put_everything_in_dot_baton()
+    {
+        var options = From();
+        Assert.Equal(Path.GetFullPath(".baton"), options.DataDir);
+        Assert.Equal(Path.Combine(Path.GetFullPath(".baton"), "baton.db"), options.DatabasePath);
+        Assert.Equal(("all", 4, 100, false), (options.Role, options.Concurrency, options.RateLimit, options.LocalAdminKey));
+    }
+
+    [Theory]
+    [InlineData("BATON_WORKERS", "many", "BATON_WORKERS")]
+    [InlineData("BATON_WORKERS", "0", "BATON_WORKERS")]
+    [InlineData("BATON_RATE_LIMIT", "-1", "BATON_RATE_LIMIT")]
+    [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
+    [InlineData("BATON_DATABASE", "Host=db;Username=baton", "PostgreSQL")]
+    public void Bad_settings_stop_start_up_with_a_clear_message(string key, string value, string mentions)
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => From((key, value)));
+        Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_worker_node_answers_health_checks_but_serves_no_api()
+    {
+        using var factory = new BatonFactory();
+        factory.Settings["BATON_ROLE"] = "worker";
+        Assert.Equal(HttpStatusCode.OK, (await factory.Http(token: null).GetAsync("/readyz")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await factory.Http().GetAsync("/api/runs")).StatusCode);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task The_data_dir_and_the_local_key_are_private_to_their_owner()
+    {
+        using var factory = new BatonFactory();
+        Directory.Delete(factory.DataDir, recursive: true);
+        factory.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
+        Assert.Equal(HttpStatusCode.OK, (await factory.Http(token: null).GetAsync("/readyz")).StatusCode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(factory.DataDir));
+        var keyFile = Path.Combine(factory.DataDir, BatonOptions.LocalAdminTokenFile);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        Assert.NotNull(await factory.Client(File.ReadAllText(keyFile).Trim()).ListRunsAsync());
+    }
+}
