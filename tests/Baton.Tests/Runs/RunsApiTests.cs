@@ -282,22 +282,14 @@ public class RunsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     public async Task Events_stream_in_order_end_with_the_run_and_resume_after_last_event_id()
     {
         var run = await CompletedRunAsync();
-        var events = new List<RunEventInfo>();
-        await foreach (var e in _client.StreamRunEventsAsync(run.RunId))
-        {
-            events.Add(e);
-        }
+        var events = await _client.EventsOfAsync(run.RunId);
         Assert.Equal("run.created", events[0].Type);
         Assert.Equal("run.completed", events[^1].Type);
         Assert.Equal(events.Select(e => e.Seq).Order(), events.Select(e => e.Seq));
         Assert.Equal(3, events.Count(e => e.Type == "phase.completed"));
         Assert.All(events, e => Assert.Equal(run.RunId, e.RunId));
 
-        var resumed = new List<RunEventInfo>();
-        await foreach (var e in _client.StreamRunEventsAsync(run.RunId, lastEventId: events[3].Seq))
-        {
-            resumed.Add(e);
-        }
+        var resumed = await _client.EventsOfAsync(run.RunId, lastEventId: events[3].Seq);
         Assert.Equal(events.Skip(4).Select(e => e.Seq), resumed.Select(e => e.Seq));
 
         var bad = new HttpRequestMessage(HttpMethod.Get, $"/api/runs/{run.RunId}/events");

@@ -119,11 +119,7 @@ public class WorkflowTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var done = await _client.WaitForStatusAsync(run.RunId, "completed");
         Assert.Equal("test-approver", done.Phases.Single(p => p.Name == "second").ValidationSkippedBy);
 
-        var events = new List<RunEventInfo>();
-        await foreach (var e in _client.StreamRunEventsAsync(run.RunId))
-        {
-            events.Add(e);
-        }
+        var events = await _client.EventsOfAsync(run.RunId);
         Assert.Contains(events, e => e.Type == "validation.skipped" && e.Actor == "test-approver");
     }
 
@@ -154,14 +150,8 @@ public class WorkflowTests(ApiFactory factory) : IClassFixture<ApiFactory>
             var results = await Task.WhenAll(approve, cancel);
             Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict], results.Order());
 
-            var decisions = new List<string>();
-            await foreach (var e in _client.StreamRunEventsAsync(run.RunId, ct: new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token))
-            {
-                if (e.Type is "gate.approved" or "gate.rejected" or "run.cancelled")
-                {
-                    decisions.Add(e.Type);
-                }
-            }
+            var decisions = (await _client.EventsOfAsync(run.RunId))
+                .Where(e => e.Type is "gate.approved" or "gate.rejected" or "run.cancelled").Select(e => e.Type).ToList();
             Assert.Single(decisions);
             Assert.Equal(results[0] == HttpStatusCode.OK ? "gate.approved" : "run.cancelled", decisions[0]);
         }

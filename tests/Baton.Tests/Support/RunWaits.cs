@@ -39,6 +39,18 @@ public static class RunWaits
         throw new Xunit.Sdk.XunitException($"run {runId} never became {what}; it is {run.Status} at {run.CurrentPhase} (iteration {run.Iteration}), error: {run.Error}");
     }
 
+    /// <summary>Every event of a finished run (its stream ends when the run has finished).</summary>
+    public static async Task<List<RunEventInfo>> EventsOfAsync(this BatonClient client, string runId, long? lastEventId = null)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var events = new List<RunEventInfo>();
+        await foreach (var e in client.StreamRunEventsAsync(runId, lastEventId, timeout.Token))
+        {
+            events.Add(e);
+        }
+        return events;
+    }
+
     public static Task<RunDetail> WaitForStatusAsync(this BatonClient client, string runId, string status) =>
         client.WaitForAsync(runId, r => r.Status == status, status);
 
