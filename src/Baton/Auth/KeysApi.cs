@@ -50,7 +50,9 @@ public static class KeysApi
         var id = Ids.New("key", time);
         var created = await db.WriteAsync(async (c, tx) =>
         {
-            var taken = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM api_keys WHERE name = @Name AND revoked_at IS NULL", body, tx);
+            var taken = await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM api_keys WHERE name = @name AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
+                new { name = body!.Name, now = now.ToMs() }, tx);
             if (taken > 0)
             {
                 return false;

@@ -1,5 +1,6 @@
 using Baton.Runs;
 using Baton.Storage;
+using Dapper;
 
 namespace Baton.Engine;
 
@@ -26,6 +27,9 @@ public sealed class EngineHost(
     TimeProvider time,
     ILogger<EngineHost> logger) : BackgroundService
 {
+    /// <summary>How often a job may fail with an exception (not an agent failure) before its run fails.</summary>
+    public const int MaxJobAttempts = 5;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.RunWorkers)
@@ -102,9 +106,36 @@ public sealed class EngineHost(
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            // A bug or a database error, not an agent failure: try the job again later rather than lose it.
-            logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed; retrying later", job.Id, job.Kind, job.RunId);
-            await db.WriteAsync((c, tx) => JobQueue.RescheduleAsync(c, tx, job, time.GetUtcNow() + PhaseExecutor.Backoff(job.Attempts)), CancellationToken.None);
+            // A bug or a database error, not an agent failure: try the job again later rather than lose it,
+            // but not forever: a job that keeps failing ends its run as failed, with the reason.
+            if (job.Attempts < MaxJobAttempts)
+            {
+                logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed; retrying later", job.Id, job.Kind, job.RunId);
+                await db.WriteAsync((c, tx) => JobQueue.RescheduleAsync(c, tx, job, time.GetUtcNow() + PhaseExecutor.Backoff(job.Attempts)), CancellationToken.None);
+                return;
+            }
+            logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed {Attempts} times; failing the run", job.Id, job.Kind, job.RunId, job.Attempts);
+            var decision = await db.WriteAsync(async (c, tx) =>
+            {
+                if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+                {
+                    return null;
+                }
+                await JobQueue.DeleteAsync(c, tx, job);
+                if (job.Kind != JobRequest.ExecutePhase)
+                {
+                    return null;
+                }
+                var error = "engine error: " + ex.Message;
+                await c.ExecuteAsync(
+                    "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE run_id = @RunId AND phase = @Phase AND iteration = @Iteration AND status = 'running'",
+                    new { job.RunId, job.Phase, job.Iteration, error, now = time.GetUtcNow().ToMs() }, tx);
+                return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
+            }, CancellationToken.None);
+            if (decision is not null)
+            {
+                transitions.AfterCommit(decision);
+            }
         }
     }
 }

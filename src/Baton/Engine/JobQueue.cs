@@ -43,8 +43,13 @@ public sealed class JobQueue(Database db, TimeProvider time)
     /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
     public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
     {
-        var next = await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
-            "SELECT MIN(CASE WHEN lease_expires_at IS NULL THEN run_at ELSE MAX(run_at, lease_expires_at) END) FROM jobs"), ct);
+        // Two index-served minimums rather than one expression over the whole table.
+        var (due, leaseEnds) = await db.ReadAsync(c => c.QuerySingleAsync<(long? Due, long? LeaseEnds)>(
+            """
+            SELECT (SELECT MIN(run_at) FROM jobs WHERE lease_expires_at IS NULL),
+                   (SELECT MIN(lease_expires_at) FROM jobs WHERE lease_expires_at IS NOT NULL)
+            """), ct);
+        var next = due is null ? leaseEnds : leaseEnds is null ? due : Math.Min(due.Value, leaseEnds.Value);
         if (next is null)
         {
             return IdlePoll;

@@ -23,25 +23,28 @@ public sealed class PhaseExecutor(
     ILogger<PhaseExecutor> logger)
 {
     private sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
-        string ExecutionId, int Attempt, Dictionary<string, string> Earlier);
+        string ExecutionId, int Attempt, IReadOnlyDictionary<string, string> Earlier);
 
     public async Task ExecuteAsync(JobRow job, CancellationToken stopping)
     {
+        // Tracked before the start transaction, so a cancel that lands after it commits always finds the work.
+        using var handle = running.Track(job.RunId);
         var started = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
-        if (started is null)
+        if (started is null || handle.Cancel.IsCancellationRequested)
         {
             return;
         }
         signals.Events.Fire();
-
-        using var handle = running.Track(job.RunId);
-        using var timeout = new CancellationTokenSource(started.Phase.Timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
-        using var renewal = RenewLeaseWhileRunning(job, linked.Token);
+        // Read outside the write transaction: artifacts can be large, and writers queue behind it.
+        var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, job.RunId), stopping);
+        started = started with { Earlier = earlier };
 
         var clock = time.GetTimestamp();
         AgentResult? result = null;
         string? error = null;
+        using var timeout = new CancellationTokenSource(started.Phase.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
+        using var renewal = RenewLeaseWhileRunning(job, linked.Token);
         try
         {
             var input = new AgentInput(job.RunId, started.Run.ProjectName, started.Run.Intake, started.Phase, started.Iteration, started.Feedback, started.Earlier);
@@ -121,8 +124,7 @@ public sealed class PhaseExecutor(
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
         await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
 
-        var earlier = await ArtifactStore.LatestContentsAsync(c, tx, run.Id);
-        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, earlier);
+        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, new Dictionary<string, string>());
     }
 
     private async Task<RunDecision?> FinishAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, JobRow job, Started s,

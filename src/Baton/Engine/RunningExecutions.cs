@@ -27,14 +27,18 @@ public sealed class RunningExecutions
         {
             return;
         }
-        await handle.Cancel.CancelAsync();
         try
         {
+            await handle.Cancel.CancelAsync();
             await handle.Stopped.WaitAsync(wait);
+        }
+        catch (ObjectDisposedException)
+        {
+            // It stopped on its own between the look-up and the cancel.
         }
         catch (TimeoutException)
         {
-            // The cancel transaction removes the job, so the lease fence stops a late finisher from writing anything.
+            // The cancel transaction removed the job, so the lease fence stops a late finisher from writing anything.
         }
     }
 

@@ -112,11 +112,6 @@ public static class BatonHost
         app.UseAuthorization();
 
         app.MapOpsApi();
-        if (options.Role == "worker")
-        {
-            // A worker node runs the engine and answers health checks; the API is served by api/all nodes.
-            return app;
-        }
         app.MapOpenApi();
         app.MapRunsApi();
         app.MapProfilesApi();

@@ -44,6 +44,12 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_ROLE must be api, worker or all, not '{role}'");
         }
+        if (role != "all")
+        {
+            // One process owns an SQLite file, so an api node would have no engine and a worker node no API.
+            throw new InvalidOperationException(
+                $"BATON_ROLE={role} splits the API and the engine across processes, which needs PostgreSQL; on SQLite use all");
+        }
         var workers = 4;
         if (config["BATON_WORKERS"] is { Length: > 0 } w && (!int.TryParse(w, out workers) || workers is < 1 or > 256))
         {

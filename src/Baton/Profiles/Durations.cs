@@ -6,6 +6,12 @@ namespace Baton.Profiles;
 /// <summary>Durations as people write them in YAML: 1500ms, 30s, 5m, 2h, 7d.</summary>
 public static partial class Durations
 {
+    /// <summary>The longest duration anything in a profile may say: a year.</summary>
+    public static readonly TimeSpan Max = TimeSpan.FromDays(365);
+
+    /// <summary>Timers (phase timeouts, delays) cannot run longer than about 49 days.</summary>
+    public static readonly TimeSpan MaxTimer = TimeSpan.FromDays(49);
+
     public static bool TryParse(string text, out TimeSpan value)
     {
         value = default;
@@ -14,14 +20,19 @@ public static partial class Durations
         {
             return false;
         }
-        value = match.Groups[2].Value switch
+        var ms = n * match.Groups[2].Value switch
         {
-            "ms" => TimeSpan.FromMilliseconds(n),
-            "s" => TimeSpan.FromSeconds(n),
-            "m" => TimeSpan.FromMinutes(n),
-            "h" => TimeSpan.FromHours(n),
-            _ => TimeSpan.FromDays(n),
+            "ms" => 1d,
+            "s" => 1_000d,
+            "m" => 60_000d,
+            "h" => 3_600_000d,
+            _ => 86_400_000d,
         };
+        if (ms > Max.TotalMilliseconds)
+        {
+            return false;
+        }
+        value = TimeSpan.FromMilliseconds(ms);
         return true;
     }
 

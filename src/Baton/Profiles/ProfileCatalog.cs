@@ -41,6 +41,8 @@ public sealed class ProfileCatalog(string userFolder)
         }
     }
 
+    public bool TryGetByHash(string hash, out Profile profile) => _byHash.TryGetValue(hash, out profile!);
+
     /// <summary>The profile a run was created with, parsed once per process.</summary>
     public Profile ByHash(string hash, Func<string> loadSource) =>
         _byHash.GetOrAdd(hash, _ => ProfileParser.Parse(loadSource(), hash).Profile
@@ -65,7 +67,7 @@ public sealed class ProfileCatalog(string userFolder)
                 {
                     source = File.ReadAllText(path);
                 }
-                catch (IOException ex)
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     errors.Add(new ProfileError(path, 0, $"cannot read: {ex.Message}"));
                     continue;
@@ -77,7 +79,18 @@ public sealed class ProfileCatalog(string userFolder)
 
         void Add(string file, string source, string origin)
         {
-            var (profile, problems) = ProfileParser.Parse(source, file);
+            (Profile? Profile, IReadOnlyList<ProfileError> Errors) parsed;
+            try
+            {
+                parsed = ProfileParser.Parse(source, file);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A parser bug must not turn one bad file into a 500 on every request.
+                errors.Add(new ProfileError(file, 0, $"cannot parse: {ex.Message}"));
+                return;
+            }
+            var (profile, problems) = parsed;
             errors.AddRange(problems);
             if (profile is not null)
             {

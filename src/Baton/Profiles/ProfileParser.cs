@@ -119,7 +119,11 @@ public static partial class ProfileParser
             {
                 foreach (var (key, value) in map.Children)
                 {
-                    var artifact = ((YamlScalarNode)key).Value ?? "";
+                    if (key is not YamlScalarNode { Value: { } artifact })
+                    {
+                        ctx.Error(key, "a template's key is an artifact name");
+                        continue;
+                    }
                     if (!produces.Contains(artifact))
                     {
                         ctx.Error(key, $"template for '{artifact}', which this phase does not produce");
@@ -173,7 +177,7 @@ public static partial class ProfileParser
             {
                 ctx.UnknownKeys(g, GateKeys, "gate");
                 var required = ctx.Bool(g, "required", true);
-                var timeout = ctx.Duration(g, "timeout", GateDefinition.DefaultTimeout);
+                var timeout = ctx.Duration(g, "timeout", GateDefinition.DefaultTimeout, Durations.Max);
                 var onTimeout = ctx.Enum(g, "on_timeout", GateTimeoutAction.Expire);
                 var rejectTo = ctx.StringList(g, "reject_to");
                 if (required)
@@ -201,9 +205,9 @@ public static partial class ProfileParser
             }
         }
 
-        var timeoutValue = ctx.Duration(node, "timeout", TimeSpan.FromMinutes(30));
+        var timeoutValue = ctx.Duration(node, "timeout", TimeSpan.FromMinutes(30), Durations.MaxTimer);
         var maxAttempts = ctx.Int(node, "max_attempts", 3, 1, 20);
-        var delay = ctx.Duration(node, "delay", TimeSpan.Zero);
+        var delay = ctx.Duration(node, "delay", TimeSpan.Zero, Durations.MaxTimer);
         if (name is null)
         {
             return null;
@@ -354,17 +358,17 @@ public static partial class ProfileParser
             return fallback;
         }
 
-        public TimeSpan Duration(YamlMappingNode node, string key, TimeSpan fallback)
+        public TimeSpan Duration(YamlMappingNode node, string key, TimeSpan fallback, TimeSpan max)
         {
             if (!node.Children.TryGetValue(new YamlScalarNode(key), out var value))
             {
                 return fallback;
             }
-            if (value is YamlScalarNode { Value: { } s } && Durations.TryParse(s, out var d))
+            if (value is YamlScalarNode { Value: { } s } && Durations.TryParse(s, out var d) && d <= max)
             {
                 return d;
             }
-            Error(value, $"`{key}` must be a duration such as 500ms, 30s, 5m, 2h or 7d");
+            Error(value, $"`{key}` must be a duration such as 500ms, 30s, 5m, 2h or 7d, at most {Durations.Format(max)}");
             return fallback;
         }
 

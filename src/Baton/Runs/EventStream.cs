@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
+using Baton.Auth;
 using Baton.Client;
 using Baton.Engine;
 using Baton.Storage;
@@ -38,10 +40,10 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, db, signals, time);
+        return new StreamResult(runId, after, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, Database db, EngineSignals signals, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -51,11 +53,22 @@ public static class EventStream
             http.Response.Headers["X-Accel-Buffering"] = "no";
             await http.Response.Body.FlushAsync(ct);
             var last = after;
+            var lastWrite = time.GetUtcNow();
+            var keyCheckedAt = lastWrite;
             try
             {
                 while (!ct.IsCancellationRequested)
                 {
                     var wake = signals.Events.Current;
+                    if (time.GetUtcNow() - keyCheckedAt >= KeepAlive)
+                    {
+                        // A revoked or expired key stops receiving events at once, even on a stream it opened before.
+                        keyCheckedAt = time.GetUtcNow();
+                        if (keyId is not null && !await db.ReadAsync(c => ApiKeys.IsActiveAsync(c, keyId, keyCheckedAt), ct))
+                        {
+                            return;
+                        }
+                    }
                     var (events, finished) = await db.ReadAsync(async c =>
                     {
                         var rows = (await RunReads.EventsAfterAsync(c, runId, last, Batch)).ToList();
@@ -74,6 +87,7 @@ public static class EventStream
                         }
                         await http.Response.WriteAsync(text.ToString(), ct);
                         await http.Response.Body.FlushAsync(ct);
+                        lastWrite = time.GetUtcNow();
                     }
                     if (finished)
                     {
@@ -91,12 +105,14 @@ public static class EventStream
                         continue;
                     }
                     using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    var woke = await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token));
+                    await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token));
                     await sleep.CancelAsync();
-                    if (woke != wake && !ct.IsCancellationRequested)
+                    // Proxies drop connections that stay silent; other runs' events waking this loop are no sign of life.
+                    if (!ct.IsCancellationRequested && time.GetUtcNow() - lastWrite >= KeepAlive)
                     {
                         await http.Response.WriteAsync(": keep-alive\n\n", ct);
                         await http.Response.Body.FlushAsync(ct);
+                        lastWrite = time.GetUtcNow();
                     }
                 }
             }

@@ -12,7 +12,10 @@ public sealed record RunState(
     decimal CostUsd,
     decimal? BudgetUsd,
     bool BudgetApproved,
-    int SucceededExecutions);
+    int SucceededExecutions,
+    int IterationBase = 0,
+    string? ResumePhase = null,
+    string? ResumeFeedback = null);
 
 public abstract record RunTrigger;
 
@@ -55,6 +58,9 @@ public sealed record Transition(
     WaitReason? Wait,
     string? Error,
     bool BudgetApproved,
+    int IterationBase,
+    string? ResumePhase,
+    string? ResumeFeedback,
     IReadOnlyList<PhaseChange> Phases,
     IReadOnlyList<JobRequest> Jobs,
     bool ClearJobs,
@@ -116,6 +122,9 @@ public static class RunDecider
         private WaitReason? _wait = run.Wait;
         private string? _error;
         private bool _budgetApproved = run.BudgetApproved;
+        private int _iterationBase = run.IterationBase;
+        private string? _resumePhase;
+        private string? _resumeFeedback;
         private bool _clearJobs;
         private bool _cancelOpen;
 
@@ -197,6 +206,7 @@ public static class RunDecider
                 return Done();
             }
             var phase = profile.Phase(_current!)!;
+            _clearJobs = true; // the gate's expiry job has nothing left to do
             _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
             {
                 Finished = true,
@@ -225,6 +235,7 @@ public static class RunDecider
             {
                 return new Invalid("reject_to", $"'{target}' is not allowed at the {phase.Name} gate; allowed: {string.Join(", ", allowed)}");
             }
+            _clearJobs = true; // the gate's expiry job has nothing left to do
             _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
             {
                 Finished = true,
@@ -288,11 +299,14 @@ public static class RunDecider
             {
                 return new Refused($"run is {run.Status.Wire()}; only a failed run can be retried");
             }
-            // A retry is a new iteration of the failed phase, so nothing the failed attempt produced is overwritten.
-            // It is a human's explicit decision, so max_iterations does not stop it.
+            // A retry is a new iteration, so nothing the failed attempt produced is overwritten. It is a human's
+            // explicit decision: max_iterations counts afresh from here. A run stopped by max_iterations resumes
+            // where its loop was going, with the feedback that loop carried.
             var iteration = _iteration + 1;
-            Event("run.retried", _current, r.Actor, new() { ["iteration"] = iteration });
-            EnterPhase(_current!, iteration, feedback: null, skipValidationBy: null);
+            _iterationBase = _iteration;
+            var target = run.ResumePhase ?? _current!;
+            Event("run.retried", target, r.Actor, new() { ["iteration"] = iteration });
+            EnterPhase(target, iteration, run.ResumeFeedback, skipValidationBy: null);
             return Done();
         }
 
@@ -400,9 +414,11 @@ public static class RunDecider
         private void LoopBack(string target, string feedback)
         {
             var iteration = _iteration + 1;
-            if (iteration > profile.MaxIterations)
+            if (iteration - _iterationBase > profile.MaxIterations)
             {
                 Fail($"max_iterations ({profile.MaxIterations}) reached");
+                _resumePhase = target;
+                _resumeFeedback = feedback;
                 return;
             }
             Event("run.iteration_started", target, data: new() { ["iteration"] = iteration, ["feedback"] = feedback });
@@ -469,7 +485,7 @@ public static class RunDecider
             _events.Add(new RunEvent(type, phase, _iteration, actor, data));
 
         private Transition Done() =>
-            new(_status, _current, _iteration, _wait, _error, _budgetApproved,
+            new(_status, _current, _iteration, _wait, _error, _budgetApproved, _iterationBase, _resumePhase, _resumeFeedback,
                 _phases, _jobs, _clearJobs, _cancelOpen, _events);
     }
 }

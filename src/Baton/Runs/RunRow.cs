@@ -27,6 +27,9 @@ public sealed class RunRow
     public long UpdatedAt { get; set; }
     public long? CompletedAt { get; set; }
     public long Version { get; set; }
+    public int IterationBase { get; set; }
+    public string? ResumePhase { get; set; }
+    public string? ResumeFeedback { get; set; }
 
     public RunStatus RunStatus => StateNames.Parse<RunStatus>(Status);
 
@@ -39,5 +42,8 @@ public sealed class RunRow
         (decimal)CostUsd,
         BudgetUsd is { } b ? (decimal)b : null,
         BudgetApproved,
-        succeededExecutions);
+        succeededExecutions,
+        IterationBase,
+        ResumePhase,
+        ResumeFeedback);
 }

@@ -40,6 +40,10 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
 
     public async Task<Profile> ProfileOfAsync(IDbConnection c, IDbTransaction? tx, RunRow run)
     {
+        if (catalog.TryGetByHash(run.ProfileHash, out var cached))
+        {
+            return cached;
+        }
         var source = await c.QuerySingleAsync<string>("SELECT source FROM profile_versions WHERE hash = @ProfileHash", run, tx);
         return catalog.ByHash(run.ProfileHash, () => source);
     }
@@ -74,7 +78,8 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         var updated = await c.ExecuteAsync(
             """
             UPDATE runs SET status = @status, current_phase = @CurrentPhase, iteration = @Iteration, wait_reason = @wait,
-                error = @Error, budget_approved = @BudgetApproved, updated_at = @nowMs,
+                error = @Error, budget_approved = @BudgetApproved, iteration_base = @IterationBase,
+                resume_phase = @ResumePhase, resume_feedback = @ResumeFeedback, updated_at = @nowMs,
                 completed_at = CASE WHEN @terminal THEN @nowMs ELSE NULL END, version = version + 1
             WHERE id = @id AND version = @version
             """,
@@ -86,6 +91,9 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
                 wait = t.Wait?.Wire(),
                 t.Error,
                 t.BudgetApproved,
+                t.IterationBase,
+                t.ResumePhase,
+                t.ResumeFeedback,
                 nowMs,
                 terminal = t.Status.IsTerminal(),
                 id = run.Id,

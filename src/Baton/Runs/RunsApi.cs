@@ -290,19 +290,14 @@ public static class RunsApi
         {
             return Problems.Invalid("reason", $"reason is longer than {MaxTextLength} characters");
         }
-        var run = await db.ReadAsync(c => RunTransitions.LoadRunAsync(c, null, id));
-        if (run is null)
-        {
-            return Problems.NotFound("run", id);
-        }
-        if (run.RunStatus.IsTerminal())
-        {
-            return Problems.Conflict($"run is {run.Status}; a finished run cannot be cancelled", run.Status);
-        }
-        // Stop the work first, then record the cancellation; then stop anything that started in between.
-        await running.StopAsync(id, TimeSpan.FromSeconds(10));
+        // Record the cancellation first (it may be refused: a stale If-Match, a finished run), then stop the work and
+        // answer only once it has stopped. The cancel removed the job, so the lease fence keeps a finishing
+        // execution from writing anything.
         var result = await ApplyAsync(http, id, new CancelRun(user.Actor(), body?.Reason), db, transitions);
-        await running.StopAsync(id, TimeSpan.FromSeconds(10));
+        if (result.Result is Ok<RunDetail>)
+        {
+            await running.StopAsync(id, TimeSpan.FromSeconds(10));
+        }
         return result;
     }
 
@@ -391,11 +386,18 @@ public static class RunsApi
         if (ifMatch is not null)
         {
             var text = ifMatch.Trim().Trim('"').TrimStart('v');
-            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            if (ifMatch.Trim() == "*")
+            {
+                text = null;
+            }
+            else if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
             {
                 return Problems.Invalid("If-Match", "If-Match must be the run's ETag, such as \"v7\"");
             }
-            expected = version;
+            else
+            {
+                expected = version;
+            }
         }
         return await ToResultAsync(await transitions.ApplyAsync(id, trigger, expected), id, http, db, transitions);
     }

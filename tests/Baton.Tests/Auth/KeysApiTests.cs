@@ -91,5 +91,25 @@ public sealed class ExpiringKeyTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, (await Assert.ThrowsAsync<BatonApiException>(() => temp.ListRunsAsync())).Status);
     }
 
+    [Fact]
+    public async Task An_open_event_stream_ends_when_its_key_is_revoked()
+    {
+        var created = await _factory.Client().CreateKeyAsync(new CreateKeyRequest("watcher", "viewer"));
+        var watcher = _factory.Client(created.Token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var stream = watcher.StreamAllEventsAsync(lastEventId: 0, ct: timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var run = await _factory.Client().CreateRunAsync(new CreateRunRequest("software_delivery", "x"));
+        Assert.True(await stream.MoveNextAsync());
+
+        await _factory.Client().RevokeKeyAsync(created.KeyId);
+        _clock.Advance(TimeSpan.FromSeconds(16));
+        await _factory.Client().CancelAsync(run.RunId);
+        while (await stream.MoveNextAsync())
+        {
+            Assert.NotEqual("run.cancelled", stream.Current.Type);
+        }
+        Assert.False(timeout.IsCancellationRequested);
+    }
+
     public void Dispose() => _factory.Dispose();
 }

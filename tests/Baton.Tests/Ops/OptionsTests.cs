@@ -1,4 +1,5 @@
 using System.Net;
+using Baton.Client;
 using Baton.Tests.Support;
 using Microsoft.Extensions.Configuration;
 
@@ -23,20 +24,13 @@ public class OptionsTests
     [InlineData("BATON_WORKERS", "0", "BATON_WORKERS")]
     [InlineData("BATON_RATE_LIMIT", "-1", "BATON_RATE_LIMIT")]
     [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
+    [InlineData("BATON_ROLE", "api", "PostgreSQL")]
+    [InlineData("BATON_ROLE", "worker", "PostgreSQL")]
     [InlineData("BATON_DATABASE", "Host=db;Username=baton", "PostgreSQL")]
     public void Bad_settings_stop_start_up_with_a_clear_message(string key, string value, string mentions)
     {
         var ex = Assert.Throws<InvalidOperationException>(() => From((key, value)));
         Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task A_worker_node_answers_health_checks_but_serves_no_api()
-    {
-        using var factory = new BatonFactory();
-        factory.Settings["BATON_ROLE"] = "worker";
-        Assert.Equal(HttpStatusCode.OK, (await factory.Http(token: null).GetAsync("/readyz")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await factory.Http().GetAsync("/api/runs")).StatusCode);
     }
 
     [Fact]
@@ -51,5 +45,22 @@ public class OptionsTests
         var keyFile = Path.Combine(factory.DataDir, BatonOptions.LocalAdminTokenFile);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
         Assert.NotNull(await factory.Client(File.ReadAllText(keyFile).Trim()).ListRunsAsync());
+    }
+
+    [Fact]
+    public async Task A_new_admin_token_replaces_the_old_one()
+    {
+        string dataDir;
+        using (var first = new BatonFactory { KeepDataDir = true })
+        {
+            dataDir = first.DataDir;
+            Assert.NotNull(await first.Client().ListRunsAsync());
+        }
+        using var second = new BatonFactory(dataDir: dataDir);
+        second.Settings["BATON_ADMIN_TOKEN"] = "rotated-admin-token-0123456789";
+        var old = await Assert.ThrowsAsync<BatonApiException>(() => second.Client(BatonFactory.AdminToken).ListRunsAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, old.Status);
+        var keys = await second.Client("rotated-admin-token-0123456789").ListKeysAsync();
+        Assert.Single(keys.Keys, k => k.Name == "bootstrap-admin" && k.RevokedAt is null);
     }
 }

@@ -144,6 +144,19 @@ public class ProfileParserTests
         }
     }
 
+    [Theory]
+    [InlineData("    timeout: 60d\n", "at most 49d")]
+    [InlineData("    delay: 50d\n", "at most 49d")]
+    [InlineData("    timeout: 99999999999d\n", "duration")]
+    [InlineData("    gate:\n      timeout: 400d\n", "at most 365d")]
+    [InlineData("    produces: [a.md]\n    templates:\n      ? [a]\n      : x\n", "artifact name")]
+    public void Out_of_range_and_odd_values_are_errors_not_exceptions(string phaseYaml, string message)
+    {
+        var (profile, errors) = ProfileParser.Parse("name: x\nphases:\n  - name: a\n" + phaseYaml, "odd.yaml");
+        Assert.Null(profile);
+        Assert.Contains(errors, e => e.Message.Contains(message, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Two_phases_cannot_produce_the_same_artifact()
     {

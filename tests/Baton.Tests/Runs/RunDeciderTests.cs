@@ -291,6 +291,37 @@ public class RunDeciderTests
         Assert.Equal(("test", 4), (job.Phase, job.Iteration));
     }
 
+    [Fact]
+    public void A_run_stopped_by_max_iterations_retries_where_its_loop_was_going_with_the_feedback()
+    {
+        var failed = Accepts(State(RunStatus.AwaitingApproval, iteration: 3, wait: WaitReason.Gate), new RejectRun("ann", "cover errors", "discovery"));
+        Assert.Equal(RunStatus.Failed, failed.Status);
+        Assert.Equal(("discovery", "cover errors"), (failed.ResumePhase, failed.ResumeFeedback));
+
+        var state = State(RunStatus.Failed, "design", 3) with { ResumePhase = "discovery", ResumeFeedback = "cover errors" };
+        var retried = Accepts(state, new RetryRun("bob"));
+        Assert.Equal(("discovery", 4, 3), (retried.CurrentPhase, retried.Iteration, retried.IterationBase));
+        Assert.Contains(retried.Phases, p => p is { Phase: "discovery", Iteration: 4, Feedback: "cover errors" });
+        Assert.Null(retried.ResumePhase);
+    }
+
+    [Fact]
+    public void After_a_retry_max_iterations_counts_afresh()
+    {
+        var state = State(RunStatus.AwaitingApproval, iteration: 4, wait: WaitReason.Gate) with { IterationBase = 3 };
+        var t = Accepts(state, new RejectRun("ann", "again", null));
+        Assert.Equal((RunStatus.Running, 5), (t.Status, t.Iteration));
+        Assert.Equal(RunStatus.Failed, Accepts(state with { Iteration = 6 }, new RejectRun("ann", "again", null)).Status);
+    }
+
+    [Fact]
+    public void Deciding_a_gate_removes_its_expiry_job()
+    {
+        var gate = State(RunStatus.AwaitingApproval, wait: WaitReason.Gate);
+        Assert.True(Accepts(gate, new ApproveRun("ann", null)).ClearJobs);
+        Assert.True(Accepts(gate, new RejectRun("ann", "x", null)).ClearJobs);
+    }
+
     [Theory]
     [InlineData("expire", RunStatus.Expired)]
     [InlineData("approve", RunStatus.Running)]

@@ -242,5 +242,18 @@ public sealed class CancelRunningTests : IDisposable
         Assert.Empty((await client.ListArtifactsAsync(run.RunId)).Phases);
     }
 
+    [Fact]
+    public async Task A_cancel_refused_for_a_stale_version_leaves_the_work_running()
+    {
+        var client = _factory.Client();
+        var run = await client.CreateRunAsync(new CreateRunRequest("slow", "x"));
+        var running = await client.WaitForAsync(run.RunId, r => r.Phases[0].Status == "running", "running its first phase");
+        var stale = await Assert.ThrowsAsync<BatonApiException>(() => client.CancelAsync(run.RunId, expectedVersion: running.Version - 1));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, stale.Status);
+        Assert.True(_factory.Service<Baton.Engine.RunningExecutions>().IsRunning(run.RunId));
+        Assert.Equal("running", (await client.GetRunAsync(run.RunId)).Phases[0].Status);
+        Assert.Equal("cancelled", (await client.CancelAsync(run.RunId, expectedVersion: running.Version)).Status);
+    }
+
     public void Dispose() => _factory.Dispose();
 }
