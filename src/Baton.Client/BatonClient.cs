@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace Baton.Client;
 
 /// <summary>A typed client for the Baton API over an <see cref="HttpClient"/> whose BaseAddress is the server.</summary>
-public sealed class BatonClient(HttpClient http)
+public sealed partial class BatonClient(HttpClient http)
 {
     private static readonly JsonSerializerOptions Json = BatonJson.Options;
 
