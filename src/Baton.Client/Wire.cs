@@ -5,7 +5,7 @@ namespace Baton.Client;
 // The JSON the Baton API speaks (snake_case on the wire). Request records have nullable members so the
 // server can name every missing field in one 400 instead of failing on the first.
 
-public sealed record CreateRunRequest(string? Profile, string? Intake, string? ProjectName = null, string? Mode = null, decimal? BudgetUsd = null);
+public sealed record CreateRunRequest(string? Profile, string? Intake, string? ProjectName = null, string? Mode = null, decimal? BudgetUsd = null, string? RepositoryId = null);
 
 public sealed record UpdateRunRequest(string? ProjectName = null, string? CurrentStep = null, string? Status = null);
 

@@ -1,0 +1,84 @@
+namespace Baton.Client;
+
+// Workers, repositories, work items and the agent runtime (standalone executions and workspaces).
+
+/// <summary>
+/// A worker: kind `command` (argv, env, secret_env, usage), `openai` (base_url, model, api_key_env, prices), or
+/// `template`/`external`. Secrets are never sent: `secret_env` and `api_key_env` name environment variables of
+/// the Baton server process.
+/// </summary>
+public sealed record CreateWorkerRequest(
+    string? Name,
+    string? Kind,
+    IReadOnlyList<string>? Argv = null,
+    IReadOnlyDictionary<string, string>? Env = null,
+    IReadOnlyDictionary<string, string>? SecretEnv = null,
+    string? Usage = null,
+    string? BaseUrl = null,
+    string? Model = null,
+    string? ApiKeyEnv = null,
+    decimal? InputPricePerMtok = null,
+    decimal? OutputPricePerMtok = null,
+    int? MaxTokens = null,
+    string? SystemPrompt = null,
+    string? Timeout = null,
+    int? Concurrency = null);
+
+public sealed record WorkerInfo(
+    string WorkerId,
+    string Name,
+    string Kind,
+    IReadOnlyList<string>? Argv,
+    IReadOnlyDictionary<string, string>? Env,
+    IReadOnlyDictionary<string, string>? SecretEnv,
+    string? Usage,
+    string? BaseUrl,
+    string? Model,
+    string? ApiKeyEnv,
+    decimal? InputPricePerMtok,
+    decimal? OutputPricePerMtok,
+    int? MaxTokens,
+    string? SystemPrompt,
+    string? Timeout,
+    int Concurrency,
+    DateTimeOffset CreatedAt);
+
+public sealed record WorkerList(IReadOnlyList<WorkerInfo> Workers);
+
+public sealed record CreateRepositoryRequest(string? Name, string? Url, string? DefaultBranch = null);
+
+public sealed record RepositoryInfo(string RepositoryId, string Name, string Url, string DefaultBranch, DateTimeOffset CreatedAt);
+
+public sealed record RepositoryList(IReadOnlyList<RepositoryInfo> Repositories);
+
+public sealed record CreateWorkItemRequest(string? Title, string? Description = null, string? RepositoryId = null);
+
+public sealed record WorkItemInfo(string WorkItemId, string Title, string? Description, string? RepositoryId, DateTimeOffset CreatedAt);
+
+public sealed record WorkItemList(IReadOnlyList<WorkItemInfo> WorkItems);
+
+public sealed record ExecuteRequest(string? WorkerId, string? WorkItemId, string? Prompt);
+
+public sealed record ExecuteResponse(string ExecutionId);
+
+public sealed record ExecutionOutput(string? Summary, int FilesChanged, int? TestsRun, int? TestsPassed, IReadOnlyList<string> Logs, string? Diff);
+
+public sealed record ExecutionInfo(
+    string Id,
+    string WorkerId,
+    string? WorkItemId,
+    string? TemplateId,
+    string Status,
+    string? ErrorMessage,
+    ExecutionOutput Output,
+    long? DurationMs,
+    long TokensUsed,
+    decimal CostUsd,
+    int ToolCallsCount,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? CompletedAt);
+
+public sealed record WorkspaceInfo(string Id, string RepositoryId, string OwnerId, string Path, string Branch, string Status, DateTimeOffset CreatedAt);
+
+public sealed record WorkspaceList(IReadOnlyList<WorkspaceInfo> Workspaces);

@@ -1,0 +1,35 @@
+namespace Baton.Agents;
+
+/// <summary>Token use and cost of one execution, as the agent reported it.</summary>
+public sealed record AgentUsage(long TokensIn, long TokensOut, decimal CostUsd, int ToolCalls)
+{
+    public static readonly AgentUsage None = new(0, 0, 0m, 0);
+
+    public AgentUsage Add(AgentUsage other) =>
+        new(TokensIn + other.TokensIn, TokensOut + other.TokensOut, CostUsd + other.CostUsd, ToolCalls + other.ToolCalls);
+}
+
+/// <summary>What an agent is asked to do: a rendered prompt, a place to work, artifacts to produce.</summary>
+public sealed record AgentRequest(
+    string OwnerId,
+    string? Phase,
+    int Iteration,
+    string Prompt,
+    string WorkingDirectory,
+    string ArtifactsDirectory,
+    IReadOnlyList<string> Produces,
+    Func<string, string, Task> Log);
+
+public sealed record AgentOutcome(IReadOnlyList<ProducedArtifact> Artifacts, string? Summary, AgentUsage Usage);
+
+/// <summary>The agent ran and failed (non-zero exit, an API error after retries): the phase may be attempted again.</summary>
+public sealed class AgentFailedException(string message, AgentUsage? usage = null) : Exception(message)
+{
+    public AgentUsage Usage { get; } = usage ?? AgentUsage.None;
+}
+
+/// <summary>An agent that does real work: a command-line program or an OpenAI-compatible model.</summary>
+public interface IAgent
+{
+    Task<AgentOutcome> RunAsync(AgentRequest request, CancellationToken ct);
+}
