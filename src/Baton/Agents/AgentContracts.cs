@@ -18,7 +18,11 @@ public sealed record AgentRequest(
     string WorkingDirectory,
     string ArtifactsDirectory,
     IReadOnlyList<string> Produces,
-    Func<string, string, Task> Log);
+    Func<string, string, Task> Log)
+{
+    /// <summary>Told the process id of a program the agent starts, so a crash can be cleaned up after.</summary>
+    public Func<int, Task>? OnProcessStarted { get; init; }
+}
 
 public sealed record AgentOutcome(IReadOnlyList<ProducedArtifact> Artifacts, string? Summary, AgentUsage Usage);
 

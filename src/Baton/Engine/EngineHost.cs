@@ -20,6 +20,7 @@ public sealed class EngineOptions
 public sealed class EngineHost(
     JobQueue queue,
     PhaseExecutor phases,
+    StandaloneExecutor standalone,
     RunTransitions transitions,
     Database db,
     EngineSignals signals,
@@ -55,12 +56,15 @@ public sealed class EngineHost(
                     continue;
                 }
                 var delay = await queue.IdleDelayAsync(ct);
-                if (delay > TimeSpan.Zero)
+                if (delay == TimeSpan.Zero)
                 {
-                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    await Task.WhenAny(wake, Task.Delay(delay, time, sleep.Token));
-                    await sleep.CancelAsync();
+                    // Jobs are due but none could be claimed: their workers are at their limits. An execution
+                    // ending fires the signal; until then, do not spin.
+                    delay = JobQueue.IdlePoll;
                 }
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                await Task.WhenAny(wake, Task.Delay(delay, time, sleep.Token));
+                await sleep.CancelAsync();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -82,6 +86,9 @@ public sealed class EngineHost(
             {
                 case JobRequest.ExecutePhase:
                     await phases.ExecuteAsync(job, ct);
+                    break;
+                case JobRequest.RunExecution:
+                    await standalone.ExecuteAsync(job, ct);
                     break;
                 case JobRequest.ExpireGate:
                     var decision = await db.WriteAsync(async (c, tx) =>

@@ -13,6 +13,7 @@ public sealed class JobRow
     public int? Iteration { get; set; }
     public int Attempts { get; set; }
     public string LeaseToken { get; set; } = "";
+    public string? ExecutionId { get; set; }
 }
 
 /// <summary>
@@ -32,9 +33,13 @@ public sealed class JobQueue(Database db, TimeProvider time)
         return db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
             """
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
-            WHERE id = (SELECT id FROM jobs WHERE run_at <= @now AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
-                        ORDER BY run_at, id LIMIT 1)
-            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token
+            WHERE id = (SELECT j.id FROM jobs j
+                        WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
+                          -- a worker at its concurrency limit leaves its jobs waiting (executions stay pending)
+                          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
+                                          AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+                        ORDER BY j.run_at, j.id LIMIT 1)
+            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
             tx), ct);

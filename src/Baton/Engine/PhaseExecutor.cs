@@ -1,29 +1,39 @@
+using System.Data;
 using Baton.Agents;
 using Baton.Artifacts;
 using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
+using Baton.Workspaces;
 using Dapper;
 
 namespace Baton.Engine;
 
 /// <summary>
-/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded),
-/// the agent outside any transaction, and a finish transaction fenced by the job's lease that stores artifacts
-/// and logs and hands the outcome to <see cref="RunDecider"/>.
+/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded and
+/// its orphaned agent stopped), the agent in the run's workspace outside any transaction, a commit of what it
+/// changed and the phase's check, and a finish transaction fenced by the job's lease that stores artifacts, usage
+/// and test results and hands the outcome to <see cref="RunDecider"/>.
 /// </summary>
 public sealed class PhaseExecutor(
     Database db,
     JobQueue queue,
     RunTransitions transitions,
     RunningExecutions running,
+    AgentWork work,
+    GitWorkspaces workspaces,
     EngineSignals signals,
     Ops.NodeMetrics metrics,
     TimeProvider time,
     ILogger<PhaseExecutor> logger)
 {
     private sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
-        string ExecutionId, int Attempt, IReadOnlyDictionary<string, string> Earlier);
+        string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem);
+
+    /// <summary>What an execution came to: output, or an error (and whether trying again could help).</summary>
+    private sealed record Result(
+        AgentOutcome? Outcome, string? Error, bool Permanent, AgentUsage Usage, PhaseCommit? Commit, CheckResult? Check,
+        IReadOnlyDictionary<string, string> Earlier);
 
     public async Task ExecuteAsync(JobRow job, CancellationToken stopping)
     {
@@ -35,50 +45,101 @@ public sealed class PhaseExecutor(
             return;
         }
         signals.Events.Fire();
-        // Read outside the write transaction: artifacts can be large, and writers queue behind it.
-        var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, job.RunId), stopping);
-        started = started with { Earlier = earlier };
 
         var clock = time.GetTimestamp();
-        AgentResult? result = null;
-        string? error = null;
-        using var timeout = new CancellationTokenSource(started.Phase.Timeout, time);
+        var timeoutAfter = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
+        using var timeout = new CancellationTokenSource(timeoutAfter, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
         using var renewal = RenewLeaseWhileRunning(job, linked.Token);
-        try
+        Result result;
+        await using (var log = work.Log(job.RunId, started.Phase.Name, started.Iteration))
         {
-            var input = new AgentInput(job.RunId, started.Run.ProjectName, started.Run.Intake, started.Phase, started.Iteration, started.Feedback, started.Earlier);
-            result = await TemplateAgent.RunAsync(input, time, linked.Token);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
-        {
-            // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
-            // Run cancelled: the cancel transaction has recorded everything already.
-            return;
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-        {
-            error = $"timed out after {Durations.Format(started.Phase.Timeout)}";
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            error = ex.Message;
+            try
+            {
+                result = await RunAsync(started, log, linked.Token);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
+            {
+                // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
+                // Run cancelled: the cancel transaction has recorded everything already.
+                return;
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                result = new Result(null, $"timed out after {Durations.Format(timeoutAfter)}", false, AgentUsage.None, null, null, new Dictionary<string, string>());
+            }
+            catch (AgentFailedException ex)
+            {
+                result = new Result(null, ex.Message, false, ex.Usage, null, null, new Dictionary<string, string>());
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                result = new Result(null, ex.Message, false, AgentUsage.None, null, null, new Dictionary<string, string>());
+            }
+            if (result.Error is { } error)
+            {
+                await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
+            }
         }
         var elapsed = time.GetElapsedTime(clock);
-        var durationMs = (long)elapsed.TotalMilliseconds;
         metrics.PhaseExecutions.Observe(
-            $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result is null ? "error" : "success")}",
+            $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result.Error is null ? "success" : "error")}",
             elapsed.TotalSeconds);
 
-        var decision = await db.WriteAsync((c, tx) => FinishAsync(c, tx, job, started, result, error, durationMs), CancellationToken.None);
+        var decision = await db.WriteAsync((c, tx) => FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds), CancellationToken.None);
         if (decision is not null)
         {
             transitions.AfterCommit(decision);
         }
         signals.Events.Fire();
+        // This worker's slot is free: a job held back by its concurrency limit may go now.
+        signals.Jobs.Fire();
     }
 
-    private async Task<Started?> StartAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, JobRow job)
+    private async Task<Result> RunAsync(Started s, LogSink log, CancellationToken ct)
+    {
+        if (s.WorkerProblem is { } problem)
+        {
+            return new Result(null, problem, true, AgentUsage.None, null, null, new Dictionary<string, string>());
+        }
+        var (workspace, directory) = await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct);
+        // Read outside the write transaction: artifacts can be large, and writers queue behind it.
+        var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, s.Run.Id), ct);
+        var input = new AgentInput(s.Run.Id, s.Run.ProjectName, s.Run.Intake, s.Phase, s.Iteration, s.Feedback, earlier);
+
+        AgentOutcome outcome;
+        if (s.Worker is null)
+        {
+            var rendered = await TemplateAgent.RunAsync(input, time, ct);
+            foreach (var line in rendered.Log)
+            {
+                await log.WriteAsync("info", line);
+            }
+            outcome = new AgentOutcome(rendered.Artifacts, null, AgentUsage.None);
+        }
+        else
+        {
+            var request = new AgentRequest(s.Run.Id, s.Phase.Name, s.Iteration, TemplateAgent.Render(s.Phase.Prompt ?? DefaultPrompt, input),
+                directory, work.ArtifactsDirectory(s.ExecutionId), s.Phase.Produces, log.WriteAsync)
+            {
+                OnProcessStarted = pid => work.RecordPidAsync(s.ExecutionId, pid),
+            };
+            outcome = await work.AgentFor(s.Worker).RunAsync(request, ct);
+        }
+
+        var commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {s.Phase.Name} (run {s.Run.Id}, iteration {s.Iteration})", ct);
+        if (commit is not null)
+        {
+            await log.WriteAsync("info", $"committed {commit.Commit[..12]}: {commit.FilesChanged} file(s) changed");
+        }
+        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await AgentWork.RunCheckAsync(argv, directory, log, ct) : null;
+        return new Result(outcome, null, false, outcome.Usage, commit, check, earlier);
+    }
+
+    /// <summary>The prompt of a phase that gives none: the intake, and the feedback that started this iteration.</summary>
+    private const string DefaultPrompt = "{{intake}}\n\nReviewer feedback to address: {{feedback}}\n";
+
+    private async Task<Started?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
     {
         if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
         {
@@ -96,16 +157,28 @@ public sealed class PhaseExecutor(
         var now = time.GetUtcNow();
         var key = new { runId = run.Id, phase = phase.Name, iteration, now = now.ToMs() };
 
-        var lost = (await c.QueryAsync<string>(
+        var lost = (await c.QueryAsync<(string Id, int? Pid)>(
             """
             UPDATE executions SET status = 'error', error_message = 'worker lost', completed_at = @now, duration_ms = @now - started_at
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration AND status = 'running'
-            RETURNING id
+            RETURNING id, pid
             """, key, tx)).ToList();
-        foreach (var id in lost)
+        foreach (var (id, pid) in lost)
         {
-            await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("execution.lost", phase.Name, iteration, null, new Dictionary<string, object?> { ["execution_id"] = id }), now);
-            await RunLogs.AppendAsync(c, tx, run.Id, phase.Name, iteration, "warn", [$"execution {id} was interrupted (worker lost); running the phase again"], now);
+            // The agent of a crashed server may still be running in the workspace: stop it before starting again.
+            var stopped = pid is { } p && ProcessRunner.KillOrphan(p, run.Id);
+            await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("execution.lost", phase.Name, iteration, null,
+                new Dictionary<string, object?> { ["execution_id"] = id, ["orphan_stopped"] = stopped }), now);
+            await RunLogs.AppendAsync(c, tx, run.Id, phase.Name, iteration, "warn",
+                [$"execution {id} was interrupted (worker lost){(stopped ? "; its agent process was stopped" : "")}; running the phase again"], now);
+        }
+
+        WorkerDefinition? worker = null;
+        string? problem = null;
+        if (phase.Worker != PhaseDefinition.TemplateWorker)
+        {
+            worker = (await WorkersApi.FindAsync(c, tx, phase.Worker))?.ToDefinition();
+            problem = worker is null ? $"no worker named '{phase.Worker}' (create it with POST /api/workers)" : null;
         }
 
         var phaseRun = await c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
@@ -118,17 +191,15 @@ public sealed class PhaseExecutor(
         await c.ExecuteAsync(
             """
             INSERT INTO executions(id, run_id, phase, iteration, worker, worker_kind, status, created_at, started_at)
-            VALUES (@executionId, @runId, @phase, @iteration, @worker, 'template', 'running', @now, @now)
-            """, new { executionId, key.runId, key.phase, iteration, worker = phase.Worker, key.now }, tx);
+            VALUES (@executionId, @runId, @phase, @iteration, @worker, @kind, 'running', @now, @now)
+            """, new { executionId, key.runId, key.phase, iteration, worker = phase.Worker, kind = worker?.Kind ?? WorkerKinds.Template, key.now }, tx);
         await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
         await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
-
-        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, new Dictionary<string, string>());
+        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem);
     }
 
-    private async Task<RunDecision?> FinishAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, JobRow job, Started s,
-        AgentResult? result, string? error, long durationMs)
+    private async Task<RunDecision?> FinishAsync(IDbConnection c, IDbTransaction tx, JobRow job, Started s, Result r, long durationMs)
     {
         if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
         {
@@ -138,47 +209,74 @@ public sealed class PhaseExecutor(
         var now = time.GetUtcNow();
         var phase = s.Phase.Name;
         await c.ExecuteAsync(
-            "UPDATE executions SET status = @status, error_message = @error, completed_at = @now, duration_ms = @durationMs WHERE id = @ExecutionId",
-            new { status = result is null ? "error" : "success", error, now = now.ToMs(), durationMs, s.ExecutionId }, tx);
+            """
+            UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
+                tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, tool_calls = @ToolCalls, summary = @summary,
+                files_changed = @files, diff = @diff, tests_run = @testsRun, tests_passed = @testsPassed
+            WHERE id = @ExecutionId
+            """,
+            new
+            {
+                status = r.Error is null ? "success" : "error",
+                r.Error,
+                now = now.ToMs(),
+                durationMs,
+                r.Usage.TokensIn,
+                r.Usage.TokensOut,
+                cost = (double)r.Usage.CostUsd,
+                r.Usage.ToolCalls,
+                summary = r.Outcome?.Summary,
+                files = r.Commit?.FilesChanged,
+                diff = r.Commit?.Diff,
+                testsRun = r.Check?.TestsRun,
+                testsPassed = r.Check?.TestsPassed,
+                s.ExecutionId,
+            }, tx);
+        await c.ExecuteAsync(
+            "UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @RunId",
+            new { cost = (double)r.Usage.CostUsd, tokens = r.Usage.TokensIn + r.Usage.TokensOut, job.RunId }, tx);
 
-        if (result is not null)
+        if (r.Outcome is { } outcome)
         {
-            foreach (var artifact in result.Artifacts)
+            var artifacts = outcome.Artifacts.ToList();
+            if (r.Commit is { Diff.Length: > 0 } commit)
+            {
+                artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));
+            }
+            foreach (var artifact in artifacts)
             {
                 await ArtifactStore.SaveAsync(c, tx, job.RunId, phase, s.Iteration, artifact.Name, artifact.Content, now);
                 await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("artifact.created", phase, s.Iteration, null,
                     new Dictionary<string, object?> { ["name"] = artifact.Name }), now);
             }
-            await RunLogs.AppendAsync(c, tx, job.RunId, phase, s.Iteration, "info", result.Log, now);
-            var produced = result.Artifacts.ToDictionary(a => a.Name, a => a.Content);
-            var failures = s.SkipChecks ? [] : Checks.Evaluate(s.Phase, produced, s.Earlier);
+            var failures = s.SkipChecks ? [] : Checks.Evaluate(s.Phase, outcome.Artifacts.ToDictionary(a => a.Name, a => a.Content), r.Earlier).ToList();
+            if (r.Check is { ExitCode: not 0 } check)
+            {
+                failures.Add($"`{check.Command}` exited with code {check.ExitCode}" + (check.TestsRun is { } run ? $" ({check.TestsPassed}/{run} tests passed)" : ""));
+            }
             await JobQueue.DeleteAsync(c, tx, job);
             return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures))).Decision;
         }
 
-        await RunLogs.AppendAsync(c, tx, job.RunId, phase, s.Iteration, "error", [$"attempt {s.Attempt} failed: {error}"], now);
-        if (s.Attempt < s.Phase.MaxAttempts)
+        if (!r.Permanent && s.Attempt < s.Phase.MaxAttempts)
         {
             var retryAt = now + Backoff(s.Attempt);
             await JobQueue.RescheduleAsync(c, tx, job, retryAt);
-            await c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @error WHERE run_id = @RunId AND phase = @phase AND iteration = @Iteration",
-                new { error, job.RunId, phase, s.Iteration }, tx);
+            await c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @Error WHERE run_id = @RunId AND phase = @phase AND iteration = @Iteration",
+                new { r.Error, job.RunId, phase, s.Iteration }, tx);
             await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("phase.retry_scheduled", phase, s.Iteration, null,
-                new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = error, ["retry_at"] = retryAt }), now);
+                new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = retryAt }), now);
             return null;
         }
         await JobQueue.DeleteAsync(c, tx, job);
-        return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, error ?? "failed"))).Decision;
+        return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"))).Decision;
     }
 
     public static TimeSpan Backoff(int attempt) => TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, attempt)));
 
     private IDisposable RenewLeaseWhileRunning(JobRow job, CancellationToken ct)
     {
-        var timer = time.CreateTimer(
-            _ => _ = RenewQuietlyAsync(),
-            null, JobQueue.LeaseDuration / 3, JobQueue.LeaseDuration / 3);
-        return timer;
+        return time.CreateTimer(_ => _ = RenewQuietlyAsync(), null, JobQueue.LeaseDuration / 3, JobQueue.LeaseDuration / 3);
 
         async Task RenewQuietlyAsync()
         {

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
+using Baton.Agents;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Engine;
@@ -8,6 +9,7 @@ using Baton.Ops;
 using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
+using Baton.Workspaces;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -28,6 +30,9 @@ public static class BatonHost
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<PhaseExecutor>();
+        services.AddSingleton<StandaloneExecutor>();
+        services.AddSingleton<AgentWork>();
+        services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp =>
         {
@@ -36,6 +41,7 @@ public static class BatonHost
         });
         services.AddHostedService<StartupInitializer>();
         services.AddHostedService<EngineHost>();
+        services.AddHostedService<WorkspaceJanitor>();
 
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -116,6 +122,9 @@ public static class BatonHost
         app.MapRunsApi();
         app.MapProfilesApi();
         app.MapKeysApi();
+        app.MapWorkersApi();
+        app.MapRepositoriesApi();
+        app.MapAgentRuntimeApi();
         return app;
     }
 }

@@ -22,6 +22,9 @@ public sealed class BatonOptions
 
     public long MaxRequestBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>BATON_WORKSPACE_TTL: how long a finished run's workspace is kept (the branch stays for good).</summary>
+    public TimeSpan WorkspaceTtl { get; init; } = TimeSpan.FromHours(24);
+
     /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
     public int RateLimit { get; init; } = 100;
 
@@ -60,8 +63,14 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_RATE_LIMIT must be a whole number of requests per second (0 = off), not '{r2}'");
         }
+        var ttl = TimeSpan.FromHours(24);
+        if (config["BATON_WORKSPACE_TTL"] is { Length: > 0 } ttlText && !Profiles.Durations.TryParse(ttlText, out ttl))
+        {
+            throw new InvalidOperationException($"BATON_WORKSPACE_TTL must be a duration such as 30m, 24h or 7d, not '{ttlText}'");
+        }
         return new BatonOptions
         {
+            WorkspaceTtl = ttl,
             DataDir = dataDir,
             DatabasePath = databasePath,
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,

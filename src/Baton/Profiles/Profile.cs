@@ -56,7 +56,8 @@ public sealed record PhaseDefinition(
     string? RetryFrom,
     TimeSpan Timeout,
     int MaxAttempts,
-    TimeSpan Delay)
+    TimeSpan Delay,
+    IReadOnlyList<string>? Check = null)
 {
     public const string TemplateWorker = "template";
     public const string ExternalWorker = "external";

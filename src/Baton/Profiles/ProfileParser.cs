@@ -12,9 +12,8 @@ namespace Baton.Profiles;
 public static partial class ProfileParser
 {
     private static readonly string[] TopKeys = ["name", "description", "mode", "max_iterations", "budget_usd", "phases"];
-    private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "gate", "on_failure", "timeout", "max_attempts", "delay"];
+    private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "check", "gate", "on_failure", "timeout", "max_attempts", "delay"];
     private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to"];
-    private static readonly string[] Workers = [PhaseDefinition.TemplateWorker, PhaseDefinition.ExternalWorker];
 
     public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
     {
@@ -93,10 +92,12 @@ public static partial class ProfileParser
         {
             ctx.Error(node, "name", "phase name must be 1-64 characters of a-z, 0-9, '_' or '-'");
         }
+        // `template` and `external` are built in; any other name is a worker made with POST /api/workers,
+        // checked when a run is created.
         var worker = ctx.OptionalString(node, "worker") ?? PhaseDefinition.TemplateWorker;
-        if (!Workers.Contains(worker))
+        if (!NamePattern().IsMatch(worker))
         {
-            ctx.Error(node, "worker", $"unknown worker '{worker}'; known workers: {string.Join(", ", Workers)}");
+            ctx.Error(node, "worker", $"worker '{worker}' is not a worker name (a-z, 0-9, '_' or '-'): template, external, or a worker you created");
         }
         var prompt = ctx.OptionalString(node, "prompt");
         var produces = ctx.StringList(node, "produces");
@@ -205,6 +206,22 @@ public static partial class ProfileParser
             }
         }
 
+        // check: the program that tests the workspace after the phase (`[pytest, -q]` or "npm test"), never run by a shell.
+        List<string>? checkCommand = null;
+        if (node.Children.TryGetValue(new YamlScalarNode("check"), out var checkNode))
+        {
+            checkCommand = checkNode switch
+            {
+                YamlScalarNode { Value: { Length: > 0 } text } => text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
+                YamlSequenceNode list when list.Children.Count > 0 && list.Children.All(c => c is YamlScalarNode { Value.Length: > 0 }) =>
+                    list.Children.Select(c => ((YamlScalarNode)c).Value!).ToList(),
+                _ => null,
+            };
+            if (checkCommand is null)
+            {
+                ctx.Error(checkNode, "`check` is a command: a list like [npm, test] or a string like \"pytest -q\"");
+            }
+        }
         var timeoutValue = ctx.Duration(node, "timeout", TimeSpan.FromMinutes(30), Durations.MaxTimer);
         var maxAttempts = ctx.Int(node, "max_attempts", 3, 1, 20);
         var delay = ctx.Duration(node, "delay", TimeSpan.Zero, Durations.MaxTimer);
@@ -212,7 +229,7 @@ public static partial class ProfileParser
         {
             return null;
         }
-        return new PhaseDefinition(name, worker, prompt, produces, templates, checks, gate, retryFrom, timeoutValue, maxAttempts, delay);
+        return new PhaseDefinition(name, worker, prompt, produces, templates, checks, gate, retryFrom, timeoutValue, maxAttempts, delay, checkCommand);
     }
 
     /// <summary>reject_to, retry_from and checks may only point back to this phase or an earlier one.</summary>

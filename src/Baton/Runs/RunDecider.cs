@@ -81,10 +81,12 @@ public sealed record PhaseChange(string Phase, int Iteration, PhaseStatus Status
     public string? ValidationSkippedBy { get; init; }
 }
 
-public sealed record JobRequest(string Kind, string Phase, int Iteration, DateTimeOffset RunAt)
+/// <summary>A follow-up job; <see cref="Worker"/> names the worker that will run it, for per-worker limits.</summary>
+public sealed record JobRequest(string Kind, string Phase, int Iteration, DateTimeOffset RunAt, string? Worker = null)
 {
     public const string ExecutePhase = "execute_phase";
     public const string ExpireGate = "expire_gate";
+    public const string RunExecution = "run_execution";
 }
 
 public sealed record RunEvent(string Type, string? Phase, int? Iteration, string? Actor, IReadOnlyDictionary<string, object?>? Data = null);
@@ -453,7 +455,7 @@ public static class RunDecider
             }
             _wait = null;
             _phases.Add(new PhaseChange(phase.Name, iteration, PhaseStatus.Pending) { Feedback = feedback, ValidationSkippedBy = skipValidationBy });
-            _jobs.Add(new JobRequest(JobRequest.ExecutePhase, phase.Name, iteration, now));
+            _jobs.Add(new JobRequest(JobRequest.ExecutePhase, phase.Name, iteration, now, phase.Worker));
         }
 
         private void Pause(WaitReason why, string? error)

@@ -1,13 +1,32 @@
 using System.Data;
+using System.Text.Json;
 using Baton.Storage;
 using Dapper;
 
 namespace Baton.Runs;
 
+/// <summary>
+/// Log lines are events of type `log` ({level, message}) of their run or standalone execution: they stream live
+/// with every other event, under the same resumable cursor, and nothing else stores them.
+/// </summary>
 public static class RunLogs
 {
-    public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string runId, string? phase, int? iteration, string level, IEnumerable<string> messages, DateTimeOffset now) =>
+    public const string EventType = "log";
+
+    public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? phase, int? iteration, string level, IEnumerable<string> messages, DateTimeOffset now) =>
         c.ExecuteAsync(
-            "INSERT INTO logs(run_id, phase, iteration, level, message, created_at) VALUES (@runId, @phase, @iteration, @level, @message, @now)",
-            messages.Select(message => new { runId, phase, iteration, level, message, now = now.ToMs() }), tx);
+            "INSERT INTO events(run_id, type, phase, iteration, data, created_at) VALUES (@ownerId, 'log', @phase, @iteration, @data, @now)",
+            messages.Select(message => new { ownerId, phase, iteration, data = JsonSerializer.Serialize(new { level, message }), now = now.ToMs() }), tx);
+
+    /// <summary>The last <paramref name="lines"/> log lines, oldest first.</summary>
+    public static async Task<List<Client.LogLine>> TailAsync(IDbConnection c, string ownerId, int lines)
+    {
+        var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
+            """
+            SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
+            FROM events WHERE run_id = @ownerId AND type = 'log' ORDER BY seq DESC LIMIT @lines
+            """,
+            new { ownerId, lines });
+        return rows.Reverse().Select(r => new Client.LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
+    }
 }

@@ -148,15 +148,8 @@ public static class RunReads
             run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases);
     }
 
-    public static async Task<Client.RunLogs> LogsAsync(SqliteConnection c, string runId, int lines)
-    {
-        var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
-            "SELECT seq, created_at, phase, iteration, level, message FROM logs WHERE run_id = @runId ORDER BY seq DESC LIMIT @lines",
-            new { runId, lines });
-        return new Client.RunLogs(runId, rows.Reverse()
-            .Select(r => new LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message))
-            .ToList());
-    }
+    public static async Task<Client.RunLogs> LogsAsync(SqliteConnection c, string runId, int lines) =>
+        new(runId, await RunLogs.TailAsync(c, runId, lines));
 
     public sealed class EventRow
     {
@@ -173,7 +166,7 @@ public static class RunReads
     public static Task<IEnumerable<EventRow>> EventsAfterAsync(SqliteConnection c, string? runId, long after, int limit) =>
         c.QueryAsync<EventRow>(
             runId is null
-                ? "SELECT * FROM events WHERE seq > @after ORDER BY seq LIMIT @limit"
+                ? "SELECT * FROM events WHERE seq > @after AND type <> 'log' ORDER BY seq LIMIT @limit"
                 : "SELECT * FROM events WHERE run_id = @runId AND seq > @after ORDER BY seq LIMIT @limit",
             new { runId, after, limit });
 }

@@ -30,6 +30,7 @@ public sealed class RunRow
     public int IterationBase { get; set; }
     public string? ResumePhase { get; set; }
     public string? ResumeFeedback { get; set; }
+    public string? RepositoryId { get; set; }
 
     public RunStatus RunStatus => StateNames.Parse<RunStatus>(Status);
 

@@ -168,8 +168,8 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         foreach (var job in t.Jobs)
         {
             await c.ExecuteAsync(
-                "INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @nowMs)",
-                new { job.Kind, runId = run.Id, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), nowMs }, tx);
+                "INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @nowMs, @Worker)",
+                new { job.Kind, runId = run.Id, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), nowMs, job.Worker }, tx);
         }
         foreach (var e in t.Events)
         {

@@ -94,6 +94,20 @@ public static class RunsApi
         {
             errors["budget_usd"] = ["budget_usd must be from 0 to 1000000"];
         }
+        if (profile is not null)
+        {
+            var named = profile.Profile.Phases.Select(p => p.Worker).Where(w => w is not (PhaseDefinition.TemplateWorker or PhaseDefinition.ExternalWorker)).Distinct().ToList();
+            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => c.QueryAsync<string>("SELECT name FROM workers WHERE name IN @named", new { named }))).ToList();
+            var missing = named.Except(existing).ToList();
+            if (missing.Count > 0)
+            {
+                errors["profile"] = [$"profile '{profile.Profile.Name}' uses worker(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}, which do not exist; create them with POST /api/workers"];
+            }
+        }
+        if (body.RepositoryId is not null && await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @RepositoryId", body)) == 0)
+        {
+            errors["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"];
+        }
         if (idempotencyKey is { Length: 0 or > 255 })
         {
             errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
@@ -123,8 +137,8 @@ public static class RunsApi
             await c.ExecuteAsync(
                 """
                 INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, intake, budget_usd,
-                                 idempotency_key, request_hash, created_by, created_at, updated_at)
-                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @now, @now)
+                                 idempotency_key, request_hash, created_by, created_at, updated_at, repository_id)
+                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @now, @now, @repository)
                 """,
                 new
                 {
@@ -139,6 +153,7 @@ public static class RunsApi
                     requestHash,
                     actor = user.Actor(),
                     now = now.ToMs(),
+                    repository = body.RepositoryId,
                 }, tx);
             await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);

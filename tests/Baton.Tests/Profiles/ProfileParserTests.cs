@@ -78,7 +78,7 @@ public class ProfileParserTests
             colour: blue
             phases:
               - name: a
-                worker: gpt-9
+                worker: GPT 9
                 produces: [a.md, a.md]
                 timeout: soon
               - name: a
@@ -96,7 +96,7 @@ public class ProfileParserTests
         Assert.Contains(lines, e => e.Line == 2 && e.Message.Contains("auto, manual", StringComparison.Ordinal));
         Assert.Contains(lines, e => e.Line == 3 && e.Message.Contains("max_iterations", StringComparison.Ordinal));
         Assert.Contains(lines, e => e.Line == 4 && e.Message.Contains("unknown profile field 'colour'", StringComparison.Ordinal));
-        Assert.Contains(lines, e => e.Line == 7 && e.Message.Contains("unknown worker 'gpt-9'", StringComparison.Ordinal));
+        Assert.Contains(lines, e => e.Line == 7 && e.Message.Contains("worker 'GPT 9' is not a worker name", StringComparison.Ordinal));
         Assert.Contains(lines, e => e.Line == 8 && e.Message.Contains("listed twice", StringComparison.Ordinal));
         Assert.Contains(lines, e => e.Line == 9 && e.Message.Contains("duration", StringComparison.Ordinal));
         Assert.Contains(lines, e => e.Line == 10 && e.Message.Contains("defined twice", StringComparison.Ordinal));

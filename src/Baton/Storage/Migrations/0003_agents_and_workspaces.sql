@@ -46,6 +46,8 @@ ALTER TABLE executions ADD COLUMN prompt TEXT;
 ALTER TABLE executions ADD COLUMN summary TEXT;
 ALTER TABLE executions ADD COLUMN files_changed INTEGER;
 ALTER TABLE executions ADD COLUMN diff TEXT;
+-- The agent's process (its process group), so a restart can stop an agent orphaned by a crash.
+ALTER TABLE executions ADD COLUMN pid INTEGER;
 CREATE INDEX ix_executions_worker_status ON executions(worker, status);
 
 -- The worker a job will run, so that claiming can respect each worker's concurrency limit.

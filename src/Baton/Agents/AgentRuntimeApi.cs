@@ -1,0 +1,189 @@
+using Baton.Auth;
+using Baton.Client;
+using Baton.Engine;
+using Baton.Runs;
+using Baton.Storage;
+using Baton.Workspaces;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Baton.Agents;
+
+/// <summary>Standalone executions of a worker on a work item, and the workspaces they (and runs) work in.</summary>
+public static class AgentRuntimeApi
+{
+    public const int MaxPromptBytes = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapAgentRuntimeApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/agent-runtime").WithTags("Agent runtime").RequireAuthorization(Roles.Viewer);
+        group.MapPost("/execute", ExecuteAsync).RequireAuthorization(Roles.Operator);
+        group.MapGet("/executions/{id}", GetAsync);
+        group.MapPost("/executions/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
+        group.MapGet("/workspaces", ListWorkspacesAsync);
+        group.MapDelete("/workspaces/{id}", DeleteWorkspaceAsync).RequireAuthorization(Roles.Operator);
+        return app;
+    }
+
+    public sealed class ExecutionRow
+    {
+        public string Id { get; set; } = "";
+        public string? RunId { get; set; }
+        public string Worker { get; set; } = "";
+        public string? WorkItemId { get; set; }
+        public string Status { get; set; } = "";
+        public string? ErrorMessage { get; set; }
+        public long CreatedAt { get; set; }
+        public long? StartedAt { get; set; }
+        public long? CompletedAt { get; set; }
+        public long? DurationMs { get; set; }
+        public long TokensIn { get; set; }
+        public long TokensOut { get; set; }
+        public double CostUsd { get; set; }
+        public int ToolCalls { get; set; }
+        public int? TestsRun { get; set; }
+        public int? TestsPassed { get; set; }
+        public string? Summary { get; set; }
+        public int? FilesChanged { get; set; }
+        public string? Diff { get; set; }
+    }
+
+    public static async Task<Results<Created<ExecuteResponse>, ValidationProblem, ProblemHttpResult>> ExecuteAsync(
+        ExecuteRequest? body, Database db, EngineSignals signals, TimeProvider time)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body?.WorkerId))
+        {
+            errors["worker_id"] = ["worker_id is required: the id or name of a worker"];
+        }
+        if (string.IsNullOrWhiteSpace(body?.WorkItemId))
+        {
+            errors["work_item_id"] = ["work_item_id is required"];
+        }
+        if (string.IsNullOrWhiteSpace(body?.Prompt))
+        {
+            errors["prompt"] = ["prompt is required: what the agent should do"];
+        }
+        else if (System.Text.Encoding.UTF8.GetByteCount(body.Prompt) > MaxPromptBytes)
+        {
+            return Problems.TooLarge("prompt is larger than 1 MiB");
+        }
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+        var id = Ids.New("exe", time);
+        var outcome = await db.WriteAsync(async (c, tx) =>
+        {
+            var worker = await WorkersApi.FindAsync(c, tx, body!.WorkerId!);
+            if (worker is null)
+            {
+                return Problems.NotFound("worker", body.WorkerId!);
+            }
+            if (worker.Kind is not (WorkerKinds.Command or WorkerKinds.OpenAi))
+            {
+                return (ProblemHttpResult?)TypedResults.Problem(statusCode: 400, title: "Invalid input", detail: $"worker '{worker.Name}' is a {worker.Kind} worker; standalone executions need a command or openai worker");
+            }
+            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM work_items WHERE id = @WorkItemId", body, tx) == 0)
+            {
+                return Problems.NotFound("work item", body.WorkItemId!);
+            }
+            var now = time.GetUtcNow().ToMs();
+            await c.ExecuteAsync(
+                """
+                INSERT INTO executions(id, worker, worker_kind, status, work_item_id, prompt, created_at)
+                VALUES (@id, @Name, @Kind, 'pending', @workItem, @prompt, @now)
+                """, new { id, worker.Name, worker.Kind, workItem = body.WorkItemId, prompt = body.Prompt, now }, tx);
+            await c.ExecuteAsync(
+                "INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at) VALUES (@kind, @id, @id, @Name, @now, @now)",
+                new { kind = JobRequest.RunExecution, id, worker.Name, now }, tx);
+            return null;
+        });
+        if (outcome is not null)
+        {
+            return outcome;
+        }
+        signals.Jobs.Fire();
+        return TypedResults.Created($"/api/agent-runtime/executions/{id}", new ExecuteResponse(id));
+    }
+
+    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> GetAsync(string id, Database db)
+    {
+        var info = await db.ReadAsync(async c =>
+        {
+            var row = await c.QuerySingleOrDefaultAsync<ExecutionRow>("SELECT * FROM executions WHERE id = @id", new { id });
+            if (row is null)
+            {
+                return null;
+            }
+            var workerId = await c.ExecuteScalarAsync<string?>("SELECT id FROM workers WHERE name = @Worker", row) ?? row.Worker;
+            var logs = await Runs.RunLogs.TailAsync(c, row.RunId ?? row.Id, 200);
+            return ToInfo(row, workerId, logs.Select(l => l.Message).ToList());
+        });
+        return info is null ? Problems.NotFound("execution", id) : TypedResults.Ok(info);
+    }
+
+    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> CancelAsync(string id, Database db, RunningExecutions running, EngineSignals signals, TimeProvider time)
+    {
+        var status = await db.WriteAsync(async (c, tx) =>
+        {
+            var current = await c.ExecuteScalarAsync<string?>("SELECT status FROM executions WHERE id = @id AND run_id IS NULL", new { id }, tx);
+            if (current is "pending" or "running")
+            {
+                await c.ExecuteAsync(
+                    """
+                    UPDATE executions SET status = 'cancelled', error_message = 'cancelled', completed_at = @now,
+                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE @now - started_at END
+                    WHERE id = @id;
+                    DELETE FROM jobs WHERE execution_id = @id;
+                    """, new { id, now = time.GetUtcNow().ToMs() }, tx);
+            }
+            return current;
+        });
+        switch (status)
+        {
+            case null:
+                return Problems.NotFound("standalone execution", id);
+            case "pending" or "running":
+                // Recorded first, then stopped: the whole process tree is killed before this answers.
+                await running.StopAsync(id, TimeSpan.FromSeconds(10));
+                signals.Events.Fire();
+                signals.Jobs.Fire();
+                return (await GetAsync(id, db)).Result switch
+                {
+                    Ok<ExecutionInfo> ok => ok,
+                    var other => (ProblemHttpResult)other,
+                };
+            default:
+                return Problems.Conflict($"execution '{id}' is {status}; only a pending or running execution can be cancelled", status);
+        }
+    }
+
+    public static async Task<Ok<WorkspaceList>> ListWorkspacesAsync(Database db) =>
+        TypedResults.Ok(new WorkspaceList((await db.ReadAsync(c => c.QueryAsync<WorkspaceRow>(
+            "SELECT * FROM workspaces WHERE status = 'active' ORDER BY created_at, id"))).Select(ToInfo).ToList()));
+
+    public static async Task<Results<Ok<WorkspaceInfo>, ProblemHttpResult>> DeleteWorkspaceAsync(string id, Database db, GitWorkspaces workspaces, RunningExecutions running, CancellationToken ct)
+    {
+        var workspace = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<WorkspaceRow>("SELECT * FROM workspaces WHERE id = @id AND status = 'active'", new { id }), ct);
+        if (workspace is null)
+        {
+            return Problems.NotFound("active workspace", id);
+        }
+        if (running.IsRunning(workspace.OwnerId))
+        {
+            return Problems.Conflict($"an agent is working in workspace '{id}' now; cancel {workspace.OwnerId} first", "in_use");
+        }
+        await workspaces.DeleteAsync(workspace, ct);
+        workspace.Status = "deleted";
+        return TypedResults.Ok(ToInfo(workspace));
+    }
+
+    public static WorkspaceInfo ToInfo(WorkspaceRow w) => new(w.Id, w.RepositoryId, w.OwnerId, w.Path, w.Branch, w.Status, Times.FromMs(w.CreatedAt));
+
+    private static ExecutionInfo ToInfo(ExecutionRow r, string workerId, IReadOnlyList<string> logs) => new(
+        r.Id, workerId, r.WorkItemId, null, r.Status, r.ErrorMessage,
+        new ExecutionOutput(r.Summary, r.FilesChanged ?? 0, r.TestsRun, r.TestsPassed, logs, r.Diff),
+        r.DurationMs, r.TokensIn + r.TokensOut, (decimal)r.CostUsd, r.ToolCalls,
+        Times.FromMs(r.CreatedAt), Times.FromMs(r.StartedAt), Times.FromMs(r.CompletedAt));
+}

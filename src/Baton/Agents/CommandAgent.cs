@@ -1,0 +1,83 @@
+namespace Baton.Agents;
+
+/// <summary>
+/// Runs a real program (claude, codex, aider, a script) in the workspace: argv from a template, no shell, an explicit
+/// environment, output streamed into the log, usage read from stdout, artifacts collected from files it wrote.
+/// </summary>
+public sealed class CommandAgent(WorkerConfig config, Func<string, string?> readEnvironment) : IAgent
+{
+    public async Task<AgentOutcome> RunAsync(AgentRequest request, CancellationToken ct)
+    {
+        var argv = config.Argv ?? throw new AgentFailedException("the worker has no argv");
+        Directory.CreateDirectory(request.ArtifactsDirectory);
+        var promptFile = Path.Combine(Path.GetDirectoryName(request.ArtifactsDirectory)!, "prompt.md");
+        await File.WriteAllTextAsync(promptFile, request.Prompt, ct);
+
+        var values = new Dictionary<string, string>
+        {
+            ["prompt"] = request.Prompt,
+            ["prompt_file"] = promptFile,
+            ["workspace"] = request.WorkingDirectory,
+            ["artifacts_dir"] = request.ArtifactsDirectory,
+            ["phase"] = request.Phase ?? "",
+            ["run_id"] = request.OwnerId,
+            ["iteration"] = request.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        // Each argument is rendered on its own and passed as one argv entry: a prompt holding `; rm -rf /` or
+        // `$(...)` stays a literal argument, because no shell ever sees it.
+        var rendered = argv.Select(a => values.Aggregate(a, (text, v) => text.Replace("{{" + v.Key + "}}", v.Value, StringComparison.Ordinal))).ToList();
+
+        var env = ProcessRunner.BaseEnvironment();
+        foreach (var (name, value) in config.Env ?? new Dictionary<string, string>())
+        {
+            env[name] = value;
+        }
+        foreach (var (name, source) in config.SecretEnv ?? new Dictionary<string, string>())
+        {
+            env[name] = readEnvironment(source) is { Length: > 0 } secret
+                ? secret
+                : throw new AgentFailedException($"environment variable {source} (secret_env for {name}) is not set on the Baton server");
+        }
+        env["BATON_RUN_ID"] = request.OwnerId;
+        env["BATON_PHASE"] = request.Phase ?? "";
+        env["BATON_ITERATION"] = values["iteration"];
+        env["BATON_WORKSPACE"] = request.WorkingDirectory;
+        env["BATON_ARTIFACTS_DIR"] = request.ArtifactsDirectory;
+        env["BATON_PROMPT_FILE"] = promptFile;
+
+        var usage = new UsageParser(config.Usage);
+        string? lastError = null;
+        var exitCode = await ProcessRunner.RunAsync(
+            new ProcessSpec(rendered[0], rendered.Skip(1).ToList(), request.WorkingDirectory, env),
+            async (stream, line) =>
+            {
+                if (stream == "stdout")
+                {
+                    usage.Observe(line);
+                }
+                else if (line.Trim().Length > 0)
+                {
+                    lastError = line.Trim();
+                }
+                await request.Log(stream == "stderr" ? "warn" : "info", line);
+            },
+            ct,
+            request.OnProcessStarted);
+        if (exitCode != 0)
+        {
+            throw new AgentFailedException($"{Path.GetFileName(rendered[0])} exited with code {exitCode}" + (lastError is null ? "" : $": {lastError}"), usage.Usage);
+        }
+
+        var artifacts = new List<ProducedArtifact>();
+        foreach (var name in request.Produces)
+        {
+            // An agent may write an artifact beside the code (committed with it) or into BATON_ARTIFACTS_DIR (not committed).
+            var path = new[] { Path.Combine(request.ArtifactsDirectory, name), Path.Combine(request.WorkingDirectory, name) }.FirstOrDefault(File.Exists);
+            if (path is not null)
+            {
+                artifacts.Add(new ProducedArtifact(name, await File.ReadAllTextAsync(path, ct)));
+            }
+        }
+        return new AgentOutcome(artifacts, usage.Summary ?? usage.LastLine, usage.Usage);
+    }
+}

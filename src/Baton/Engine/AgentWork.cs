@@ -1,0 +1,155 @@
+using Baton.Agents;
+using Baton.Runs;
+using Baton.Storage;
+using Baton.Workspaces;
+using Dapper;
+
+namespace Baton.Engine;
+
+/// <summary>The result of a phase's `check` command: its exit code and the tests it reported.</summary>
+public sealed record CheckResult(string Command, int ExitCode, int? TestsRun, int? TestsPassed);
+
+/// <summary>
+/// The parts of running an agent that phase and standalone executions share: the agent for a worker, the place it
+/// works in, its live log, and the check command after it.
+/// </summary>
+public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOptions options, EngineSignals signals, TimeProvider time)
+{
+    public IAgent AgentFor(WorkerDefinition worker) => worker.Kind switch
+    {
+        WorkerKinds.Command => new CommandAgent(worker.Config, Environment.GetEnvironmentVariable),
+        _ => throw new AgentFailedException($"workers of kind '{worker.Kind}' cannot run here"),
+    };
+
+    /// <summary>The owner's workspace (reset to its last commit) when it has a repository, else a scratch folder.</summary>
+    public async Task<(WorkspaceRow? Workspace, string Directory)> PrepareAsync(string ownerId, string? repositoryId, CancellationToken ct)
+    {
+        if (repositoryId is null)
+        {
+            var scratch = Path.Combine(options.DataDir, "scratch", ownerId);
+            Directory.CreateDirectory(scratch);
+            return (null, scratch);
+        }
+        var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>("SELECT * FROM repositories WHERE id = @repositoryId", new { repositoryId }), ct)
+            ?? throw new AgentFailedException($"repository '{repositoryId}' no longer exists");
+        var workspace = await workspaces.EnsureAsync(ownerId, repository, ct);
+        await workspaces.ResetAsync(workspace, ct);
+        return (workspace, workspace.Path);
+    }
+
+    public string ArtifactsDirectory(string executionId)
+    {
+        var path = Path.Combine(options.DataDir, "executions", executionId, "artifacts");
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    public LogSink Log(string ownerId, string? phase, int? iteration) => new(db, signals, time, ownerId, phase, iteration);
+
+    public Task RecordPidAsync(string executionId, int pid) =>
+        db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @executionId", new { executionId, pid }, tx));
+
+    public static async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, string directory, LogSink log, CancellationToken ct)
+    {
+        var command = string.Join(' ', argv);
+        await log.WriteAsync("info", $"$ {command}");
+        var (code, output) = await ProcessRunner.CaptureAsync(
+            new ProcessSpec(argv[0], argv.Skip(1).ToList(), directory, ProcessRunner.BaseEnvironment()),
+            ct,
+            (stream, line) => log.WriteAsync(stream == "stderr" ? "warn" : "info", line));
+        var tests = TestSummary.Parse(output);
+        await log.WriteAsync(code == 0 ? "info" : "error", $"check exited with code {code}" + (tests is { } t ? $" ({t.Passed}/{t.Run} tests passed)" : ""));
+        return new CheckResult(command, code, tests?.Run, tests?.Passed);
+    }
+}
+
+/// <summary>
+/// An agent's live log: lines are written in small batches (one transaction per batch, not per line) and every
+/// batch wakes the event streams, so people watching see output while the agent still runs.
+/// </summary>
+public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration) : IAsyncDisposable
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+    private readonly List<(string Level, string Message)> _pending = [];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private DateTimeOffset _lastFlush = time.GetUtcNow();
+    private bool _flushScheduled;
+
+    public async Task WriteAsync(string level, string message)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _pending.Add((level, message.Length > 8192 ? message[..8192] + "…" : message));
+            if (_pending.Count >= 200 || time.GetUtcNow() - _lastFlush >= Interval)
+            {
+                await FlushLockedAsync();
+            }
+            else if (!_flushScheduled)
+            {
+                // A line followed by silence still shows up within the interval, not when the program ends.
+                _flushScheduled = true;
+                _ = FlushLaterAsync();
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task FlushLaterAsync()
+    {
+        await Task.Delay(Interval, time);
+        await _gate.WaitAsync();
+        try
+        {
+            _flushScheduled = false;
+            await FlushLockedAsync();
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException)
+        {
+            // The closing flush writes whatever is left.
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            await FlushLockedAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task FlushLockedAsync()
+    {
+        _lastFlush = time.GetUtcNow();
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+        var batch = _pending.ToList();
+        _pending.Clear();
+        await db.WriteAsync(async (c, tx) =>
+        {
+            foreach (var (level, message) in batch)
+            {
+                await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
+            }
+        });
+        signals.Events.Fire();
+    }
+}
