@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Baton.Client;
+using Baton.Tests.Support;
+
+namespace Baton.Tests.Agents;
+
+public sealed class AgentRuntimeApiTests : IDisposable
+{
+    private readonly SampleRepo _repo = new();
+    private readonly BatonFactory _factory = new();
+    private readonly BatonClient _client;
+
+    public AgentRuntimeApiTests() => _client = _factory.Client();
+
+    private async Task<(WorkerInfo Worker, WorkItemInfo Item)> SetUpAsync(string script = "implement.sh", int concurrency = 0)
+    {
+        var worker = await _client.CreateWorkerAsync(new CreateWorkerRequest($"w-{Guid.NewGuid():N}"[..20], "command", [_repo.ScriptPath(script)], Concurrency: concurrency));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Implement slugify", "Make test_slugify pass", repo.RepositoryId));
+        return (worker, item);
+    }
+
+    private async Task<ExecutionInfo> WaitAsync(string id, Func<ExecutionInfo, bool> done)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var signals = _factory.Service<Baton.Engine.EngineSignals>();
+        while (true)
+        {
+            var wake = signals.Events.Current;
+            var execution = await _client.GetExecutionAsync(id, timeout.Token);
+            if (done(execution))
+            {
+                return execution;
+            }
+            await wake.WaitAsync(timeout.Token);
+        }
+    }
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Execute_runs_the_worker_in_a_workspace_of_the_work_items_repository()
+    {
+        var (worker, item) = await SetUpAsync();
+        var response = await _factory.Http().PostAsJsonAsync("/api/agent-runtime/execute", new { worker_id = worker.WorkerId, work_item_id = item.WorkItemId, prompt = "Implement slugify" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<ExecuteResponse>(BatonJson.Options))!.ExecutionId;
+        Assert.Equal($"/api/agent-runtime/executions/{id}", response.Headers.Location?.ToString());
+
+        var done = await WaitAsync(id, e => e.Status is "success" or "error" or "cancelled");
+        Assert.Equal("success", done.Status);
+        Assert.Equal((worker.WorkerId, item.WorkItemId, (string?)null), (done.WorkerId, done.WorkItemId, done.TemplateId));
+        Assert.Equal("slugify implemented", done.Output.Summary);
+        Assert.Equal(1, done.Output.FilesChanged);
+        Assert.Contains("+    return \"-\".join(text.lower().split())", done.Output.Diff, StringComparison.Ordinal);
+        Assert.Contains(done.Output.Logs, l => l.StartsWith("implementing slugify in ", StringComparison.Ordinal));
+        Assert.Equal((1500L, 0.0125m, 4), (done.TokensUsed, done.CostUsd, done.ToolCallsCount));
+        Assert.NotNull(done.StartedAt);
+        Assert.True(done.CompletedAt >= done.StartedAt);
+        Assert.NotNull(done.DurationMs);
+
+        var workspace = Assert.Single((await _client.ListWorkspacesAsync()).Workspaces);
+        Assert.Equal(($"baton/{id}", id, "active"), (workspace.Branch, workspace.OwnerId, workspace.Status));
+        Assert.Contains("slugify", _repo.Git("log", "--format=%s", $"baton/{id}"), StringComparison.Ordinal);
+        Assert.Contains("return \"-\".join", _repo.Git("show", $"baton/{id}:textutil.py"), StringComparison.Ordinal);
+        Assert.DoesNotContain("join", File.ReadAllText(Path.Combine(_repo.Path, "textutil.py")), StringComparison.Ordinal);
+
+        var deleted = await _client.DeleteWorkspaceAsync(workspace.Id);
+        Assert.Equal("deleted", deleted.Status);
+        Assert.False(Directory.Exists(workspace.Path));
+        Assert.Empty((await _client.ListWorkspacesAsync()).Workspaces);
+        Assert.Contains($"baton/{id}", _repo.Git("branch", "--list", $"baton/{id}"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"work_item_id":"x","prompt":"p"}""", "worker_id")]
+    [InlineData("""{"worker_id":"x","prompt":"p"}""", "work_item_id")]
+    [InlineData("""{"worker_id":"x","work_item_id":"y"}""", "prompt")]
+    [InlineData("""{"worker_id":"x","work_item_id":"y","prompt":""}""", "prompt")]
+    [InlineData("""{"worker_id":7,"work_item_id":"y","prompt":"p"}""", "worker_id")]
+    [InlineData("""{"worker_id":"x",""", "worker_id")]
+    public async Task Execute_with_a_missing_or_malformed_field_is_400(string json, string field)
+    {
+        var response = await _factory.Http().PostAsync("/api/agent-runtime/execute", new StringContent(json, Encoding.UTF8, "application/json"));
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task Execute_with_an_oversized_prompt_is_413()
+    {
+        var (worker, item) = await SetUpAsync();
+        var response = await _factory.Http().PostAsJsonAsync("/api/agent-runtime/execute",
+            new { worker_id = worker.WorkerId, work_item_id = item.WorkItemId, prompt = new string('p', 1024 * 1024 + 1) });
+        await ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task Unknown_worker_work_item_execution_and_workspace_are_404()
+    {
+        var (worker, item) = await SetUpAsync();
+        var noWorker = await Assert.ThrowsAsync<BatonApiException>(() => _client.ExecuteAsync(new ExecuteRequest("wkr_nope", item.WorkItemId, "p")));
+        Assert.Equal(HttpStatusCode.NotFound, noWorker.Status);
+        Assert.Contains("worker", noWorker.Detail, StringComparison.Ordinal);
+        var noItem = await Assert.ThrowsAsync<BatonApiException>(() => _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, "wki_nope", "p")));
+        Assert.Equal(HttpStatusCode.NotFound, noItem.Status);
+        Assert.Contains("work item", noItem.Detail, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<BatonApiException>(() => _client.GetExecutionAsync("exe_nope"))).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<BatonApiException>(() => _client.CancelExecutionAsync("exe_nope"))).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAsync<BatonApiException>(() => _client.DeleteWorkspaceAsync("wsp_nope"))).Status);
+    }
+
+    [Fact]
+    public async Task Cancel_of_a_running_execution_stops_it_and_of_a_pending_one_keeps_it_from_starting()
+    {
+        var (worker, item) = await SetUpAsync("tree.sh", concurrency: 1);
+        var first = (await _client.ExecuteAsync(new ExecuteRequest(worker.Name, item.WorkItemId, "run forever"))).ExecutionId;
+        await WaitAsync(first, e => e.Output.Logs.Contains("started tree"));
+        var second = (await _client.ExecuteAsync(new ExecuteRequest(worker.Name, item.WorkItemId, "wait your turn"))).ExecutionId;
+        Assert.Equal("pending", (await _client.GetExecutionAsync(second)).Status);
+
+        var cancelledPending = await _client.CancelExecutionAsync(second);
+        Assert.Equal("cancelled", cancelledPending.Status);
+        Assert.Null(cancelledPending.StartedAt);
+
+        var cancelledRunning = await _client.CancelExecutionAsync(first);
+        Assert.Equal("cancelled", cancelledRunning.Status);
+        Assert.Equal("cancelled", (await _client.GetExecutionAsync(second)).Status);
+    }
+
+    [Theory]
+    [InlineData("implement.sh", "success")]
+    [InlineData("fail.sh", "error")]
+    public async Task Cancel_of_a_finished_execution_is_409(string script, string status)
+    {
+        var (worker, item) = await SetUpAsync(script);
+        var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "p"))).ExecutionId;
+        var done = await WaitAsync(id, e => e.Status is "success" or "error");
+        Assert.Equal(status, done.Status);
+        if (status == "error")
+        {
+            Assert.Equal("fail.sh exited with code 3: about to fail", done.ErrorMessage);
+        }
+        var ex = await Assert.ThrowsAsync<BatonApiException>(() => _client.CancelExecutionAsync(id));
+        Assert.Equal((HttpStatusCode.Conflict, status), (ex.Status, ex.CurrentStatus));
+    }
+
+    [Fact]
+    public async Task Cancel_of_a_cancelled_execution_is_409()
+    {
+        var (worker, item) = await SetUpAsync("tree.sh");
+        var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "p"))).ExecutionId;
+        await _client.CancelExecutionAsync(id);
+        var ex = await Assert.ThrowsAsync<BatonApiException>(() => _client.CancelExecutionAsync(id));
+        Assert.Equal((HttpStatusCode.Conflict, "cancelled"), (ex.Status, ex.CurrentStatus));
+    }
+
+    [Fact]
+    public async Task The_workspace_list_is_empty_before_any_work()
+    {
+        var list = await _factory.Http().GetFromJsonAsync<JsonElement>("/api/agent-runtime/workspaces");
+        Assert.Equal(0, list.GetProperty("workspaces").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Roles_apply_to_the_agent_runtime()
+    {
+        var (worker, item) = await SetUpAsync();
+        var viewer = await _factory.ClientAsAsync("viewer");
+        Assert.Equal(HttpStatusCode.Forbidden, (await Assert.ThrowsAsync<BatonApiException>(() => viewer.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "p")))).Status);
+        var op = await _factory.ClientAsAsync("operator");
+        Assert.Equal(HttpStatusCode.Forbidden, (await Assert.ThrowsAsync<BatonApiException>(() => op.CreateWorkerAsync(new CreateWorkerRequest("sneaky", "command", ["/bin/sh"])))).Status);
+        Assert.NotNull(await viewer.ListWorkspacesAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _factory.Http(token: null).GetAsync("/api/agent-runtime/workspaces")).StatusCode);
+    }
+
+    public void Dispose()
+    {
+        _factory.Dispose();
+        _repo.Dispose();
+    }
+}

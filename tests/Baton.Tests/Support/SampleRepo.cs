@@ -1,0 +1,135 @@
+using System.Diagnostics;
+
+namespace Baton.Tests.Support;
+
+/// <summary>
+/// A real git repository in a temp folder: a tiny Python module with a real unittest suite, one test of which fails
+/// until `slugify` is implemented — what the agent scripts below do.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class SampleRepo : IDisposable
+{
+    public SampleRepo()
+    {
+        Root = Directory.CreateTempSubdirectory("baton-repo-").FullName;
+        Path = System.IO.Path.Combine(Root, "repo");
+        Scripts = System.IO.Path.Combine(Root, "scripts");
+        Directory.CreateDirectory(Path);
+        Directory.CreateDirectory(Scripts);
+        File.WriteAllText(System.IO.Path.Combine(Path, "textutil.py"), """
+            def shout(text):
+                return text.upper() + "!"
+
+
+            def slugify(text):
+                raise NotImplementedError("slugify")
+            """ + "\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, "test_textutil.py"), """
+            import unittest
+
+            from textutil import shout, slugify
+
+
+            class TextutilTest(unittest.TestCase):
+                def test_shout(self):
+                    self.assertEqual(shout("hi"), "HI!")
+
+                def test_slugify(self):
+                    self.assertEqual(slugify("Hello World"), "hello-world")
+
+
+            if __name__ == "__main__":
+                unittest.main()
+            """ + "\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, ".gitignore"), "__pycache__/\n");
+        Git("init", "--quiet", "--initial-branch=main");
+        Git("add", "-A");
+        Git("-c", "user.name=Test", "-c", "user.email=test@localhost", "commit", "--quiet", "-m", "initial");
+
+        // The implementer: edits the code (commits nothing itself), prints progress and its usage.
+        Script("implement.sh", """
+            #!/bin/sh
+            echo "implementing slugify in $BATON_WORKSPACE"
+            cat > textutil.py <<'PY'
+            def shout(text):
+                return text.upper() + "!"
+
+
+            def slugify(text):
+                return "-".join(text.lower().split())
+            PY
+            echo "notes for $BATON_PHASE" > "$BATON_ARTIFACTS_DIR/notes.md"
+            echo '{"baton_usage": {"tokens_in": 1200, "tokens_out": 300, "cost_usd": 0.0125, "tool_calls": 4, "summary": "slugify implemented"}}'
+            """);
+        // Prints a line, waits until told to go on: proves log lines stream while the process still runs.
+        Script("talk-then-wait.sh", """
+            #!/bin/sh
+            echo "first line from the agent"
+            while [ ! -f "$BATON_WORKSPACE/../go-$BATON_RUN_ID" ]; do sleep 0.05; done
+            echo "second line"
+            """);
+        // A parent with a child that ignores SIGTERM; both write their pids for the test to check.
+        Script("tree.sh", """
+            #!/bin/bash
+            bash -c 'trap "" TERM; echo $$ > "$BATON_ARTIFACTS_DIR/../child.pid"; while true; do sleep 1; done' &
+            echo $$ > "$BATON_ARTIFACTS_DIR/../parent.pid"
+            echo "started tree"
+            while true; do sleep 1; done
+            """);
+        Script("env.sh", """
+            #!/bin/sh
+            env | sort
+            """);
+        // Writes each argument on its own line to a file: what the program really received.
+        Script("args.sh", """
+            #!/bin/sh
+            for a in "$@"; do printf '%s\n' "$a"; done > "$BATON_ARTIFACTS_DIR/../args.txt"
+            echo done
+            """);
+        Script("fail.sh", """
+            #!/bin/sh
+            echo "about to fail" >&2
+            exit 3
+            """);
+    }
+
+    public string Root { get; }
+
+    public string Path { get; }
+
+    public string Scripts { get; }
+
+    public string ScriptPath(string name) => System.IO.Path.Combine(Scripts, name);
+
+    public string Git(params string[] args)
+    {
+        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"git {string.Join(' ', args)}: {error}");
+    }
+
+    private void Script(string name, string body)
+    {
+        var path = System.IO.Path.Combine(Scripts, name);
+        File.WriteAllText(path, body + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
