@@ -5,7 +5,6 @@ using System.Text.RegularExpressions;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Profiles;
-using Baton.Runs;
 using Baton.Storage;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,7 +20,10 @@ public sealed class WorkerRow
     public int Concurrency { get; set; }
     public long CreatedAt { get; set; }
 
-    public WorkerDefinition ToDefinition() => new(Id, Name, Kind, JsonSerializer.Deserialize<WorkerConfig>(Config, EventLog.Json)!, Concurrency);
+    /// <summary>snake_case fields, but dictionary keys kept as written: they are environment variable names.</summary>
+    public static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public WorkerDefinition ToDefinition() => new(Id, Name, Kind, JsonSerializer.Deserialize<WorkerConfig>(Config, ConfigJson)!, Concurrency);
 }
 
 /// <summary>Workers as data. Creating one means choosing what programs the server runs, so it is an admin's call.</summary>
@@ -160,7 +162,7 @@ public static partial class WorkersApi
             Id = Ids.New("wkr", time),
             Name = body.Name!,
             Kind = body.Kind!,
-            Config = JsonSerializer.Serialize(config, EventLog.Json),
+            Config = JsonSerializer.Serialize(config, WorkerRow.ConfigJson),
             Concurrency = body.Concurrency ?? 0,
             CreatedAt = time.GetUtcNow().ToMs(),
         };

@@ -18,6 +18,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     public IAgent AgentFor(WorkerDefinition worker) => worker.Kind switch
     {
         WorkerKinds.Command => new CommandAgent(worker.Config, Environment.GetEnvironmentVariable),
+        WorkerKinds.OpenAi => new OpenAiAgent(worker.Config, Environment.GetEnvironmentVariable, time),
         _ => throw new AgentFailedException($"workers of kind '{worker.Kind}' cannot run here"),
     };
 

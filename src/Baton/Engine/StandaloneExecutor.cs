@@ -50,7 +50,9 @@ public sealed class StandaloneExecutor(
                 };
                 outcome = await work.AgentFor(started.Worker).RunAsync(request, linked.Token);
                 usage = outcome.Usage;
-                commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: execution {executionId}", linked.Token);
+                var title = started.Prompt.Split('\n', 2)[0].Trim();
+                title = title.Length > 72 ? title[..72] + "…" : title;
+                commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {title}\n\nExecution {executionId}", linked.Token);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
             {

@@ -86,7 +86,7 @@ public sealed class AgentRuntimeApiTests : IDisposable
     [InlineData("""{"worker_id":"x","work_item_id":"y"}""", "prompt")]
     [InlineData("""{"worker_id":"x","work_item_id":"y","prompt":""}""", "prompt")]
     [InlineData("""{"worker_id":7,"work_item_id":"y","prompt":"p"}""", "worker_id")]
-    [InlineData("""{"worker_id":"x",""", "worker_id")]
+    [InlineData("""{"worker_id":"x",""", "body")]
     public async Task Execute_with_a_missing_or_malformed_field_is_400(string json, string field)
     {
         var response = await _factory.Http().PostAsync("/api/agent-runtime/execute", new StringContent(json, Encoding.UTF8, "application/json"));

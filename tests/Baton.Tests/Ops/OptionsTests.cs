@@ -34,7 +34,6 @@ public class OptionsTests
     }
 
     [Fact]
-    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task The_data_dir_and_the_local_key_are_private_to_their_owner()
     {
         using var factory = new BatonFactory();

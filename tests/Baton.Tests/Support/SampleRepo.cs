@@ -6,7 +6,6 @@ namespace Baton.Tests.Support;
 /// A real git repository in a temp folder: a tiny Python module with a real unittest suite, one test of which fails
 /// until `slugify` is implemented — what the agent scripts below do.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class SampleRepo : IDisposable
 {
     public SampleRepo()
