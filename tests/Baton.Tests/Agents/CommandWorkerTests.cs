@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Baton.Client;
+using Baton.Tests.Support;
+
+namespace Baton.Tests.Agents;
+
+/// <summary>Command workers as runs use them: real processes, real git repositories, real process trees.</summary>
+public sealed class CommandWorkerTests : IDisposable
+{
+    private const string SecretValue = "s3cret-value-for-the-agent";
+    private readonly SampleRepo _repo = new();
+    private readonly BatonFactory _factory = new();
+    private readonly BatonClient _client;
+
+    public CommandWorkerTests()
+    {
+        _client = _factory.Client();
+        Environment.SetEnvironmentVariable("BATON_TEST_AGENT_SECRET", SecretValue);
+    }
+
+    private async Task<RunDetail> StartAsync(string script, IReadOnlyList<string>? extraArgs = null, string produces = "[]", string extra = "", string? timeout = null)
+    {
+        var name = "w" + Guid.NewGuid().ToString("N")[..8];
+        await _client.CreateWorkerAsync(new CreateWorkerRequest(name, "command", [_repo.ScriptPath(script), .. extraArgs ?? []],
+            Env: new Dictionary<string, string> { ["AGENT_MODE"] = "test" },
+            SecretEnv: new Dictionary<string, string> { ["AGENT_TOKEN"] = "BATON_TEST_AGENT_SECRET" }, Timeout: timeout));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        var profile = "p" + name;
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", profile + ".yaml"), $"""
+            name: {profile}
+            phases:
+              - name: work
+                worker: {name}
+                prompt: "{"{{intake}}"}"
+                produces: {produces}
+                max_attempts: 1
+            {extra}
+            """);
+        return await _client.CreateRunAsync(new CreateRunRequest(profile, "do the work", RepositoryId: repo.RepositoryId));
+    }
+
+    [Fact]
+    public async Task Log_lines_arrive_on_the_event_stream_while_the_process_still_runs()
+    {
+        var run = await StartAsync("talk-then-wait.sh");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var e in _client.StreamRunEventsAsync(run.RunId, ct: timeout.Token))
+        {
+            if (e.Type == "log" && e.Data!.Value.GetProperty("message").GetString() == "first line from the agent")
+            {
+                break;
+            }
+            Assert.NotEqual("phase.completed", e.Type);
+        }
+        // Only now may the agent finish: the line above was seen while it was still running.
+        var workspace = Assert.Single((await _client.ListWorkspacesAsync()).Workspaces);
+        File.WriteAllText(Path.Combine(workspace.Path, "..", $"go-{run.RunId}"), "");
+        var done = await _client.WaitForStatusAsync(run.RunId, "completed");
+        Assert.Contains((await _client.GetLogsAsync(done.RunId)).Lines, l => l.Message == "second line");
+    }
+
+    [Fact]
+    public async Task Cancel_kills_the_whole_process_tree_within_two_seconds()
+    {
+        var run = await StartAsync("tree.sh");
+        await _client.WaitForAsync(run.RunId, r => r.Phases[0].Status == "running", "running");
+        var executionDir = await WaitForFileAsync("parent.pid");
+        var parent = int.Parse(File.ReadAllText(Path.Combine(executionDir, "parent.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await WaitForFileAsync("child.pid");
+        var child = int.Parse(File.ReadAllText(Path.Combine(executionDir, "child.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(IsAlive(parent) && IsAlive(child));
+
+        var clock = Stopwatch.StartNew();
+        var cancelled = await _client.CancelAsync(run.RunId, "stop");
+        while ((IsAlive(parent) || IsAlive(child)) && clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await Task.Delay(20);
+        }
+        Assert.False(IsAlive(parent), $"parent {parent} still running {clock.Elapsed} after cancel");
+        Assert.False(IsAlive(child), $"child {child} (ignores SIGTERM) still running {clock.Elapsed} after cancel");
+        Assert.Equal("cancelled", cancelled.Status);
+    }
+
+    [Fact]
+    public async Task A_timeout_kills_the_process_and_fails_with_a_clear_message()
+    {
+        var run = await StartAsync("tree.sh", timeout: "1s");
+        var failed = await _client.WaitForStatusAsync(run.RunId, "failed");
+        Assert.Contains("timed out after 1s", failed.Error, StringComparison.Ordinal);
+        var executionDir = await WaitForFileAsync("child.pid");
+        var child = int.Parse(File.ReadAllText(Path.Combine(executionDir, "child.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.False(IsAlive(child));
+    }
+
+    [Fact]
+    public async Task The_agent_gets_an_explicit_environment_without_baton_secrets()
+    {
+        var run = await StartAsync("env.sh");
+        await _client.WaitForStatusAsync(run.RunId, "completed");
+        var env = (await _client.GetLogsAsync(run.RunId, 500)).Lines.Select(l => l.Message).ToList();
+        Assert.Contains("AGENT_MODE=test", env);
+        Assert.Contains($"AGENT_TOKEN={SecretValue}", env);
+        Assert.Contains($"BATON_RUN_ID={run.RunId}", env);
+        Assert.Contains(env, l => l.StartsWith("PATH=", StringComparison.Ordinal));
+        Assert.DoesNotContain(env, l => l.StartsWith("BATON_ADMIN_TOKEN", StringComparison.Ordinal));
+        Assert.DoesNotContain(env, l => l.StartsWith("BATON_TEST_AGENT_SECRET", StringComparison.Ordinal));
+        Assert.DoesNotContain(env, l => l.Contains(BatonFactory.AdminToken, StringComparison.Ordinal));
+        var worker = (await _client.ListWorkersAsync()).Workers.Single();
+        Assert.DoesNotContain(SecretValue, System.Text.Json.JsonSerializer.Serialize(worker), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Shell_syntax_in_a_prompt_is_passed_as_one_literal_argument()
+    {
+        var marker = Path.Combine(_repo.Root, "pwned");
+        var intake = $"; touch {marker} && rm -rf / $(touch {marker}) `touch {marker}` | cat";
+        var name = "argv" + Guid.NewGuid().ToString("N")[..6];
+        await _client.CreateWorkerAsync(new CreateWorkerRequest(name, "command", [_repo.ScriptPath("args.sh"), "{{prompt}}", "--phase={{phase}}"]));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", name + ".yaml"),
+            $"name: {name}\nphases:\n  - name: work\n    worker: {name}\n    prompt: \"{{{{intake}}}}\"\n");
+        var run = await _client.CreateRunAsync(new CreateRunRequest(name, intake));
+        await _client.WaitForStatusAsync(run.RunId, "completed");
+        var args = File.ReadAllLines(Directory.GetFiles(Path.Combine(_factory.DataDir, "executions"), "args.txt", SearchOption.AllDirectories).Single());
+        Assert.Equal([intake, "--phase=work"], args);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task A_failing_agent_fails_the_phase_with_its_exit_code_and_last_error_line()
+    {
+        var run = await StartAsync("fail.sh");
+        var failed = await _client.WaitForStatusAsync(run.RunId, "failed");
+        Assert.Contains("fail.sh exited with code 3: about to fail", failed.Error, StringComparison.Ordinal);
+    }
+
+    private async Task<string> WaitForFileAsync(string name)
+    {
+        var root = Path.Combine(_factory.DataDir, "executions");
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            if (Directory.Exists(root) && Directory.GetFiles(root, name, SearchOption.AllDirectories).FirstOrDefault() is { } path && new FileInfo(path).Length > 0)
+            {
+                return Path.GetDirectoryName(path)!;
+            }
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"{name} never appeared");
+    }
+
+    private static bool IsAlive(int pid) =>
+        File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2].Equals("Z", StringComparison.Ordinal);
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("BATON_TEST_AGENT_SECRET", null);
+        _factory.Dispose();
+        _repo.Dispose();
+    }
+}
