@@ -22,6 +22,8 @@ internal sealed record BenchOptions
 
     public bool WriteDoc { get; init; }
 
+    public bool WatchedDataDir { get; init; }
+
     public string DataRoot { get; init; } = Path.GetTempPath();
 
     public IReadOnlyList<string> Args { get; init; } = [];
@@ -40,6 +42,8 @@ internal sealed record BenchOptions
           --repeat N           run everything N times and report each pass and the median (default 1)
           --only PART          transitions | latency | list
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
+          --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
+                               default ./.baton does (the appsettings file watcher then sees every database write)
           --write-doc          replace the generated block of docs/BENCHMARKS.md with this run's results
         """;
 
@@ -61,6 +65,7 @@ internal sealed record BenchOptions
                 "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list") ? part : throw new ArgumentException("--only takes transitions, latency or list") },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
+                "--watched-data-dir" => options with { WatchedDataDir = true },
                 _ => throw new ArgumentException($"unknown argument '{arg}'"),
             };
         }

@@ -39,22 +39,35 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public BatonClient Client { get; private set; } = null!;
 
-    /// <summary>A fresh, empty data dir with the bench profile in its profiles folder.</summary>
+    /// <summary>
+    /// A fresh, empty data dir with the bench profile in its profiles folder, in a folder of its own next to an
+    /// empty content root for the server (see <see cref="StartAsync"/>).
+    /// </summary>
     public static string NewDataDir(string root)
     {
-        var dir = Path.Combine(root, "baton-bench-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Path.Combine(dir, "profiles"));
-        File.WriteAllText(Path.Combine(dir, "profiles", StraightProfile + ".yaml"), StraightProfileYaml());
-        return dir;
+        var home = Path.Combine(root, "baton-bench-" + Guid.NewGuid().ToString("N")[..12]);
+        var dataDir = Path.Combine(home, "data");
+        Directory.CreateDirectory(Path.Combine(dataDir, "profiles"));
+        Directory.CreateDirectory(Path.Combine(home, "app"));
+        File.WriteAllText(Path.Combine(dataDir, "profiles", StraightProfile + ".yaml"), StraightProfileYaml());
+        return dataDir;
     }
 
-    public static async Task<BenchServer> StartAsync(string dataDir, int workers)
+    /// <param name="dataDir">a folder made by <see cref="NewDataDir"/>.</param>
+    /// <param name="workers">BATON_WORKERS: the engine's concurrency.</param>
+    /// <param name="watchedDataDir">
+    /// Make the data dir part of the content root, as with `dotnet Baton.dll` and the default ./.baton: the host's
+    /// appsettings watcher (recursive over the content root) then wakes for every database write. Off by default,
+    /// so that the numbers are Baton's own.
+    /// </param>
+    public static async Task<BenchServer> StartAsync(string dataDir, int workers, bool watchedDataDir)
     {
         var server = new BenchServer(dataDir, new PhaseMarks());
+        var home = Path.GetDirectoryName(dataDir)!;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             EnvironmentName = Environments.Production,
-            ContentRootPath = dataDir,
+            ContentRootPath = watchedDataDir ? home : Path.Combine(home, "app"),
         });
         // In-memory settings come last, so a BATON_* variable in the caller's environment cannot leak in.
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -104,9 +117,11 @@ internal sealed class BenchServer : IAsyncDisposable
         DeleteDataDir(DataDir);
     }
 
-    public static void DeleteDataDir(string dir)
+    /// <summary>Deletes a data dir made by <see cref="NewDataDir"/>, with the folder around it.</summary>
+    public static void DeleteDataDir(string dataDir)
     {
         SqliteConnection.ClearAllPools();
+        var dir = Path.GetDirectoryName(dataDir)!;
         try
         {
             Directory.Delete(dir, recursive: true);

@@ -30,24 +30,24 @@ internal static class LatencyBench
     public static async Task<LatencyResult> RunAsync(BenchOptions options, int pass)
     {
         var workers = options.LatencyWorkers;
-        await using var server = await BenchServer.StartAsync(BenchServer.NewDataDir(options.DataRoot), workers);
+        await using var server = await BenchServer.StartAsync(BenchServer.NewDataDir(options.DataRoot), workers, options.WatchedDataDir);
+        await Warmup.UntilJitSettlesAsync(() => TransitionsBench.CreateAndWaitAsync(server, 20, "warmup"));
         var marks = server.Marks;
         string? problem = null;
         var windows = new List<Window>();
-        var finished = 0;
 
         for (var i = 0; i < WarmupRuns + options.SequentialRuns; i++)
         {
             await Task.Delay(IdleGap);
             var from = marks.Count;
+            var target = marks.Finished + BenchServer.StraightPhases;
             var sent = Stopwatch.GetTimestamp();
             var run = await server.Client.CreateRunAsync(new CreateRunRequest(BenchServer.StraightProfile, TransitionsBench.Intake(i), "latency"));
-            finished += BenchServer.StraightPhases;
             if (problem is null)
             {
                 try
                 {
-                    await marks.WhenFinishedAsync(finished, RunTimeout);
+                    await marks.WhenFinishedAsync(target, RunTimeout);
                 }
                 catch (TimeoutException)
                 {

@@ -31,7 +31,13 @@ internal static class Program
         var clock = Stopwatch.StartNew();
         var results = new Results { Options = options, Machine = Machine.Describe(options.DataRoot), Started = DateTimeOffset.UtcNow };
         Progress("fdatasync floor");
-        results.Fsync = Fsync.Measure(options.DataRoot);
+        results.Fsync = Fsync.Measure(options.DataRoot, append: false);
+        results.FsyncAppend = Fsync.Measure(options.DataRoot, append: true);
+        if (options.Includes("transitions"))
+        {
+            Progress("storage floor");
+            results.Floor = await WriteFloor.MeasureAsync(options.DataRoot);
+        }
         for (var pass = 1; pass <= options.Repeat; pass++)
         {
             if (options.Includes("transitions"))

@@ -15,6 +15,10 @@ internal sealed class Results
 
     public Distribution Fsync { get; set; } = Distribution.Empty;
 
+    public Distribution FsyncAppend { get; set; } = Distribution.Empty;
+
+    public IReadOnlyList<FloorResult> Floor { get; set; } = [];
+
     public List<ThroughputResult> Throughput { get; } = [];
 
     public List<LatencyResult> Latency { get; } = [];
@@ -48,7 +52,8 @@ internal static class Report
         md.AppendLine(Inv($"| OS | {r.Machine.Os} |"));
         md.AppendLine(Inv($"| runtime | {r.Machine.Runtime}, Release build, server in-process (Kestrel on 127.0.0.1), SQLite WAL + synchronous=FULL |"));
         md.AppendLine(Inv($"| data dirs | {r.Machine.FileSystem} |"));
-        md.AppendLine(Inv($"| fdatasync, 8 KiB overwrite | p50 {Ms(r.Fsync.P50)} ms, p99 {Ms(r.Fsync.P99)} ms ({r.Fsync.Count} samples) |"));
+        md.AppendLine(Inv($"| 8 KiB write + fdatasync, in place | p50 {Ms(r.Fsync.P50)} ms, p99 {Ms(r.Fsync.P99)} ms ({r.Fsync.Count} samples) |"));
+        md.AppendLine(Inv($"| 8 KiB write + fdatasync, appending | p50 {Ms(r.FsyncAppend.P50)} ms, p99 {Ms(r.FsyncAppend.P99)} ms ({r.FsyncAppend.Count} samples) |"));
         md.AppendLine(Inv($"| load average at start | {r.Machine.LoadAverage} |"));
         md.AppendLine();
 
@@ -56,20 +61,32 @@ internal static class Report
         {
             md.AppendLine(Inv($"### 1. Durable phase transitions ({r.Throughput[0].Runs} runs × {BenchServer.StraightPhases} template phases, no gates)"));
             md.AppendLine();
-            md.AppendLine("A transition is one phase completion. *Window*: first run created → last run completed (server clock); creates run at the same time (8 in flight). *Engine-only*: first phase started → last completed.");
+            md.AppendLine("A transition is one phase completion. *Window*: first run created → last run completed (server clock); creates run at the same time (8 in flight). *Engine-only*: first phase started → last completed. *CPU/transition*: CPU time of the whole process (server + bench client) over the window, per transition.");
             md.AppendLine();
-            md.AppendLine("| pass | BATON_WORKERS | phases completed | failed runs | window (s) | transitions/s | engine-only transitions/s |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| pass | BATON_WORKERS | phases completed | failed runs | window (s) | transitions/s | engine-only transitions/s | CPU ms/transition |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var t in r.Throughput)
             {
-                md.AppendLine(Inv($"| {t.Pass} | {t.Workers} | {t.Facts.PhasesCompleted} | {t.Facts.RunsFailed} | {t.Facts.WindowSeconds:0.00} | {t.TransitionsPerSecond:0} | {t.EngineTransitionsPerSecond:0} |"));
+                md.AppendLine(Inv($"| {t.Pass} | {t.Workers} | {t.Facts.PhasesCompleted} | {t.Facts.RunsFailed} | {t.Facts.WindowSeconds:0.00} | {t.TransitionsPerSecond:0} | {t.EngineTransitionsPerSecond:0} | {t.CpuMsPerTransition:0.00} |"));
             }
             if (passes > 1)
             {
                 foreach (var g in r.Throughput.GroupBy(t => t.Workers))
                 {
-                    md.AppendLine(Inv($"| **median** | {g.Key} | | | | **{Median.Of(g.Select(t => t.TransitionsPerSecond)):0}** | **{Median.Of(g.Select(t => t.EngineTransitionsPerSecond)):0}** |"));
+                    md.AppendLine(Inv($"| **median** | {g.Key} | | | | **{Median.Of(g.Select(t => t.TransitionsPerSecond)):0}** | **{Median.Of(g.Select(t => t.EngineTransitionsPerSecond)):0}** | {Median.Of(g.Select(t => t.CpuMsPerTransition)):0.00} |"));
                 }
+            }
+            md.AppendLine();
+        }
+        if (r.Floor.Count > 0)
+        {
+            md.AppendLine("What the storage bricks cost here, one call at a time on an idle file (the real `Database` and `JobQueue`):");
+            md.AppendLine();
+            md.AppendLine("| call | p50 (ms) | p99 (ms) |");
+            md.AppendLine("|---|---:|---:|");
+            foreach (var f in r.Floor)
+            {
+                md.AppendLine(Inv($"| {f.What} | {Ms(f.Time.P50)} | {Ms(f.Time.P99)} |"));
             }
             md.AppendLine();
         }
