@@ -49,6 +49,7 @@ internal static class RunListBench
         new($"profile={MinorProfile}", null, MinorProfile, null, 0),
         new($"project={OneProject}", null, null, OneProject, 0),
         new("deep page, offset=5000", null, null, null, 5000),
+        new("deeper page, offset=50000 (not a target; OFFSET is linear)", null, null, null, 50_000),
         new("baseline: GET /healthz (no auth, no DB)", null, null, null, 0, Anonymous: true),
     ];
 
