@@ -14,6 +14,9 @@ internal sealed record BenchOptions
 
     public int SequentialRuns { get; init; } = 50;
 
+    /// <summary>Intake size of every run, created or seeded: a short ticket by default; PRDs can be far larger (up to 1 MiB).</summary>
+    public int IntakeBytes { get; init; } = 900;
+
     public int Requests { get; init; } = 300;
 
     public int Repeat { get; init; } = 1;
@@ -37,6 +40,7 @@ internal sealed record BenchOptions
           --runs N             runs per throughput measurement (default 200; 5 template phases each)
           --workers N[,M]      engine concurrency (BATON_WORKERS) for throughput (default 1,4)
           --seed-runs N        runs seeded for the GET /api/runs part (default 100000)
+          --intake-bytes N     intake size of every run, created or seeded (default 900)
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
           --requests N         timed requests per GET /api/runs query (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
@@ -59,6 +63,7 @@ internal sealed record BenchOptions
                 "--runs" => options with { Runs = Positive(arg, Value()) },
                 "--workers" => options with { Workers = Value().Split(',').Select(w => Positive(arg, w)).ToList() },
                 "--seed-runs" => options with { SeedRuns = Positive(arg, Value()) },
+                "--intake-bytes" => options with { IntakeBytes = Positive(arg, Value()) },
                 "--sequential-runs" => options with { SequentialRuns = Positive(arg, Value()) },
                 "--requests" => options with { Requests = Positive(arg, Value()) },
                 "--repeat" => options with { Repeat = Positive(arg, Value()) },

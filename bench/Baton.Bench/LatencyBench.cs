@@ -31,7 +31,7 @@ internal static class LatencyBench
     {
         var workers = options.LatencyWorkers;
         await using var server = await BenchServer.StartAsync(BenchServer.NewDataDir(options.DataRoot), workers, options.WatchedDataDir);
-        await Warmup.UntilJitSettlesAsync(() => TransitionsBench.CreateAndWaitAsync(server, 20, "warmup"));
+        await Warmup.UntilJitSettlesAsync(() => TransitionsBench.CreateAndWaitAsync(server, 20, "warmup", options.IntakeBytes));
         var marks = server.Marks;
         string? problem = null;
         var windows = new List<Window>();
@@ -42,7 +42,7 @@ internal static class LatencyBench
             var from = marks.Count;
             var target = marks.Finished + BenchServer.StraightPhases;
             var sent = Stopwatch.GetTimestamp();
-            var run = await server.Client.CreateRunAsync(new CreateRunRequest(BenchServer.StraightProfile, TransitionsBench.Intake(i), "latency"));
+            var run = await server.Client.CreateRunAsync(new CreateRunRequest(BenchServer.StraightProfile, TransitionsBench.Intake(i, options.IntakeBytes), "latency"));
             if (problem is null)
             {
                 try

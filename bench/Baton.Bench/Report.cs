@@ -59,7 +59,7 @@ internal static class Report
 
         if (r.Throughput.Count > 0)
         {
-            md.AppendLine(Inv($"### 1. Durable phase transitions ({r.Throughput[0].Runs} runs × {BenchServer.StraightPhases} template phases, no gates)"));
+            md.AppendLine(Inv($"### 1. Durable phase transitions ({r.Throughput[0].Runs} runs × {BenchServer.StraightPhases} template phases, no gates, {r.Options.IntakeBytes:N0}-byte intakes)"));
             md.AppendLine();
             md.AppendLine("A transition is one phase completion. *Window*: first run created → last run completed (server clock); creates run at the same time (8 in flight). *Engine-only*: first phase started → last completed. *CPU/transition*: CPU time of the whole process (server + bench client) over the window, per transition.");
             md.AppendLine();
@@ -126,19 +126,20 @@ internal static class Report
             var first = r.Lists[0];
             md.AppendLine(Inv($"### 3. GET /api/runs with {first.SeedRuns:N0} runs (limit 50)"));
             md.AppendLine();
-            md.AppendLine(Inv($"Seeded in one transaction in {first.SeedSeconds:0.0} s ({first.DatabaseBytes / 1024.0 / 1024.0:0} MiB, ~0.9 KiB intake per run): 70% completed, 15% failed, 10% running, 5% awaiting_approval; profiles 50/30/20%; 25 projects + 10% none. {r.Options.Requests} timed requests per query, round-robin, one at a time, after 50 warm-up requests each; client Stopwatch around the request and reading the whole body over loopback. *In-process* = `RunReads.ListAsync` on a pooled connection, no HTTP/auth/JSON."));
+            md.AppendLine(Inv($"Seeded in one transaction in {first.SeedSeconds:0.0} s ({first.DatabaseBytes / 1024.0 / 1024.0:0} MiB, {first.IntakeBytes:N0}-byte intake per run): 70% completed, 15% failed, 10% running, 5% awaiting_approval; profiles 50/30/20%; 25 projects + 10% none. {r.Options.Requests} timed requests per query, round-robin, one at a time, after a warm-up of at least 3 s; client Stopwatch around the request and reading the whole body over loopback. *In-process* = `RunReads.ListAsync` on a pooled connection, no HTTP/auth/JSON; *summary columns* = the same two queries selecting only the columns a run summary shows instead of `SELECT *`."));
             md.AppendLine();
-            md.AppendLine("| query | pass | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | in-process p50 (ms) | rows | total |");
-            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| query | pass | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | in-process p50 (ms) | summary columns p50 (ms) | rows | total |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var name in first.Queries.Select(q => q.Name))
             {
                 foreach (var l in r.Lists)
                 {
                     var q = l.Queries.Single(x => x.Name == name);
                     var inProcess = q.InProcess.Count == 0 ? "" : Ms(q.InProcess.P50);
+                    var summary = q.SummaryColumns.Count == 0 ? "" : Ms(q.SummaryColumns.P50);
                     var rows = q.Plan.Length == 0 ? "" : q.Rows.ToString(CultureInfo.InvariantCulture);
                     var total = q.Plan.Length == 0 ? "" : q.Total.ToString("N0", CultureInfo.InvariantCulture);
-                    md.AppendLine(Inv($"| `{q.Path}` | {l.Pass} | {Ms(q.Http.P50)} | {Ms(q.Http.P95)} | {Ms(q.Http.P99)} | {Ms(q.Http.Max)} | {inProcess} | {rows} | {total} |"));
+                    md.AppendLine(Inv($"| `{q.Path}` | {l.Pass} | {Ms(q.Http.P50)} | {Ms(q.Http.P95)} | {Ms(q.Http.P99)} | {Ms(q.Http.Max)} | {inProcess} | {summary} | {rows} | {total} |"));
                 }
             }
             md.AppendLine();

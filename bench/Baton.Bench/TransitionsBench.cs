@@ -25,12 +25,12 @@ internal static class TransitionsBench
     public static async Task<ThroughputResult> RunAsync(BenchOptions options, int pass, int workers)
     {
         await using var server = await BenchServer.StartAsync(BenchServer.NewDataDir(options.DataRoot), workers, options.WatchedDataDir);
-        var rounds = await Warmup.UntilJitSettlesAsync(() => CreateAndWaitAsync(server, WarmupRuns, "warmup"));
+        var rounds = await Warmup.UntilJitSettlesAsync(() => CreateAndWaitAsync(server, WarmupRuns, "warmup", options.IntakeBytes));
         Console.Error.WriteLine($"  warm-up: {rounds * WarmupRuns} runs; data dir {server.DataDir}");
 
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        var ids = await CreateAndWaitAsync(server, options.Runs, "bench");
+        var ids = await CreateAndWaitAsync(server, options.Runs, "bench", options.IntakeBytes);
         var clientSeconds = clock.Elapsed.TotalSeconds;
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
 
@@ -40,13 +40,13 @@ internal static class TransitionsBench
     }
 
     /// <summary>Creates <paramref name="count"/> runs through the API, a few at a time, and waits until all have finished.</summary>
-    public static async Task<IReadOnlyCollection<string>> CreateAndWaitAsync(BenchServer server, int count, string project)
+    public static async Task<IReadOnlyCollection<string>> CreateAndWaitAsync(BenchServer server, int count, string project, int intakeBytes)
     {
         var ids = new ConcurrentBag<string>();
         var before = await FinishedAsync(server, project);
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = CreateParallelism }, async (i, ct) =>
         {
-            var run = await server.Client.CreateRunAsync(new CreateRunRequest(BenchServer.StraightProfile, Intake(i), project), ct: ct);
+            var run = await server.Client.CreateRunAsync(new CreateRunRequest(BenchServer.StraightProfile, Intake(i, intakeBytes), project), ct: ct);
             ids.Add(run.RunId);
         });
 
@@ -72,6 +72,11 @@ internal static class TransitionsBench
         (await server.Client.ListRunsAsync(status: "completed", project: project, limit: 1)).Total
         + (await server.Client.ListRunsAsync(status: "failed", project: project, limit: 1)).Total;
 
-    public static string Intake(int i) =>
-        $"Benchmark run {i}: add a health endpoint to the billing service, with a test and a line in the changelog.";
+    /// <summary>A run's intake of about <paramref name="bytes"/> bytes: a short ticket by default, a PRD if asked.</summary>
+    public static string Intake(int i, int bytes)
+    {
+        const string Sentence = "The service must keep working while the change rolls out, with tests for every behaviour. ";
+        var head = $"Run {i}: add a health endpoint to the billing service. ";
+        return head + string.Concat(Enumerable.Repeat(Sentence, Math.Max(0, bytes - head.Length) / Sentence.Length + 1))[..Math.Max(0, bytes - head.Length)];
+    }
 }
