@@ -28,11 +28,11 @@ internal static class TransitionsBench
         var rounds = await Warmup.UntilJitSettlesAsync(() => CreateAndWaitAsync(server, WarmupRuns, "warmup", options.IntakeBytes));
         Console.Error.WriteLine($"  warm-up: {rounds * WarmupRuns} runs; data dir {server.DataDir}");
 
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var cpu = Environment.CpuUsage.TotalTime;
         var clock = Stopwatch.StartNew();
         var ids = await CreateAndWaitAsync(server, options.Runs, "bench", options.IntakeBytes);
         var clientSeconds = clock.Elapsed.TotalSeconds;
-        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        var cpuSeconds = (Environment.CpuUsage.TotalTime - cpu).TotalSeconds;
 
         await server.StopAsync();
         var facts = await EventFacts.ReadAsync(server.DatabasePath, ids);
@@ -77,6 +77,7 @@ internal static class TransitionsBench
     {
         const string Sentence = "The service must keep working while the change rolls out, with tests for every behaviour. ";
         var head = $"Run {i}: add a health endpoint to the billing service. ";
-        return head + string.Concat(Enumerable.Repeat(Sentence, Math.Max(0, bytes - head.Length) / Sentence.Length + 1))[..Math.Max(0, bytes - head.Length)];
+        var pad = Math.Max(0, bytes - head.Length);
+        return head + string.Concat(Enumerable.Repeat(Sentence, pad / Sentence.Length + 1))[..pad];
     }
 }
