@@ -1,1 +1,74 @@
-namespace Baton.Bench; internal static class Program { public static void Main() { } }
+using System.Diagnostics;
+
+namespace Baton.Bench;
+
+/// <summary>
+/// Throughput and latency of the real server on SQLite with the template agent: durable phase transitions per
+/// second, wake-up latency between phases, and GET /api/runs over a large table. A plain program, not
+/// BenchmarkDotNet: these are end-to-end measurements of a running server, not micro-benchmarks.
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(BenchOptions.Usage);
+            return 0;
+        }
+        BenchOptions options;
+        try
+        {
+            options = BenchOptions.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(BenchOptions.Usage);
+            return 2;
+        }
+
+        var clock = Stopwatch.StartNew();
+        var results = new Results { Options = options, Machine = Machine.Describe(options.DataRoot), Started = DateTimeOffset.UtcNow };
+        Progress("fdatasync floor");
+        results.Fsync = Fsync.Measure(options.DataRoot, append: false);
+        results.FsyncAppend = Fsync.Measure(options.DataRoot, append: true);
+        if (options.Includes("transitions"))
+        {
+            Progress("storage floor");
+            results.Floor = await WriteFloor.MeasureAsync(options.DataRoot);
+        }
+        for (var pass = 1; pass <= options.Repeat; pass++)
+        {
+            if (options.Includes("transitions"))
+            {
+                foreach (var workers in options.Workers)
+                {
+                    Progress($"pass {pass}: transitions, {options.Runs} runs, BATON_WORKERS={workers}");
+                    results.Throughput.Add(await TransitionsBench.RunAsync(options, pass, workers));
+                }
+            }
+            if (options.Includes("latency"))
+            {
+                Progress($"pass {pass}: wake-up latency, {options.SequentialRuns} runs one at a time, BATON_WORKERS={options.LatencyWorkers}");
+                results.Latency.Add(await LatencyBench.RunAsync(options, pass));
+            }
+            if (options.Includes("list"))
+            {
+                Progress($"pass {pass}: GET /api/runs, seeding {options.SeedRuns} runs");
+                results.Lists.Add(await RunListBench.RunAsync(options, pass));
+            }
+        }
+        results.Elapsed = clock.Elapsed;
+
+        var markdown = Report.Markdown(results);
+        Console.WriteLine(markdown);
+        if (options.WriteDoc)
+        {
+            Progress($"wrote {Report.WriteDoc(markdown)}");
+        }
+        return 0;
+
+        void Progress(string what) => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {what}");
+    }
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace Baton.Bench;
+
+/// <summary>Command-line options. Defaults keep one pass of everything under about three minutes on two cores.</summary>
+internal sealed record BenchOptions
+{
+    public int Runs { get; init; } = 200;
+
+    /// <summary>Engine concurrencies (BATON_WORKERS) for the throughput part; the latency part uses the first one above 1, else the first.</summary>
+    public IReadOnlyList<int> Workers { get; init; } = [1, 4];
+
+    public int SeedRuns { get; init; } = 100_000;
+
+    public int SequentialRuns { get; init; } = 50;
+
+    /// <summary>Intake size of every run, created or seeded: a short ticket by default; PRDs can be far larger (up to 1 MiB).</summary>
+    public int IntakeBytes { get; init; } = 900;
+
+    public int Requests { get; init; } = 300;
+
+    public int Repeat { get; init; } = 1;
+
+    public string? Only { get; init; }
+
+    public bool WriteDoc { get; init; }
+
+    public bool WatchedDataDir { get; init; }
+
+    public string DataRoot { get; init; } = Path.GetTempPath();
+
+    public IReadOnlyList<string> Args { get; init; } = [];
+
+    public int LatencyWorkers => Workers.FirstOrDefault(w => w > 1, Workers[0]);
+
+    public bool Includes(string part) => Only is null || Only == part;
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/Baton.Bench -- [options]
+          --runs N             runs per throughput measurement (default 200; 5 template phases each)
+          --workers N[,M]      engine concurrency (BATON_WORKERS) for throughput (default 1,4)
+          --seed-runs N        runs seeded for the GET /api/runs part (default 100000)
+          --intake-bytes N     intake size of every run, created or seeded (default 900)
+          --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
+          --requests N         timed requests per GET /api/runs query (default 300)
+          --repeat N           run everything N times and report each pass and the median (default 1)
+          --only PART          transitions | latency | list
+          --data-root DIR      where the temporary data dirs go (default the system temp dir)
+          --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
+                               default ./.baton does (the appsettings file watcher then sees every database write)
+          --write-doc          replace the generated block of docs/BENCHMARKS.md with this run's results
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions { Args = args };
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value");
+            options = arg switch
+            {
+                "--runs" => options with { Runs = Positive(arg, Value()) },
+                "--workers" => options with { Workers = Value().Split(',').Select(w => Positive(arg, w)).ToList() },
+                "--seed-runs" => options with { SeedRuns = Positive(arg, Value()) },
+                "--intake-bytes" => options with { IntakeBytes = Positive(arg, Value()) },
+                "--sequential-runs" => options with { SequentialRuns = Positive(arg, Value()) },
+                "--requests" => options with { Requests = Positive(arg, Value()) },
+                "--repeat" => options with { Repeat = Positive(arg, Value()) },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list") ? part : throw new ArgumentException("--only takes transitions, latency or list") },
+                "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
+                "--write-doc" => options with { WriteDoc = true },
+                "--watched-data-dir" => options with { WatchedDataDir = true },
+                _ => throw new ArgumentException($"unknown argument '{arg}'"),
+            };
+        }
+        if (options.Workers.Any(w => w > 256))
+        {
+            throw new ArgumentException("--workers must be 1..256 (BATON_WORKERS' range)");
+        }
+        return options;
+    }
+
+    private static int Positive(string name, string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"{name} must be a whole number above 0, not '{text}'");
+}
