@@ -20,6 +20,7 @@ public static class ServerHost
             // The server's name, not `baton`: whatever finds parts of the app by its name (Razor pages of the
             // dashboard, the OpenAPI title) must find the server's assembly, as when src/Baton runs on its own.
             ApplicationName = typeof(BatonHost).Assembly.GetName().Name,
+            Args = [BatonHost.NoConfigReload],
         });
 
         // Added last, so an option given on the command line wins over the same BATON_* environment variable.

@@ -1,6 +1,6 @@
 using Baton;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder([.. args, BatonHost.NoConfigReload]);
 builder.AddBaton();
 
 var app = builder.Build();

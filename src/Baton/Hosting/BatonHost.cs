@@ -17,6 +17,12 @@ namespace Baton;
 
 public static class BatonHost
 {
+    /// <summary>
+    /// Configuration is read once. Watching appsettings for changes watches the content root recursively, and the
+    /// default data dir (./.baton) is inside it: every database write woke the watcher (5-9% CPU in the benchmark).
+    /// </summary>
+    public const string NoConfigReload = "--hostBuilder:reloadConfigOnChange=false";
+
     public static WebApplicationBuilder AddBaton(this WebApplicationBuilder builder)
     {
         var services = builder.Services;

@@ -36,8 +36,12 @@ public static class RunReads
             where.Append(" AND project_name = @Project");
             counts.Append(" AND project_name = @Project");
         }
+        // The summary's columns only: reading the intake (up to 1 MiB a run) would walk its overflow pages for nothing.
         var rows = await c.QueryAsync<RunRow>(
-            $"SELECT * FROM runs WHERE 1 = 1{where} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset", q);
+            $"""
+            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used
+            FROM runs WHERE 1 = 1{where} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset
+            """, q);
         var total = await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{counts}", q);
         return new RunList(rows.Select(Summary).ToList(), total, q.Limit, q.Offset);
     }
