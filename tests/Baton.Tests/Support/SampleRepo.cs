@@ -75,6 +75,22 @@ public sealed class SampleRepo : IDisposable
             echo "started tree"
             while true; do sleep 1; done
             """);
+        // The implementer, slowly: long enough to be killed in the middle (it says when it is), then done.
+        Script("slow-implement.sh", """
+            #!/bin/sh
+            echo "slow implementer started (pid $$)"
+            echo "half done" > half_done.txt
+            sleep 3
+            cat > textutil.py <<'PY'
+            def shout(text):
+                return text.upper() + "!"
+
+
+            def slugify(text):
+                return "-".join(text.lower().split())
+            PY
+            echo "slow implementer finished"
+            """);
         Script("env.sh", """
             #!/bin/sh
             env | sort
@@ -99,6 +115,27 @@ public sealed class SampleRepo : IDisposable
     public string Scripts { get; }
 
     public string ScriptPath(string name) => System.IO.Path.Combine(Scripts, name);
+
+    /// <summary>software_delivery with its implementation done by <paramref name="worker"/> and its tests run for real.</summary>
+    public static string DeliveryProfile(string worker, bool gate = true) => $$$"""
+        name: software_delivery
+        phases:
+          - name: discovery
+            produces: [prd.md]
+          - name: design
+            produces: [tech_spec.md]
+        {{{(gate ? "    gate:\n      reject_to: [design, discovery]" : "")}}}
+          - name: implementation
+            worker: {{{worker}}}
+            prompt: "Implement this: {{intake}}"
+          - name: test
+            produces: [test_report.md]
+            check: [python3, -m, unittest, -v]
+            on_failure:
+              retry_from: implementation
+          - name: document
+            produces: [documentation.md]
+        """;
 
     public string Git(params string[] args)
     {
