@@ -78,3 +78,79 @@ public sealed class CrashRecoveryTests : IDisposable
         Directory.Delete(_dataDir, recursive: true);
     }
 }
+
+/// <summary>kill -9 of the server while a command agent works: the agent is stopped, the phase runs again in the same workspace.</summary>
+public sealed class CommandCrashRecoveryTests : IDisposable
+{
+    private const string Token = "crash-test-admin-token-0002";
+    private readonly SampleRepo _repo = new();
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("baton-crash-cmd-").FullName;
+
+    [Fact]
+    public async Task An_interrupted_command_execution_is_lost_its_agent_stopped_and_the_phase_rerun_in_the_same_workspace()
+    {
+        Directory.CreateDirectory(Path.Combine(_dataDir, "profiles"));
+        File.WriteAllText(Path.Combine(_dataDir, "profiles", "software_delivery.yaml"), SampleRepo.DeliveryProfile("slow", gate: false));
+
+        string runId;
+        int orphan;
+        string workspacePath;
+        using (var first = await ServerProcess.StartAsync(_dataDir, Token))
+        {
+            var client = first.Client(Token);
+            await client.CreateWorkerAsync(new CreateWorkerRequest("slow", "command", [_repo.ScriptPath("slow-implement.sh")]));
+            var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", _repo.Path));
+            runId = (await client.CreateRunAsync(new CreateRunRequest("software_delivery", "slugify", RepositoryId: repo.RepositoryId))).RunId;
+            orphan = await WaitForAgentPidAsync(client, runId);
+            workspacePath = Assert.Single((await client.ListWorkspacesAsync()).Workspaces).Path;
+            first.KillHard();
+        }
+        // SIGKILL of the server does not reach the agent: it has its own session and lives on, for now.
+        Assert.True(File.Exists($"/proc/{orphan}/stat"));
+
+        using (var second = await ServerProcess.StartAsync(_dataDir, Token))
+        {
+            var client = second.Client(Token);
+            var run = await client.WaitForStatusAsync(runId, "completed");
+            Assert.All(run.Phases, p => Assert.Equal(("completed", 1), (p.Status, p.Iteration)));
+            Assert.False(File.Exists($"/proc/{orphan}/stat") && !File.ReadAllText($"/proc/{orphan}/stat").Split(' ')[2].Equals("Z", StringComparison.Ordinal),
+                "the orphaned agent was not stopped");
+            var workspace = Assert.Single((await client.ListWorkspacesAsync()).Workspaces);
+            Assert.Equal(workspacePath, workspace.Path);
+            var logs = (await client.GetLogsAsync(runId, 500)).Lines.Select(l => l.Message).ToList();
+            Assert.True(logs.Any(l => l.Contains("worker lost", StringComparison.Ordinal) && l.Contains("its agent process was stopped", StringComparison.Ordinal)), string.Join("\n", logs));
+            Assert.Equal(2, logs.Count(l => l.StartsWith("slow implementer started", StringComparison.Ordinal)));
+            second.KillHard();
+        }
+
+        var branch = $"baton/{runId}";
+        Assert.Equal(["document", "test", "implementation", "design", "discovery"],
+            _repo.Git("log", "--format=%s", $"main..{branch}").Trim().Split('\n').Select(s => s.Split(' ')[1]));
+        SqliteConnection.ClearAllPools();
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "baton.db")};Mode=ReadOnly");
+        var implementation = (await db.QueryAsync<(string Status, string? Error)>(
+            "SELECT status, error_message FROM executions WHERE run_id = @runId AND phase = 'implementation' ORDER BY created_at", new { runId })).ToList();
+        Assert.Equal([("error", "worker lost"), ("success", null)], implementation);
+        Assert.Equal(1, await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM events WHERE run_id = @runId AND type = 'phase.completed' AND phase = 'implementation'", new { runId }));
+    }
+
+    private static async Task<int> WaitForAgentPidAsync(BatonClient client, string runId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var e in client.StreamRunEventsAsync(runId, ct: timeout.Token))
+        {
+            if (e.Type == "log" && e.Data!.Value.GetProperty("message").GetString() is { } line && line.StartsWith("slow implementer started (pid ", StringComparison.Ordinal))
+            {
+                return int.Parse(line["slow implementer started (pid ".Length..^1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        throw new Xunit.Sdk.XunitException("the agent never started");
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dataDir, recursive: true);
+        _repo.Dispose();
+    }
+}

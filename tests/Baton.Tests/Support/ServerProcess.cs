@@ -58,10 +58,13 @@ public sealed class ServerProcess : IDisposable
 
     public BatonClient Client(string token) => BatonClient.Create(Url, token);
 
-    /// <summary>SIGKILL: no shutdown hooks, no flushing — what a power cut or OOM kill looks like.</summary>
+    /// <summary>
+    /// `kill -9` of the server alone: no shutdown hooks, no flushing, and the agents it started live on — what an
+    /// OOM kill or a crash looks like.
+    /// </summary>
     public void KillHard()
     {
-        _process.Kill(entireProcessTree: true);
+        _process.Kill(entireProcessTree: false);
         _process.WaitForExit();
     }
 
@@ -69,7 +72,8 @@ public sealed class ServerProcess : IDisposable
     {
         if (!_process.HasExited)
         {
-            KillHard();
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
         }
         _process.Dispose();
     }
