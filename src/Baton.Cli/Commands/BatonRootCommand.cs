@@ -18,6 +18,7 @@ public sealed class BatonRootCommand : RootCommand
     {
         Subcommands.Add(new UpCommand());
         Subcommands.Add(new ServeCommand());
+        Subcommands.Add(new DemoCommand());
         Subcommands.Add(new RunCommand());
 
         var help = Options.OfType<HelpOption>().Single();
