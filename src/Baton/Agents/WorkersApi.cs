@@ -43,13 +43,9 @@ public static partial class WorkersApi
     public static Task<WorkerRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string idOrName) =>
         c.QuerySingleOrDefaultAsync<WorkerRow>("SELECT * FROM workers WHERE id = @idOrName OR name = @idOrName", new { idOrName }, tx);
 
-    public static async Task<Results<Created<WorkerInfo>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreateWorkerRequest? body, ClaimsPrincipal user, Database db, TimeProvider time)
+    /// <summary>Checks a worker definition (from the API or a YAML file) and makes the row to store, or says what is wrong.</summary>
+    public static (WorkerRow? Row, Dictionary<string, string[]> Errors) Validate(CreateWorkerRequest body, TimeProvider time)
     {
-        if (body is null)
-        {
-            return Problems.Invalid("body", "a JSON body is required: {\"name\": ..., \"kind\": ...}");
-        }
         var errors = new Dictionary<string, string[]>();
         void Error(string field, string message) => errors[field] = [message];
 
@@ -139,7 +135,7 @@ public static partial class WorkersApi
         }
         if (errors.Count > 0)
         {
-            return Problems.Invalid(errors);
+            return (null, errors);
         }
 
         var config = new WorkerConfig
@@ -166,6 +162,21 @@ public static partial class WorkersApi
             Concurrency = body.Concurrency ?? 0,
             CreatedAt = time.GetUtcNow().ToMs(),
         };
+        return (row, errors);
+    }
+
+    public static async Task<Results<Created<WorkerInfo>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        CreateWorkerRequest? body, ClaimsPrincipal user, Database db, TimeProvider time)
+    {
+        if (body is null)
+        {
+            return Problems.Invalid("body", "a JSON body is required: {\"name\": ..., \"kind\": ...}");
+        }
+        var (row, errors) = Validate(body, time);
+        if (row is null)
+        {
+            return Problems.Invalid(errors);
+        }
         var created = await db.WriteAsync(async (c, tx) =>
         {
             if (await FindAsync(c, tx, row.Name) is not null)

@@ -57,6 +57,11 @@ public sealed class StartupInitializer(
         {
             await ApiKeys.EnsureAsync(db, "local-admin", LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath), Roles.Admin, time);
         }
+        var workers = await Agents.WorkerFiles.LoadAsync(db, Path.Combine(options.DataDir, "workers"), time, logger, cancellationToken);
+        if (workers > 0)
+        {
+            logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
+        }
         if (options.Role != "api")
         {
             var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);

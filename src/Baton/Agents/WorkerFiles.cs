@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Baton.Client;
+using Baton.Storage;
+using Dapper;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Baton.Agents;
+
+/// <summary>
+/// Workers declared as files, `&lt;data dir&gt;/workers/*.yaml` (the same fields as POST /api/workers), loaded at
+/// start-up: a file replaces the worker of the same name. A bad file is logged with what is wrong and skipped.
+/// </summary>
+public static class WorkerFiles
+{
+    public static async Task<int> LoadAsync(Database db, string folder, TimeProvider time, ILogger logger, CancellationToken ct)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+        var loaded = 0;
+        foreach (var path in Directory.EnumerateFiles(folder, "*.yaml").Concat(Directory.EnumerateFiles(folder, "*.yml")).Order(StringComparer.Ordinal))
+        {
+            var (request, problem) = Read(path);
+            if (request is null)
+            {
+                logger.LogError("Worker file {File}: {Problem}", path, problem);
+                continue;
+            }
+            var (row, errors) = WorkersApi.Validate(request, time);
+            if (row is null)
+            {
+                logger.LogError("Worker file {File}: {Problems}", path, string.Join(" ", errors.SelectMany(e => e.Value)));
+                continue;
+            }
+            await db.WriteAsync((c, tx) => c.ExecuteAsync(
+                """
+                INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at)
+                VALUES (@Id, @Name, @Kind, @Config, @Concurrency, 'file', @CreatedAt)
+                ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, config = excluded.config, concurrency = excluded.concurrency
+                """, row, tx), ct);
+            loaded++;
+        }
+        return loaded;
+    }
+
+    public static (CreateWorkerRequest? Request, string? Problem) Read(string path)
+    {
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(File.ReadAllText(path)));
+            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            {
+                return (null, "a worker file is a YAML mapping (name, kind, argv or base_url, ...)");
+            }
+            var request = ToJson(root).Deserialize<CreateWorkerRequest>(Strict);
+            return request is null ? (null, "empty") : (request, null);
+        }
+        catch (YamlException ex)
+        {
+            return (null, $"line {ex.Start.Line}: {ex.Message}");
+        }
+        catch (JsonException ex)
+        {
+            return (null, $"{ex.Path?.TrimStart('$', '.')}: {ex.Message.Split(". ")[0]}");
+        }
+        catch (IOException ex)
+        {
+            return (null, ex.Message);
+        }
+    }
+
+    private static readonly JsonSerializerOptions Strict = new(BatonJson.Options)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>YAML to JSON by node type: unquoted scalars that read as numbers or booleans become them.</summary>
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(kv =>
+            KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
+        YamlSequenceNode list => new JsonArray(list.Children.Select(ToJson).ToArray()),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: var v } when v is null or "" or "~" or "null" => null,
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } b => JsonValue.Create(b.Value == "true"),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: var v } when decimal.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) => JsonValue.Create(n),
+        YamlScalarNode scalar => JsonValue.Create(scalar.Value),
+        _ => null,
+    };
+}

@@ -1,0 +1,55 @@
+using Baton.Agents;
+using Baton.Tests.Support;
+
+namespace Baton.Tests.Agents;
+
+public sealed class WorkerFilesTests : IDisposable
+{
+    private readonly BatonFactory _factory = new();
+
+    private static string DocsWorkers()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Baton.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        return Path.Combine(dir!.FullName, "docs", "workers");
+    }
+
+    [Fact]
+    public async Task The_worker_files_in_the_docs_load_as_workers_and_a_bad_file_is_skipped()
+    {
+        var folder = Path.Combine(_factory.DataDir, "workers");
+        Directory.CreateDirectory(folder);
+        foreach (var file in Directory.GetFiles(DocsWorkers(), "*.yaml"))
+        {
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        }
+        File.WriteAllText(Path.Combine(folder, "broken.yaml"), "name: broken\nkind: command\nargv: claude\n");
+        File.WriteAllText(Path.Combine(folder, "typo.yaml"), "name: typo\nkind: command\nargvs: [x]\n");
+
+        var workers = (await _factory.Client().ListWorkersAsync()).Workers.ToDictionary(w => w.Name);
+        Assert.Equal(["aider", "claude-code", "codex", "ollama-coder", "vllm"], workers.Keys.Order());
+
+        var claude = workers["claude-code"];
+        Assert.Equal(("command", "claude", "30m", 2), (claude.Kind, claude.Usage, claude.Timeout, claude.Concurrency));
+        Assert.Equal(["claude", "-p", "{{prompt}}", "--output-format", "json", "--permission-mode", "acceptEdits"], claude.Argv);
+        Assert.Equal("ANTHROPIC_API_KEY", claude.SecretEnv!["ANTHROPIC_API_KEY"]);
+        Assert.Contains("{{prompt_file}}", workers["aider"].Argv!);
+        Assert.Equal(("openai", "http://127.0.0.1:11434/v1", 4096), (workers["ollama-coder"].Kind, workers["ollama-coder"].BaseUrl, workers["ollama-coder"].MaxTokens));
+        Assert.Equal((0.20m, 0.60m, "VLLM_API_KEY"), (workers["vllm"].InputPricePerMtok, workers["vllm"].OutputPricePerMtok, workers["vllm"].ApiKeyEnv));
+    }
+
+    [Fact]
+    public void Reading_a_bad_file_says_what_is_wrong()
+    {
+        var path = Path.Combine(_factory.DataDir, "bad.yaml");
+        File.WriteAllText(path, "name: x\nkind: command\nargv: [a\n");
+        Assert.Contains("line", WorkerFiles.Read(path).Problem, StringComparison.Ordinal);
+        File.WriteAllText(path, "name: x\nkind: command\nconcurrency: lots\n");
+        Assert.Contains("concurrency", WorkerFiles.Read(path).Problem, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _factory.Dispose();
+}
