@@ -131,8 +131,14 @@ public sealed class AgentRuntimeApiTests : IDisposable
         Assert.Equal("cancelled", cancelledPending.Status);
         Assert.Null(cancelledPending.StartedAt);
 
+        var pids = new[] { "parent.pid", "child.pid" }
+            .Select(f => int.Parse(File.ReadAllText(Path.Combine(_factory.DataDir, "executions", first, f)).Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
         var cancelledRunning = await _client.CancelExecutionAsync(first);
         Assert.Equal("cancelled", cancelledRunning.Status);
+        // The answer comes once the work has stopped: the parent and its SIGTERM-ignoring child are gone.
+        Assert.All(pids, pid => Assert.False(
+            File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z", $"process {pid} still running"));
         Assert.Equal("cancelled", (await _client.GetExecutionAsync(second)).Status);
     }
 
