@@ -102,7 +102,9 @@ public sealed class PhaseExecutor(
         {
             return new Result(null, problem, true, AgentUsage.None, null, null, new Dictionary<string, string>());
         }
-        var (workspace, directory) = await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct);
+        // A folder only where something works in one: a repository's workspace, a program, or a check command.
+        var needsFolder = s.Run.RepositoryId is not null || s.Worker is not null || s.Phase.Check is { Count: > 0 };
+        var (workspace, directory) = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct) : (null, "");
         // Read outside the write transaction: artifacts can be large, and writers queue behind it.
         var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, s.Run.Id), ct);
         var input = new AgentInput(s.Run.Id, s.Run.ProjectName, s.Run.Intake, s.Phase, s.Iteration, s.Feedback, earlier);
