@@ -78,6 +78,8 @@ internal sealed class BenchServer : IAsyncDisposable
             ["BATON_WORKERS"] = workers.ToString(CultureInfo.InvariantCulture),
             ["BATON_ROLE"] = "all",
             ["BATON_LOCAL_ADMIN_KEY"] = "false",
+            // The bench is one client hammering the server on purpose: per-key rate limiting would measure itself.
+            ["BATON_RATE_LIMIT"] = "0",
         });
         // Production-like logging: warnings and errors only (per-request information logs would be measured too).
         builder.Logging.ClearProviders();

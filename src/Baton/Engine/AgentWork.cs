@@ -79,6 +79,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
     private readonly SemaphoreSlim _gate = new(1, 1);
     private DateTimeOffset _lastFlush = time.GetUtcNow();
     private bool _flushScheduled;
+    private bool _closed;
 
     public async Task WriteAsync(string level, string message)
     {
@@ -110,11 +111,36 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         try
         {
             _flushScheduled = false;
-            await FlushLockedAsync();
+            if (!_closed)
+            {
+                await FlushLockedAsync();
+            }
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException)
         {
             // The closing flush writes whatever is left.
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes what is still buffered inside the caller's transaction (the execution's finish), so a quick phase
+    /// costs no commit of its own for its log, and closes the sink.
+    /// </summary>
+    public async Task CompleteAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            foreach (var (level, message) in _pending)
+            {
+                await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
+            }
+            _pending.Clear();
+            _closed = true;
         }
         finally
         {
@@ -127,7 +153,11 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         await _gate.WaitAsync();
         try
         {
-            await FlushLockedAsync();
+            if (!_closed)
+            {
+                await FlushLockedAsync();
+            }
+            _closed = true;
         }
         finally
         {

@@ -45,6 +45,27 @@ public sealed class JobQueue(Database db, TimeProvider time)
             tx), ct);
     }
 
+    /// <summary>
+    /// Inside a finish transaction: takes the run's next phase job at once (same limits as <see cref="ClaimAsync"/>),
+    /// so the worker goes straight on — one commit per transition, and no other worker woken for it.
+    /// </summary>
+    public Task<JobRow?> ClaimNextOfRunAsync(IDbConnection c, IDbTransaction tx, string runId)
+    {
+        var now = time.GetUtcNow().ToMs();
+        return c.QuerySingleOrDefaultAsync<JobRow>(
+            """
+            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+            WHERE id = (SELECT j.id FROM jobs j
+                        WHERE j.run_id = @runId AND j.kind = 'execute_phase' AND j.run_at <= @now AND j.lease_expires_at IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
+                                          AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+                        ORDER BY j.id LIMIT 1)
+            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
+            """,
+            new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now, runId },
+            tx);
+    }
+
     /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
     public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
     {

@@ -40,60 +40,79 @@ public sealed class PhaseExecutor(
         // Tracked before the start transaction, so a cancel that lands after it commits always finds the work.
         using var handle = running.Track(job.RunId);
         var started = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
-        if (started is null || handle.Cancel.IsCancellationRequested)
+        while (started is not null && !handle.Cancel.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
-            return;
+            signals.Events.Fire();
+            (job, started) = await RunPhaseAsync(job, started, handle, stopping);
         }
-        signals.Events.Fire();
+    }
 
+    /// <summary>One phase execution; returns the run's next phase when the finish transaction took it over.</summary>
+    private async Task<(JobRow Job, Started? Next)> RunPhaseAsync(JobRow job, Started started, RunningExecutions.Handle handle, CancellationToken stopping)
+    {
         var clock = time.GetTimestamp();
         var timeoutAfter = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
         using var timeout = new CancellationTokenSource(timeoutAfter, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
         using var renewal = RenewLeaseWhileRunning(job, linked.Token);
         Result result;
-        await using (var log = work.Log(job.RunId, started.Phase.Name, started.Iteration))
+        await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration);
+        try
         {
-            try
-            {
-                result = await RunAsync(started, log, linked.Token);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
-            {
-                // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
-                // Run cancelled: the cancel transaction has recorded everything already.
-                return;
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                result = new Result(null, $"timed out after {Durations.Format(timeoutAfter)}", false, AgentUsage.None, null, null, new Dictionary<string, string>());
-            }
-            catch (AgentFailedException ex)
-            {
-                result = new Result(null, ex.Message, false, ex.Usage, null, null, new Dictionary<string, string>());
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                result = new Result(null, ex.Message, false, AgentUsage.None, null, null, new Dictionary<string, string>());
-            }
-            if (result.Error is { } error)
-            {
-                await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
-            }
+            result = await RunAsync(started, log, linked.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
+        {
+            // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
+            // Run cancelled: the cancel transaction has recorded everything already.
+            return (job, null);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            result = new Result(null, $"timed out after {Durations.Format(timeoutAfter)}", false, AgentUsage.None, null, null, new Dictionary<string, string>());
+        }
+        catch (AgentFailedException ex)
+        {
+            result = new Result(null, ex.Message, false, ex.Usage, null, null, new Dictionary<string, string>());
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            result = new Result(null, ex.Message, false, AgentUsage.None, null, null, new Dictionary<string, string>());
+        }
+        if (result.Error is { } error)
+        {
+            await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
         }
         var elapsed = time.GetElapsedTime(clock);
         metrics.PhaseExecutions.Observe(
             $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result.Error is null ? "success" : "error")}",
             elapsed.TotalSeconds);
 
-        var decision = await db.WriteAsync((c, tx) => FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds), CancellationToken.None);
+        var (decision, next) = await db.WriteAsync(async (c, tx) =>
+        {
+            await log.CompleteAsync(c, tx);
+            var decision = await FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds);
+            if (decision is not Transition { Jobs.Count: > 0 } || stopping.IsCancellationRequested)
+            {
+                return (decision, ((JobRow, Started)?)null);
+            }
+            // The run's next phase starts in this same transaction, on this worker.
+            var nextJob = await queue.ClaimNextOfRunAsync(c, tx, job.RunId);
+            var nextStarted = nextJob is null ? null : await StartAsync(c, tx, nextJob);
+            return (decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
+        }, CancellationToken.None);
         if (decision is not null)
         {
-            transitions.AfterCommit(decision);
+            transitions.AfterCommit(decision, jobsTaken: next is not null);
         }
         signals.Events.Fire();
-        // This worker's slot is free: a job held back by its concurrency limit may go now.
-        signals.Jobs.Fire();
+        if (next is null)
+        {
+            // This worker's slot is free: a job held back by its concurrency limit may go now.
+            signals.Jobs.Fire();
+            return (job, null);
+        }
+        return next.Value;
     }
 
     private async Task<Result> RunAsync(Started s, LogSink log, CancellationToken ct)

@@ -47,7 +47,10 @@ public static class EventStream
     {
         public async Task ExecuteAsync(HttpContext http)
         {
-            var ct = http.RequestAborted;
+            // Ends when the client goes away or the server stops: an open stream must not hold up a shutdown.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+                http.RequestAborted, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+            var ct = stop.Token;
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
             http.Response.Headers["X-Accel-Buffering"] = "no";

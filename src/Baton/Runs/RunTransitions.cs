@@ -23,11 +23,13 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         return outcome;
     }
 
-    public void AfterCommit(RunDecision decision)
+    /// <param name="decision">What was committed.</param>
+    /// <param name="jobsTaken">The committing worker already took the new jobs: no other worker needs waking.</param>
+    public void AfterCommit(RunDecision decision, bool jobsTaken = false)
     {
         if (decision is Transition t)
         {
-            if (t.Jobs.Count > 0)
+            if (t.Jobs.Count > 0 && !jobsTaken)
             {
                 signals.Jobs.Fire();
             }

@@ -97,7 +97,7 @@ public sealed class ExpiringKeyTests : IDisposable
         var created = await _factory.Client().CreateKeyAsync(new CreateKeyRequest("watcher", "viewer"));
         var watcher = _factory.Client(created.Token);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var stream = watcher.StreamAllEventsAsync(lastEventId: 0, ct: timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var stream = watcher.StreamAllEventsAsync(lastEventId: 0, ct: timeout.Token).GetAsyncEnumerator(timeout.Token);
         var run = await _factory.Client().CreateRunAsync(new CreateRunRequest("software_delivery", "x"));
         Assert.True(await stream.MoveNextAsync());
 
