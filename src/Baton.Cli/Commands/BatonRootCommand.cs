@@ -20,6 +20,9 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new UpCommand());
         Subcommands.Add(new ServeCommand());
         Subcommands.Add(new RunCommand());
+        Subcommands.Add(new ProfileCommand());
+        Subcommands.Add(new KeyCommand());
+        Subcommands.Add(new ContextCommand());
         foreach (var command in All(this).OfType<ClientCommand>())
         {
             command.PutConnectionOptionsLast();
