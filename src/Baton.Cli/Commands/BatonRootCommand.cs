@@ -23,6 +23,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new ProfileCommand());
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
+        Subcommands.Add(new McpCommand());
         foreach (var command in All(this).OfType<ClientCommand>())
         {
             command.PutConnectionOptionsLast();
