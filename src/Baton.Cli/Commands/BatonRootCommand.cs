@@ -24,6 +24,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());
+        Subcommands.Add(new CompletionCommand());
         foreach (var command in All(this).OfType<ClientCommand>())
         {
             command.PutConnectionOptionsLast();
