@@ -16,13 +16,13 @@ public abstract class ClientCommand : BatonCommand
 
     private readonly Option<string> _url = new("--url")
     {
-        Description = $"The Baton server [default: BATON_URL, else {Connection.DefaultUrl}]",
+        Description = $"The Baton server [default: BATON_URL, else the current context's, else {Connection.DefaultUrl}]",
         HelpName = "url",
     };
 
     private readonly Option<string> _token = new("--token")
     {
-        Description = "API key [default: BATON_TOKEN, else the admin key of a local `baton up`]",
+        Description = "API key [default: BATON_TOKEN, else the current context's, else the admin key of a local `baton up`]",
         HelpName = "key",
     };
 

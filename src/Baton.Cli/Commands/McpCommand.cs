@@ -17,7 +17,7 @@ namespace Baton.Cli.Commands;
 /// </summary>
 public sealed class McpCommand : ClientCommand
 {
-    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log each request to standard error" };
+    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log what the MCP server does to standard error (it logs only warnings otherwise)" };
 
     public McpCommand()
         : base("mcp", "Serve Baton's tools to AI assistants over MCP (stdio): list, show, create, approve, reject, cancel runs, read artifacts and logs.",
