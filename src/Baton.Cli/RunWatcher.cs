@@ -25,7 +25,12 @@ public static class RunWatcher
             terminal.Line($"Watching {run.RunId} ({run.Profile}, {run.Mode} mode): ", new Piece(RunView.Where(run), Terminal.ToneOf(run.Status)));
         }
         var started = new Dictionary<string, DateTimeOffset>();
-        return await terminal.SpinAsync($"{run.RunId}: {RunView.Where(run)}", async status =>
+        // JSON lines are for programs: no spinner between them, even on a terminal.
+        return json
+            ? await FollowAsync(_ => { })
+            : await terminal.SpinAsync($"{run.RunId}: {RunView.Where(run)}", FollowAsync);
+
+        async Task<int> FollowAsync(Action<string> status)
         {
             await foreach (var e in client.StreamRunEventsAsync(run.RunId, ct: ct))
             {
@@ -63,7 +68,7 @@ public static class RunWatcher
                 Stopped(terminal, run);
             }
             return final;
-        });
+        }
     }
 
     /// <summary>

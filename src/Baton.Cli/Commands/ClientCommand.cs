@@ -91,17 +91,31 @@ public abstract class ClientCommand : BatonCommand
     {
         var connection = ResolveConnection(parseResult);
         var client = connection.CreateClient(RequestTimeout);
+        // Ctrl+C cancels the command rather than killing the process, so a spinner puts the cursor back and
+        // `baton mcp` shuts down in order. (The root leaves Ctrl+C alone for the sake of `baton up`'s host.)
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
-            return await ExecuteAsync(parseResult, client, cancellationToken);
+            return await ExecuteAsync(parseResult, client, interrupt.Token);
+        }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
         }
         catch (Exception e) when (e is BatonApiException or HttpRequestException { StatusCode: null } or JsonException
-            || (e is TaskCanceledException { InnerException: TimeoutException } && !cancellationToken.IsCancellationRequested))
+            || (e is TaskCanceledException { InnerException: TimeoutException } && !interrupt.IsCancellationRequested))
         {
             throw Describe(e, connection);
         }
         finally
         {
+            Console.CancelKeyPress -= onCancel;
             client.Http.Dispose();
         }
     }
