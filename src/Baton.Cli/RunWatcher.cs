@@ -10,6 +10,12 @@ namespace Baton.Cli;
 /// </summary>
 public static class RunWatcher
 {
+    /// <summary>
+    /// Outages in a row (stream cut, server unreachable) before the watch gives up: about 30 s of waits, on top of
+    /// the client's own retries, which is longer than a server takes to restart.
+    /// </summary>
+    private const int MaxOutages = 8;
+
     /// <summary>Events after which the run may have stopped; only then is it worth asking the server.</summary>
     private static readonly HashSet<string> MayStop =
         ["gate.opened", "run.paused", "run.budget_stopped", "run.completed", "run.failed", "run.cancelled", "run.expired"];
@@ -32,42 +38,64 @@ public static class RunWatcher
 
         async Task<int> FollowAsync(Action<string> status)
         {
-            await foreach (var e in client.StreamRunEventsAsync(run.RunId, ct: ct))
+            long? last = null;
+            for (var outages = 0; ; outages++)
             {
-                if (json)
+                try
                 {
-                    RunView.WriteJson(terminal.Out, e);
-                }
-                else if (Describe(e, started) is { } line)
-                {
-                    terminal.Line([new Piece(RunView.Clock(e.CreatedAt) + "  ", Tone.Dim), .. line]);
-                }
-                if (e.Type == "phase.started")
-                {
-                    status($"{run.RunId}: {e.Phase} running (iteration {e.Iteration})");
-                }
-                if (!MayStop.Contains(e.Type))
-                {
-                    continue;
-                }
-                run = await client.GetRunAsync(run.RunId, ct);
-                if (ExitCodes.ForRun(run.Status) is { } code && StoppedBy(e, run))
-                {
-                    if (!json)
+                    await foreach (var e in client.StreamRunEventsAsync(run.RunId, last, ct))
                     {
-                        Stopped(terminal, run);
+                        last = e.Seq;
+                        outages = 0;
+                        if (json)
+                        {
+                            RunView.WriteJson(terminal.Out, e);
+                        }
+                        else if (Describe(e, started) is { } line)
+                        {
+                            terminal.Line([new Piece(RunView.Clock(e.CreatedAt) + "  ", Tone.Dim), .. line]);
+                        }
+                        if (e.Type == "phase.started")
+                        {
+                            status($"{run.RunId}: {e.Phase} running (iteration {e.Iteration})");
+                        }
+                        if (!MayStop.Contains(e.Type))
+                        {
+                            continue;
+                        }
+                        run = await client.GetRunAsync(run.RunId, ct);
+                        if (ExitCodes.ForRun(run.Status) is { } code && StoppedBy(e, run))
+                        {
+                            if (!json)
+                            {
+                                Stopped(terminal, run);
+                            }
+                            return code;
+                        }
                     }
-                    return code;
+                    // The server ends a run's stream once the run has finished, but also when it shuts down, and when
+                    // the key was revoked (the next request says so).
+                    run = await client.GetRunAsync(run.RunId, ct);
+                    if (run.Status is "completed" or "failed" or "cancelled" or "expired")
+                    {
+                        if (!json)
+                        {
+                            Stopped(terminal, run);
+                        }
+                        return ExitCodes.ForRun(run.Status)!.Value;
+                    }
                 }
+                catch (Exception e) when (outages < MaxOutages && e is IOException or HttpRequestException { StatusCode: null })
+                {
+                    // The server is away (a restart, a deploy): runs survive that, so the watch does too.
+                }
+                if (outages >= MaxOutages)
+                {
+                    throw new CliException($"the event stream of {run.RunId} keeps ending while the run is {run.Status}; watch it again");
+                }
+                status($"{run.RunId}: waiting for the server");
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(outages + 1, 5)), ct);
             }
-            // The stream ends when the run has finished, or when the server let go of it (a revoked key says so on the next request).
-            run = await client.GetRunAsync(run.RunId, ct);
-            var final = ExitCodes.ForRun(run.Status) ?? throw new CliException($"the event stream of {run.RunId} ended while it is {run.Status}; watch it again");
-            if (!json)
-            {
-                Stopped(terminal, run);
-            }
-            return final;
         }
     }
 
