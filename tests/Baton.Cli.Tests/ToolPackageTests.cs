@@ -28,7 +28,9 @@ public sealed class ToolPackageTests
         await RunAsync(root, "pack", Path.Combine(root, "src", "Baton.Cli", "Baton.Cli.csproj"), "-c", configuration, "--no-build",
             "-o", packages, $"-p:PackageVersion={version}", "-nodeReuse:false");
         Assert.True(File.Exists(Path.Combine(packages, $"Baton.Cli.{version}.nupkg")), string.Join(", ", Directory.GetFiles(packages)));
-        await RunAsync(dir.Path, "tool", "install", "Baton.Cli", "--version", version, "--tool-path", tools, "--add-source", packages, "--configfile", nugetConfig);
+        // Its own package folder too, so no copy of an earlier test's package can stand in for this one.
+        await RunAsync(dir.Path, new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(dir.Path, "nuget-packages") },
+            "tool", "install", "Baton.Cli", "--version", version, "--tool-path", tools, "--add-source", packages, "--configfile", nugetConfig);
 
         var baton = Path.Combine(tools, OperatingSystem.IsWindows() ? "baton.exe" : "baton");
         var help = await RunAsync(dir.Path, baton, "--help");
@@ -52,8 +54,11 @@ public sealed class ToolPackageTests
         throw new InvalidOperationException("not inside the repository");
     }
 
+    private static Task<string> RunAsync(string workingDirectory, string program, params string[] args) =>
+        RunAsync(workingDirectory, new Dictionary<string, string>(), program, args);
+
     /// <summary>Runs `dotnet ARGS` (or a program), returns stdout; fails the test with all output on a non-zero exit.</summary>
-    private static async Task<string> RunAsync(string workingDirectory, string program, params string[] args)
+    private static async Task<string> RunAsync(string workingDirectory, Dictionary<string, string> environment, string program, params string[] args)
     {
         var isDotnet = !Path.IsPathRooted(program);
         var info = new ProcessStartInfo(isDotnet ? "dotnet" : program)
@@ -70,6 +75,10 @@ public sealed class ToolPackageTests
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
+        }
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
         }
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
