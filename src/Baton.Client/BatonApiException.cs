@@ -9,8 +9,13 @@ public sealed class BatonApiException(HttpStatusCode status, string title, strin
     public HttpStatusCode Status { get; } = status;
     public string Title { get; } = title;
     public string? Detail { get; } = detail;
+
+    /// <summary>Per field (snake_case, or a header name such as Idempotency-Key): what is wrong with it.</summary>
     public IReadOnlyDictionary<string, string[]> Errors { get; } = errors;
 
     /// <summary>For 409: the run's status when the request was refused.</summary>
     public string? CurrentStatus { get; } = currentStatus;
+
+    /// <summary>For 429 and 503: how long the server asked to wait, when it said.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

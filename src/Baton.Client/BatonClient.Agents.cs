@@ -3,7 +3,7 @@ namespace Baton.Client;
 // Workers, repositories, work items and the agent runtime.
 public sealed partial class BatonClient
 {
-    public Task<WorkerInfo> CreateWorkerAsync(CreateWorkerRequest request, CancellationToken ct = default) => PostAsync<WorkerInfo>("api/workers", request, ct);
+    public Task<WorkerInfo> CreateWorkerAsync(CreateWorkerRequest request, CancellationToken ct = default) => CreateAsync<WorkerInfo>("api/workers", request, ct);
 
     public Task<WorkerList> ListWorkersAsync(CancellationToken ct = default) => GetAsync<WorkerList>("api/workers", ct);
 
@@ -11,21 +11,21 @@ public sealed partial class BatonClient
 
     public Task DeleteWorkerAsync(string idOrName, CancellationToken ct = default) => DeleteResourceAsync($"api/workers/{Escape(idOrName)}", ct);
 
-    public Task<RepositoryInfo> CreateRepositoryAsync(CreateRepositoryRequest request, CancellationToken ct = default) => PostAsync<RepositoryInfo>("api/repositories", request, ct);
+    public Task<RepositoryInfo> CreateRepositoryAsync(CreateRepositoryRequest request, CancellationToken ct = default) => CreateAsync<RepositoryInfo>("api/repositories", request, ct);
 
     public Task<RepositoryList> ListRepositoriesAsync(CancellationToken ct = default) => GetAsync<RepositoryList>("api/repositories", ct);
 
     public Task DeleteRepositoryAsync(string id, CancellationToken ct = default) => DeleteResourceAsync($"api/repositories/{Escape(id)}", ct);
 
-    public Task<WorkItemInfo> CreateWorkItemAsync(CreateWorkItemRequest request, CancellationToken ct = default) => PostAsync<WorkItemInfo>("api/work-items", request, ct);
+    public Task<WorkItemInfo> CreateWorkItemAsync(CreateWorkItemRequest request, CancellationToken ct = default) => CreateAsync<WorkItemInfo>("api/work-items", request, ct);
 
     public Task<WorkItemList> ListWorkItemsAsync(CancellationToken ct = default) => GetAsync<WorkItemList>("api/work-items", ct);
 
-    public Task<ExecuteResponse> ExecuteAsync(ExecuteRequest request, CancellationToken ct = default) => PostAsync<ExecuteResponse>("api/agent-runtime/execute", request, ct);
+    public Task<ExecuteResponse> ExecuteAsync(ExecuteRequest request, CancellationToken ct = default) => CreateAsync<ExecuteResponse>("api/agent-runtime/execute", request, ct);
 
     public Task<ExecutionInfo> GetExecutionAsync(string id, CancellationToken ct = default) => GetAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}", ct);
 
-    public Task<ExecutionInfo> CancelExecutionAsync(string id, CancellationToken ct = default) => PostAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}/cancel", null, ct);
+    public Task<ExecutionInfo> CancelExecutionAsync(string id, CancellationToken ct = default) => CreateAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}/cancel", null, ct);
 
     public Task<WorkspaceList> ListWorkspacesAsync(CancellationToken ct = default) => GetAsync<WorkspaceList>("api/agent-runtime/workspaces", ct);
 
@@ -35,6 +35,9 @@ public sealed partial class BatonClient
         await EnsureSuccessAsync(response, ct);
         return (await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<WorkspaceInfo>(response.Content, Json, ct))!;
     }
+
+    // Creating and cancelling are not retried: they must not happen twice.
+    private Task<T> CreateAsync<T>(string path, object? body, CancellationToken ct) => SendAsync<T>(() => Post(path, body), idempotent: false, ct);
 
     private async Task DeleteResourceAsync(string path, CancellationToken ct)
     {

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
@@ -6,12 +8,19 @@ using System.Text.Json;
 
 namespace Baton.Client;
 
-/// <summary>A typed client for the Baton API over an <see cref="HttpClient"/> whose BaseAddress is the server.</summary>
+/// <summary>
+/// A typed client for the Baton API over an <see cref="HttpClient"/> whose BaseAddress is the server. Errors come
+/// back as <see cref="BatonApiException"/> (the problem+json, field errors included); idempotent requests are
+/// tried again on transient failures as <see cref="Retry"/> says.
+/// </summary>
 public sealed partial class BatonClient(HttpClient http)
 {
     private static readonly JsonSerializerOptions Json = BatonJson.Options;
 
     public HttpClient Http { get; } = http;
+
+    /// <summary>Retries of idempotent requests (GETs, and run creation with an Idempotency-Key).</summary>
+    public RetryPolicy Retry { get; set; } = RetryPolicy.Default;
 
     public static BatonClient Create(Uri baseAddress, string? token)
     {
@@ -25,31 +34,38 @@ public sealed partial class BatonClient(HttpClient http)
 
     // Runs
 
-    public Task<RunDetail> CreateRunAsync(CreateRunRequest request, string? idempotencyKey = null, CancellationToken ct = default)
-    {
-        var message = new HttpRequestMessage(HttpMethod.Post, "api/runs") { Content = JsonContent.Create(request, options: Json) };
-        if (idempotencyKey is not null)
+    /// <summary>
+    /// Starts a run. With an <paramref name="idempotencyKey"/> the server makes at most one run per key, so the
+    /// request is safe to send again and is retried like a GET; without one it is sent once.
+    /// </summary>
+    public Task<RunDetail> CreateRunAsync(CreateRunRequest request, string? idempotencyKey = null, CancellationToken ct = default) =>
+        SendAsync<RunDetail>(() =>
         {
-            message.Headers.Add("Idempotency-Key", idempotencyKey);
-        }
-        return SendAsync<RunDetail>(message, ct);
-    }
-
-    public Task<RunList> ListRunsAsync(string? status = null, string? profile = null, string? project = null, int? limit = null, int? offset = null, CancellationToken ct = default)
-    {
-        var query = new List<string>();
-        Add("status", status);
-        Add("profile", profile);
-        Add("project", project);
-        Add("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Add("offset", offset?.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return GetAsync<RunList>("api/runs" + (query.Count > 0 ? "?" + string.Join('&', query) : ""), ct);
-
-        void Add(string name, string? value)
-        {
-            if (value is not null)
+            var message = Post("api/runs", request);
+            if (idempotencyKey is not null)
             {
-                query.Add($"{name}={Uri.EscapeDataString(value)}");
+                message.Headers.Add("Idempotency-Key", idempotencyKey);
+            }
+            return message;
+        }, idempotent: idempotencyKey is not null, ct);
+
+    public Task<RunList> ListRunsAsync(string? status = null, string? profile = null, string? project = null, int? limit = null, int? offset = null, CancellationToken ct = default) =>
+        GetAsync<RunList>("api/runs" + Query(("status", status), ("profile", profile), ("project", project), ("limit", Number(limit)), ("offset", Number(offset))), ct);
+
+    /// <summary>Every run that matches, page after page (the list is newest first, so runs created meanwhile can shift pages).</summary>
+    public async IAsyncEnumerable<RunSummary> ListAllRunsAsync(string? status = null, string? profile = null, string? project = null, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        const int page = 200;
+        for (var offset = 0; ; offset += page)
+        {
+            var list = await ListRunsAsync(status, profile, project, page, offset, ct);
+            foreach (var run in list.Runs)
+            {
+                yield return run;
+            }
+            if (list.Runs.Count < page || offset + list.Runs.Count >= list.Total)
+            {
+                yield break;
             }
         }
     }
@@ -57,46 +73,60 @@ public sealed partial class BatonClient(HttpClient http)
     public Task<RunDetail> GetRunAsync(string runId, CancellationToken ct = default) => GetAsync<RunDetail>($"api/runs/{Escape(runId)}", ct);
 
     public Task<RunDetail> UpdateRunAsync(string runId, UpdateRunRequest request, CancellationToken ct = default) =>
-        SendAsync<RunDetail>(new HttpRequestMessage(HttpMethod.Patch, $"api/runs/{Escape(runId)}") { Content = JsonContent.Create(request, options: Json) }, ct);
+        SendAsync<RunDetail>(() => new HttpRequestMessage(HttpMethod.Patch, $"api/runs/{Escape(runId)}") { Content = JsonContent.Create(request, options: Json) }, idempotent: false, ct);
 
     // Run actions take the version of the run the decision was made on (RunDetail.Version): with it, the server
-    // applies the action only if the run has not changed since, and answers 409 otherwise.
+    // applies the action only if the run has not changed since, and answers 409 otherwise. They are never retried:
+    // a lost answer does not tell whether the decision was taken.
 
     public Task<RunDetail> NextAsync(string runId, bool skipValidation = false, long? expectedVersion = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/next", new NextRequest(skipValidation), ct, expectedVersion);
+        ActAsync($"api/runs/{Escape(runId)}/next", new NextRequest(skipValidation), expectedVersion, ct);
 
     public Task<RunDetail> ApproveAsync(string runId, string? comment = null, long? expectedVersion = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/approve", new ApproveRequest(comment), ct, expectedVersion);
+        ActAsync($"api/runs/{Escape(runId)}/approve", new ApproveRequest(comment), expectedVersion, ct);
 
     public Task<RunDetail> RejectAsync(string runId, string feedback, string? rejectTo = null, long? expectedVersion = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/reject", new RejectRequest(feedback, rejectTo), ct, expectedVersion);
+        ActAsync($"api/runs/{Escape(runId)}/reject", new RejectRequest(feedback, rejectTo), expectedVersion, ct);
 
     public Task<RunDetail> CancelAsync(string runId, string? reason = null, long? expectedVersion = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/cancel", new CancelRequest(reason), ct, expectedVersion);
+        ActAsync($"api/runs/{Escape(runId)}/cancel", new CancelRequest(reason), expectedVersion, ct);
 
     public Task<RunDetail> RetryAsync(string runId, long? expectedVersion = null, CancellationToken ct = default) =>
-        PostAsync<RunDetail>($"api/runs/{Escape(runId)}/retry", null, ct, expectedVersion);
+        ActAsync($"api/runs/{Escape(runId)}/retry", null, expectedVersion, ct);
 
     public Task<ArtifactManifest> ListArtifactsAsync(string runId, CancellationToken ct = default) =>
         GetAsync<ArtifactManifest>($"api/runs/{Escape(runId)}/artifacts", ct);
 
-    public async Task<string> GetArtifactAsync(string runId, string name, int? iteration = null, CancellationToken ct = default)
+    /// <summary>An artifact's text: the newest iteration's, or <paramref name="iteration"/>'s.</summary>
+    public async Task<string> GetArtifactAsync(string runId, string name, int? iteration = null, CancellationToken ct = default) =>
+        Encoding.UTF8.GetString((await DownloadArtifactAsync(runId, name, iteration, ct)).Content);
+
+    /// <summary>An artifact's bytes as stored, with the iteration they belong to.</summary>
+    public async Task<ArtifactContent> DownloadArtifactAsync(string runId, string name, int? iteration = null, CancellationToken ct = default)
     {
-        using var response = await Http.GetAsync($"api/runs/{Escape(runId)}/artifacts/{Escape(name)}" + (iteration is { } i ? $"?iteration={i}" : ""), ct);
-        await EnsureSuccessAsync(response, ct);
-        return await response.Content.ReadAsStringAsync(ct);
+        using var response = await SendAsync(
+            () => new HttpRequestMessage(HttpMethod.Get, $"api/runs/{Escape(runId)}/artifacts/{Escape(name)}" + Query(("iteration", Number(iteration)))),
+            idempotent: true, HttpCompletionOption.ResponseContentRead, ct);
+        var content = await response.Content.ReadAsByteArrayAsync(ct);
+        var served = response.Headers.TryGetValues("X-Baton-Iteration", out var values)
+            && int.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i : iteration ?? 0;
+        return new ArtifactContent(name, served, response.Content.Headers.ContentType?.MediaType ?? "application/octet-stream", content);
     }
 
     public Task<RunMetrics> GetMetricsAsync(string runId, CancellationToken ct = default) => GetAsync<RunMetrics>($"api/runs/{Escape(runId)}/metrics", ct);
 
     public Task<RunLogs> GetLogsAsync(string runId, int lines = 50, CancellationToken ct = default) =>
-        GetAsync<RunLogs>($"api/runs/{Escape(runId)}/logs?lines={lines}", ct);
+        GetAsync<RunLogs>($"api/runs/{Escape(runId)}/logs?lines={Number(lines)}", ct);
 
-    /// <summary>The run's events as they happen, from after <paramref name="lastEventId"/>; ends when the run has finished.</summary>
+    /// <summary>
+    /// The run's events as they happen, from after <paramref name="lastEventId"/> (from its first event when null).
+    /// Ends when the run has finished and every event was delivered, or when the server closes the stream (a
+    /// revoked key); a dropped connection is resumed with Last-Event-ID, so no event is missed or repeated.
+    /// </summary>
     public IAsyncEnumerable<RunEventInfo> StreamRunEventsAsync(string runId, long? lastEventId = null, CancellationToken ct = default) =>
         StreamAsync($"api/runs/{Escape(runId)}/events", lastEventId, ct);
 
-    /// <summary>Every run's events as they happen; never ends by itself.</summary>
+    /// <summary>Every run's events as they happen, from now (or after <paramref name="lastEventId"/>; 0 replays all); ends only when the server closes it.</summary>
     public IAsyncEnumerable<RunEventInfo> StreamAllEventsAsync(long? lastEventId = null, CancellationToken ct = default) =>
         StreamAsync("api/events", lastEventId, ct);
 
@@ -108,66 +138,172 @@ public sealed partial class BatonClient(HttpClient http)
 
     // Keys
 
-    public Task<CreatedKey> CreateKeyAsync(CreateKeyRequest request, CancellationToken ct = default) => PostAsync<CreatedKey>("api/keys", request, ct);
+    public Task<CreatedKey> CreateKeyAsync(CreateKeyRequest request, CancellationToken ct = default) =>
+        SendAsync<CreatedKey>(() => Post("api/keys", request), idempotent: false, ct);
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
+    /// <summary>Revokes a key at once. Not retried: a repeat after a lost answer would be a 409 "already revoked".</summary>
     public async Task RevokeKeyAsync(string keyId, CancellationToken ct = default)
     {
-        using var response = await Http.DeleteAsync($"api/keys/{Escape(keyId)}", ct);
-        await EnsureSuccessAsync(response, ct);
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"api/keys/{Escape(keyId)}"), idempotent: false, HttpCompletionOption.ResponseContentRead, ct);
+    }
+
+    // Operations
+
+    public Task<Health> GetHealthAsync(CancellationToken ct = default) => GetAsync<Health>("healthz", ct);
+
+    /// <summary>Readiness; a 503 (database unreachable) is an answer here, not an error, and is not retried.</summary>
+    public async Task<Readiness> GetReadinessAsync(CancellationToken ct = default)
+    {
+        using var response = await Http.GetAsync("readyz", ct);
+        if (response.StatusCode is not HttpStatusCode.ServiceUnavailable)
+        {
+            await EnsureSuccessAsync(response, ct);
+        }
+        return (await response.Content.ReadFromJsonAsync<Readiness>(Json, ct))!;
+    }
+
+    /// <summary>The Prometheus text of GET /metrics.</summary>
+    public async Task<string> GetPrometheusMetricsAsync(CancellationToken ct = default)
+    {
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "metrics"), idempotent: true, HttpCompletionOption.ResponseContentRead, ct);
+        return await response.Content.ReadAsStringAsync(ct);
     }
 
     private async IAsyncEnumerable<RunEventInfo> StreamAsync(string path, long? lastEventId, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        if (lastEventId is { } id)
+        var last = lastEventId;
+        var failures = 0;
+        while (true)
         {
-            request.Headers.Add("Last-Event-ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        await EnsureSuccessAsync(response, ct);
-        await using var stream = await response.Content.ReadAsStreamAsync(ct);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var data = new StringBuilder();
-        while (await reader.ReadLineAsync(ct) is { } line)
-        {
-            if (line.Length == 0)
+            using var response = await SendAsync(() =>
             {
-                if (data.Length > 0)
+                var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+                if (last is { } id)
                 {
-                    yield return JsonSerializer.Deserialize<RunEventInfo>(data.ToString(), Json)!;
-                    data.Clear();
+                    request.Headers.Add("Last-Event-ID", id.ToString(CultureInfo.InvariantCulture));
                 }
+                return request;
+            }, idempotent: true, HttpCompletionOption.ResponseHeadersRead, ct);
+            await using var stream = await response.Content.ReadAsStreamAsync(ct);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            while (true)
+            {
+                var (next, broken) = await ReadEventAsync(reader, ct);
+                if (next is not null)
+                {
+                    last = next.Seq;
+                    failures = 0;
+                    yield return next;
+                    continue;
+                }
+                if (broken is null)
+                {
+                    yield break;
+                }
+                // The connection dropped (a server restart, a proxy): resume after the last event seen.
+                if (++failures >= Retry.MaxAttempts)
+                {
+                    throw broken;
+                }
+                await Task.Delay(Retry.DelayAfter(failures, null) ?? TimeSpan.Zero, ct);
+                break;
+            }
+        }
+    }
+
+    /// <summary>The next event; (null, null) when the server ended the stream; (null, error) when the connection broke.</summary>
+    private static async Task<(RunEventInfo? Event, Exception? Broken)> ReadEventAsync(StreamReader reader, CancellationToken ct)
+    {
+        var data = new StringBuilder();
+        try
+        {
+            while (await reader.ReadLineAsync(ct) is { } line)
+            {
+                if (line.Length == 0)
+                {
+                    if (data.Length > 0)
+                    {
+                        return (JsonSerializer.Deserialize<RunEventInfo>(data.ToString(), Json)!, null);
+                    }
+                    continue;
+                }
+                if (line.StartsWith("data:", StringComparison.Ordinal))
+                {
+                    if (data.Length > 0)
+                    {
+                        data.Append('\n');
+                    }
+                    data.Append(line.AsSpan(5).TrimStart(' '));
+                }
+            }
+            return (null, null);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        {
+            return (null, e);
+        }
+    }
+
+    private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(() => new HttpRequestMessage(HttpMethod.Get, path), idempotent: true, ct);
+
+    private Task<RunDetail> ActAsync(string path, object? body, long? expectedVersion, CancellationToken ct) =>
+        SendAsync<RunDetail>(() =>
+        {
+            var request = Post(path, body);
+            if (expectedVersion is { } version)
+            {
+                request.Headers.TryAddWithoutValidation("If-Match", $"\"v{version}\"");
+            }
+            return request;
+        }, idempotent: false, ct);
+
+    private static HttpRequestMessage Post(string path, object? body) =>
+        new(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body, body.GetType(), options: Json) };
+
+    private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, bool idempotent, CancellationToken ct)
+    {
+        using var response = await SendAsync(request, idempotent, HttpCompletionOption.ResponseContentRead, ct);
+        return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+    }
+
+    /// <summary>
+    /// Sends a fresh request from <paramref name="request"/> per attempt (a sent HttpRequestMessage cannot be sent
+    /// again) and returns the successful response; retries only when <paramref name="idempotent"/>.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> request, bool idempotent, HttpCompletionOption completion, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var mayRetry = idempotent && attempt < Retry.MaxAttempts;
+            HttpResponseMessage response;
+            try
+            {
+                response = await Http.SendAsync(request(), completion, ct);
+            }
+            catch (HttpRequestException e) when (mayRetry && RetryPolicy.IsTransient(e))
+            {
+                await Task.Delay(Retry.DelayAfter(attempt, null) ?? TimeSpan.Zero, ct);
                 continue;
             }
-            if (line.StartsWith("data:", StringComparison.Ordinal))
+            if (response.IsSuccessStatusCode)
             {
-                data.Append(line.AsSpan(5).TrimStart(' '));
+                return response;
             }
-        }
-    }
-
-    private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(new HttpRequestMessage(HttpMethod.Get, path), ct);
-
-    private Task<T> PostAsync<T>(string path, object? body, CancellationToken ct, long? expectedVersion = null)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body is null ? null : JsonContent.Create(body, body.GetType(), options: Json) };
-        if (expectedVersion is { } version)
-        {
-            request.Headers.TryAddWithoutValidation("If-Match", $"\"v{version}\"");
-        }
-        return SendAsync<T>(request, ct);
-    }
-
-    private async Task<T> SendAsync<T>(HttpRequestMessage request, CancellationToken ct)
-    {
-        using (request)
-        {
-            using var response = await Http.SendAsync(request, ct);
-            await EnsureSuccessAsync(response, ct);
-            return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+            var delay = mayRetry && RetryPolicy.IsTransient(response.StatusCode)
+                ? Retry.DelayAfter(attempt, RetryPolicy.RetryAfter(response.Headers.RetryAfter, DateTimeOffset.UtcNow))
+                : null;
+            if (delay is null)
+            {
+                using (response)
+                {
+                    await EnsureSuccessAsync(response, ct);
+                }
+            }
+            response.Dispose();
+            await Task.Delay(delay!.Value, ct);
         }
     }
 
@@ -192,7 +328,9 @@ public sealed partial class BatonClient(HttpClient http)
             {
                 foreach (var field in e.EnumerateObject())
                 {
-                    errors[field.Name] = field.Value.EnumerateArray().Select(v => v.GetString() ?? "").ToArray();
+                    errors[field.Name] = field.Value.ValueKind == JsonValueKind.Array
+                        ? field.Value.EnumerateArray().Select(v => v.ToString()).ToArray()
+                        : [field.Value.ToString()];
                 }
             }
         }
@@ -200,8 +338,23 @@ public sealed partial class BatonClient(HttpClient http)
         {
             // Not problem+json (a proxy's error page, say): the status line is all there is.
         }
-        throw new BatonApiException(response.StatusCode, title, detail, errors, currentStatus);
+        catch (InvalidOperationException)
+        {
+            // A JSON body of another shape (an array, a string): the status line is all there is.
+        }
+        throw new BatonApiException(response.StatusCode, title, detail, errors, currentStatus)
+        {
+            RetryAfter = RetryPolicy.RetryAfter(response.Headers.RetryAfter, DateTimeOffset.UtcNow),
+        };
     }
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
+
+    private static string? Number(int? value) => value?.ToString(CultureInfo.InvariantCulture);
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var given = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return given.Count == 0 ? "" : "?" + string.Join('&', given);
+    }
 }

@@ -152,3 +152,6 @@ public sealed record KeyList(IReadOnlyList<KeyInfo> Keys);
 public sealed record Health(string Status, DateTimeOffset Timestamp);
 
 public sealed record Readiness(string Status, string Database, DateTimeOffset Timestamp);
+
+/// <summary>An artifact's stored bytes (not JSON on the wire: the body is the content, the iteration a header).</summary>
+public sealed record ArtifactContent(string Name, int Iteration, string MediaType, byte[] Content);

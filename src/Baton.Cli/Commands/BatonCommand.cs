@@ -49,6 +49,12 @@ public abstract class BatonCommand : Command
     public static string OneLine(string message) =>
         string.Join(' ', message.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
 
+    /// <summary>--json: the API's JSON instead of text for people.</summary>
+    protected static Option<bool> JsonOption(string shape) => new("--json") { Description = $"Print JSON ({shape}) instead of text" };
+
+    /// <summary>A run id argument.</summary>
+    protected static Argument<string> RunIdArgument() => new("run-id") { Description = "The run (run_...)" };
+
     /// <summary>An optional whole-number option whose parse error names the option, not a CLR type.</summary>
     protected static Option<int?> WholeNumber(string name, string description) => new(name)
     {

@@ -10,6 +10,7 @@ public sealed class BatonRootCommand : RootCommand
     public static readonly IReadOnlyList<string> RootExamples =
     [
         "baton up",
+        "baton run create --profile software_delivery --intake-file prd.md --watch",
         "baton run list --status awaiting_approval",
     ];
 
@@ -20,11 +21,22 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new ServeCommand());
         Subcommands.Add(new DemoCommand());
         Subcommands.Add(new RunCommand());
+        Subcommands.Add(new ProfileCommand());
+        Subcommands.Add(new KeyCommand());
+        Subcommands.Add(new ContextCommand());
+        Subcommands.Add(new McpCommand());
+        Subcommands.Add(new CompletionCommand());
+        foreach (var command in All(this).OfType<ClientCommand>())
+        {
+            command.PutConnectionOptionsLast();
+        }
 
         var help = Options.OfType<HelpOption>().Single();
         help.Action = new HelpWithExamplesAction((HelpAction)help.Action!);
         SetAction(ShowHelp);
     }
+
+    private static IEnumerable<Command> All(Command command) => command.Subcommands.SelectMany(All).Prepend(command);
 
     /// <summary>Help for the command the user typed, as --help would print it (examples included).</summary>
     public static int ShowHelp(ParseResult parseResult) =>

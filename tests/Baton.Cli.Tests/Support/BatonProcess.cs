@@ -31,10 +31,12 @@ public static class BatonProcess
         {
             info.ArgumentList.Add(arg);
         }
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("BATON_", StringComparison.OrdinalIgnoreCase) || k.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)).ToList())
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("BATON_", StringComparison.OrdinalIgnoreCase) || k.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase) || k == "NO_COLOR").ToList())
         {
             info.Environment.Remove(name);
         }
+        // Nor does the config file of the machine's user: contexts there would decide where commands connect.
+        info.Environment["BATON_CONFIG"] = Path.Combine(workingDirectory, "no-baton-config.json");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[name] = value;
@@ -43,11 +45,22 @@ public static class BatonProcess
     }
 
     /// <summary>Runs a command to completion (killed, with a failed test, if it outlives <see cref="CommandTimeout"/>).</summary>
-    public static async Task<BatonResult> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static Task<BatonResult> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        RunWithInputAsync(workingDirectory, environment, null, args);
+
+    /// <summary>As <see cref="RunAsync"/>, with <paramref name="stdin"/> piped in (and closed) when given.</summary>
+    public static async Task<BatonResult> RunWithInputAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, string? stdin, params string[] args)
     {
-        using var process = Process.Start(StartInfo(workingDirectory, environment, args))!;
+        var info = StartInfo(workingDirectory, environment, args);
+        info.RedirectStandardInput = stdin is not null;
+        using var process = Process.Start(info)!;
         try
         {
+            if (stdin is not null)
+            {
+                await process.StandardInput.WriteAsync(stdin);
+                process.StandardInput.Close();
+            }
             using var timeout = new CancellationTokenSource(CommandTimeout);
             var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
             var stderr = process.StandardError.ReadToEndAsync(timeout.Token);

@@ -53,11 +53,11 @@ public sealed class BatonServer : IAsyncDisposable
 
     /// <summary>
     /// Starts `baton &lt;command&gt; --urls http://127.0.0.1:&lt;free port&gt; --data-dir &lt;folder&gt;/data` in
-    /// <paramref name="folder"/>, and waits for its banner.
+    /// <paramref name="folder"/> (at <paramref name="url"/> when given: a restart on the same address), and waits for its banner.
     /// </summary>
-    public static async Task<BatonServer> StartAsync(string command, string folder, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<BatonServer> StartAsync(string command, string folder, IReadOnlyDictionary<string, string>? environment = null, string? url = null)
     {
-        var url = $"http://127.0.0.1:{BatonProcess.FreePort()}";
+        url ??= $"http://127.0.0.1:{BatonProcess.FreePort()}";
         var dataDir = Path.Combine(folder, "data");
         var info = BatonProcess.StartInfo(folder, environment, command, "--urls", url, "--data-dir", dataDir);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

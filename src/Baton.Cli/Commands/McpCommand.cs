@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Baton.Cli.Mcp;
+using Baton.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Protocol;
+
+namespace Baton.Cli.Commands;
+
+/// <summary>
+/// `baton mcp`: an MCP server on stdin/stdout for AI assistants (Claude Code, Codex, ...), with tools over the
+/// Baton API. It connects like every client command, so the assistant has exactly the key's role. Standard output
+/// carries nothing but protocol messages; logs go to standard error.
+/// </summary>
+public sealed class McpCommand : ClientCommand
+{
+    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log what the MCP server does to standard error (it logs only warnings otherwise)" };
+
+    public McpCommand()
+        : base("mcp", "Serve Baton's tools to AI assistants over MCP (stdio): list, show, create, approve, reject, cancel runs, read artifacts and logs.",
+            "claude mcp add baton -- baton mcp",
+            "claude mcp add baton-prod -- baton mcp --context prod",
+            "BATON_URL=https://baton.example.com BATON_TOKEN=... baton mcp")
+    {
+        Options.Add(_verbose);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, BatonClient client, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(settings: null);
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.SetMinimumLevel(parseResult.GetValue(_verbose) ? LogLevel.Information : LogLevel.Warning);
+        builder.Services.AddSingleton(client);
+        builder.Services.AddSingleton(ResolveConnection(parseResult));
+        builder.Services
+            .AddMcpServer(options =>
+            {
+                options.ServerInfo = new Implementation { Name = "baton", Title = "Baton", Version = Version };
+                options.ServerInstructions =
+                    "Baton orchestrates multi-phase AI-agent runs (profiles of phases with approval gates). Use list_runs and show_run to see " +
+                    "runs; a run with status awaiting_approval waits for approve_run or reject_run (with feedback); read_artifact and tail_logs " +
+                    "show what its phases produced.";
+            })
+            .WithStdioServerTransport()
+            .WithTools<BatonTools>(ToolJson);
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>For the tools' input schemas: snake_case like the API (the SDK needs an explicit type resolver).</summary>
+    private static readonly JsonSerializerOptions ToolJson = new(BatonJson.Options) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+
+    private static string Version =>
+        typeof(McpCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Baton.Profiles;
+
+namespace Baton.Cli.Commands;
+
+/// <summary>The outcome of `baton profile validate --json`.</summary>
+public sealed record ProfileValidation(string File, bool Valid, string? Profile, IReadOnlyList<string> Phases, IReadOnlyList<ProfileError> Errors);
+
+/// <summary>
+/// `baton profile validate FILE`: checks a profile file with the server's own parser, here, without a server, and
+/// prints every problem as file:line: message (the format editors and CI annotate from).
+/// </summary>
+public sealed class ProfileValidateCommand : BatonCommand
+{
+    private readonly Argument<string[]> _file = new("file") { Description = "The profile's YAML file (or several)", Arity = ArgumentArity.OneOrMore };
+    private readonly Option<bool> _json = JsonOption("{file, valid, profile, phases, errors[{file, line, message}]}");
+
+    public ProfileValidateCommand()
+        : base("validate", "Check a profile file and print every error with its line; exits 1 if there are any.",
+            "baton profile validate my_flow.yaml",
+            "baton profile validate .baton/profiles/*.yaml")
+    {
+        Arguments.Add(_file);
+        Options.Add(_json);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var terminal = Terminal.For(parseResult);
+        var json = parseResult.GetValue(_json);
+        var files = parseResult.GetValue(_file)!;
+        var exitCode = ExitCodes.Ok;
+        foreach (var file in files)
+        {
+            string yaml;
+            try
+            {
+                yaml = await File.ReadAllTextAsync(file, cancellationToken);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new CliException($"no file {file}", ExitCodes.NotFound);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"cannot read {file}: {e.Message}");
+            }
+            var (profile, errors) = ProfileParser.Parse(yaml, file);
+            var valid = profile is not null && errors.Count == 0;
+            if (!valid)
+            {
+                exitCode = ExitCodes.Failure;
+            }
+            if (json)
+            {
+                RunView.WriteJson(terminal.Out, new ProfileValidation(file, valid, profile?.Name, profile?.Phases.Select(p => p.Name).ToList() ?? [], errors));
+                continue;
+            }
+            if (valid)
+            {
+                terminal.Line($"{file}: ", new Piece("valid", Tone.Good), $" profile '{profile!.Name}' ({string.Join(" > ", profile.Phases.Select(p => p.Name))})");
+                continue;
+            }
+            foreach (var error in errors.OrderBy(e => e.Line))
+            {
+                terminal.Line(new Piece($"{error.File}:{error.Line}: ", Tone.Bold), error.Message);
+            }
+            terminal.Line(new Piece($"{file}: {errors.Count} error(s)", Tone.Bad));
+        }
+        return exitCode;
+    }
+}

@@ -1,0 +1,124 @@
+using System.ComponentModel;
+using System.Text.Json;
+using Baton.Cli.Commands;
+using Baton.Client;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace Baton.Cli.Mcp;
+
+/// <summary>
+/// The tools `baton mcp` offers AI assistants. Each is one API call made with the key `baton mcp` was started
+/// with, so an assistant can do exactly what that key's role allows; a refusal (403, 404, 409 ...) comes back as a
+/// tool error with the same one-line message the CLI prints. Parameter names are snake_case like the API's JSON,
+/// because they are the tools' wire contract.
+/// </summary>
+[McpServerToolType]
+public sealed class BatonTools(BatonClient client, Connection connection)
+{
+    [McpServerTool(Name = "list_runs", Title = "List runs", ReadOnly = true, Idempotent = true)]
+    [Description("List Baton runs, newest first, with their status, current phase and cost. Returns {runs, total, limit, offset}.")]
+    public Task<CallToolResult> ListRunsAsync(
+        [Description("Only runs in this status: pending, running, awaiting_approval, paused, completed, failed, cancelled or expired")] string? status = null,
+        [Description("Only runs of this profile")] string? profile = null,
+        [Description("Only runs of this project")] string? project = null,
+        [Description("How many runs, 1 to 200")] int limit = 20,
+        [Description("How many to skip, for the next page")] int offset = 0,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.ListRunsAsync(status, profile, project, limit, offset, cancellationToken));
+
+    [McpServerTool(Name = "show_run", Title = "Show a run", ReadOnly = true, Idempotent = true)]
+    [Description("One run in full: status, waiting_for, phases with their gates, intake, cost and its version (pass it as expected_version to act only on what you saw).")]
+    public Task<CallToolResult> ShowRunAsync(
+        [Description("The run id (run_...)")] string run_id,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.GetRunAsync(run_id, cancellationToken));
+
+    [McpServerTool(Name = "list_profiles", Title = "List profiles", ReadOnly = true, Idempotent = true)]
+    [Description("The profiles (workflows) runs can be created from, with their phases.")]
+    public Task<CallToolResult> ListProfilesAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.ListProfilesAsync(cancellationToken));
+
+    [McpServerTool(Name = "create_run", Title = "Create a run", Destructive = false)]
+    [Description("Start a run of a profile on an intake (a PRD, mission or ticket). Returns the new run; it proceeds on its own until a gate needs a human.")]
+    public Task<CallToolResult> CreateRunAsync(
+        [Description("The profile name, e.g. software_delivery (see list_profiles)")] string profile,
+        [Description("The intake text the run works from (markdown is fine)")] string intake,
+        [Description("The project the run belongs to")] string? project_name = null,
+        [Description("auto (default of most profiles) or manual (pauses after each phase)")] string? mode = null,
+        [Description("Budget in US dollars; the run stops for approval before exceeding it")] decimal? budget_usd = null,
+        CancellationToken cancellationToken = default) =>
+        // One key per call, so a retried request cannot start a second run.
+        CallAsync(() => client.CreateRunAsync(new CreateRunRequest(profile, intake, project_name, mode, budget_usd), "mcp-" + Guid.NewGuid().ToString("N"), cancellationToken));
+
+    [McpServerTool(Name = "approve_run", Title = "Approve a run's gate", Destructive = false)]
+    [Description("Approve the gate (or budget stop) a run is waiting at (status awaiting_approval). Needs the approver role.")]
+    public Task<CallToolResult> ApproveRunAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("A note kept with the approval")] string? comment = null,
+        [Description("Act only if the run is still at this version (from show_run); otherwise the call fails with a conflict")] long? expected_version = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.ApproveAsync(run_id, comment, expected_version, cancellationToken));
+
+    [McpServerTool(Name = "reject_run", Title = "Reject a run's gate with feedback", Destructive = false)]
+    [Description("Reject the gate a run is waiting at: the feedback goes to the agent and the phase (or an earlier one) runs again as a new iteration. Needs the approver role.")]
+    public Task<CallToolResult> RejectRunAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("What the agent should change")] string feedback,
+        [Description("The phase to go back to, among the gate's reject_to (default: the first)")] string? reject_to = null,
+        [Description("Act only if the run is still at this version (from show_run)")] long? expected_version = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.RejectAsync(run_id, feedback, reject_to, expected_version, cancellationToken));
+
+    [McpServerTool(Name = "cancel_run", Title = "Cancel a run", Destructive = true)]
+    [Description("Cancel a run for good: its running agent is stopped and it ends as cancelled. Needs the operator role.")]
+    public Task<CallToolResult> CancelRunAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("Why, for the event log")] string? reason = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.CancelAsync(run_id, reason, null, cancellationToken));
+
+    [McpServerTool(Name = "list_artifacts", Title = "List a run's artifacts", ReadOnly = true, Idempotent = true)]
+    [Description("The artifacts a run's phases produced, grouped by phase and iteration (names for read_artifact).")]
+    public Task<CallToolResult> ListArtifactsAsync(
+        [Description("The run id (run_...)")] string run_id,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.ListArtifactsAsync(run_id, cancellationToken));
+
+    [McpServerTool(Name = "read_artifact", Title = "Read an artifact", ReadOnly = true, Idempotent = true)]
+    [Description("The content of one artifact of a run (prd.md, tech_spec.md, diff.patch ...): the newest iteration, or the one given.")]
+    public Task<CallToolResult> ReadArtifactAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("The artifact name, e.g. tech_spec.md (see list_artifacts)")] string name,
+        [Description("Which iteration's version (default: the newest)")] int? iteration = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.GetArtifactAsync(run_id, name, iteration, cancellationToken));
+
+    [McpServerTool(Name = "tail_logs", Title = "Tail a run's log", ReadOnly = true, Idempotent = true)]
+    [Description("The last lines of a run's log: what its phases and agents wrote.")]
+    public Task<CallToolResult> TailLogsAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("How many of the last lines, 1 to 10000")] int lines = 50,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.GetLogsAsync(run_id, lines, cancellationToken));
+
+    /// <summary>
+    /// The API's answer as the tool's text (its JSON; an artifact's content as it is), and its refusals and network
+    /// failures as tool errors whose one-line message the assistant can act on.
+    /// </summary>
+    private async Task<CallToolResult> CallAsync<T>(Func<Task<T>> call)
+    {
+        string text;
+        try
+        {
+            var result = await call();
+            text = result as string ?? JsonSerializer.Serialize(result, BatonJson.Options);
+        }
+        catch (Exception e) when (e is BatonApiException or HttpRequestException or JsonException
+            || e is TaskCanceledException { InnerException: TimeoutException })
+        {
+            return new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = ClientCommand.Describe(e, connection).Message }] };
+        }
+        return new CallToolResult { Content = [new TextContentBlock { Text = text }] };
+    }
+}

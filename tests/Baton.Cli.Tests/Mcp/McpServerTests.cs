@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Baton.Cli.Tests.Support;
+using Baton.Client;
+
+namespace Baton.Cli.Tests.Mcp;
+
+/// <summary>
+/// `baton mcp` as an MCP client starts it: a child process spoken to in JSON-RPC over stdin/stdout. Every line it
+/// writes to stdout must be a protocol message.
+/// </summary>
+[Collection(SharedServerCollection.Name)]
+public sealed class McpServerTests(SharedServer shared)
+{
+    [Fact]
+    public async Task Lists_its_tools_and_creates_and_approves_a_run_through_the_protocol()
+    {
+        await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);
+
+        var tools = await mcp.RequestAsync("tools/list", new JsonObject());
+        var names = tools["tools"]!.AsArray().Select(t => t!["name"]!.GetValue<string>()).ToList();
+        Assert.Superset(
+            new HashSet<string> { "list_runs", "show_run", "create_run", "approve_run", "reject_run", "cancel_run", "read_artifact", "tail_logs" },
+            names.ToHashSet());
+        var create = tools["tools"]!.AsArray().Single(t => t!["name"]!.GetValue<string>() == "create_run")!;
+        Assert.Equal(["profile", "intake"], create["inputSchema"]!["required"]!.AsArray().Select(n => n!.GetValue<string>()));
+
+        var created = await mcp.CallToolAsync("create_run", new JsonObject { ["profile"] = "software_delivery", ["intake"] = "# Dark mode\nFollow the OS.", ["project_name"] = "mcp" });
+        var run = JsonSerializer.Deserialize<RunDetail>(created, BatonJson.Options)!;
+        Assert.Equal(("software_delivery", "mcp"), (run.Profile, run.ProjectName));
+        await WaitForGateAsync(run.RunId);
+
+        var approved = JsonSerializer.Deserialize<RunDetail>(
+            await mcp.CallToolAsync("approve_run", new JsonObject { ["run_id"] = run.RunId, ["comment"] = "approved by an assistant" }), BatonJson.Options)!;
+        Assert.NotEqual("awaiting_approval", approved.Status);
+
+        var spec = await mcp.CallToolAsync("read_artifact", new JsonObject { ["run_id"] = run.RunId, ["name"] = "tech_spec.md" });
+        Assert.Equal(await shared.Admin.GetArtifactAsync(run.RunId, "tech_spec.md"), spec);
+        var logs = JsonSerializer.Deserialize<RunLogs>(await mcp.CallToolAsync("tail_logs", new JsonObject { ["run_id"] = run.RunId, ["lines"] = 2 }), BatonJson.Options)!;
+        Assert.Equal(2, logs.Lines.Count);
+        var list = JsonSerializer.Deserialize<RunList>(await mcp.CallToolAsync("list_runs", new JsonObject { ["limit"] = 200 }), BatonJson.Options)!;
+        Assert.Contains(list.Runs, r => r.RunId == run.RunId);
+
+        var missing = await mcp.CallToolAsync("show_run", new JsonObject { ["run_id"] = "run_nope" }, expectError: true);
+        Assert.Equal("Not found (404): no run 'run_nope'", missing);
+        Assert.Equal("", mcp.Stderr);
+    }
+
+    [Fact]
+    public async Task Has_the_roles_of_its_key_a_refusal_is_a_tool_error()
+    {
+        var viewer = await shared.Admin.CreateKeyAsync(new CreateKeyRequest("mcp-viewer-" + Guid.NewGuid().ToString("N")[..8], "viewer"));
+        var run = await shared.Admin.CreateRunAsync(new CreateRunRequest("software_delivery", "x"));
+        await WaitForGateAsync(run.RunId);
+        await using var mcp = await McpSession.StartAsync(shared.Folder, new Dictionary<string, string>(shared.Env) { ["BATON_TOKEN"] = viewer.Token });
+
+        var shown = JsonSerializer.Deserialize<RunDetail>(await mcp.CallToolAsync("show_run", new JsonObject { ["run_id"] = run.RunId }), BatonJson.Options)!;
+        var refused = await mcp.CallToolAsync("reject_run", new JsonObject { ["run_id"] = run.RunId, ["feedback"] = "no" }, expectError: true);
+        var cancel = await mcp.CallToolAsync("cancel_run", new JsonObject { ["run_id"] = run.RunId }, expectError: true);
+
+        Assert.Equal("awaiting_approval", shown.Status);
+        Assert.StartsWith("Forbidden (403)", refused, StringComparison.Ordinal);
+        Assert.StartsWith("Forbidden (403)", cancel, StringComparison.Ordinal);
+        Assert.Equal("awaiting_approval", (await shared.Admin.GetRunAsync(run.RunId)).Status);
+    }
+
+    private async Task WaitForGateAsync(string runId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while ((await shared.Admin.GetRunAsync(runId, timeout.Token)).Status != "awaiting_approval")
+        {
+            await foreach (var e in shared.Admin.StreamRunEventsAsync(runId, ct: timeout.Token))
+            {
+                if (e.Type == "gate.opened")
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>A minimal MCP client over a child process's stdio: newline-delimited JSON-RPC.</summary>
+    private sealed class McpSession : IAsyncDisposable
+    {
+        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _stderr = new();
+        private int _nextId;
+
+        private McpSession(Process process)
+        {
+            _process = process;
+        }
+
+        public string Stderr
+        {
+            get
+            {
+                lock (_stderr)
+                {
+                    return _stderr.ToString();
+                }
+            }
+        }
+
+        public static async Task<McpSession> StartAsync(string folder, IReadOnlyDictionary<string, string> env)
+        {
+            var info = BatonProcess.StartInfo(folder, env, "mcp");
+            info.RedirectStandardInput = true;
+            var process = Process.Start(info)!;
+            var session = new McpSession(process);
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is not null)
+                {
+                    lock (session._stderr)
+                    {
+                        session._stderr.AppendLine(e.Data);
+                    }
+                }
+            };
+            process.BeginErrorReadLine();
+            var init = await session.RequestAsync("initialize", new JsonObject
+            {
+                ["protocolVersion"] = "2025-06-18",
+                ["capabilities"] = new JsonObject(),
+                ["clientInfo"] = new JsonObject { ["name"] = "baton-tests", ["version"] = "1" },
+            });
+            Assert.Equal("baton", init["serverInfo"]!["name"]!.GetValue<string>());
+            await session.SendAsync(new JsonObject { ["jsonrpc"] = "2.0", ["method"] = "notifications/initialized" });
+            return session;
+        }
+
+        public async Task<JsonNode> RequestAsync(string method, JsonObject parameters)
+        {
+            var id = ++_nextId;
+            await SendAsync(new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["method"] = method, ["params"] = parameters });
+            using var timeout = new CancellationTokenSource(Timeout);
+            while (true)
+            {
+                var line = await _process.StandardOutput.ReadLineAsync(timeout.Token)
+                    ?? throw new InvalidOperationException($"baton mcp closed its stdout; stderr:\n{Stderr}");
+                // Anything on stdout that is not JSON-RPC would break every MCP client.
+                var message = JsonNode.Parse(line)!.AsObject();
+                Assert.Equal("2.0", message["jsonrpc"]!.GetValue<string>());
+                if (message["id"]?.GetValue<int>() != id)
+                {
+                    continue;
+                }
+                Assert.True(message["error"] is null, $"{method} failed: {message["error"]?.ToJsonString()}");
+                return message["result"]!;
+            }
+        }
+
+        /// <summary>Calls a tool and returns its text, checking whether it reported an error.</summary>
+        public async Task<string> CallToolAsync(string name, JsonObject arguments, bool expectError = false)
+        {
+            var result = await RequestAsync("tools/call", new JsonObject { ["name"] = name, ["arguments"] = arguments });
+            var text = result["content"]![0]!["text"]!.GetValue<string>();
+            Assert.True((result["isError"]?.GetValue<bool>() ?? false) == expectError, $"{name}: {text}");
+            return text;
+        }
+
+        public async Task SendAsync(JsonObject message)
+        {
+            await _process.StandardInput.WriteLineAsync(message.ToJsonString());
+            await _process.StandardInput.FlushAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            // Closing stdin is how MCP clients end a stdio session; the server must exit on its own.
+            _process.StandardInput.Close();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+                Assert.Equal(0, _process.ExitCode);
+            }
+            finally
+            {
+                BatonProcess.Kill(_process);
+                _process.Dispose();
+            }
+        }
+    }
+}
