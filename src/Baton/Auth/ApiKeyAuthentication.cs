@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Baton.Storage;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 
 namespace Baton.Auth;
@@ -47,7 +48,13 @@ public sealed class ApiKeyAuthenticationHandler(
             failure ?? "an API key is required: send `Authorization: Bearer <api key>`");
     }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Forbidden",
-            $"the role '{Context.User.FindFirstValue(ClaimTypes.Role)}' may not do this");
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        // The endpoint's policies are role names: say which one this needs, so the fix is obvious.
+        var needed = Context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>()
+            .Select(a => a.Policy).OfType<string>().Where(p => Roles.Rank(p) >= 0).MaxBy(Roles.Rank);
+        var role = Context.User.FindFirstValue(ClaimTypes.Role);
+        return Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, "Forbidden",
+            needed is null ? $"the role '{role}' may not do this" : $"this needs the {needed} role; the key '{Context.User.Identity?.Name}' has {role}");
+    }
 }

@@ -51,6 +51,7 @@ public class AuthorizationMatrixTests(ApiFactory factory) : IClassFixture<ApiFac
             var forbidden = await client.Http.SendAsync(Request(method, path));
             Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
             Assert.Equal("application/problem+json", forbidden.Content.Headers.ContentType?.MediaType);
+            Assert.Contains($"needs the {role} role", await forbidden.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
     }
 
