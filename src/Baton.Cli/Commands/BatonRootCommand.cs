@@ -22,6 +22,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new DemoCommand());
         Subcommands.Add(new RunCommand());
         Subcommands.Add(new ProfileCommand());
+        Subcommands.Add(new WorkerCommand());
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());
