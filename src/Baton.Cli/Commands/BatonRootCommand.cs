@@ -23,6 +23,8 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new RunCommand());
         Subcommands.Add(new ProfileCommand());
         Subcommands.Add(new WorkerCommand());
+        Subcommands.Add(new RepoCommand());
+        Subcommands.Add(new WorkItemCommand());
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());
