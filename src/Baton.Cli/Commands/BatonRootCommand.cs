@@ -26,6 +26,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new RepoCommand());
         Subcommands.Add(new WorkItemCommand());
         Subcommands.Add(new ExecCommand());
+        Subcommands.Add(new WorkspaceCommand());
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());
