@@ -12,7 +12,7 @@ public static class ExitCodes
     public const int Conflict = 4;
     public const int Auth = 5;
 
-    // `run watch` and `run create --watch`: how the run stopped, when it did not complete.
+    // `run watch` and `run create --watch`: how the run stopped, when it did not complete (8 also for `exec run --watch`).
 
     /// <summary>The run waits for a human decision: a gate or a budget stop (awaiting_approval).</summary>
     public const int AwaitingApproval = 6;
@@ -20,7 +20,7 @@ public static class ExitCodes
     /// <summary>The run is paused: a manual-mode run waiting for `next`.</summary>
     public const int Paused = 7;
 
-    /// <summary>The run ended without completing: failed, cancelled or expired.</summary>
+    /// <summary>The run ended without completing: failed, cancelled or expired; or an execution ended in error or was cancelled.</summary>
     public const int RunUnsuccessful = 8;
 
     /// <summary>Ctrl+C: the shell convention (128 + SIGINT).</summary>
@@ -42,6 +42,14 @@ public static class ExitCodes
         "awaiting_approval" => AwaitingApproval,
         "paused" => Paused,
         "failed" or "cancelled" or "expired" => RunUnsuccessful,
+        _ => null,
+    };
+
+    /// <summary>What `exec run --watch` exits with once the execution is in <paramref name="executionStatus"/>; null while it is still going.</summary>
+    public static int? ForExecution(string executionStatus) => executionStatus switch
+    {
+        "success" => Ok,
+        "error" or "cancelled" => RunUnsuccessful,
         _ => null,
     };
 }

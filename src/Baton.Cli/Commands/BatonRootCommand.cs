@@ -22,6 +22,11 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new DemoCommand());
         Subcommands.Add(new RunCommand());
         Subcommands.Add(new ProfileCommand());
+        Subcommands.Add(new WorkerCommand());
+        Subcommands.Add(new RepoCommand());
+        Subcommands.Add(new WorkItemCommand());
+        Subcommands.Add(new ExecCommand());
+        Subcommands.Add(new WorkspaceCommand());
         Subcommands.Add(new KeyCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());

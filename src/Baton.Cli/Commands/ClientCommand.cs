@@ -57,26 +57,32 @@ public abstract class ClientCommand : BatonCommand
     protected Connection ResolveConnection(ParseResult parseResult) =>
         Connection.Resolve(parseResult.GetValue(_url), parseResult.GetValue(_token), Environment.GetEnvironmentVariable, parseResult.GetValue(_context));
 
+    /// <summary>
+    /// What the `current_status` of a refusal (409) is the status of, for the "(the run is ...)" hint; null when the
+    /// server's detail already says it (executions, workspaces), so the line does not call an execution a run.
+    /// </summary>
+    protected virtual string? ConflictSubject => "run";
+
     /// <summary>The API's answer or a network failure, worded as the one line a person needs.</summary>
-    public static CliException Describe(Exception e, Connection connection) => e switch
+    public static CliException Describe(Exception e, Connection connection, string? conflictSubject = "run") => e switch
     {
-        BatonApiException api => new CliException(ApiMessage(api, connection), ExitCodes.ForStatus(api.Status)),
+        BatonApiException api => new CliException(ApiMessage(api, connection, conflictSubject), ExitCodes.ForStatus(api.Status)),
         HttpRequestException { StatusCode: null } http => new CliException(Unreachable(connection, http)),
         TaskCanceledException { InnerException: TimeoutException } => new CliException($"Baton at {connection.DisplayUrl} did not answer within {RequestTimeout.TotalSeconds:0} s"),
         JsonException => new CliException($"the server at {connection.DisplayUrl} did not answer like a Baton server: check --url / BATON_URL"),
         _ => new CliException(e.Message),
     };
 
-    private static string ApiMessage(BatonApiException e, Connection connection)
+    private static string ApiMessage(BatonApiException e, Connection connection, string? conflictSubject)
     {
         var detail = e.Detail ?? e.Title;
         if (e.Status is HttpStatusCode.Unauthorized)
         {
             detail += $" ({connection.TokenSource})";
         }
-        else if (e.CurrentStatus is { } current && current != "revoked")
+        else if (e.CurrentStatus is { } current && current != "revoked" && conflictSubject is not null)
         {
-            detail += $" (the run is {current})";
+            detail += $" (the {conflictSubject} is {current})";
         }
         else if (e.RetryAfter is { } wait)
         {
@@ -111,7 +117,7 @@ public abstract class ClientCommand : BatonCommand
         catch (Exception e) when (e is BatonApiException or HttpRequestException { StatusCode: null } or JsonException
             || (e is TaskCanceledException { InnerException: TimeoutException } && !interrupt.IsCancellationRequested))
         {
-            throw Describe(e, connection);
+            throw Describe(e, connection, ConflictSubject);
         }
         finally
         {
