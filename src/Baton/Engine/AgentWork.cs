@@ -72,115 +72,112 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
 /// An agent's live log: lines are written in small batches (one transaction per batch, not per line) and every
 /// batch wakes the event streams, so people watching see output while the agent still runs.
 /// </summary>
+/// <remarks>
+/// Lock order: the buffer's lock is never held while waiting for the database's write gate. A flush takes its batch
+/// out inside the write transaction, so batches keep their order with the execution's finish transaction, which
+/// writes the last lines (<see cref="CompleteAsync"/>) while it holds the gate.
+/// </remarks>
 public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration) : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+    private readonly Lock _lock = new();
     private readonly List<(string Level, string Message)> _pending = [];
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private DateTimeOffset _lastFlush = time.GetUtcNow();
     private bool _flushScheduled;
     private bool _closed;
 
     public async Task WriteAsync(string level, string message)
     {
-        await _gate.WaitAsync();
-        try
+        bool flushNow;
+        var schedule = false;
+        lock (_lock)
         {
             _pending.Add((level, message.Length > 8192 ? message[..8192] + "…" : message));
-            if (_pending.Count >= 200 || time.GetUtcNow() - _lastFlush >= Interval)
+            flushNow = _pending.Count >= 200 || time.GetUtcNow() - _lastFlush >= Interval;
+            if (!flushNow && !_flushScheduled)
             {
-                await FlushLockedAsync();
-            }
-            else if (!_flushScheduled)
-            {
-                // A line followed by silence still shows up within the interval, not when the program ends.
-                _flushScheduled = true;
-                _ = FlushLaterAsync();
+                _flushScheduled = schedule = true;
             }
         }
-        finally
+        if (flushNow)
         {
-            _gate.Release();
+            await FlushAsync();
+        }
+        else if (schedule)
+        {
+            // A line followed by silence still shows up within the interval, not when the program ends.
+            _ = FlushLaterAsync();
         }
     }
 
-    private async Task FlushLaterAsync()
-    {
-        await Task.Delay(Interval, time);
-        await _gate.WaitAsync();
-        try
-        {
-            _flushScheduled = false;
-            if (!_closed)
-            {
-                await FlushLockedAsync();
-            }
-        }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException)
-        {
-            // The closing flush writes whatever is left.
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>
-    /// Writes what is still buffered inside the caller's transaction (the execution's finish), so a quick phase
-    /// costs no commit of its own for its log, and closes the sink.
-    /// </summary>
+    /// <summary>Writes what is still buffered inside the caller's transaction (the execution's finish) and closes the sink.</summary>
     public async Task CompleteAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
     {
-        await _gate.WaitAsync();
-        try
+        foreach (var (level, message) in Take(close: true))
         {
-            foreach (var (level, message) in _pending)
-            {
-                await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
-            }
-            _pending.Clear();
-            _closed = true;
-        }
-        finally
-        {
-            _gate.Release();
+            await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _gate.WaitAsync();
-        try
+        await FlushAsync();
+        lock (_lock)
         {
-            if (!_closed)
-            {
-                await FlushLockedAsync();
-            }
             _closed = true;
-        }
-        finally
-        {
-            _gate.Release();
         }
     }
 
-    private async Task FlushLockedAsync()
+    private async Task FlushLaterAsync()
     {
-        _lastFlush = time.GetUtcNow();
-        if (_pending.Count == 0)
+        try
         {
-            return;
+            await Task.Delay(Interval, time);
+            lock (_lock)
+            {
+                _flushScheduled = false;
+            }
+            await FlushAsync();
         }
-        var batch = _pending.ToList();
-        _pending.Clear();
-        await db.WriteAsync(async (c, tx) =>
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException or InvalidOperationException)
         {
+            // The closing flush or the finish transaction writes whatever is left.
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        lock (_lock)
+        {
+            if (_closed || _pending.Count == 0)
+            {
+                return;
+            }
+        }
+        var wrote = await db.WriteAsync(async (c, tx) =>
+        {
+            var batch = Take(close: false);
             foreach (var (level, message) in batch)
             {
                 await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
             }
+            return batch.Count > 0;
         });
-        signals.Events.Fire();
+        if (wrote)
+        {
+            signals.Events.Fire();
+        }
+    }
+
+    private List<(string Level, string Message)> Take(bool close)
+    {
+        lock (_lock)
+        {
+            var batch = _closed ? [] : _pending.ToList();
+            _pending.Clear();
+            _lastFlush = time.GetUtcNow();
+            _closed |= close;
+            return batch;
+        }
     }
 }
