@@ -21,6 +21,8 @@ public sealed partial class BatonClient
 
     public Task<WorkItemList> ListWorkItemsAsync(CancellationToken ct = default) => GetAsync<WorkItemList>("api/work-items", ct);
 
+    public Task DeleteWorkItemAsync(string id, CancellationToken ct = default) => DeleteResourceAsync($"api/work-items/{Escape(id)}", ct);
+
     public Task<ExecuteResponse> ExecuteAsync(ExecuteRequest request, CancellationToken ct = default) => CreateAsync<ExecuteResponse>("api/agent-runtime/execute", request, ct);
 
     public Task<ExecutionInfo> GetExecutionAsync(string id, CancellationToken ct = default) => GetAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}", ct);

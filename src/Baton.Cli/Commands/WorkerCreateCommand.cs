@@ -46,34 +46,25 @@ public sealed class WorkerCreateCommand : ClientCommand
 
     private static async Task<CreateWorkerRequest> ReadAsync(string file, CancellationToken cancellationToken)
     {
+        string yaml;
         if (file != "-")
         {
             if (!File.Exists(file))
             {
                 throw new CliException($"--file: no file {file}", ExitCodes.NotFound);
             }
-            return Parse(file, file);
+            yaml = await File.ReadAllTextAsync(file, cancellationToken);
         }
-        if (!Console.IsInputRedirected)
+        else if (!Console.IsInputRedirected)
         {
             throw new CliException("--file - reads the worker from standard input, but nothing is piped in: pipe a file, or give its path", ExitCodes.Usage);
         }
-        // The server's reader takes a path; a private temp file lets stdin go through exactly the same code.
-        var temp = Path.GetTempFileName();
-        try
+        else
         {
-            await File.WriteAllTextAsync(temp, await Console.In.ReadToEndAsync(cancellationToken), cancellationToken);
-            return Parse(temp, "standard input");
+            yaml = await Console.In.ReadToEndAsync(cancellationToken);
         }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
-
-    private static CreateWorkerRequest Parse(string path, string shown)
-    {
-        var (request, problem) = WorkerFiles.Read(path);
-        return request ?? throw new CliException($"{shown}: {problem}", ExitCodes.Usage);
+        // The server's own reader: a file means the same to `baton worker create` as to <data dir>/workers.
+        var (request, problem) = WorkerFiles.Parse(yaml);
+        return request ?? throw new CliException($"{(file == "-" ? "standard input" : file)}: {problem}", ExitCodes.Usage);
     }
 }

@@ -51,8 +51,21 @@ public static class WorkerFiles
     {
         try
         {
+            return Parse(File.ReadAllText(path));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, ex.Message);
+        }
+    }
+
+    /// <summary>A worker from YAML text: the request, or what is wrong with it (with the line, where YAML says).</summary>
+    public static (CreateWorkerRequest? Request, string? Problem) Parse(string yaml)
+    {
+        try
+        {
             var stream = new YamlStream();
-            stream.Load(new StringReader(File.ReadAllText(path)));
+            stream.Load(new StringReader(yaml));
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             {
                 return (null, "a worker file is a YAML mapping (name, kind, argv or base_url, ...)");
@@ -66,11 +79,10 @@ public static class WorkerFiles
         }
         catch (JsonException ex)
         {
-            return (null, $"{ex.Path?.TrimStart('$', '.')}: {ex.Message.Split(". ")[0]}");
-        }
-        catch (IOException ex)
-        {
-            return (null, ex.Message);
+            var field = ex.Path?.TrimStart('$', '.') ?? "";
+            return (null, ex.Message.Contains("could not be mapped", StringComparison.Ordinal)
+                ? $"unknown field '{field}'"
+                : $"{field}: wrong type of value");
         }
     }
 

@@ -18,15 +18,15 @@ public static class RunLogs
             "INSERT INTO events(run_id, type, phase, iteration, data, created_at) VALUES (@ownerId, 'log', @phase, @iteration, @data, @now)",
             messages.Select(message => new { ownerId, phase, iteration, data = JsonSerializer.Serialize(new { level, message }), now = now.ToMs() }), tx);
 
-    /// <summary>The last <paramref name="lines"/> log lines, oldest first.</summary>
-    public static async Task<List<Client.LogLine>> TailAsync(IDbConnection c, string ownerId, int lines)
+    /// <summary>The last <paramref name="lines"/> log lines after the event <paramref name="after"/>, oldest first.</summary>
+    public static async Task<List<Client.LogLine>> TailAsync(IDbConnection c, string ownerId, int lines, long after = 0)
     {
         var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
             """
             SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-            FROM events WHERE run_id = @ownerId AND type = 'log' ORDER BY seq DESC LIMIT @lines
+            FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq DESC LIMIT @lines
             """,
-            new { ownerId, lines });
+            new { ownerId, lines, after });
         return rows.Reverse().Select(r => new Client.LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
     }
 }

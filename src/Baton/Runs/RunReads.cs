@@ -152,8 +152,8 @@ public static class RunReads
             run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases);
     }
 
-    public static async Task<Client.RunLogs> LogsAsync(SqliteConnection c, string runId, int lines) =>
-        new(runId, await RunLogs.TailAsync(c, runId, lines));
+    public static async Task<Client.RunLogs> LogsAsync(SqliteConnection c, string runId, int lines, long after) =>
+        new(runId, await RunLogs.TailAsync(c, runId, lines, after));
 
     public sealed class EventRow
     {

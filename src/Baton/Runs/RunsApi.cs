@@ -376,16 +376,18 @@ public static class RunsApi
         return metrics is null ? Problems.NotFound("run", id) : TypedResults.Ok(metrics);
     }
 
-    public static async Task<Results<Ok<Client.RunLogs>, ValidationProblem, ProblemHttpResult>> LogsAsync(string id, string? lines, Database db)
+    /// <summary>The last `lines` log lines; with `after` (an event id), only lines after it: a follower asks for what is new.</summary>
+    public static async Task<Results<Ok<Client.RunLogs>, ValidationProblem, ProblemHttpResult>> LogsAsync(string id, string? lines, string? after, Database db)
     {
         var errors = new Dictionary<string, string[]>();
         var count = ParseInt(lines, "lines", 50, 1, 10_000, errors);
+        var since = ParseInt(after, "after", 0, 0, int.MaxValue, errors);
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
         }
         var logs = await db.ReadAsync(async c =>
-            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : await RunReads.LogsAsync(c, id, count));
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : await RunReads.LogsAsync(c, id, count, since));
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 

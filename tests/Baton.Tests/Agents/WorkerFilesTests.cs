@@ -48,7 +48,9 @@ public sealed class WorkerFilesTests : IDisposable
         File.WriteAllText(path, "name: x\nkind: command\nargv: [a\n");
         Assert.Contains("line", WorkerFiles.Read(path).Problem, StringComparison.Ordinal);
         File.WriteAllText(path, "name: x\nkind: command\nconcurrency: lots\n");
-        Assert.Contains("concurrency", WorkerFiles.Read(path).Problem, StringComparison.Ordinal);
+        Assert.Equal("concurrency: wrong type of value", WorkerFiles.Read(path).Problem);
+        Assert.Equal("unknown field 'nmae'", WorkerFiles.Parse("nmae: x\nkind: command\n").Problem);
+        Assert.Contains("Could not find file", WorkerFiles.Read(Path.Combine(_factory.DataDir, "missing.yaml")).Problem, StringComparison.Ordinal);
     }
 
     public void Dispose() => _factory.Dispose();

@@ -273,6 +273,9 @@ public class RunsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("three.md", logs.Lines[^1].Message, StringComparison.Ordinal);
         Assert.True(logs.Lines[0].Seq < logs.Lines[1].Seq);
 
+        var after = await factory.Http().GetFromJsonAsync<Client.RunLogs>($"/api/runs/{run.RunId}/logs?after={logs.Lines[0].Seq}", BatonJson.Options);
+        Assert.Equal([logs.Lines[1].Seq], after!.Lines.Select(l => l.Seq));
+        await AssertFieldErrorAsync(await factory.Http().GetAsync($"/api/runs/{run.RunId}/logs?after=-1"), "after");
         await AssertFieldErrorAsync(await factory.Http().GetAsync($"/api/runs/{run.RunId}/logs?lines=0"), "lines");
         await AssertFieldErrorAsync(await factory.Http().GetAsync($"/api/runs/{run.RunId}/logs?lines=10001"), "lines");
         await AssertFieldErrorAsync(await factory.Http().GetAsync($"/api/runs/{run.RunId}/logs?lines=many"), "lines");
