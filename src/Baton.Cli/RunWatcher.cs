@@ -146,6 +146,10 @@ public static class RunWatcher
                 return [Phase(phase), new Piece("completed", Tone.Good), took];
             case "artifact.created":
                 return [Phase(phase), new Piece($"+ {Text(e.Data, "name")}", Tone.Dim)];
+            case "log":
+                // What the agent prints, live; warnings and errors stand out.
+                var level = Text(e.Data, "level");
+                return [Phase(phase), new Piece("│ " + Text(e.Data, "message"), level switch { "error" => Tone.Bad, "warn" => Tone.Warn, _ => Tone.Dim })];
             case "phase.failed":
                 return [Phase(phase), new Piece("failed", Tone.Bad), $": {Text(e.Data, "error")}"];
             case "phase.retry_scheduled":
