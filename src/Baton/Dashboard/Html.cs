@@ -56,6 +56,16 @@ public ref struct HtmlBuilder
 
     public readonly void AppendFormatted<T>(T value, string? format = null)
     {
+        // A List<Markup> or Markup? picks this overload over the exact ones: still markup, not text.
+        switch (value)
+        {
+            case Markup markup:
+                _text.Append(markup.Value);
+                return;
+            case IEnumerable<Markup> markups:
+                AppendFormatted(markups);
+                return;
+        }
         var text = value is IFormattable f ? f.ToString(format, CultureInfo.InvariantCulture) : value?.ToString();
         _text.Append(Html.Encode(text));
     }
