@@ -75,7 +75,7 @@ public static class RunPages
                 : Html.Raw("""
                     <div class="empty">
                       <p><strong>No runs yet.</strong> Create one from a terminal:</p>
-                      <pre><code>baton run create --profile prd-to-code --intake prd.md</code></pre>
+                      <pre><code>baton run create --profile software_delivery --intake-file prd.md</code></pre>
                       <p>or with the API: <code>POST /api/runs</code> with <code>{"profile": "...", "intake": "..."}</code>. <code>baton profile list</code> shows the profiles.</p>
                     </div>
                     """)
