@@ -3,6 +3,9 @@ using Baton.Auth;
 using Baton.Storage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 
 namespace Baton.Dashboard;
 
@@ -23,6 +26,17 @@ public static class DashboardAuth
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart.
+        services.AddDataProtection().SetApplicationName("baton");
+        services.AddOptions<KeyManagementOptions>().Configure<BatonOptions, ILoggerFactory>((o, baton, logs) =>
+        {
+            // Possibly before StartupInitializer runs: the data dir too is made owner-only.
+            DirectoryInfo OwnerOnly(string path) => OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(path)
+                : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            OwnerOnly(baton.DataDir);
+            o.XmlRepository = new FileSystemXmlRepository(OwnerOnly(Path.Combine(baton.DataDir, "data-protection")), logs);
+        });
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "baton_csrf";

@@ -126,13 +126,14 @@ public static class RunPages
                 return null;
             }
             var profile = await transitions.ProfileOfAsync(c, null, run);
-            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile);
+            var lastEvent = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = @id", new { id });
+            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent);
         });
         if (loaded is null)
         {
             return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
         }
-        var (run, artifacts, profileDef) = loaded;
+        var (run, artifacts, profileDef, lastEvent) = loaded;
         var ended = run.CompletedAt ?? (StateNames.Parse<RunStatus>(run.Status).IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
         var phases = run.Phases.Select(p => Html.Of($"""
             <tr>
@@ -154,7 +155,7 @@ public static class RunPages
             <p class="crumbs"><a href="/">Runs</a> / <code>{run.RunId}</code></p>
             <h1>{run.ProjectName ?? run.Profile} <span class="muted">{run.RunId}</span></h1>
             {Html.When(form is not null, Html.Of($"""<p class="notice error" role="alert" id="form-message">{form?.Message}</p>"""))}
-            <div id="live" data-run="{run.RunId}">
+            <div id="live" data-run="{run.RunId}" data-last-event="{lastEvent}">
             <section aria-label="Status">
               <dl class="facts">
                 <div><dt>Status</dt><dd>{DashboardPages.Status(run.Status)}{Html.When(run.WaitingFor is not null, Html.Of($""" <span class="muted">waiting for {run.WaitingFor}</span>"""))}</dd></div>
@@ -189,7 +190,7 @@ public static class RunPages
         return DashboardPages.Page(DashboardPages.Layout(http, run.RunId, body, Html.Raw("""<script src="/dashboard/live.js" defer></script>""")), status);
     }
 
-    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile);
+    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent);
 
     /// <summary>Only the decisions this key's role may make and the run's state allows; each names the version it was made on.</summary>
     private static Markup Actions(HttpContext http, RunDetail run, Profile profile, FormState? form)

@@ -9,6 +9,9 @@ public sealed partial class Browser(BatonFactory factory) : IDisposable
 {
     private readonly HttpClient _http = factory.Http(token: null);
 
+    /// <summary>The underlying client (with the session cookie), for requests that are not pages.</summary>
+    public HttpClient Raw => _http;
+
     /// <summary>The antiforgery token of the last page read.</summary>
     public string? Token { get; private set; }
 

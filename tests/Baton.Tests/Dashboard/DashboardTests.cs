@@ -288,4 +288,44 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("prefers-color-scheme: dark", css.Html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/dashboard/live.js")).Status);
     }
+
+    [Fact]
+    public async Task The_run_page_event_stream_takes_the_cookie_and_resumes_after_the_page()
+    {
+        var run = await _admin.CreateRunAsync(new CreateRunRequest("straight", "stream me"));
+        await _admin.WaitForStatusAsync(run.RunId, "completed");
+        using var browser = await SignedInAsync("viewer");
+        var page = await browser.GetAsync($"/runs/{run.RunId}");
+        var last = System.Text.RegularExpressions.Regex.Match(page.Html, "data-last-event=\"(\\d+)\"").Groups[1].Value;
+        Assert.NotEqual("", last);
+
+        var http = browser.Raw;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var response = await http.GetAsync($"/runs/{run.RunId}/events?last_event_id=0", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        Assert.Equal("id: ", (await reader.ReadLineAsync(cts.Token))?[..4]);
+        Assert.Equal("event: run.created", await reader.ReadLineAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task Cookie_sessions_survive_a_restart()
+    {
+        string cookie;
+        string dataDir;
+        using (var first = new BatonFactory { KeepDataDir = true })
+        {
+            using var browser = new Browser(first);
+            var signedIn = await browser.SignInAsync(BatonFactory.AdminToken);
+            cookie = signedIn.Cookies.Single(c => c.StartsWith(DashboardAuth.CookieName + "=", StringComparison.Ordinal)).Split(';')[0];
+            dataDir = first.DataDir;
+        }
+        using var second = new BatonFactory(dataDir: dataDir);
+        using var http = second.Http(token: null);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("Cookie", cookie);
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }

@@ -5,7 +5,9 @@
   var live = document.getElementById("live");
   if (!live || !window.EventSource || !window.fetch) return;
   var run = live.getAttribute("data-run");
-  var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events");
+  // From the last event the page already shows, so opening the page does not replay the run's history.
+  var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" +
+    encodeURIComponent(live.getAttribute("data-last-event") || "0"));
   var timer = null;
 
   function busy() {
