@@ -21,6 +21,8 @@ public static class DashboardApi
 
         var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
         pages.MapGet("/", RunPages.ListAsync);
+        pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
         pages.MapGet("/runs/{id}", RunPages.DetailAsync);
         pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>

@@ -18,6 +18,7 @@ namespace Baton.Dashboard;
 public static class RunPages
 {
     private const int MaxTextLength = 64 * 1024;
+    private const string CreateExample = """{"profile": "...", "intake": "..."}""";
 
     // ---- runs list ----
 
@@ -72,11 +73,11 @@ public static class RunPages
         var table = list.Runs.Count == 0
             ? filtered
                 ? Html.Of($"""<p class="empty">No runs match these filters. <a href="/">Show all runs</a>.</p>""")
-                : Html.Raw("""
+                : Html.Of($"""
                     <div class="empty">
-                      <p><strong>No runs yet.</strong> Create one from a terminal:</p>
+                      <p><strong>No runs yet.</strong> Create one {(http.User.May(Roles.Operator) ? Html.Raw("""with <a href="/runs/new">New run</a> or """) : Markup.Empty)}from a terminal:</p>
                       <pre><code>baton run create --profile software_delivery --intake-file prd.md</code></pre>
-                      <p>or with the API: <code>POST /api/runs</code> with <code>{"profile": "...", "intake": "..."}</code>. <code>baton profile list</code> shows the profiles.</p>
+                      <p>or with the API: <code>POST /api/runs</code> with <code>{CreateExample}</code>. <code>baton profile list</code> shows the profiles.</p>
                     </div>
                     """)
             : Html.Of($"""
@@ -96,7 +97,7 @@ public static class RunPages
             </nav>
             """);
         return DashboardPages.Page(DashboardPages.Layout(http, "Runs", Html.Of($"""
-            <h1>Runs</h1>
+            <div class="title-row"><h1>Runs</h1>{Html.When(http.User.May(Roles.Operator), Html.Raw("""<a class="button" href="/runs/new">New run</a>"""))}</div>
             {Html.When(problem is not null, Html.Of($"""<p class="notice error" role="alert">{problem}</p>"""))}
             <ul class="counts" aria-label="Runs per status">{countLinks}</ul>
             <form method="get" action="/" class="filters" role="search">

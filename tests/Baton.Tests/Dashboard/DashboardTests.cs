@@ -328,4 +328,35 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    [Fact]
+    public async Task An_operator_creates_a_run_from_the_form()
+    {
+        using var browser = await SignedInAsync("operator");
+        var list = await browser.GetAsync("/");
+        Assert.Contains("href=\"/runs/new\"", list.Html, StringComparison.Ordinal);
+        var form = await browser.GetAsync("/runs/new?profile=straight");
+        Assert.Contains("<option value=\"straight\" selected>", form.Html, StringComparison.Ordinal);
+
+        var invalid = await browser.PostAsync("/runs/new", new Dictionary<string, string> { ["profile"] = "straight", ["project_name"] = "kept <project>", ["intake"] = " " });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.Status);
+        Assert.Contains("intake is required", invalid.Html, StringComparison.Ordinal);
+        Assert.Contains("value=\"kept &lt;project&gt;\"", invalid.Html, StringComparison.Ordinal);
+
+        var created = await browser.PostAsync("/runs/new", new Dictionary<string, string> { ["profile"] = "straight", ["project_name"] = "from-form", ["intake"] = "# Made in the browser" });
+        Assert.Equal(HttpStatusCode.Redirect, created.Status);
+        var runId = created.Location!["/runs/".Length..];
+        var run = await _admin.WaitForStatusAsync(runId, "completed");
+        Assert.Equal("from-form", run.ProjectName);
+        Assert.Equal("# Made in the browser", run.Intake);
+    }
+
+    [Fact]
+    public async Task A_viewer_may_not_create_runs()
+    {
+        using var browser = await SignedInAsync("viewer");
+        var list = await browser.GetAsync("/");
+        Assert.DoesNotContain("href=\"/runs/new\"", list.Html, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/runs/new")).Status);
+    }
 }
