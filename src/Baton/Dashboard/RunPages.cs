@@ -18,6 +18,7 @@ namespace Baton.Dashboard;
 public static class RunPages
 {
     private const int MaxTextLength = 64 * 1024;
+    private const int RecentEvents = 50;
     private const string CreateExample = """{"profile": "...", "intake": "..."}""";
 
     // ---- runs list ----
@@ -128,13 +129,18 @@ public static class RunPages
             }
             var profile = await transitions.ProfileOfAsync(c, null, run);
             var lastEvent = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = @id", new { id });
-            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent);
+            var events = (await c.QueryAsync<RunReads.EventRow>(
+                "SELECT * FROM events WHERE run_id = @id AND type <> 'log' ORDER BY seq DESC LIMIT @RecentEvents", new { id, RecentEvents })).ToList();
+            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent, events);
         });
         if (loaded is null)
         {
             return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
         }
-        var (run, artifacts, profileDef, lastEvent) = loaded;
+        var (run, artifacts, profileDef, lastEvent, events) = loaded;
+        var eventRows = events.Select(e => Html.Of($"""
+            <tr><td>{DashboardPages.Time(Times.FromMs(e.CreatedAt))}</td><td><code>{e.Type}</code></td><td>{e.Phase ?? ""}{Html.When(e.Iteration is not null && e.Phase is not null, Html.Of($" #{e.Iteration}"))}</td><td>{e.Actor ?? ""}</td><td class="small">{e.Data ?? ""}</td></tr>
+            """));
         var ended = run.CompletedAt ?? (StateNames.Parse<RunStatus>(run.Status).IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
         var phases = run.Phases.Select(p => Html.Of($"""
             <tr>
@@ -182,6 +188,14 @@ public static class RunPages
               <h2 id="artifacts-h">Artifacts</h2>
               {artifactList}
             </section>
+            <section aria-labelledby="events-h">
+              <h2 id="events-h">Recent events</h2>
+              <table class="events">
+                <thead><tr><th scope="col">At (UTC)</th><th scope="col">Event</th><th scope="col">Phase</th><th scope="col">Actor</th><th scope="col">Data</th></tr></thead>
+                <tbody>{eventRows}</tbody>
+              </table>
+              <p class="small muted">The newest {RecentEvents}; <code>GET /api/runs/{run.RunId}/events</code> replays them all.</p>
+            </section>
             </div>
             <section aria-labelledby="intake-h">
               <h2 id="intake-h">Intake</h2>
@@ -191,7 +205,7 @@ public static class RunPages
         return DashboardPages.Page(DashboardPages.Layout(http, run.RunId, body, Html.Raw("""<script src="/dashboard/live.js" defer></script>""")), status);
     }
 
-    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent);
+    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent, IReadOnlyList<RunReads.EventRow> Events);
 
     /// <summary>Only the decisions this key's role may make and the run's state allows; each names the version it was made on.</summary>
     private static Markup Actions(HttpContext http, RunDetail run, Profile profile, FormState? form)

@@ -113,6 +113,7 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         }
         Assert.Contains($"href=\"/runs/{run.RunId}/artifacts/two.md?iteration=1\"", page.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("action-cancel", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<code>run.completed</code>", page.Html, StringComparison.Ordinal);
 
         var artifact = await browser.GetAsync($"/runs/{run.RunId}/artifacts/two.md?iteration=1");
         Assert.Equal(HttpStatusCode.OK, artifact.Status);
