@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Baton.Auth;
 using Baton.Storage;
+using Dapper;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
@@ -71,17 +72,28 @@ public static class DashboardAuth
         return builder;
     }
 
-    /// <summary>Like the bearer handler, every request checks the key: a revoked or expired key signs the browser out.</summary>
+    /// <summary>
+    /// Like the bearer handler, every request checks the key: a revoked or expired key signs the browser out, and a
+    /// key whose role was changed (the bootstrap keys can be) gets its new role at once.
+    /// </summary>
     private static async Task ValidateKeyAsync(CookieValidatePrincipalContext context)
     {
         var keyId = context.Principal?.FindFirstValue(ClaimTypes.NameIdentifier);
         var services = context.HttpContext.RequestServices;
         var db = services.GetRequiredService<Database>();
-        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        if (keyId is null || !await db.ReadAsync(c => ApiKeys.IsActiveAsync(c, keyId, now), context.HttpContext.RequestAborted))
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
+        var key = keyId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
+            "SELECT * FROM api_keys WHERE id = @keyId AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
+            new { keyId, now }), context.HttpContext.RequestAborted);
+        if (key is null)
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(CookieScheme);
+        }
+        else if (key.Role != context.Principal!.FindFirstValue(ClaimTypes.Role) || key.Name != context.Principal!.Identity?.Name)
+        {
+            context.ReplacePrincipal(Principal(key));
+            context.ShouldRenew = true;
         }
     }
 

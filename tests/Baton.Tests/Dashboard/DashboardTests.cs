@@ -360,4 +360,19 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.DoesNotContain("href=\"/runs/new\"", list.Html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await browser.GetAsync("/runs/new")).Status);
     }
+
+    [Fact]
+    public async Task A_changed_role_applies_to_the_session_at_once()
+    {
+        var db = factory.Service<Baton.Storage.Database>();
+        const string token = "dash-role-change-token-0123456789";
+        await Baton.Auth.ApiKeys.EnsureAsync(db, "dash-role-change", token, "viewer", TimeProvider.System);
+        var run = await AtGateAsync();
+        using var browser = new Browser(factory);
+        await browser.SignInAsync(token);
+        Assert.DoesNotContain("action-approve", (await browser.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
+
+        await Baton.Auth.ApiKeys.EnsureAsync(db, "dash-role-change", token, "approver", TimeProvider.System);
+        Assert.Contains("action-approve", (await browser.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
+    }
 }
