@@ -131,13 +131,14 @@ public static class RunPages
             var lastEvent = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = @id", new { id });
             var events = (await c.QueryAsync<RunReads.EventRow>(
                 "SELECT * FROM events WHERE run_id = @id AND type <> 'log' ORDER BY seq DESC LIMIT @RecentEvents", new { id, RecentEvents })).ToList();
-            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent, events);
+            return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent, events,
+                await RunReads.MetricsAsync(c, run, profile));
         });
         if (loaded is null)
         {
             return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
         }
-        var (run, artifacts, profileDef, lastEvent, events) = loaded;
+        var (run, artifacts, profileDef, lastEvent, events, metrics) = loaded;
         var eventRows = events.Select(e => Html.Of($"""
             <tr><td>{DashboardPages.Time(Times.FromMs(e.CreatedAt))}</td><td><code>{e.Type}</code></td><td>{e.Phase ?? ""}{Html.When(e.Iteration is not null && e.Phase is not null, Html.Of($" #{e.Iteration}"))}</td><td>{e.Actor ?? ""}</td><td class="small">{e.Data ?? ""}</td></tr>
             """));
@@ -188,6 +189,7 @@ public static class RunPages
               <h2 id="artifacts-h">Artifacts</h2>
               {artifactList}
             </section>
+            {MetricsSection(metrics)}
             <section aria-labelledby="events-h">
               <h2 id="events-h">Recent events</h2>
               <table class="events">
@@ -205,7 +207,44 @@ public static class RunPages
         return DashboardPages.Page(DashboardPages.Layout(http, run.RunId, body, Html.Raw("""<script src="/dashboard/live.js" defer></script>""")), status);
     }
 
-    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent, IReadOnlyList<RunReads.EventRow> Events);
+    /// <summary>Per phase: the numbers as a table, and duration and cost as bars (SVG, so the CSP needs no inline styles).</summary>
+    private static Markup MetricsSection(RunMetrics metrics)
+    {
+        if (metrics.Phases.Count == 0)
+        {
+            return Markup.Empty;
+        }
+        var longest = Math.Max(1, metrics.Phases.Max(p => p.DurationMs));
+        var dearest = Math.Max(0.000001m, metrics.Phases.Max(p => p.CostUsd));
+        const int width = 160;
+        Markup Bar(double fraction, string label) => Html.Of($"""
+            <svg class="bar" width="{width}" height="12" viewBox="0 0 {width} 12" role="img" aria-label="{label}"><rect width="{Math.Max(1, (int)Math.Round(fraction * width))}" height="12" rx="2"></rect></svg>
+            """);
+        var rows = metrics.Phases.Select(p => Html.Of($"""
+            <tr>
+              <td>{p.Phase}</td>
+              <td class="num">{p.Executions}</td>
+              <td class="num">{(p.TokensIn + p.TokensOut).ToString("N0", CultureInfo.InvariantCulture)}</td>
+              <td class="num">{DashboardPages.Cost(p.CostUsd)}</td>
+              <td>{Bar((double)(p.CostUsd / dearest), $"cost {DashboardPages.Cost(p.CostUsd)}")}</td>
+              <td class="num">{DashboardPages.Duration(TimeSpan.FromMilliseconds(p.DurationMs))}</td>
+              <td>{Bar((double)p.DurationMs / longest, $"duration {DashboardPages.Duration(TimeSpan.FromMilliseconds(p.DurationMs))}")}</td>
+              <td class="num">{(p.TestsRun == 0 ? "—" : $"{p.TestsPassed}/{p.TestsRun}")}</td>
+            </tr>
+            """));
+        return Html.Of($"""
+            <section aria-labelledby="metrics-h">
+              <h2 id="metrics-h">Cost and duration per phase</h2>
+              <table class="metrics">
+                <thead><tr><th scope="col">Phase</th><th scope="col" class="num">Executions</th><th scope="col" class="num">Tokens</th><th scope="col" class="num">Cost</th><th scope="col"><span class="visually-hidden">Cost bar</span></th><th scope="col" class="num">Duration</th><th scope="col"><span class="visually-hidden">Duration bar</span></th><th scope="col" class="num">Tests passed</th></tr></thead>
+                <tbody>{rows}</tbody>
+              </table>
+              <p class="small muted">{metrics.Executions} executions, {metrics.Approvals} approvals, {metrics.Rejections} rejections.</p>
+            </section>
+            """);
+    }
+
+    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent, IReadOnlyList<RunReads.EventRow> Events, RunMetrics Metrics);
 
     /// <summary>Only the decisions this key's role may make and the run's state allows; each names the version it was made on.</summary>
     private static Markup Actions(HttpContext http, RunDetail run, Profile profile, FormState? form)

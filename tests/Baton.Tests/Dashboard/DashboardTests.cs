@@ -114,6 +114,8 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains($"href=\"/runs/{run.RunId}/artifacts/two.md?iteration=1\"", page.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("action-cancel", page.Html, StringComparison.Ordinal);
         Assert.Contains("<code>run.completed</code>", page.Html, StringComparison.Ordinal);
+        Assert.Contains("Cost and duration per phase", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<svg class=\"bar\"", page.Html, StringComparison.Ordinal);
 
         var artifact = await browser.GetAsync($"/runs/{run.RunId}/artifacts/two.md?iteration=1");
         Assert.Equal(HttpStatusCode.OK, artifact.Status);
