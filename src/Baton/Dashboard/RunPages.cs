@@ -19,6 +19,7 @@ public static class RunPages
 {
     private const int MaxTextLength = 64 * 1024;
     private const int RecentEvents = 50;
+    private const int LogLines = 100;
     private const string CreateExample = """{"profile": "...", "intake": "..."}""";
 
     // ---- runs list ----
@@ -132,13 +133,15 @@ public static class RunPages
             var events = (await c.QueryAsync<RunReads.EventRow>(
                 "SELECT * FROM events WHERE run_id = @id AND type <> 'log' ORDER BY seq DESC LIMIT @RecentEvents", new { id, RecentEvents })).ToList();
             return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent, events,
-                await RunReads.MetricsAsync(c, run, profile));
+                await RunReads.MetricsAsync(c, run, profile), await RunReads.LogsAsync(c, id, LogLines));
         });
         if (loaded is null)
         {
             return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
         }
-        var (run, artifacts, profileDef, lastEvent, events, metrics) = loaded;
+        var (run, artifacts, profileDef, lastEvent, events, metrics, logs) = loaded;
+        var logText = string.Join("\n", logs.Lines.Select(l =>
+            $"{l.Timestamp.UtcDateTime.ToString("HH:mm:ss", CultureInfo.InvariantCulture)} {l.Level,-5} {(l.Phase is null ? "" : $"[{l.Phase}#{l.Iteration}] ")}{l.Message}"));
         var eventRows = events.Select(e => Html.Of($"""
             <tr><td>{DashboardPages.Time(Times.FromMs(e.CreatedAt))}</td><td><code>{e.Type}</code></td><td>{e.Phase ?? ""}{Html.When(e.Iteration is not null && e.Phase is not null, Html.Of($" #{e.Iteration}"))}</td><td>{e.Actor ?? ""}</td><td class="small">{e.Data ?? ""}</td></tr>
             """));
@@ -190,6 +193,10 @@ public static class RunPages
               {artifactList}
             </section>
             {MetricsSection(metrics)}
+            <section aria-labelledby="log-h">
+              <h2 id="log-h">Log</h2>
+              {(logs.Lines.Count == 0 ? Html.Raw("""<p class="muted">No log lines yet.</p>""") : Html.Of($"""<pre class="log">{logText}</pre><p class="small muted">The last {LogLines} lines; <code>baton run logs {run.RunId} --follow</code> follows it.</p>"""))}
+            </section>
             <section aria-labelledby="events-h">
               <h2 id="events-h">Recent events</h2>
               <table class="events">
@@ -244,7 +251,7 @@ public static class RunPages
             """);
     }
 
-    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent, IReadOnlyList<RunReads.EventRow> Events, RunMetrics Metrics);
+    private sealed record LoadedRun(RunDetail Run, ArtifactManifest Artifacts, Profile Profile, long LastEvent, IReadOnlyList<RunReads.EventRow> Events, RunMetrics Metrics, Client.RunLogs Logs);
 
     /// <summary>Only the decisions this key's role may make and the run's state allows; each names the version it was made on.</summary>
     private static Markup Actions(HttpContext http, RunDetail run, Profile profile, FormState? form)

@@ -115,6 +115,8 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.DoesNotContain("action-cancel", page.Html, StringComparison.Ordinal);
         Assert.Contains("<code>run.completed</code>", page.Html, StringComparison.Ordinal);
         Assert.Contains("Cost and duration per phase", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<h2 id=\"log-h\">Log</h2>", page.Html, StringComparison.Ordinal);
+        Assert.Contains("[two#1] rendered two.md", page.Html, StringComparison.Ordinal);
         Assert.Contains("<svg class=\"bar\"", page.Html, StringComparison.Ordinal);
 
         var artifact = await browser.GetAsync($"/runs/{run.RunId}/artifacts/two.md?iteration=1");
