@@ -11,9 +11,15 @@
   var timer = null;
 
   function busy() {
-    // Never replace a form someone is typing in.
+    // Never replace a form someone is typing in, or has typed in and not sent yet.
     var el = document.activeElement;
-    return el && live.contains(el) && /^(TEXTAREA|INPUT|SELECT)$/.test(el.tagName);
+    if (el && live.contains(el) && /^(TEXTAREA|INPUT|SELECT)$/.test(el.tagName)) return true;
+    var fields = live.querySelectorAll("textarea, input:not([type=hidden])");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "checkbox" ? f.checked !== f.defaultChecked : f.value !== f.defaultValue) return true;
+    }
+    return false;
   }
 
   function refresh() {
