@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Baton.Agents;
 using Baton.Auth;
 using Baton.Client;
+using Baton.Dashboard;
 using Baton.Engine;
 using Baton.Ops;
 using Baton.Profiles;
@@ -96,6 +97,7 @@ public static class BatonHost
         }
         // Secure by default: an endpoint without its own policy still needs a key.
         authorization.SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.AddDashboard();
         return builder;
     }
 
@@ -131,6 +133,7 @@ public static class BatonHost
         app.MapWorkersApi();
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();
+        app.MapDashboard();
         return app;
     }
 }

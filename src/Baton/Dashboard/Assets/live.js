@@ -1,0 +1,48 @@
+// Live updates for a run's page: when the run's event stream says something happened, fetch the page again and
+// swap the #live region. Without this script the page still works; it just needs a reload.
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  if (!live || !window.EventSource || !window.fetch) return;
+  var run = live.getAttribute("data-run");
+  // From the last event the page already shows, so opening the page does not replay the run's history.
+  var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" +
+    encodeURIComponent(live.getAttribute("data-last-event") || "0"));
+  var timer = null;
+
+  function busy() {
+    // Never replace a form someone is typing in, or has typed in and not sent yet.
+    var el = document.activeElement;
+    if (el && live.contains(el) && /^(TEXTAREA|INPUT|SELECT)$/.test(el.tagName)) return true;
+    var fields = live.querySelectorAll("textarea, input:not([type=hidden])");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "checkbox" ? f.checked !== f.defaultChecked : f.value !== f.defaultValue) return true;
+    }
+    return false;
+  }
+
+  function refresh() {
+    timer = null;
+    if (busy()) { timer = setTimeout(refresh, 2000); return; }
+    fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html || busy()) return;
+        var next = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+        if (next) { live.replaceWith(next); live = next; }
+      })
+      .catch(function () { /* the next event tries again */ });
+  }
+
+  function changed() {
+    if (!timer) timer = setTimeout(refresh, 300);
+  }
+
+  // The stream names each event by its type; these are the ones that change what the page shows.
+  ["run.started", "run.updated", "run.completed", "run.failed", "run.cancelled", "run.expired", "run.paused",
+   "run.resumed", "run.retried", "run.iteration_started", "run.budget_stopped", "phase.started", "phase.completed",
+   "phase.failed", "phase.checks_failed", "phase.retry_scheduled", "validation.skipped", "gate.opened",
+   "gate.approved", "gate.rejected", "gate.expired", "budget.approved", "artifact.created", "execution.lost"].forEach(function (type) { source.addEventListener(type, changed); });
+  source.onmessage = changed;
+})();

@@ -1,0 +1,111 @@
+using System.Reflection;
+using Baton.Auth;
+using Baton.Engine;
+using Baton.Runs;
+using Baton.Storage;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+
+namespace Baton.Dashboard;
+
+/// <summary>The dashboard: server-rendered HTML pages that work without JavaScript. Forms post back and redirect.</summary>
+public static class DashboardApi
+{
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app)
+    {
+        var open = app.MapGroup("").ExcludeFromDescription().AllowAnonymous();
+        open.MapGet("/signin", SignInPage);
+        open.MapPost("/signin", SignInAsync);
+        open.MapPost("/signout", SignOutAsync);
+        open.MapGet("/dashboard/{file}", Asset);
+
+        var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
+        pages.MapGet("/", RunPages.ListAsync);
+        pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
+        pages.MapGet("/runs/{id}", RunPages.DetailAsync);
+        pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
+        pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+            EventStream.ForRunAsync(id, http, db, signals, time));
+        pages.MapPost("/runs/{id}/approve", RunPages.ApproveAsync).RequireAuthorization(Roles.Approver);
+        pages.MapPost("/runs/{id}/reject", RunPages.RejectAsync).RequireAuthorization(Roles.Approver);
+        pages.MapPost("/runs/{id}/next", RunPages.NextAsync).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/{id}/cancel", RunPages.CancelAsync).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/{id}/retry", RunPages.RetryAsync).RequireAuthorization(Roles.Operator);
+        return app;
+    }
+
+    private static IResult SignInPage(HttpContext http, string? @return) => DashboardPages.Page(SignInForm(http, LocalUrl(@return), null));
+
+    private static Markup SignInForm(HttpContext http, string? returnUrl, string? error) =>
+        DashboardPages.Layout(http, "Sign in", Html.Of($"""
+            <section class="signin">
+              <h1>Sign in</h1>
+              <p>Sign in with an API key. <code>baton up</code> prints a local one; an admin makes more with <code>baton key create</code>.</p>
+              {Html.When(error is not null, Html.Of($"""<p class="notice error" role="alert" id="signin-error">{error}</p>"""))}
+              <form method="post" action="/signin">
+                {DashboardPages.Csrf(http)}
+                <input type="hidden" name="return" value="{returnUrl ?? ""}">
+                <label for="api_key">API key</label>
+                <input id="api_key" name="api_key" type="password" autocomplete="current-password" required
+                       {Html.When(error is not null, Html.Raw("aria-describedby=\"signin-error\" aria-invalid=\"true\""))}>
+                <button type="submit">Sign in</button>
+              </form>
+            </section>
+            """));
+
+    private static async Task<IResult> SignInAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return BadForm(http);
+        }
+        var form = await http.Request.ReadFormAsync();
+        var token = form["api_key"].ToString().Trim();
+        var returnUrl = LocalUrl(form["return"].ToString());
+        var key = token.Length is 0 or > 512 ? null : await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()));
+        if (key is null)
+        {
+            var error = token.Length == 0 ? "Enter an API key." : "That key is unknown, revoked or expired.";
+            return DashboardPages.Page(SignInForm(http, returnUrl, error), 400);
+        }
+        await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
+        return Results.Redirect(returnUrl ?? "/", permanent: false, preserveMethod: false);
+    }
+
+    private static async Task<IResult> SignOutAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return BadForm(http);
+        }
+        await http.SignOutAsync(DashboardAuth.CookieScheme);
+        return Results.Redirect("/signin");
+    }
+
+    public static IResult BadForm(HttpContext http) => DashboardPages.Page(DashboardPages.Message(http, "Form expired",
+        "This form was missing its security token or it has expired. Go back, reload the page and try again."), 400);
+
+    /// <summary>Only a path on this site, so the sign-in form cannot send people elsewhere.</summary>
+    private static string? LocalUrl(string? url) =>
+        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal)
+            ? url : null;
+
+    private static readonly Dictionary<string, (string Resource, string Type)> Assets = new()
+    {
+        ["site.css"] = ("dashboard/site.css", "text/css; charset=utf-8"),
+        ["live.js"] = ("dashboard/live.js", "text/javascript; charset=utf-8"),
+    };
+
+    private static IResult Asset(string file)
+    {
+        if (!Assets.TryGetValue(file, out var asset))
+        {
+            return Results.NotFound();
+        }
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(asset.Resource)!;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Results.File(copy.ToArray(), asset.Type);
+    }
+}

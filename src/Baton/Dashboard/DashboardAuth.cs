@@ -1,0 +1,103 @@
+using System.Security.Claims;
+using Baton.Auth;
+using Baton.Storage;
+using Dapper;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+
+namespace Baton.Dashboard;
+
+/// <summary>
+/// The dashboard signs people in with an API key and then remembers the key's id and role in a cookie. The API
+/// keeps bearer keys only: a policy scheme sends dashboard paths (without an Authorization header) to the cookie.
+/// </summary>
+public static class DashboardAuth
+{
+    public const string CookieScheme = "BatonCookie";
+    public const string SelectorScheme = "Baton";
+    public const string CookieName = "baton_session";
+
+    public static bool IsDashboardPath(PathString path) =>
+        path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
+        || path.StartsWithSegments("/runs") || path.StartsWithSegments("/dashboard");
+
+    public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart.
+        services.AddDataProtection().SetApplicationName("baton");
+        services.AddOptions<KeyManagementOptions>().Configure<BatonOptions, ILoggerFactory>((o, baton, logs) =>
+        {
+            // Possibly before StartupInitializer runs: the data dir too is made owner-only.
+            DirectoryInfo OwnerOnly(string path) => OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(path)
+                : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            OwnerOnly(baton.DataDir);
+            o.XmlRepository = new FileSystemXmlRepository(OwnerOnly(Path.Combine(baton.DataDir, "data-protection")), logs);
+        });
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "baton_csrf";
+            o.FormFieldName = "__csrf";
+        });
+        // Runs after AddBaton's AddAuthentication(ApiKey), so the selector becomes the default scheme.
+        services.AddAuthentication(o => o.DefaultScheme = SelectorScheme)
+            .AddPolicyScheme(SelectorScheme, "API key or dashboard cookie", o => o.ForwardDefaultSelector = context =>
+                IsDashboardPath(context.Request.Path) && string.IsNullOrEmpty(context.Request.Headers.Authorization)
+                    ? CookieScheme
+                    : ApiKeyAuthenticationHandler.SchemeName)
+            .AddCookie(CookieScheme, o =>
+            {
+                o.Cookie.Name = CookieName;
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.LoginPath = "/signin";
+                o.ReturnUrlParameter = "return";
+                o.ExpireTimeSpan = TimeSpan.FromHours(12);
+                o.SlidingExpiration = true;
+                o.Events = new CookieAuthenticationEvents
+                {
+                    OnValidatePrincipal = ValidateKeyAsync,
+                    OnRedirectToAccessDenied = context =>
+                    {
+                        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                        return DashboardPages.WriteAsync(context.HttpContext, DashboardPages.Forbidden(context.HttpContext), 403);
+                    },
+                };
+            });
+        return builder;
+    }
+
+    /// <summary>
+    /// Like the bearer handler, every request checks the key: a revoked or expired key signs the browser out, and a
+    /// key whose role was changed (the bootstrap keys can be) gets its new role at once.
+    /// </summary>
+    private static async Task ValidateKeyAsync(CookieValidatePrincipalContext context)
+    {
+        var keyId = context.Principal?.FindFirstValue(ClaimTypes.NameIdentifier);
+        var services = context.HttpContext.RequestServices;
+        var db = services.GetRequiredService<Database>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
+        var key = keyId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
+            "SELECT * FROM api_keys WHERE id = @keyId AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
+            new { keyId, now }), context.HttpContext.RequestAborted);
+        if (key is null)
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(CookieScheme);
+        }
+        else if (key.Role != context.Principal!.FindFirstValue(ClaimTypes.Role) || key.Name != context.Principal!.Identity?.Name)
+        {
+            context.ReplacePrincipal(Principal(key));
+            context.ShouldRenew = true;
+        }
+    }
+
+    public static ClaimsPrincipal Principal(ApiKeyRow key) => new(new ClaimsIdentity(
+        [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role)],
+        CookieScheme));
+}

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Security.Claims;
+using Baton.Auth;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace Baton.Dashboard;
+
+/// <summary>What a page's forms showed when they come back with a problem: the message and the input to keep.</summary>
+public sealed record FormState(string Action, string Message, IReadOnlyDictionary<string, string> Values)
+{
+    public string Value(string action, string field) => Action == action && Values.TryGetValue(field, out var v) ? v : "";
+}
+
+/// <summary>The page shell and the small pieces every page uses.</summary>
+public static class DashboardPages
+{
+    public static Markup Layout(HttpContext http, string title, Markup body, Markup scripts = default)
+    {
+        var user = http.User.Identity?.IsAuthenticated == true
+            ? Html.Of($"""
+                <form method="post" action="/signout" class="who">
+                  <span>{http.User.Identity.Name} <span class="role">{http.User.FindFirstValue(ClaimTypes.Role)}</span></span>
+                  {Csrf(http)}<button type="submit" class="link">Sign out</button>
+                </form>
+                """)
+            : Markup.Empty;
+        return Html.Of($"""
+            <!doctype html>
+            <html lang="en">
+            <head>
+              <meta charset="utf-8">
+              <meta name="viewport" content="width=device-width, initial-scale=1">
+              <title>{title} · Baton</title>
+              <link rel="stylesheet" href="/dashboard/site.css">
+            </head>
+            <body>
+              <header class="top">
+                <a class="brand" href="/">Baton</a>
+                <nav aria-label="Main"><a href="/">Runs</a></nav>
+                {user}
+              </header>
+              <main>
+            {body}
+              </main>
+            {scripts}
+            </body>
+            </html>
+            """);
+    }
+
+    public static Markup Csrf(HttpContext http)
+    {
+        var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        return Html.Of($"""<input type="hidden" name="{tokens.FormFieldName}" value="{tokens.RequestToken}">""");
+    }
+
+    public static IResult Page(Markup html, int status = 200) => new HtmlResult(html, status);
+
+    public static async Task WriteAsync(HttpContext http, Markup html, int status)
+    {
+        http.Response.StatusCode = status;
+        Secure(http);
+        http.Response.ContentType = "text/html; charset=utf-8";
+        await http.Response.WriteAsync(html.Value, http.RequestAborted);
+    }
+
+    /// <summary>Our pages load only our own stylesheet and script, so injected markup could not run anything anyway.</summary>
+    public static void Secure(HttpContext http)
+    {
+        http.Response.Headers.ContentSecurityPolicy =
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        http.Response.Headers["Referrer-Policy"] = "same-origin";
+    }
+
+    public static Markup Forbidden(HttpContext http) => Layout(http, "Not allowed", Html.Of($"""
+        <h1>Not allowed</h1>
+        <p class="notice error" role="alert">Your key ({http.User.Identity?.Name}, role {http.User.FindFirstValue(ClaimTypes.Role)}) may not do this.
+        Sign in with a key that has the needed role.</p>
+        <p><a href="/">Back to the runs</a></p>
+        """));
+
+    public static Markup Message(HttpContext http, string title, string message) => Layout(http, title, Html.Of($"""
+        <h1>{title}</h1>
+        <p class="notice error" role="alert">{message}</p>
+        <p><a href="/">Back to the runs</a></p>
+        """));
+
+    public static Markup Time(DateTimeOffset? at) => at is { } t
+        ? Html.Of($"""<time datetime="{t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}">{t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}</time>""")
+        : Html.Raw("<span class=\"muted\">—</span>");
+
+    public static Markup Status(string status) => Html.Of($"""<span class="status status-{status}">{status.Replace('_', ' ')}</span>""");
+
+    public static string Cost(decimal usd) => "$" + usd.ToString("0.00##", CultureInfo.InvariantCulture);
+
+    public static string Duration(TimeSpan d) =>
+        d.TotalDays >= 1 ? $"{(int)d.TotalDays}d {d.Hours}h"
+        : d.TotalHours >= 1 ? $"{(int)d.TotalHours}h {d.Minutes}m"
+        : d.TotalMinutes >= 1 ? $"{(int)d.TotalMinutes}m {d.Seconds}s"
+        : $"{d.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s";
+
+    public static bool May(this ClaimsPrincipal user, string role) => user.Identity?.IsAuthenticated == true && user.Has(role);
+
+    private sealed class HtmlResult(Markup html, int status) : IResult
+    {
+        public Task ExecuteAsync(HttpContext http) => WriteAsync(http, html, status);
+    }
+}
