@@ -133,7 +133,7 @@ public static class RunPages
             var events = (await c.QueryAsync<RunReads.EventRow>(
                 "SELECT * FROM events WHERE run_id = @id AND type <> 'log' ORDER BY seq DESC LIMIT @RecentEvents", new { id, RecentEvents })).ToList();
             return new LoadedRun(await RunReads.DetailAsync(c, run, profile), await RunReads.ArtifactsAsync(c, run, profile), profile, lastEvent, events,
-                await RunReads.MetricsAsync(c, run, profile), await RunReads.LogsAsync(c, id, LogLines));
+                await RunReads.MetricsAsync(c, run, profile), await RunReads.LogsAsync(c, id, LogLines, after: 0));
         });
         if (loaded is null)
         {
