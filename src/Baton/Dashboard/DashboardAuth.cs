@@ -29,6 +29,9 @@ public static class DashboardAuth
         var services = builder.Services;
         // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart.
         services.AddDataProtection().SetApplicationName("baton");
+        // The keys are protected by the folder's owner-only mode, as the database and admin key are; the framework's
+        // "stored unencrypted" warning on every start would only teach people to ignore warnings.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
         services.AddOptions<KeyManagementOptions>().Configure<BatonOptions, ILoggerFactory>((o, baton, logs) =>
         {
             // Possibly before StartupInitializer runs: the data dir too is made owner-only.
