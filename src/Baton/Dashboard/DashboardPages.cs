@@ -32,6 +32,7 @@ public static class DashboardPages
               <meta name="viewport" content="width=device-width, initial-scale=1">
               <title>{title} · Baton</title>
               <link rel="stylesheet" href="/dashboard/site.css">
+              <link rel="icon" href="data:,">
             </head>
             <body>
               <header class="top">
