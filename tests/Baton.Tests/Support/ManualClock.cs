@@ -33,6 +33,15 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
         }
     }
 
+    /// <summary>Whether a timer (a Task.Delay, say) is due exactly this long from now, so a test can advance past it.</summary>
+    public bool HasTimerDueIn(TimeSpan dueIn)
+    {
+        lock (_lock)
+        {
+            return _timers.Any(t => t.DueAt == _now + dueIn);
+        }
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var timer = new Timer(this, callback, state);
