@@ -166,7 +166,7 @@ public static class RunPages
             <p class="crumbs"><a href="/">Runs</a> / <code>{run.RunId}</code></p>
             <h1>{run.ProjectName ?? run.Profile} <span class="muted">{run.RunId}</span></h1>
             {Html.When(form is not null, Html.Of($"""<p class="notice error" role="alert" id="form-message">{form?.Message}</p>"""))}
-            <div id="live" data-run="{run.RunId}" data-last-event="{lastEvent}">
+            <div id="live" data-run="{run.RunId}" data-last-event="{lastEvent}" data-status="{run.Status}">
             <section aria-label="Status">
               <dl class="facts">
                 <div><dt>Status</dt><dd>{DashboardPages.Status(run.Status)}{Html.When(run.WaitingFor is not null, Html.Of($""" <span class="muted">waiting for {run.WaitingFor}</span>"""))}</dd></div>

@@ -151,6 +151,20 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(page.Locator("article.artifact")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
             await Shot("artifact-tech-spec");
 
+            // A finished run's page does not listen: its stream would end at once and EventSource would reconnect
+            // every few seconds for as long as the page stays open.
+            var streams = new List<string>();
+            page.Request += (_, r) =>
+            {
+                if (r.Url.Contains("/events", StringComparison.Ordinal))
+                {
+                    streams.Add(r.Url);
+                }
+            };
+            await page.GotoAsync($"/runs/{runId}", new() { WaitUntil = WaitUntilState.NetworkIdle });
+            await Expect(Fact("Status")).ToContainTextAsync("completed");
+            Assert.Empty(streams);
+
             await page.GotoAsync("/");
             await Expect(page.Locator("table.runs")).ToContainTextAsync(runId, new() { Timeout = Wait });
             await Expect(page.Locator("table.runs tbody tr").First).ToContainTextAsync("completed");

@@ -5,6 +5,11 @@
   var live = document.getElementById("live");
   if (!live || !window.EventSource || !window.fetch) return;
   var run = live.getAttribute("data-run");
+  // A completed, cancelled or expired run never changes again. Its stream ends at once, and an EventSource whose
+  // stream ends reconnects every few seconds for ever, so such a page does not listen. (A failed run can still be
+  // retried: its page keeps listening.)
+  function finished() { return /^(completed|cancelled|expired)$/.test(live.getAttribute("data-status") || ""); }
+  if (finished()) return;
   // From the last event the page already shows, so opening the page does not replay the run's history.
   var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" +
     encodeURIComponent(live.getAttribute("data-last-event") || "0"));
@@ -31,6 +36,7 @@
         if (!html || busy()) return;
         var next = new DOMParser().parseFromString(html, "text/html").getElementById("live");
         if (next) { live.replaceWith(next); live = next; }
+        if (finished()) source.close();
       })
       .catch(function () { /* the next event tries again */ });
   }
