@@ -8,9 +8,6 @@ public sealed class EngineOptions
 {
     /// <summary>Jobs this node works on at once.</summary>
     public int Concurrency { get; set; } = 4;
-
-    /// <summary>False on an api-only node.</summary>
-    public bool RunWorkers { get; set; } = true;
 }
 
 /// <summary>
@@ -33,10 +30,6 @@ public sealed class EngineHost(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.RunWorkers)
-        {
-            return;
-        }
         await Task.Yield();
         var loops = Enumerable.Range(0, options.Concurrency).Select(_ => WorkLoopAsync(stoppingToken));
         await Task.WhenAll(loops);

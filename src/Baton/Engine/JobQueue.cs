@@ -25,19 +25,23 @@ public sealed class JobQueue(Database db, TimeProvider time)
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
 
+    /// <summary>A worker at its concurrency limit leaves its jobs waiting (their executions stay pending).</summary>
+    private const string WorkerHasRoom = """
+        AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
+                        AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+        """;
+
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
 
     public Task<JobRow?> ClaimAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToMs();
         return db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
-            """
+            $$"""
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
             WHERE id = (SELECT j.id FROM jobs j
                         WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
-                          -- a worker at its concurrency limit leaves its jobs waiting (executions stay pending)
-                          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
-                                          AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+                          {{WorkerHasRoom}}
                         ORDER BY j.run_at, j.id LIMIT 1)
             RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
             """,
@@ -53,12 +57,11 @@ public sealed class JobQueue(Database db, TimeProvider time)
     {
         var now = time.GetUtcNow().ToMs();
         return c.QuerySingleOrDefaultAsync<JobRow>(
-            """
+            $$"""
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
             WHERE id = (SELECT j.id FROM jobs j
                         WHERE j.run_id = @runId AND j.kind = 'execute_phase' AND j.run_at <= @now AND j.lease_expires_at IS NULL
-                          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
-                                          AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+                          {{WorkerHasRoom}}
                         ORDER BY j.id LIMIT 1)
             RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
             """,

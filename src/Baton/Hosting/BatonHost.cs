@@ -44,7 +44,7 @@ public static class BatonHost
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
-            return new EngineOptions { Concurrency = o.Concurrency, RunWorkers = o.Role != "api" };
+            return new EngineOptions { Concurrency = o.Concurrency };
         });
         services.AddHostedService<StartupInitializer>();
         services.AddHostedService<EngineHost>();

@@ -62,13 +62,10 @@ public sealed class StartupInitializer(
         {
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
         }
-        if (options.Role != "api")
+        var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
+        if (freed > 0)
         {
-            var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
-            if (freed > 0)
-            {
-                logger.LogWarning("Took over {Count} job(s) left leased by a process that stopped; their work resumes now", freed);
-            }
+            logger.LogWarning("Took over {Count} job(s) left leased by a process that stopped; their work resumes now", freed);
         }
     }
 

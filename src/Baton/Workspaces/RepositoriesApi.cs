@@ -53,7 +53,7 @@ public static class RepositoriesApi
         {
             errors["url"] = ["url is required: a local path to a git repository or a git URL"];
         }
-        else if (errors.Count == 0 && await GitWorkspaces.ProblemWithAsync(Path.GetFullPath(body.Url), branch, ct) is { } problem && GitWorkspaces.IsLocal(body.Url))
+        else if (errors.Count == 0 && GitWorkspaces.IsLocal(body.Url) && await GitWorkspaces.ProblemWithAsync(Path.GetFullPath(body.Url), branch, ct) is { } problem)
         {
             errors["url"] = [problem];
         }
