@@ -4,6 +4,7 @@ using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
+using Baton.Dashboard.Components;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Baton.Dashboard;
@@ -17,6 +18,7 @@ public static class DashboardApi
         open.MapGet("/signin", SignInPage);
         open.MapPost("/signin", SignInAsync);
         open.MapPost("/signout", SignOutAsync);
+        open.MapPost("/theme", ThemeAsync);
         open.MapGet("/dashboard/{file}", Asset);
 
         var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
@@ -35,24 +37,7 @@ public static class DashboardApi
         return app;
     }
 
-    private static IResult SignInPage(HttpContext http, string? @return) => DashboardPages.Page(SignInForm(http, LocalUrl(@return), null));
-
-    private static Markup SignInForm(HttpContext http, string? returnUrl, string? error) =>
-        DashboardPages.Layout(http, "Sign in", Html.Of($"""
-            <section class="signin">
-              <h1>Sign in</h1>
-              <p>Sign in with an API key. <code>baton up</code> prints a local one; an admin makes more with <code>baton key create</code>.</p>
-              {Html.When(error is not null, Html.Of($"""<p class="notice error" role="alert" id="signin-error">{error}</p>"""))}
-              <form method="post" action="/signin">
-                {DashboardPages.Csrf(http)}
-                <input type="hidden" name="return" value="{returnUrl ?? ""}">
-                <label for="api_key">API key</label>
-                <input id="api_key" name="api_key" type="password" autocomplete="current-password" required
-                       {Html.When(error is not null, Html.Raw("aria-describedby=\"signin-error\" aria-invalid=\"true\""))}>
-                <button type="submit">Sign in</button>
-              </form>
-            </section>
-            """));
+    private static IResult SignInPage(string? @return) => DashboardPages.Render<SignInPage>(new { ReturnUrl = LocalUrl(@return) });
 
     private static async Task<IResult> SignInAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
@@ -67,7 +52,7 @@ public static class DashboardApi
         if (key is null)
         {
             var error = token.Length == 0 ? "Enter an API key." : "That key is unknown, revoked or expired.";
-            return DashboardPages.Page(SignInForm(http, returnUrl, error), 400);
+            return DashboardPages.Render<SignInPage>(new { ReturnUrl = returnUrl, Error = error }, 400);
         }
         await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
         return Results.Redirect(returnUrl ?? "/", permanent: false, preserveMethod: false);
@@ -83,8 +68,27 @@ public static class DashboardApi
         return Results.Redirect("/signin");
     }
 
-    public static IResult BadForm(HttpContext http) => DashboardPages.Page(DashboardPages.Message(http, "Form expired",
-        "This form was missing its security token or it has expired. Go back, reload the page and try again."), 400);
+    public static IResult BadForm(HttpContext http) => DashboardPages.BadForm();
+
+    /// <summary>Remembers a chosen theme for a year; site.js does the same without a reload.</summary>
+    private static async Task<IResult> ThemeAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return DashboardPages.BadForm();
+        }
+        var form = await http.Request.ReadFormAsync();
+        var theme = form["theme"].ToString();
+        if (theme is not ("dark" or "light" or "auto"))
+        {
+            return DashboardPages.Render<MessagePage>(new { Heading = "Unknown theme", Message = $"'{theme}' is not a theme: choose dark, light or auto." }, 400);
+        }
+        http.Response.Cookies.Append(DashboardPages.ThemeCookie, theme, new CookieOptions
+        {
+            HttpOnly = false, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
+        });
+        return Results.Redirect(LocalUrl(form["return"].ToString()) ?? "/");
+    }
 
     /// <summary>Only a path on this site, so the sign-in form cannot send people elsewhere.</summary>
     private static string? LocalUrl(string? url) =>
@@ -95,6 +99,7 @@ public static class DashboardApi
     {
         ["site.css"] = ("dashboard/site.css", "text/css; charset=utf-8"),
         ["live.js"] = ("dashboard/live.js", "text/javascript; charset=utf-8"),
+        ["site.js"] = ("dashboard/site.js", "text/javascript; charset=utf-8"),
     };
 
     private static IResult Asset(string file)

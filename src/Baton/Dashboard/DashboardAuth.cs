@@ -22,11 +22,15 @@ public static class DashboardAuth
 
     public static bool IsDashboardPath(PathString path) =>
         path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
-        || path.StartsWithSegments("/runs") || path.StartsWithSegments("/dashboard");
+        || path.StartsWithSegments("/runs") || path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/theme")
+        || path.StartsWithSegments("/executions") || path.StartsWithSegments("/workspaces") || path.StartsWithSegments("/profiles")
+        || path.StartsWithSegments("/keys");
 
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        // Pages are Razor components rendered on the server (static rendering, no interactive circuit).
+        services.AddRazorComponents();
         // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart.
         services.AddDataProtection().SetApplicationName("baton");
         // The keys are protected by the folder's owner-only mode, as the database and admin key are; the framework's
@@ -67,8 +71,7 @@ public static class DashboardAuth
                     OnValidatePrincipal = ValidateKeyAsync,
                     OnRedirectToAccessDenied = context =>
                     {
-                        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                        return DashboardPages.WriteAsync(context.HttpContext, DashboardPages.Forbidden(context.HttpContext), 403);
+                        return DashboardPages.Forbidden(context.HttpContext).ExecuteAsync(context.HttpContext);
                     },
                 };
             });

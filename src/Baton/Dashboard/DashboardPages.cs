@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Security.Claims;
 using Baton.Auth;
+using Baton.Dashboard.Components;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Dashboard;
 
@@ -49,6 +52,44 @@ public static class DashboardPages
             """);
     }
 
+    /// <summary>A Razor page as the response, with the dashboard's security headers.</summary>
+    public static IResult Render<TPage>(object? parameters = null, int status = 200) where TPage : IComponent =>
+        new SecuredResult(new RazorComponentResult<TPage>(parameters ?? new { }) { StatusCode = status });
+
+    public static IResult NotFound(string heading, string message) =>
+        Render<MessagePage>(new { Heading = heading, Message = message }, 404);
+
+    public const string ThemeCookie = "baton_theme";
+
+    /// <summary>"dark" or "light" when the person chose one, else "auto" (the system's preference, in CSS).</summary>
+    public static string Theme(HttpContext http) => http.Request.Cookies[ThemeCookie] switch
+    {
+        "dark" => "dark",
+        "light" => "light",
+        _ => "auto",
+    };
+
+    public static string Exact(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+
+    /// <summary>"just now", "5 min ago", "in 3 h", or the date for anything more than a month away.</summary>
+    public static string Relative(DateTimeOffset at, DateTimeOffset now)
+    {
+        var span = now - at;
+        var ago = span >= TimeSpan.Zero;
+        var d = ago ? span : -span;
+        string amount = d.TotalSeconds < 45 ? ""
+            : d.TotalMinutes < 60 ? $"{Math.Max(1, (int)Math.Round(d.TotalMinutes))} min"
+            : d.TotalHours < 24 ? $"{(int)d.TotalHours} h"
+            : d.TotalDays < 31 ? $"{(int)d.TotalDays} d"
+            : "-";
+        return amount switch
+        {
+            "" => "just now",
+            "-" => at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            _ => ago ? amount + " ago" : "in " + amount,
+        };
+    }
+
     public static Markup Csrf(HttpContext http)
     {
         var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
@@ -75,18 +116,17 @@ public static class DashboardPages
         http.Response.Headers["Referrer-Policy"] = "same-origin";
     }
 
-    public static Markup Forbidden(HttpContext http) => Layout(http, "Not allowed", Html.Of($"""
-        <h1>Not allowed</h1>
-        <p class="notice error" role="alert">Your key ({http.User.Identity?.Name}, role {http.User.FindFirstValue(ClaimTypes.Role)}) may not do this.
-        Sign in with a key that has the needed role.</p>
-        <p><a href="/">Back to the runs</a></p>
-        """));
+    public static IResult Forbidden(HttpContext http) => Render<MessagePage>(new
+    {
+        Heading = "Not allowed",
+        Message = $"Your key ({http.User.Identity?.Name}, role {http.User.FindFirstValue(ClaimTypes.Role)}) may not do this. Sign in with a key that has the needed role.",
+    }, 403);
 
-    public static Markup Message(HttpContext http, string title, string message) => Layout(http, title, Html.Of($"""
-        <h1>{title}</h1>
-        <p class="notice error" role="alert">{message}</p>
-        <p><a href="/">Back to the runs</a></p>
-        """));
+    public static IResult BadForm() => Render<MessagePage>(new
+    {
+        Heading = "Form expired",
+        Message = "This form was missing its security token or it has expired. Go back, reload the page and try again.",
+    }, 400);
 
     public static Markup Time(DateTimeOffset? at) => at is { } t
         ? Html.Of($"""<time datetime="{t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}">{t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}</time>""")
@@ -107,5 +147,14 @@ public static class DashboardPages
     private sealed class HtmlResult(Markup html, int status) : IResult
     {
         public Task ExecuteAsync(HttpContext http) => WriteAsync(http, html, status);
+    }
+
+    private sealed class SecuredResult(IResult page) : IResult
+    {
+        public Task ExecuteAsync(HttpContext http)
+        {
+            Secure(http);
+            return page.ExecuteAsync(http);
+        }
     }
 }

@@ -137,7 +137,7 @@ public static class RunPages
         });
         if (loaded is null)
         {
-            return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
+            return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
         }
         var (run, artifacts, profileDef, lastEvent, events, metrics, logs) = loaded;
         var logText = string.Join("\n", logs.Lines.Select(l =>
@@ -394,7 +394,7 @@ public static class RunPages
         switch (outcome)
         {
             case { Run: null }:
-                return DashboardPages.Page(DashboardPages.Message(http, "Run not found", $"There is no run '{id}'."), 404);
+                return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
             case { Decision: Refused, Run: { } current }:
                 return await RenderDetailAsync(id, http, db, transitions, time,
                     Problem($"The run changed: it is now {current.Status.Replace('_', ' ')}. Check the page and decide again."), 409);
@@ -434,7 +434,7 @@ public static class RunPages
         });
         if (found is not { } hit)
         {
-            return DashboardPages.Page(DashboardPages.Message(http, "Artifact not found", $"Run '{id}' has no artifact '{name}'{(wanted is null ? "" : $" in iteration {wanted}")}."), 404);
+            return DashboardPages.NotFound("Artifact not found", $"Run '{id}' has no artifact '{name}'{(wanted is null ? "" : $" in iteration {wanted}")}.");
         }
         var (artifact, content) = hit;
         return DashboardPages.Page(DashboardPages.Layout(http, name, Html.Of($"""
