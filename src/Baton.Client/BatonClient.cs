@@ -141,6 +141,10 @@ public sealed partial class BatonClient(HttpClient http)
     public Task<CreatedKey> CreateKeyAsync(CreateKeyRequest request, CancellationToken ct = default) =>
         SendAsync<CreatedKey>(() => Post("api/keys", request), idempotent: false, ct);
 
+    /// <summary>A one-time link that signs a browser in to the dashboard as this client's key.</summary>
+    public Task<SignInLink> CreateSignInLinkAsync(CancellationToken ct = default) =>
+        SendAsync<SignInLink>(() => new HttpRequestMessage(HttpMethod.Post, "api/signin-links"), idempotent: false, ct);
+
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
     /// <summary>Revokes a key at once. Not retried: a repeat after a lost answer would be a 409 "already revoked".</summary>

@@ -143,6 +143,9 @@ public sealed record ProfileDetail(
 
 public sealed record CreateKeyRequest(string? Name, string? Role, DateTimeOffset? ExpiresAt = null);
 
+/// <summary>A one-time link that signs a browser in to the dashboard as the key that asked for it.</summary>
+public sealed record SignInLink(string Url, DateTimeOffset ExpiresAt);
+
 public sealed record CreatedKey(string KeyId, string Name, string Role, string Token, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
 
 public sealed record KeyInfo(string KeyId, string Name, string Role, string? CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt);

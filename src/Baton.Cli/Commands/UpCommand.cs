@@ -1,4 +1,8 @@
 using System.CommandLine;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Dashboard;
+using Baton.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -43,15 +47,30 @@ public sealed class UpCommand : BatonCommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>A one-time dashboard link for the local admin key, made in this process before anyone could ask for one.</summary>
+    private static SignInLink LocalAdminSignInLink(WebApplication app, BatonOptions options, string url)
+    {
+        var db = app.Services.GetRequiredService<Database>();
+        var time = app.Services.GetRequiredService<TimeProvider>();
+        var token = LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath);
+        // The started callback is synchronous; this is two small SQLite statements.
+        var key = db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow())).GetAwaiter().GetResult()
+            ?? throw new CliException($"The local admin key in {options.LocalAdminTokenPath} is not active.");
+        return SignInLinks.CreateAsync(db, key.Id, url, time).GetAwaiter().GetResult();
+    }
+
     private static void WriteBanner(TextWriter output, WebApplication app)
     {
         var options = app.Services.GetRequiredService<BatonOptions>();
         var url = ServerHost.ClientUrl(app);
         var tokenPath = Shell.Path(options.LocalAdminTokenPath);
+        var link = LocalAdminSignInLink(app, options, url);
 
         output.WriteLine($"Baton is up at {url} (API + engine, SQLite in {Shell.Path(options.DataDir)})");
         output.WriteLine();
         output.WriteLine($"  Dashboard  {url}/");
+        output.WriteLine($"  Sign in    {link.Url}");
+        output.WriteLine($"             (one-time link, valid for an hour; `baton dashboard` prints a new one)");
         output.WriteLine($"  Admin key  {tokenPath} (readable by you only)");
         output.WriteLine($"  Log in     curl -H \"Authorization: Bearer $(cat {tokenPath})\" {url}/api/runs");
         output.WriteLine();

@@ -17,6 +17,8 @@ public static class DashboardApi
         var open = app.MapGroup("").ExcludeFromDescription().AllowAnonymous();
         open.MapGet("/signin", SignInPage);
         open.MapPost("/signin", SignInAsync);
+        open.MapGet("/signin/link", SignInLinkPageAsync);
+        open.MapPost("/signin/link", SignInWithLinkAsync);
         open.MapPost("/signout", SignOutAsync);
         open.MapPost("/theme", ThemeAsync);
         open.MapGet("/dashboard/{file}", Asset);
@@ -57,6 +59,30 @@ public static class DashboardApi
         await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
         return Results.Redirect(returnUrl ?? "/", permanent: false, preserveMethod: false);
     }
+
+    private static async Task<IResult> SignInLinkPageAsync(string? code, Database db, TimeProvider time)
+    {
+        var key = IsCode(code) ? await SignInLinks.PeekAsync(db, code!, time.GetUtcNow()) : null;
+        return DashboardPages.Render<SignInLinkPage>(new { Code = code, Key = key }, key is null ? 404 : 200);
+    }
+
+    private static async Task<IResult> SignInWithLinkAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return BadForm(http);
+        }
+        var code = (await http.Request.ReadFormAsync())["code"].ToString();
+        var key = IsCode(code) ? await SignInLinks.RedeemAsync(db, code, time.GetUtcNow()) : null;
+        if (key is null)
+        {
+            return DashboardPages.Render<SignInLinkPage>(new { Code = code }, 404);
+        }
+        await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
+        return Results.Redirect("/");
+    }
+
+    private static bool IsCode(string? code) => code is { Length: > 0 and <= 128 };
 
     private static async Task<IResult> SignOutAsync(HttpContext http, IAntiforgery antiforgery)
     {

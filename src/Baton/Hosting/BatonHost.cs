@@ -130,6 +130,7 @@ public static class BatonHost
         app.MapRunsApi();
         app.MapProfilesApi();
         app.MapKeysApi();
+        app.MapSignInLinksApi();
         app.MapWorkersApi();
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();

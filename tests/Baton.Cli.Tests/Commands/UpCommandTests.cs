@@ -52,6 +52,46 @@ public sealed class UpCommandTests(UpServerFixture fixture) : IClassFixture<UpSe
     }
 
     [Fact]
+    public async Task Banner_prints_a_one_time_sign_in_link_that_signs_a_browser_in_once()
+    {
+        var link = System.Text.RegularExpressions.Regex.Match(Server.Stdout, @"Sign in    (\S+/signin/link\?code=\S+)").Groups[1].Value;
+        Assert.StartsWith(Server.Url + "/signin/link?code=", link, StringComparison.Ordinal);
+
+        var cookies = new System.Net.CookieContainer();
+        using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false });
+        var page = await browser.GetStringAsync(new Uri(link));
+        Assert.Contains("Sign in as local-admin", page, StringComparison.Ordinal);
+        var form = new Dictionary<string, string>
+        {
+            ["__csrf"] = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(page, "name=\"__csrf\" value=\"([^\"]+)\"").Groups[1].Value),
+            ["code"] = Uri.UnescapeDataString(link[(link.IndexOf("code=", StringComparison.Ordinal) + 5)..]),
+        };
+
+        using var signedIn = await browser.PostAsync(new Uri(Server.Url + "/signin/link"), new FormUrlEncodedContent(form));
+
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, signedIn.StatusCode);
+        using var spent = await browser.GetAsync(new Uri(link));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, spent.StatusCode);
+        Assert.Contains("already used or expired", await spent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var runs = await browser.GetAsync(new Uri(Server.Url + "/"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, runs.StatusCode);
+    }
+
+    [Fact]
+    public async Task Dashboard_prints_a_fresh_sign_in_link()
+    {
+        var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "dashboard", "--url", Server.Url);
+        var json = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "dashboard", "--json", "--url", Server.Url);
+
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Stderr}");
+        Assert.StartsWith($"Open {Server.Url}/signin/link?code=", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("once, until", result.Stdout, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(json.Stdout);
+        Assert.StartsWith($"{Server.Url}/signin/link?code=", doc.RootElement.GetProperty("url").GetString(), StringComparison.Ordinal);
+        Assert.NotEqual(result.Stdout.Split('\n')[0], "Open " + doc.RootElement.GetProperty("url").GetString());
+    }
+
+    [Fact]
     public async Task Run_list_json_needs_no_token_against_a_local_up()
     {
         var result = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "run", "list", "--json", "--url", Server.Url);

@@ -1,0 +1,65 @@
+using System.Security.Claims;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Storage;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Baton.Dashboard;
+
+/// <summary>
+/// One-time sign-in links: a URL that signs a browser in as a key without pasting the key. Opening the link shows a
+/// button (a GET never signs in, so a link preview or prefetch cannot use it up); the POST spends it. It works once,
+/// for an hour, and only while its key is active. Only the code's hash is stored.
+/// </summary>
+public static class SignInLinks
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
+
+    public static IEndpointRouteBuilder MapSignInLinksApi(this IEndpointRouteBuilder app)
+    {
+        // Any key may ask for a link that signs a browser in as itself: the link grants nothing the key does not.
+        app.MapPost("/api/signin-links", CreateForCallerAsync).WithTags("Keys").RequireAuthorization(Roles.Viewer);
+        return app;
+    }
+
+    private static async Task<Created<SignInLink>> CreateForCallerAsync(HttpContext http, Database db, TimeProvider time)
+    {
+        // The API authenticates bearer keys only, and the key handler names the key's id.
+        var keyId = http.User.FindFirstValue(ClaimTypes.NameIdentifier)!;
+        return TypedResults.Created((string?)null, await CreateAsync(db, keyId, $"{http.Request.Scheme}://{http.Request.Host}", time));
+    }
+
+    public static async Task<SignInLink> CreateAsync(Database db, string keyId, string baseUrl, TimeProvider time)
+    {
+        var code = ApiKeys.NewToken()[ApiKeys.TokenPrefix.Length..];
+        var now = time.GetUtcNow();
+        await db.WriteAsync((c, tx) => c.ExecuteAsync(
+            "INSERT INTO signin_links(code_hash, key_id, created_at, expires_at) VALUES (@hash, @keyId, @now, @expires)",
+            new { hash = ApiKeys.Hash(code), keyId, now = now.ToMs(), expires = (now + Lifetime).ToMs() }, tx));
+        return new SignInLink($"{baseUrl.TrimEnd('/')}/signin/link?code={Uri.EscapeDataString(code)}", now + Lifetime);
+    }
+
+    /// <summary>The key a link would sign in as, without spending it; null when the link is unknown, used, expired or its key revoked.</summary>
+    public static Task<ApiKeyRow?> PeekAsync(Database db, string code, DateTimeOffset now) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(Usable, new { hash = ApiKeys.Hash(code), now = now.ToMs() }));
+
+    /// <summary>Spends the link (in the same transaction that checks it, so two tabs cannot both use it) and returns its key.</summary>
+    public static Task<ApiKeyRow?> RedeemAsync(Database db, string code, DateTimeOffset now) =>
+        db.WriteAsync(async (c, tx) =>
+        {
+            var args = new { hash = ApiKeys.Hash(code), now = now.ToMs() };
+            var key = await c.QuerySingleOrDefaultAsync<ApiKeyRow>(Usable, args, tx);
+            if (key is not null)
+            {
+                await c.ExecuteAsync("UPDATE signin_links SET used_at = @now WHERE code_hash = @hash", args, tx);
+            }
+            return key;
+        });
+
+    private const string Usable = """
+        SELECT k.* FROM signin_links l JOIN api_keys k ON k.id = l.key_id
+        WHERE l.code_hash = @hash AND l.used_at IS NULL AND l.expires_at > @now
+          AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
+        """;
+}
