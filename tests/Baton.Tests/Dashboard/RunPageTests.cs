@@ -103,6 +103,29 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Tabs_without_data_say_what_comes_next()
+    {
+        var run = await CompletedAsync();
+        var id = run.RunId;
+        // A finished run is never written again: without its executions and log lines it looks like a run that has none yet.
+        await factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
+            "DELETE FROM executions WHERE run_id = @id; DELETE FROM events WHERE run_id = @id AND type = 'log'", new { id }, tx));
+        using var browser = await SignedInAsync("viewer");
+
+        var metrics = await browser.GetAsync($"/runs/{id}?tab=metrics");
+        Selected(metrics, "metrics");
+        Assert.Contains("No executions yet: cost, tokens and duration per phase appear once a phase has run.", metrics.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("class=\"bar-chart\"", metrics.Html, StringComparison.Ordinal);
+
+        var logs = await browser.GetAsync($"/runs/{id}?tab=logs");
+        Selected(logs, "logs");
+        Assert.Contains("No log lines yet", logs.Html, StringComparison.Ordinal);
+        using var text = await browser.Raw.GetAsync($"/runs/{id}/logs.txt");
+        Assert.Equal(HttpStatusCode.OK, text.StatusCode);
+        Assert.Equal("", await text.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task The_whole_log_downloads_as_text()
     {
         var run = await CompletedAsync();
@@ -260,5 +283,28 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var after = await browser.GetAsync($"/runs/{run.RunId}");
         Assert.Contains("approved by ", after.Html, StringComparison.Ordinal);
         Assert.Contains("class=\"tl-wait\"><title>draft #1: waited ", after.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Only_an_approver_may_skip_validation_on_next()
+    {
+        var run = await _admin.CreateRunAsync(new CreateRunRequest("stepwise", "Step by step"));
+        await _admin.WaitForStatusAsync(run.RunId, "paused");
+        using var operatorBrowser = await SignedInAsync("operator");
+        var page = await operatorBrowser.GetAsync($"/runs/{run.RunId}");
+        Assert.Contains("action-next", page.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"skip_validation\"", page.Html, StringComparison.Ordinal);
+        var skipped = await operatorBrowser.PostAsync($"/runs/{run.RunId}/next",
+            new Dictionary<string, string> { ["version"] = page.Version, ["skip_validation"] = "true" });
+        Assert.Equal(HttpStatusCode.BadRequest, skipped.Status);
+        Assert.Contains("Skipping validation needs the approver role.", skipped.Html, StringComparison.Ordinal);
+
+        var next = await operatorBrowser.PostAsync($"/runs/{run.RunId}/next", new Dictionary<string, string> { ["version"] = skipped.Version });
+        Assert.Equal(HttpStatusCode.Redirect, next.Status);
+        Assert.Equal($"/runs/{run.RunId}", next.Location);
+
+        using var approver = await SignedInAsync("approver");
+        await _admin.WaitForAsync(run.RunId, r => r.Status == "paused" && r.CurrentPhase == "second", "paused at second");
+        Assert.Contains("name=\"skip_validation\"", (await approver.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
     }
 }
