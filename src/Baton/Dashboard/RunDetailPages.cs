@@ -122,6 +122,8 @@ public static class RunDetailPages
             return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
         }
         var ct = http.RequestAborted;
+        // nosniff: a log line that looks like HTML stays text.
+        DashboardPages.Secure(http);
         return Results.Stream(async body =>
         {
             await using var writer = new StreamWriter(body, new UTF8Encoding(false)) { NewLine = "\n" };
