@@ -27,15 +27,10 @@ public static class DashboardApi
         pages.MapGet("/", RunPages.ListAsync);
         pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
-        pages.MapGet("/runs/{id}", RunPages.DetailAsync);
         pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, signals, time));
-        pages.MapPost("/runs/{id}/approve", RunPages.ApproveAsync).RequireAuthorization(Roles.Approver);
-        pages.MapPost("/runs/{id}/reject", RunPages.RejectAsync).RequireAuthorization(Roles.Approver);
-        pages.MapPost("/runs/{id}/next", RunPages.NextAsync).RequireAuthorization(Roles.Operator);
-        pages.MapPost("/runs/{id}/cancel", RunPages.CancelAsync).RequireAuthorization(Roles.Operator);
-        pages.MapPost("/runs/{id}/retry", RunPages.RetryAsync).RequireAuthorization(Roles.Operator);
+        RunDetailPages.Map(pages);
         return app;
     }
 
@@ -129,6 +124,7 @@ public static class DashboardApi
         ["site.css"] = ("dashboard/site.css", "text/css; charset=utf-8"),
         ["live.js"] = ("dashboard/live.js", "text/javascript; charset=utf-8"),
         ["site.js"] = ("dashboard/site.js", "text/javascript; charset=utf-8"),
+        ["logs.js"] = ("dashboard/logs.js", "text/javascript; charset=utf-8"),
     };
 
     private static IResult Asset(string file)

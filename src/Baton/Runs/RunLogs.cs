@@ -18,6 +18,18 @@ public static class RunLogs
             "INSERT INTO events(run_id, type, phase, iteration, data, created_at) VALUES (@ownerId, 'log', @phase, @iteration, @data, @now)",
             messages.Select(message => new { ownerId, phase, iteration, data = JsonSerializer.Serialize(new { level, message }), now = now.ToMs() }), tx);
 
+    /// <summary>Up to <paramref name="lines"/> log lines after the event <paramref name="after"/>, oldest first: a page of the whole log.</summary>
+    public static async Task<List<Client.LogLine>> PageAsync(IDbConnection c, string ownerId, int lines, long after)
+    {
+        var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
+            """
+            SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
+            FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq LIMIT @lines
+            """,
+            new { ownerId, lines, after });
+        return rows.Select(r => new Client.LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
+    }
+
     /// <summary>The last <paramref name="lines"/> log lines after the event <paramref name="after"/>, oldest first.</summary>
     public static async Task<List<Client.LogLine>> TailAsync(IDbConnection c, string ownerId, int lines, long after = 0)
     {

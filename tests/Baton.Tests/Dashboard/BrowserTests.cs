@@ -113,7 +113,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(Fact("Status")).ToContainTextAsync("awaiting approval", new() { Timeout = Wait });
             await Expect(Fact("Iteration")).ToHaveTextAsync("1");
             await Expect(page.Locator("#live form.action-reject")).ToBeVisibleAsync();
-            await Expect(page.Locator("#live ul.artifacts")).ToContainTextAsync("tech_spec.md");
+            await Expect(page.Locator("#live .timeline-chart rect.tl-open")).ToHaveCountAsync(1);
             Assert.Equal("yes", await page.EvaluateAsync<string?>("() => window.batonSamePage ?? null"));
             await Shot("run-at-gate");
 
@@ -125,7 +125,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(Fact("Iteration")).ToHaveTextAsync("2", new() { Timeout = Wait });
             await Expect(Fact("Status")).ToContainTextAsync("running", new() { Timeout = Wait });
             await Expect(page.Locator("#live table.phases")).ToContainTextAsync("rejected by");
-            await Expect(page.Locator("#live table.phases")).ToContainTextAsync("Feedback: Cover keyboard shortcuts for switching themes.");
+            await Expect(page.Locator("#live table.phases")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
             await Shot("after-reject");
 
             await page.EvaluateAsync("() => { window.batonSamePage = 'again'; }");
@@ -139,12 +139,13 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await page.Locator("#approve-comment").FillAsync("Looks right now.");
             await page.Locator("form.action-approve").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
             await Expect(Fact("Status")).ToContainTextAsync("completed", new() { Timeout = Wait });
-            await Expect(page.Locator("#live ul.artifacts")).ToContainTextAsync("documentation.md", new() { Timeout = Wait });
+            await Expect(page.Locator("#live .timeline-chart")).ToContainTextAsync("document #", new() { Timeout = Wait });
             await Expect(page.Locator("#live form.action-approve")).ToHaveCountAsync(0);
             await Shot("run-completed");
             Assert.Equal("completed", (await api.GetRunAsync(runId)).Status);
 
             // The second iteration's spec, rendered from Markdown, carries the reviewer's feedback.
+            await page.GetByRole(AriaRole.Tab, new() { Name = "Artifacts" }).ClickAsync();
             await page.Locator("#live a[href$='/artifacts/tech_spec.md?iteration=2']").ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "tech_spec.md" })).ToBeVisibleAsync(new() { Timeout = Wait });
             await Expect(page.Locator("article.artifact h1")).ToContainTextAsync("Technical specification");

@@ -111,13 +111,16 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         {
             Assert.Contains($"<td>{phase}</td>", page.Html, StringComparison.Ordinal);
         }
-        Assert.Contains($"href=\"/runs/{run.RunId}/artifacts/two.md?iteration=1\"", page.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("action-cancel", page.Html, StringComparison.Ordinal);
-        Assert.Contains("<code>run.completed</code>", page.Html, StringComparison.Ordinal);
-        Assert.Contains("Cost and duration per phase", page.Html, StringComparison.Ordinal);
-        Assert.Contains("<h2 id=\"log-h\">Log</h2>", page.Html, StringComparison.Ordinal);
-        Assert.Contains("[two#1] rendered two.md", page.Html, StringComparison.Ordinal);
-        Assert.Contains("<svg class=\"bar\"", page.Html, StringComparison.Ordinal);
+        var artifacts = await browser.GetAsync($"/runs/{run.RunId}?tab=artifacts");
+        Assert.Contains($"href=\"/runs/{run.RunId}/artifacts/two.md?iteration=1\"", artifacts.Html, StringComparison.Ordinal);
+        Assert.Contains("<code>run.completed</code>", (await browser.GetAsync($"/runs/{run.RunId}?tab=events")).Html, StringComparison.Ordinal);
+        var metrics = await browser.GetAsync($"/runs/{run.RunId}?tab=metrics");
+        Assert.Contains("Cost per phase", metrics.Html, StringComparison.Ordinal);
+        Assert.Contains("<svg class=\"bar-chart\"", metrics.Html, StringComparison.Ordinal);
+        var logs = await browser.GetAsync($"/runs/{run.RunId}?tab=logs");
+        Assert.Contains("<h2 id=\"logs-h\">Logs</h2>", logs.Html, StringComparison.Ordinal);
+        Assert.Contains("[two#1] rendered two.md", logs.Html, StringComparison.Ordinal);
 
         var artifact = await browser.GetAsync($"/runs/{run.RunId}/artifacts/two.md?iteration=1");
         Assert.Equal(HttpStatusCode.OK, artifact.Status);

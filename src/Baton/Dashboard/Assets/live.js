@@ -1,5 +1,6 @@
 // Live updates for a run's page: when the run's event stream says something happened, fetch the page again and
-// swap the #live region. Without this script the page still works; it just needs a reload.
+// swap the #live region. Without this script the page still works; it just needs a reload. The Logs tab's panel is
+// outside #live: logs.js appends to it, and a swap must not throw those lines away.
 (function () {
   "use strict";
   var live = document.getElementById("live");
@@ -30,7 +31,8 @@
   function refresh() {
     timer = null;
     if (busy()) { timer = setTimeout(refresh, 2000); return; }
-    fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    // With the query, so the open tab (and the events page) stays what it is.
+    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html || busy()) return;
