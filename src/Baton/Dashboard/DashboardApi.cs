@@ -34,6 +34,7 @@ public static class DashboardApi
         pages.MapPost("/runs/{id}/next", RunPages.NextAsync).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/{id}/cancel", RunPages.CancelAsync).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/{id}/retry", RunPages.RetryAsync).RequireAuthorization(Roles.Operator);
+        AgentPages.Map(pages);
         return app;
     }
 
