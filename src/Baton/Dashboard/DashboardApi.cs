@@ -35,6 +35,8 @@ public static class DashboardApi
         pages.MapPost("/runs/{id}/cancel", RunPages.CancelAsync).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/{id}/retry", RunPages.RetryAsync).RequireAuthorization(Roles.Operator);
         AgentPages.Map(pages);
+        ProfilePages.Map(pages);
+        KeyPages.Map(pages);
         return app;
     }
 
