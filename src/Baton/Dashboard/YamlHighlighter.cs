@@ -90,7 +90,7 @@ public static class YamlHighlighter
             {
                 return i == at ? at : i;
             }
-            if (c is '#' or '[' or '{' or '"' or '\'' || (c == ' ' && i + 1 < line.Length && line[i + 1] == '#'))
+            if (c is '[' or '{' or '"' or '\'' || (c == ' ' && i + 1 < line.Length && line[i + 1] == '#'))
             {
                 return at;
             }
