@@ -26,7 +26,7 @@ public static class PhaseDiagram
     public const int Gap = 44;
     public const int Margin = 12;
     private const int LoopDepth = 26;
-    private const int LoopStep = 22;
+    private const int LoopStep = 30;
     private const int SelfLoopHalfWidth = 22;
     private const int NameLength = 20;
 

@@ -64,7 +64,7 @@ public sealed partial class KeyPagesTests(ApiFactory factory) : IClassFixture<Ap
         var list = await browser.GetAsync("/keys");
         Assert.Equal(HttpStatusCode.OK, list.Status);
         Assert.Contains(me.Name, list.Html, StringComparison.Ordinal);
-        Assert.Contains("<span class=\"muted small\">(you)</span>", list.Html, StringComparison.Ordinal);
+        Assert.Contains("<span class=\"muted small\"> (you)</span>", list.Html, StringComparison.Ordinal);
         Assert.Contains("action=\"/keys\"", list.Html, StringComparison.Ordinal);
 
         var name = $"ci-{Guid.NewGuid():N}";
