@@ -66,14 +66,14 @@ public sealed class WorkspaceRecord
 }
 
 /// <summary>The query of a list page as understood: the values to use and a note for every value that was not usable.</summary>
-public sealed record ListQuery(int Limit, int Offset, IReadOnlyList<string> Notes)
+public sealed record ExecutionPaging(int Limit, int Offset, IReadOnlyList<string> Notes)
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
     public const int MaxOffset = 1_000_000;
 
     /// <summary>limit 1..200 and offset 0..1,000,000 from the query string; anything else is noted and the default used.</summary>
-    public static ListQuery Parse(string? limit, string? offset)
+    public static ExecutionPaging Parse(string? limit, string? offset)
     {
         var notes = new List<string>();
         var take = DefaultLimit;
@@ -100,7 +100,7 @@ public sealed record ListQuery(int Limit, int Offset, IReadOnlyList<string> Note
                 notes.Add($"offset must be a whole number from 0 to {MaxOffset}, not '{offset}'; showing the first page.");
             }
         }
-        return new ListQuery(take, skip, notes);
+        return new ExecutionPaging(take, skip, notes);
     }
 }
 
@@ -121,7 +121,7 @@ public static partial class AgentPages
 
     private static async Task<IResult> ListAsync(Database db, string? status, string? worker, string? limit, string? offset)
     {
-        var query = ListQuery.Parse(limit, offset);
+        var query = ExecutionPaging.Parse(limit, offset);
         var notes = query.Notes.ToList();
         status = string.IsNullOrWhiteSpace(status) ? null : status.Trim();
         worker = string.IsNullOrWhiteSpace(worker) ? null : worker.Trim();
