@@ -110,6 +110,7 @@ public static partial class AgentPages
     public static readonly string[] ExecutionStatuses = ["pending", "running", "success", "error", "cancelled"];
     public static readonly string[] WorkspaceStates = ["active", "deleted", "all"];
     private const int LogLines = 500;
+    private const int MaxWorkspaces = 500;
 
     public static void Map(RouteGroupBuilder pages)
     {
@@ -250,8 +251,12 @@ public static partial class AgentPages
             LEFT JOIN repositories repo ON repo.id = w.repository_id
             WHERE @state = 'all' OR w.status = @state
             ORDER BY w.created_at DESC, w.id DESC
-            LIMIT 500
-            """, new { state })).ToList());
+            LIMIT @MaxWorkspaces
+            """, new { state, MaxWorkspaces })).ToList());
+        if (rows.Count == MaxWorkspaces)
+        {
+            notes.Add($"Showing the newest {MaxWorkspaces} workspaces only; baton workspace list shows every active one.");
+        }
         return DashboardPages.Render<WorkspacesPage>(new { Workspaces = rows, State = state, Notes = notes });
     }
 
