@@ -31,6 +31,9 @@ public static class DashboardApi
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, signals, time));
         RunDetailPages.Map(pages);
+        AgentPages.Map(pages);
+        ProfilePages.Map(pages);
+        KeyPages.Map(pages);
         return app;
     }
 
