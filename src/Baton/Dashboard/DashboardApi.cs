@@ -26,7 +26,7 @@ public static class DashboardApi
         pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
         pages.MapGet("/runs/{id}", RunPages.DetailAsync);
-        pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
+        ArtifactPages.Map(pages);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, signals, time));
         pages.MapPost("/runs/{id}/approve", RunPages.ApproveAsync).RequireAuthorization(Roles.Approver);
