@@ -179,9 +179,12 @@ public static class ArtifactPages
         {
             safe = "artifact";
         }
+        // The iteration goes before an extension (letters and digits after the last dot), so the file still opens with its app.
         var dot = safe.LastIndexOf('.');
         var suffix = $"-iteration-{iteration}";
-        return dot > 0 ? safe[..dot] + suffix + safe[dot..] : safe + suffix;
+        return dot > 0 && dot < safe.Length - 1 && safe[(dot + 1)..].All(char.IsAsciiLetterOrDigit)
+            ? safe[..dot] + suffix + safe[dot..]
+            : safe + suffix;
     }
 
     // ---- rendering by kind ----
