@@ -145,13 +145,21 @@ public static class ArtifactPages
         {
             return (null, DashboardPages.Render<ArtifactProblemPage>(new
             {
-                Heading = "Not an iteration", Message = $"'{iteration}' is not an iteration number.", RunId = id, Name = name, Versions = versions,
+                Heading = "Not an iteration",
+                Message = $"'{iteration}' is not an iteration number.",
+                RunId = id,
+                Name = name,
+                Versions = versions,
             }, 400));
         }
         var row = versions.FirstOrDefault(v => v.Iteration == wanted);
         return row is not null ? (row, null) : (null, DashboardPages.Render<ArtifactProblemPage>(new
         {
-            Heading = "Artifact not found", Message = $"Run '{id}' has no artifact '{name}' in iteration {wanted}.", RunId = id, Name = name, Versions = versions,
+            Heading = "Artifact not found",
+            Message = $"Run '{id}' has no artifact '{name}' in iteration {wanted}.",
+            RunId = id,
+            Name = name,
+            Versions = versions,
         }, 404));
     }
 

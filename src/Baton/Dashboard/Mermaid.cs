@@ -362,15 +362,36 @@ public static class FlowchartLayout
         return order;
     }
 
-    /// <summary>Nodes per layer, ordered: first by appearance, then by the mean position of their neighbours, down and up.</summary>
+    /// <summary>
+    /// Nodes per layer, ordered: first by appearance, then by the mean position of their neighbours, sweeping down and up.
+    /// An edge that spans several layers gets a waypoint in each layer between (ids from <see cref="Waypoint"/>), ordered
+    /// like a node, so long edges go round the nodes instead of through them. Back edges take no part: they go round the side.
+    /// </summary>
     public static List<List<string>> Order(Flowchart chart, Dictionary<string, int> layers)
     {
         var rows = Enumerable.Range(0, layers.Values.DefaultIfEmpty(0).Max() + 1)
             .Select(l => chart.Nodes.Where(n => layers[n.Id] == l).Select(n => n.Id).ToList())
             .ToList();
-        var neighbours = chart.Nodes.ToDictionary(n => n.Id, n => chart.Edges
-            .Where(e => e.From != e.To && (e.From == n.Id || e.To == n.Id))
-            .Select(e => e.From == n.Id ? e.To : e.From).ToList(), StringComparer.Ordinal);
+        var neighbours = chart.Nodes.ToDictionary(n => n.Id, _ => new List<string>(), StringComparer.Ordinal);
+        for (var i = 0; i < chart.Edges.Count; i++)
+        {
+            var e = chart.Edges[i];
+            if (layers[e.To] <= layers[e.From])
+            {
+                continue;
+            }
+            var previous = e.From;
+            for (var l = layers[e.From] + 1; l < layers[e.To]; l++)
+            {
+                var waypoint = Waypoint(i, l);
+                rows[l].Add(waypoint);
+                neighbours[waypoint] = [previous];
+                neighbours[previous].Add(waypoint);
+                previous = waypoint;
+            }
+            neighbours[previous].Add(e.To);
+            neighbours[e.To].Add(previous);
+        }
         for (var sweep = 0; sweep < 4; sweep++)
         {
             var down = sweep % 2 == 0;
@@ -379,8 +400,7 @@ public static class FlowchartLayout
             {
                 var reference = rows[down ? l - 1 : l + 1];
                 var position = reference.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => (double)x.i, StringComparer.Ordinal);
-                var current = rows[l];
-                rows[l] = current
+                rows[l] = rows[l]
                     .Select((id, i) =>
                     {
                         var near = neighbours[id].Where(position.ContainsKey).Select(n => position[n]).ToList();
@@ -393,34 +413,92 @@ public static class FlowchartLayout
         return rows;
     }
 
+    /// <summary>The id of edge <paramref name="edge"/>'s waypoint in layer <paramref name="layer"/>; no Mermaid id has a space.</summary>
+    public static string Waypoint(int edge, int layer) => $"edge {edge} layer {layer}";
+
+    private const double WaypointWidth = 10;
+    private const double LaneGap = 10;
+
     public static FlowLayout Compute(Flowchart chart)
     {
         var layers = Layers(chart);
         var rows = Order(chart, layers);
         var byId = chart.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
         var horizontal = chart.Direction is FlowDirection.LeftRight or FlowDirection.RightLeft;
-        // In the top-down frame: "across" is along a layer, "along" is down the flow.
-        double Across(FlowNode n) => horizontal ? NodeHeightOf(n) : NodeWidth(n);
-        double Along(FlowNode n) => horizontal ? NodeWidth(n) : NodeHeightOf(n);
+        // Computed top-down: "across" is along a layer, "along" is down the flow. Waypoints are narrow and have no depth.
+        double Across(string id) => byId.TryGetValue(id, out var n) ? (horizontal ? NodeHeightOf(n) : NodeWidth(n)) : WaypointWidth;
+        double Along(string id) => byId.TryGetValue(id, out var n) ? (horizontal ? NodeWidth(n) : NodeHeightOf(n)) : 0;
 
-        var rowWidths = rows.Select(r => r.Sum(id => Across(byId[id])) + NodeGap * Math.Max(0, r.Count - 1)).ToList();
-        var rowDepths = rows.Select(r => r.Count == 0 ? 0 : r.Max(id => Along(byId[id]))).ToList();
+        var rowWidths = rows.Select(r => r.Sum(Across) + NodeGap * Math.Max(0, r.Count - 1)).ToList();
+        var rowDepths = rows.Select(r => r.Count == 0 ? 0 : r.Max(Along)).ToList();
         var width = rowWidths.DefaultIfEmpty(0).Max();
-        var centres = new Dictionary<string, (double Across, double Along)>(StringComparer.Ordinal);
+        var centres = new Dictionary<string, (double A, double B)>(StringComparer.Ordinal);
+        var rowTops = new List<double>();
         var along = 0.0;
         for (var l = 0; l < rows.Count; l++)
         {
             var across = (width - rowWidths[l]) / 2;
             foreach (var id in rows[l])
             {
-                var w = Across(byId[id]);
+                var w = Across(id);
                 centres[id] = (across + w / 2, along + rowDepths[l] / 2);
                 across += w + NodeGap;
             }
+            rowTops.Add(along);
             along += rowDepths[l] + LayerGap;
         }
         var depth = Math.Max(0, along - LayerGap);
 
+        var lanes = 0;
+        var routes = new List<List<(double A, double B)>>();
+        for (var i = 0; i < chart.Edges.Count; i++)
+        {
+            var e = chart.Edges[i];
+            var (fa, fb) = centres[e.From];
+            var (ta, tb) = centres[e.To];
+            double fromHalf = Along(e.From) / 2, toHalf = Along(e.To) / 2;
+            if (e.From == e.To)
+            {
+                // A self loop: out of the far side and back in a little lower.
+                var side = fa + Across(e.From) / 2;
+                routes.Add([(side, fb - 8), (side + NodeGap / 2, fb - 8), (side + NodeGap / 2, fb + 8), (side, fb + 8)]);
+            }
+            else if (layers[e.To] < layers[e.From])
+            {
+                // A back edge: down out of its source, along a lane beyond every node, and into the top of its target.
+                var lane = width + NodeGap / 2 + lanes++ * LaneGap;
+                var (sa, ea) = (fa + Across(e.From) / 4, ta + Across(e.To) / 4);
+                var below = fb + fromHalf + LayerGap / 4;
+                var above = tb - toHalf - LayerGap / 4;
+                routes.Add([(sa, fb + fromHalf), (sa, below), (lane, below), (lane, above), (ea, above), (ea, tb - toHalf)]);
+            }
+            else
+            {
+                // Down through a waypoint in each layer between, with an elbow in each gap where it moves across.
+                var points = new List<(double A, double B)> { (fa, fb + fromHalf) };
+                for (var l = layers[e.From] + 1; l <= layers[e.To]; l++)
+                {
+                    var last = l == layers[e.To];
+                    var a = last ? ta : centres[Waypoint(i, l)].A;
+                    var top = last ? tb - toHalf : rowTops[l];
+                    var (lastA, lastB) = points[^1];
+                    if (Math.Abs(a - lastA) >= 0.5)
+                    {
+                        var bend = (lastB + top) / 2;
+                        points.Add((lastA, bend));
+                        points.Add((a, bend));
+                    }
+                    points.Add((a, top));
+                    if (!last)
+                    {
+                        points.Add((a, rowTops[l] + rowDepths[l]));
+                    }
+                }
+                routes.Add(Straighten(points));
+            }
+        }
+
+        var across2 = width + (lanes > 0 ? NodeGap / 2 + lanes * LaneGap : 0) + (chart.Edges.Any(e => e.From == e.To) ? NodeGap / 2 : 0);
         // Turn the top-down frame into the chart's direction, with a margin all round.
         Point Turn(double a, double b) => chart.Direction switch
         {
@@ -435,40 +513,31 @@ public static class FlowchartLayout
             var at = Turn(a, b);
             return new PlacedNode(n, layers[n.Id], rows[layers[n.Id]].IndexOf(n.Id), at.X, at.Y, NodeWidth(n), NodeHeightOf(n));
         }).ToList();
-
-        var edges = chart.Edges.Select(e =>
+        var edges = chart.Edges.Select((e, i) =>
         {
-            var (fa, fb) = centres[e.From];
-            var (ta, tb) = centres[e.To];
-            var fromHalf = Along(byId[e.From]) / 2;
-            var toHalf = Along(byId[e.To]) / 2;
-            List<(double A, double B)> frame;
-            if (e.From == e.To)
-            {
-                // A self loop: out of the far side and back in beside it.
-                var half = Across(byId[e.From]) / 2;
-                frame = [(fa + half / 2, fb + fromHalf), (fa + half / 2, fb + fromHalf + LayerGap / 3), (fa + half + NodeGap / 2, fb + fromHalf + LayerGap / 3),
-                    (fa + half + NodeGap / 2, fb), (fa + half, fb)];
-            }
-            else
-            {
-                var down = tb >= fb;
-                var start = (fa, fb + (down ? fromHalf : -fromHalf));
-                var end = (ta, tb + (down ? -toHalf : toHalf));
-                var bend = end.Item2 + (down ? -LayerGap / 2 : LayerGap / 2);
-                frame = Math.Abs(fa - ta) < 0.5 ? [start, end] : [start, (fa, bend), (ta, bend), end];
-            }
-            var points = frame.Select(p => Turn(p.A, p.B)).ToList();
-            var mid = points.Count == 2
-                ? new Point((points[0].X + points[1].X) / 2, (points[0].Y + points[1].Y) / 2)
-                : new Point((points[1].X + points[2].X) / 2, (points[1].Y + points[2].Y) / 2);
-            return new PlacedEdge(e, points, mid);
+            var points = routes[i].Select(p => Turn(p.A, p.B)).ToList();
+            var middle = (points.Count - 1) / 2;
+            return new PlacedEdge(e, points, new Point((points[middle].X + points[middle + 1].X) / 2, (points[middle].Y + points[middle + 1].Y) / 2));
         }).ToList();
+        var (totalW, totalH) = horizontal ? (depth, across2) : (across2, depth);
+        return new FlowLayout(chart.Direction, totalW + 2 * Margin, totalH + 2 * Margin, placed, edges);
+    }
 
-        var (totalW, totalH) = horizontal ? (depth, width) : (width, depth);
-        // Self loops stick out past the last node on the across side.
-        var extra = chart.Edges.Any(e => e.From == e.To) ? NodeGap : 0;
-        return new FlowLayout(chart.Direction, totalW + 2 * Margin + (horizontal ? 0 : extra), totalH + 2 * Margin + (horizontal ? extra : 0), placed, edges);
+    /// <summary>Drops points in the middle of a straight run, so a long straight edge is one segment.</summary>
+    private static List<(double A, double B)> Straighten(List<(double A, double B)> points)
+    {
+        var kept = new List<(double A, double B)> { points[0] };
+        for (var i = 1; i < points.Count - 1; i++)
+        {
+            var (p, q, r) = (kept[^1], points[i], points[i + 1]);
+            var straight = (Math.Abs(p.A - q.A) < 0.01 && Math.Abs(q.A - r.A) < 0.01) || (Math.Abs(p.B - q.B) < 0.01 && Math.Abs(q.B - r.B) < 0.01);
+            if (!straight)
+            {
+                kept.Add(q);
+            }
+        }
+        kept.Add(points[^1]);
+        return kept;
     }
 }
 
@@ -485,7 +554,7 @@ public static class FlowchartSvg
             $"""<svg class="flowchart" xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title" width="{N(layout.Width)}" height="{N(layout.Height)}" viewBox="0 0 {N(layout.Width)} {N(layout.Height)}">""");
         svg.Append(CultureInfo.InvariantCulture, $"""<title id="{id}-title">Flowchart: {Html.Encode(names)}</title>""");
         svg.Append(CultureInfo.InvariantCulture,
-            $"""<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path class="flow-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>""");
+            $"""<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path class="flow-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>""");
         foreach (var edge in layout.Edges)
         {
             var points = string.Join(" ", edge.Points.Select(p => N(p.X) + "," + N(p.Y)));

@@ -127,6 +127,37 @@ public class MermaidTests
         Assert.True(bt["A"].Y > bt["B"].Y);
     }
 
+    [Theory]
+    [InlineData("TD")]
+    [InlineData("BT")]
+    [InlineData("LR")]
+    [InlineData("RL")]
+    public void Edges_go_round_nodes_not_through_them(string direction)
+    {
+        // A long edge (A to E), back edges (E to B, D to A), a self loop and a diamond.
+        var layout = FlowchartLayout.Compute(MermaidParser.Parse($"graph {direction}\nA --> B --> C --> D --> E\nA --> E\nB --> F{{F?}} --> E\nE --> B\nD --> A\nF --> F")!);
+        Assert.All(layout.Edges, edge =>
+        {
+            Assert.True(edge.Points.Count >= 2);
+            foreach (var node in layout.Nodes.Where(n => n.Node.Id != edge.Edge.From && n.Node.Id != edge.Edge.To))
+            {
+                double left = node.X - node.Width / 2 + 1, right = node.X + node.Width / 2 - 1, top = node.Y - node.Height / 2 + 1, bottom = node.Y + node.Height / 2 - 1;
+                foreach (var (p, q) in edge.Points.Zip(edge.Points.Skip(1)))
+                {
+                    // Every segment is straight along x or y.
+                    Assert.True(Math.Abs(p.X - q.X) < 0.01 || Math.Abs(p.Y - q.Y) < 0.01, $"{edge.Edge} has a slanted segment");
+                    var crosses = Math.Max(p.X, q.X) > left && Math.Min(p.X, q.X) < right && Math.Max(p.Y, q.Y) > top && Math.Min(p.Y, q.Y) < bottom;
+                    Assert.False(crosses, $"{edge.Edge.From}->{edge.Edge.To} crosses {node.Node.Id}");
+                }
+            }
+            Assert.All(edge.Points, p =>
+            {
+                Assert.InRange(p.X, 0, layout.Width);
+                Assert.InRange(p.Y, 0, layout.Height);
+            });
+        });
+    }
+
     [Fact]
     public void The_svg_has_a_title_encoded_labels_arrowheads_and_no_inline_styles()
     {
