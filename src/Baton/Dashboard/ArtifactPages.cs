@@ -219,6 +219,10 @@ public static class ArtifactPages
     /// </summary>
     public static Markup Render(string name, string mediaType, byte[] content)
     {
+        if (content.Length == 0)
+        {
+            return Html.Raw("""<p class="notice">This version is empty (0 bytes).</p>""");
+        }
         if (Text(content) is not { } text)
         {
             return Html.Of($"""<p class="notice">Binary content ({content.Length} bytes): it is not shown here. Use the download link, or <code>baton run artifacts</code>.</p>""");

@@ -234,6 +234,7 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
         Assert.Contains("role=\"alert\"", page.Html, StringComparison.Ordinal);
         Assert.Contains($"href=\"/runs/{runId}/artifacts/notes.md?iteration=1\"", page.Html, StringComparison.Ordinal);
         Assert.Contains($"href=\"/runs/{runId}/artifacts/notes.md?iteration=2\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains($"href=\"/runs/{runId}/artifacts/notes.md/compare?from=1&amp;to=2\">Compare the last two versions</a>", page.Html, StringComparison.Ordinal);
     }
 
     [Fact]
