@@ -75,8 +75,16 @@ public static partial class MermaidParser
             {
                 continue;
             }
-            if (!ParseStatement(statement, nodes, labelled, edges))
+            try
             {
+                if (!ParseStatement(statement, nodes, labelled, edges))
+                {
+                    return null;
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A pathological line (the lazy label patterns can backtrack): not drawn, shown as source.
                 return null;
             }
         }
@@ -251,7 +259,7 @@ public static partial class MermaidParser
     private static partial Regex IdPattern();
 
     // A link: `-->`, `---`, `-.->`, `==>` (any length), optionally `|label|` after it; or the label inside: `-- text -->`.
-    [GeneratedRegex(@"\G(?:(?<arrow>-{2,}>|-{3,}|-\.+->|={2,}>)(?:\s*\|(?<pipe>[^|]*)\|)?|--\s*(?<text>[^\s>|-][^|>]*?)\s*(?<arrow>-{2,}>)|--\s*(?<text>[^\s>|-][^|>]*?)\s*(?<arrow>-{3,})|-\.\s*(?<text>[^\s.][^|>]*?)\s*(?<arrow>\.+->)|==\s*(?<text>[^\s=][^|>]*?)\s*(?<arrow>={2,}>))")]
+    [GeneratedRegex(@"\G(?:(?<arrow>-{2,}>|-{3,}|-\.+->|={2,}>)(?:\s*\|(?<pipe>[^|]*)\|)?|--\s*(?<text>[^\s>|-][^|>]*?)\s*(?<arrow>-{2,}>)|--\s*(?<text>[^\s>|-][^|>]*?)\s*(?<arrow>-{3,})|-\.\s*(?<text>[^\s.][^|>]*?)\s*(?<arrow>\.+->)|==\s*(?<text>[^\s=][^|>]*?)\s*(?<arrow>={2,}>))", RegexOptions.None, matchTimeoutMilliseconds: 500)]
     private static partial Regex LinkPattern();
 }
 
@@ -589,13 +597,21 @@ public static class FlowchartSvg
         return Html.Raw(svg.ToString());
     }
 
+    /// <summary>Beyond these a drawing would be unreadable anyway, and parsing and layout stay cheap for any artifact.</summary>
+    public const int MaxSourceLength = 50_000;
+    public const int MaxNodes = 300;
+
     /// <summary>The diagram when the source is a flowchart this reads; otherwise the source, with a note saying why.</summary>
     public static Markup FromSource(string source, string id)
     {
-        if (MermaidParser.Parse(source) is { } chart)
+        var chart = source.Length <= MaxSourceLength ? MermaidParser.Parse(source) : null;
+        if (chart is { Nodes.Count: <= MaxNodes })
         {
             return Html.Of($"""<figure class="mermaid-figure">{Render(FlowchartLayout.Compute(chart), id)}<details><summary>Mermaid source</summary><pre>{source}</pre></details></figure>""");
         }
-        return Html.Of($"""<div class="mermaid-source"><p class="muted small">Shown as source: only flowcharts are drawn here.</p><pre>{source}</pre></div>""");
+        var why = chart is not null || source.Length > MaxSourceLength
+            ? $"Shown as source: too large to draw here (the limit is {MaxNodes} nodes)."
+            : "Shown as source: only flowcharts are drawn here.";
+        return Html.Of($"""<div class="mermaid-source"><p class="muted small">{why}</p><pre>{source}</pre></div>""");
     }
 }

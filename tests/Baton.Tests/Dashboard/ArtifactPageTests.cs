@@ -286,6 +286,9 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
 
         using var binary = await browser.Raw.GetAsync(Path(runId, "blob.bin", "/raw"));
         Assert.Equal([0, 1, .. "binary"u8.ToArray()], await binary.Content.ReadAsByteArrayAsync());
+        var compared = await browser.GetAsync(Path(runId, "blob.bin", "/compare"));
+        Assert.Equal(HttpStatusCode.OK, compared.Status);
+        Assert.Contains("binary content: download the two versions to compare them", compared.Html, StringComparison.Ordinal);
     }
 
     [Fact]

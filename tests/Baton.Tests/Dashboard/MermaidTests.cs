@@ -183,4 +183,14 @@ public class MermaidTests
         Assert.Contains("Alice-&gt;&gt;Bob: &lt;b&gt;hi&lt;/b&gt;", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<svg", html, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_flowchart_too_large_to_draw_is_shown_as_source()
+    {
+        var source = "graph TD\n" + string.Join("\n", Enumerable.Range(0, FlowchartSvg.MaxNodes).Select(i => $"n{i} --> n{i + 1}"));
+        var html = FlowchartSvg.FromSource(source, "big").Value;
+        Assert.Contains("too large to draw here", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<svg", html, StringComparison.Ordinal);
+        Assert.Contains("<svg", FlowchartSvg.FromSource("graph TD\n" + string.Join("\n", Enumerable.Range(0, 100).Select(i => $"n{i} --> n{i + 1}")), "ok").Value, StringComparison.Ordinal);
+    }
 }
