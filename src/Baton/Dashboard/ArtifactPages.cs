@@ -28,39 +28,25 @@ public static class ArtifactPages
 
     public static async Task<IResult> ShowAsync(string id, string name, string? iteration, Database db)
     {
-        name = SegmentName(name);
-        var versions = await VersionsAsync(db, id, name);
-        if (Missing(id, name, versions) is { } missing)
-        {
-            return missing;
-        }
-        var chosen = Choose(id, name, iteration, versions!);
-        if (chosen.Problem is { } problem)
+        var (versions, row, problem) = await VersionAsync(db, id, SegmentName(name), iteration);
+        if (problem is not null)
         {
             return problem;
         }
-        var row = chosen.Row!;
-        var content = await ContentAsync(db, row);
-        return DashboardPages.Render<ArtifactPage>(new { RunId = id, Current = row, Versions = versions, Content = Render(row.Name, row.MediaType, content) });
+        var content = await ContentAsync(db, row!);
+        return DashboardPages.Render<ArtifactPage>(new { RunId = id, Current = row, Versions = versions, Content = Render(row!.Name, row.MediaType, content) });
     }
 
     public static async Task<IResult> RawAsync(string id, string name, string? iteration, HttpContext http, Database db)
     {
-        name = SegmentName(name);
-        var versions = await VersionsAsync(db, id, name);
-        if (Missing(id, name, versions) is { } missing)
-        {
-            return missing;
-        }
-        var chosen = Choose(id, name, iteration, versions!);
-        if (chosen.Problem is { } problem)
+        var (_, row, problem) = await VersionAsync(db, id, SegmentName(name), iteration);
+        if (problem is not null)
         {
             return problem;
         }
-        var row = chosen.Row!;
-        var content = await ContentAsync(db, row);
+        var content = await ContentAsync(db, row!);
         DashboardPages.Secure(http);
-        http.Response.Headers["X-Baton-Iteration"] = row.Iteration.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers["X-Baton-Iteration"] = row!.Iteration.ToString(CultureInfo.InvariantCulture);
         return Results.File(content, row.MediaType, DownloadName(row.Name, row.Iteration));
     }
 
@@ -134,7 +120,18 @@ public static class ArtifactPages
         : versions.Count == 0 ? DashboardPages.NotFound("Artifact not found", $"Run '{id}' has no artifact '{name}'.")
         : null;
 
-    /// <summary>The version asked for (no iteration: the latest), or a page saying what is wrong and which versions exist.</summary>
+    /// <summary>Every version, and the one asked for (no iteration: the latest) or a page saying what is wrong and which versions exist.</summary>
+    private static async Task<(IReadOnlyList<ArtifactRow> Versions, ArtifactRow? Row, IResult? Problem)> VersionAsync(Database db, string id, string name, string? iteration)
+    {
+        var versions = await VersionsAsync(db, id, name);
+        if (Missing(id, name, versions) is { } missing)
+        {
+            return ([], null, missing);
+        }
+        var (row, problem) = Choose(id, name, iteration, versions!);
+        return (versions!, row, problem);
+    }
+
     private static (ArtifactRow? Row, IResult? Problem) Choose(string id, string name, string? iteration, IReadOnlyList<ArtifactRow> versions)
     {
         if (string.IsNullOrWhiteSpace(iteration))

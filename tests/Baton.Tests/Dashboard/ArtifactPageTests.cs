@@ -309,6 +309,30 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
     }
 
     [Theory]
+    [InlineData(null, null, 2, 3, null)]
+    [InlineData("", "2", 1, 2, null)]
+    [InlineData("3", "1", 3, 1, null)]
+    [InlineData("1", null, 1, 3, null)]
+    [InlineData(null, "1", 0, 0, "Iteration 1 is the first version")]
+    [InlineData("2", "2", 0, 0, "both iteration 2")]
+    [InlineData(" 2", null, 0, 0, "is not an iteration number")]
+    [InlineData("-1", null, 0, 0, "is not an iteration number")]
+    [InlineData("4", null, 0, 0, "There is no iteration 4")]
+    public void Comparisons_default_to_the_latest_and_the_one_before(string? from, string? to, int older, int newer, string? problem)
+    {
+        var chosen = Baton.Dashboard.ArtifactPages.ChooseComparison(from, to, [1, 2, 3]);
+        if (problem is null)
+        {
+            Assert.Equal((older, newer, (string?)null), chosen);
+        }
+        else
+        {
+            Assert.Contains(problem, chosen.Problem, StringComparison.Ordinal);
+            Assert.Contains("1, 2, 3", chosen.Problem, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [InlineData("notes.md", 1, "notes-iteration-1.md")]
     [InlineData("../../etc/passwd", 2, "_.._etc_passwd-iteration-2")]
     [InlineData("a\"b;c.txt", 3, "a_b_c-iteration-3.txt")]
