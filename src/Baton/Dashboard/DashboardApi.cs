@@ -27,7 +27,7 @@ public static class DashboardApi
         pages.MapGet("/", RunPages.ListAsync);
         pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
-        pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
+        ArtifactPages.Map(pages);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, signals, time));
         RunDetailPages.Map(pages);

@@ -1,12 +1,8 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Baton.Auth;
 using Baton.Runs;
 using Baton.Storage;
 using Dapper;
-using Markdig;
-using Markdig.Renderers;
 
 namespace Baton.Dashboard;
 
@@ -105,88 +101,6 @@ public static class RunPages
             {table}
             {pager}
             """)));
-    }
-
-    // ---- artifacts ----
-
-    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
-
-    public static async Task<IResult> ArtifactAsync(string id, string name, string? iteration, HttpContext http, Database db)
-    {
-        int? wanted = int.TryParse(iteration, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i : null;
-        var found = await db.ReadAsync<(Artifacts.ArtifactRow Row, byte[] Content)?>(async c =>
-        {
-            var row = await c.QuerySingleOrDefaultAsync<Artifacts.ArtifactRow>(
-                wanted is null
-                    ? "SELECT * FROM artifacts WHERE run_id = @id AND name = @name ORDER BY iteration DESC LIMIT 1"
-                    : "SELECT * FROM artifacts WHERE run_id = @id AND name = @name AND iteration = @wanted",
-                new { id, name, wanted });
-            return row is null ? null : (row, await c.QuerySingleAsync<byte[]>("SELECT content FROM blobs WHERE sha256 = @Sha256", row));
-        });
-        if (found is not { } hit)
-        {
-            return DashboardPages.NotFound("Artifact not found", $"Run '{id}' has no artifact '{name}'{(wanted is null ? "" : $" in iteration {wanted}")}.");
-        }
-        var (artifact, content) = hit;
-        return DashboardPages.Page(DashboardPages.Layout(http, name, Html.Of($"""
-            <p class="crumbs"><a href="/">Runs</a> / <a href="/runs/{Html.Url(id)}"><code>{id}</code></a> / {name}</p>
-            <h1>{name}</h1>
-            <p class="muted">{artifact.Phase} · iteration {artifact.Iteration} · {artifact.MediaType} · {artifact.Size} bytes · sha256 <code>{artifact.Sha256[..12]}</code></p>
-            <article class="artifact">{Render(artifact.Name, artifact.MediaType, content)}</article>
-            """)));
-    }
-
-    /// <summary>Markdown without raw HTML and with only safe link schemes; JSON indented; other text as it is.</summary>
-    public static Markup Render(string name, string mediaType, byte[] content)
-    {
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(content);
-        }
-        catch (DecoderFallbackException)
-        {
-            return Html.Of($"""<p class="muted">Binary content ({content.Length} bytes); fetch it with <code>baton run artifacts</code>.</p>""");
-        }
-        if (mediaType.StartsWith("text/markdown", StringComparison.Ordinal) || name.EndsWith(".md", StringComparison.OrdinalIgnoreCase))
-        {
-            using var writer = new StringWriter(CultureInfo.InvariantCulture);
-            var renderer = new HtmlRenderer(writer) { LinkRewriter = SafeUrl };
-            Markdown.Setup(renderer);
-            renderer.Render(Markdig.Markdown.Parse(text, Markdown));
-            writer.Flush();
-            return Html.Raw($"""<div class="markdown">{writer}</div>""");
-        }
-        if (mediaType.Contains("json", StringComparison.Ordinal) || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                text = JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
-            }
-            catch (JsonException)
-            {
-                // Not valid JSON after all: shown as it is.
-            }
-        }
-        return Html.Of($"""<pre>{text}</pre>""");
-    }
-
-    private static string SafeUrl(string url)
-    {
-        var trimmed = url.Trim();
-        if (trimmed.StartsWith('#') || trimmed.StartsWith('/') || trimmed.StartsWith("./", StringComparison.Ordinal) || trimmed.StartsWith("../", StringComparison.Ordinal))
-        {
-            return trimmed.StartsWith("//", StringComparison.Ordinal) ? "#" : trimmed;
-        }
-        if (Uri.TryCreate(trimmed, UriKind.Absolute, out var uri))
-        {
-            return uri.Scheme is "http" or "https" or "mailto" ? trimmed : "#";
-        }
-        // Relative without a scheme (a colon before any slash would be a scheme).
-        var colon = trimmed.IndexOf(':', StringComparison.Ordinal);
-        var slash = trimmed.IndexOf('/', StringComparison.Ordinal);
-        return colon < 0 || (slash >= 0 && slash < colon) ? trimmed : "#";
     }
 
     private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;

@@ -237,14 +237,14 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
     [Fact]
     public void Markdown_artifacts_are_rendered_without_raw_html_or_script_links()
     {
-        var html = RunPages.Render("notes.md", "text/markdown",
+        var html = ArtifactPages.Render("notes.md", "text/markdown",
             Encoding.UTF8.GetBytes("# Title\n\n<img src=x onerror=alert(1)>\n\n[click](javascript:alert(1)) [ok](https://example.com)")).Value;
         Assert.Contains("<h1", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<img", html, StringComparison.Ordinal);
         Assert.DoesNotContain("javascript:", html, StringComparison.Ordinal);
         Assert.Contains("href=\"https://example.com\"", html, StringComparison.Ordinal);
 
-        var json = RunPages.Render("data.json", "application/json", Encoding.UTF8.GetBytes("{\"a\":[1,2],\"b\":\"<i>\"}")).Value;
+        var json = ArtifactPages.Render("data.json", "application/json", Encoding.UTF8.GetBytes("{\"a\":[1,2],\"b\":\"<i>\"}")).Value;
         Assert.Contains("{&#xA;  &quot;a&quot;: [", json, StringComparison.Ordinal);
         Assert.DoesNotContain("<i>", json, StringComparison.Ordinal);
     }
