@@ -22,9 +22,8 @@ public static class DashboardApi
         open.MapGet("/dashboard/{file}", Asset);
 
         var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
-        pages.MapGet("/", RunPages.ListAsync);
-        pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
-        pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
+        RunList.Map(pages);
+        NewRun.Map(pages);
         pages.MapGet("/runs/{id}", RunPages.DetailAsync);
         pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
@@ -100,6 +99,7 @@ public static class DashboardApi
         ["site.css"] = ("dashboard/site.css", "text/css; charset=utf-8"),
         ["live.js"] = ("dashboard/live.js", "text/javascript; charset=utf-8"),
         ["site.js"] = ("dashboard/site.js", "text/javascript; charset=utf-8"),
+        ["runs.js"] = ("dashboard/runs.js", "text/javascript; charset=utf-8"),
     };
 
     private static IResult Asset(string file)
