@@ -22,7 +22,7 @@ public static class DashboardApi
         open.MapGet("/dashboard/{file}", Asset);
 
         var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
-        RunList.Map(pages);
+        RunListEndpoints.Map(pages);
         NewRun.Map(pages);
         pages.MapGet("/runs/{id}", RunPages.DetailAsync);
         pages.MapGet("/runs/{id}/artifacts/{name}", RunPages.ArtifactAsync);

@@ -110,7 +110,7 @@ public sealed record RunListRow(
 public sealed record RunListData(IReadOnlyList<RunListRow> Runs, long Total, IReadOnlyDictionary<string, long> Counts, int? SearchedNewest, bool ExactId);
 
 /// <summary>The runs list (<c>GET /</c>), its live stream (<c>GET /events</c>) and its bulk decisions (<c>POST /runs/bulk</c>).</summary>
-public static class RunList
+public static class RunListEndpoints
 {
     /// <summary>
     /// A text search looks through at most this many of the newest runs (under the profile and project filters). Its
@@ -288,9 +288,9 @@ public sealed record BulkRequest(BulkAction Action, IReadOnlyList<(string RunId,
         {
             return (null, "No runs were selected: tick the runs first, then choose what to do with them.");
         }
-        if (picked.Count > RunList.MaxBulkRuns)
+        if (picked.Count > RunListEndpoints.MaxBulkRuns)
         {
-            return (null, $"{picked.Count} runs were selected; at most {RunList.MaxBulkRuns} can be changed at once.");
+            return (null, $"{picked.Count} runs were selected; at most {RunListEndpoints.MaxBulkRuns} can be changed at once.");
         }
         var parsed = new List<(string, long)>();
         foreach (var value in picked)
