@@ -189,14 +189,17 @@ public static class RunListEndpoints
         {
             args.Add("EdgeAt", e.CreatedAt);
             args.Add("EdgeId", e.Id);
-            window = " AND (created_at > @EdgeAt OR (created_at = @EdgeAt AND id >= @EdgeId))";
+            window = " AND created_at >= @EdgeAt AND (created_at > @EdgeAt OR id >= @EdgeId)";
         }
         const string match = @" AND (id LIKE @Like ESCAPE '\' OR profile LIKE @Like ESCAPE '\' OR project_name LIKE @Like ESCAPE '\')";
-        var found = await c.QueryAsync<Row>(
-            $"SELECT {columns} FROM runs WHERE 1 = 1{status}{scope}{window}{match} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset", args);
-        var matched = (await c.QueryAsync<(string Status, long Count)>(
-            $"SELECT status, COUNT(*) FROM runs WHERE 1 = 1{scope}{window}{match} GROUP BY status", args)).ToDictionary(x => x.Status, x => x.Count);
-        return new RunListData(found.Select(r => r.ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow, false);
+        // One pass over the window gives the counts and the page's ids; reading the window twice (a page query and a
+        // count) doubled the cost of a search.
+        var matches = (await c.QueryAsync<(string Id, string Status)>(
+            $"SELECT id, status FROM runs WHERE 1 = 1{scope}{window}{match} ORDER BY created_at DESC, id DESC", args)).ToList();
+        var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
+        var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
+        var found = ids.Count == 0 ? [] : (await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids })).ToDictionary(r => r.RunId);
+        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow, false);
     }
 
     private static long Total(IReadOnlyDictionary<string, long> counts, string? status) =>
