@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Channels;
 using System.Net;
+using System.Threading.Channels;
 using Baton.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

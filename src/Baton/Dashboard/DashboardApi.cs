@@ -1,10 +1,10 @@
 using System.Reflection;
 using Baton.Auth;
+using Baton.Dashboard.Components;
 using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
-using Baton.Dashboard.Components;
 using Microsoft.AspNetCore.Authentication;
 
 namespace Baton.Dashboard;
@@ -84,7 +84,10 @@ public static class DashboardApi
         }
         http.Response.Cookies.Append(DashboardPages.ThemeCookie, theme, new CookieOptions
         {
-            HttpOnly = false, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365), IsEssential = true,
+            HttpOnly = false,
+            SameSite = SameSiteMode.Lax,
+            MaxAge = TimeSpan.FromDays(365),
+            IsEssential = true,
         });
         return Results.Redirect(LocalUrl(form["return"].ToString()) ?? "/");
     }

@@ -255,7 +255,10 @@ public static class RunListEndpoints
         }
         http.Response.Cookies.Append(FlashCookie, Uri.EscapeDataString(BulkOutcome.Summary(request.Action, outcomes)), new CookieOptions
         {
-            HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = TimeSpan.FromMinutes(5),
+            HttpOnly = true,
+            SameSite = SameSiteMode.Lax,
+            IsEssential = true,
+            MaxAge = TimeSpan.FromMinutes(5),
         });
         return Results.Redirect(ReturnUrl(form["return"].ToString()));
     }

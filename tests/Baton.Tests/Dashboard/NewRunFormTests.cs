@@ -89,7 +89,11 @@ public class NewRunFormTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var browser = await SignedInAsync("operator");
         var posted = await PostAsync(browser, new Dictionary<string, string>
         {
-            ["profile"] = "straight", ["project_name"] = "typed", ["mode"] = "", ["budget_usd"] = "12.50", ["intake"] = "# Typed in the form",
+            ["profile"] = "straight",
+            ["project_name"] = "typed",
+            ["mode"] = "",
+            ["budget_usd"] = "12.50",
+            ["intake"] = "# Typed in the form",
         });
         Assert.Equal(HttpStatusCode.Redirect, posted.Status);
         var run = await _admin.GetRunAsync(RunId(posted.Location));
@@ -126,7 +130,11 @@ public class NewRunFormTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var big = Encoding.UTF8.GetBytes(new string('a', RunsApi.MaxIntakeBytes + 1));
         var posted = await PostAsync(browser, new Dictionary<string, string>
         {
-            ["profile"] = "straight", ["project_name"] = "kept <project>", ["mode"] = "manual", ["budget_usd"] = "3", ["intake"] = "draft text",
+            ["profile"] = "straight",
+            ["project_name"] = "kept <project>",
+            ["mode"] = "manual",
+            ["budget_usd"] = "3",
+            ["intake"] = "draft text",
         }, ("huge.md", big));
         Assert.Equal(HttpStatusCode.BadRequest, posted.Status);
         Assert.Contains("Intake is larger than 1024 KiB. Choose a smaller file.", posted.Html, StringComparison.Ordinal);
