@@ -321,10 +321,17 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
-    public async Task A_search_at_many_runs_looks_through_the_newest_window_and_says_so()
+    public async Task An_empty_list_says_how_to_start_and_a_search_at_many_runs_says_how_far_it_looked()
     {
         using var own = new BatonFactory(profiles: new Dictionary<string, string> { ["straight"] = TestProfiles.Straight });
         var client = own.Client();
+        using var browser = new Browser(own);
+        await browser.SignInAsync(BatonFactory.AdminToken);
+        var empty = await browser.GetAsync("/");
+        Assert.Contains("<strong>No runs yet.</strong>", empty.Html, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"/runs/new\">New run</a>", empty.Html, StringComparison.Ordinal);
+        Assert.Contains("baton run create --profile", empty.Html, StringComparison.Ordinal);
+
         var oldest = await client.CreateRunAsync(new CreateRunRequest("straight", "old", "needle-project"));
         var db = own.Service<Baton.Storage.Database>();
         // Copies of the oldest run, newer than it, enough to push it out of the search window.
@@ -338,8 +345,6 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
                     new { id = $"run_hay{i:00000}", i, oldest = oldest.RunId }, tx);
             }
         });
-        using var browser = new Browser(own);
-        await browser.SignInAsync(BatonFactory.AdminToken);
         var searched = await browser.GetAsync("/?q=needle");
         Assert.Equal(HttpStatusCode.OK, searched.Status);
         Assert.Contains("The search looked through the newest 10,000 runs only.", searched.Html, StringComparison.Ordinal);
