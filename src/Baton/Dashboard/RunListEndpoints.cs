@@ -225,11 +225,24 @@ public static class RunListEndpoints
 
     public static async Task<IResult> BulkAsync(HttpContext http, IAntiforgery antiforgery, RunTransitions transitions, RunningExecutions running)
     {
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            // Over the framework's form limits (1,024 values by default): far more runs than a bulk decision takes.
+            return DashboardPages.Render<Components.MessagePage>(new
+            {
+                Heading = "Nothing was done",
+                Message = $"The form was too large to read: at most {MaxBulkRuns} runs can be changed at once.",
+            }, 400);
+        }
         if (!await antiforgery.IsRequestValidAsync(http))
         {
             return DashboardPages.BadForm();
         }
-        var form = await http.Request.ReadFormAsync();
         var parsed = BulkRequest.Parse(form["action"].ToString(), form["run"].Select(v => v ?? "").ToList());
         if (parsed.Error is { } error)
         {

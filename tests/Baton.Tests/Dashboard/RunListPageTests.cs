@@ -303,6 +303,13 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
         using var response = await browser.Raw.PostAsync("/runs/bulk", content);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("201 runs were selected; at most 200 can be changed at once.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // Past the framework's own form limits too: a clear 400, not a 500.
+        var tooMany = Enumerable.Range(0, 2000).Select(i => new KeyValuePair<string, string>("run", $"run_{i}:1")).Prepend(new("action", "cancel")).Prepend(new("__csrf", browser.Token!));
+        using var huge = new FormUrlEncodedContent(tooMany);
+        using var refused = await browser.Raw.PostAsync("/runs/bulk", huge);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("at most 200 runs can be changed at once", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("awaiting_approval", (await _admin.GetRunAsync(run.RunId)).Status);
     }
 
