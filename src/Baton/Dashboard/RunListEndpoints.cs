@@ -131,9 +131,12 @@ public static class RunListEndpoints
         pages.MapPost("/runs/bulk", BulkAsync).RequireAuthorization(Roles.Operator);
     }
 
-    public static async Task<IResult> ListAsync(HttpContext http, Database db, string? status, string? profile, string? project, string? q, string? limit, string? offset)
+    public static async Task<IResult> ListAsync(HttpContext http, Database db)
     {
-        var query = RunListQuery.Parse(status, profile, project, q, limit, offset);
+        // Read by hand rather than bound: a repeated parameter (?status=a&status=b) is then one more bad value with a
+        // note, not a binding failure.
+        string? Get(string name) => http.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+        var query = RunListQuery.Parse(Get("status"), Get("profile"), Get("project"), Get("q"), Get("limit"), Get("offset"));
         var data = await db.ReadAsync(c => LoadAsync(c, query), http.RequestAborted);
         string? flash = null;
         if (http.Request.Cookies[FlashCookie] is { } cookie)

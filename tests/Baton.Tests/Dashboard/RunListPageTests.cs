@@ -144,6 +144,8 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
     [InlineData("offset=-1", "The offset must be a whole number from 0")]
     [InlineData("offset=99999999999999", "The offset must be a whole number from 0")]
     [InlineData("offset=1e3", "The offset must be a whole number from 0")]
+    [InlineData("status=running&status=failed", "There is no status &#x27;running,failed&#x27;")]
+    [InlineData("limit=5&limit=6", "The page size must be a whole number from 1 to 200")]
     public async Task Bad_query_values_give_a_note_not_an_error(string query, string note)
     {
         using var browser = await SignedInAsync("viewer");
