@@ -107,7 +107,7 @@ public sealed record RunListRow(
 /// A page of the runs list: its rows, how many match in all, the matches per status (whatever the status filter), and
 /// how far a text search looked back when it had to be bounded (null: it looked at every run).
 /// </summary>
-public sealed record RunListData(IReadOnlyList<RunListRow> Runs, long Total, IReadOnlyDictionary<string, long> Counts, int? SearchedNewest, bool ExactId);
+public sealed record RunListData(IReadOnlyList<RunListRow> Runs, long Total, IReadOnlyDictionary<string, long> Counts, int? SearchedNewest);
 
 /// <summary>The runs list (<c>GET /</c>), its live stream (<c>GET /events</c>) and its bulk decisions (<c>POST /runs/bulk</c>).</summary>
 public static class RunListEndpoints
@@ -170,7 +170,7 @@ public static class RunListEndpoints
             var counts = (await c.QueryAsync<(string Status, long Count)>(
                 $"SELECT status, COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{scope} GROUP BY status", args))
                 .Where(x => x.Count > 0).ToDictionary(x => x.Status, x => x.Count);
-            return new RunListData(rows.Select(r => r.ToListRow()).ToList(), Total(counts, q.Status), counts, null, false);
+            return new RunListData(rows.Select(r => r.ToListRow()).ToList(), Total(counts, q.Status), counts, null);
         }
 
         // A whole run id (pasted from a log or the CLI) finds that run at once, however old.
@@ -179,7 +179,7 @@ public static class RunListEndpoints
             var run = await c.QuerySingleAsync<Row>($"SELECT {columns} FROM runs WHERE id = @Search", args);
             var counts = new Dictionary<string, long> { [run.Status] = 1 };
             var shown = q.Status is null || q.Status == run.Status ? [run.ToListRow()] : new List<RunListRow>();
-            return new RunListData(q.Offset == 0 ? shown : [], Total(counts, q.Status), counts, null, true);
+            return new RunListData(q.Offset == 0 ? shown : [], Total(counts, q.Status), counts, null);
         }
 
         // Otherwise a substring of the id, profile or project name, within the newest SearchWindow runs in scope.
@@ -202,7 +202,7 @@ public static class RunListEndpoints
         var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
         var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
         var found = ids.Count == 0 ? [] : (await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids })).ToDictionary(r => r.RunId);
-        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow, false);
+        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow);
     }
 
     private static long Total(IReadOnlyDictionary<string, long> counts, string? status) =>
@@ -354,7 +354,8 @@ public sealed record BulkOutcome(string RunId, bool Done, string? Skipped)
             text += $"; {skipped.Count} skipped: " + string.Join(", ", skipped.Take(NamedSkips).Select(o => o.Skipped))
                 + (skipped.Count > NamedSkips ? $" and {skipped.Count - NamedSkips} more" : "");
         }
-        return text + ".";
+        // It travels in a cookie to the list after the redirect: kept well under a cookie's 4 KB.
+        return text.Length <= 1000 ? text + "." : text[..999] + "…";
     }
 
     private static string Words(string status) => status.Replace('_', ' ');
