@@ -30,8 +30,9 @@ public static class NewRun
             .WithFormOptions(multipartBodyLengthLimit: MaxFormBytes, valueLengthLimit: MaxFormBytes);
     }
 
-    public static IResult Show(ProfileCatalog catalog, string? profile) =>
-        Render(catalog, new Dictionary<string, string> { ["profile"] = profile ?? "" }, null, 200);
+    /// <summary>The empty form; <c>?profile=</c> preselects a profile.</summary>
+    public static IResult Show(HttpContext http, ProfileCatalog catalog) =>
+        Render(catalog, new Dictionary<string, string> { ["profile"] = http.Request.Query["profile"].ToString() }, null, 200);
 
     public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, TimeProvider time)
     {
