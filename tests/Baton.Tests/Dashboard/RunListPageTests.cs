@@ -179,6 +179,17 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
+    public async Task The_list_script_is_served_and_listens_to_the_dashboard_stream()
+    {
+        using var browser = new Browser(factory);
+        var script = await browser.GetAsync("/dashboard/runs.js");
+        Assert.Equal(HttpStatusCode.OK, script.Status);
+        Assert.Equal("text/javascript", script.MediaType);
+        Assert.Contains("new EventSource(\"/events\")", script.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"log\"", script.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_event_stream_takes_the_cookie_and_sends_every_runs_events()
     {
         using var browser = await SignedInAsync("viewer");
