@@ -243,7 +243,7 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
         using var content = new FormUrlEncodedContent(
         [
             new("__csrf", browser.Token!), new("action", "cancel"), new("return", $"/?project={project}"),
-            new("run", selections[a.RunId]), new("run", selections[b.RunId]), new("run", selections[done.RunId]),
+            new("run", selections[a.RunId]), new("run", selections[b.RunId]), new("run", selections[done.RunId]), new("run", "run_nope:3"),
         ]);
         using var response = await browser.Raw.PostAsync("/runs/bulk", content);
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
@@ -252,7 +252,7 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Equal("cancelled", (await _admin.GetRunAsync(b.RunId)).Status);
 
         var after = await browser.GetAsync($"/?project={project}");
-        Assert.Contains($"2 cancelled; 1 skipped: {done.RunId} is completed.", after.Html, StringComparison.Ordinal);
+        Assert.Contains($"2 cancelled; 2 skipped: {done.RunId} is completed, run_nope does not exist.", after.Html, StringComparison.Ordinal);
         // Said once: a reload shows the list without it.
         Assert.DoesNotContain("2 cancelled", (await browser.GetAsync($"/?project={project}")).Html, StringComparison.Ordinal);
     }
