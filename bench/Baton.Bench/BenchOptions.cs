@@ -42,9 +42,9 @@ internal sealed record BenchOptions
           --seed-runs N        runs seeded for the GET /api/runs part (default 100000)
           --intake-bytes N     intake size of every run, created or seeded (default 900)
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
-          --requests N         timed requests per GET /api/runs query (default 300)
+          --requests N         timed requests per GET /api/runs query and dashboard page (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
-          --only PART          transitions | latency | list
+          --only PART          transitions | latency | list | dashboard
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -67,7 +67,7 @@ internal sealed record BenchOptions
                 "--sequential-runs" => options with { SequentialRuns = Positive(arg, Value()) },
                 "--requests" => options with { Requests = Positive(arg, Value()) },
                 "--repeat" => options with { Repeat = Positive(arg, Value()) },
-                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list") ? part : throw new ArgumentException("--only takes transitions, latency or list") },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard") ? part : throw new ArgumentException("--only takes transitions, latency, list or dashboard") },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },

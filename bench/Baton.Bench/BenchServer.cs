@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Threading.Channels;
 using Baton.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,6 +41,9 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public BatonClient Client { get; private set; } = null!;
 
+    /// <summary>With timeRequests: each request's time inside the server (the whole pipeline), in order of completion.</summary>
+    public Channel<double> RequestTimes { get; } = Channel.CreateUnbounded<double>();
+
     /// <summary>
     /// A fresh, empty data dir with the bench profile in its profiles folder, in a folder of its own next to an
     /// empty content root for the server (see <see cref="StartAsync"/>).
@@ -60,7 +65,8 @@ internal sealed class BenchServer : IAsyncDisposable
     /// appsettings watcher (recursive over the content root) then wakes for every database write. Off by default,
     /// so that the numbers are Baton's own.
     /// </param>
-    public static async Task<BenchServer> StartAsync(string dataDir, int workers, bool watchedDataDir)
+    /// <param name="timeRequests">Record every request's server time in <see cref="RequestTimes"/>.</param>
+    public static async Task<BenchServer> StartAsync(string dataDir, int workers, bool watchedDataDir, bool timeRequests = false)
     {
         var server = new BenchServer(dataDir, new PhaseMarks());
         var home = Path.GetDirectoryName(dataDir)!;
@@ -91,6 +97,16 @@ internal sealed class BenchServer : IAsyncDisposable
         builder.AddBaton();
 
         var app = builder.Build();
+        if (timeRequests)
+        {
+            // First in the pipeline: authentication, the endpoint and writing the response all count.
+            app.Use(async (context, next) =>
+            {
+                var start = Stopwatch.GetTimestamp();
+                await next(context);
+                server.RequestTimes.Writer.TryWrite(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            });
+        }
         app.MapBaton();
         await app.StartAsync();
         server._app = app;

@@ -58,6 +58,11 @@ internal static class Program
                 Progress($"pass {pass}: GET /api/runs, seeding {options.SeedRuns} runs");
                 results.Lists.Add(await RunListBench.RunAsync(options, pass));
             }
+            if (options.Includes("dashboard"))
+            {
+                Progress($"pass {pass}: dashboard GET /, seeding {options.SeedRuns} runs");
+                results.Dashboards.Add(await DashboardListBench.RunAsync(options, pass));
+            }
         }
         results.Elapsed = clock.Elapsed;
 

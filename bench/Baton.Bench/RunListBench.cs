@@ -167,7 +167,7 @@ internal static class RunListBench
     }
 
     /// <summary>Inserts <paramref name="count"/> runs spread over 90 days, statuses, profiles and projects, in one transaction.</summary>
-    private static async Task SeedAsync(string dataDir, string databasePath, int count, int intakeBytes)
+    public static async Task SeedAsync(string dataDir, string databasePath, int count, int intakeBytes)
     {
         var db = new Database(databasePath);
         await db.MigrateAsync(TimeProvider.System);

@@ -24,9 +24,8 @@ public static class DashboardApi
         open.MapGet("/dashboard/{file}", Asset);
 
         var pages = app.MapGroup("").ExcludeFromDescription().RequireAuthorization(Roles.Viewer);
-        pages.MapGet("/", RunPages.ListAsync);
-        pages.MapGet("/runs/new", NewRunPage.Show).RequireAuthorization(Roles.Operator);
-        pages.MapPost("/runs/new", NewRunPage.CreateAsync).RequireAuthorization(Roles.Operator);
+        RunListEndpoints.Map(pages);
+        NewRun.Map(pages);
         ArtifactPages.Map(pages);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, signals, time));
@@ -128,6 +127,7 @@ public static class DashboardApi
         ["live.js"] = ("dashboard/live.js", "text/javascript; charset=utf-8"),
         ["site.js"] = ("dashboard/site.js", "text/javascript; charset=utf-8"),
         ["logs.js"] = ("dashboard/logs.js", "text/javascript; charset=utf-8"),
+        ["runs.js"] = ("dashboard/runs.js", "text/javascript; charset=utf-8"),
     };
 
     private static IResult Asset(string file)

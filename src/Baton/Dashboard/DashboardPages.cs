@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Claims;
 using Baton.Auth;
 using Baton.Dashboard.Components;
-using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -17,41 +16,6 @@ public sealed record FormState(string Action, string Message, IReadOnlyDictionar
 /// <summary>The page shell and the small pieces every page uses.</summary>
 public static class DashboardPages
 {
-    public static Markup Layout(HttpContext http, string title, Markup body, Markup scripts = default)
-    {
-        var user = http.User.Identity?.IsAuthenticated == true
-            ? Html.Of($"""
-                <form method="post" action="/signout" class="who">
-                  <span>{http.User.Identity.Name} <span class="role">{http.User.FindFirstValue(ClaimTypes.Role)}</span></span>
-                  {Csrf(http)}<button type="submit" class="link">Sign out</button>
-                </form>
-                """)
-            : Markup.Empty;
-        return Html.Of($"""
-            <!doctype html>
-            <html lang="en">
-            <head>
-              <meta charset="utf-8">
-              <meta name="viewport" content="width=device-width, initial-scale=1">
-              <title>{title} · Baton</title>
-              <link rel="stylesheet" href="/dashboard/site.css">
-              <link rel="icon" href="data:,">
-            </head>
-            <body>
-              <header class="top">
-                <a class="brand" href="/">Baton</a>
-                <nav aria-label="Main"><a href="/">Runs</a></nav>
-                {user}
-              </header>
-              <main>
-            {body}
-              </main>
-            {scripts}
-            </body>
-            </html>
-            """);
-    }
-
     /// <summary>A Razor page as the response, with the dashboard's security headers.</summary>
     public static IResult Render<TPage>(object? parameters = null, int status = 200) where TPage : IComponent =>
         new SecuredResult(new RazorComponentResult<TPage>(parameters ?? new { }) { StatusCode = status });
@@ -90,23 +54,6 @@ public static class DashboardPages
         };
     }
 
-    public static Markup Csrf(HttpContext http)
-    {
-        var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
-        var tokens = antiforgery.GetAndStoreTokens(http);
-        return Html.Of($"""<input type="hidden" name="{tokens.FormFieldName}" value="{tokens.RequestToken}">""");
-    }
-
-    public static IResult Page(Markup html, int status = 200) => new HtmlResult(html, status);
-
-    public static async Task WriteAsync(HttpContext http, Markup html, int status)
-    {
-        http.Response.StatusCode = status;
-        Secure(http);
-        http.Response.ContentType = "text/html; charset=utf-8";
-        await http.Response.WriteAsync(html.Value, http.RequestAborted);
-    }
-
     /// <summary>Our pages load only our own stylesheet and script, so injected markup could not run anything anyway.</summary>
     public static void Secure(HttpContext http)
     {
@@ -128,12 +75,6 @@ public static class DashboardPages
         Message = "This form was missing its security token or it has expired. Go back, reload the page and try again.",
     }, 400);
 
-    public static Markup Time(DateTimeOffset? at) => at is { } t
-        ? Html.Of($"""<time datetime="{t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}">{t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}</time>""")
-        : Html.Raw("<span class=\"muted\">—</span>");
-
-    public static Markup Status(string status) => Html.Of($"""<span class="status status-{status}">{status.Replace('_', ' ')}</span>""");
-
     public static string Cost(decimal usd) => "$" + usd.ToString("0.00##", CultureInfo.InvariantCulture);
 
     public static string Duration(TimeSpan d) =>
@@ -143,11 +84,6 @@ public static class DashboardPages
         : $"{d.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s";
 
     public static bool May(this ClaimsPrincipal user, string role) => user.Identity?.IsAuthenticated == true && user.Has(role);
-
-    private sealed class HtmlResult(Markup html, int status) : IResult
-    {
-        public Task ExecuteAsync(HttpContext http) => WriteAsync(http, html, status);
-    }
 
     private sealed class SecuredResult(IResult page) : IResult
     {

@@ -109,7 +109,10 @@ public static class BatonHost
         app.UseStatusCodePages();
         app.Use(async (context, next) =>
         {
-            if (context.Request.ContentLength > options.MaxRequestBytes)
+            // An endpoint with a request size limit of its own (the dashboard's upload form) enforces it while reading,
+            // so that it can answer in its own way: a page with the form, not this problem.
+            if (context.Request.ContentLength > options.MaxRequestBytes
+                && context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata>() is null)
             {
                 await Problems.WriteAsync(context, 413, "Payload too large", $"the request body is larger than {options.MaxRequestBytes / 1024 / 1024} MiB");
                 return;

@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text;
+using Baton.Auth;
+using Baton.Client;
+using Baton.Profiles;
+using Baton.Runs;
+using Baton.Storage;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Baton.Dashboard;
+
+/// <summary>Create a run from the browser (<c>/runs/new</c>): the same validation and creation as POST /api/runs.</summary>
+public static class NewRun
+{
+    /// <summary>
+    /// The most this form's body may be: room for an intake at its limit (1 MiB) as text or file, plus the other fields.
+    /// Larger bodies are cut off while they are read, and answered with the form and a message rather than a bare 413.
+    /// </summary>
+    public const int MaxFormBytes = 2 * RunsApi.MaxIntakeBytes + 64 * 1024;
+
+    private static readonly string[] Kept = ["profile", "project_name", "mode", "budget_usd", "intake"];
+
+    public static void Map(RouteGroupBuilder pages)
+    {
+        pages.MapGet("/runs/new", Show).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/new", CreateAsync).RequireAuthorization(Roles.Operator)
+            .WithMetadata(new RequestSizeLimitAttribute(MaxFormBytes))
+            .WithFormOptions(multipartBodyLengthLimit: MaxFormBytes, valueLengthLimit: MaxFormBytes);
+    }
+
+    /// <summary>The empty form; <c>?profile=</c> preselects a profile.</summary>
+    public static IResult Show(HttpContext http, ProfileCatalog catalog) =>
+        Render(catalog, new Dictionary<string, string> { ["profile"] = http.Request.Query["profile"].ToString() }, null, 200);
+
+    public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, TimeProvider time)
+    {
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            // Over the form's limits the body is not read any further, so nothing the person typed can be shown again.
+            return Render(catalog, new Dictionary<string, string>(), new Dictionary<string, string[]>
+            {
+                ["form"] = [$"The form was larger than {MaxFormBytes / 1024 / 1024} MiB, so it was not read. An intake may be at most {RunsApi.MaxIntakeBytes / 1024} KiB: choose a smaller file or shorten the text, and fill in the form again."],
+            }, 400);
+        }
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return DashboardPages.BadForm();
+        }
+        var values = Kept.ToDictionary(k => k, k => form[k].ToString());
+        var errors = new Dictionary<string, string[]>();
+        string? Field(string name) => string.IsNullOrWhiteSpace(values[name]) ? null : values[name];
+
+        decimal? budget = null;
+        if (Field("budget_usd") is { } text)
+        {
+            if (decimal.TryParse(text.Trim().TrimStart('$'), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var b))
+            {
+                budget = b;
+            }
+            else
+            {
+                errors["budget_usd"] = ["The budget must be an amount in US dollars, like 25 or 12.50, or empty for the profile's budget."];
+            }
+        }
+
+        var intake = Field("intake");
+        var file = form.Files.GetFile("intake_file");
+        var fromFile = file is { Length: > 0 };
+        if (fromFile)
+        {
+            intake = await ReadTextAsync(file!, http.RequestAborted);
+            if (intake is null)
+            {
+                errors["intake_file"] = [$"'{file!.FileName}' is not UTF-8 text; choose a text or Markdown file."];
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return Render(catalog, values, errors, 400);
+        }
+
+        var request = new CreateRunRequest(Field("profile"), intake, Field("project_name")?.Trim(), Field("mode"), budget);
+        var created = await RunsApi.CreateAsync(request, null, http.User, db, catalog, transitions, time);
+        if (created.Result is Created<RunDetail> { Value: { } run })
+        {
+            return Results.Redirect($"/runs/{Uri.EscapeDataString(run.RunId)}");
+        }
+        var intakeField = fromFile ? "intake_file" : "intake";
+        var problems = created.Result switch
+        {
+            ValidationProblem invalid => invalid.ProblemDetails.Errors.ToDictionary(e => e.Key == "intake" ? intakeField : e.Key, e => e.Value),
+            ProblemHttpResult { StatusCode: 413 } tooLarge => new Dictionary<string, string[]> { [intakeField] = [Sentence(tooLarge.ProblemDetails.Detail ?? "The intake is too large") + (fromFile ? " Choose a smaller file." : " Shorten it, or split the work into several runs.")] },
+            ProblemHttpResult problem => new Dictionary<string, string[]> { ["form"] = [problem.ProblemDetails.Detail ?? problem.ProblemDetails.Title ?? "The run could not be created."] },
+            _ => new Dictionary<string, string[]> { ["form"] = ["The run could not be created."] },
+        };
+        return Render(catalog, values, problems, 400);
+    }
+
+    /// <summary>The file as text, or null when it is not UTF-8 text (invalid UTF-8, or NUL bytes as binary files have).</summary>
+    public static async Task<string?> ReadTextAsync(IFormFile file, CancellationToken ct)
+    {
+        using var copy = new MemoryStream();
+        await file.CopyToAsync(copy, ct);
+        return Text(copy.ToArray());
+    }
+
+    public static string? Text(ReadOnlySpan<byte> bytes)
+    {
+        ReadOnlySpan<byte> bom = [0xEF, 0xBB, 0xBF];
+        if (bytes.StartsWith(bom))
+        {
+            bytes = bytes[bom.Length..];
+        }
+        if (bytes.Contains((byte)0))
+        {
+            return null;
+        }
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    private static string Sentence(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..] + (text.EndsWith('.') ? "" : ".");
+
+    private static IResult Render(ProfileCatalog catalog, IReadOnlyDictionary<string, string> values, IReadOnlyDictionary<string, string[]>? errors, int status) =>
+        DashboardPages.Render<Components.NewRunPage>(new
+        {
+            Profiles = catalog.Current().Profiles.Select(p => p.Profile).ToList(),
+            Values = values,
+            Errors = errors ?? new Dictionary<string, string[]>(),
+        }, status);
+}

@@ -1,0 +1,362 @@
+using System.Globalization;
+using System.Text;
+using Baton.Auth;
+using Baton.Engine;
+using Baton.Runs;
+using Baton.Storage;
+using Dapper;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.Data.Sqlite;
+
+
+namespace Baton.Dashboard;
+
+/// <summary>What the runs list was asked for, after checking: the filters it applies and what it had to ignore.</summary>
+public sealed record RunListQuery(string? Status, string? Profile, string? Project, string? Search, int Limit, int Offset, IReadOnlyList<string> Notes)
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+    public const int MaxSearchLength = 200;
+
+    public bool Filtered => Status is not null || Profile is not null || Project is not null || Search is not null;
+
+    /// <summary>Checks the query string's values; a bad one is dropped with a note saying so, never an error page.</summary>
+    public static RunListQuery Parse(string? status, string? profile, string? project, string? q, string? limit, string? offset)
+    {
+        var notes = new List<string>();
+        status = Blank(status);
+        if (status is not null && !StateNames.TryParse<RunStatus>(status, out _))
+        {
+            notes.Add($"There is no status '{Shorten(status)}'; showing every status. The statuses are: {string.Join(", ", StateNames.All<RunStatus>())}.");
+            status = null;
+        }
+        var search = Blank(q)?.Trim();
+        if (search is { Length: > MaxSearchLength })
+        {
+            notes.Add($"The search text is longer than {MaxSearchLength} characters, so it was ignored.");
+            search = null;
+        }
+        var take = DefaultLimit;
+        if (Blank(limit) is { } l)
+        {
+            if (int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxLimit)
+            {
+                take = n;
+            }
+            else
+            {
+                notes.Add($"The page size must be a whole number from 1 to {MaxLimit} (it was '{Shorten(l)}'); showing {DefaultLimit} runs a page.");
+            }
+        }
+        var skip = 0;
+        if (Blank(offset) is { } o)
+        {
+            if (int.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            {
+                skip = n;
+            }
+            else
+            {
+                notes.Add($"The offset must be a whole number from 0 (it was '{Shorten(o)}'); showing the first page.");
+            }
+        }
+        return new RunListQuery(status, Limited(Blank(profile), "profile", notes), Limited(Blank(project), "project", notes), search, take, skip, notes);
+    }
+
+    /// <summary>This list's URL with another status and offset; the other filters stay.</summary>
+    public string Link(string? status, int offset) => "/" + QueryString(status, Profile, Project, Search, Limit, offset);
+
+    public string Link(int offset) => Link(Status, offset);
+
+    private static string QueryString(string? status, string? profile, string? project, string? search, int limit, int offset)
+    {
+        var parts = new[]
+        {
+            status is null ? null : "status=" + Uri.EscapeDataString(status),
+            profile is null ? null : "profile=" + Uri.EscapeDataString(profile),
+            project is null ? null : "project=" + Uri.EscapeDataString(project),
+            search is null ? null : "q=" + Uri.EscapeDataString(search),
+            limit == DefaultLimit ? null : "limit=" + limit.ToString(CultureInfo.InvariantCulture),
+            offset == 0 ? null : "offset=" + offset.ToString(CultureInfo.InvariantCulture),
+        }.OfType<string>().ToList();
+        return parts.Count == 0 ? "" : "?" + string.Join("&", parts);
+    }
+
+    // Profile and project names are at most 200 characters; anything longer matches nothing and only costs.
+    private static string? Limited(string? value, string name, List<string> notes)
+    {
+        if (value is { Length: > 200 })
+        {
+            notes.Add($"The {name} filter is longer than 200 characters, so it was ignored.");
+            return null;
+        }
+        return value;
+    }
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
+
+    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
+}
+
+/// <summary>One row of the runs list, with the version its bulk checkbox posts.</summary>
+public sealed record RunListRow(
+    string RunId, string Profile, string? ProjectName, string Status, string? WaitingFor, string? CurrentPhase, int Iteration,
+    decimal CostUsd, DateTimeOffset CreatedAt, long Version);
+
+/// <summary>
+/// A page of the runs list: its rows, how many match in all, the matches per status (whatever the status filter), and
+/// how far a text search looked back when it had to be bounded (null: it looked at every run).
+/// </summary>
+public sealed record RunListData(IReadOnlyList<RunListRow> Runs, long Total, IReadOnlyDictionary<string, long> Counts, int? SearchedNewest);
+
+/// <summary>The runs list (<c>GET /</c>), its live stream (<c>GET /events</c>) and its bulk decisions (<c>POST /runs/bulk</c>).</summary>
+public static class RunListEndpoints
+{
+    /// <summary>
+    /// A text search looks through at most this many of the newest runs (under the profile and project filters). Its
+    /// LIKE '%q%' cannot use an index, so without a bound a rare word would read every run at 100,000 runs; the page
+    /// says when the bound applied. See docs/BENCHMARKS.md for the measurements behind the number.
+    /// </summary>
+    public const int SearchWindow = 10_000;
+
+    public const int MaxBulkRuns = 200;
+
+    private const string FlashCookie = "baton_flash";
+
+    public static void Map(RouteGroupBuilder pages)
+    {
+        pages.MapGet("/", ListAsync);
+        pages.MapGet("/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
+            EventStream.ForAllAsync(http, db, signals, time));
+        pages.MapPost("/runs/bulk", BulkAsync).RequireAuthorization(Roles.Operator);
+    }
+
+    public static async Task<IResult> ListAsync(HttpContext http, Database db)
+    {
+        // Read by hand rather than bound: a repeated parameter (?status=a&status=b) is then one more bad value with a
+        // note, not a binding failure.
+        string? Get(string name) => http.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+        var query = RunListQuery.Parse(Get("status"), Get("profile"), Get("project"), Get("q"), Get("limit"), Get("offset"));
+        var data = await db.ReadAsync(c => LoadAsync(c, query), http.RequestAborted);
+        string? flash = null;
+        if (http.Request.Cookies[FlashCookie] is { } cookie)
+        {
+            flash = Uri.UnescapeDataString(cookie);
+            http.Response.Cookies.Delete(FlashCookie);
+        }
+        return DashboardPages.Render<Components.RunListPage>(new { Query = query, Data = data, Flash = flash });
+    }
+
+    public static async Task<RunListData> LoadAsync(SqliteConnection c, RunListQuery q)
+    {
+        const string columns = "id AS RunId, profile, project_name, status, wait_reason AS WaitingFor, current_phase, iteration, cost_usd, created_at, version";
+        // Only the filters given appear in the SQL, so each query can use its (filter, created_at, id) index.
+        var scope = new StringBuilder();
+        if (q.Profile is not null)
+        {
+            scope.Append(" AND profile = @Profile");
+        }
+        if (q.Project is not null)
+        {
+            scope.Append(" AND project_name = @Project");
+        }
+        var status = q.Status is null ? "" : " AND status = @Status";
+        var args = new DynamicParameters(new { q.Status, q.Profile, q.Project, q.Search, q.Limit, q.Offset });
+
+        if (q.Search is null)
+        {
+            var rows = await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE 1 = 1{status}{scope} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset", args);
+            // The counts table keeps (profile, project, status) totals, so counts cost nothing at a million runs.
+            var counts = (await c.QueryAsync<(string Status, long Count)>(
+                $"SELECT status, COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{scope} GROUP BY status", args))
+                .Where(x => x.Count > 0).ToDictionary(x => x.Status, x => x.Count);
+            return new RunListData(rows.Select(r => r.ToListRow()).ToList(), Total(counts, q.Status), counts, null);
+        }
+
+        // A whole run id (pasted from a log or the CLI) finds that run at once, however old.
+        if (await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM runs WHERE id = @Search{scope}", args) == 1)
+        {
+            var run = await c.QuerySingleAsync<Row>($"SELECT {columns} FROM runs WHERE id = @Search", args);
+            var counts = new Dictionary<string, long> { [run.Status] = 1 };
+            var shown = q.Status is null || q.Status == run.Status ? [run.ToListRow()] : new List<RunListRow>();
+            return new RunListData(q.Offset == 0 ? shown : [], Total(counts, q.Status), counts, null);
+        }
+
+        // Otherwise a substring of the id, profile or project name, within the newest SearchWindow runs in scope.
+        args.Add("Like", "%" + q.Search.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%");
+        args.Add("Window", SearchWindow - 1);
+        var edge = await c.QuerySingleOrDefaultAsync<(long CreatedAt, string Id)?>(
+            $"SELECT created_at, id FROM runs WHERE 1 = 1{scope} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET @Window", args);
+        var window = "";
+        if (edge is { } e)
+        {
+            args.Add("EdgeAt", e.CreatedAt);
+            args.Add("EdgeId", e.Id);
+            window = " AND created_at >= @EdgeAt AND (created_at > @EdgeAt OR id >= @EdgeId)";
+        }
+        const string match = @" AND (id LIKE @Like ESCAPE '\' OR profile LIKE @Like ESCAPE '\' OR project_name LIKE @Like ESCAPE '\')";
+        // One pass over the window gives the counts and the page's ids; reading the window twice (a page query and a
+        // count) doubled the cost of a search.
+        var matches = (await c.QueryAsync<(string Id, string Status)>(
+            $"SELECT id, status FROM runs WHERE 1 = 1{scope}{window}{match} ORDER BY created_at DESC, id DESC", args)).ToList();
+        var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
+        var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
+        var found = ids.Count == 0 ? [] : (await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids })).ToDictionary(r => r.RunId);
+        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow);
+    }
+
+    private static long Total(IReadOnlyDictionary<string, long> counts, string? status) =>
+        status is null ? counts.Values.Sum() : counts.GetValueOrDefault(status);
+
+    private sealed class Row
+    {
+        public string RunId { get; set; } = "";
+        public string Profile { get; set; } = "";
+        public string? ProjectName { get; set; }
+        public string Status { get; set; } = "";
+        public string? WaitingFor { get; set; }
+        public string? CurrentPhase { get; set; }
+        public int Iteration { get; set; }
+        public double CostUsd { get; set; }
+        public long CreatedAt { get; set; }
+        public long Version { get; set; }
+
+        public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version);
+    }
+
+    // ---- bulk decisions ----
+
+    public static async Task<IResult> BulkAsync(HttpContext http, IAntiforgery antiforgery, RunTransitions transitions, RunningExecutions running)
+    {
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            // Over the framework's form limits (1,024 values by default): far more runs than a bulk decision takes.
+            return DashboardPages.Render<Components.MessagePage>(new
+            {
+                Heading = "Nothing was done",
+                Message = $"The form was too large to read: at most {MaxBulkRuns} runs can be changed at once.",
+            }, 400);
+        }
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return DashboardPages.BadForm();
+        }
+        var parsed = BulkRequest.Parse(form["action"].ToString(), form["run"].Select(v => v ?? "").ToList());
+        if (parsed.Error is { } error)
+        {
+            return DashboardPages.Render<Components.MessagePage>(new { Heading = "Nothing was done", Message = error }, 400);
+        }
+        var request = parsed.Request!;
+        if (request.Action == BulkAction.Approve && !http.User.Has(Roles.Approver))
+        {
+            return DashboardPages.Forbidden(http);
+        }
+        var actor = http.User.Actor();
+        var outcomes = new List<BulkOutcome>();
+        foreach (var (id, version) in request.Runs)
+        {
+            RunTrigger trigger = request.Action == BulkAction.Cancel ? new CancelRun(actor, "cancelled from the runs list") : new ApproveRun(actor, null);
+            var outcome = await transitions.ApplyAsync(id, trigger, version);
+            outcomes.Add(BulkOutcome.Of(id, version, outcome));
+        }
+        if (request.Action == BulkAction.Cancel)
+        {
+            // As the run page's cancel does: the agents' processes are stopped, here all at once rather than one by one.
+            await Task.WhenAll(outcomes.Where(o => o.Done).Select(o => running.StopAsync(o.RunId, TimeSpan.FromSeconds(10))));
+        }
+        http.Response.Cookies.Append(FlashCookie, Uri.EscapeDataString(BulkOutcome.Summary(request.Action, outcomes)), new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Lax,
+            IsEssential = true,
+            MaxAge = TimeSpan.FromMinutes(5),
+        });
+        return Results.Redirect(ReturnUrl(form["return"].ToString()));
+    }
+
+    /// <summary>Back to the list the person was on (its query string only), never to another site.</summary>
+    public static string ReturnUrl(string? url) =>
+        url is { Length: <= 2048 } && (url == "/" || url.StartsWith("/?", StringComparison.Ordinal)) ? url : "/";
+}
+
+public enum BulkAction
+{
+    Cancel,
+    Approve,
+}
+
+/// <summary>A bulk form's action and its runs, each with the version the person saw (as <c>run_x:version</c>).</summary>
+public sealed record BulkRequest(BulkAction Action, IReadOnlyList<(string RunId, long Version)> Runs)
+{
+    public static (BulkRequest? Request, string? Error) Parse(string action, IReadOnlyList<string> runs)
+    {
+        BulkAction? chosen = action switch
+        {
+            "cancel" => BulkAction.Cancel,
+            "approve" => BulkAction.Approve,
+            _ => null,
+        };
+        if (chosen is null)
+        {
+            return (null, action.Length == 0 ? "The form did not say what to do: press Cancel selected or Approve selected." : "Unknown action: the list can cancel or approve the selected runs.");
+        }
+        var picked = runs.Where(r => r.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        if (picked.Count == 0)
+        {
+            return (null, "No runs were selected: tick the runs first, then choose what to do with them.");
+        }
+        if (picked.Count > RunListEndpoints.MaxBulkRuns)
+        {
+            return (null, $"{picked.Count} runs were selected; at most {RunListEndpoints.MaxBulkRuns} can be changed at once.");
+        }
+        var parsed = new List<(string, long)>();
+        foreach (var value in picked)
+        {
+            var colon = value.LastIndexOf(':');
+            if (colon <= 0 || value.Length > 200 || !long.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            {
+                return (null, "The form did not say which version of each run it was made on; reload the list and try again.");
+            }
+            parsed.Add((value[..colon], version));
+        }
+        return (new BulkRequest(chosen.Value, parsed), null);
+    }
+}
+
+/// <summary>What happened to one run of a bulk decision: done, or skipped with the reason.</summary>
+public sealed record BulkOutcome(string RunId, bool Done, string? Skipped)
+{
+    private const int NamedSkips = 10;
+
+    public static BulkOutcome Of(string id, long version, TransitionOutcome outcome) => outcome switch
+    {
+        { Decision: Transition } => new(id, true, null),
+        { Run: null } => new(id, false, $"{id} does not exist"),
+        { Run: { } run } when run.Version != version => new(id, false, $"{id} changed since the list was loaded (it is now {Words(run.Status)})"),
+        { Decision: Invalid invalid } => new(id, false, $"{id}: {invalid.Message}"),
+        { Run: { } run } => new(id, false, $"{id} is {Words(run.Status)}"),
+    };
+
+    /// <summary>"2 cancelled; 1 skipped: run_y is completed" — the first ten reasons, then how many more.</summary>
+    public static string Summary(BulkAction action, IReadOnlyList<BulkOutcome> outcomes)
+    {
+        var verb = action == BulkAction.Cancel ? "cancelled" : "approved";
+        var done = outcomes.Count(o => o.Done);
+        var skipped = outcomes.Where(o => !o.Done).ToList();
+        var text = done == 0 ? $"None {verb}" : $"{done} {verb}";
+        if (skipped.Count > 0)
+        {
+            text += $"; {skipped.Count} skipped: " + string.Join(", ", skipped.Take(NamedSkips).Select(o => o.Skipped))
+                + (skipped.Count > NamedSkips ? $" and {skipped.Count - NamedSkips} more" : "");
+        }
+        // It travels in a cookie to the list after the redirect: kept well under a cookie's 4 KB.
+        return text.Length <= 1000 ? text + "." : text[..999] + "…";
+    }
+
+    private static string Words(string status) => status.Replace('_', ' ');
+}
