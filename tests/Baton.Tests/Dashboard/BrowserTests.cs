@@ -14,7 +14,10 @@ namespace Baton.Tests.Dashboard;
 
 /// <summary>
 /// The dashboard in a real browser (Debian's Chromium driven by Playwright) against the real server on a real port:
-/// sign in, create a run, watch it reach its gate without reloading (live.js), reject, approve, see it complete.
+/// sign in, create a run, watch it reach its gate without reloading (live.js), reject, watch iteration 2 arrive (and
+/// its log lines, logs.js), approve, see it complete, open every tab, compare the artifact's iterations; the runs list
+/// updating itself and a bulk cancel; executions, workspaces, profiles and API keys reached by keyboard; the theme
+/// toggle; a phone's width.
 /// Screenshots of every state land in the test output folder's <c>screenshots</c>.
 /// </summary>
 public sealed class BrowserTests(ITestOutputHelper output)
@@ -128,25 +131,52 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(page.Locator("#live table.phases")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
             await Shot("after-reject");
 
+            // The Logs tab tails the log live: iteration 2's design line arrives without a reload.
+            await page.GetByRole(AriaRole.Tab, new() { Name = "Logs" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Logs" })).ToHaveAttributeAsync("aria-selected", "true");
+            var logLines = page.Locator("#log-lines li");
+            await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(1, new() { Timeout = Wait });
             await page.EvaluateAsync("() => { window.batonSamePage = 'again'; }");
             clock.Advance(DesignDelay);
             await Expect(Fact("Status")).ToContainTextAsync("awaiting approval", new() { Timeout = Wait });
             await Expect(Fact("Iteration")).ToHaveTextAsync("2");
+            await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(2, new() { Timeout = Wait });
             Assert.Equal("again", await page.EvaluateAsync<string?>("() => window.batonSamePage ?? null"));
-            await Shot("run-at-gate-iteration-2");
+            await Shot("run-at-gate-iteration-2-logs");
 
-            // Approve: implementation, test and documentation run, and the page shows the run completed.
+            // Approve (from the Phases tab): implementation, test and documentation run, and the page shows the run completed.
+            await page.GetByRole(AriaRole.Tab, new() { Name = "Phases" }).ClickAsync();
             await page.Locator("#approve-comment").FillAsync("Looks right now.");
             await page.Locator("form.action-approve").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
             await Expect(Fact("Status")).ToContainTextAsync("completed", new() { Timeout = Wait });
-            await Expect(page.Locator("#live .timeline-chart")).ToContainTextAsync("document #", new() { Timeout = Wait });
+            await Expect(page.Locator("#live .timeline")).ToContainTextAsync("document #", new() { Timeout = Wait });
             await Expect(page.Locator("#live form.action-approve")).ToHaveCountAsync(0);
             await Shot("run-completed");
             Assert.Equal("completed", (await api.GetRunAsync(runId)).Status);
 
-            // The second iteration's spec, rendered from Markdown, carries the reviewer's feedback.
+            // Every tab of the finished run.
+            foreach (var (tab, expected) in new[]
+            {
+                ("Artifacts", "tech_spec.md"), ("Metrics", "design"), ("Logs", "documentation"), ("Events", "gate.rejected"), ("Phases", "approved by"),
+            })
+            {
+                await page.GetByRole(AriaRole.Tab, new() { Name = tab }).ClickAsync();
+                await Expect(page.GetByRole(AriaRole.Tab, new() { Name = tab })).ToHaveAttributeAsync("aria-selected", "true", new() { Timeout = Wait });
+                await Expect(page.GetByRole(AriaRole.Tabpanel)).ToContainTextAsync(expected, new() { Timeout = Wait });
+                if (tab == "Metrics")
+                {
+                    await Expect(page.Locator("[role=tabpanel] svg").First).ToBeVisibleAsync();
+                }
+                await Shot($"run-tab-{tab.ToLowerInvariant()}");
+            }
+
+            // Artifacts: the compare view between the two iterations of the spec, then iteration 2 rendered from Markdown.
             await page.GetByRole(AriaRole.Tab, new() { Name = "Artifacts" }).ClickAsync();
-            await page.Locator("#live a[href$='/artifacts/tech_spec.md?iteration=2']").ClickAsync();
+            await page.Locator("[role=tabpanel] a.compare[href*='tech_spec.md/compare']").ClickAsync();
+            await Expect(page.Locator("table.diff tr.diff-add").First).ToBeVisibleAsync(new() { Timeout = Wait });
+            await Expect(page.Locator("table.diff")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
+            await Shot("artifact-compare");
+            await page.GotoAsync($"/runs/{Uri.EscapeDataString(runId)}/artifacts/tech_spec.md?iteration=2");
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "tech_spec.md" })).ToBeVisibleAsync(new() { Timeout = Wait });
             await Expect(page.Locator("article.artifact h1")).ToContainTextAsync("Technical specification");
             await Expect(page.Locator("article.artifact")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
@@ -157,7 +187,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
             var streams = new List<string>();
             page.Request += (_, r) =>
             {
-                if (r.Url.Contains("/events", StringComparison.Ordinal))
+                if (r.Url.Contains($"/runs/{runId}/events", StringComparison.Ordinal))
                 {
                     streams.Add(r.Url);
                 }
@@ -166,10 +196,72 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(Fact("Status")).ToContainTextAsync("completed");
             Assert.Empty(streams);
 
+            // The runs list updates itself: a run created elsewhere appears without a reload; then a bulk cancel.
             await page.GotoAsync("/");
             await Expect(page.Locator("table.runs")).ToContainTextAsync(runId, new() { Timeout = Wait });
             await Expect(page.Locator("table.runs tbody tr").First).ToContainTextAsync("completed");
-            await Shot("runs-list");
+            await page.EvaluateAsync("() => { window.batonSamePage = 'list'; }");
+            var other = await api.CreateRunAsync(new CreateRunRequest("software_delivery", "# Export\n\nCSV export of the runs list.", ProjectName: "csv-export"));
+            var otherRow = page.Locator($"table.runs tbody tr[data-run='{other.RunId}']");
+            await Expect(otherRow).ToContainTextAsync("running", new() { Timeout = Wait });
+            Assert.Equal("list", await page.EvaluateAsync<string?>("() => window.batonSamePage ?? null"));
+            await Shot("runs-list-live");
+            await otherRow.GetByRole(AriaRole.Checkbox).CheckAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Cancel selected" }).ClickAsync();
+            await Expect(page.Locator("main [role=status]").First).ToContainTextAsync("1 cancelled", new() { Timeout = Wait });
+            await Expect(otherRow).ToContainTextAsync("cancelled", new() { Timeout = Wait });
+            await Shot("runs-list-bulk-cancelled");
+
+            // The other sections, through the keyboard: "g" then a letter; "?" shows the shortcuts.
+            await page.Keyboard.PressAsync("?");
+            await Expect(page.Locator("#keys-help")).ToBeVisibleAsync();
+            await Shot("keyboard-help");
+            await page.Keyboard.PressAsync("Escape");
+            await page.Keyboard.PressAsync("g");
+            await page.Keyboard.PressAsync("e");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Executions", Exact = true })).ToBeVisibleAsync(new() { Timeout = Wait });
+            await Expect(page.Locator("main")).ToContainTextAsync(runId);
+            await Shot("executions");
+            await page.Locator($"main a[href^='/executions/']").First.ClickAsync();
+            await Expect(page.Locator("main")).ToContainTextAsync("template", new() { Timeout = Wait });
+            await Shot("execution");
+            await page.Keyboard.PressAsync("g");
+            await page.Keyboard.PressAsync("w");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Workspaces", Exact = true })).ToBeVisibleAsync(new() { Timeout = Wait });
+            await Shot("workspaces");
+            await page.Keyboard.PressAsync("g");
+            await page.Keyboard.PressAsync("p");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Profiles", Exact = true })).ToBeVisibleAsync(new() { Timeout = Wait });
+            await Shot("profiles");
+            await page.Locator("main a[href='/profiles/software_delivery']").First.ClickAsync();
+            await Expect(page.Locator("main svg[role=img]").First).ToBeVisibleAsync(new() { Timeout = Wait });
+            await Expect(page.Locator("main")).ToContainTextAsync("implementation");
+            await Shot("profile-software-delivery");
+
+            // API keys (admin): a new key's token is shown once.
+            await page.Keyboard.PressAsync("g");
+            await page.Keyboard.PressAsync("k");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "API keys", Exact = true })).ToBeVisibleAsync(new() { Timeout = Wait });
+            await page.Locator("#key-name").FillAsync("ci-bot");
+            await page.Locator("#key-role").SelectOptionAsync("viewer");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Key created" })).ToBeVisibleAsync(new() { Timeout = Wait });
+            Assert.StartsWith("bat_", await page.Locator("#new-token").InputValueAsync(), StringComparison.Ordinal);
+            await Shot("key-created");
+
+            // The dark theme, chosen once, stays chosen; and the pages work at a phone's width.
+            await page.GotoAsync($"/runs/{runId}");
+            await page.Locator("form.theme button").ClickAsync();
+            await Expect(page.Locator("html")).ToHaveAttributeAsync("data-theme", new Regex("dark|light"));
+            var chosen = await page.Locator("html").GetAttributeAsync("data-theme");
+            await page.ReloadAsync();
+            await Expect(page.Locator("html")).ToHaveAttributeAsync("data-theme", chosen!);
+            await Shot($"run-{chosen}-theme");
+            await page.SetViewportSizeAsync(390, 844);
+            await Shot("run-phone");
+            await page.GotoAsync("/");
+            await Expect(page.Locator("table.runs")).ToContainTextAsync(runId);
+            await Shot("runs-list-phone");
 
             Assert.True(problems.Count == 0, "The browser reported problems:\n" + string.Join("\n", problems));
         }
