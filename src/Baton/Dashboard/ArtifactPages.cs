@@ -194,7 +194,15 @@ public static class ArtifactPages
 
     // ---- rendering by kind ----
 
-    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
+    /// <summary>
+    /// Tables, task lists, footnotes and the like, but not UseAdvancedExtensions: its generic attributes
+    /// (`# x {onclick=… #main}`), auto identifiers and custom containers would let an artifact put its own attributes,
+    /// ids and classes on the page.
+    /// </summary>
+    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder()
+        .UsePipeTables().UseGridTables().UseEmphasisExtras().UseTaskLists().UseAutoLinks().UseFootnotes()
+        .UseDefinitionLists().UseAbbreviations().UseListExtras().UseAlertBlocks()
+        .DisableHtml().Build();
 
     /// <summary>The text, or null when the bytes are not UTF-8 text (or hold NULs, which text artifacts never do).</summary>
     public static string? Text(byte[] content)

@@ -31,6 +31,12 @@ public sealed class ArtifactFactory() : BatonFactory(profiles: new Dictionary<st
                 graph LR
                   Plan[Plan it] --> Ship((Ship it))
                 ```
+
+                ## Attributes {#main .notice onclick="alert('attr')"}
+
+                ::: notice
+                not a page notice
+                :::
               data.json: '{"iteration":{{iteration}},"tag":"<b>x</b>"}'
               change.patch: |
                 diff --git a/app.txt b/app.txt
@@ -113,6 +119,11 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
         Assert.DoesNotContain("<em>for</em>", page.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("javascript:", page.Html, StringComparison.Ordinal);
         Assert.Contains("href=\"https://example.com\"", page.Html, StringComparison.Ordinal);
+        // No attributes, ids or classes of the artifact's own on the page.
+        Assert.DoesNotContain("onclick", page.Html.Replace("{#main .notice onclick=", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"main\" class=\"notice\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<h2>Attributes", page.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<div class=\"notice\">", page.Html, StringComparison.Ordinal);
         Assert.Contains("<svg class=\"flowchart\"", page.Html, StringComparison.Ordinal);
         Assert.Contains(">Plan it</text>", page.Html, StringComparison.Ordinal);
         Assert.Contains(">Ship it</text>", page.Html, StringComparison.Ordinal);
