@@ -142,8 +142,15 @@ public sealed partial class BatonClient(HttpClient http)
         SendAsync<CreatedKey>(() => Post("api/keys", request), idempotent: false, ct);
 
     /// <summary>A one-time link that signs a browser in to the dashboard as this client's key.</summary>
-    public Task<SignInLink> CreateSignInLinkAsync(CancellationToken ct = default) =>
-        SendAsync<SignInLink>(() => new HttpRequestMessage(HttpMethod.Post, "api/signin-links"), idempotent: false, ct);
+    /// <remarks>
+    /// The server builds the link from the request's Host and scheme, which behind a TLS proxy are not what people
+    /// use; the link is rebased on the address this client reaches the server at.
+    /// </remarks>
+    public async Task<SignInLink> CreateSignInLinkAsync(CancellationToken ct = default)
+    {
+        var link = await SendAsync<SignInLink>(() => new HttpRequestMessage(HttpMethod.Post, "api/signin-links"), idempotent: false, ct);
+        return Http.BaseAddress is { } server ? link with { Url = new Uri(server, new Uri(link.Url).PathAndQuery).AbsoluteUri } : link;
+    }
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
