@@ -41,7 +41,8 @@ public static class RunDetailPages
 
     public static void Map(RouteGroupBuilder pages)
     {
-        pages.MapGet("/runs/{id}", DetailAsync);
+        pages.MapGet("/runs/{id}", (string id, HttpContext http, Database db, RunTransitions transitions, TimeProvider time) =>
+            DetailAsync(id, DashboardForms.Query(http, "tab"), DashboardForms.Query(http, "before"), db, transitions, time));
         pages.MapGet("/runs/{id}/logs.txt", LogsTextAsync);
         pages.MapPost("/runs/{id}/approve", ApproveAsync).RequireAuthorization(Roles.Approver);
         pages.MapPost("/runs/{id}/reject", RejectAsync).RequireAuthorization(Roles.Approver);
@@ -192,11 +193,11 @@ public static class RunDetailPages
         string action, string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time,
         Func<IFormCollection, string, TriggerOrProblem> read, Func<Task>? afterApplied = null)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
-        var form = await http.Request.ReadFormAsync();
         var values = form.ToDictionary(f => f.Key, f => f.Value.ToString());
         Task<IResult> Problem(string? field, string message, int status) =>
             RenderAsync(id, "phases", null, db, transitions, time, new FormState(action, message, values), field, status);
