@@ -114,11 +114,10 @@ public static partial class AgentPages
 
     public static void Map(RouteGroupBuilder pages)
     {
-        pages.MapGet("/executions", (HttpContext http, Database db) => ListAsync(db, DashboardForms.Query(http, "status"),
-            DashboardForms.Query(http, "worker"), DashboardForms.Query(http, "limit"), DashboardForms.Query(http, "offset")));
+        pages.MapGet("/executions", ListAsync);
         pages.MapGet("/executions/{id}", DetailAsync);
         pages.MapPost("/executions/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
-        pages.MapGet("/workspaces", (HttpContext http, Database db) => WorkspacesAsync(db, DashboardForms.Query(http, "state")));
+        pages.MapGet("/workspaces", WorkspacesAsync);
     }
 
     private static async Task<IResult> ListAsync(Database db, string? status, string? worker, string? limit, string? offset)

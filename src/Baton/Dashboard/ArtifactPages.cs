@@ -17,13 +17,9 @@ public static class ArtifactPages
 {
     public static void Map(RouteGroupBuilder pages)
     {
-        // The query is read by hand: a repeated parameter is then a bad value with a message, not a bare 400.
-        pages.MapGet("/runs/{id}/artifacts/{name}", (string id, string name, HttpContext http, Database db) =>
-            ShowAsync(id, name, DashboardForms.Query(http, "iteration"), db));
-        pages.MapGet("/runs/{id}/artifacts/{name}/compare", (string id, string name, HttpContext http, Database db) =>
-            CompareAsync(id, name, DashboardForms.Query(http, "from"), DashboardForms.Query(http, "to"), db));
-        pages.MapGet("/runs/{id}/artifacts/{name}/raw", (string id, string name, HttpContext http, Database db) =>
-            RawAsync(id, name, DashboardForms.Query(http, "iteration"), http, db));
+        pages.MapGet("/runs/{id}/artifacts/{name}", ShowAsync);
+        pages.MapGet("/runs/{id}/artifacts/{name}/compare", CompareAsync);
+        pages.MapGet("/runs/{id}/artifacts/{name}/raw", RawAsync);
     }
 
     /// <summary>The link to a version (or the latest) of an artifact, with the name as one path segment.</summary>

@@ -8,7 +8,6 @@ using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 
-
 namespace Baton.Dashboard;
 
 /// <summary>The dashboard: server-rendered HTML pages that work without JavaScript. Forms post back and redirect.</summary>
@@ -38,8 +37,7 @@ public static class DashboardApi
         return app;
     }
 
-    private static IResult SignInPage(HttpContext http) =>
-        DashboardPages.Render<SignInPage>(new { ReturnUrl = DashboardForms.LocalUrl(DashboardForms.Query(http, "return")) });
+    private static IResult SignInPage(string? @return) => DashboardPages.Render<SignInPage>(new { ReturnUrl = DashboardForms.LocalUrl(@return) });
 
     private static async Task<IResult> SignInAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
@@ -60,9 +58,8 @@ public static class DashboardApi
         return Results.Redirect(returnUrl ?? "/", permanent: false, preserveMethod: false);
     }
 
-    private static async Task<IResult> SignInLinkPageAsync(HttpContext http, Database db, TimeProvider time)
+    private static async Task<IResult> SignInLinkPageAsync(string? code, Database db, TimeProvider time)
     {
-        var code = DashboardForms.Query(http, "code");
         var key = IsCode(code) ? await SignInLinks.PeekAsync(db, code!, time.GetUtcNow()) : null;
         return DashboardPages.Render<SignInLinkPage>(new { Code = code, Key = key }, key is null ? 404 : 200);
     }

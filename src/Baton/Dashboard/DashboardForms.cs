@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Antiforgery;
 
 namespace Baton.Dashboard;
 
-/// <summary>Reading a dashboard form, the query string and a return address, so a bad request is a page and never a 500.</summary>
+/// <summary>Reading a dashboard form and a return address, so a bad request is a page and never a 500.</summary>
 public static class DashboardForms
 {
     /// <summary>
@@ -36,13 +36,6 @@ public static class DashboardForms
         Heading = "The form was too large",
         Message = "The form had more fields or longer values than the dashboard reads, so nothing was done. Go back, reload the page and try again.",
     }, 400);
-
-    /// <summary>
-    /// A query parameter as one string: a repeated one (<c>?tab=a&amp;tab=b</c>) is its values joined by commas, which
-    /// no page accepts, so the page notes a bad value instead of failing to bind (a bare 400).
-    /// </summary>
-    public static string? Query(HttpContext http, string name) =>
-        http.Request.Query.TryGetValue(name, out var values) ? values.ToString() : null;
 
     /// <summary>
     /// A path on this site, ready for a Location header, or null. As ASP.NET's IsLocalUrl: "/" not followed by "/" or "\"

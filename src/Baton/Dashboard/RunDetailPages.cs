@@ -41,8 +41,7 @@ public static class RunDetailPages
 
     public static void Map(RouteGroupBuilder pages)
     {
-        pages.MapGet("/runs/{id}", (string id, HttpContext http, Database db, RunTransitions transitions, TimeProvider time) =>
-            DetailAsync(id, DashboardForms.Query(http, "tab"), DashboardForms.Query(http, "before"), db, transitions, time));
+        pages.MapGet("/runs/{id}", DetailAsync);
         pages.MapGet("/runs/{id}/logs.txt", LogsTextAsync);
         pages.MapPost("/runs/{id}/approve", ApproveAsync).RequireAuthorization(Roles.Approver);
         pages.MapPost("/runs/{id}/reject", RejectAsync).RequireAuthorization(Roles.Approver);
