@@ -134,17 +134,11 @@ public static partial class AgentPages
         var (rows, total, workers) = await db.ReadAsync(async c =>
         {
             var filter = new { status, worker, take = query.Limit, skip = query.Offset };
-            var rows = (await c.QueryAsync<ExecutionRecord>(
-                """
-                SELECT id, run_id, phase, iteration, work_item_id, worker, worker_kind, status, error_message, created_at, started_at,
-                       completed_at, duration_ms, tokens_in, tokens_out, cost_usd
-                FROM executions
-                WHERE (@status IS NULL OR status = @status) AND (@worker IS NULL OR worker = @worker)
-                ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @skip
-                """, filter)).ToList();
-            var total = await c.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM executions WHERE (@status IS NULL OR status = @status) AND (@worker IS NULL OR worker = @worker)", filter);
-            var workers = (await c.QueryAsync<string>("SELECT DISTINCT worker FROM executions ORDER BY worker")).ToList();
+            var rows = (await c.QueryAsync<ExecutionRecord>(ExecutionListSql(status, worker), filter)).ToList();
+            var total = await c.ExecuteScalarAsync<long>(ExecutionCountSql(status, worker), filter);
+            // The configured workers rather than DISTINCT over every execution; the page adds the filter's own value
+            // when it names a worker that is no longer configured.
+            var workers = (await c.QueryAsync<string>("SELECT name FROM workers ORDER BY name")).ToList();
             return (rows, total, workers);
         });
         return DashboardPages.Render<ExecutionsPage>(new
@@ -157,6 +151,33 @@ public static partial class AgentPages
             Workers = workers,
             Notes = notes,
         });
+    }
+
+    internal static string ExecutionListSql(string? status, string? worker) => $"""
+        SELECT id, run_id, phase, iteration, work_item_id, worker, worker_kind, status, error_message, created_at, started_at,
+               completed_at, duration_ms, tokens_in, tokens_out, cost_usd
+        FROM executions{ExecutionFilter(status, worker)}
+        ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @skip
+        """;
+
+    internal static string ExecutionCountSql(string? status, string? worker) => $"SELECT COUNT(*) FROM executions{ExecutionFilter(status, worker)}";
+
+    /// <summary>
+    /// The WHERE clause of the executions list with only the filters given, so each query can use its
+    /// (filter, created_at, id) index; "@x IS NULL OR col = @x" can use none.
+    /// </summary>
+    private static string ExecutionFilter(string? status, string? worker)
+    {
+        var conditions = new List<string>();
+        if (status is not null)
+        {
+            conditions.Add("status = @status");
+        }
+        if (worker is not null)
+        {
+            conditions.Add("worker = @worker");
+        }
+        return conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", conditions);
     }
 
     private static Task<IResult> DetailAsync(string id, Database db, TimeProvider time) => RenderDetailAsync(id, db, time, null, 200);
@@ -184,6 +205,14 @@ public static partial class AgentPages
         return DashboardPages.Render<ExecutionPage>(new { Execution = loaded.row, Worker = loaded.worker, Logs = loaded.logs, Problem = problem }, statusCode);
     }
 
+    // Uses ix_events_run_type (run_id, type, seq); a test checks the plan.
+    internal const string AttemptLogSql = """
+        SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
+        FROM events
+        WHERE run_id = @RunId AND type = 'log' AND phase = @Phase AND iteration = @Iteration AND created_at >= @from AND created_at <= @to
+        ORDER BY seq DESC LIMIT @LogLines
+        """;
+
     /// <summary>
     /// A standalone execution logs under its own id. A run's executions log under the run with the phase and
     /// iteration, so an attempt's lines are those of its phase and iteration between its start and its end.
@@ -194,22 +223,17 @@ public static partial class AgentPages
         {
             return await Runs.RunLogs.TailAsync(c, row.Id, LogLines);
         }
-        var lines = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
-            """
-            SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-            FROM events
-            WHERE run_id = @RunId AND type = 'log' AND phase = @Phase AND iteration = @Iteration AND created_at >= @from AND created_at <= @to
-            ORDER BY seq DESC LIMIT @LogLines
-            """, new { row.RunId, row.Phase, row.Iteration, from = row.StartedAt ?? row.CreatedAt, to = row.CompletedAt ?? now.ToMs(), LogLines });
+        var lines = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(AttemptLogSql, new { row.RunId, row.Phase, row.Iteration, from = row.StartedAt ?? row.CreatedAt, to = row.CompletedAt ?? now.ToMs(), LogLines });
         return lines.Reverse().Select(r => new LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
     }
 
     private static async Task<IResult> CancelAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunningExecutions running,
         EngineSignals signals, TimeProvider time)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
         var owner = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<(string Id, string? RunId)?>(
             "SELECT id, run_id FROM executions WHERE id = @id", new { id }));

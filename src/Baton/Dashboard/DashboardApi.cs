@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Security.Cryptography;
 using Baton.Auth;
 using Baton.Dashboard.Components;
 using Baton.Engine;
@@ -36,17 +37,17 @@ public static class DashboardApi
         return app;
     }
 
-    private static IResult SignInPage(string? @return) => DashboardPages.Render<SignInPage>(new { ReturnUrl = LocalUrl(@return) });
+    private static IResult SignInPage(string? @return) => DashboardPages.Render<SignInPage>(new { ReturnUrl = DashboardForms.LocalUrl(@return) });
 
     private static async Task<IResult> SignInAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return BadForm(http);
+            return badForm!;
         }
-        var form = await http.Request.ReadFormAsync();
         var token = form["api_key"].ToString().Trim();
-        var returnUrl = LocalUrl(form["return"].ToString());
+        var returnUrl = DashboardForms.LocalUrl(form["return"].ToString());
         var key = token.Length is 0 or > 512 ? null : await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()));
         if (key is null)
         {
@@ -65,11 +66,12 @@ public static class DashboardApi
 
     private static async Task<IResult> SignInWithLinkAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return BadForm(http);
+            return badForm!;
         }
-        var code = (await http.Request.ReadFormAsync())["code"].ToString();
+        var code = form["code"].ToString();
         var key = IsCode(code) ? await SignInLinks.RedeemAsync(db, code, time.GetUtcNow()) : null;
         if (key is null)
         {
@@ -83,24 +85,23 @@ public static class DashboardApi
 
     private static async Task<IResult> SignOutAsync(HttpContext http, IAntiforgery antiforgery)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return BadForm(http);
+            return badForm!;
         }
         await http.SignOutAsync(DashboardAuth.CookieScheme);
         return Results.Redirect("/signin");
     }
 
-    public static IResult BadForm(HttpContext http) => DashboardPages.BadForm();
-
     /// <summary>Remembers a chosen theme for a year; site.js does the same without a reload.</summary>
     private static async Task<IResult> ThemeAsync(HttpContext http, IAntiforgery antiforgery)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
-        var form = await http.Request.ReadFormAsync();
         var theme = form["theme"].ToString();
         if (theme is not ("dark" or "light" or "auto"))
         {
@@ -113,13 +114,8 @@ public static class DashboardApi
             MaxAge = TimeSpan.FromDays(365),
             IsEssential = true,
         });
-        return Results.Redirect(LocalUrl(form["return"].ToString()) ?? "/");
+        return Results.Redirect(DashboardForms.LocalUrl(form["return"].ToString()) ?? "/");
     }
-
-    /// <summary>Only a path on this site, so the sign-in form cannot send people elsewhere.</summary>
-    private static string? LocalUrl(string? url) =>
-        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal)
-            ? url : null;
 
     private static readonly Dictionary<string, (string Resource, string Type)> Assets = new()
     {
@@ -130,15 +126,31 @@ public static class DashboardApi
         ["runs.js"] = ("dashboard/runs.js", "text/javascript; charset=utf-8"),
     };
 
-    private static IResult Asset(string file)
+    /// <summary>Each asset's bytes and ETag (a hash of the bytes), read from the assembly once, when first asked for.</summary>
+    private static readonly Dictionary<string, Lazy<(byte[] Bytes, Microsoft.Net.Http.Headers.EntityTagHeaderValue ETag)>> Loaded =
+        Assets.ToDictionary(a => a.Key, a => new Lazy<(byte[], Microsoft.Net.Http.Headers.EntityTagHeaderValue)>(() => Load(a.Value.Resource)));
+
+    private static (byte[] Bytes, Microsoft.Net.Http.Headers.EntityTagHeaderValue ETag) Load(string resource)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)!;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        var bytes = copy.ToArray();
+        return (bytes, new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..32]}\""));
+    }
+
+    /// <summary>
+    /// An asset with its ETag and "no-cache": the browser keeps it but asks each time, a 304 while it is unchanged
+    /// (Results.File answers If-None-Match), so a new version after an upgrade is used at once.
+    /// </summary>
+    private static IResult Asset(string file, HttpContext http)
     {
         if (!Assets.TryGetValue(file, out var asset))
         {
             return Results.NotFound();
         }
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(asset.Resource)!;
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return Results.File(copy.ToArray(), asset.Type);
+        var (bytes, etag) = Loaded[file].Value;
+        http.Response.Headers.CacheControl = "no-cache";
+        return Results.File(bytes, asset.Type, entityTag: etag);
     }
 }

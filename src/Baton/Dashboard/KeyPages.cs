@@ -43,11 +43,11 @@ public static class KeyPages
 
     private static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (fields, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (fields is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
-        var fields = await http.Request.ReadFormAsync();
         var name = fields["name"].ToString().Trim();
         var role = fields["role"].ToString().Trim();
         var expiresOn = fields["expires_on"].ToString().Trim();
@@ -106,9 +106,10 @@ public static class KeyPages
 
     private static async Task<IResult> RevokeAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
         var result = (await KeysApi.RevokeAsync(id, db, time)).Result;
         return result switch

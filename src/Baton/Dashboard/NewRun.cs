@@ -36,22 +36,14 @@ public static class NewRun
 
     public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, TimeProvider time)
     {
-        IFormCollection form;
-        try
+        // Over the form's limits the body is not read any further, so nothing the person typed can be shown again.
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery, () => Render(catalog, new Dictionary<string, string>(), new Dictionary<string, string[]>
         {
-            form = await http.Request.ReadFormAsync(http.RequestAborted);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+            ["form"] = [$"The form was larger than {MaxFormBytes / 1024 / 1024} MiB, so it was not read. An intake may be at most {RunsApi.MaxIntakeBytes / 1024} KiB: choose a smaller file or shorten the text, and fill in the form again."],
+        }, 400));
+        if (form is null)
         {
-            // Over the form's limits the body is not read any further, so nothing the person typed can be shown again.
-            return Render(catalog, new Dictionary<string, string>(), new Dictionary<string, string[]>
-            {
-                ["form"] = [$"The form was larger than {MaxFormBytes / 1024 / 1024} MiB, so it was not read. An intake may be at most {RunsApi.MaxIntakeBytes / 1024} KiB: choose a smaller file or shorten the text, and fill in the form again."],
-            }, 400);
-        }
-        if (!await antiforgery.IsRequestValidAsync(http))
-        {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
         var values = Kept.ToDictionary(k => k, k => form[k].ToString());
         var errors = new Dictionary<string, string[]>();

@@ -192,11 +192,11 @@ public static class RunDetailPages
         string action, string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time,
         Func<IFormCollection, string, TriggerOrProblem> read, Func<Task>? afterApplied = null)
     {
-        if (!await antiforgery.IsRequestValidAsync(http))
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
         {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
-        var form = await http.Request.ReadFormAsync();
         var values = form.ToDictionary(f => f.Key, f => f.Value.ToString());
         Task<IResult> Problem(string? field, string message, int status) =>
             RenderAsync(id, "phases", null, db, transitions, time, new FormState(action, message, values), field, status);

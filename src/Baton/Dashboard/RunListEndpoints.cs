@@ -228,23 +228,15 @@ public static class RunListEndpoints
 
     public static async Task<IResult> BulkAsync(HttpContext http, IAntiforgery antiforgery, RunTransitions transitions, RunningExecutions running)
     {
-        IFormCollection form;
-        try
+        // Over the framework's form limits (1,024 values by default): far more runs than a bulk decision takes.
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery, () => DashboardPages.Render<Components.MessagePage>(new
         {
-            form = await http.Request.ReadFormAsync(http.RequestAborted);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+            Heading = "Nothing was done",
+            Message = $"The form was too large to read: at most {MaxBulkRuns} runs can be changed at once.",
+        }, 400));
+        if (form is null)
         {
-            // Over the framework's form limits (1,024 values by default): far more runs than a bulk decision takes.
-            return DashboardPages.Render<Components.MessagePage>(new
-            {
-                Heading = "Nothing was done",
-                Message = $"The form was too large to read: at most {MaxBulkRuns} runs can be changed at once.",
-            }, 400);
-        }
-        if (!await antiforgery.IsRequestValidAsync(http))
-        {
-            return DashboardPages.BadForm();
+            return badForm!;
         }
         var parsed = BulkRequest.Parse(form["action"].ToString(), form["run"].Select(v => v ?? "").ToList());
         if (parsed.Error is { } error)
@@ -281,7 +273,7 @@ public static class RunListEndpoints
 
     /// <summary>Back to the list the person was on (its query string only), never to another site.</summary>
     public static string ReturnUrl(string? url) =>
-        url is { Length: <= 2048 } && (url == "/" || url.StartsWith("/?", StringComparison.Ordinal)) ? url : "/";
+        DashboardForms.LocalUrl(url) is { } local && (local == "/" || local.StartsWith("/?", StringComparison.Ordinal)) ? local : "/";
 }
 
 public enum BulkAction

@@ -13,6 +13,17 @@ public static class RunLogs
 {
     public const string EventType = "log";
 
+    // Both use ix_events_run_type (run_id, type, seq); a test checks the plan.
+    internal const string PageSql = """
+        SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
+        FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq LIMIT @lines
+        """;
+
+    internal const string TailSql = """
+        SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
+        FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq DESC LIMIT @lines
+        """;
+
     public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? phase, int? iteration, string level, IEnumerable<string> messages, DateTimeOffset now) =>
         c.ExecuteAsync(
             "INSERT INTO events(run_id, type, phase, iteration, data, created_at) VALUES (@ownerId, 'log', @phase, @iteration, @data, @now)",
@@ -22,10 +33,7 @@ public static class RunLogs
     public static async Task<List<Client.LogLine>> PageAsync(IDbConnection c, string ownerId, int lines, long after)
     {
         var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
-            """
-            SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-            FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq LIMIT @lines
-            """,
+            PageSql,
             new { ownerId, lines, after });
         return rows.Select(r => new Client.LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
     }
@@ -34,10 +42,7 @@ public static class RunLogs
     public static async Task<List<Client.LogLine>> TailAsync(IDbConnection c, string ownerId, int lines, long after = 0)
     {
         var rows = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(
-            """
-            SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-            FROM events WHERE run_id = @ownerId AND type = 'log' AND seq > @after ORDER BY seq DESC LIMIT @lines
-            """,
+            TailSql,
             new { ownerId, lines, after });
         return rows.Reverse().Select(r => new Client.LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
     }
