@@ -65,45 +65,6 @@ public sealed class WorkspaceRecord
     public long? DeletedAt { get; set; }
 }
 
-/// <summary>The query of a list page as understood: the values to use and a note for every value that was not usable.</summary>
-public sealed record ExecutionPaging(int Limit, int Offset, IReadOnlyList<string> Notes)
-{
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 200;
-    public const int MaxOffset = 1_000_000;
-
-    /// <summary>limit 1..200 and offset 0..1,000,000 from the query string; anything else is noted and the default used.</summary>
-    public static ExecutionPaging Parse(string? limit, string? offset)
-    {
-        var notes = new List<string>();
-        var take = DefaultLimit;
-        if (!string.IsNullOrEmpty(limit))
-        {
-            if (int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var l) && l is >= 1 and <= MaxLimit)
-            {
-                take = l;
-            }
-            else
-            {
-                notes.Add($"limit must be a whole number from 1 to {MaxLimit}, not '{limit}'; showing {DefaultLimit} per page.");
-            }
-        }
-        var skip = 0;
-        if (!string.IsNullOrEmpty(offset))
-        {
-            if (int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out var o) && o <= MaxOffset)
-            {
-                skip = o;
-            }
-            else
-            {
-                notes.Add($"offset must be a whole number from 0 to {MaxOffset}, not '{offset}'; showing the first page.");
-            }
-        }
-        return new ExecutionPaging(take, skip, notes);
-    }
-}
-
 /// <summary>The executions list and an execution's page (with cancel), and the workspaces list.</summary>
 public static partial class AgentPages
 {
@@ -122,10 +83,10 @@ public static partial class AgentPages
 
     private static async Task<IResult> ListAsync(Database db, string? status, string? worker, string? limit, string? offset)
     {
-        var query = ExecutionPaging.Parse(limit, offset);
+        var query = Paging.Parse(limit, offset);
         var notes = query.Notes.ToList();
-        status = string.IsNullOrWhiteSpace(status) ? null : status.Trim();
-        worker = string.IsNullOrWhiteSpace(worker) ? null : worker.Trim();
+        status = QueryText.Blank(status)?.Trim();
+        worker = QueryText.Blank(worker)?.Trim();
         if (status is not null && !ExecutionStatuses.Contains(status))
         {
             notes.Insert(0, $"Unknown status '{status}'; showing every status. An execution is {string.Join(", ", ExecutionStatuses)}.");
@@ -260,7 +221,7 @@ public static partial class AgentPages
     private static async Task<IResult> WorkspacesAsync(Database db, string? state)
     {
         var notes = new List<string>();
-        state = string.IsNullOrWhiteSpace(state) ? "active" : state.Trim();
+        state = QueryText.Blank(state)?.Trim() ?? "active";
         if (!WorkspaceStates.Contains(state))
         {
             notes.Add($"Unknown state '{state}'; showing active workspaces. Choose active, deleted or all.");

@@ -47,7 +47,7 @@ public static class NewRun
         }
         var values = Kept.ToDictionary(k => k, k => form[k].ToString());
         var errors = new Dictionary<string, string[]>();
-        string? Field(string name) => string.IsNullOrWhiteSpace(values[name]) ? null : values[name];
+        string? Field(string name) => QueryText.Blank(values[name]);
 
         decimal? budget = null;
         if (Field("budget_usd") is { } text)

@@ -154,17 +154,17 @@ public static class RunDetailPages
     private static Task<IResult> ApproveAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
         DecideAsync("approve", id, http, antiforgery, db, transitions, time, (form, actor) =>
         {
-            var comment = Blank(form["comment"]);
+            var comment = QueryText.Blank(form["comment"]);
             return comment is { Length: > MaxTextLength } ? Bad("comment", "The comment is too long.") : new ApproveRun(actor, comment);
         });
 
     private static Task<IResult> RejectAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
         DecideAsync("reject", id, http, antiforgery, db, transitions, time, (form, actor) =>
         {
-            var feedback = Blank(form["feedback"]);
+            var feedback = QueryText.Blank(form["feedback"]);
             return feedback is null ? Bad("feedback", "Feedback is required to reject: tell the agent what to change.")
                 : feedback.Length > MaxTextLength ? Bad("feedback", "The feedback is too long.")
-                : new RejectRun(actor, feedback, Blank(form["reject_to"]));
+                : new RejectRun(actor, feedback, QueryText.Blank(form["reject_to"]));
         });
 
     private static Task<IResult> NextAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
@@ -177,7 +177,7 @@ public static class RunDetailPages
     private static Task<IResult> CancelAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time, RunningExecutions running) =>
         DecideAsync("cancel", id, http, antiforgery, db, transitions, time, (form, actor) =>
         {
-            var reason = Blank(form["reason"]);
+            var reason = QueryText.Blank(form["reason"]);
             return reason is { Length: > MaxTextLength } ? Bad("reason", "The reason is too long.") : new CancelRun(actor, reason);
         }, () => running.StopAsync(id, TimeSpan.FromSeconds(10)));
 
@@ -237,5 +237,4 @@ public static class RunDetailPages
 
     private static TriggerOrProblem Bad(string field, string error) => new(null, field, error);
 
-    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 }

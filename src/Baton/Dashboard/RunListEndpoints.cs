@@ -14,8 +14,7 @@ namespace Baton.Dashboard;
 /// <summary>What the runs list was asked for, after checking: the filters it applies and what it had to ignore.</summary>
 public sealed record RunListQuery(string? Status, string? Profile, string? Project, string? Search, int Limit, int Offset, IReadOnlyList<string> Notes)
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 200;
+    public const int DefaultLimit = Paging.DefaultLimit;
     public const int MaxSearchLength = 200;
 
     public bool Filtered => Status is not null || Profile is not null || Project is not null || Search is not null;
@@ -24,43 +23,21 @@ public sealed record RunListQuery(string? Status, string? Profile, string? Proje
     public static RunListQuery Parse(string? status, string? profile, string? project, string? q, string? limit, string? offset)
     {
         var notes = new List<string>();
-        status = Blank(status);
+        status = QueryText.Blank(status);
         if (status is not null && !StateNames.TryParse<RunStatus>(status, out _))
         {
-            notes.Add($"There is no status '{Shorten(status)}'; showing every status. The statuses are: {string.Join(", ", StateNames.All<RunStatus>())}.");
+            notes.Add($"There is no status '{QueryText.Shorten(status)}'; showing every status. The statuses are: {string.Join(", ", StateNames.All<RunStatus>())}.");
             status = null;
         }
-        var search = Blank(q)?.Trim();
+        var search = QueryText.Blank(q)?.Trim();
         if (search is { Length: > MaxSearchLength })
         {
             notes.Add($"The search text is longer than {MaxSearchLength} characters, so it was ignored.");
             search = null;
         }
-        var take = DefaultLimit;
-        if (Blank(limit) is { } l)
-        {
-            if (int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxLimit)
-            {
-                take = n;
-            }
-            else
-            {
-                notes.Add($"The page size must be a whole number from 1 to {MaxLimit} (it was '{Shorten(l)}'); showing {DefaultLimit} runs a page.");
-            }
-        }
-        var skip = 0;
-        if (Blank(offset) is { } o)
-        {
-            if (int.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
-            {
-                skip = n;
-            }
-            else
-            {
-                notes.Add($"The offset must be a whole number from 0 (it was '{Shorten(o)}'); showing the first page.");
-            }
-        }
-        return new RunListQuery(status, Limited(Blank(profile), "profile", notes), Limited(Blank(project), "project", notes), search, take, skip, notes);
+        var paging = Paging.Parse(limit, offset);
+        notes.AddRange(paging.Notes);
+        return new RunListQuery(status, Limited(QueryText.Blank(profile), "profile", notes), Limited(QueryText.Blank(project), "project", notes), search, paging.Limit, paging.Offset, notes);
     }
 
     /// <summary>This list's URL with another status and offset; the other filters stay.</summary>
@@ -93,9 +70,6 @@ public sealed record RunListQuery(string? Status, string? Profile, string? Proje
         return value;
     }
 
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
-
-    private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 }
 
 /// <summary>One row of the runs list, with the version its bulk checkbox posts.</summary>

@@ -168,11 +168,11 @@ public sealed class AgentPagesTests(ApiFactory factory) : IClassFixture<ApiFacto
     }
 
     [Theory]
-    [InlineData("?limit=0", "limit must be a whole number from 1 to 200, not &#x27;0&#x27;")]
-    [InlineData("?limit=abc", "limit must be a whole number from 1 to 200, not &#x27;abc&#x27;")]
-    [InlineData("?limit=201", "limit must be a whole number from 1 to 200")]
-    [InlineData("?offset=-1", "offset must be a whole number from 0 to 1000000, not &#x27;-1&#x27;")]
-    [InlineData("?offset=99999999999", "offset must be a whole number from 0 to 1000000")]
+    [InlineData("?limit=0", "The page size must be a whole number from 1 to 200 (it was &#x27;0&#x27;)")]
+    [InlineData("?limit=abc", "The page size must be a whole number from 1 to 200 (it was &#x27;abc&#x27;)")]
+    [InlineData("?limit=201", "The page size must be a whole number from 1 to 200")]
+    [InlineData("?offset=-1", "The offset must be a whole number from 0 to 1000000 (it was &#x27;-1&#x27;)")]
+    [InlineData("?offset=99999999999", "The offset must be a whole number from 0 to 1000000")]
     [InlineData("?status=done", "Unknown status &#x27;done&#x27;; showing every status.")]
     public async Task Bad_list_parameters_are_a_note_not_an_error(string query, string note)
     {

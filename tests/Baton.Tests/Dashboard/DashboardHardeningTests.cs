@@ -166,7 +166,7 @@ public sealed class DashboardHardeningTests(ApiFactory factory) : IClassFixture<
         var executions = await browser.GetAsync("/executions?status=running&status=error&limit=1&limit=2");
         Assert.Equal(HttpStatusCode.OK, executions.Status);
         Assert.Contains("running,error", executions.Html, StringComparison.Ordinal);
-        Assert.Contains("limit must be a whole number", executions.Html, StringComparison.Ordinal);
+        Assert.Contains("The page size must be a whole number", executions.Html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/executions?worker=a&worker=b&offset=1&offset=2")).Status);
 
         var workspaces = await browser.GetAsync("/workspaces?state=active&state=all");

@@ -30,7 +30,7 @@ public class PageDecisionsTests
     [InlineData(null, "1000001", 50, 0, 1)]
     public void Paging_values_out_of_range_are_noted_and_replaced(string? limit, string? offset, int take, int skip, int notes)
     {
-        var paging = ExecutionPaging.Parse(limit, offset);
+        var paging = Paging.Parse(limit, offset);
         Assert.Equal((take, skip, notes), (paging.Limit, paging.Offset, paging.Notes.Count));
     }
 
