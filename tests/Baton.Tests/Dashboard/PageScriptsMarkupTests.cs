@@ -144,6 +144,22 @@ public class PageScriptsMarkupTests(ApiFactory factory) : IClassFixture<ApiFacto
     }
 
     [Fact]
+    public async Task The_runs_list_bulk_form_returns_to_the_list_with_its_query_encoded()
+    {
+        var project = $"résumé-{Guid.NewGuid():N}"[..16];
+        await _admin.CreateRunAsync(new CreateRunRequest("gated", "x", ProjectName: project));
+        using var browser = await SignedInAsync("operator");
+        var path = "/?q=" + Uri.EscapeDataString(project);
+
+        var page = await browser.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, page.Status);
+        var bulk = Regex.Match(page.Html, "<form method=\"post\" action=\"/runs/bulk\"[\\s\\S]*?name=\"return\" value=\"([^\"]*)\"");
+        Assert.True(bulk.Success, "the bulk form");
+        Assert.Equal(path, WebUtility.HtmlDecode(bulk.Groups[1].Value));
+    }
+
+    [Fact]
     public async Task The_keyboard_help_lists_g_k_for_admins_only_and_no_tab_arrows()
     {
         using var viewer = await SignedInAsync("viewer");
