@@ -120,6 +120,9 @@ public sealed class DemoCommand : BatonCommand
                 case "phase.checks_failed":
                     output.WriteLine($"✗ {e.Phase}: checks failed; going round again");
                     break;
+                case "run.failed":
+                    // A failed run's stream stays open, as it may be retried: the demo ends here.
+                    return await client.GetRunAsync(runId, ct);
             }
         }
         return await client.GetRunAsync(runId, ct);

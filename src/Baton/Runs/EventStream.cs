@@ -12,7 +12,8 @@ namespace Baton.Runs;
 
 /// <summary>
 /// Server-sent events from the event log. Each event's id is its sequence number, so a client that reconnects
-/// with Last-Event-ID misses nothing. A run's stream ends once the run has finished and every event is sent.
+/// with Last-Event-ID misses nothing. A run's stream ends once the run has finished for good (completed, cancelled or
+/// expired; a failed run can still be retried) and every event is sent.
 /// </summary>
 public static class EventStream
 {
@@ -75,8 +76,8 @@ public static class EventStream
                     var (events, finished) = await db.ReadAsync(async c =>
                     {
                         var rows = (await RunReads.EventsAfterAsync(c, runId, last, Batch)).ToList();
-                        var done = runId is not null && rows.Count < Batch && await c.ExecuteScalarAsync<string>(
-                            "SELECT status FROM runs WHERE id = @runId", new { runId }) is "completed" or "failed" or "cancelled" or "expired";
+                        var done = runId is not null && rows.Count < Batch && StateNames.IsFinishedForGood(await c.ExecuteScalarAsync<string>(
+                            "SELECT status FROM runs WHERE id = @runId", new { runId }));
                         return (rows, done);
                     }, ct);
                     if (events.Count > 0)
@@ -95,7 +96,7 @@ public static class EventStream
                     if (finished)
                     {
                         // Events of a finished run may still be committed by the transaction that finished it;
-                        // one more read after the status was seen terminal catches them.
+                        // one more read after the status was seen final catches them.
                         var tail = await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct);
                         if (!tail.Any())
                         {

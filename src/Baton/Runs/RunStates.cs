@@ -59,6 +59,17 @@ public static class StateNames
     public static bool IsTerminal(this RunStatus status) =>
         status is RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled or RunStatus.Expired;
 
+    /// <summary>
+    /// Whether the run can never change again: terminal, and not failed (a failed run can be retried). A run's event
+    /// stream ends only then, and its dashboard page stops listening only then.
+    /// </summary>
+    public static bool IsFinishedForGood(this RunStatus status) =>
+        status is RunStatus.Completed or RunStatus.Cancelled or RunStatus.Expired;
+
+    /// <summary><see cref="IsFinishedForGood(RunStatus)"/> of a status as stored and sent (snake_case).</summary>
+    public static bool IsFinishedForGood(string? status) =>
+        TryParse<RunStatus>(status, out var parsed) && parsed.IsFinishedForGood();
+
     private static string Snake(string pascal)
     {
         var builder = new System.Text.StringBuilder();

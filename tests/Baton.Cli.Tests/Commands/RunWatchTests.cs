@@ -78,6 +78,10 @@ public sealed class RunWatchTests(SharedServer shared)
         Assert.Matches("draft +checks failed", failed.Stdout);
         Assert.Contains($"Run {runId} failed: ", failed.Stdout, StringComparison.Ordinal);
         Assert.Contains($"baton run retry {runId}", failed.Stdout, StringComparison.Ordinal);
+
+        // A failed run's event stream stays open (it may be retried): watching it later still ends, at its run.failed.
+        var again = (await Baton("run", "watch", runId)).ExitsWith(ExitCodes.RunUnsuccessful);
+        Assert.Contains($"Run {runId} failed: ", again.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

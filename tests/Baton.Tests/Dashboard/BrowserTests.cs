@@ -81,6 +81,8 @@ public sealed class BrowserTests(ITestOutputHelper output)
                 output.WriteLine($"  {Path.GetFileName(file)}");
             }
             ILocator Fact(string name) => page.Locator($"#live dl.facts dt:text-is('{name}') + dd");
+            // Each tab is a link to a page of its own; the current one is aria-current="page".
+            ILocator Tab(string name) => page.Locator("nav.tabs").GetByRole(AriaRole.Link, new() { Name = name, Exact = true });
 
             // Sign in with the admin key: a signed-out page sends the browser to the sign-in form.
             await page.GotoAsync("/");
@@ -131,9 +133,18 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(page.Locator("#live table.phases")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
             await Shot("after-reject");
 
-            // The Logs tab tails the log live: iteration 2's design line arrives without a reload.
-            await page.GetByRole(AriaRole.Tab, new() { Name = "Logs" }).ClickAsync();
-            await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Logs" })).ToHaveAttributeAsync("aria-selected", "true");
+            // The Logs tab tails the log live: iteration 2's design line arrives without a reload, on the page's one
+            // event stream (live.js's, shared with logs.js: each stream holds one of the few connections a browser allows).
+            var logTabStreams = new List<string>();
+            page.Request += (_, r) =>
+            {
+                if (r.Url.Contains($"/runs/{runId}/events", StringComparison.Ordinal))
+                {
+                    logTabStreams.Add(r.Url);
+                }
+            };
+            await Tab("Logs").ClickAsync();
+            await Expect(Tab("Logs")).ToHaveAttributeAsync("aria-current", "page");
             var logLines = page.Locator("#log-lines li");
             await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(1, new() { Timeout = Wait });
             await page.EvaluateAsync("() => { window.batonSamePage = 'again'; }");
@@ -142,10 +153,11 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await Expect(Fact("Iteration")).ToHaveTextAsync("2");
             await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(2, new() { Timeout = Wait });
             Assert.Equal("again", await page.EvaluateAsync<string?>("() => window.batonSamePage ?? null"));
+            Assert.Single(logTabStreams);
             await Shot("run-at-gate-iteration-2-logs");
 
             // Approve (from the Phases tab): implementation, test and documentation run, and the page shows the run completed.
-            await page.GetByRole(AriaRole.Tab, new() { Name = "Phases" }).ClickAsync();
+            await Tab("Phases").ClickAsync();
             await page.Locator("#approve-comment").FillAsync("Looks right now.");
             await page.Locator("form.action-approve").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
             await Expect(Fact("Status")).ToContainTextAsync("completed", new() { Timeout = Wait });
@@ -160,19 +172,19 @@ public sealed class BrowserTests(ITestOutputHelper output)
                 ("Artifacts", "tech_spec.md"), ("Metrics", "design"), ("Logs", "documentation"), ("Events", "gate.rejected"), ("Phases", "approved by"),
             })
             {
-                await page.GetByRole(AriaRole.Tab, new() { Name = tab }).ClickAsync();
-                await Expect(page.GetByRole(AriaRole.Tab, new() { Name = tab })).ToHaveAttributeAsync("aria-selected", "true", new() { Timeout = Wait });
-                await Expect(page.GetByRole(AriaRole.Tabpanel)).ToContainTextAsync(expected, new() { Timeout = Wait });
+                await Tab(tab).ClickAsync();
+                await Expect(Tab(tab)).ToHaveAttributeAsync("aria-current", "page", new() { Timeout = Wait });
+                await Expect(page.Locator("section.tab-panel")).ToContainTextAsync(expected, new() { Timeout = Wait });
                 if (tab == "Metrics")
                 {
-                    await Expect(page.Locator("[role=tabpanel] svg").First).ToBeVisibleAsync();
+                    await Expect(page.Locator("section.tab-panel svg").First).ToBeVisibleAsync();
                 }
                 await Shot($"run-tab-{tab.ToLowerInvariant()}");
             }
 
             // Artifacts: the compare view between the two iterations of the spec, then iteration 2 rendered from Markdown.
-            await page.GetByRole(AriaRole.Tab, new() { Name = "Artifacts" }).ClickAsync();
-            await page.Locator("[role=tabpanel] a.compare[href*='tech_spec.md/compare']").ClickAsync();
+            await Tab("Artifacts").ClickAsync();
+            await page.Locator("section.tab-panel a.compare[href*='tech_spec.md/compare']").ClickAsync();
             await Expect(page.Locator("table.diff tr.diff-add").First).ToBeVisibleAsync(new() { Timeout = Wait });
             await Expect(page.Locator("table.diff")).ToContainTextAsync("Cover keyboard shortcuts for switching themes.");
             await Shot("artifact-compare");

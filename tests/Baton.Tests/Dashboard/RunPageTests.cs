@@ -36,10 +36,13 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
     private static void Selected(Page page, string tab, HttpStatusCode status = HttpStatusCode.OK)
     {
         Assert.Equal(status, page.Status);
-        Assert.Matches($"id=\"tab-{tab}\"[^>]*aria-selected=\"true\"", page.Html);
-        Assert.Single(Regex.Matches(page.Html, "aria-selected=\"true\""));
-        Assert.Single(Regex.Matches(page.Html, "role=\"tabpanel\""));
-        Assert.Contains($"role=\"tabpanel\" id=\"tabpanel\" aria-labelledby=\"tab-{tab}\"", page.Html, StringComparison.Ordinal);
+        Assert.Matches($"<a id=\"tab-{tab}\"[^>]*aria-current=\"page\"", page.Html);
+        // The top bar's Runs entry is the page's other aria-current link.
+        Assert.Equal(2, Regex.Matches(page.Html, "aria-current=\"page\"").Count);
+        Assert.Single(Regex.Matches(page.Html, "id=\"tab-panel\""));
+        Assert.Contains($"<section id=\"tab-panel\" aria-labelledby=\"tab-{tab}\" class=\"tab-panel\">", page.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("role=\"tab", page.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("aria-selected", page.Html, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -51,15 +54,17 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         var page = await browser.GetAsync($"/runs/{id}");
         Selected(page, "phases");
-        Assert.Contains("role=\"tablist\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<nav aria-label=\"Run sections\" class=\"tabs\">", page.Html, StringComparison.Ordinal);
         foreach (var tab in new[] { "phases", "artifacts", "metrics", "logs", "events" })
         {
-            Assert.Contains($"role=\"tab\" id=\"tab-{tab}\" href=\"/runs/{id}?tab={tab}\"", page.Html, StringComparison.Ordinal);
+            Assert.Contains($"<a id=\"tab-{tab}\" href=\"/runs/{id}?tab={tab}\"", page.Html, StringComparison.Ordinal);
         }
         Assert.Contains("<td>two</td>", page.Html, StringComparison.Ordinal);
         Assert.Contains("<dt>Created</dt>", page.Html, StringComparison.Ordinal);
         Assert.Contains($"data-run=\"{id}\"", page.Html, StringComparison.Ordinal);
         Assert.Contains("data-status=\"completed\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("data-finished=\"true\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains($"data-url=\"/runs/{id}?tab=phases\"", page.Html, StringComparison.Ordinal);
         Assert.Contains("class=\"timeline-chart\"", page.Html, StringComparison.Ordinal);
 
         var unknown = await browser.GetAsync($"/runs/{id}?tab=%3Cscript%3E");
@@ -88,7 +93,7 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("src=\"/dashboard/logs.js\"", logs.Html, StringComparison.Ordinal);
         Assert.Contains("aria-pressed=\"true\"", logs.Html, StringComparison.Ordinal);
         // The log list is outside #live, so live.js's swaps keep the lines logs.js appended.
-        Assert.Contains("</nav></div><section role=\"tabpanel\" id=\"tabpanel\" aria-labelledby=\"tab-logs\"", logs.Html, StringComparison.Ordinal);
+        Assert.Contains("</nav></div><section id=\"tab-panel\" aria-labelledby=\"tab-logs\"", logs.Html, StringComparison.Ordinal);
         var last = await factory.Service<Database>().ReadAsync(c =>
             c.ExecuteScalarAsync<long>("SELECT MAX(seq) FROM events WHERE run_id = @id AND type = 'log'", new { id }));
         Assert.Contains($"data-after=\"{last}\"", logs.Html, StringComparison.Ordinal);

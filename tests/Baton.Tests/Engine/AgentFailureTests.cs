@@ -34,7 +34,7 @@ public sealed class AgentFailureTests : IDisposable
             "SELECT status, error_message FROM executions WHERE run_id = @RunId ORDER BY created_at", run));
         Assert.Equal([("error", "timed out after 200ms"), ("error", "timed out after 200ms")], executions);
 
-        var events = await client.EventsOfAsync(run.RunId);
+        var events = await client.EventsUntilAsync(run.RunId, "run.failed");
         var retry = Assert.Single(events, e => e.Type == "phase.retry_scheduled");
         Assert.Equal(1, retry.Data!.Value.GetProperty("attempt").GetInt32());
         Assert.Contains(events, e => e.Type == "phase.failed");

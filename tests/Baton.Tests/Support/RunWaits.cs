@@ -39,7 +39,10 @@ public static class RunWaits
         throw new Xunit.Sdk.XunitException($"run {runId} never became {what}; it is {run.Status} at {run.CurrentPhase} (iteration {run.Iteration}), error: {run.Error}");
     }
 
-    /// <summary>Every event of a finished run (its stream ends when the run has finished).</summary>
+    /// <summary>
+    /// Every event of a run finished for good (its stream ends then: completed, cancelled or expired; a failed run's
+    /// stream stays open, as it may be retried: use <see cref="EventsUntilAsync"/>).
+    /// </summary>
     public static async Task<List<RunEventInfo>> EventsOfAsync(this BatonClient client, string runId, long? lastEventId = null)
     {
         using var timeout = new CancellationTokenSource(Limit);
@@ -49,6 +52,22 @@ public static class RunWaits
             events.Add(e);
         }
         return events;
+    }
+
+    /// <summary>A run's events from its first up to the first of the given type, that one included.</summary>
+    public static async Task<List<RunEventInfo>> EventsUntilAsync(this BatonClient client, string runId, string type)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var events = new List<RunEventInfo>();
+        await foreach (var e in client.StreamRunEventsAsync(runId, ct: timeout.Token))
+        {
+            events.Add(e);
+            if (e.Type == type)
+            {
+                return events;
+            }
+        }
+        throw new Xunit.Sdk.XunitException($"the event stream of run {runId} ended without a {type} event");
     }
 
     public static Task<RunDetail> WaitForStatusAsync(this BatonClient client, string runId, string status) =>

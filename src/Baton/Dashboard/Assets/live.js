@@ -1,19 +1,24 @@
 // Live updates for a run's page: when the run's event stream says something happened, fetch the page again and
 // swap the #live region. Without this script the page still works; it just needs a reload. The Logs tab's panel is
 // outside #live: logs.js appends to it, and a swap must not throw those lines away.
+// This script opens the page's only EventSource and shares it as window.batonRunEvents (logs.js listens on it):
+// browsers allow a handful of connections per site, and every open tab holds its streams.
 (function () {
   "use strict";
   var live = document.getElementById("live");
   if (!live || !window.EventSource || !window.fetch) return;
   var run = live.getAttribute("data-run");
-  // A completed, cancelled or expired run never changes again. Its stream ends at once, and an EventSource whose
-  // stream ends reconnects every few seconds for ever, so such a page does not listen. (A failed run can still be
-  // retried: its page keeps listening.)
-  function finished() { return /^(completed|cancelled|expired)$/.test(live.getAttribute("data-status") || ""); }
+  // The page's own address (a page rendered in answer to a POST is at the POST's address, which cannot be fetched).
+  var url = live.getAttribute("data-url") || location.pathname + location.search;
+  // The server says whether the run can still change (a failed run can be retried; a completed, cancelled or
+  // expired one never changes again). Such a run's stream ends at once, and an EventSource whose stream ends
+  // reconnects every few seconds for ever, so its page does not listen.
+  function finished() { return live.getAttribute("data-finished") === "true"; }
   if (finished()) return;
   // From the last event the page already shows, so opening the page does not replay the run's history.
   var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" +
     encodeURIComponent(live.getAttribute("data-last-event") || "0"));
+  window.batonRunEvents = source;
   var timer = null;
 
   function busy() {
@@ -31,8 +36,7 @@
   function refresh() {
     timer = null;
     if (busy()) { timer = setTimeout(refresh, 2000); return; }
-    // With the query, so the open tab (and the events page) stays what it is.
-    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html || busy()) return;

@@ -7,22 +7,28 @@
   if (!live) return;
 
   // ---- select all (a plain checkbox without the script, so it stays hidden until it can work) ----
-  function wireSelectAll() {
-    var all = live.querySelector("[data-select-all]");
+  // Wired once, on the document: a refresh replaces the region (first page) or only its rows (later pages), so the
+  // boxes are looked up when they are used, never kept.
+  function selectAll() { return live.querySelector("[data-select-all]"); }
+  function boxes() { return live.querySelectorAll("input[type=checkbox][name=run]"); }
+  function showSelectAll() { var all = selectAll(); if (all) all.hidden = false; }
+  function syncSelectAll() {
+    var all = selectAll();
     if (!all) return;
-    var boxes = live.querySelectorAll("input[type=checkbox][name=run]");
-    all.hidden = false;
-    all.addEventListener("change", function () {
-      boxes.forEach(function (b) { b.checked = all.checked; });
-    });
-    live.addEventListener("change", function (e) {
-      if (e.target.name !== "run") return;
-      var ticked = live.querySelectorAll("input[name=run]:checked").length;
-      all.checked = ticked === boxes.length;
-      all.indeterminate = ticked > 0 && ticked < boxes.length;
-    });
+    var count = boxes().length, ticked = live.querySelectorAll("input[name=run]:checked").length;
+    all.checked = count > 0 && ticked === count;
+    all.indeterminate = ticked > 0 && ticked < count;
   }
-  wireSelectAll();
+  document.addEventListener("change", function (e) {
+    var target = e.target;
+    if (!target || !live.contains(target)) return;
+    if (target.hasAttribute("data-select-all")) {
+      boxes().forEach(function (b) { b.checked = target.checked; });
+    } else if (target.name === "run") {
+      syncSelectAll();
+    }
+  });
+  showSelectAll();
 
   if (!window.EventSource || !window.fetch) return;
 
@@ -46,7 +52,7 @@
           // The first page shows new runs at the top: take the whole region.
           live.replaceWith(next);
           live = next;
-          wireSelectAll();
+          showSelectAll();
         } else {
           // A later page would shift under the reader: only the runs it shows are updated, and the counts.
           var counts = next.querySelector(".counts"), old = live.querySelector(".counts");
@@ -55,14 +61,18 @@
             var fresh = next.querySelector("tr[data-run=\"" + row.getAttribute("data-run") + "\"]");
             if (fresh) row.replaceWith(fresh);
           });
+          syncSelectAll();
         }
         if (window.batonRefreshTimes) window.batonRefreshTimes();
       })
       .catch(function () { /* the next event tries again */ });
   }
 
+  // A text search scans every run's text on each refresh: with one, refresh at most every few seconds.
+  var searching = new URLSearchParams(location.search).get("q");
+  var delay = searching ? 3000 : 500;
   function changed() {
-    if (!timer) timer = setTimeout(refresh, 500);
+    if (!timer) timer = setTimeout(refresh, delay);
   }
 
   // The stream names each event by its type; log lines change nothing the list shows, everything else may.

@@ -78,19 +78,4 @@
       if (help && help.showModal) { e.preventDefault(); help.showModal(); }
     }
   });
-
-  // ---- tabs (role=tablist): arrow keys move between them, as in any tab widget ----
-  // Listening on the document, so a tab list that live.js swapped in still answers.
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
-    var list = e.target && e.target.closest ? e.target.closest("[role=tablist]") : null;
-    if (!list) return;
-    var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]"));
-    var at = tabs.indexOf(document.activeElement);
-    if (at < 0) return;
-    e.preventDefault();
-    var next = tabs[(at + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
-    next.focus();
-    next.click();
-  });
 })();
