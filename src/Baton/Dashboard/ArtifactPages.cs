@@ -24,7 +24,7 @@ public static class ArtifactPages
 
     /// <summary>The link to a version (or the latest) of an artifact, with the name as one path segment.</summary>
     public static string Link(string runId, string name, string? suffix = null) =>
-        $"/runs/{Uri.EscapeDataString(runId)}/artifacts/{Uri.EscapeDataString(name)}{suffix}";
+        DashboardPages.RunUrl(runId, $"/artifacts/{Uri.EscapeDataString(name)}{suffix}");
 
     public static async Task<IResult> ShowAsync(string id, string name, string? iteration, Database db)
     {

@@ -23,6 +23,9 @@ public static class DashboardPages
     public static IResult NotFound(string heading, string message) =>
         Render<MessagePage>(new { Heading = heading, Message = message }, 404);
 
+    /// <summary>A run's page, or a page under it (<paramref name="suffix"/> like "/logs.txt" or "?tab=logs").</summary>
+    public static string RunUrl(string runId, string? suffix = null) => $"/runs/{Uri.EscapeDataString(runId)}{suffix}";
+
     public const string ThemeCookie = "baton_theme";
 
     /// <summary>"dark" or "light" when the person chose one, else "auto" (the system's preference, in CSS).</summary>

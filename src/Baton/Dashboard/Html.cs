@@ -8,8 +8,6 @@ namespace Baton.Dashboard;
 /// <summary>Markup that is already safe to send: only <see cref="Html.Of"/> and <see cref="Html.Raw"/> make one.</summary>
 public readonly record struct Markup(string Value)
 {
-    public static readonly Markup Empty = new("");
-
     public override string ToString() => Value;
 }
 
@@ -24,13 +22,7 @@ public static class Html
     /// <summary>Only for text that is markup by construction (sanitized Markdown output, our own constants).</summary>
     public static Markup Raw(string html) => new(html);
 
-    public static Markup Join(IEnumerable<Markup> parts) => new(string.Concat(parts.Select(p => p.Value)));
-
-    public static Markup When(bool condition, Markup markup) => condition ? markup : Markup.Empty;
-
     public static string Encode(string? text) => HtmlEncoder.Default.Encode(text ?? "");
-
-    public static string Url(string? text) => UrlEncoder.Default.Encode(text ?? "");
 }
 
 [InterpolatedStringHandler]

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
+using Baton.Dashboard.Components;
+
 namespace Baton.Dashboard;
 
 public enum FlowDirection
@@ -554,18 +556,17 @@ public static class FlowchartSvg
 {
     public static Markup Render(FlowLayout layout, string id)
     {
-        static string N(double v) => v.ToString("0.#", CultureInfo.InvariantCulture);
         var marker = id + "-arrow";
         var svg = new StringBuilder();
         var names = string.Join(", ", layout.Nodes.Select(n => n.Node.Label));
         svg.Append(CultureInfo.InvariantCulture,
-            $"""<svg class="flowchart" xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title" width="{N(layout.Width)}" height="{N(layout.Height)}" viewBox="0 0 {N(layout.Width)} {N(layout.Height)}">""");
+            $"""<svg class="flowchart" xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title" width="{SvgText.N(layout.Width)}" height="{SvgText.N(layout.Height)}" viewBox="0 0 {SvgText.N(layout.Width)} {SvgText.N(layout.Height)}">""");
         svg.Append(CultureInfo.InvariantCulture, $"""<title id="{id}-title">Flowchart: {Html.Encode(names)}</title>""");
         svg.Append(CultureInfo.InvariantCulture,
             $"""<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path class="flow-arrowhead" d="M0,0 L10,5 L0,10 z"/></marker></defs>""");
         foreach (var edge in layout.Edges)
         {
-            var points = string.Join(" ", edge.Points.Select(p => N(p.X) + "," + N(p.Y)));
+            var points = string.Join(" ", edge.Points.Select(p => SvgText.N(p.X) + "," + SvgText.N(p.Y)));
             var style = edge.Edge.Style.ToString().ToLowerInvariant();
             var head = edge.Edge.Style == EdgeStyle.Line ? "" : $""" marker-end="url(#{marker})" """.TrimEnd();
             svg.Append(CultureInfo.InvariantCulture, $"""<polyline class="flow-edge flow-edge-{style}" points="{points}"{head}/>""");
@@ -575,9 +576,9 @@ public static class FlowchartSvg
             var label = edge.Edge.Label!;
             var w = label.Length * 6.5 + 10;
             svg.Append(CultureInfo.InvariantCulture,
-                $"""<rect class="flow-edge-label-bg" x="{N(edge.LabelAt.X - w / 2)}" y="{N(edge.LabelAt.Y - 9)}" width="{N(w)}" height="18" rx="3"/>""");
+                $"""<rect class="flow-edge-label-bg" x="{SvgText.N(edge.LabelAt.X - w / 2)}" y="{SvgText.N(edge.LabelAt.Y - 9)}" width="{SvgText.N(w)}" height="18" rx="3"/>""");
             svg.Append(CultureInfo.InvariantCulture,
-                $"""<text class="flow-edge-label" x="{N(edge.LabelAt.X)}" y="{N(edge.LabelAt.Y + 4)}" text-anchor="middle">{Html.Encode(label)}</text>""");
+                $"""<text class="flow-edge-label" x="{SvgText.N(edge.LabelAt.X)}" y="{SvgText.N(edge.LabelAt.Y + 4)}" text-anchor="middle">{Html.Encode(label)}</text>""");
         }
         foreach (var node in layout.Nodes)
         {
@@ -585,13 +586,13 @@ public static class FlowchartSvg
             svg.Append("<g class=\"flow-node\">");
             svg.Append(node.Node.Shape switch
             {
-                NodeShape.Rectangle => $"""<rect x="{N(x - hw)}" y="{N(y - hh)}" width="{N(node.Width)}" height="{N(node.Height)}" rx="2"/>""",
-                NodeShape.Rounded => $"""<rect x="{N(x - hw)}" y="{N(y - hh)}" width="{N(node.Width)}" height="{N(node.Height)}" rx="10"/>""",
-                NodeShape.Stadium => $"""<rect x="{N(x - hw)}" y="{N(y - hh)}" width="{N(node.Width)}" height="{N(node.Height)}" rx="{N(hh)}"/>""",
-                NodeShape.Circle => $"""<circle cx="{N(x)}" cy="{N(y)}" r="{N(Math.Max(hw, hh))}"/>""",
-                _ => $"""<polygon points="{N(x)},{N(y - hh)} {N(x + hw)},{N(y)} {N(x)},{N(y + hh)} {N(x - hw)},{N(y)}"/>""",
+                NodeShape.Rectangle => $"""<rect x="{SvgText.N(x - hw)}" y="{SvgText.N(y - hh)}" width="{SvgText.N(node.Width)}" height="{SvgText.N(node.Height)}" rx="2"/>""",
+                NodeShape.Rounded => $"""<rect x="{SvgText.N(x - hw)}" y="{SvgText.N(y - hh)}" width="{SvgText.N(node.Width)}" height="{SvgText.N(node.Height)}" rx="10"/>""",
+                NodeShape.Stadium => $"""<rect x="{SvgText.N(x - hw)}" y="{SvgText.N(y - hh)}" width="{SvgText.N(node.Width)}" height="{SvgText.N(node.Height)}" rx="{SvgText.N(hh)}"/>""",
+                NodeShape.Circle => $"""<circle cx="{SvgText.N(x)}" cy="{SvgText.N(y)}" r="{SvgText.N(Math.Max(hw, hh))}"/>""",
+                _ => $"""<polygon points="{SvgText.N(x)},{SvgText.N(y - hh)} {SvgText.N(x + hw)},{SvgText.N(y)} {SvgText.N(x)},{SvgText.N(y + hh)} {SvgText.N(x - hw)},{SvgText.N(y)}"/>""",
             });
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{N(x)}" y="{N(y + 4)}" text-anchor="middle">{Html.Encode(node.Node.Label)}</text></g>""");
+            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{SvgText.N(x)}" y="{SvgText.N(y + 4)}" text-anchor="middle">{Html.Encode(node.Node.Label)}</text></g>""");
         }
         svg.Append("</svg>");
         return Html.Raw(svg.ToString());

@@ -82,7 +82,7 @@ public static class NewRun
         var created = await RunsApi.CreateAsync(request, null, http.User, db, catalog, transitions, time);
         if (created.Result is Created<RunDetail> { Value: { } run })
         {
-            return Results.Redirect($"/runs/{Uri.EscapeDataString(run.RunId)}");
+            return Results.Redirect(DashboardPages.RunUrl(run.RunId));
         }
         var intakeField = fromFile ? "intake_file" : "intake";
         var problems = created.Result switch

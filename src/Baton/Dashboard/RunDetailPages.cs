@@ -18,6 +18,7 @@ public sealed record RunPageModel(
     Profile Profile,
     long LastEvent,
     string Tab,
+    DateTimeOffset Ended,
     TimelineLayout Timeline,
     ArtifactManifest? Artifacts,
     RunMetrics? Metrics,
@@ -80,11 +81,12 @@ public static class RunDetailPages
             var gateEvents = await c.QueryAsync<RunReads.EventRow>(
                 "SELECT * FROM events WHERE run_id = @id AND type IN ('gate.opened', 'gate.approved', 'gate.rejected', 'gate.expired') ORDER BY seq",
                 new { id });
+            // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
             var timeline = PhaseTimeline.Layout(run.Phases, PhaseTimeline.GateWaits(gateEvents), ended);
             var logs = tab == "logs" ? (await RunReads.LogsAsync(c, id, LogLines, after: 0)).Lines : null;
             return new RunPageModel(
-                run, profile, lastEvent, tab, timeline,
+                run, profile, lastEvent, tab, ended, timeline,
                 tab == "artifacts" ? await RunReads.ArtifactsAsync(c, row, profile) : null,
                 tab == "metrics" ? await RunReads.MetricsAsync(c, row, profile) : null,
                 logs,
@@ -226,7 +228,7 @@ public static class RunDetailPages
         {
             await afterApplied();
         }
-        return Results.Redirect($"/runs/{Uri.EscapeDataString(id)}");
+        return Results.Redirect(DashboardPages.RunUrl(id));
     }
 
     /// <summary>Either a trigger or what is wrong with the input (and which field).</summary>

@@ -13,13 +13,7 @@ public sealed class AgentPagesTests(ApiFactory factory) : IClassFixture<ApiFacto
     private readonly BatonClient _admin = factory.Client();
     private readonly SampleRepo _repo = new();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var created = await _admin.CreateKeyAsync(new CreateKeyRequest($"agent-pages-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(created.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role);
 
     private async Task<(WorkerInfo Worker, string ExecutionId)> ExecuteAsync(string script)
     {

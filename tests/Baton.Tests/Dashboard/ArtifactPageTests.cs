@@ -68,13 +68,7 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role = "viewer")
-    {
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest($"art-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(key.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role = "viewer") => Browser.SignedInAsync(factory, role);
 
     private async Task<string> AtGateAsync(string intake = "Write it.")
     {

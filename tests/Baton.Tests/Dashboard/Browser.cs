@@ -32,6 +32,19 @@ public sealed partial class Browser(BatonFactory factory) : IDisposable
         return await ReadAsync(response);
     }
 
+    /// <summary>A browser signed in with a new key of this role (made by the admin), on <paramref name="firstPage"/> if given.</summary>
+    public static async Task<Browser> SignedInAsync(BatonFactory factory, string role, string? firstPage = null)
+    {
+        var key = await factory.Client().CreateKeyAsync(new Client.CreateKeyRequest($"browser-{role}-{Guid.NewGuid():N}", role));
+        var browser = new Browser(factory);
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(key.Token)).Status);
+        if (firstPage is not null)
+        {
+            await browser.GetAsync(firstPage);
+        }
+        return browser;
+    }
+
     /// <summary>Reads the sign-in page (for its token) and signs in with this key.</summary>
     public async Task<Page> SignInAsync(string apiKey)
     {

@@ -12,13 +12,7 @@ public sealed class DashboardHardeningTests(ApiFactory factory) : IClassFixture<
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var created = await _admin.CreateKeyAsync(new CreateKeyRequest($"hardening-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(created.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role);
 
     /// <summary>More fields than the framework reads (FormOptions.ValueCountLimit is 1,024).</summary>
     private static Dictionary<string, string> TooManyFields(Dictionary<string, string>? with = null)

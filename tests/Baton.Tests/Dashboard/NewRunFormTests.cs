@@ -12,14 +12,7 @@ public class NewRunFormTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest($"new-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(key.Token)).Status);
-        await browser.GetAsync("/runs/new");
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role, "/runs/new");
 
     /// <summary>Posts the form as a browser does: multipart/form-data, with the page's antiforgery token and maybe a file.</summary>
     private static async Task<(HttpStatusCode Status, string Html, string? Location)> PostAsync(

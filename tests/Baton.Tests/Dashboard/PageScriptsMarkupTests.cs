@@ -16,13 +16,7 @@ public class PageScriptsMarkupTests(ApiFactory factory) : IClassFixture<ApiFacto
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var created = await _admin.CreateKeyAsync(new CreateKeyRequest($"scripts-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(created.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role);
 
     private static string ReturnOf(Page page) =>
         WebUtility.HtmlDecode(Regex.Match(page.Html, "name=\"return\" value=\"([^\"]*)\"").Groups[1].Value);

@@ -10,13 +10,7 @@ public sealed class ProfilePagesTests(ApiFactory factory) : IClassFixture<ApiFac
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest($"profile-pages-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(key.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role);
 
     /// <summary>As Razor encodes: an apostrophe is &amp;#x27;.</summary>
     private static string Encode(string text) => WebUtility.HtmlEncode(text).Replace("&#39;", "&#x27;", StringComparison.Ordinal);

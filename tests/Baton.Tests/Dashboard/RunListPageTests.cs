@@ -10,14 +10,7 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest($"list-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(key.Token)).Status);
-        await browser.GetAsync("/");
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role, "/");
 
     private static string Project(string what) => $"{what}-{Guid.NewGuid():N}"[..24];
 

@@ -13,13 +13,7 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<Browser> SignedInAsync(string role)
-    {
-        var created = await _admin.CreateKeyAsync(new CreateKeyRequest($"runpage-{role}-{Guid.NewGuid():N}", role));
-        var browser = new Browser(factory);
-        Assert.Equal(HttpStatusCode.Redirect, (await browser.SignInAsync(created.Token)).Status);
-        return browser;
-    }
+    private Task<Browser> SignedInAsync(string role) => Browser.SignedInAsync(factory, role);
 
     private async Task<RunDetail> CompletedAsync()
     {
