@@ -102,11 +102,13 @@ public static class RunWatcher
     /// <summary>
     /// Whether <paramref name="e"/> is what left the run as it is now. A run waiting at a gate may have waited at
     /// gates before (an earlier iteration's, replayed from its history): only the stop of its current phase and
-    /// iteration ends the watch. A finished run ends it with the event that finished it, after all its history.
+    /// iteration ends the watch. A finished run ends it with the event that finished it, after all its history: a run
+    /// that failed, was retried and failed again has an earlier iteration's run.failed in its history too.
     /// </summary>
     private static bool StoppedBy(RunEventInfo e, RunDetail run) => run.Status switch
     {
-        "completed" or "failed" or "cancelled" or "expired" => e.Type is "run.completed" or "run.failed" or "run.cancelled" or "run.expired",
+        "completed" or "failed" or "cancelled" or "expired" =>
+            e.Type is "run.completed" or "run.failed" or "run.cancelled" or "run.expired" && e.Iteration == run.Iteration,
         _ => e.Phase == run.CurrentPhase && e.Iteration == run.Iteration,
     };
 

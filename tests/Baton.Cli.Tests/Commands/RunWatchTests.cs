@@ -82,6 +82,13 @@ public sealed class RunWatchTests(SharedServer shared)
         // A failed run's event stream stays open (it may be retried): watching it later still ends, at its run.failed.
         var again = (await Baton("run", "watch", runId)).ExitsWith(ExitCodes.RunUnsuccessful);
         Assert.Contains($"Run {runId} failed: ", again.Stdout, StringComparison.Ordinal);
+
+        // Retried and failed again: watching it replays both attempts, not just up to the first failure.
+        (await Baton("run", "retry", runId)).Succeeds();
+        var second = (await Baton("run", "watch", runId)).ExitsWith(ExitCodes.RunUnsuccessful);
+        Assert.Contains("retried", second.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(second.Stdout, "draft +checks failed").Count);
+        Assert.EndsWith("(resumes at the failed phase)", second.Stdout.TrimEnd(), StringComparison.Ordinal);
     }
 
     [Fact]
