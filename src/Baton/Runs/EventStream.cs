@@ -29,11 +29,14 @@ public static class EventStream
         return Start(http, id, db, signals, time);
     }
 
-    /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
-    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-        Start(http, null, db, signals, time, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
+    /// <summary>
+    /// Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).
+    /// Without <paramref name="withLogs"/> the agents' log lines are left out (the dashboard's runs list has no use for them).
+    /// </summary>
+    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time, bool withLogs = true) =>
+        Start(http, null, db, signals, time, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")), withLogs);
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, long from = 0)
+    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, long from = 0, bool withLogs = true)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
         var after = from;
@@ -41,10 +44,10 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
+        return new StreamResult(runId, after, withLogs, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, bool withLogs, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -85,13 +88,20 @@ public static class EventStream
                         var text = new StringBuilder();
                         foreach (var e in events)
                         {
+                            last = e.Seq;
+                            if (!withLogs && e.Type == RunLogs.EventType)
+                            {
+                                continue;
+                            }
                             text.Append("id: ").Append(e.Seq).Append("\nevent: ").Append(e.Type).Append("\ndata: ")
                                 .Append(JsonSerializer.Serialize(ToWire(e), BatonJson.Options)).Append("\n\n");
-                            last = e.Seq;
                         }
-                        await http.Response.WriteAsync(text.ToString(), ct);
-                        await http.Response.Body.FlushAsync(ct);
-                        lastWrite = time.GetUtcNow();
+                        if (text.Length > 0)
+                        {
+                            await http.Response.WriteAsync(text.ToString(), ct);
+                            await http.Response.Body.FlushAsync(ct);
+                            lastWrite = time.GetUtcNow();
+                        }
                     }
                     if (finished)
                     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Baton.Client;
 using Baton.Dashboard;
@@ -194,12 +195,19 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
 
         var run = await _admin.CreateRunAsync(new CreateRunRequest("straight", "stream me", Project("streamed")));
         string? line;
-        var seen = false;
-        while (!seen && (line = await reader.ReadLineAsync(cts.Token)) is not null)
+        var types = new List<string>();
+        while (!types.Contains("run.completed") && (line = await reader.ReadLineAsync(cts.Token)) is not null)
         {
-            seen = line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains(run.RunId, StringComparison.Ordinal) && line.Contains("\"run.created\"", StringComparison.Ordinal);
+            if (line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains(run.RunId, StringComparison.Ordinal))
+            {
+                types.Add(JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("type").GetString()!);
+            }
         }
-        Assert.True(seen, "the new run's run.created event arrived on /events");
+        Assert.Equal("run.created", types[0]);
+        Assert.Contains("run.completed", types);
+        // The run's agents logged, but the list has no use for log lines: they stay off this stream.
+        Assert.NotEmpty((await _admin.GetLogsAsync(run.RunId)).Lines);
+        Assert.DoesNotContain("log", types);
     }
 
     [Fact]
