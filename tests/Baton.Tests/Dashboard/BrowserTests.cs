@@ -148,10 +148,20 @@ public sealed class BrowserTests(ITestOutputHelper output)
             var logLines = page.Locator("#log-lines li");
             await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(1, new() { Timeout = Wait });
             await page.EvaluateAsync("() => { window.batonSamePage = 'again'; }");
+            // Paused, the tail still collects lines but says how many came instead of scrolling to them.
+            var follow = page.Locator("#log-follow");
+            await Expect(follow).ToHaveAttributeAsync("aria-pressed", "true");
+            await follow.ClickAsync();
+            await Expect(follow).ToHaveAttributeAsync("aria-pressed", "false");
             clock.Advance(DesignDelay);
             await Expect(Fact("Status")).ToContainTextAsync("awaiting approval", new() { Timeout = Wait });
             await Expect(Fact("Iteration")).ToHaveTextAsync("2");
             await Expect(logLines.Filter(new() { HasText = "tech_spec.md" })).ToHaveCountAsync(2, new() { Timeout = Wait });
+            await Expect(page.Locator("#log-new")).ToHaveTextAsync(new Regex(@"^\d+ new lines?$"));
+            await Shot("run-logs-paused");
+            await follow.ClickAsync();
+            await Expect(follow).ToHaveAttributeAsync("aria-pressed", "true");
+            await Expect(page.Locator("#log-new")).ToHaveTextAsync("");
             Assert.Equal("again", await page.EvaluateAsync<string?>("() => window.batonSamePage ?? null"));
             Assert.Single(logTabStreams);
             await Shot("run-at-gate-iteration-2-logs");
