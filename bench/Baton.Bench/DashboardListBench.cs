@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
+using Baton.Client;
 using Baton.Dashboard;
 using Baton.Storage;
 using Dapper;
@@ -38,6 +39,7 @@ internal static partial class DashboardListBench
         await using var server = await BenchServer.StartAsync(dir, options.LatencyWorkers, options.WatchedDataDir, timeRequests: true);
         var db = new Database(databasePath);
         var someId = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT id FROM runs ORDER BY created_at LIMIT 1 OFFSET @half", new { half = options.SeedRuns / 2 }));
+        var looked = await FinishedRunAsync(server);
         Query[] queries =
         [
             new("first page, no filter", "/"),
@@ -46,6 +48,12 @@ internal static partial class DashboardListBench
             new($"search q={RunListBench.OneProject} (common)", $"/?q={RunListBench.OneProject}"),
             new("search q=no-such-text (no match: the whole window is read)", "/?q=no-such-text"),
             new("search q=<a whole run id from the middle>", $"/?q={someId}"),
+            new("run page, Phases tab (timeline, decisions)", $"/runs/{looked}"),
+            new("run page, Artifacts tab", $"/runs/{looked}?tab=artifacts"),
+            new("run page, Metrics tab (charts)", $"/runs/{looked}?tab=metrics"),
+            new("run page, Logs tab", $"/runs/{looked}?tab=logs"),
+            new("run page, Events tab", $"/runs/{looked}?tab=events"),
+            new("artifact page, a Mermaid flowchart drawn", $"/runs/{looked}/artifacts/diagram.mmd"),
         ];
 
         using var http = await SignedInAsync(server);
@@ -92,6 +100,25 @@ internal static partial class DashboardListBench
             unbounded.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
         return new DashboardResult(pass, options.SeedRuns, pages, Distribution.Of(unbounded));
+    }
+
+    /// <summary>
+    /// A real planning_rail run, finished, among the seeded ones: its pages read its phases, artifacts, metrics, log
+    /// and events. Its API requests went through the timing middleware too; their times are dropped.
+    /// </summary>
+    private static async Task<string> FinishedRunAsync(BenchServer server)
+    {
+        var run = await server.Client.CreateRunAsync(new CreateRunRequest("planning_rail", "# Export\n\nCSV export of the runs list."));
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while ((await server.Client.GetRunAsync(run.RunId, limit.Token)).Status != "completed")
+        {
+            await Task.Delay(50, limit.Token);
+        }
+        await Task.Delay(200, limit.Token);
+        while (server.RequestTimes.Reader.TryRead(out _))
+        {
+        }
+        return run.RunId;
     }
 
     private static async Task<(double ServerMs, string Html)> GetAsync(HttpClient http, BenchServer server, Query q)
