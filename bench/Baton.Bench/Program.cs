@@ -60,8 +60,8 @@ internal static class Program
             }
             if (options.Includes("dashboard"))
             {
-                Progress($"pass {pass}: dashboard GET /, seeding {options.SeedRuns} runs");
-                results.Dashboards.Add(await DashboardListBench.RunAsync(options, pass));
+                Progress($"pass {pass}: dashboard pages, seeding {options.SeedRuns} runs");
+                results.Dashboards.Add(await DashboardPagesBench.RunAsync(options, pass));
             }
         }
         results.Elapsed = clock.Elapsed;

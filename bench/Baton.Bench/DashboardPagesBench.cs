@@ -17,7 +17,7 @@ internal sealed record DashboardResult(int Pass, int SeedRuns, IReadOnlyList<Pag
 /// 3, as a signed-in person sees it: first page, a status filter, a later page and text searches. The server's own
 /// time per request comes from a middleware at the front of its pipeline (sign-in cookie, query, rendering, writing).
 /// </summary>
-internal static partial class DashboardListBench
+internal static partial class DashboardPagesBench
 {
     public const double TargetP95 = 50;
 
