@@ -29,7 +29,7 @@ public static class DashboardApi
         NewRun.Map(pages);
         ArtifactPages.Map(pages);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForRunAsync(id, http, db, signals, time));
+            EventStream.ForRunAsync(id, http, db, signals, time, EventStream.Style.RunPage));
         RunDetailPages.Map(pages);
         AgentPages.Map(pages);
         ProfilePages.Map(pages);

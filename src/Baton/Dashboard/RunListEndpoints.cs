@@ -101,7 +101,7 @@ public static class RunListEndpoints
     {
         pages.MapGet("/", ListAsync);
         pages.MapGet("/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForAllAsync(http, db, signals, time, withLogs: false));
+            EventStream.ForAllAsync(http, db, signals, time, EventStream.Style.RunsList));
         pages.MapPost("/runs/bulk", BulkAsync).RequireAuthorization(Roles.Operator);
     }
 

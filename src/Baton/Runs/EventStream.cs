@@ -20,23 +20,32 @@ public static class EventStream
     private const int Batch = 500;
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
 
-    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time)
+    /// <summary>
+    /// What a stream sends. The API's streams send every event under its type's name. The dashboard's scripts only ask
+    /// "did anything change?" and "what was logged?", so for them a stream names only log events and sends every other
+    /// event unnamed (to EventSource.onmessage): no script lists the event types, and a new type refreshes pages too.
+    /// </summary>
+    public sealed record Style(bool Logs, bool NameEvents)
+    {
+        public static readonly Style Api = new(Logs: true, NameEvents: true);
+        public static readonly Style RunPage = new(Logs: true, NameEvents: false);
+        public static readonly Style RunsList = new(Logs: false, NameEvents: false);
+    }
+
+    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null)
     {
         if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
         {
             return Problems.NotFound("run", id);
         }
-        return Start(http, id, db, signals, time);
+        return Start(http, id, db, signals, time, style ?? Style.Api);
     }
 
-    /// <summary>
-    /// Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).
-    /// Without <paramref name="withLogs"/> the agents' log lines are left out (the dashboard's runs list has no use for them).
-    /// </summary>
-    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time, bool withLogs = true) =>
-        Start(http, null, db, signals, time, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")), withLogs);
+    /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
+    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null) =>
+        Start(http, null, db, signals, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, long from = 0, bool withLogs = true)
+    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, Style style, long from = 0)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
         var after = from;
@@ -44,10 +53,10 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, withLogs, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
+        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, bool withLogs, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -89,11 +98,17 @@ public static class EventStream
                         foreach (var e in events)
                         {
                             last = e.Seq;
-                            if (!withLogs && e.Type == RunLogs.EventType)
+                            var isLog = e.Type == RunLogs.EventType;
+                            if (isLog && !style.Logs)
                             {
                                 continue;
                             }
-                            text.Append("id: ").Append(e.Seq).Append("\nevent: ").Append(e.Type).Append("\ndata: ")
+                            text.Append("id: ").Append(e.Seq);
+                            if (isLog || style.NameEvents)
+                            {
+                                text.Append("\nevent: ").Append(e.Type);
+                            }
+                            text.Append("\ndata: ")
                                 .Append(JsonSerializer.Serialize(ToWire(e), BatonJson.Options)).Append("\n\n");
                         }
                         if (text.Length > 0)

@@ -314,7 +314,22 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
         Assert.Equal("id: ", (await reader.ReadLineAsync(cts.Token))?[..4]);
-        Assert.Equal("event: run.created", await reader.ReadLineAsync(cts.Token));
+        var second = await reader.ReadLineAsync(cts.Token);
+        Assert.StartsWith("data: ", second, StringComparison.Ordinal);
+        Assert.Contains("\"type\":\"run.created\"", second, StringComparison.Ordinal);
+
+        // For the page's scripts only log lines are named; every other event comes unnamed (EventSource.onmessage).
+        // The run has finished, so its stream ends after its history.
+        var rest = await reader.ReadToEndAsync(cts.Token);
+        var names = System.Text.RegularExpressions.Regex.Matches(rest, "^event: (.*)$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).Distinct();
+        Assert.Equal(["log"], names);
+        Assert.Contains("\"type\":\"run.completed\"", rest, StringComparison.Ordinal);
+
+        // The API's stream of the same run names every event by its type.
+        using var api = factory.Http();
+        var apiStream = await api.GetStringAsync($"/api/runs/{run.RunId}/events?last_event_id=0", cts.Token);
+        Assert.Contains("event: run.created\n", apiStream, StringComparison.Ordinal);
+        Assert.Contains("event: run.completed\n", apiStream, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -51,10 +51,7 @@
     if (!timer) timer = setTimeout(refresh, 300);
   }
 
-  // The stream names each event by its type; these are the ones that change what the page shows.
-  ["run.started", "run.updated", "run.completed", "run.failed", "run.cancelled", "run.expired", "run.paused",
-   "run.resumed", "run.retried", "run.iteration_started", "run.budget_stopped", "phase.started", "phase.completed",
-   "phase.failed", "phase.checks_failed", "phase.retry_scheduled", "validation.skipped", "gate.opened",
-   "gate.approved", "gate.rejected", "gate.expired", "budget.approved", "artifact.created", "execution.lost"].forEach(function (type) { source.addEventListener(type, changed); });
+  // The page's stream names only log lines ("log", logs.js's); every other event comes unnamed and may change what
+  // the page shows.
   source.onmessage = changed;
 })();
