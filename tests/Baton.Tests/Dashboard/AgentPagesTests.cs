@@ -42,18 +42,6 @@ public sealed class AgentPagesTests(ApiFactory factory) : IClassFixture<ApiFacto
 
     private static int Rows(Page page) => Math.Max(0, Regex.Matches(page.Html, "<tr>").Count - 1);
 
-    [Theory]
-    [InlineData("/executions")]
-    [InlineData("/executions/exe_x")]
-    [InlineData("/workspaces")]
-    public async Task Signed_out_the_pages_redirect_to_sign_in(string path)
-    {
-        using var browser = new Browser(factory);
-        var page = await browser.GetAsync(path);
-        Assert.Equal(HttpStatusCode.Redirect, page.Status);
-        Assert.Contains("/signin?return=" + Uri.EscapeDataString(path), page.Location, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task A_standalone_execution_is_listed_and_shown_with_its_log()
     {

@@ -89,18 +89,6 @@ public class ArtifactPageTests(ArtifactFactory factory) : IClassFixture<Artifact
     private static string Path(string runId, string name, string rest = "") => $"/runs/{runId}/artifacts/{Uri.EscapeDataString(name)}{rest}";
 
     [Fact]
-    public async Task Signed_out_requests_redirect_to_sign_in()
-    {
-        using var browser = new Browser(factory);
-        foreach (var path in new[] { "/runs/run_x/artifacts/a.md", "/runs/run_x/artifacts/a.md/compare?from=1&to=2", "/runs/run_x/artifacts/a.md/raw" })
-        {
-            var page = await browser.GetAsync(path);
-            Assert.Equal(HttpStatusCode.Redirect, page.Status);
-            Assert.Contains("/signin?return=", page.Location, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public async Task Markdown_is_rendered_sanitized_with_its_mermaid_block_drawn()
     {
         var runId = await AtGateAsync();

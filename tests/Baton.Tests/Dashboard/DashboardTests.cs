@@ -46,6 +46,34 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("<label for=\"api_key\">API key</label>", signin.Html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/?q=x")]
+    [InlineData("/events")]
+    [InlineData("/runs/new")]
+    [InlineData("/runs/run_x?tab=logs")]
+    [InlineData("/runs/run_x/logs.txt")]
+    [InlineData("/runs/run_x/events")]
+    [InlineData("/runs/run_x/artifacts/a.md")]
+    [InlineData("/runs/run_x/artifacts/a.md/compare?from=1&to=2")]
+    [InlineData("/runs/run_x/artifacts/a.md/raw")]
+    [InlineData("/executions")]
+    [InlineData("/executions/exe_x")]
+    [InlineData("/workspaces")]
+    [InlineData("/profiles")]
+    [InlineData("/profiles/gated")]
+    [InlineData("/keys")]
+    [InlineData("/keys/key_x/revoke")]
+    public async Task Signed_out_every_page_redirects_to_sign_in_and_back(string path)
+    {
+        using var browser = new Browser(factory);
+
+        var page = await browser.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.Redirect, page.Status);
+        Assert.Contains("/signin?return=" + Uri.EscapeDataString(path), page.Location, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_bad_key_re_renders_the_form_with_an_error()
     {

@@ -25,17 +25,6 @@ public sealed partial class KeyPagesTests(ApiFactory factory) : IClassFixture<Ap
     private static partial Regex TokenField();
 
     [Theory]
-    [InlineData("/keys")]
-    [InlineData("/keys/key_x/revoke")]
-    public async Task Signed_out_the_pages_redirect_to_sign_in(string path)
-    {
-        using var browser = new Browser(factory);
-        var page = await browser.GetAsync(path);
-        Assert.Equal(HttpStatusCode.Redirect, page.Status);
-        Assert.Contains("/signin?return=" + Uri.EscapeDataString(path), page.Location, StringComparison.Ordinal);
-    }
-
-    [Theory]
     [InlineData("viewer")]
     [InlineData("approver")]
     public async Task Only_admins_see_or_change_keys(string role)

@@ -22,17 +22,6 @@ public sealed class ProfilePagesTests(ApiFactory factory) : IClassFixture<ApiFac
         return path;
     }
 
-    [Theory]
-    [InlineData("/profiles")]
-    [InlineData("/profiles/gated")]
-    public async Task Signed_out_the_pages_redirect_to_sign_in(string path)
-    {
-        using var browser = new Browser(factory);
-        var page = await browser.GetAsync(path);
-        Assert.Equal(HttpStatusCode.Redirect, page.Status);
-        Assert.Contains("/signin?return=" + Uri.EscapeDataString(path), page.Location, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task The_catalog_lists_built_in_and_file_profiles_and_every_error_with_its_line()
     {

@@ -29,18 +29,6 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
     private static partial Regex SelectionValue();
 
     [Fact]
-    public async Task Signed_out_the_list_and_its_event_stream_redirect_to_sign_in()
-    {
-        using var browser = new Browser(factory);
-        var list = await browser.GetAsync("/?q=x");
-        Assert.Equal(HttpStatusCode.Redirect, list.Status);
-        Assert.Contains("/signin?return=", list.Location, StringComparison.Ordinal);
-        var events = await browser.GetAsync("/events");
-        Assert.Equal(HttpStatusCode.Redirect, events.Status);
-        Assert.Contains("/signin", events.Location, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task The_list_has_the_search_box_new_run_link_script_and_filters_by_text()
     {
         var project = Project("searchable");
