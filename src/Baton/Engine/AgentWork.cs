@@ -27,7 +27,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     {
         if (repositoryId is null)
         {
-            var scratch = Path.Combine(options.DataDir, "scratch", ownerId);
+            var scratch = Path.Combine(options.WorkDir, "scratch", ownerId);
             Directory.CreateDirectory(scratch);
             return (null, scratch);
         }
@@ -40,7 +40,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
 
     public string ArtifactsDirectory(string executionId)
     {
-        var path = Path.Combine(options.DataDir, "executions", executionId, "artifacts");
+        var path = Path.Combine(options.WorkDir, "executions", executionId, "artifacts");
         if (Directory.Exists(path))
         {
             Directory.Delete(path, recursive: true);

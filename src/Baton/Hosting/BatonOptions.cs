@@ -9,6 +9,12 @@ public sealed class BatonOptions
 
     public required string DatabasePath { get; init; }
 
+    /// <summary>
+    /// BATON_WORK_DIR: where workspaces, clones, scratch folders and execution folders live. Never inside the data dir,
+    /// so an agent given its workspace is never given a path under the database, the keys or the profiles.
+    /// </summary>
+    public required string WorkDir { get; init; }
+
     /// <summary>BATON_ADMIN_TOKEN: an admin key seeded at start-up.</summary>
     public string? AdminToken { get; init; }
 
@@ -42,6 +48,12 @@ public sealed class BatonOptions
         var databasePath = database is { Length: > 0 }
             ? Path.GetFullPath(database.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase) ? database["Data Source=".Length..] : database)
             : Path.Combine(dataDir, "baton.db");
+        var workDir = Path.GetFullPath(config["BATON_WORK_DIR"] is { Length: > 0 } wd ? wd : dataDir.TrimEnd(Path.DirectorySeparatorChar) + "-work");
+        if (IsInside(workDir, dataDir) || IsInside(dataDir, workDir))
+        {
+            throw new InvalidOperationException(
+                $"BATON_WORK_DIR ({workDir}) must be outside the data dir ({dataDir}) and must not contain it: agents are given folders under it");
+        }
         var role = config["BATON_ROLE"] is { Length: > 0 } r ? r : "all";
         if (role is not ("all" or "api" or "worker"))
         {
@@ -72,6 +84,7 @@ public sealed class BatonOptions
         {
             WorkspaceTtl = ttl,
             DataDir = dataDir,
+            WorkDir = workDir,
             DatabasePath = databasePath,
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
             LocalAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase),
@@ -79,5 +92,12 @@ public sealed class BatonOptions
             Concurrency = workers,
             RateLimit = rateLimit,
         };
+    }
+
+    /// <summary>Is <paramref name="path"/> the folder <paramref name="folder"/> or inside it (both full paths)?</summary>
+    public static bool IsInside(string path, string folder)
+    {
+        var relative = Path.GetRelativePath(folder, path);
+        return relative == "." || (relative != ".." && !relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !Path.IsPathRooted(relative));
     }
 }

@@ -31,6 +31,12 @@ public sealed class StartupInitializer(
                 Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
         }
+        // Workspaces and scratch folders hold repository code and agents' output: the owner's only, too.
+        if (!Directory.Exists(options.WorkDir) && !OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(options.WorkDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Directory.CreateDirectory(options.WorkDir);
         Directory.CreateDirectory(Path.GetDirectoryName(options.DatabasePath)!);
         Directory.CreateDirectory(Path.Combine(options.DataDir, "profiles"));
         try

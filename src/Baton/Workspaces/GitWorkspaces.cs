@@ -38,7 +38,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
 
     private readonly SemaphoreSlim _gitGate = new(1, 1);
 
-    public string Root => System.IO.Path.Combine(options.DataDir, "workspaces");
+    public string Root => System.IO.Path.Combine(options.WorkDir, "workspaces");
 
     /// <summary>The owner's workspace, made on first use; the same one for every phase of a run.</summary>
     public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct)
@@ -201,7 +201,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     public static bool IsLocal(string url) => !url.Contains("://", StringComparison.Ordinal) && !url.Contains('@', StringComparison.Ordinal);
 
     private string? SourcePath(RepositoryRow repository) =>
-        IsLocal(repository.Url) ? repository.Url : System.IO.Path.Combine(options.DataDir, "repos", repository.Id + ".git");
+        IsLocal(repository.Url) ? repository.Url : System.IO.Path.Combine(options.WorkDir, "repos", repository.Id + ".git");
 
     private async Task<string> SourceAsync(RepositoryRow repository, CancellationToken ct)
     {
@@ -213,7 +213,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         if (!Directory.Exists(source))
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(source)!);
-            await GitAsync(options.DataDir, ct, "clone", "--bare", "--quiet", repository.Url, source);
+            await GitAsync(options.WorkDir, ct, "clone", "--bare", "--quiet", repository.Url, source);
         }
         else
         {

@@ -132,7 +132,7 @@ public sealed class AgentRuntimeApiTests : IDisposable
         Assert.Null(cancelledPending.StartedAt);
 
         var pids = new[] { "parent.pid", "child.pid" }
-            .Select(f => int.Parse(File.ReadAllText(Path.Combine(_factory.DataDir, "executions", first, f)).Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .Select(f => int.Parse(File.ReadAllText(Path.Combine(_factory.WorkDir, "executions", first, f)).Trim(), System.Globalization.CultureInfo.InvariantCulture))
             .ToList();
         var cancelledRunning = await _client.CancelExecutionAsync(first);
         Assert.Equal("cancelled", cancelledRunning.Status);

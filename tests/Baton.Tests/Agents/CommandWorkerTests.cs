@@ -120,7 +120,7 @@ public sealed class CommandWorkerTests : IDisposable
             $"name: {name}\nphases:\n  - name: work\n    worker: {name}\n    prompt: \"{{{{intake}}}}\"\n");
         var run = await _client.CreateRunAsync(new CreateRunRequest(name, intake));
         await _client.WaitForStatusAsync(run.RunId, "completed");
-        var args = File.ReadAllLines(Directory.GetFiles(Path.Combine(_factory.DataDir, "executions"), "args.txt", SearchOption.AllDirectories).Single());
+        var args = File.ReadAllLines(Directory.GetFiles(Path.Combine(_factory.WorkDir, "executions"), "args.txt", SearchOption.AllDirectories).Single());
         Assert.Equal([intake, "--phase=work"], args);
         Assert.False(File.Exists(marker));
     }
@@ -135,7 +135,7 @@ public sealed class CommandWorkerTests : IDisposable
 
     private async Task<string> WaitForFileAsync(string name)
     {
-        var root = Path.Combine(_factory.DataDir, "executions");
+        var root = Path.Combine(_factory.WorkDir, "executions");
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(20))
         {

@@ -17,6 +17,23 @@ public class OptionsTests
         Assert.Equal(Path.GetFullPath(".baton"), options.DataDir);
         Assert.Equal(Path.Combine(Path.GetFullPath(".baton"), "baton.db"), options.DatabasePath);
         Assert.Equal(("all", 4, 100, false), (options.Role, options.Concurrency, options.RateLimit, options.LocalAdminKey));
+        Assert.Equal(Path.GetFullPath(".baton-work"), options.WorkDir);
+    }
+
+    [Theory]
+    [InlineData("/srv/baton", "/srv/baton/work")]
+    [InlineData("/srv/baton", "/srv/baton")]
+    [InlineData("/srv/baton", "/srv")]
+    public void A_work_dir_inside_the_data_dir_or_around_it_is_refused(string dataDir, string workDir)
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => From(("BATON_DATA_DIR", dataDir), ("BATON_WORK_DIR", workDir)));
+        Assert.Contains("BATON_WORK_DIR", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_work_dir_beside_the_data_dir_is_fine()
+    {
+        Assert.Equal("/srv/baton..work", From(("BATON_DATA_DIR", "/srv/baton"), ("BATON_WORK_DIR", "/srv/baton..work")).WorkDir);
     }
 
     [Theory]

@@ -34,6 +34,9 @@ public class BatonFactory : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(DataDir, "baton.db");
 
+    /// <summary>Where workspaces, scratch and execution folders go (BATON_WORK_DIR's default for this data dir).</summary>
+    public string WorkDir => DataDir + "-work";
+
     /// <summary>More configuration, as BATON_* settings.</summary>
     public Dictionary<string, string> Settings { get; } = [];
 
@@ -96,6 +99,10 @@ public class BatonFactory : WebApplicationFactory<Program>
         try
         {
             Directory.Delete(DataDir, recursive: true);
+            if (Directory.Exists(WorkDir))
+            {
+                Directory.Delete(WorkDir, recursive: true);
+            }
         }
         catch (IOException)
         {
