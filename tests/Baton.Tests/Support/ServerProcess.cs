@@ -78,6 +78,35 @@ public sealed class ServerProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>Waits until the server has written <paramref name="text"/> (its console log is written asynchronously).</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check(object? sender, DataReceivedEventArgs e)
+        {
+            if (Output.Contains(text, StringComparison.Ordinal))
+            {
+                written.TrySetResult();
+            }
+        }
+        _process.OutputDataReceived += Check;
+        _process.ErrorDataReceived += Check;
+        try
+        {
+            Check(null, null!);
+            await written.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the server did not write '{text}' within {timeout}:\n{Output}");
+        }
+        finally
+        {
+            _process.OutputDataReceived -= Check;
+            _process.ErrorDataReceived -= Check;
+        }
+    }
+
     private async Task WaitUntilReadyAsync()
     {
         using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(2) };
