@@ -85,6 +85,27 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
         Assert.Equal(0L, await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM api_keys WHERE name = 'bootstrap-admin' AND revoked_at IS NULL"));
     }
 
+    [Fact]
+    public async Task A_revoked_local_admin_key_is_refused_at_the_next_start_and_the_message_says_which_file()
+    {
+        string dataDir;
+        using (var first = new BatonFactory { KeepDataDir = true })
+        {
+            first.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
+            dataDir = first.DataDir;
+            var local = (await first.Client().ListKeysAsync()).Keys.Single(k => k.Name == "local-admin");
+            await first.Client().RevokeKeyAsync(local.KeyId);
+        }
+
+        using var restarted = new BatonFactory(dataDir: dataDir);
+        restarted.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
+        var refused = Record.Exception(() => restarted.CreateClient());
+
+        Assert.NotNull(refused);
+        Assert.Contains(Path.Combine(dataDir, "admin.token"), refused.GetBaseException().Message, StringComparison.Ordinal);
+        Assert.Contains("revoked", refused.GetBaseException().Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Behind a TLS proxy the server sees plain HTTP; the proxy's X-Forwarded-Proto says the browser used HTTPS. Only
     /// a trusted proxy may say so (anyone else could make cookies Secure or, worse, pose as another address).
