@@ -82,18 +82,20 @@ public sealed class ServerProcess : IDisposable
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void Check(object? sender, DataReceivedEventArgs e)
+        void Check()
         {
             if (Output.Contains(text, StringComparison.Ordinal))
             {
                 written.TrySetResult();
             }
         }
-        _process.OutputDataReceived += Check;
-        _process.ErrorDataReceived += Check;
+        // Subscribed after Append, so a line is in Output when this sees it.
+        DataReceivedEventHandler onLine = (_, _) => Check();
+        _process.OutputDataReceived += onLine;
+        _process.ErrorDataReceived += onLine;
         try
         {
-            Check(null, null!);
+            Check();
             await written.Task.WaitAsync(timeout);
         }
         catch (TimeoutException)
@@ -102,8 +104,8 @@ public sealed class ServerProcess : IDisposable
         }
         finally
         {
-            _process.OutputDataReceived -= Check;
-            _process.ErrorDataReceived -= Check;
+            _process.OutputDataReceived -= onLine;
+            _process.ErrorDataReceived -= onLine;
         }
     }
 
@@ -127,6 +129,10 @@ public sealed class ServerProcess : IDisposable
             catch (HttpRequestException)
             {
                 // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but not answering within the probe's 2 s: a busy machine; ask again until the deadline.
             }
             await Task.Delay(50);
         }
