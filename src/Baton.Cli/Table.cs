@@ -16,7 +16,8 @@ public static class Table
 
     private static IEnumerable<List<Piece>> Lines(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
     {
-        var all = rows.Prepend(headers).ToList();
+        // Cleaned before measuring, so that columns line up as printed.
+        var all = rows.Prepend(headers).Select(row => (IReadOnlyList<string>)row.Select(TerminalText.Clean).ToList()).ToList();
         var widths = headers.Select((_, column) => all.Max(row => row[column].Length)).ToArray();
         var status = headers.ToList().IndexOf("STATUS");
         for (var r = 0; r < all.Count; r++)

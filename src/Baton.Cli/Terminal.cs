@@ -66,11 +66,12 @@ public sealed class Terminal
         return console;
     }
 
+    /// <summary>A line for people. Its text may come from agents and repositories: control sequences are dropped.</summary>
     public void Line(params Piece[] pieces)
     {
         if (_console is null)
         {
-            Out.WriteLine(string.Concat(pieces.Select(p => p.Text)));
+            Out.WriteLine(string.Concat(pieces.Select(p => TerminalText.Clean(p.Text))));
             return;
         }
         _console.MarkupLine(string.Concat(pieces.Select(p => Markup(p))));
@@ -106,7 +107,7 @@ public sealed class Terminal
 
     private static string Markup(Piece piece)
     {
-        var text = Spectre.Console.Markup.Escape(piece.Text);
+        var text = Spectre.Console.Markup.Escape(TerminalText.Clean(piece.Text));
         return piece.Tone switch
         {
             Tone.Good => $"[green]{text}[/]",

@@ -149,7 +149,7 @@ public sealed partial class BatonClient(HttpClient http)
     public async Task<SignInLink> CreateSignInLinkAsync(CancellationToken ct = default)
     {
         var link = await SendAsync<SignInLink>(() => new HttpRequestMessage(HttpMethod.Post, "api/signin-links"), idempotent: false, ct);
-        return Http.BaseAddress is { } server ? link with { Url = new Uri(server, new Uri(link.Url).PathAndQuery).AbsoluteUri } : link;
+        return Http.BaseAddress is { } server ? link with { Url = new Uri(server, new Uri(link.Url).PathAndQuery + new Uri(link.Url).Fragment).AbsoluteUri } : link;
     }
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);

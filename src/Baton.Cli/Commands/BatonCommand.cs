@@ -41,7 +41,8 @@ public abstract class BatonCommand : Command
 
     private static int Fail(ParseResult parseResult, string message, int exitCode)
     {
-        parseResult.InvocationConfiguration.Error.WriteLine("error: " + OneLine(message));
+        // A server's message can quote what an agent or a repository wrote.
+        parseResult.InvocationConfiguration.Error.WriteLine("error: " + TerminalText.Clean(OneLine(message)));
         return exitCode;
     }
 

@@ -39,7 +39,7 @@ public sealed class BatonTools(BatonClient client, Connection connection)
     public Task<CallToolResult> ListProfilesAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => client.ListProfilesAsync(cancellationToken));
 
-    [McpServerTool(Name = "create_run", Title = "Create a run", Destructive = false)]
+    [McpServerTool(Name = "create_run", Title = "Create a run", Destructive = false, ReadOnly = false)]
     [Description("Start a run of a profile on an intake (a PRD, mission or ticket). Returns the new run; it proceeds on its own until a gate needs a human.")]
     public Task<CallToolResult> CreateRunAsync(
         [Description("The profile name, e.g. software_delivery (see list_profiles)")] string profile,
@@ -51,7 +51,9 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         // One key per call, so a retried request cannot start a second run.
         CallAsync(() => client.CreateRunAsync(new CreateRunRequest(profile, intake, project_name, mode, budget_usd), "mcp-" + Guid.NewGuid().ToString("N"), cancellationToken));
 
-    [McpServerTool(Name = "approve_run", Title = "Approve a run's gate", Destructive = false)]
+    // The decisions are destructive: they change what a run does next and cannot be taken back, so a client that
+    // asks a person before destructive calls asks before an assistant approves or rejects in their name.
+    [McpServerTool(Name = "approve_run", Title = "Approve a run's gate", Destructive = true, ReadOnly = false)]
     [Description("Approve the gate (or budget stop) a run is waiting at (status awaiting_approval). Needs the approver role.")]
     public Task<CallToolResult> ApproveRunAsync(
         [Description("The run id (run_...)")] string run_id,
@@ -60,7 +62,7 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         CancellationToken cancellationToken = default) =>
         CallAsync(() => client.ApproveAsync(run_id, comment, expected_version, cancellationToken));
 
-    [McpServerTool(Name = "reject_run", Title = "Reject a run's gate with feedback", Destructive = false)]
+    [McpServerTool(Name = "reject_run", Title = "Reject a run's gate with feedback", Destructive = true, ReadOnly = false)]
     [Description("Reject the gate a run is waiting at: the feedback goes to the agent and the phase (or an earlier one) runs again as a new iteration. Needs the approver role.")]
     public Task<CallToolResult> RejectRunAsync(
         [Description("The run id (run_...)")] string run_id,
@@ -70,7 +72,7 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         CancellationToken cancellationToken = default) =>
         CallAsync(() => client.RejectAsync(run_id, feedback, reject_to, expected_version, cancellationToken));
 
-    [McpServerTool(Name = "cancel_run", Title = "Cancel a run", Destructive = true)]
+    [McpServerTool(Name = "cancel_run", Title = "Cancel a run", Destructive = true, ReadOnly = false)]
     [Description("Cancel a run for good: its running agent is stopped and it ends as cancelled. Needs the operator role.")]
     public Task<CallToolResult> CancelRunAsync(
         [Description("The run id (run_...)")] string run_id,

@@ -55,18 +55,33 @@ public static class ApiKeys
             "SELECT COUNT(*) FROM api_keys WHERE id = @keyId AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
             new { keyId, now = now.ToMs() }) == 1;
 
-    /// <summary>Makes sure a key with this token exists with this role (the bootstrap admin and `baton up`'s local key).</summary>
+    /// <summary>
+    /// Makes sure a key with this token exists with this role (the bootstrap admin and `baton up`'s local key), and
+    /// returns null; or, when the token's key was revoked, changes nothing and returns that key. A revoked key never
+    /// comes back: revoking a leaked bootstrap token must survive the next restart.
+    /// </summary>
     /// <remarks>A changed token replaces the old one: the key it replaces is revoked, so rotating a leaked token works.</remarks>
-    public static Task EnsureAsync(Database db, string name, string token, string role, TimeProvider time) =>
-        db.WriteAsync((c, tx) => c.ExecuteAsync(
-            """
-            UPDATE api_keys SET revoked_at = @now
-            WHERE name = @name AND created_by = 'system' AND token_hash <> @hash AND revoked_at IS NULL;
-            INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at)
-            VALUES (@id, @name, @role, @hash, 'system', @now)
-            ON CONFLICT(token_hash) DO UPDATE SET role = excluded.role, revoked_at = NULL;
-            """,
-            new { id = Ids.New("key", time), name, role, hash = Hash(token), now = time.GetUtcNow().ToMs() }, tx));
+    public static Task<ApiKeyRow?> EnsureAsync(Database db, string name, string token, string role, TimeProvider time) =>
+        db.WriteAsync(async (c, tx) =>
+        {
+            var args = new { id = Ids.New("key", time), name, role, hash = Hash(token), now = time.GetUtcNow().ToMs() };
+            var revoked = await c.QuerySingleOrDefaultAsync<ApiKeyRow>(
+                "SELECT * FROM api_keys WHERE token_hash = @hash AND revoked_at IS NOT NULL", args, tx);
+            if (revoked is not null)
+            {
+                return revoked;
+            }
+            await c.ExecuteAsync(
+                """
+                UPDATE api_keys SET revoked_at = @now
+                WHERE name = @name AND created_by = 'system' AND token_hash <> @hash AND revoked_at IS NULL;
+                INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at)
+                VALUES (@id, @name, @role, @hash, 'system', @now)
+                ON CONFLICT(token_hash) DO UPDATE SET role = excluded.role;
+                """,
+                args, tx);
+            return null;
+        });
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -6,7 +6,6 @@ using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
 
 namespace Baton.Dashboard;
 
@@ -18,7 +17,8 @@ public static class DashboardApi
         var open = app.MapGroup("").ExcludeFromDescription().AllowAnonymous();
         open.MapGet("/signin", SignInPage);
         open.MapPost("/signin", SignInAsync);
-        open.MapGet("/signin/link", SignInLinkPageAsync);
+        open.MapGet("/signin/link", SignInLinkPage);
+        open.MapPost("/signin/link/preview", SignInLinkPreviewAsync);
         open.MapPost("/signin/link", SignInWithLinkAsync);
         open.MapPost("/signout", SignOutAsync);
         open.MapPost("/theme", ThemeAsync);
@@ -54,14 +54,26 @@ public static class DashboardApi
             var error = token.Length == 0 ? "Enter an API key." : "That key is unknown, revoked or expired.";
             return DashboardPages.Render<SignInPage>(new { ReturnUrl = returnUrl, Error = error }, 400);
         }
-        await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
+        await DashboardAuth.SignInAsync(http, key);
         return Results.Redirect(returnUrl ?? "/", permanent: false, preserveMethod: false);
     }
 
-    private static async Task<IResult> SignInLinkPageAsync(string? code, Database db, TimeProvider time)
+    /// <summary>The page a link opens. Its code is in the fragment, never in the request: the page's script posts it.</summary>
+    private static IResult SignInLinkPage() => DashboardPages.Render<SignInLinkPage>(new { });
+
+    /// <summary>Whom a link's code signs in as, without spending it.</summary>
+    private static async Task<IResult> SignInLinkPreviewAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
     {
-        var key = IsCode(code) ? await SignInLinks.PeekAsync(db, code!, time.GetUtcNow()) : null;
-        return DashboardPages.Render<SignInLinkPage>(new { Code = code, Key = key }, key is null ? 404 : 200);
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
+        {
+            return badForm!;
+        }
+        var code = form["code"].ToString().Trim();
+        var key = IsCode(code) ? await SignInLinks.PeekAsync(db, code, time.GetUtcNow()) : null;
+        return key is null
+            ? DashboardPages.Render<SignInLinkPage>(new { Unusable = true }, 404)
+            : DashboardPages.Render<SignInLinkPage>(new { Code = code, Key = key });
     }
 
     private static async Task<IResult> SignInWithLinkAsync(HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
@@ -75,9 +87,9 @@ public static class DashboardApi
         var key = IsCode(code) ? await SignInLinks.RedeemAsync(db, code, time.GetUtcNow()) : null;
         if (key is null)
         {
-            return DashboardPages.Render<SignInLinkPage>(new { Code = code }, 404);
+            return DashboardPages.Render<SignInLinkPage>(new { Unusable = true }, 404);
         }
-        await http.SignInAsync(DashboardAuth.CookieScheme, DashboardAuth.Principal(key));
+        await DashboardAuth.SignInAsync(http, key);
         return Results.Redirect("/");
     }
 
@@ -90,7 +102,7 @@ public static class DashboardApi
         {
             return badForm!;
         }
-        await http.SignOutAsync(DashboardAuth.CookieScheme);
+        await DashboardAuth.SignOutAsync(http);
         return Results.Redirect("/signin");
     }
 
@@ -113,6 +125,7 @@ public static class DashboardApi
             SameSite = SameSiteMode.Lax,
             MaxAge = TimeSpan.FromDays(365),
             IsEssential = true,
+            Secure = http.Request.IsHttps,
         });
         return Results.Redirect(DashboardForms.LocalUrl(form["return"].ToString()) ?? "/");
     }

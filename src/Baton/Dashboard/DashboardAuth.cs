@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Security.Cryptography;
 using Baton.Auth;
 using Baton.Storage;
 using Dapper;
@@ -19,6 +20,9 @@ public static class DashboardAuth
     public const string CookieScheme = "BatonCookie";
     public const string SelectorScheme = "Baton";
     public const string CookieName = "baton_session";
+
+    /// <summary>The cookie's claim naming its row in dashboard_sessions.</summary>
+    private const string SessionClaim = "baton:session";
 
     public static bool IsDashboardPath(PathString path) =>
         path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
@@ -48,6 +52,8 @@ public static class DashboardAuth
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "baton_csrf";
+            // Its default never sets Secure; like the session cookie, it is Secure whenever the browser used HTTPS.
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.FormFieldName = "__csrf";
         });
         // Runs after AddBaton's AddAuthentication(ApiKey), so the selector becomes the default scheme.
@@ -79,18 +85,24 @@ public static class DashboardAuth
     }
 
     /// <summary>
-    /// Like the bearer handler, every request checks the key: a revoked or expired key signs the browser out, and a
-    /// key whose role was changed (the bootstrap keys can be) gets its new role at once.
+    /// Like the bearer handler, every request checks the key and its session: a revoked or expired key, or a session
+    /// that was signed out, signs the browser out; a key whose role was changed (the bootstrap keys can be) gets its
+    /// new role at once. One indexed read, as before sessions were kept.
     /// </summary>
     private static async Task ValidateKeyAsync(CookieValidatePrincipalContext context)
     {
         var keyId = context.Principal?.FindFirstValue(ClaimTypes.NameIdentifier);
+        var sessionId = context.Principal?.FindFirstValue(SessionClaim);
         var services = context.HttpContext.RequestServices;
         var db = services.GetRequiredService<Database>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
-        var key = keyId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
-            "SELECT * FROM api_keys WHERE id = @keyId AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
-            new { keyId, now }), context.HttpContext.RequestAborted);
+        // A cookie from before sessions were kept has no session id: it is refused, and its browser signs in again.
+        var key = keyId is null || sessionId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
+            """
+            SELECT k.* FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id
+            WHERE s.id = @sessionId AND s.key_id = @keyId AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
+            """,
+            new { sessionId, keyId, now }), context.HttpContext.RequestAborted);
         if (key is null)
         {
             context.RejectPrincipal();
@@ -98,12 +110,46 @@ public static class DashboardAuth
         }
         else if (key.Role != context.Principal!.FindFirstValue(ClaimTypes.Role) || key.Name != context.Principal!.Identity?.Name)
         {
-            context.ReplacePrincipal(Principal(key));
+            context.ReplacePrincipal(Principal(key, sessionId!));
             context.ShouldRenew = true;
         }
     }
 
-    public static ClaimsPrincipal Principal(ApiKeyRow key) => new(new ClaimsIdentity(
-        [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role)],
+    /// <summary>
+    /// Signs the browser in as this key: a new session row, named in the cookie. Sessions of revoked and expired keys
+    /// are cleared on the way, since they can never be used again.
+    /// </summary>
+    public static async Task SignInAsync(HttpContext http, ApiKeyRow key)
+    {
+        var db = http.RequestServices.GetRequiredService<Database>();
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
+        var sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        await db.WriteAsync((c, tx) => c.ExecuteAsync(
+            """
+            DELETE FROM dashboard_sessions WHERE key_id IN
+                (SELECT id FROM api_keys WHERE revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= @now));
+            INSERT INTO dashboard_sessions(id, key_id, created_at) VALUES (@sessionId, @keyId, @now);
+            """,
+            new { sessionId, keyId = key.Id, now }, tx));
+        await http.SignInAsync(CookieScheme, Principal(key, sessionId));
+    }
+
+    /// <summary>Ends this browser's session on the server, so that a copy of its cookie is refused from now on.</summary>
+    public static async Task SignOutAsync(HttpContext http)
+    {
+        var signedIn = await http.AuthenticateAsync(CookieScheme);
+        if (signedIn.Principal?.FindFirstValue(SessionClaim) is { } sessionId)
+        {
+            var db = http.RequestServices.GetRequiredService<Database>();
+            await db.WriteAsync((c, tx) => c.ExecuteAsync("DELETE FROM dashboard_sessions WHERE id = @sessionId", new { sessionId }, tx));
+        }
+        await http.SignOutAsync(CookieScheme);
+    }
+
+    private static ClaimsPrincipal Principal(ApiKeyRow key, string sessionId) => new(new ClaimsIdentity(
+        [
+            new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role),
+            new Claim(SessionClaim, sessionId),
+        ],
         CookieScheme));
 }

@@ -1,3 +1,4 @@
+using Baton.Auth;
 using Baton.Dashboard.Components;
 using Baton.Profiles;
 
@@ -12,10 +13,12 @@ public static class ProfilePages
         pages.MapGet("/profiles/{name}", Detail);
     }
 
-    private static IResult List(ProfileCatalog catalog)
+    private static IResult List(ProfileCatalog catalog, HttpContext http)
     {
         var set = catalog.Current();
-        return DashboardPages.Render<ProfilesPage>(new { Profiles = set.Profiles, Errors = set.Errors, catalog.UserFolder });
+        // Where the server keeps its files is for those who administer it.
+        var folder = http.User.Has(Roles.Admin) ? catalog.UserFolder : "<data dir>/profiles";
+        return DashboardPages.Render<ProfilesPage>(new { Profiles = set.Profiles, Errors = set.Errors, UserFolder = folder });
     }
 
     private static IResult Detail(string name, ProfileCatalog catalog)

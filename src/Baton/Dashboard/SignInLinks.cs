@@ -8,9 +8,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Baton.Dashboard;
 
 /// <summary>
-/// One-time sign-in links: a URL that signs a browser in as a key without pasting the key. Opening the link shows a
-/// button (a GET never signs in, so a link preview or prefetch cannot use it up); the POST spends it. It works once,
-/// for an hour, and only while its key is active. Only the code's hash is stored.
+/// One-time sign-in links: a URL that signs a browser in as a key without pasting the key. The code is the URL's
+/// fragment, so it is never part of a request line and never logged. Opening the link shows a button (neither the
+/// GET nor the page's post of the code signs in, so a link preview or prefetch cannot use it up); the button's POST
+/// spends it. It works once, for an hour, and only while its key is active. Only the code's hash is stored.
 /// </summary>
 public static class SignInLinks
 {
@@ -37,7 +38,8 @@ public static class SignInLinks
         await db.WriteAsync((c, tx) => c.ExecuteAsync(
             "INSERT INTO signin_links(code_hash, key_id, created_at, expires_at) VALUES (@hash, @keyId, @now, @expires)",
             new { hash = ApiKeys.Hash(code), keyId, now = now.ToMs(), expires = (now + Lifetime).ToMs() }, tx));
-        return new SignInLink($"{baseUrl.TrimEnd('/')}/signin/link?code={Uri.EscapeDataString(code)}", now + Lifetime);
+        // In the fragment, which browsers never send: the code reaches no request log, neither ours nor a proxy's.
+        return new SignInLink($"{baseUrl.TrimEnd('/')}/signin/link#code={Uri.EscapeDataString(code)}", now + Lifetime);
     }
 
     /// <summary>The key a link would sign in as, without spending it; null when the link is unknown, used, expired or its key revoked.</summary>

@@ -56,6 +56,8 @@ public static class BatonHost
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOptions<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>()
+            .Configure<IConfiguration>((o, config) => TrustedProxies.Configure(o, config[TrustedProxies.Setting]));
         services.AddProblemDetails();
         services.AddExceptionHandler<BadInputExceptionHandler>();
         services.AddOpenApi();
@@ -105,6 +107,8 @@ public static class BatonHost
     {
         var options = app.Services.GetRequiredService<BatonOptions>();
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
+        // First, so that everything after sees the scheme and address the browser used (when a trusted proxy says so).
+        app.UseForwardedHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(async (context, next) =>

@@ -57,11 +57,19 @@ public sealed class StartupInitializer(
             {
                 throw new InvalidOperationException("BATON_ADMIN_TOKEN must be at least 16 characters");
             }
-            await ApiKeys.EnsureAsync(db, "bootstrap-admin", token, Roles.Admin, time);
+            if (await ApiKeys.EnsureAsync(db, "bootstrap-admin", token, Roles.Admin, time) is { } revoked)
+            {
+                throw new InvalidOperationException(
+                    $"BATON_ADMIN_TOKEN is the token of the key '{revoked.Name}' ({revoked.Id}), which was revoked at {Times.FromMs(revoked.RevokedAt):u} "
+                    + "and stays revoked; set BATON_ADMIN_TOKEN to a new token (at least 16 characters), or unset it");
+            }
         }
-        if (options.LocalAdminKey)
+        if (options.LocalAdminKey
+            && await ApiKeys.EnsureAsync(db, "local-admin", LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath), Roles.Admin, time) is { } revokedLocal)
         {
-            await ApiKeys.EnsureAsync(db, "local-admin", LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath), Roles.Admin, time);
+            throw new InvalidOperationException(
+                $"the local admin key in {options.LocalAdminTokenPath} ({revokedLocal.Id}) was revoked at {Times.FromMs(revokedLocal.RevokedAt):u} "
+                + "and stays revoked; delete that file and start again for a new key");
         }
         var workers = await Agents.WorkerFiles.LoadAsync(db, Path.Combine(options.DataDir, "workers"), time, logger, cancellationToken);
         if (workers > 0)

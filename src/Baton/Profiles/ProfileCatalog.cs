@@ -62,6 +62,9 @@ public sealed class ProfileCatalog(string userFolder)
         {
             foreach (var path in UserFiles())
             {
+                // Errors and sources name the file, never the server's path: every role may read them, and the
+                // folder is the same for all of them.
+                var name = Path.GetFileName(path);
                 string source;
                 try
                 {
@@ -69,10 +72,11 @@ public sealed class ProfileCatalog(string userFolder)
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    errors.Add(new ProfileError(path, 0, $"cannot read: {ex.Message}"));
+                    var reason = ex.Message.Replace(path, name, StringComparison.Ordinal).Replace(UserFolder, "the profiles folder", StringComparison.Ordinal);
+                    errors.Add(new ProfileError(name, 0, $"cannot read: {reason}"));
                     continue;
                 }
-                Add(path, source, "user");
+                Add(name, source, "user");
             }
         }
         return new ProfileSet(profiles.Values.OrderBy(p => p.Profile.Name, StringComparer.Ordinal).ToList(), errors);

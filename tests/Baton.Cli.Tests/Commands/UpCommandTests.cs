@@ -54,23 +54,28 @@ public sealed class UpCommandTests(UpServerFixture fixture) : IClassFixture<UpSe
     [Fact]
     public async Task Banner_prints_a_one_time_sign_in_link_that_signs_a_browser_in_once()
     {
-        var link = System.Text.RegularExpressions.Regex.Match(Server.Stdout, @"Sign in    (\S+/signin/link\?code=\S+)").Groups[1].Value;
-        Assert.StartsWith(Server.Url + "/signin/link?code=", link, StringComparison.Ordinal);
+        var link = System.Text.RegularExpressions.Regex.Match(Server.Stdout, @"Sign in    (\S+/signin/link#code=\S+)").Groups[1].Value;
+        Assert.StartsWith(Server.Url + "/signin/link#code=", link, StringComparison.Ordinal);
 
         var cookies = new System.Net.CookieContainer();
         using var browser = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false });
+        // The code is the link's fragment, which is not sent: the page's script posts it, as this test does.
         var page = await browser.GetStringAsync(new Uri(link));
-        Assert.Contains("Sign in as local-admin", page, StringComparison.Ordinal);
         var form = new Dictionary<string, string>
         {
             ["__csrf"] = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(page, "name=\"__csrf\" value=\"([^\"]+)\"").Groups[1].Value),
-            ["code"] = Uri.UnescapeDataString(link[(link.IndexOf("code=", StringComparison.Ordinal) + 5)..]),
+            ["code"] = Uri.UnescapeDataString(link[(link.IndexOf("#code=", StringComparison.Ordinal) + 6)..]),
         };
+        using var preview = await browser.PostAsync(new Uri(Server.Url + "/signin/link/preview"), new FormUrlEncodedContent(form));
+        Assert.Contains("Sign in as local-admin", await preview.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         using var signedIn = await browser.PostAsync(new Uri(Server.Url + "/signin/link"), new FormUrlEncodedContent(form));
 
         Assert.Equal(System.Net.HttpStatusCode.Redirect, signedIn.StatusCode);
-        using var spent = await browser.GetAsync(new Uri(link));
+        using var other = new HttpClient(new HttpClientHandler { CookieContainer = new System.Net.CookieContainer(), AllowAutoRedirect = false });
+        var otherPage = await other.GetStringAsync(new Uri(link));
+        form["__csrf"] = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(otherPage, "name=\"__csrf\" value=\"([^\"]+)\"").Groups[1].Value);
+        using var spent = await other.PostAsync(new Uri(Server.Url + "/signin/link/preview"), new FormUrlEncodedContent(form));
         Assert.Equal(System.Net.HttpStatusCode.NotFound, spent.StatusCode);
         Assert.Contains("already used or expired", await spent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var runs = await browser.GetAsync(new Uri(Server.Url + "/"));
@@ -84,10 +89,10 @@ public sealed class UpCommandTests(UpServerFixture fixture) : IClassFixture<UpSe
         var json = await BatonProcess.RunAsync(Server.DataDir, LocalShell, "dashboard", "--json", "--url", Server.Url);
 
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Stderr}");
-        Assert.StartsWith($"Open {Server.Url}/signin/link?code=", result.Stdout, StringComparison.Ordinal);
+        Assert.StartsWith($"Open {Server.Url}/signin/link#code=", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("once, until", result.Stdout, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(json.Stdout);
-        Assert.StartsWith($"{Server.Url}/signin/link?code=", doc.RootElement.GetProperty("url").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith($"{Server.Url}/signin/link#code=", doc.RootElement.GetProperty("url").GetString(), StringComparison.Ordinal);
         Assert.NotEqual(result.Stdout.Split('\n')[0], "Open " + doc.RootElement.GetProperty("url").GetString());
     }
 

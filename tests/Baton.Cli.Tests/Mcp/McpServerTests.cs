@@ -48,6 +48,28 @@ public sealed class McpServerTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Decision_tools_are_marked_destructive_and_read_tools_read_only()
+    {
+        await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);
+
+        var tools = (await mcp.RequestAsync("tools/list", new JsonObject()))["tools"]!.AsArray()
+            .ToDictionary(t => t!["name"]!.GetValue<string>(), t => t!["annotations"]);
+        bool? Hint(string tool, string hint) => tools[tool]?[hint]?.GetValue<bool>();
+
+        // An assistant's client asks a person before a destructive call: approving, rejecting and cancelling change
+        // what a run does next, and none of them can be undone.
+        foreach (var decision in new[] { "approve_run", "reject_run", "cancel_run" })
+        {
+            Assert.True(Hint(decision, "destructiveHint") == true, $"{decision} is not marked destructive");
+            Assert.True(Hint(decision, "readOnlyHint") == false, $"{decision} is not marked as writing");
+        }
+        foreach (var read in new[] { "list_runs", "show_run", "list_profiles", "list_artifacts", "read_artifact", "tail_logs" })
+        {
+            Assert.True(Hint(read, "readOnlyHint") == true, $"{read} is not marked read-only");
+        }
+    }
+
+    [Fact]
     public async Task Has_the_roles_of_its_key_a_refusal_is_a_tool_error()
     {
         var viewer = await shared.Admin.CreateKeyAsync(new CreateKeyRequest("mcp-viewer-" + Guid.NewGuid().ToString("N")[..8], "viewer"));

@@ -45,8 +45,12 @@ public sealed class ProfilePagesTests(ApiFactory factory) : IClassFixture<ApiFac
         Assert.Contains("<span>file <code>gated.yaml</code></span>", page.Html, StringComparison.Ordinal);
         foreach (var error in expected)
         {
-            Assert.Contains($"<code>{Encode(path)}:{error.Line}</code> {Encode(error.Message)}", page.Html, StringComparison.Ordinal);
+            Assert.Contains($"<code>broken.yaml:{error.Line}</code> {Encode(error.Message)}", page.Html, StringComparison.Ordinal);
         }
+        Assert.DoesNotContain(factory.DataDir, page.Html, StringComparison.Ordinal); // viewers see file names, not the server's paths
+        var userProfile = await browser.GetAsync("/profiles/gated");
+        Assert.Contains("<dd>gated.yaml</dd>", userProfile.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain(factory.DataDir, userProfile.Html, StringComparison.Ordinal);
 
         var missing = await browser.GetAsync("/profiles/broken");
         Assert.Equal(HttpStatusCode.NotFound, missing.Status);

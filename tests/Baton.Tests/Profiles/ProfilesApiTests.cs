@@ -51,5 +51,20 @@ public sealed class ProfilesApiTests : IDisposable
         Assert.Equal(["only"], (await client.GetRunAsync(run.RunId)).Phases.Select(p => p.Name));
     }
 
+    [Fact]
+    public async Task Viewers_see_profile_file_names_not_the_servers_paths()
+    {
+        File.CreateSymbolicLink(Path.Combine(_factory.DataDir, "profiles", "dangling.yaml"), Path.Combine(_factory.DataDir, "no-such-file"));
+        var viewer = await _factory.ClientAsAsync("viewer");
+
+        var list = await viewer.ListProfilesAsync();
+        var body = await _factory.Http().GetStringAsync("/api/profiles");
+
+        Assert.Equal(["broken.yaml", "dangling.yaml"], list.Errors.Select(e => e.File).Order(StringComparer.Ordinal));
+        Assert.Contains(list.Errors, e => e.File == "dangling.yaml" && e.Message.StartsWith("cannot read", StringComparison.Ordinal));
+        Assert.DoesNotContain(_factory.DataDir, body, StringComparison.Ordinal);
+        Assert.DoesNotContain(Path.GetFileName(_factory.DataDir), body, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _factory.Dispose();
 }

@@ -78,6 +78,37 @@ public sealed class ServerProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>Waits until the server has written <paramref name="text"/> (its console log is written asynchronously).</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            if (Output.Contains(text, StringComparison.Ordinal))
+            {
+                written.TrySetResult();
+            }
+        }
+        // Subscribed after Append, so a line is in Output when this sees it.
+        DataReceivedEventHandler onLine = (_, _) => Check();
+        _process.OutputDataReceived += onLine;
+        _process.ErrorDataReceived += onLine;
+        try
+        {
+            Check();
+            await written.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the server did not write '{text}' within {timeout}:\n{Output}");
+        }
+        finally
+        {
+            _process.OutputDataReceived -= onLine;
+            _process.ErrorDataReceived -= onLine;
+        }
+    }
+
     private async Task WaitUntilReadyAsync()
     {
         using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(2) };
@@ -98,6 +129,10 @@ public sealed class ServerProcess : IDisposable
             catch (HttpRequestException)
             {
                 // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but not answering within the probe's 2 s: a busy machine; ask again until the deadline.
             }
             await Task.Delay(50);
         }

@@ -51,6 +51,16 @@
     });
   }
 
+  // ---- a one-time sign-in link: its code is in the fragment, which no request (so no log) carries ----
+  var linkForm = document.querySelector("form.signin-link");
+  var linkCode = /^#code=([^&]+)$/.exec(location.hash);
+  if (linkForm && linkCode) {
+    // Out of the address bar and this history entry before anything else can read it.
+    history.replaceState(null, "", location.pathname);
+    linkForm.querySelector("input[name=code]").value = decodeURIComponent(linkCode[1]);
+    linkForm.submit();
+  }
+
   // ---- keyboard ----
   var pending = null;
   var go = { r: "/", e: "/executions", w: "/workspaces", p: "/profiles", k: "/keys" };
