@@ -201,6 +201,23 @@ public sealed class RepositorySecurityTests : IDisposable
         Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
     }
 
+    [Fact]
+    public void Real_paths_resolve_links_as_the_kernel_does_and_redaction_keeps_only_an_ssh_user()
+    {
+        var deep = Directory.CreateDirectory(Path.Combine(_repo.Root, "a", "deep")).FullName;
+        var link = Path.Combine(_repo.Root, "to-deep");
+        File.CreateSymbolicLink(link, deep);
+        Assert.Equal(deep, Workspaces.RepositoryLocations.RealPath(link));
+        // "link/.." is the link target's parent, not the link's folder: a lexical check would be fooled.
+        Assert.Equal(Path.Combine(_repo.Root, "a"), Workspaces.RepositoryLocations.RealPath(Path.Combine(link, "..")));
+        Assert.Equal(Path.Combine(deep, "missing"), Workspaces.RepositoryLocations.RealPath(Path.Combine(link, ".", "missing")));
+
+        Assert.Equal("https://example.com/a.git", Workspaces.RepositoryLocations.Redact("https://TOKEN@example.com/a.git"));
+        Assert.Equal("ssh://git@example.com/a.git", Workspaces.RepositoryLocations.Redact("ssh://git@example.com/a.git"));
+        Assert.Equal("ssh://example.com/a.git", Workspaces.RepositoryLocations.Redact("ssh://git:pw@example.com/a.git"));
+        Assert.Equal("git@github.com:acme/a.git", Workspaces.RepositoryLocations.Redact("git@github.com:acme/a.git"));
+    }
+
     private static async Task<string> UrlErrorAsync(BatonClient client, string url)
     {
         var response = await client.Http.PostAsJsonAsync("/api/repositories", new { name = "x", url });
