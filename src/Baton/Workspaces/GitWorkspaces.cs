@@ -355,9 +355,11 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         var result = await Git.RunAsync(directory, overrides, args, ct);
         if (result.ExitCode != 0)
         {
-            var command = args.SkipWhile(a => a.StartsWith('-') || a.Contains('/', StringComparison.Ordinal)).Take(2);
+            // The subcommand, not the --git-dir/--work-tree before it ("worktree add" for worktree's).
+            var at = Array.FindIndex(args, a => !a.StartsWith('-') && !a.Contains('/', StringComparison.Ordinal));
+            var command = at < 0 ? "" : args[at] == "worktree" && at + 1 < args.Length ? $"worktree {args[at + 1]}" : args[at];
             var reason = result.Stderr.Trim().Split('\n')[^1];
-            throw new AgentFailedException($"git {string.Join(' ', command)} failed ({result.ExitCode}): {RepositoryLocations.Redact(reason)}");
+            throw new AgentFailedException($"git {command} failed ({result.ExitCode}): {RepositoryLocations.Redact(reason)}");
         }
         return result.Stdout;
     }

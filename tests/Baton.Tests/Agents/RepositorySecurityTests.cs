@@ -252,6 +252,52 @@ public sealed class RepositorySecurityTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task The_credential_reaches_its_host_as_a_header_from_the_servers_environment_and_nowhere_else()
+    {
+        // An HTTP server that records what git sends, and has no repository (git then fails, which is fine here).
+        var port = FreePort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                var context = await listener.GetContextAsync();
+                seen.TrySetResult(context.Request.Headers["Authorization"]);
+                context.Response.StatusCode = 404;
+                context.Response.Close();
+            }
+        });
+        var variable = "BATON_TEST_GIT_TOKEN_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        variable = "T" + variable[5..];
+        Environment.SetEnvironmentVariable(variable, "alice:tok-123");
+        try
+        {
+            var admin = _factory.Client();
+            await admin.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "echo changed >> notes.txt"]));
+            var repository = await admin.CreateRepositoryAsync(new CreateRepositoryRequest("private", $"http://127.0.0.1:{port}/acme/private.git", CredentialEnv: variable));
+            Assert.Equal(variable, repository.CredentialEnv);
+            var run = await admin.CreateRunAsync(new CreateRunRequest("edit", "x", RepositoryId: repository.RepositoryId));
+            Assert.Equal("Basic " + Convert.ToBase64String("alice:tok-123"u8.ToArray()), await seen.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+
+            // The clone failed (and is retried); nothing the run recorded holds the token.
+            var events = JsonSerializer.Serialize(await admin.EventsUntilAsync(run.RunId, "phase.retry_scheduled"));
+            await admin.CancelAsync(run.RunId);
+            Assert.Contains("git clone failed", events, StringComparison.Ordinal);
+            Assert.DoesNotContain("tok-123", events, StringComparison.Ordinal);
+            Assert.DoesNotContain("YWxpY2U6dG9rLTEyMw", events, StringComparison.Ordinal);
+            Assert.DoesNotContain("tok-123", await admin.Http.GetStringAsync($"/api/repositories/{repository.RepositoryId}"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+            listener.Stop();
+        }
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
