@@ -25,6 +25,9 @@ public static partial class Git
 {
     public const string AllowedProtocols = "https:http:ssh:git";
 
+    /// <summary>The server user's ssh, which never waits for a password or a host key answer nobody will type.</summary>
+    private const string SshCommand = "ssh -o BatchMode=yes";
+
     /// <summary>Keys that name a program git would run, set to a harmless value whatever the repository says.</summary>
     private static readonly (string Key, string Value)[] Hardening =
     [
@@ -36,7 +39,7 @@ public static partial class Git
         ("protocol.http.allow", "always"),
         ("protocol.ssh.allow", "always"),
         ("protocol.git.allow", "always"),
-        ("core.sshCommand", "ssh"),
+        ("core.sshCommand", SshCommand),
         ("core.askPass", ""),
         ("credential.helper", ""),
         ("core.pager", "cat"),
@@ -67,7 +70,7 @@ public static partial class Git
         // Set, even empty, these win over the config's core.gitProxy and core.askPass, and name nothing to run.
         env["GIT_PROXY_COMMAND"] = "";
         env["GIT_ASKPASS"] = "";
-        env["GIT_SSH_COMMAND"] = "ssh";
+        env["GIT_SSH_COMMAND"] = SshCommand;
         env["GIT_EDITOR"] = ":";
         env["GIT_PAGER"] = "cat";
         var all = Hardening.Concat(overrides).ToList();
