@@ -45,9 +45,15 @@ public sealed record WorkerInfo(
 
 public sealed record WorkerList(IReadOnlyList<WorkerInfo> Workers);
 
-public sealed record CreateRepositoryRequest(string? Name, string? Url, string? DefaultBranch = null);
+/// <summary>
+/// A local path (admins only, inside the server's BATON_REPO_ROOTS) or an https, http, ssh or git URL without
+/// credentials. <paramref name="CredentialEnv"/> (admins only) names the server environment variable holding the
+/// URL's `user:token` (or a token alone).
+/// </summary>
+public sealed record CreateRepositoryRequest(string? Name, string? Url, string? DefaultBranch = null, string? CredentialEnv = null);
 
-public sealed record RepositoryInfo(string RepositoryId, string Name, string Url, string DefaultBranch, DateTimeOffset CreatedAt);
+/// <summary>A repository; <paramref name="CredentialEnv"/> is the name of the variable holding its credential, never the value.</summary>
+public sealed record RepositoryInfo(string RepositoryId, string Name, string Url, string DefaultBranch, DateTimeOffset CreatedAt, string? CredentialEnv = null);
 
 public sealed record RepositoryList(IReadOnlyList<RepositoryInfo> Repositories);
 

@@ -160,6 +160,13 @@ public sealed record DemoProject(string Repository, string AgentScript, string D
     private static async Task GitAsync(string directory, CancellationToken ct, params string[] args)
     {
         var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
+        // As the server runs git: the same on every machine (no system or global config), and no hook of any kind.
+        start.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
+        start.Environment["GIT_CONFIG_GLOBAL"] = "/dev/null";
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("core.hooksPath=/dev/null");
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("core.fsmonitor=false");
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);

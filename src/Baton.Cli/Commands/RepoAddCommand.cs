@@ -10,17 +10,24 @@ public sealed class RepoAddCommand : ClientCommand
     private readonly Argument<string> _name = new("name") { Description = "A name for the repository" };
     private readonly Argument<string> _location = new("path-or-url") { Description = "A local git repository's folder, or a git URL" };
     private readonly Option<string> _branch = new("--default-branch") { Description = "The branch workspaces start from [default: main]", HelpName = "branch" };
+    private readonly Option<string> _credentialEnv = new("--credential-env")
+    {
+        Description = "Admins: the server environment variable holding the URL's user:token (never the token itself)",
+        HelpName = "variable",
+    };
     private readonly Option<bool> _json = JsonOption("the repository");
 
     public RepoAddCommand()
-        : base("add", "Register a git repository (a local folder or a git URL) for runs and executions to work in.",
+        : base("add", "Register a git repository (a git URL, or for an admin a local folder inside BATON_REPO_ROOTS) for runs and executions to work in.",
             "baton repo add web .",
             "baton repo add api https://github.com/acme/api.git --default-branch develop",
-            "baton repo add web ~/src/web --json | jq -r .repository_id")
+            "baton repo add web ~/src/web --json | jq -r .repository_id",
+            "baton repo add private https://git.example.com/acme/private.git --credential-env ACME_GIT_TOKEN")
     {
         Arguments.Add(_name);
         Arguments.Add(_location);
         Options.Add(_branch);
+        Options.Add(_credentialEnv);
         Options.Add(_json);
     }
 
@@ -32,7 +39,7 @@ public sealed class RepoAddCommand : ClientCommand
         {
             location = Path.GetFullPath(location);
         }
-        var repository = await client.CreateRepositoryAsync(new CreateRepositoryRequest(parseResult.GetValue(_name), location, parseResult.GetValue(_branch)), cancellationToken);
+        var repository = await client.CreateRepositoryAsync(new CreateRepositoryRequest(parseResult.GetValue(_name), location, parseResult.GetValue(_branch), parseResult.GetValue(_credentialEnv)), cancellationToken);
         var terminal = Terminal.For(parseResult);
         if (parseResult.GetValue(_json))
         {

@@ -15,6 +15,13 @@ public sealed class BatonOptions
     /// </summary>
     public required string WorkDir { get; init; }
 
+    /// <summary>
+    /// BATON_REPO_ROOTS: the folders (real paths, ':'-separated like PATH) inside which an admin may register a local
+    /// repository. None by default; `baton up` and `baton demo` (a local admin key, one person's machine) default to
+    /// the folder holding the data dir and the user's home folder. The data and work dirs are refused even inside.
+    /// </summary>
+    public IReadOnlyList<string> RepoRoots { get; init; } = [];
+
     /// <summary>BATON_ADMIN_TOKEN: an admin key seeded at start-up.</summary>
     public string? AdminToken { get; init; }
 
@@ -80,18 +87,48 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_WORKSPACE_TTL must be a duration such as 30m, 24h or 7d, not '{ttlText}'");
         }
+        var localAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase);
         return new BatonOptions
         {
+            RepoRoots = RepoRootsFrom(config["BATON_REPO_ROOTS"], dataDir, localAdminKey),
             WorkspaceTtl = ttl,
             DataDir = dataDir,
             WorkDir = workDir,
             DatabasePath = databasePath,
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
-            LocalAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase),
+            LocalAdminKey = localAdminKey,
             Role = role,
             Concurrency = workers,
             RateLimit = rateLimit,
         };
+    }
+
+    private static List<string> RepoRootsFrom(string? setting, string dataDir, bool localAdminKey)
+    {
+        if (setting is null && localAdminKey)
+        {
+            // One person's machine: where they ran `baton up` (the data dir's parent) and their home folder.
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return new[] { Path.GetDirectoryName(dataDir), home }
+                .Where(f => !string.IsNullOrEmpty(f) && Path.IsPathRooted(f) && f != Path.GetPathRoot(f))
+                .Select(f => Workspaces.RepositoryLocations.RealPath(f!))
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
+        }
+        var roots = new List<string>();
+        foreach (var entry in (setting ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Path.IsPathRooted(entry))
+            {
+                throw new InvalidOperationException($"BATON_REPO_ROOTS must list absolute folders separated by '{Path.PathSeparator}'; '{entry}' is not absolute");
+            }
+            if (!Directory.Exists(entry))
+            {
+                throw new InvalidOperationException($"BATON_REPO_ROOTS names '{entry}', which is not an existing folder");
+            }
+            roots.Add(Workspaces.RepositoryLocations.RealPath(entry));
+        }
+        return roots.Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Is <paramref name="path"/> the folder <paramref name="folder"/> or inside it (both full paths)?</summary>

@@ -11,6 +11,9 @@ public sealed class RepositoryRow
     public string Url { get; set; } = "";
     public string DefaultBranch { get; set; } = "";
     public long CreatedAt { get; set; }
+
+    /// <summary>Read with the repository (a join): the name of the server variable holding its credential.</summary>
+    public string? CredentialEnv { get; set; }
 }
 
 public sealed class WorkspaceRow
@@ -29,16 +32,27 @@ public sealed class WorkspaceRow
 public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged);
 
 /// <summary>
-/// Workspaces are git worktrees on branch `baton/&lt;run or execution id&gt;`, made with the `git` program from a
-/// repository: a local repository directly (the branch shows up in it), a URL through a clone in the data dir.
+/// Workspaces are git worktrees on branch `baton/&lt;run or execution id&gt;`, made with the `git` program (run by
+/// <see cref="Git"/>, which runs no repository code) from a repository: a local repository directly (the branch
+/// shows up in it), a URL through a bare clone in the work dir. Every repository is named with --git-dir (and a
+/// worktree with --work-tree), never found by git from a folder an agent could have rearranged.
 /// </summary>
 public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvider time, ILogger<GitWorkspaces> logger)
 {
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
 
+    /// <summary>Said for any path outside the roots, whether or not it exists, so it tells nothing about the disk.</summary>
+    public const string OutsideRoots =
+        "local repositories must be inside a folder the server allows (BATON_REPO_ROOTS); this path is not, or is not allowed";
+
+    /// <summary>What Baton's own clones hold as config: nothing anyone else wrote (an agent can write the shared config).</summary>
+    private const string CloneConfig = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n";
+
     private readonly SemaphoreSlim _gitGate = new(1, 1);
 
     public string Root => System.IO.Path.Combine(options.WorkDir, "workspaces");
+
+    private string Clones => System.IO.Path.Combine(options.WorkDir, "repos");
 
     /// <summary>The owner's workspace, made on first use; the same one for every phase of a run.</summary>
     public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct)
@@ -53,26 +67,27 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         await _gitGate.WaitAsync(ct);
         try
         {
+            Directory.CreateDirectory(Root);
             var source = await SourceAsync(repository, ct);
             var id = existing?.Id ?? Ids.New("wsp", time);
             var path = System.IO.Path.Combine(Root, id);
             var branch = $"baton/{ownerId}";
-            Directory.CreateDirectory(Root);
-            await GitAsync(source, ct, "worktree", "prune");
-            var branchExists = (await GitCodeAsync(source, ct, "rev-parse", "--verify", "--quiet", $"refs/heads/{branch}")) == 0;
+            var drivers = await Git.NeutralisedDriversAsync(options.WorkDir, ["--git-dir", source], ct);
+            await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "prune");
+            var branchExists = (await Git.RunAsync(options.WorkDir, drivers, ["--git-dir", source, "rev-parse", "--verify", "--quiet", $"refs/heads/{branch}"], ct)).ExitCode == 0;
             if (!Directory.Exists(path))
             {
                 // A crash between `worktree add` and the row below leaves the branch: pick it up rather than fail.
                 if (branchExists)
                 {
-                    await GitAsync(source, ct, "worktree", "add", path, branch);
+                    await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", path, branch);
                 }
                 else
                 {
-                    await GitAsync(source, ct, "worktree", "add", "-b", branch, path, repository.DefaultBranch);
+                    await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", "-b", branch, path, repository.DefaultBranch);
                 }
             }
-            var baseCommit = (await GitAsync(path, ct, "rev-parse", "HEAD")).Trim();
+            var baseCommit = (await GitAsync(path, drivers, ct, [.. WorktreeArgs(source, path), "rev-parse", "HEAD"])).Trim();
             var row = new WorkspaceRow
             {
                 Id = id,
@@ -101,18 +116,29 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// <summary>Back to the last phase's commit: an execution interrupted by a crash leaves no half-done edits behind.</summary>
     public async Task ResetAsync(WorkspaceRow workspace, CancellationToken ct)
     {
-        await GitAsync(workspace.Path, ct, "reset", "--hard", "--quiet", "HEAD");
-        await GitAsync(workspace.Path, ct, "clean", "-fd", "--quiet");
+        var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
+        await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", "HEAD"]);
+        await GitAsync(workspace.Path, drivers, ct, [.. args, "clean", "-fd", "--quiet"]);
     }
 
     /// <summary>Commits whatever the agent changed (an empty commit if nothing), so every phase is one commit.</summary>
     public async Task<PhaseCommit> CommitAsync(WorkspaceRow workspace, string message, CancellationToken ct)
     {
-        await GitAsync(workspace.Path, ct, "add", "-A");
-        await GitAsync(workspace.Path, ct, "-c", "user.name=Baton", "-c", "user.email=baton@localhost", "commit", "--allow-empty", "--no-verify", "--quiet", "-m", message);
-        var commit = (await GitAsync(workspace.Path, ct, "rev-parse", "HEAD")).Trim();
-        var diff = await GitAsync(workspace.Path, ct, "diff", "--no-color", "HEAD~1", "HEAD");
-        var numstat = await GitAsync(workspace.Path, ct, "diff", "--numstat", "HEAD~1", "HEAD");
+        var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
+        List<(string, string)> overrides =
+        [
+            .. drivers,
+            ("user.name", "Baton"),
+            ("user.email", "baton@localhost"),
+            ("diff.noprefix", "false"),
+            ("diff.mnemonicPrefix", "false"),
+            ("diff.relative", "false"),
+        ];
+        await GitAsync(workspace.Path, overrides, ct, [.. args, "add", "-A"]);
+        await GitAsync(workspace.Path, overrides, ct, [.. args, "commit", "--allow-empty", "--no-verify", "--quiet", "-m", message]);
+        var commit = (await GitAsync(workspace.Path, overrides, ct, [.. args, "rev-parse", "HEAD"])).Trim();
+        var diff = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
+        var numstat = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--numstat", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
         var files = numstat.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
         return new PhaseCommit(commit, diff, files);
     }
@@ -124,11 +150,13 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         await _gitGate.WaitAsync(ct);
         try
         {
-            if (repository is not null && SourcePath(repository) is { } source && Directory.Exists(source))
+            if (repository is not null && SourceGitDir(repository) is var source && Directory.Exists(source))
             {
+                ResetCloneConfig(repository, source);
                 // The branch stays: it holds the agent's work for people to review and merge.
-                await GitCodeAsync(source, ct, "worktree", "remove", "--force", workspace.Path);
-                await GitCodeAsync(source, ct, "worktree", "prune");
+                var drivers = await Git.NeutralisedDriversAsync(options.WorkDir, ["--git-dir", source], ct);
+                await Git.RunAsync(options.WorkDir, drivers, ["--git-dir", source, "worktree", "remove", "--force", workspace.Path], ct);
+                await Git.RunAsync(options.WorkDir, drivers, ["--git-dir", source, "worktree", "prune"], ct);
             }
             if (Directory.Exists(workspace.Path))
             {
@@ -176,65 +204,163 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         return removed;
     }
 
-    /// <summary>Is this a repository git can make worktrees from? Local paths are checked now; URLs when first used.</summary>
-    public static async Task<string?> ProblemWithAsync(string url, string branch, CancellationToken ct)
+    /// <summary>
+    /// Why a local path cannot be a repository, or null, and where it really is (links
+    /// resolved), which is what gets stored. Baton's own folders are refused everywhere; outside the roots, one answer
+    /// whatever the path (<see cref="OutsideRoots"/>); inside, the reason.
+    /// </summary>
+    public async Task<(string? Problem, string RealPath)> LocalProblemAsync(string path, string branch, CancellationToken ct)
     {
-        if (!IsLocal(url))
+        var real = RepositoryLocations.RealPath(path);
+        if (await IsBatonFolderAsync(real, ct))
         {
-            return null;
+            return ("the path is inside Baton's data dir or work dir (workspaces, clones), which is never a repository", real);
         }
-        if (!Directory.Exists(url))
+        if (!options.RepoRoots.Any(root => BatonOptions.IsInside(real, root)))
         {
-            return $"'{url}' is neither an existing folder nor a git URL";
+            return (OutsideRoots, real);
         }
-        if (await GitCodeAsync(url, ct, "rev-parse", "--git-dir") != 0)
+        var gitDir = System.IO.Path.Combine(real, ".git");
+        if (!Directory.Exists(gitDir) || RepositoryLocations.RealPath(gitDir) != gitDir)
         {
-            return $"'{url}' is not a git repository";
+            return ("the path is not the top folder of a git repository (a folder with a .git folder in it)", real);
         }
-        if (await GitCodeAsync(url, ct, "rev-parse", "--verify", "--quiet", $"{branch}^{{commit}}") != 0)
-        {
-            return $"the repository has no branch '{branch}' with a commit";
-        }
-        return null;
+        var drivers = await Git.NeutralisedDriversAsync(real, ["--git-dir", gitDir], ct);
+        var found = await Git.RunAsync(real, drivers, ["--git-dir", gitDir, "--work-tree", real, "rev-parse", "--verify", "--quiet", $"{branch}^{{commit}}"], ct);
+        return found.ExitCode == 0 ? (null, real) : ($"the repository has no branch '{branch}' with a commit", real);
     }
 
-    public static bool IsLocal(string url) => !url.Contains("://", StringComparison.Ordinal) && !url.Contains('@', StringComparison.Ordinal);
+    /// <summary>A local path or a git URL (including `user@host:path`)? Delegates to <see cref="RepositoryLocations"/>.</summary>
+    public static bool IsLocal(string url) => RepositoryLocations.IsLocal(url);
 
-    private string? SourcePath(RepositoryRow repository) =>
-        IsLocal(repository.Url) ? repository.Url : System.IO.Path.Combine(options.WorkDir, "repos", repository.Id + ".git");
+    private async Task<bool> IsBatonFolderAsync(string real, CancellationToken ct)
+    {
+        string[] folders = [RepositoryLocations.RealPath(options.DataDir), RepositoryLocations.RealPath(options.WorkDir)];
+        if (folders.Any(f => BatonOptions.IsInside(real, f)))
+        {
+            return true;
+        }
+        // Workspaces made before they moved to the work dir may still be elsewhere.
+        var workspaces = await db.ReadAsync(c => c.QueryAsync<string>("SELECT path FROM workspaces WHERE status = 'active'"), ct);
+        return workspaces.Any(w => BatonOptions.IsInside(real, RepositoryLocations.RealPath(w)));
+    }
 
+    /// <summary>The repository's git dir: a local repository's .git, or Baton's bare clone of a URL.</summary>
+    private string SourceGitDir(RepositoryRow repository)
+    {
+        if (!IsLocal(repository.Url))
+        {
+            return System.IO.Path.Combine(Clones, repository.Id + ".git");
+        }
+        var dotGit = System.IO.Path.Combine(repository.Url, ".git");
+        // A bare repository registered before Baton asked for a .git folder: named explicitly, as git now requires.
+        return Directory.Exists(dotGit) ? dotGit : repository.Url;
+    }
+
+    private static string[] WorktreeArgs(string source, string path) =>
+        ["--git-dir", System.IO.Path.Combine(source, "worktrees", System.IO.Path.GetFileName(path)), "--work-tree", path];
+
+    /// <summary>The arguments naming a workspace's git dir (in its repository, not the `.git` file an agent could rewrite).</summary>
+    private async Task<(string[] Args, List<(string Key, string Value)> Drivers)> WorkspaceGitAsync(WorkspaceRow workspace, CancellationToken ct)
+    {
+        var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>(
+            "SELECT * FROM repositories WHERE id = @RepositoryId", workspace), ct)
+            ?? throw new AgentFailedException($"the repository of workspace {workspace.Id} is gone");
+        var source = SourceGitDir(repository);
+        ResetCloneConfig(repository, source);
+        var args = WorktreeArgs(source, workspace.Path);
+        if (!Directory.Exists(args[1]))
+        {
+            throw new AgentFailedException($"workspace {workspace.Id} is not a worktree of repository {repository.Id} any more");
+        }
+        return (args, await Git.NeutralisedDriversAsync(workspace.Path, args, ct));
+    }
+
+    /// <summary>Where the repository's git dir is, after checking a local one is still allowed and cloning or fetching a URL.</summary>
     private async Task<string> SourceAsync(RepositoryRow repository, CancellationToken ct)
     {
-        var source = SourcePath(repository)!;
+        var source = SourceGitDir(repository);
         if (IsLocal(repository.Url))
         {
+            // Registered before the roots existed, or a folder swapped for a link since: checked again at every use.
+            var real = RepositoryLocations.RealPath(repository.Url);
+            if (real != repository.Url || await IsBatonFolderAsync(real, ct) || !options.RepoRoots.Any(root => BatonOptions.IsInside(real, root)))
+            {
+                throw new AgentFailedException($"repository {repository.Id} is a local path that is not allowed: {OutsideRoots}");
+            }
             return source;
         }
+        var credential = await CredentialAsync(repository, ct);
         if (!Directory.Exists(source))
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(source)!);
-            await GitAsync(options.WorkDir, ct, "clone", "--bare", "--quiet", repository.Url, source);
+            Directory.CreateDirectory(Clones);
+            await GitAsync(options.WorkDir, credential, ct, "clone", "--bare", "--quiet", "--template=", repository.Url, source);
+            ResetCloneConfig(repository, source);
         }
         else
         {
-            await GitAsync(source, ct, "fetch", "--quiet", "origin", $"+refs/heads/*:refs/heads/*");
+            ResetCloneConfig(repository, source);
+            // From the URL as registered, not from a remote in a config an agent could have edited.
+            await GitAsync(options.WorkDir, credential, ct, "--git-dir", source, "fetch", "--quiet", "--no-tags", repository.Url, "+refs/heads/*:refs/heads/*");
         }
         return source;
     }
 
-    private static async Task<string> GitAsync(string directory, CancellationToken ct, params string[] args)
+    /// <summary>Baton's clones get back the config Baton gave them, before every use.</summary>
+    private void ResetCloneConfig(RepositoryRow repository, string source)
     {
-        var (code, output) = await ProcessRunner.CaptureAsync(Spec(directory, args), ct);
-        if (code != 0)
+        if (IsLocal(repository.Url) || !Directory.Exists(source))
         {
-            throw new AgentFailedException($"git {string.Join(' ', args.Take(2))} failed ({code}): {output.Trim().Split('\n')[^1]}");
+            return;
         }
-        return output;
+        var config = System.IO.Path.Combine(source, "config");
+        var temporary = config + ".baton-" + Guid.NewGuid().ToString("N");
+        File.WriteAllText(temporary, CloneConfig);
+        File.Move(temporary, config, overwrite: true);
+        var worktreeConfig = System.IO.Path.Combine(source, "config.worktree");
+        if (File.Exists(worktreeConfig))
+        {
+            File.Delete(worktreeConfig);
+        }
     }
 
-    private static async Task<int> GitCodeAsync(string directory, CancellationToken ct, params string[] args) =>
-        (await ProcessRunner.CaptureAsync(Spec(directory, args), ct)).ExitCode;
+    /// <summary>
+    /// The repository's credential as an HTTP header for its host only, from the server variable an admin named. It
+    /// goes to git in the environment (GIT_CONFIG_*), never on a command line, in a URL or in a file.
+    /// </summary>
+    private async Task<List<(string Key, string Value)>> CredentialAsync(RepositoryRow repository, CancellationToken ct)
+    {
+        var env = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string>(
+            "SELECT env FROM repository_credentials WHERE repository_id = @Id", repository), ct);
+        if (env is null)
+        {
+            return [];
+        }
+        var value = System.Environment.GetEnvironmentVariable(env);
+        if (string.IsNullOrEmpty(value))
+        {
+            throw new AgentFailedException($"environment variable {env} (credential_env of repository {repository.Id}) is not set on the Baton server");
+        }
+        if (!Uri.TryCreate(repository.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new AgentFailedException($"repository {repository.Id} has a credential but is not an http or https URL");
+        }
+        var userAndToken = value.Contains(':', StringComparison.Ordinal) ? value : "x-access-token:" + value;
+        var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(userAndToken));
+        return [($"http.{uri.GetLeftPart(UriPartial.Authority)}/.extraHeader", $"Authorization: Basic {basic}")];
+    }
 
-    private static ProcessSpec Spec(string directory, string[] args) =>
-        new("git", ["-C", directory, .. args], directory, ProcessRunner.BaseEnvironment());
+    private static async Task<string> GitAsync(string directory, IReadOnlyList<(string Key, string Value)> overrides, CancellationToken ct, params string[] args)
+    {
+        var result = await Git.RunAsync(directory, overrides, args, ct);
+        if (result.ExitCode != 0)
+        {
+            // The subcommand, not the --git-dir/--work-tree before it ("worktree add" for worktree's).
+            var at = Array.FindIndex(args, a => !a.StartsWith('-') && !a.Contains('/', StringComparison.Ordinal));
+            var command = at < 0 ? "" : args[at] == "worktree" && at + 1 < args.Length ? $"worktree {args[at + 1]}" : args[at];
+            var reason = result.Stderr.Trim().Split('\n')[^1];
+            throw new AgentFailedException($"git {command} failed ({result.ExitCode}): {RepositoryLocations.Redact(reason)}");
+        }
+        return result.Stdout;
+    }
 }

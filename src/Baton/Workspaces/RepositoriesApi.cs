@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
@@ -14,7 +15,7 @@ public static class RepositoriesApi
         var repos = app.MapGroup("/api/repositories").WithTags("Repositories").RequireAuthorization(Roles.Viewer);
         repos.MapPost("/", CreateRepositoryAsync).RequireAuthorization(Roles.Operator);
         repos.MapGet("/", async (Database db) => TypedResults.Ok(new RepositoryList(
-            (await db.ReadAsync(c => c.QueryAsync<RepositoryRow>("SELECT * FROM repositories ORDER BY created_at, id"))).Select(ToInfo).ToList())));
+            (await db.ReadAsync(c => c.QueryAsync<RepositoryRow>(RepositorySelect + " ORDER BY r.created_at, r.id"))).Select(r => ToInfo(r)).ToList())));
         repos.MapGet("/{id}", GetRepositoryAsync);
         repos.MapDelete("/{id}", DeleteRepositoryAsync).RequireAuthorization(Roles.Operator);
 
@@ -36,8 +37,13 @@ public static class RepositoriesApi
         public long CreatedAt { get; set; }
     }
 
-    public static async Task<Results<Created<RepositoryInfo>, ValidationProblem>> CreateRepositoryAsync(
-        CreateRepositoryRequest? body, Database db, TimeProvider time, CancellationToken ct)
+    /// <summary>
+    /// A URL from an operator; a local path, or a credential, only from an admin: a local path is code on the server's
+    /// own disk, and a credential is the server's secret. What is refused says why without echoing a secret or
+    /// telling what exists outside BATON_REPO_ROOTS.
+    /// </summary>
+    public static async Task<Results<Created<RepositoryInfo>, ValidationProblem, ProblemHttpResult>> CreateRepositoryAsync(
+        CreateRepositoryRequest? body, ClaimsPrincipal user, GitWorkspaces workspaces, Database db, TimeProvider time, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(body?.Name) || body.Name.Length > 200)
@@ -49,13 +55,46 @@ public static class RepositoriesApi
         {
             errors["default_branch"] = ["default_branch is not a valid branch name"];
         }
-        if (string.IsNullOrWhiteSpace(body?.Url) || body.Url.Length > 2000 || body.Url.StartsWith('-'))
+        var url = body?.Url;
+        var isAdmin = user.Has(Roles.Admin);
+        if (string.IsNullOrWhiteSpace(url) || url.Length > 2000 || url.StartsWith('-'))
         {
-            errors["url"] = ["url is required: a local path to a git repository or a git URL"];
+            errors["url"] = ["url is required: an https, http, ssh or git URL (or, for an admin, a local path to a git repository)"];
+            url = null;
         }
-        else if (errors.Count == 0 && GitWorkspaces.IsLocal(body.Url) && await GitWorkspaces.ProblemWithAsync(Path.GetFullPath(body.Url), branch, ct) is { } problem)
+        else if (RepositoryLocations.Refusal(url) is { } refusal)
         {
-            errors["url"] = [problem];
+            errors["url"] = [refusal];
+            url = null;
+        }
+        else if (RepositoryLocations.IsLocal(url) && !isAdmin)
+        {
+            // Before the path is looked at: an operator learns nothing about the server's disk.
+            return Forbidden("registering a local path needs the admin role; an operator registers an https, http, ssh or git URL");
+        }
+        if (body?.CredentialEnv is { } credential)
+        {
+            if (!isAdmin)
+            {
+                return Forbidden("attaching a credential (credential_env) needs the admin role");
+            }
+            if (!RepositoryLocations.IsVariableName(credential))
+            {
+                errors["credential_env"] = ["credential_env is the NAME of an environment variable on the Baton server (letters, digits and _, not BATON_*), never the credential itself"];
+            }
+            else if (url is not null && !(url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)))
+            {
+                errors["credential_env"] = ["credential_env is for https and http URLs; ssh uses the server user's ssh keys"];
+            }
+        }
+        if (errors.Count == 0 && url is not null && RepositoryLocations.IsLocal(url))
+        {
+            var (problem, real) = await workspaces.LocalProblemAsync(url, branch, ct);
+            if (problem is not null)
+            {
+                errors["url"] = [problem];
+            }
+            url = real;
         }
         if (errors.Count > 0)
         {
@@ -65,17 +104,26 @@ public static class RepositoriesApi
         {
             Id = Ids.New("rep", time),
             Name = body!.Name!,
-            Url = GitWorkspaces.IsLocal(body.Url!) ? Path.GetFullPath(body.Url!) : body.Url!,
+            Url = url!,
             DefaultBranch = branch,
             CreatedAt = time.GetUtcNow().ToMs(),
         };
-        await db.WriteAsync((c, tx) => c.ExecuteAsync(
-            "INSERT INTO repositories(id, name, url, default_branch, created_at) VALUES (@Id, @Name, @Url, @DefaultBranch, @CreatedAt)", row, tx));
-        return TypedResults.Created($"/api/repositories/{row.Id}", ToInfo(row));
+        await db.WriteAsync(async (c, tx) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO repositories(id, name, url, default_branch, created_at) VALUES (@Id, @Name, @Url, @DefaultBranch, @CreatedAt)", row, tx);
+            if (body.CredentialEnv is { } env)
+            {
+                await c.ExecuteAsync(
+                    "INSERT INTO repository_credentials(repository_id, env, set_by, set_at) VALUES (@Id, @env, @by, @CreatedAt)",
+                    new { row.Id, env, by = user.Actor(), row.CreatedAt }, tx);
+            }
+        }, ct);
+        return TypedResults.Created($"/api/repositories/{row.Id}", ToInfo(row, body.CredentialEnv));
     }
 
     public static async Task<Results<Ok<RepositoryInfo>, ProblemHttpResult>> GetRepositoryAsync(string id, Database db) =>
-        await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>("SELECT * FROM repositories WHERE id = @id", new { id })) is { } row
+        await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>(RepositorySelect + " WHERE r.id = @id", new { id })) is { } row
             ? TypedResults.Ok(ToInfo(row))
             : Problems.NotFound("repository", id);
 
@@ -97,6 +145,7 @@ public static class RepositoriesApi
             {
                 return "used";
             }
+            await c.ExecuteAsync("DELETE FROM repository_credentials WHERE repository_id = @id", new { id }, tx);
             await c.ExecuteAsync("DELETE FROM repositories WHERE id = @id", new { id }, tx);
             return "ok";
         });
@@ -150,7 +199,16 @@ public static class RepositoriesApi
             ? TypedResults.NoContent()
             : Problems.NotFound("work item without executions", id);
 
-    public static RepositoryInfo ToInfo(RepositoryRow r) => new(r.Id, r.Name, r.Url, r.DefaultBranch, Times.FromMs(r.CreatedAt));
+    /// <summary>A repository with the name (never the value) of its credential's variable.</summary>
+    private const string RepositorySelect =
+        "SELECT r.*, k.env AS credential_env FROM repositories r LEFT JOIN repository_credentials k ON k.repository_id = r.id";
+
+    /// <summary>The URL is redacted again on the way out: a row written by an older Baton must not show a secret.</summary>
+    public static RepositoryInfo ToInfo(RepositoryRow r, string? credentialEnv = null) =>
+        new(r.Id, r.Name, RepositoryLocations.Redact(r.Url), r.DefaultBranch, Times.FromMs(r.CreatedAt), credentialEnv ?? r.CredentialEnv);
+
+    private static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
     public static WorkItemInfo ToInfo(WorkItemRow w) => new(w.Id, w.Title, w.Description, w.RepositoryId, Times.FromMs(w.CreatedAt));
 }

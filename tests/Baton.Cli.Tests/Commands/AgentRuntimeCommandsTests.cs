@@ -69,7 +69,7 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
     public async Task Repo_add_sends_a_relative_path_as_an_absolute_one_and_refuses_a_folder_that_is_not_a_git_repository()
     {
         var path = GitRepository("relative");
-        var plain = Directory.CreateDirectory(Path.Combine(_dir.Path, "plain")).FullName;
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "plain"));
 
         var added = JsonSerializer.Deserialize<RepositoryInfo>((await BatonHere("repo", "add", "relative", "relative", "--json")).Succeeds().Stdout, BatonJson.Options)!;
         Assert.Equal((path, "main"), (added.Url, added.DefaultBranch));
@@ -78,7 +78,7 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
         Assert.Matches($"{added.RepositoryId} +relative +main +.* {path}\n", (await Baton("repo", "list")).Succeeds().Stdout);
 
         var refused = (await BatonHere("repo", "add", "plain", "plain")).FailsWithOneLine(ExitCodes.Usage);
-        Assert.Equal($"error: Invalid input (400): '{plain}' is not a git repository", refused);
+        Assert.Equal("error: Invalid input (400): the path is not the top folder of a git repository (a folder with a .git folder in it)", refused);
 
         (await Baton("repo", "delete", added.RepositoryId)).Succeeds();
         (await Baton("repo", "delete", added.RepositoryId)).FailsWithOneLine(ExitCodes.NotFound);

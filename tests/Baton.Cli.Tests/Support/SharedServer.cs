@@ -39,7 +39,8 @@ public sealed class SharedServer : IAsyncLifetime
                   - artifact: draft.md
                     contains: text no template writes
             """);
-        _server = await BatonServer.StartAsync("up", _dir.Path);
+        // Test classes make their repositories in their own temp folders, outside this server's folder (the default root of `baton up`).
+        _server = await BatonServer.StartAsync("up", _dir.Path, new Dictionary<string, string> { ["BATON_REPO_ROOTS"] = Path.GetTempPath() });
         Admin = BatonClient.Create(new Uri(Server.Url + "/"), (await File.ReadAllTextAsync(Path.Combine(Server.DataDir, "admin.token"))).Trim());
     }
 

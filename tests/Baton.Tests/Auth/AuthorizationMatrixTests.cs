@@ -32,6 +32,10 @@ public class AuthorizationMatrixTests(ApiFactory factory) : IClassFixture<ApiFac
         { "DELETE", "/api/keys/key_x", "admin" },
         { "GET", "/metrics", "viewer" },
         { "GET", "/openapi/v1.json", "viewer" },
+        { "POST", "/api/repositories", "operator" },
+        { "GET", "/api/repositories", "viewer" },
+        { "GET", "/api/repositories/rep_x", "viewer" },
+        { "DELETE", "/api/repositories/rep_x", "operator" },
     };
 
     private static readonly string[] Ordered = ["viewer", "operator", "approver", "admin"];
@@ -57,6 +61,53 @@ public class AuthorizationMatrixTests(ApiFactory factory) : IClassFixture<ApiFac
 
     private static HttpRequestMessage Request(string method, string path) =>
         new(new HttpMethod(method), path) { Content = method is "GET" or "DELETE" ? null : JsonContent.Create(new { }) };
+}
+
+/// <summary>
+/// Repositories beyond the route's role: an operator registers git URLs; only an admin registers a local path (inside
+/// BATON_REPO_ROOTS) or attaches a credential, since a local repository is code on the server's own disk.
+/// </summary>
+public sealed class RepositoryRoleTests : IDisposable
+{
+    private readonly SampleRepo _repo = new();
+    private readonly BatonFactory _factory = new();
+
+    public static TheoryData<string, string, HttpStatusCode> Cases() => new()
+    {
+        { "operator", "url", HttpStatusCode.Created },
+        { "operator", "local", HttpStatusCode.Forbidden },
+        { "operator", "url+credential", HttpStatusCode.Forbidden },
+        { "approver", "local", HttpStatusCode.Forbidden },
+        { "admin", "local", HttpStatusCode.Created },
+        { "admin", "url+credential", HttpStatusCode.Created },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Who_may_register_what(string role, string what, HttpStatusCode expected)
+    {
+        _factory.Settings["BATON_REPO_ROOTS"] = _repo.Root;
+        var client = role == "admin" ? _factory.Client() : await _factory.ClientAsAsync(role);
+        object body = what switch
+        {
+            "local" => new { name = "r", url = _repo.Path },
+            "url" => new { name = "r", url = "https://example.com/acme/r.git" },
+            _ => new { name = "r", url = "https://example.com/acme/r.git", credential_env = "ACME_GIT_TOKEN" },
+        };
+        var response = await client.Http.PostAsJsonAsync("/api/repositories", body);
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.Forbidden)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("admin", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    public void Dispose()
+    {
+        _factory.Dispose();
+        _repo.Dispose();
+    }
 }
 
 public class ActionBodyTests(ApiFactory factory) : IClassFixture<ApiFactory>

@@ -50,6 +50,27 @@ public class OptionsTests
         Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("relative/folder", "absolute")]
+    [InlineData("/no/such/folder/for/baton", "not an existing folder")]
+    public void Bad_repository_roots_stop_start_up(string roots, string mentions)
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => From(("BATON_REPO_ROOTS", roots)));
+        Assert.Contains("BATON_REPO_ROOTS", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Repository_roots_are_none_on_a_server_and_where_baton_up_runs_on_one_machine()
+    {
+        Assert.Empty(From(("BATON_DATA_DIR", "/srv/baton")).RepoRoots);
+        var temp = Path.TrimEndingDirectorySeparator(Path.GetTempPath());
+        Assert.Equal([temp, "/"], From(("BATON_REPO_ROOTS", temp + ":/:" + temp)).RepoRoots);
+        var local = From(("BATON_DATA_DIR", Path.Combine(temp, "x", ".baton")), ("BATON_LOCAL_ADMIN_KEY", "true")).RepoRoots;
+        Assert.Equal(Path.Combine(temp, "x"), local[0]);
+        Assert.Empty(From(("BATON_LOCAL_ADMIN_KEY", "true"), ("BATON_REPO_ROOTS", "")).RepoRoots);
+    }
+
     [Fact]
     public async Task The_data_dir_and_the_local_key_are_private_to_their_owner()
     {

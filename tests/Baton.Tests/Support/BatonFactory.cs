@@ -52,6 +52,8 @@ public class BatonFactory : WebApplicationFactory<Program>
         builder.UseSetting("BATON_ADMIN_TOKEN", AdminToken);
         builder.UseSetting("BATON_WORKERS", "2");
         builder.UseSetting("BATON_RATE_LIMIT", RateLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Test repositories live in temp folders; Baton's own data and work dirs inside it stay refused.
+        builder.UseSetting("BATON_REPO_ROOTS", Path.GetTempPath());
         builder.UseEnvironment("Production");
         foreach (var (key, value) in Settings)
         {

@@ -72,6 +72,8 @@ public sealed class SampleRepo : IDisposable
             #!/bin/bash
             bash -c 'trap "" TERM; echo $$ > "$BATON_ARTIFACTS_DIR/../child.pid"; while true; do sleep 1; done' &
             echo $$ > "$BATON_ARTIFACTS_DIR/../parent.pid"
+            # "started" only once both pids are written: a test reads them as soon as it sees the line.
+            while [ ! -s "$BATON_ARTIFACTS_DIR/../child.pid" ]; do sleep 0.01; done
             echo "started tree"
             while true; do sleep 1; done
             """);

@@ -46,6 +46,8 @@ public sealed class ServerProcess : IDisposable
         start.Environment["BATON_DATA_DIR"] = dataDir;
         start.Environment["BATON_ADMIN_TOKEN"] = adminToken;
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Test repositories live in temp folders (BatonFactory does the same).
+        start.Environment["BATON_REPO_ROOTS"] = Path.GetTempPath();
         var process = Process.Start(start)!;
         var server = new ServerProcess(process, url);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
