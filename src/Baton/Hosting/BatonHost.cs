@@ -41,6 +41,7 @@ public static class BatonHost
         services.AddSingleton<AgentWork>();
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<RenderCache>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
