@@ -42,6 +42,8 @@ public static class BatonHost
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<RenderCache>();
+        services.AddSingleton(sp => UsageLimits.From(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton<OpenStreams>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();

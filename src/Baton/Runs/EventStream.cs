@@ -18,7 +18,11 @@ namespace Baton.Runs;
 public static class EventStream
 {
     private const int Batch = 500;
+    private const int RetryAfterSeconds = 30;
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>Timers take at most about 24 days; a key expiring later is still caught by the periodic check.</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(24);
 
     /// <summary>
     /// What a stream sends. The API's streams send every event under its type's name. The dashboard's scripts only ask
@@ -60,9 +64,24 @@ public static class EventStream
     {
         public async Task ExecuteAsync(HttpContext http)
         {
-            // Ends when the client goes away or the server stops: an open stream must not hold up a shutdown.
+            var (lease, refused) = http.RequestServices.GetRequiredService<OpenStreams>().TryOpen(keyId ?? "anonymous");
+            if (lease is null)
+            {
+                // EventSource gives up on a non-200 answer; the dashboard's scripts read this as "try again later".
+                http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                await Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests", refused!);
+                return;
+            }
+            using var held = lease;
+            // A key that expires while its stream is open ends the stream then, not at the next periodic check.
+            var expiresAt = keyId is null ? null : await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
+                "SELECT expires_at FROM api_keys WHERE id = @keyId", new { keyId }), http.RequestAborted);
+            var untilExpiry = expiresAt is { } ms ? Times.FromMs(ms) - time.GetUtcNow() : TimeSpan.MaxValue;
+            using var expiry = untilExpiry < MaxTimer ? new CancellationTokenSource(untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero, time) : new CancellationTokenSource();
+            // Ends when the client goes away, the server stops (an open stream must not hold up a shutdown), or the
+            // key is revoked or expires.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(
-                http.RequestAborted, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+                http.RequestAborted, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping, lease.Ended, expiry.Token);
             var ct = stop.Token;
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
@@ -147,7 +166,7 @@ public static class EventStream
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                // The client went away.
+                // The client went away, the server is stopping, or the key no longer counts.
             }
         }
     }
