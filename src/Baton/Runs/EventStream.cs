@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Baton.Auth;
 using Baton.Client;
-using Baton.Engine;
 using Baton.Storage;
 using Dapper;
 
@@ -36,20 +35,20 @@ public static class EventStream
         public static readonly Style RunsList = new(Logs: false, NameEvents: false);
     }
 
-    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null)
+    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
     {
         if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
         {
             return Problems.NotFound("run", id);
         }
-        return Start(http, id, db, signals, time, style ?? Style.Api);
+        return Start(http, id, db, feed, time, style ?? Style.Api);
     }
 
     /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
-    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null) =>
-        Start(http, null, db, signals, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
+    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null) =>
+        Start(http, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, Style style, long from = 0)
+    private static IResult Start(HttpContext http, string? runId, Database db, EventFeed feed, TimeProvider time, Style style, long from = 0)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
         var after = from;
@@ -57,10 +56,10 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
+        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, feed, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EventFeed feed, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -90,11 +89,14 @@ public static class EventStream
             var last = after;
             var lastWrite = time.GetUtcNow();
             var keyCheckedAt = lastWrite;
+            var statusKnown = false;
+            var finishedSeen = false;
+            var timedOut = false;
             try
             {
                 while (!ct.IsCancellationRequested)
                 {
-                    var wake = signals.Events.Current;
+                    var wake = feed.Updated.Current;
                     if (time.GetUtcNow() - keyCheckedAt >= KeepAlive)
                     {
                         // A revoked or expired key stops receiving events at once, even on a stream it opened before.
@@ -104,13 +106,22 @@ public static class EventStream
                             return;
                         }
                     }
-                    var (events, finished) = await db.ReadAsync(async c =>
+                    // From the node's feed when it holds them (no query), else from the database: a stream far behind,
+                    // a finished run's last events (committed, maybe not yet read by the feed), or a quiet stream's
+                    // periodic look, which also catches a write that did not signal.
+                    if (finishedSeen || timedOut || !feed.TryRead(runId, last, Batch, out var events))
                     {
-                        var rows = (await RunReads.EventsAfterAsync(c, runId, last, Batch)).ToList();
-                        var done = runId is not null && rows.Count < Batch && StateNames.IsFinishedForGood(await c.ExecuteScalarAsync<string>(
-                            "SELECT status FROM runs WHERE id = @runId", new { runId }));
-                        return (rows, done);
-                    }, ct);
+                        events = (await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct)).ToList();
+                    }
+                    // A run finishes with an event, so its status needs reading only when its events came (and at first, and on a
+                    // periodic look).
+                    var finished = finishedSeen;
+                    if (!finished && runId is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
+                    {
+                        statusKnown = true;
+                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => c.ExecuteScalarAsync<string>(
+                            "SELECT status FROM runs WHERE id = @runId", new { runId }), ct));
+                    }
                     if (events.Count > 0)
                     {
                         var text = new StringBuilder();
@@ -141,6 +152,7 @@ public static class EventStream
                     {
                         // Events of a finished run may still be committed by the transaction that finished it;
                         // one more read after the status was seen final catches them.
+                        finishedSeen = true;
                         var tail = await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct);
                         if (!tail.Any())
                         {
@@ -153,7 +165,7 @@ public static class EventStream
                         continue;
                     }
                     using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token));
+                    timedOut = await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token)) != wake;
                     await sleep.CancelAsync();
                     // Proxies drop connections that stay silent; other runs' events waking this loop are no sign of life.
                     if (!ct.IsCancellationRequested && time.GetUtcNow() - lastWrite >= KeepAlive)

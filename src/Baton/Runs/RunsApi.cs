@@ -38,10 +38,10 @@ public static class RunsApi
         runs.MapGet("/{id}/artifacts/{name}", ArtifactAsync);
         runs.MapGet("/{id}/metrics", MetricsAsync);
         runs.MapGet("/{id}/logs", LogsAsync);
-        runs.MapGet("/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForRunAsync(id, http, db, signals, time));
-        app.MapGet("/api/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForAllAsync(http, db, signals, time)).WithTags("Runs").RequireAuthorization(Roles.Viewer);
+        runs.MapGet("/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForRunAsync(id, http, db, feed, time));
+        app.MapGet("/api/events", (HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForAllAsync(http, db, feed, time)).WithTags("Runs").RequireAuthorization(Roles.Viewer);
         return app;
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Baton.Client;
 using Baton.Tests.Support;
@@ -92,6 +93,61 @@ public sealed class StreamLimitsTests : IDisposable
             runs.Add(stream.Current.RunId);
         }
         return runs;
+    }
+
+    public void Dispose() => _factory.Dispose();
+}
+
+/// <summary>One event with many streams open: the node reads it once and hands it to every stream.</summary>
+public sealed class StreamFanOutTests : IDisposable
+{
+    private const int Streams = 40;
+
+    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string> { ["stepwise"] = TestProfiles.Manual })
+    {
+        Settings = { ["BATON_MAX_STREAMS_PER_KEY"] = "64" },
+    };
+
+    [Fact]
+    public async Task Open_streams_do_not_each_query_the_database_per_event()
+    {
+        var admin = _factory.Client();
+        var run = await admin.CreateRunAsync(new CreateRunRequest("stepwise", "x"));
+        await admin.WaitForStatusAsync(run.RunId, "paused");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await RenameAsync(run.RunId, "one");
+        var streams = new List<IAsyncEnumerator<RunEventInfo>>();
+        for (var i = 0; i < Streams; i++)
+        {
+            streams.Add(admin.StreamAllEventsAsync(lastEventId: 0, ct: timeout.Token).GetAsyncEnumerator(timeout.Token));
+        }
+        // Each stream replays the history up to that first event: then it is open and waiting for the next.
+        await Task.WhenAll(streams.Select(async s =>
+        {
+            while (await s.MoveNextAsync() && s.Current.Type != "run.updated")
+            {
+            }
+        }));
+
+        var db = _factory.Service<Baton.Storage.Database>();
+        var before = db.Reads;
+        await RenameAsync(run.RunId, "two");
+        Assert.All(await Task.WhenAll(streams.Select(s => s.MoveNextAsync().AsTask())), Assert.True);
+        var reads = db.Reads - before;
+        Assert.All(streams, s => Assert.Equal("run.updated", s.Current.Type));
+
+        // Each stream used to read every event itself (40 reads and more); now the node reads it once for all of them.
+        Assert.True(reads < Streams / 2, $"{reads} database reads for one event with {Streams} streams open");
+        foreach (var s in streams)
+        {
+            await s.DisposeAsync();
+        }
+    }
+
+    private async Task RenameAsync(string runId, string name)
+    {
+        using var patch = await _factory.Http().PatchAsJsonAsync($"/api/runs/{runId}", new { project_name = name });
+        Assert.True(patch.IsSuccessStatusCode);
     }
 
     public void Dispose() => _factory.Dispose();
