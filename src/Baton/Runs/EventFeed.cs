@@ -17,6 +17,9 @@ namespace Baton.Runs;
 public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider time, ILogger<EventFeed> logger) : BackgroundService
 {
     public const int Capacity = 4_096;
+
+    /// <summary>Log lines can be long: the held events' data is bounded too (about 32 MB as UTF-16).</summary>
+    public const long MaxChars = 16 * 1024 * 1024;
     private const int Batch = 500;
 
     /// <summary>A write that forgot to signal is still seen this soon.</summary>
@@ -29,6 +32,8 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
     private long _floor = -1;
 
     private long _tail = -1;
+
+    private long _chars;
 
     /// <summary>Fires after new events are held: streams wait on this instead of on the writers' signal.</summary>
     public Pulse Updated { get; } = new();
@@ -120,10 +125,16 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
             lock (_lock)
             {
                 _events.AddRange(rows);
+                _chars += rows.Sum(e => (long)(e.Data?.Length ?? 0));
                 _tail = rows[^1].Seq;
-                if (_events.Count > Capacity)
+                var dropped = 0;
+                while (_events.Count - dropped > Capacity || (_chars > MaxChars && _events.Count - dropped > 1))
                 {
-                    var dropped = _events.Count - Capacity;
+                    _chars -= _events[dropped].Data?.Length ?? 0;
+                    dropped++;
+                }
+                if (dropped > 0)
+                {
                     _floor = _events[dropped - 1].Seq;
                     _events.RemoveRange(0, dropped);
                 }
