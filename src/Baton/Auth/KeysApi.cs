@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Baton.Client;
+using Baton.Runs;
 using Baton.Storage;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -76,7 +77,7 @@ public static class KeysApi
             k.Id, k.Name, k.Role, k.CreatedBy, Times.FromMs(k.CreatedAt), Times.FromMs(k.ExpiresAt), Times.FromMs(k.RevokedAt))).ToList()));
     }
 
-    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(string id, Database db, TimeProvider time)
+    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(string id, Database db, TimeProvider time, OpenStreams streams)
     {
         var state = await db.WriteAsync(async (c, tx) =>
         {
@@ -92,6 +93,11 @@ public static class KeysApi
             await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToMs() }, tx);
             return "ok";
         });
+        if (state == "ok")
+        {
+            // After the commit, so a stream that ends cannot reopen with a key that is still active.
+            streams.EndStreamsOf(id);
+        }
         return state switch
         {
             "missing" => Problems.NotFound("key", id),

@@ -26,15 +26,17 @@ public static class ArtifactPages
     public static string Link(string runId, string name, string? suffix = null) =>
         DashboardPages.RunUrl(runId, $"/artifacts/{Uri.EscapeDataString(name)}{suffix}");
 
-    public static async Task<IResult> ShowAsync(string id, string name, string? iteration, Database db)
+    public static async Task<IResult> ShowAsync(string id, string name, string? iteration, Database db, RenderCache renderings)
     {
         var (versions, row, problem) = await VersionAsync(db, id, SegmentName(name), iteration);
         if (problem is not null)
         {
             return problem;
         }
-        var content = await ContentAsync(db, row!);
-        return DashboardPages.Render<ArtifactPage>(new { RunId = id, Current = row, Versions = versions, Content = Render(row!.Name, row.MediaType, content) });
+        // Blobs are content-addressed, so the stored sha256 is the content's: a cached rendering needs no blob read.
+        var kind = KindOf(row!.Name, row.MediaType);
+        var content = await renderings.GetOrRenderAsync(kind.ToString(), row.Sha256, async () => Render(kind, await ContentAsync(db, row)));
+        return DashboardPages.Render<ArtifactPage>(new { RunId = id, Current = row, Versions = versions, Content = content });
     }
 
     public static async Task<IResult> RawAsync(string id, string name, string? iteration, HttpContext http, Database db)
@@ -218,11 +220,34 @@ public static class ArtifactPages
         }
     }
 
+    /// <summary>Which renderer an artifact gets, from its name and media type (a diff is also recognised by its text).</summary>
+    public enum RenderKind
+    {
+        Markdown,
+        Mermaid,
+        Patch,
+        Json,
+        Text,
+    }
+
+    public static RenderKind KindOf(string name, string mediaType)
+    {
+        bool Is(string type, params string[] extensions) =>
+            mediaType.StartsWith(type, StringComparison.OrdinalIgnoreCase) || extensions.Any(e => name.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+        return Is("text/markdown", ".md", ".markdown") ? RenderKind.Markdown
+            : Is("text/vnd.mermaid", ".mmd", ".mermaid") ? RenderKind.Mermaid
+            : Is("text/x-diff", ".patch", ".diff") || Is("text/x-patch") ? RenderKind.Patch
+            : mediaType.Contains("json", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? RenderKind.Json
+            : RenderKind.Text;
+    }
+
     /// <summary>
     /// Markdown without raw HTML, with only safe link schemes and ```mermaid blocks drawn; JSON indented; diffs coloured;
     /// Mermaid drawn; other text as it is; binary content as a note. Every piece of the artifact is encoded.
     /// </summary>
-    public static Markup Render(string name, string mediaType, byte[] content)
+    public static Markup Render(string name, string mediaType, byte[] content) => Render(KindOf(name, mediaType), content);
+
+    public static Markup Render(RenderKind kind, byte[] content)
     {
         if (content.Length == 0)
         {
@@ -232,33 +257,98 @@ public static class ArtifactPages
         {
             return Html.Of($"""<p class="notice">Binary content ({content.Length} bytes): it is not shown here. Use the download link, or <code>baton run artifacts</code>.</p>""");
         }
-        bool Is(string type, params string[] extensions) =>
-            mediaType.StartsWith(type, StringComparison.OrdinalIgnoreCase) || extensions.Any(e => name.EndsWith(e, StringComparison.OrdinalIgnoreCase));
-        if (Is("text/markdown", ".md", ".markdown"))
+        switch (kind)
         {
-            return MarkdownHtml(text);
+            case RenderKind.Markdown:
+                return MarkdownHtml(text);
+            case RenderKind.Mermaid:
+                return FlowchartSvg.FromSource(text, "mmd-0");
+            case RenderKind.Patch:
+                return PatchHtml(text);
+            case RenderKind.Json:
+                try
+                {
+                    using var doc = JsonDocument.Parse(text);
+                    text = JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
+                }
+                catch (JsonException)
+                {
+                    // Not valid JSON after all: shown as it is.
+                }
+                return Html.Of($"""<pre>{text}</pre>""");
+            default:
+                return PatchLines.LooksLikeDiff(text) ? PatchHtml(text) : Html.Of($"""<pre>{text}</pre>""");
         }
-        if (Is("text/vnd.mermaid", ".mmd", ".mermaid"))
+    }
+
+    /// <summary>The text as it is, with a short note saying why it is not drawn: what every renderer falls back to.</summary>
+    public static Markup PlainText(string text, string why) =>
+        Html.Of($"""<div class="render-fallback"><p class="muted small">{why}</p><pre>{text}</pre></div>""");
+
+    /// <summary>
+    /// Markdig has no time budget and cannot be cancelled, and some inputs cost it quadratic time (200 KB of `[a](` took
+    /// 13 s). These caps keep every document to a fraction of a second; real documents are far inside them.
+    /// </summary>
+    public const int MaxMarkdownChars = 256 * 1024;
+
+    /// <summary>Link openings (`](`): each unclosed one makes Markdig scan ahead for its end.</summary>
+    public const int MaxLinkOpenings = 2_000;
+
+    /// <summary>Block quotes, list items and brackets nested deeper than this are not a document anyone reads.</summary>
+    public const int MaxNesting = 64;
+
+    /// <summary>Why this text is not rendered as Markdown, or null when it is within every limit. One pass, no allocation.</summary>
+    public static string? MarkdownOverLimit(string text)
+    {
+        if (text.Length > MaxMarkdownChars)
         {
-            return FlowchartSvg.FromSource(text, "mmd-0");
+            return $"Shown as plain text: larger than the {MaxMarkdownChars / 1024} KiB rendered here.";
         }
-        if (Is("text/x-diff", ".patch", ".diff") || Is("text/x-patch") || PatchLines.LooksLikeDiff(text))
+        int links = 0, brackets = 0, markers = 0, indent = 0;
+        var atLineStart = true;
+        for (var i = 0; i < text.Length; i++)
         {
-            return PatchHtml(text);
-        }
-        if (mediaType.Contains("json", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            try
+            var c = text[i];
+            if (c == '\n')
             {
-                using var doc = JsonDocument.Parse(text);
-                text = JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
+                (atLineStart, markers, indent) = (true, 0, 0);
+                continue;
             }
-            catch (JsonException)
+            if (atLineStart)
             {
-                // Not valid JSON after all: shown as it is.
+                // What nests blocks sits before a line's text: quote markers, list bullets, indentation.
+                var bullet = c is '-' or '*' or '+' && i + 1 < text.Length && text[i + 1] == ' ';
+                if (c == '>' || bullet)
+                {
+                    markers++;
+                }
+                else if (c is ' ' or '\t')
+                {
+                    indent += c == '\t' ? 4 : 1;
+                }
+                else
+                {
+                    atLineStart = false;
+                }
+                if (markers > MaxNesting || indent > MaxNesting * 4)
+                {
+                    return $"Shown as plain text: it nests more than {MaxNesting} levels deep.";
+                }
+            }
+            if (c == '[' && ++brackets > MaxNesting)
+            {
+                return $"Shown as plain text: its brackets nest more than {MaxNesting} levels deep.";
+            }
+            if (c == ']')
+            {
+                brackets = Math.Max(0, brackets - 1);
+                if (i + 1 < text.Length && text[i + 1] == '(' && ++links > MaxLinkOpenings)
+                {
+                    return $"Shown as plain text: it has more than {MaxLinkOpenings} links.";
+                }
             }
         }
-        return Html.Of($"""<pre>{text}</pre>""");
+        return null;
     }
 
     /// <summary>Each line in its class; the +/- stay in the text, so colour is not the only signal.</summary>
@@ -266,6 +356,23 @@ public static class ArtifactPages
         Html.Of($"""<pre class="patch">{PatchLines.Classify(patch).Select(l => Html.Of($"""<span class="{PatchLines.ClassOf(l.Kind)}">{l.Text}</span>{"\n"}"""))}</pre>""");
 
     private static Markup MarkdownHtml(string text)
+    {
+        if (MarkdownOverLimit(text) is { } why)
+        {
+            return PlainText(text, why);
+        }
+        try
+        {
+            return MarkdownWithinLimits(text);
+        }
+        catch (Exception e) when (e is ArgumentException or InsufficientExecutionStackException)
+        {
+            // Markdig's own depth limit (an ArgumentException) or the stack: a document nested beyond what the pre-scan sees.
+            return PlainText(text, "Shown as plain text: it nests too deeply to render.");
+        }
+    }
+
+    private static Markup MarkdownWithinLimits(string text)
     {
         using var writer = new StringWriter(CultureInfo.InvariantCulture);
         var renderer = new HtmlRenderer(writer) { LinkRewriter = SafeUrl };
@@ -283,13 +390,19 @@ public static class ArtifactPages
     /// <summary>Draws ```mermaid blocks as diagrams (or their source with a note); every other code block as Markdig does.</summary>
     private sealed class MermaidBlockRenderer(CodeBlockRenderer fallback) : HtmlObjectRenderer<CodeBlock>
     {
+        /// <summary>Each diagram's work is bounded; this bounds how many one document asks for.</summary>
+        public const int MaxDiagrams = 10;
+
         private int _diagrams;
 
         protected override void Write(HtmlRenderer renderer, CodeBlock block)
         {
             if (block is FencedCodeBlock { Info: { } info } fenced && info.Trim().Equals("mermaid", StringComparison.OrdinalIgnoreCase))
             {
-                renderer.Write(FlowchartSvg.FromSource(fenced.Lines.ToString(), $"mmd-{++_diagrams}").Value);
+                var source = fenced.Lines.ToString();
+                renderer.Write((++_diagrams <= MaxDiagrams
+                    ? FlowchartSvg.FromSource(source, $"mmd-{_diagrams}")
+                    : PlainText(source, $"Shown as source: only the first {MaxDiagrams} diagrams of a document are drawn.")).Value);
                 return;
             }
             ((Markdig.Renderers.IMarkdownObjectRenderer)fallback).Write(renderer, block);

@@ -2,7 +2,6 @@ using System.Reflection;
 using System.Security.Cryptography;
 using Baton.Auth;
 using Baton.Dashboard.Components;
-using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
@@ -28,8 +27,8 @@ public static class DashboardApi
         RunListEndpoints.Map(pages);
         NewRun.Map(pages);
         ArtifactPages.Map(pages);
-        pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForRunAsync(id, http, db, signals, time, EventStream.Style.RunPage));
+        pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForRunAsync(id, http, db, feed, time, EventStream.Style.RunPage));
         RunDetailPages.Map(pages);
         AgentPages.Map(pages);
         ProfilePages.Map(pages);

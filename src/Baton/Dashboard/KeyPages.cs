@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Dashboard.Components;
+using Baton.Runs;
 using Baton.Storage;
 using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
@@ -104,14 +105,14 @@ public static class KeyPages
             : DashboardPages.Render<KeyRevokePage>(new { Key = key, Own = IsOwn(http, id) });
     }
 
-    private static async Task<IResult> RevokeAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time)
+    private static async Task<IResult> RevokeAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, TimeProvider time, OpenStreams streams)
     {
         var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
         if (form is null)
         {
             return badForm!;
         }
-        var result = (await KeysApi.RevokeAsync(id, db, time)).Result;
+        var result = (await KeysApi.RevokeAsync(id, db, time, streams)).Result;
         return result switch
         {
             NoContent => Results.Redirect(IsOwn(http, id) ? "/signin" : "/keys"),

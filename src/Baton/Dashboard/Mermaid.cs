@@ -71,6 +71,7 @@ public static partial class MermaidParser
         var nodes = new List<FlowNode>();
         var labelled = new HashSet<string>(StringComparer.Ordinal);
         var edges = new List<FlowEdge>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var statement in statements.Skip(1))
         {
             if (StylingPattern().IsMatch(statement))
@@ -79,7 +80,7 @@ public static partial class MermaidParser
             }
             try
             {
-                if (!ParseStatement(statement, nodes, labelled, edges))
+                if (!ParseStatement(statement, nodes, index, labelled, edges))
                 {
                     return null;
                 }
@@ -139,10 +140,10 @@ public static partial class MermaidParser
     }
 
     /// <summary>A node, then any number of (link, node): `A --> B -- text --> C`.</summary>
-    private static bool ParseStatement(string statement, List<FlowNode> nodes, HashSet<string> labelled, List<FlowEdge> edges)
+    private static bool ParseStatement(string statement, List<FlowNode> nodes, Dictionary<string, int> index, HashSet<string> labelled, List<FlowEdge> edges)
     {
         var at = 0;
-        var first = ReadNode(statement, ref at, nodes, labelled);
+        var first = ReadNode(statement, ref at, nodes, index, labelled);
         if (first is null)
         {
             return false;
@@ -162,7 +163,7 @@ public static partial class MermaidParser
             }
             at += link.Length;
             SkipSpaces(statement, ref at);
-            var next = ReadNode(statement, ref at, nodes, labelled);
+            var next = ReadNode(statement, ref at, nodes, index, labelled);
             if (next is null)
             {
                 return false;
@@ -187,7 +188,7 @@ public static partial class MermaidParser
         return string.IsNullOrWhiteSpace(text) ? null : Unquote(text.Trim());
     }
 
-    private static string? ReadNode(string s, ref int at, List<FlowNode> nodes, HashSet<string> labelled)
+    private static string? ReadNode(string s, ref int at, List<FlowNode> nodes, Dictionary<string, int> index, HashSet<string> labelled)
     {
         SkipSpaces(s, ref at);
         var id = IdPattern().Match(s, at);
@@ -214,9 +215,10 @@ public static partial class MermaidParser
             at = end + close.Length;
             break;
         }
-        var existing = nodes.FindIndex(n => n.Id == id.Value);
-        if (existing < 0)
+        // An index, not a search of the list: a 50 KB source can name thousands of nodes before the size checks see them.
+        if (!index.TryGetValue(id.Value, out var existing))
         {
+            index[id.Value] = nodes.Count;
             nodes.Add(new FlowNode(id.Value, label ?? id.Value, shape));
         }
         else if (label is not null && labelled.Add(id.Value))
@@ -423,6 +425,10 @@ public static class FlowchartLayout
         return rows;
     }
 
+    /// <summary>How many waypoints <see cref="Order"/> would add: one per layer an edge passes through without stopping.</summary>
+    public static long Waypoints(Flowchart chart, Dictionary<string, int> layers) =>
+        chart.Edges.Sum(e => (long)Math.Max(0, layers[e.To] - layers[e.From] - 1));
+
     /// <summary>The id of edge <paramref name="edge"/>'s waypoint in layer <paramref name="layer"/>; no Mermaid id has a space.</summary>
     public static string Waypoint(int edge, int layer) => $"edge {edge} layer {layer}";
 
@@ -598,21 +604,35 @@ public static class FlowchartSvg
         return Html.Raw(svg.ToString());
     }
 
-    /// <summary>Beyond these a drawing would be unreadable anyway, and parsing and layout stay cheap for any artifact.</summary>
+    /// <summary>
+    /// Beyond these a drawing would be unreadable anyway, and parsing and layout stay cheap for any artifact. Nodes and
+    /// edges alone do not bound the layout: an edge across many layers becomes a waypoint in each (300 nodes and 4,000
+    /// long edges took over 12 s), so the waypoints, which every ordering sweep visits, have their own cap.
+    /// </summary>
     public const int MaxSourceLength = 50_000;
     public const int MaxNodes = 300;
+    public const int MaxEdges = 600;
+    public const int MaxWaypoints = 3_000;
 
     /// <summary>The diagram when the source is a flowchart this reads; otherwise the source, with a note saying why.</summary>
     public static Markup FromSource(string source, string id)
     {
-        var chart = source.Length <= MaxSourceLength ? MermaidParser.Parse(source) : null;
-        if (chart is { Nodes.Count: <= MaxNodes })
+        if (source.Length > MaxSourceLength)
         {
-            return Html.Of($"""<figure class="mermaid-figure">{Render(FlowchartLayout.Compute(chart), id)}<details><summary>Mermaid source</summary><pre>{source}</pre></details></figure>""");
+            return ArtifactPages.PlainText(source, $"Shown as source: too large to draw here (the limit is {MaxSourceLength / 1000} KB of source).");
         }
-        var why = chart is not null || source.Length > MaxSourceLength
-            ? $"Shown as source: too large to draw here (the limit is {MaxNodes} nodes)."
-            : "Shown as source: only flowcharts are drawn here.";
-        return Html.Of($"""<div class="mermaid-source"><p class="muted small">{why}</p><pre>{source}</pre></div>""");
+        if (MermaidParser.Parse(source) is not { } chart)
+        {
+            return Html.Of($"""<div class="mermaid-source"><p class="muted small">Shown as source: only flowcharts are drawn here.</p><pre>{source}</pre></div>""");
+        }
+        if (chart.Nodes.Count > MaxNodes || chart.Edges.Count > MaxEdges)
+        {
+            return ArtifactPages.PlainText(source, $"Shown as source: too large to draw here (the limits are {MaxNodes} nodes and {MaxEdges} links).");
+        }
+        if (FlowchartLayout.Waypoints(chart, FlowchartLayout.Layers(chart)) > MaxWaypoints)
+        {
+            return ArtifactPages.PlainText(source, "Shown as source: too large to draw here (its links cross too many layers to lay out).");
+        }
+        return Html.Of($"""<figure class="mermaid-figure">{Render(FlowchartLayout.Compute(chart), id)}<details><summary>Mermaid source</summary><pre>{source}</pre></details></figure>""");
     }
 }

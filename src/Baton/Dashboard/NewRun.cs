@@ -34,7 +34,7 @@ public static class NewRun
     public static IResult Show(HttpContext http, ProfileCatalog catalog) =>
         Render(catalog, new Dictionary<string, string> { ["profile"] = http.Request.Query["profile"].ToString() }, null, 200);
 
-    public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, TimeProvider time)
+    public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, UsageLimits limits, TimeProvider time)
     {
         // Over the form's limits the body is not read any further, so nothing the person typed can be shown again.
         var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery, () => Render(catalog, new Dictionary<string, string>(), new Dictionary<string, string[]>
@@ -79,7 +79,7 @@ public static class NewRun
         }
 
         var request = new CreateRunRequest(Field("profile"), intake, Field("project_name")?.Trim(), Field("mode"), budget);
-        var created = await RunsApi.CreateAsync(request, null, http.User, db, catalog, transitions, time);
+        var created = await RunsApi.CreateAsync(request, null, http.User, db, catalog, transitions, limits, time);
         if (created.Result is Created<RunDetail> { Value: { } run })
         {
             return Results.Redirect(DashboardPages.RunUrl(run.RunId));

@@ -100,8 +100,8 @@ public static class RunListEndpoints
     public static void Map(RouteGroupBuilder pages)
     {
         pages.MapGet("/", ListAsync);
-        pages.MapGet("/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForAllAsync(http, db, signals, time, EventStream.Style.RunsList));
+        pages.MapGet("/events", (HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForAllAsync(http, db, feed, time, EventStream.Style.RunsList));
         pages.MapPost("/runs/bulk", BulkAsync).RequireAuthorization(Roles.Operator);
     }
 

@@ -41,6 +41,10 @@ public static class BatonHost
         services.AddSingleton<AgentWork>();
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<RenderCache>();
+        services.AddSingleton(sp => UsageLimits.From(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton<OpenStreams>();
+        services.AddSingleton<EventFeed>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
@@ -49,6 +53,8 @@ public static class BatonHost
         services.AddHostedService<StartupInitializer>();
         services.AddHostedService<EngineHost>();
         services.AddHostedService<WorkspaceJanitor>();
+        // After the start-up initializer: the feed reads the events table, which the migrations create.
+        services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());
 
         services.ConfigureHttpJsonOptions(o =>
         {

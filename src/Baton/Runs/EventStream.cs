@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Baton.Auth;
 using Baton.Client;
-using Baton.Engine;
 using Baton.Storage;
 using Dapper;
 
@@ -18,7 +17,11 @@ namespace Baton.Runs;
 public static class EventStream
 {
     private const int Batch = 500;
+    private const int RetryAfterSeconds = 30;
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>Timers take at most about 24 days; a key expiring later is still caught by the periodic check.</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(24);
 
     /// <summary>
     /// What a stream sends. The API's streams send every event under its type's name. The dashboard's scripts only ask
@@ -32,20 +35,20 @@ public static class EventStream
         public static readonly Style RunsList = new(Logs: false, NameEvents: false);
     }
 
-    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null)
+    public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
     {
         if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
         {
             return Problems.NotFound("run", id);
         }
-        return Start(http, id, db, signals, time, style ?? Style.Api);
+        return Start(http, id, db, feed, time, style ?? Style.Api);
     }
 
     /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
-    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EngineSignals signals, TimeProvider time, Style? style = null) =>
-        Start(http, null, db, signals, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
+    public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null) =>
+        Start(http, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EngineSignals signals, TimeProvider time, Style style, long from = 0)
+    private static IResult Start(HttpContext http, string? runId, Database db, EventFeed feed, TimeProvider time, Style style, long from = 0)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
         var after = from;
@@ -53,16 +56,31 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, signals, time);
+        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, feed, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EngineSignals signals, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EventFeed feed, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
-            // Ends when the client goes away or the server stops: an open stream must not hold up a shutdown.
+            var (lease, refused) = http.RequestServices.GetRequiredService<OpenStreams>().TryOpen(keyId ?? "anonymous");
+            if (lease is null)
+            {
+                // EventSource gives up on a non-200 answer; the dashboard's scripts read this as "try again later".
+                http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                await Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests", refused!);
+                return;
+            }
+            using var held = lease;
+            // A key that expires while its stream is open ends the stream then, not at the next periodic check.
+            var expiresAt = keyId is null ? null : await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
+                "SELECT expires_at FROM api_keys WHERE id = @keyId", new { keyId }), http.RequestAborted);
+            var untilExpiry = expiresAt is { } ms ? Times.FromMs(ms) - time.GetUtcNow() : TimeSpan.MaxValue;
+            using var expiry = untilExpiry < MaxTimer ? new CancellationTokenSource(untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero, time) : new CancellationTokenSource();
+            // Ends when the client goes away, the server stops (an open stream must not hold up a shutdown), or the
+            // key is revoked or expires.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(
-                http.RequestAborted, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+                http.RequestAborted, http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping, lease.Ended, expiry.Token);
             var ct = stop.Token;
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
@@ -71,11 +89,14 @@ public static class EventStream
             var last = after;
             var lastWrite = time.GetUtcNow();
             var keyCheckedAt = lastWrite;
+            var statusKnown = false;
+            var finishedSeen = false;
+            var timedOut = false;
             try
             {
                 while (!ct.IsCancellationRequested)
                 {
-                    var wake = signals.Events.Current;
+                    var wake = feed.Updated.Current;
                     if (time.GetUtcNow() - keyCheckedAt >= KeepAlive)
                     {
                         // A revoked or expired key stops receiving events at once, even on a stream it opened before.
@@ -85,13 +106,22 @@ public static class EventStream
                             return;
                         }
                     }
-                    var (events, finished) = await db.ReadAsync(async c =>
+                    // From the node's feed when it holds them (no query), else from the database: a stream far behind,
+                    // a finished run's last events (committed, maybe not yet read by the feed), or a quiet stream's
+                    // periodic look, which also catches a write that did not signal.
+                    if (finishedSeen || timedOut || !feed.TryRead(runId, last, Batch, out var events))
                     {
-                        var rows = (await RunReads.EventsAfterAsync(c, runId, last, Batch)).ToList();
-                        var done = runId is not null && rows.Count < Batch && StateNames.IsFinishedForGood(await c.ExecuteScalarAsync<string>(
-                            "SELECT status FROM runs WHERE id = @runId", new { runId }));
-                        return (rows, done);
-                    }, ct);
+                        events = (await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct)).ToList();
+                    }
+                    // A run finishes with an event, so its status needs reading only when its events came (and at first, and on a
+                    // periodic look).
+                    var finished = finishedSeen;
+                    if (!finished && runId is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
+                    {
+                        statusKnown = true;
+                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => c.ExecuteScalarAsync<string>(
+                            "SELECT status FROM runs WHERE id = @runId", new { runId }), ct));
+                    }
                     if (events.Count > 0)
                     {
                         var text = new StringBuilder();
@@ -122,6 +152,7 @@ public static class EventStream
                     {
                         // Events of a finished run may still be committed by the transaction that finished it;
                         // one more read after the status was seen final catches them.
+                        finishedSeen = true;
                         var tail = await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct);
                         if (!tail.Any())
                         {
@@ -134,7 +165,7 @@ public static class EventStream
                         continue;
                     }
                     using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token));
+                    timedOut = await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token)) != wake;
                     await sleep.CancelAsync();
                     // Proxies drop connections that stay silent; other runs' events waking this loop are no sign of life.
                     if (!ct.IsCancellationRequested && time.GetUtcNow() - lastWrite >= KeepAlive)
@@ -147,7 +178,7 @@ public static class EventStream
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                // The client went away.
+                // The client went away, the server is stopping, or the key no longer counts.
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -11,6 +12,7 @@ using Baton.Storage;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Data.Sqlite;
 
 namespace Baton.Runs;
 
@@ -36,10 +38,10 @@ public static class RunsApi
         runs.MapGet("/{id}/artifacts/{name}", ArtifactAsync);
         runs.MapGet("/{id}/metrics", MetricsAsync);
         runs.MapGet("/{id}/logs", LogsAsync);
-        runs.MapGet("/{id}/events", (string id, HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForRunAsync(id, http, db, signals, time));
-        app.MapGet("/api/events", (HttpContext http, Database db, EngineSignals signals, TimeProvider time) =>
-            EventStream.ForAllAsync(http, db, signals, time)).WithTags("Runs").RequireAuthorization(Roles.Viewer);
+        runs.MapGet("/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForRunAsync(id, http, db, feed, time));
+        app.MapGet("/api/events", (HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForAllAsync(http, db, feed, time)).WithTags("Runs").RequireAuthorization(Roles.Viewer);
         return app;
     }
 
@@ -50,13 +52,15 @@ public static class RunsApi
         Database db,
         ProfileCatalog catalog,
         RunTransitions transitions,
+        UsageLimits limits,
         TimeProvider time)
     {
         if (body is null)
         {
             return Problems.Invalid("body", "a JSON body is required: {\"profile\": ..., \"intake\": ...}");
         }
-        if (body.Intake is not null && Encoding.UTF8.GetByteCount(body.Intake) > MaxIntakeBytes)
+        var intakeBytes = body.Intake is null ? 0 : Encoding.UTF8.GetByteCount(body.Intake);
+        if (intakeBytes > MaxIntakeBytes)
         {
             return Problems.TooLarge($"intake is larger than {MaxIntakeBytes / 1024} KiB");
         }
@@ -116,18 +120,30 @@ public static class RunsApi
         {
             return Problems.Invalid(errors);
         }
+        // The profile's budget is an admin's choice (admins write profiles); spending past it is an approver's.
+        if (profile!.Profile.BudgetUsd is { } profileBudget && body.BudgetUsd > profileBudget && !user.Has(Roles.Approver))
+        {
+            return TypedResults.Problem(statusCode: 403, title: "Forbidden",
+                detail: $"budget_usd {body.BudgetUsd} is above profile '{profile.Profile.Name}''s budget of {profileBudget} USD; a larger budget needs the approver role");
+        }
 
+        var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
         var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, BatonJson.Options)));
         var loaded = profile!;
-        var (run, replay, decision) = await db.WriteAsync(async (c, tx) =>
+        var (run, replay, decision, overQuota) = await db.WriteAsync<(RunRow, bool, RunDecision?, ProblemHttpResult?)>(async (c, tx) =>
         {
             if (idempotencyKey is not null)
             {
                 var existing = await c.QuerySingleOrDefaultAsync<RunRow>("SELECT * FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
                 if (existing is not null)
                 {
-                    return (existing, true, (RunDecision?)null);
+                    return (existing, true, (RunDecision?)null, (ProblemHttpResult?)null);
                 }
+            }
+            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit.
+            if (keyId is not null && await QuotaProblemAsync(c, tx, keyId, intakeBytes, limits) is { } quota)
+            {
+                return (null!, false, null, quota);
             }
             var now = time.GetUtcNow();
             var id = Ids.New("run", time);
@@ -137,8 +153,8 @@ public static class RunsApi
             await c.ExecuteAsync(
                 """
                 INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, intake, budget_usd,
-                                 idempotency_key, request_hash, created_by, created_at, updated_at, repository_id)
-                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @now, @now, @repository)
+                                 idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
+                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
                 """,
                 new
                 {
@@ -152,14 +168,25 @@ public static class RunsApi
                     idempotencyKey,
                     requestHash,
                     actor = user.Actor(),
+                    keyId,
                     now = now.ToMs(),
                     repository = body.RepositoryId,
                 }, tx);
+            if (keyId is not null)
+            {
+                await c.ExecuteAsync(
+                    "INSERT INTO key_usage(key_id, stored_bytes) VALUES (@keyId, @intakeBytes) ON CONFLICT(key_id) DO UPDATE SET stored_bytes = stored_bytes + @intakeBytes",
+                    new { keyId, intakeBytes }, tx);
+            }
             await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);
             var outcome = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun());
-            return (outcome.Run!, false, outcome.Decision);
+            return (outcome.Run!, false, outcome.Decision, null);
         });
+        if (overQuota is not null)
+        {
+            return overQuota;
+        }
         if (decision is not null)
         {
             transitions.AfterCommit(decision);
@@ -171,6 +198,39 @@ public static class RunsApi
         var detail = await DetailAsync(db, transitions, run);
         return TypedResults.Created($"/api/runs/{run.Id}", detail);
     }
+
+    /// <summary>Runs a key created that can still change, the ones that hold workers and workspaces.</summary>
+    private static readonly string[] ActiveStatuses = [.. new[] { RunStatus.Pending, RunStatus.Running, RunStatus.AwaitingApproval, RunStatus.Paused }.Select(s => s.Wire())];
+
+    /// <summary>The quota problem this run would hit, or null when the key has room for it. A quota of 0 is off.</summary>
+    private static async Task<ProblemHttpResult?> QuotaProblemAsync(SqliteConnection c, IDbTransaction tx, string keyId, long intakeBytes, UsageLimits limits)
+    {
+        if (limits.QuotaActiveRuns > 0)
+        {
+            var active = await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND status IN @ActiveStatuses", new { keyId, ActiveStatuses }, tx);
+            if (active >= limits.QuotaActiveRuns)
+            {
+                return QuotaProblem("active_runs", limits.QuotaActiveRuns, active,
+                    $"this key has {active} runs that have not finished, its quota (BATON_QUOTA_ACTIVE_RUNS); wait for some to finish, or cancel them");
+            }
+        }
+        if (limits.QuotaStoredBytes > 0)
+        {
+            var stored = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(stored_bytes), 0) FROM key_usage WHERE key_id = @keyId", new { keyId }, tx);
+            if (stored + intakeBytes > limits.QuotaStoredBytes)
+            {
+                return QuotaProblem("stored_bytes", limits.QuotaStoredBytes, stored,
+                    $"this key has stored {stored} bytes of intakes; {intakeBytes} more would pass its quota of {limits.QuotaStoredBytes} (BATON_QUOTA_STORED_BYTES)");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>403, not 429: waiting does not help a client that retries (stored bytes never go down by themselves).</summary>
+    private static ProblemHttpResult QuotaProblem(string quota, long limit, long used, string detail) =>
+        TypedResults.Problem(statusCode: 403, title: "Quota reached", detail: detail, type: "urn:baton:problem:quota",
+            extensions: new Dictionary<string, object?> { ["quota"] = quota, ["limit"] = limit, ["used"] = used });
 
     public static async Task<Results<Ok<RunList>, ValidationProblem>> ListAsync(
         string? status, string? profile, string? project, string? limit, string? offset, Database db)

@@ -47,8 +47,14 @@ public sealed class Database
         return connection;
     }
 
+    private long _reads;
+
+    /// <summary>Reads since start-up: how a test sees that open event streams do not each query per event.</summary>
+    public long Reads => Interlocked.Read(ref _reads);
+
     public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken ct = default)
     {
+        Interlocked.Increment(ref _reads);
         await using var connection = await OpenAsync(ct);
         return await read(connection);
     }

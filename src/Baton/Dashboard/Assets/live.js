@@ -16,9 +16,23 @@
   function finished() { return live.getAttribute("data-finished") === "true"; }
   if (finished()) return;
   // From the last event the page already shows, so opening the page does not replay the run's history.
-  var source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" +
-    encodeURIComponent(live.getAttribute("data-last-event") || "0"));
-  window.batonRunEvents = source;
+  var lastEvent = live.getAttribute("data-last-event") || "0";
+  var source = null;
+  // The server refuses a stream beyond its limits (429, too many open): EventSource then gives up for good, so the
+  // page tries again later, waiting longer each time, and tells logs.js about the new stream.
+  var retryIn = 30000;
+  function connect() {
+    source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" + encodeURIComponent(lastEvent));
+    window.batonRunEvents = source;
+    source.onmessage = function (m) { if (m.lastEventId) lastEvent = m.lastEventId; changed(); };
+    source.addEventListener("log", function (m) { if (m.lastEventId) lastEvent = m.lastEventId; });
+    source.onopen = function () { retryIn = 30000; };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED || finished()) return;
+      setTimeout(function () { connect(); window.dispatchEvent(new Event("baton-run-events")); changed(); }, retryIn);
+      retryIn = Math.min(retryIn * 2, 300000);
+    };
+  }
   var timer = null;
 
   function busy() {
@@ -53,5 +67,5 @@
 
   // The page's stream names only log lines ("log", logs.js's); every other event comes unnamed and may change what
   // the page shows.
-  source.onmessage = changed;
+  connect();
 })();

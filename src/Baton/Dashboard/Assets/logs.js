@@ -39,10 +39,13 @@
 
   // The page's one event stream, opened by live.js (none when the run can no longer change). It starts after the
   // last event #live shows, which may be before the last line listed here: those lines are not added twice.
-  var source = window.batonRunEvents;
-  if (!source) return;
+  if (!window.batonRunEvents) return;
   var after = Number(list.getAttribute("data-after") || "0");
-  source.addEventListener("log", function (message) {
+  // live.js opens a new stream after the server refused one (too many open): listen on that one too.
+  function listen() { window.batonRunEvents.addEventListener("log", append); }
+  window.addEventListener("baton-run-events", listen);
+  listen();
+  function append(message) {
     var e;
     try { e = JSON.parse(message.data); } catch (_) { return; }
     if (e.seq <= after) return;
@@ -53,5 +56,5 @@
     var empty = document.getElementById("log-empty");
     if (empty) empty.remove();
     if (following) scrollToEnd(); else { unseen++; say(); }
-  });
+  }
 })();

@@ -77,6 +77,18 @@
 
   // The list's stream (/events) leaves out log lines and sends every other event unnamed: any of them may change
   // what the list shows.
-  var source = new EventSource("/events");
-  source.onmessage = changed;
+  // A stream the server refuses (429, too many open) makes EventSource give up for good: try again later, waiting
+  // longer each time.
+  var retryIn = 30000;
+  function connect() {
+    var source = new EventSource("/events");
+    source.onmessage = changed;
+    source.onopen = function () { retryIn = 30000; };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED) return;
+      setTimeout(function () { connect(); changed(); }, retryIn);
+      retryIn = Math.min(retryIn * 2, 300000);
+    };
+  }
+  connect();
 })();
