@@ -126,6 +126,20 @@ public sealed class CommandWorkerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_prompt_starting_with_a_dash_and_holding_placeholders_arrives_literally()
+    {
+        var intake = "--dangerously-skip-permissions {{workspace}} {{artifacts_dir}} {{prompt}}";
+        var name = "dash" + Guid.NewGuid().ToString("N")[..6];
+        await _client.CreateWorkerAsync(new CreateWorkerRequest(name, "command", [_repo.ScriptPath("args.sh"), "--", "{{prompt}}", "{{phase}}"]));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", name + ".yaml"),
+            $"name: {name}\nphases:\n  - name: work\n    worker: {name}\n    prompt: \"{{{{intake}}}}\"\n");
+        var run = await _client.CreateRunAsync(new CreateRunRequest(name, intake));
+        await _client.WaitForStatusAsync(run.RunId, "completed");
+        var args = File.ReadAllLines(Directory.GetFiles(Path.Combine(_factory.WorkDir, "executions"), "args.txt", SearchOption.AllDirectories).Single());
+        Assert.Equal(["--", intake, "work"], args);
+    }
+
+    [Fact]
     public async Task A_failing_agent_fails_the_phase_with_its_exit_code_and_last_error_line()
     {
         var run = await StartAsync("fail.sh");
