@@ -43,10 +43,11 @@ public sealed class StandaloneExecutor(
         {
             try
             {
-                var (workspace, directory) = await work.PrepareAsync(executionId, started.RepositoryId, linked.Token);
+                var (workspace, directory, git) = await work.PrepareAsync(executionId, started.RepositoryId, linked.Token);
                 var request = new AgentRequest(executionId, null, 1, started.Prompt, directory, work.ArtifactsDirectory(executionId), [], log.WriteAsync)
                 {
                     OnProcessStarted = pid => work.RecordPidAsync(executionId, pid),
+                    Git = git,
                 };
                 outcome = await work.AgentFor(started.Worker).RunAsync(request, linked.Token);
                 usage = outcome.Usage;

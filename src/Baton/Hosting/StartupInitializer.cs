@@ -12,6 +12,7 @@ public sealed class StartupInitializer(
     BatonOptions options,
     Database db,
     JobQueue queue,
+    Agents.Sandbox sandbox,
     TimeProvider time,
     ILogger<StartupInitializer> logger) : IHostedService, IDisposable
 {
@@ -67,6 +68,18 @@ public sealed class StartupInitializer(
         if (workers > 0)
         {
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
+        }
+        switch (await sandbox.StatusAsync())
+        {
+            case (Agents.Sandbox.Bubblewrap, _):
+                logger.LogInformation("Sandbox: bubblewrap ({Bwrap}); command workers and checks see only their workspace and read-only system folders", sandbox.BwrapPath);
+                break;
+            case (Agents.Sandbox.Off, _):
+                logger.LogWarning("Sandbox: off (BATON_SANDBOX=off); command workers and checks run unconfined, as the server's user");
+                break;
+            case (_, var problem):
+                logger.LogError("Sandbox: unavailable; command workers and checks will refuse to run: {Problem}", problem);
+                break;
         }
         var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
         if (freed > 0)

@@ -198,6 +198,21 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         return null;
     }
 
+    /// <summary>
+    /// The git folders of a workspace, for the agent sandbox: worked out from the repository, never read from the
+    /// workspace's `.git` file, which the agent can rewrite. Null when the layout is not the usual one.
+    /// </summary>
+    public WorktreeGitDirs? GitDirsOf(RepositoryRow repository, WorkspaceRow workspace)
+    {
+        if (SourcePath(repository) is not { } source)
+        {
+            return null;
+        }
+        var common = Directory.Exists(System.IO.Path.Combine(source, ".git")) ? System.IO.Path.Combine(source, ".git") : source;
+        var own = System.IO.Path.Combine(common, "worktrees", System.IO.Path.GetFileName(workspace.Path));
+        return Directory.Exists(System.IO.Path.Combine(common, "objects")) && Directory.Exists(own) ? new WorktreeGitDirs(common, own) : null;
+    }
+
     public static bool IsLocal(string url) => !url.Contains("://", StringComparison.Ordinal) && !url.Contains('@', StringComparison.Ordinal);
 
     private string? SourcePath(RepositoryRow repository) =>

@@ -49,7 +49,7 @@ public sealed class WorkerFilesTests : IDisposable
 
         var claude = workers["claude-code"];
         Assert.Equal(("command", "claude", "30m", 2), (claude.Kind, claude.Usage, claude.Timeout, claude.Concurrency));
-        Assert.Equal(["claude", "-p", "{{prompt}}", "--output-format", "json", "--permission-mode", "acceptEdits"], claude.Argv);
+        Assert.Equal(["claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits", "--", "{{prompt}}"], claude.Argv);
         Assert.Equal("ANTHROPIC_API_KEY", claude.SecretEnv!["ANTHROPIC_API_KEY"]);
         Assert.Contains("{{prompt_file}}", workers["aider"].Argv!);
         Assert.Equal(("openai", "http://127.0.0.1:11434/v1", 4096), (workers["ollama-coder"].Kind, workers["ollama-coder"].BaseUrl, workers["ollama-coder"].MaxTokens));
