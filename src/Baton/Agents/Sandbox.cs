@@ -127,7 +127,13 @@ public sealed class Sandbox
         args.AddRange(["--bind", layout.ExecutionDirectory, layout.ExecutionDirectory]);
         if (layout.Git is { } own)
         {
+            // The index is the agent's to write; which branch the worktree is on, and where it points, are not
+            // (Baton commits on HEAD after the phase).
             args.AddRange(["--bind", own.WorktreeDir, own.WorktreeDir]);
+            foreach (var pinned in new[] { "HEAD", "commondir", "gitdir" }.Select(f => Path.Combine(own.WorktreeDir, f)).Where(File.Exists))
+            {
+                args.AddRange(["--ro-bind", pinned, pinned]);
+            }
         }
         args.AddRange(["--chdir", layout.WorkingDirectory, "--", program.FileName, .. program.Arguments]);
         return new ProcessSpec(BwrapPath!, args, layout.WorkingDirectory, env);

@@ -39,8 +39,38 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
         var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>("SELECT * FROM repositories WHERE id = @repositoryId", new { repositoryId }), ct)
             ?? throw new AgentFailedException($"repository '{repositoryId}' no longer exists");
         var workspace = await workspaces.EnsureAsync(ownerId, repository, ct);
+        var place = new Workplace(workspace, workspace.Path, workspaces.GitDirsOf(repository, workspace));
+        RestoreGitLink(place);
         await workspaces.ResetAsync(workspace, ct);
-        return new Workplace(workspace, workspace.Path, workspaces.GitDirsOf(repository, workspace));
+        return place;
+    }
+
+    /// <summary>
+    /// Puts the workspace's `.git` file back as git made it. An agent (or a check) may rewrite it to point at another
+    /// repository, and Baton's own git, which resets and commits here, would follow it.
+    /// </summary>
+    public static void RestoreGitLink(Workplace place)
+    {
+        if (place.Git is not { } git)
+        {
+            return;
+        }
+        var link = Path.Combine(place.Directory, ".git");
+        var expected = $"gitdir: {git.WorktreeDir}\n";
+        var info = new FileInfo(link);
+        if (info.Exists && info.LinkTarget is null && info.Length == System.Text.Encoding.UTF8.GetByteCount(expected) && File.ReadAllText(link) == expected)
+        {
+            return;
+        }
+        if (Directory.Exists(link) && new DirectoryInfo(link).LinkTarget is null)
+        {
+            Directory.Delete(link, recursive: true);
+        }
+        else if (info.Exists || info.LinkTarget is not null)
+        {
+            File.Delete(link);
+        }
+        File.WriteAllText(link, expected);
     }
 
     /// <summary>The execution's own folder: artifacts/, home/, tmp/ and prompt.md; the sandbox shows the agent this one only.</summary>

@@ -150,6 +150,7 @@ public sealed class PhaseExecutor(
             outcome = await work.AgentFor(s.Worker).RunAsync(request, ct);
         }
 
+        AgentWork.RestoreGitLink(place);
         var commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {s.Phase.Name} (run {s.Run.Id}, iteration {s.Iteration})", ct);
         if (commit is not null)
         {

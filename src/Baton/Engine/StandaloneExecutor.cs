@@ -53,6 +53,7 @@ public sealed class StandaloneExecutor(
                 usage = outcome.Usage;
                 var title = started.Prompt.Split('\n', 2)[0].Trim();
                 title = title.Length > 72 ? title[..72] + "…" : title;
+                AgentWork.RestoreGitLink(new Workplace(workspace, directory, git));
                 commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {title}\n\nExecution {executionId}", linked.Token);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)

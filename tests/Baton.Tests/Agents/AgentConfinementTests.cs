@@ -8,18 +8,20 @@ using Microsoft.Data.Sqlite;
 namespace Baton.Tests.Agents;
 
 /// <summary>What an agent, and a repository it works on, can reach of the server: real scripts, real bubblewrap.</summary>
-public sealed class AgentConfinementTests : IDisposable
+public sealed class AgentConfinementTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly SampleRepo _repo = new();
-    private readonly BatonFactory _factory;
-    private readonly BatonClient _client;
+    private readonly BatonFactory _factory = NewFactory();
+    private BatonClient? _clientOnce;
 
-    public AgentConfinementTests()
+    private BatonClient _client => _clientOnce ??= _factory.Client();
+
+    private static BatonFactory NewFactory()
     {
-        _factory = new BatonFactory();
+        var factory = new BatonFactory();
         // An admin.token in the data dir too: one more secret the agent must not read.
-        _factory.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
-        _client = _factory.Client();
+        factory.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
+        return factory;
     }
 
     [Fact]
@@ -95,6 +97,7 @@ public sealed class AgentConfinementTests : IDisposable
         var run = await StartAsync([Script("long-line.sh", "#!/bin/sh\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\necho after the long line")]);
         await _client.WaitForStatusAsync(run.RunId, "completed");
         var grew = PeakWorkingSet() - before;
+        output.WriteLine($"peak working set grew by {grew / 1024 / 1024} MB for a 150 MB line");
         Assert.True(grew < 200L * 1024 * 1024, $"the server grew by {grew / 1024 / 1024} MB");
         var lines = await LogLinesAsync(run.RunId);
         Assert.Contains(lines, l => l.StartsWith("[output truncated", StringComparison.Ordinal));
@@ -106,6 +109,38 @@ public sealed class AgentConfinementTests : IDisposable
         Assert.InRange(lines.Count, 100_000, 100_010);
         Assert.Contains(lines, l => l.StartsWith("[output truncated after 100000 lines", StringComparison.Ordinal));
         Assert.DoesNotContain("300000", lines);
+    }
+
+    [Fact]
+    public async Task A_huge_diff_is_stored_with_a_truncation_marker()
+    {
+        var run = await StartAsync([Script("huge-diff.sh", "#!/bin/sh\nseq 200000 > numbers.txt")]);
+        await _client.WaitForStatusAsync(run.RunId, "completed");
+        var diff = await _client.GetArtifactAsync(run.RunId, "work.diff.patch");
+        Assert.Contains("[output truncated after 100000 lines", diff, StringComparison.Ordinal);
+        Assert.True(diff.Length < 2 * 1024 * 1024, $"{diff.Length} characters");
+    }
+
+    [Fact]
+    public async Task The_agent_cannot_point_the_workspace_at_another_repository_or_branch()
+    {
+        var other = Path.Combine(_repo.Root, "other");
+        Directory.CreateDirectory(other);
+        var script = Script("repoint.sh", """
+            #!/bin/sh
+            echo "ref: refs/heads/main" > "$(git rev-parse --git-dir)/HEAD" 2>/dev/null && echo "LEAK moved HEAD" >> "$BATON_ARTIFACTS_DIR/repoint.md"
+            printf 'gitdir: %s\n' "$OTHER" > .git
+            echo "tried" >> "$BATON_ARTIFACTS_DIR/repoint.md"
+            echo "work" > work.txt
+            """);
+        var run = await StartAsync([script], "[repoint.md]", env: new Dictionary<string, string> { ["OTHER"] = other });
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.True(done.Status == "completed", done.Error);
+        Assert.DoesNotContain("LEAK", await _client.GetArtifactAsync(run.RunId, "repoint.md"), StringComparison.Ordinal);
+        // Baton committed on the run's branch, not on main, and not in the other folder.
+        Assert.Equal("initial", _repo.Git("log", "-1", "--format=%s", "main").Trim());
+        Assert.Contains("work.txt", _repo.Git("show", "--stat", $"baton/{run.RunId}"), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(other));
     }
 
     [Fact]
