@@ -104,6 +104,16 @@ public static class ProcessRunner
             {
                 KillGroup(process);
                 await WaitQuietlyAsync(process.WaitForExitAsync(CancellationToken.None), TimeSpan.FromSeconds(2));
+                // Our pipes close when the last process holding them is gone: in the sandbox that is when the kernel
+                // has finished killing the pid namespace, so "cancelled" means stopped.
+                try
+                {
+                    await WaitQuietlyAsync(Task.WhenAll(stdout, stderr), TimeSpan.FromSeconds(2));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A log write that failed on the way out: the cancel is what the caller hears about.
+                }
                 throw;
             }
             // Whatever the program left running in the background goes with it, and so does its hold on our pipes.
