@@ -48,9 +48,12 @@ public sealed class Sandbox
     private readonly string[] _private;
     private readonly Lazy<Task<(string Mode, string? Problem)>> _probe;
 
-    public Sandbox(BatonOptions options)
+    private readonly ILogger<Sandbox> _logger;
+
+    public Sandbox(BatonOptions options, ILogger<Sandbox> logger)
     {
         _options = options;
+        _logger = logger;
         _private = [options.DataDir, options.WorkDir, Path.GetDirectoryName(options.DatabasePath)!];
         BwrapPath = options.BwrapPath ?? FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
         _probe = new(ProbeAsync);
@@ -60,6 +63,23 @@ public sealed class Sandbox
 
     /// <summary>`bubblewrap`, `off`, or `unavailable` (and why), tried once by running bwrap.</summary>
     public Task<(string Mode, string? Problem)> StatusAsync() => _probe.Value;
+
+    /// <summary>Says at start-up which mode is active (a warning when agents run unconfined, an error when they cannot run).</summary>
+    public async Task LogStatusAsync()
+    {
+        switch (await StatusAsync())
+        {
+            case (Bubblewrap, _):
+                _logger.LogInformation("Sandbox: bubblewrap ({Bwrap}); command workers and checks see only their workspace and read-only system folders", BwrapPath);
+                break;
+            case (Off, _):
+                _logger.LogWarning("Sandbox: off (BATON_SANDBOX=off); command workers and checks run unconfined, as the server's user");
+                break;
+            case (_, var problem):
+                _logger.LogError("Sandbox: unavailable; command workers and checks will refuse to run: {Problem}", problem);
+                break;
+        }
+    }
 
     /// <summary>
     /// The program as the sandbox runs it: bwrap with the layout, or (BATON_SANDBOX=off) the program itself; either

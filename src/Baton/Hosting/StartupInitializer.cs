@@ -69,18 +69,7 @@ public sealed class StartupInitializer(
         {
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
         }
-        switch (await sandbox.StatusAsync())
-        {
-            case (Agents.Sandbox.Bubblewrap, _):
-                logger.LogInformation("Sandbox: bubblewrap ({Bwrap}); command workers and checks see only their workspace and read-only system folders", sandbox.BwrapPath);
-                break;
-            case (Agents.Sandbox.Off, _):
-                logger.LogWarning("Sandbox: off (BATON_SANDBOX=off); command workers and checks run unconfined, as the server's user");
-                break;
-            case (_, var problem):
-                logger.LogError("Sandbox: unavailable; command workers and checks will refuse to run: {Problem}", problem);
-                break;
-        }
+        await sandbox.LogStatusAsync();
         var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
         if (freed > 0)
         {
