@@ -8,20 +8,19 @@ using Microsoft.Data.Sqlite;
 namespace Baton.Tests.Agents;
 
 /// <summary>What an agent, and a repository it works on, can reach of the server: real scripts, real bubblewrap.</summary>
-public sealed class AgentConfinementTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
+public sealed class AgentConfinementTests : IDisposable
 {
     private readonly SampleRepo _repo = new();
-    private readonly BatonFactory _factory = NewFactory();
-    private BatonClient? _clientOnce;
+    private readonly BatonFactory _factory = new();
+    private readonly BatonClient _client;
+    private readonly Xunit.Abstractions.ITestOutputHelper _output;
 
-    private BatonClient _client => _clientOnce ??= _factory.Client();
-
-    private static BatonFactory NewFactory()
+    public AgentConfinementTests(Xunit.Abstractions.ITestOutputHelper output)
     {
-        var factory = new BatonFactory();
+        _output = output;
         // An admin.token in the data dir too: one more secret the agent must not read.
-        factory.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
-        return factory;
+        _factory.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
+        _client = _factory.Client();
     }
 
     [Fact]
@@ -97,7 +96,7 @@ public sealed class AgentConfinementTests(Xunit.Abstractions.ITestOutputHelper o
         var run = await StartAsync([Script("long-line.sh", "#!/bin/sh\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\necho after the long line")]);
         await _client.WaitForStatusAsync(run.RunId, "completed");
         var grew = PeakWorkingSet() - before;
-        output.WriteLine($"peak working set grew by {grew / 1024 / 1024} MB for a 150 MB line");
+        _output.WriteLine($"peak working set grew by {grew / 1024 / 1024} MB for a 150 MB line");
         Assert.True(grew < 200L * 1024 * 1024, $"the server grew by {grew / 1024 / 1024} MB");
         var lines = await LogLinesAsync(run.RunId);
         Assert.Contains(lines, l => l.StartsWith("[output truncated", StringComparison.Ordinal));
