@@ -1,6 +1,6 @@
 namespace Baton.Cli;
 
-/// <summary>Where downloaded artifacts go on disk.</summary>
+/// <summary>Where downloaded artifacts go on disk, and how they are written there.</summary>
 public static class ArtifactFiles
 {
     /// <summary>
@@ -15,7 +15,35 @@ public static class ArtifactFiles
         {
             throw new CliException($"refusing to write artifact '{name}': its name points outside {dir}");
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         return path;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="path"/> under <paramref name="root"/> without following a symbolic link: a link in a
+    /// folder between the two, or as the file itself, would send the content somewhere else, so it is refused. The
+    /// file is made new (O_EXCL), so a link put there after the check is not followed either.
+    /// </summary>
+    public static async Task WriteAsync(string root, string path, byte[] content, CancellationToken ct)
+    {
+        var full = Path.GetFullPath(path);
+        var current = Path.GetFullPath(root);
+        foreach (var part in Path.GetRelativePath(current, full).Split(Path.DirectorySeparatorChar))
+        {
+            current = Path.Combine(current, part);
+            if (new FileInfo(current).LinkTarget is not null)
+            {
+                throw new CliException($"refusing to write {Shell.Path(full)}: {Shell.Path(current)} is a symbolic link");
+            }
+            if (current != full)
+            {
+                Directory.CreateDirectory(current);
+            }
+        }
+        if (File.Exists(full))
+        {
+            File.Delete(full);
+        }
+        await using var stream = new FileStream(full, FileMode.CreateNew, FileAccess.Write);
+        await stream.WriteAsync(content, ct);
     }
 }

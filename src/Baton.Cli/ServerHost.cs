@@ -61,6 +61,8 @@ public static class ServerHost
             builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
             // The authentication base class logs every refused key at Information under our category.
             builder.Logging.AddFilter("Baton.Auth", LogLevel.Warning);
+            // The banner says which sandbox is active; the log speaks up only when agents run unconfined or cannot run.
+            builder.Logging.AddFilter("Baton.Agents.Sandbox", LogLevel.Warning);
             // It logs a start-up failure with its stack trace; RunAsync's caller prints the one-line reason instead.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         }

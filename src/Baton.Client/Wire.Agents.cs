@@ -22,7 +22,8 @@ public sealed record CreateWorkerRequest(
     int? MaxTokens = null,
     string? SystemPrompt = null,
     string? Timeout = null,
-    int? Concurrency = null);
+    int? Concurrency = null,
+    bool? Network = null);
 
 public sealed record WorkerInfo(
     string WorkerId,
@@ -41,7 +42,8 @@ public sealed record WorkerInfo(
     string? SystemPrompt,
     string? Timeout,
     int Concurrency,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    bool? Network = null);
 
 public sealed record WorkerList(IReadOnlyList<WorkerInfo> Workers);
 

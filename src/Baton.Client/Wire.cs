@@ -154,7 +154,8 @@ public sealed record KeyList(IReadOnlyList<KeyInfo> Keys);
 
 public sealed record Health(string Status, DateTimeOffset Timestamp);
 
-public sealed record Readiness(string Status, string Database, DateTimeOffset Timestamp);
+/// <summary>Readiness: the database, and how agents and checks are confined (`bubblewrap`, `off`, or `unavailable`).</summary>
+public sealed record Readiness(string Status, string Database, DateTimeOffset Timestamp, string? Sandbox = null);
 
 /// <summary>An artifact's stored bytes (not JSON on the wire: the body is the content, the iteration a header).</summary>
 public sealed record ArtifactContent(string Name, int Iteration, string MediaType, byte[] Content);

@@ -60,7 +60,7 @@ public sealed class DemoCommand : BatonCommand
             output.WriteLine($"Baton is up at {url}; admin key in {Shell.Path(Path.Combine(project.DataDir, BatonOptions.LocalAdminTokenFile))}");
 
             var worker = (await client.ListWorkersAsync(cancellationToken)).Workers.FirstOrDefault(w => w.Name == DemoProject.WorkerName)
-                ?? await client.CreateWorkerAsync(new CreateWorkerRequest(DemoProject.WorkerName, "command", ["sh", project.AgentScript, "{{prompt_file}}"]), cancellationToken);
+                ?? await client.CreateWorkerAsync(new CreateWorkerRequest(DemoProject.WorkerName, "command", [project.AgentScript, "{{prompt_file}}"]), cancellationToken);
             var repository = (await client.ListRepositoriesAsync(cancellationToken)).Repositories.FirstOrDefault(r => r.Url == project.Repository)
                 ?? await client.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", project.Repository), cancellationToken);
             var run = await client.CreateRunAsync(new CreateRunRequest(DemoProject.ProfileName, DemoProject.Intake, "textutil", RepositoryId: repository.RepositoryId), ct: cancellationToken);
@@ -141,8 +141,15 @@ public sealed record DemoProject(string Repository, string AgentScript, string D
         var repository = Path.Combine(dir, "textutil");
         var dataDir = Path.Combine(dir, ".baton");
         Directory.CreateDirectory(Path.Combine(dataDir, "profiles"));
-        var agent = Path.Combine(dir, "demo-agent.sh");
+        // The agent runs in the sandbox, which shows it its program's folder read-only: a folder of its own, not
+        // the demo folder (that one holds the data dir).
+        var agent = Path.Combine(dir, "agent", "demo-agent.sh");
+        Directory.CreateDirectory(Path.GetDirectoryName(agent)!);
         await File.WriteAllTextAsync(agent, AgentScriptText, ct);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(agent, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         await File.WriteAllTextAsync(Path.Combine(dataDir, "profiles", ProfileName + ".yaml"), ProfileText, ct);
         if (!Directory.Exists(Path.Combine(repository, ".git")))
         {

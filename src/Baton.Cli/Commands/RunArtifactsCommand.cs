@@ -37,7 +37,7 @@ public sealed class RunArtifactsCommand : ClientCommand
             {
                 var content = await client.DownloadArtifactAsync(runId, artifact.Name, artifact.Iteration, cancellationToken);
                 var path = ArtifactFiles.PathFor(dir, artifact.Name);
-                await File.WriteAllBytesAsync(path, content.Content, cancellationToken);
+                await ArtifactFiles.WriteAsync(dir, path, content.Content, cancellationToken);
                 if (!parseResult.GetValue(_json))
                 {
                     terminal.Line($"{Shell.Path(Path.GetFullPath(path))}  ", new Piece($"({artifact.Phase}, iteration {artifact.Iteration}, {RunView.Size(artifact.Size)})", Tone.Dim));

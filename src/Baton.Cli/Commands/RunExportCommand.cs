@@ -58,15 +58,15 @@ public sealed class RunExportCommand : ClientCommand
                 throw new CliException($"artifact {artifact.Name} (iteration {artifact.Iteration}) arrived with sha256 {sha}, but the manifest says {artifact.Sha256}");
             }
             var path = ArtifactFiles.PathFor(Path.Combine(dir, "artifacts", artifact.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture)), artifact.Name);
-            await File.WriteAllBytesAsync(path, content.Content, cancellationToken);
+            await ArtifactFiles.WriteAsync(dir, path, content.Content, cancellationToken);
             exported.Add(new ExportedArtifact(artifact.Name, artifact.Phase, artifact.Iteration, artifact.Size, artifact.Sha256, artifact.MediaType,
                 artifact.CreatedAt, Path.GetRelativePath(dir, path).Replace(Path.DirectorySeparatorChar, '/')));
         }
         var run = await client.GetRunAsync(runId, cancellationToken);
-        await File.WriteAllTextAsync(Path.Combine(dir, "run.json"), JsonSerializer.Serialize(run, Indented) + "\n", cancellationToken);
+        await ArtifactFiles.WriteAsync(dir, Path.Combine(dir, "run.json"), System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(run, Indented) + "\n"), cancellationToken);
         // index.json last: a folder with one is a finished export.
         var index = new ExportIndex(Format, run.RunId, run.Profile, run.Status, DateTimeOffset.UtcNow, client.Http.BaseAddress?.AbsoluteUri.TrimEnd('/') ?? "", "run.json", exported);
-        await File.WriteAllTextAsync(Path.Combine(dir, "index.json"), JsonSerializer.Serialize(index, Indented) + "\n", cancellationToken);
+        await ArtifactFiles.WriteAsync(dir, Path.Combine(dir, "index.json"), System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(index, Indented) + "\n"), cancellationToken);
 
         Terminal.For(parseResult).Line($"Exported {run.RunId} ({run.Status}) to {Shell.Path(dir)}: run.json, {exported.Count} artifact version(s), index.json");
         return ExitCodes.Ok;

@@ -73,6 +73,13 @@ public sealed class UpCommand : BatonCommand
         output.WriteLine($"             (one-time link, valid for an hour; `baton dashboard` prints a new one)");
         output.WriteLine($"  Admin key  {tokenPath} (readable by you only)");
         output.WriteLine($"  Log in     curl -H \"Authorization: Bearer $(cat {tokenPath})\" {url}/api/runs");
+        var (sandbox, problem) = app.Services.GetRequiredService<Agents.Sandbox>().StatusAsync().GetAwaiter().GetResult();
+        output.WriteLine($"  Sandbox    {sandbox}" + (sandbox switch
+        {
+            Agents.Sandbox.Bubblewrap => " (agents and checks see only their workspace)",
+            Agents.Sandbox.Off => " (BATON_SANDBOX=off: agents and checks run unconfined)",
+            _ => $": {problem}",
+        }));
         output.WriteLine();
 
         // The CLI finds this server by itself only where its defaults (URL, BATON_DATA_DIR or ./.baton) point here.

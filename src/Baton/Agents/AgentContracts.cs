@@ -22,6 +22,9 @@ public sealed record AgentRequest(
 {
     /// <summary>Told the process id of a program the agent starts, so a crash can be cleaned up after.</summary>
     public Func<int, Task>? OnProcessStarted { get; init; }
+
+    /// <summary>The workspace's git folders, shown to a sandboxed program so git works in the workspace.</summary>
+    public WorktreeGitDirs? Git { get; init; }
 }
 
 public sealed record AgentOutcome(IReadOnlyList<ProducedArtifact> Artifacts, string? Summary, AgentUsage Usage);

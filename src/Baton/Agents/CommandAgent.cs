@@ -1,11 +1,23 @@
+using System.Text.RegularExpressions;
+
 namespace Baton.Agents;
 
 /// <summary>
-/// Runs a real program (claude, codex, aider, a script) in the workspace: argv from a template, no shell, an explicit
-/// environment, output streamed into the log, usage read from stdout, artifacts collected from files it wrote.
+/// Runs a real program (claude, codex, aider, a script) in the workspace, inside the sandbox: argv from a template,
+/// no shell, an explicit environment, output streamed into the log, usage read from stdout, artifacts collected
+/// from files it wrote.
 /// </summary>
-public sealed class CommandAgent(WorkerConfig config, Func<string, string?> readEnvironment) : IAgent
+public sealed partial class CommandAgent(WorkerConfig config, Func<string, string?> readEnvironment, Sandbox sandbox, OutputLimits limits) : IAgent
 {
+    /// <summary>The most an artifact file may hold; a bigger one fails the execution instead of being read.</summary>
+    public const long MaxArtifactBytes = 10 * 1024 * 1024;
+
+    /// <summary>
+    /// Lines of an agent are kept up to 1 MiB (the log stores 8 KiB of each), so Claude Code's one-line JSON result,
+    /// which carries the whole answer, still reaches the usage parser.
+    /// </summary>
+    private const int MaxLineBytes = 1024 * 1024;
+
     public async Task<AgentOutcome> RunAsync(AgentRequest request, CancellationToken ct)
     {
         var argv = config.Argv ?? throw new AgentFailedException("the worker has no argv");
@@ -24,8 +36,9 @@ public sealed class CommandAgent(WorkerConfig config, Func<string, string?> read
             ["iteration"] = request.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         // Each argument is rendered on its own and passed as one argv entry: a prompt holding `; rm -rf /` or
-        // `$(...)` stays a literal argument, because no shell ever sees it.
-        var rendered = argv.Select(a => values.Aggregate(a, (text, v) => text.Replace("{{" + v.Key + "}}", v.Value, StringComparison.Ordinal))).ToList();
+        // `$(...)` stays a literal argument, because no shell ever sees it. One pass: a prompt that contains
+        // "{{workspace}}" keeps it as text.
+        var rendered = argv.Select(a => Placeholder().Replace(a, m => values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value)).ToList();
 
         var env = ProcessRunner.BaseEnvironment();
         foreach (var (name, value) in config.Env ?? new Dictionary<string, string>())
@@ -47,8 +60,11 @@ public sealed class CommandAgent(WorkerConfig config, Func<string, string?> read
 
         var usage = new UsageParser(config.Usage);
         string? lastError = null;
+        var executionDirectory = Path.GetDirectoryName(request.ArtifactsDirectory)!;
+        var spec = await sandbox.WrapAsync(new ProcessSpec(rendered[0], rendered.Skip(1).ToList(), request.WorkingDirectory, env),
+            new SandboxLayout(request.WorkingDirectory, executionDirectory, request.Git, config.Network ?? true));
         var exitCode = await ProcessRunner.RunAsync(
-            new ProcessSpec(rendered[0], rendered.Skip(1).ToList(), request.WorkingDirectory, env),
+            spec,
             async (stream, line) =>
             {
                 if (stream == "stdout")
@@ -62,7 +78,15 @@ public sealed class CommandAgent(WorkerConfig config, Func<string, string?> read
                 await request.Log(stream == "stderr" ? "warn" : "info", line);
             },
             ct,
-            request.OnProcessStarted);
+            request.OnProcessStarted,
+            limits with { MaxLineBytes = MaxLineBytes },
+            (stream, line) =>
+            {
+                if (stream == "stdout")
+                {
+                    usage.Observe(line);
+                }
+            });
         if (exitCode != 0)
         {
             throw new AgentFailedException($"{Path.GetFileName(rendered[0])} exited with code {exitCode}" + (lastError is null ? "" : $": {lastError}"), usage.Usage);
@@ -71,13 +95,17 @@ public sealed class CommandAgent(WorkerConfig config, Func<string, string?> read
         var artifacts = new List<ProducedArtifact>();
         foreach (var name in request.Produces)
         {
-            // An agent may write an artifact beside the code (committed with it) or into BATON_ARTIFACTS_DIR (not committed).
-            var path = new[] { Path.Combine(request.ArtifactsDirectory, name), Path.Combine(request.WorkingDirectory, name) }.FirstOrDefault(File.Exists);
-            if (path is not null)
+            // An agent may write an artifact beside the code (committed with it) or into BATON_ARTIFACTS_DIR (not
+            // committed). Either place is the agent's, or the repository's: read without following links.
+            var folder = new[] { request.ArtifactsDirectory, request.WorkingDirectory }.FirstOrDefault(f => SafeFiles.Exists(Path.Combine(f, name)));
+            if (folder is not null)
             {
-                artifacts.Add(new ProducedArtifact(name, await File.ReadAllTextAsync(path, ct)));
+                artifacts.Add(new ProducedArtifact(name, await SafeFiles.ReadTextAsync(Path.Combine(folder, name), name, folder, MaxArtifactBytes, ct)));
             }
         }
         return new AgentOutcome(artifacts, usage.Summary ?? usage.LastLine, usage.Usage);
     }
+
+    [GeneratedRegex(@"\{\{([a-z_]+)\}\}")]
+    private static partial Regex Placeholder();
 }

@@ -7,6 +7,19 @@ namespace Baton.Agents;
 public sealed record ProcessSpec(string FileName, IReadOnlyList<string> Arguments, string WorkingDirectory, IReadOnlyDictionary<string, string> Environment);
 
 /// <summary>
+/// How much of a program's output is kept: lines are cut at <see cref="MaxLineBytes"/> while they are read (the
+/// rest of the line is read and dropped), and after <see cref="MaxBytes"/> bytes or <see cref="MaxLines"/> lines
+/// (stdout and stderr together) one marker line says so and the rest is drained and dropped; the program runs on.
+/// </summary>
+public sealed record OutputLimits(int MaxLineBytes, long MaxBytes, int MaxLines)
+{
+    public const long DefaultMaxBytes = 10 * 1024 * 1024;
+    public const int DefaultMaxLines = 100_000;
+
+    public static readonly OutputLimits Default = new(8 * 1024, DefaultMaxBytes, DefaultMaxLines);
+}
+
+/// <summary>
 /// Runs a program with its output streamed line by line. The program gets its own session (setsid), so stopping
 /// it kills the whole process group — children, and children that ignore SIGTERM or went to the background.
 /// </summary>
@@ -32,7 +45,9 @@ public static class ProcessRunner
     }
 
     /// <returns>The exit code. Cancelling <paramref name="ct"/> kills the process group and throws.</returns>
-    public static async Task<int> RunAsync(ProcessSpec spec, Func<string, string, Task> onLine, CancellationToken ct, Func<int, Task>? onStarted = null)
+    /// <remarks>Lines past the output limit go to <paramref name="afterLimit"/> only, unstored (an agent's usage line still counts).</remarks>
+    public static async Task<int> RunAsync(ProcessSpec spec, Func<string, string, Task> onLine, CancellationToken ct, Func<int, Task>? onStarted = null,
+        OutputLimits? limits = null, Action<string, string>? afterLimit = null)
     {
         var start = new ProcessStartInfo
         {
@@ -78,8 +93,9 @@ public static class ProcessRunner
             }
             // Agents run unattended: a program that waits for input gets end-of-file at once.
             process.StandardInput.Close();
-            var stdout = PumpAsync(process.StandardOutput, "stdout", onLine);
-            var stderr = PumpAsync(process.StandardError, "stderr", onLine);
+            var budget = new OutputBudget(limits ?? OutputLimits.Default, onLine, afterLimit);
+            var stdout = PumpAsync(process.StandardOutput.BaseStream, "stdout", budget);
+            var stderr = PumpAsync(process.StandardError.BaseStream, "stderr", budget);
             try
             {
                 await process.WaitForExitAsync(ct);
@@ -88,6 +104,16 @@ public static class ProcessRunner
             {
                 KillGroup(process);
                 await WaitQuietlyAsync(process.WaitForExitAsync(CancellationToken.None), TimeSpan.FromSeconds(2));
+                // Our pipes close when the last process holding them is gone: in the sandbox that is when the kernel
+                // has finished killing the pid namespace, so "cancelled" means stopped.
+                try
+                {
+                    await WaitQuietlyAsync(Task.WhenAll(stdout, stderr), TimeSpan.FromSeconds(2));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A log write that failed on the way out: the cancel is what the caller hears about.
+                }
                 throw;
             }
             // Whatever the program left running in the background goes with it, and so does its hold on our pipes.
@@ -97,8 +123,11 @@ public static class ProcessRunner
         }
     }
 
-    /// <summary>Runs a program to completion and returns its exit code and output (for git and check commands).</summary>
-    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null)
+    /// <summary>
+    /// Runs a program to completion and returns its exit code and output (for git and check commands), within the
+    /// output limits: a bigger output ends with the "[output truncated …]" line.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null, OutputLimits? limits = null)
     {
         var output = new System.Text.StringBuilder();
         var code = await RunAsync(spec, async (stream, line) =>
@@ -111,15 +140,83 @@ public static class ProcessRunner
             {
                 await alsoOnLine(stream, line);
             }
-        }, ct);
+        }, ct, limits: limits);
         return (code, output.ToString());
     }
 
-    private static async Task PumpAsync(StreamReader reader, string stream, Func<string, string, Task> onLine)
+    /// <summary>
+    /// Splits a stream into lines on the bytes (a '\n' byte never occurs inside a UTF-8 sequence), keeping at most
+    /// the limit of each line: a 150 MB line costs the limit in memory, not 150 MB.
+    /// </summary>
+    private static async Task PumpAsync(Stream source, string stream, OutputBudget budget)
     {
-        while (await reader.ReadLineAsync() is { } line)
+        var buffer = new byte[16 * 1024];
+        var kept = new byte[budget.Limits.MaxLineBytes];
+        var keptLength = 0;
+        long lineBytes = 0;
+        int read;
+        while ((read = await source.ReadAsync(buffer)) > 0)
         {
-            await onLine(stream, line);
+            var start = 0;
+            while (start < read)
+            {
+                var newline = buffer.AsSpan(start, read - start).IndexOf((byte)'\n');
+                var end = newline < 0 ? read : start + newline;
+                var take = Math.Min(end - start, kept.Length - keptLength);
+                buffer.AsSpan(start, take).CopyTo(kept.AsSpan(keptLength));
+                keptLength += take;
+                lineBytes += end - start;
+                if (newline < 0)
+                {
+                    break;
+                }
+                await budget.LineAsync(stream, Decode(kept, keptLength, lineBytes), lineBytes + 1);
+                keptLength = 0;
+                lineBytes = 0;
+                start = end + 1;
+            }
+        }
+        if (lineBytes > 0)
+        {
+            await budget.LineAsync(stream, Decode(kept, keptLength, lineBytes), lineBytes);
+        }
+    }
+
+    private static string Decode(byte[] kept, int length, long lineBytes)
+    {
+        var cut = lineBytes > length;
+        if (!cut && length > 0 && kept[length - 1] == (byte)'\r')
+        {
+            length--;
+        }
+        var text = System.Text.Encoding.UTF8.GetString(kept, 0, length);
+        return cut ? text + "…" : text;
+    }
+
+    /// <summary>What one program may still write, over both of its streams.</summary>
+    private sealed class OutputBudget(OutputLimits limits, Func<string, string, Task> onLine, Action<string, string>? afterLimit)
+    {
+        private long _bytes;
+        private int _lines;
+        private int _truncated;
+
+        public OutputLimits Limits => limits;
+
+        public async Task LineAsync(string stream, string line, long bytes)
+        {
+            var bytesBefore = Interlocked.Add(ref _bytes, bytes) - bytes;
+            var linesBefore = Interlocked.Increment(ref _lines) - 1;
+            if (bytesBefore < limits.MaxBytes && linesBefore < limits.MaxLines)
+            {
+                await onLine(stream, line);
+                return;
+            }
+            if (Interlocked.Exchange(ref _truncated, 1) == 0)
+            {
+                var limit = linesBefore >= limits.MaxLines ? $"{limits.MaxLines} lines" : SafeFiles.Size(limits.MaxBytes);
+                await onLine("stderr", $"[output truncated after {limit}: the rest of the output was read and dropped]");
+            }
+            afterLimit?.Invoke(stream, line);
         }
     }
 

@@ -25,6 +25,9 @@ public sealed record WorkerConfig
     /// <summary>command: program variable → name of the Baton variable that holds the secret.</summary>
     public IReadOnlyDictionary<string, string>? SecretEnv { get; init; }
 
+    /// <summary>command: false runs the program without a network (its own empty network namespace); default true.</summary>
+    public bool? Network { get; init; }
+
     /// <summary>command: how to read usage from stdout: auto (default), claude, generic or none.</summary>
     public string? Usage { get; init; }
 

@@ -47,11 +47,15 @@ public static class WorkerFiles
         return loaded;
     }
 
+    /// <summary>A worker file is a few lines of YAML; a bigger one is refused rather than read into memory.</summary>
+    public const long MaxFileBytes = 1024 * 1024;
+
     public static (CreateWorkerRequest? Request, string? Problem) Read(string path)
     {
         try
         {
-            return Parse(File.ReadAllText(path));
+            var length = new FileInfo(path).Length;
+            return length > MaxFileBytes ? (null, $"the file is {length} bytes; a worker file may hold at most {MaxFileBytes}") : Parse(File.ReadAllText(path));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -152,6 +152,7 @@ public static partial class WorkersApi
             MaxTokens = body.MaxTokens,
             SystemPrompt = body.SystemPrompt,
             Timeout = timeout,
+            Network = body.Network,
         };
         var row = new WorkerRow
         {
@@ -211,7 +212,7 @@ public static partial class WorkersApi
         var c = row.ToDefinition().Config;
         return new WorkerInfo(row.Id, row.Name, row.Kind, c.Argv, c.Env, c.SecretEnv, c.Usage, c.BaseUrl, c.Model, c.ApiKeyEnv,
             c.InputPricePerMtok, c.OutputPricePerMtok, c.MaxTokens, c.SystemPrompt, c.Timeout is { } t ? Durations.Format(t) : null,
-            row.Concurrency, Times.FromMs(row.CreatedAt));
+            row.Concurrency, Times.FromMs(row.CreatedAt), c.Network);
     }
 
     private static string Shorten(string value) => value.Length <= 4 ? "****" : value[..2] + "…";

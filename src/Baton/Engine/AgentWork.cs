@@ -9,38 +9,76 @@ namespace Baton.Engine;
 /// <summary>The result of a phase's `check` command: its exit code and the tests it reported.</summary>
 public sealed record CheckResult(string Command, int ExitCode, int? TestsRun, int? TestsPassed);
 
+/// <summary>Where an execution works: the workspace (or scratch folder) and, for a workspace, its git folders.</summary>
+public sealed record Workplace(WorkspaceRow? Workspace, string Directory, WorktreeGitDirs? Git);
+
 /// <summary>
 /// The parts of running an agent that phase and standalone executions share: the agent for a worker, the place it
 /// works in, its live log, and the check command after it.
 /// </summary>
-public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOptions options, EngineSignals signals, TimeProvider time)
+public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOptions options, Sandbox sandbox, EngineSignals signals, TimeProvider time)
 {
+    private OutputLimits Limits => OutputLimits.Default with { MaxBytes = options.OutputMaxBytes, MaxLines = options.OutputMaxLines };
+
     public IAgent AgentFor(WorkerDefinition worker) => worker.Kind switch
     {
-        WorkerKinds.Command => new CommandAgent(worker.Config, Environment.GetEnvironmentVariable),
+        WorkerKinds.Command => new CommandAgent(worker.Config, Environment.GetEnvironmentVariable, sandbox, Limits),
         WorkerKinds.OpenAi => new OpenAiAgent(worker.Config, Environment.GetEnvironmentVariable, time),
         _ => throw new AgentFailedException($"workers of kind '{worker.Kind}' cannot run here"),
     };
 
     /// <summary>The owner's workspace (reset to its last commit) when it has a repository, else a scratch folder.</summary>
-    public async Task<(WorkspaceRow? Workspace, string Directory)> PrepareAsync(string ownerId, string? repositoryId, CancellationToken ct)
+    public async Task<Workplace> PrepareAsync(string ownerId, string? repositoryId, CancellationToken ct)
     {
         if (repositoryId is null)
         {
             var scratch = Path.Combine(options.WorkDir, "scratch", ownerId);
             Directory.CreateDirectory(scratch);
-            return (null, scratch);
+            return new Workplace(null, scratch, null);
         }
         var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>("SELECT * FROM repositories WHERE id = @repositoryId", new { repositoryId }), ct)
             ?? throw new AgentFailedException($"repository '{repositoryId}' no longer exists");
         var workspace = await workspaces.EnsureAsync(ownerId, repository, ct);
+        var place = new Workplace(workspace, workspace.Path, workspaces.GitDirsOf(repository, workspace));
+        RestoreGitLink(place);
         await workspaces.ResetAsync(workspace, ct);
-        return (workspace, workspace.Path);
+        return place;
     }
+
+    /// <summary>
+    /// Puts the workspace's `.git` file back as git made it. An agent (or a check) may rewrite it to point at another
+    /// repository, and Baton's own git, which resets and commits here, would follow it.
+    /// </summary>
+    public static void RestoreGitLink(Workplace place)
+    {
+        if (place.Git is not { } git)
+        {
+            return;
+        }
+        var link = Path.Combine(place.Directory, ".git");
+        var expected = $"gitdir: {git.WorktreeDir}\n";
+        var info = new FileInfo(link);
+        if (info.Exists && info.LinkTarget is null && info.Length == System.Text.Encoding.UTF8.GetByteCount(expected) && File.ReadAllText(link) == expected)
+        {
+            return;
+        }
+        if (Directory.Exists(link) && new DirectoryInfo(link).LinkTarget is null)
+        {
+            Directory.Delete(link, recursive: true);
+        }
+        else if (info.Exists || info.LinkTarget is not null)
+        {
+            File.Delete(link);
+        }
+        File.WriteAllText(link, expected);
+    }
+
+    /// <summary>The execution's own folder: artifacts/, home/, tmp/ and prompt.md; the sandbox shows the agent this one only.</summary>
+    public string ExecutionDirectory(string executionId) => Path.Combine(options.WorkDir, "executions", executionId);
 
     public string ArtifactsDirectory(string executionId)
     {
-        var path = Path.Combine(options.WorkDir, "executions", executionId, "artifacts");
+        var path = Path.Combine(ExecutionDirectory(executionId), "artifacts");
         if (Directory.Exists(path))
         {
             Directory.Delete(path, recursive: true);
@@ -54,14 +92,18 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     public Task RecordPidAsync(string executionId, int pid) =>
         db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @executionId", new { executionId, pid }, tx));
 
-    public static async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, string directory, LogSink log, CancellationToken ct)
+    /// <summary>A phase's check command, in the sandbox like an agent (repository code runs: its tests).</summary>
+    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string executionId, LogSink log, CancellationToken ct)
     {
         var command = string.Join(' ', argv);
         await log.WriteAsync("info", $"$ {command}");
+        var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, ProcessRunner.BaseEnvironment()),
+            new SandboxLayout(place.Directory, ExecutionDirectory(executionId), place.Git, Network: true));
         var (code, output) = await ProcessRunner.CaptureAsync(
-            new ProcessSpec(argv[0], argv.Skip(1).ToList(), directory, ProcessRunner.BaseEnvironment()),
+            spec,
             ct,
-            (stream, line) => log.WriteAsync(stream == "stderr" ? "warn" : "info", line));
+            (stream, line) => log.WriteAsync(stream == "stderr" ? "warn" : "info", line),
+            Limits);
         var tests = TestSummary.Parse(output);
         await log.WriteAsync(code == 0 ? "info" : "error", $"check exited with code {code}" + (tests is { } t ? $" ({t.Passed}/{t.Run} tests passed)" : ""));
         return new CheckResult(command, code, tests?.Run, tests?.Passed);

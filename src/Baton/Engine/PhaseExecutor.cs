@@ -123,7 +123,8 @@ public sealed class PhaseExecutor(
         }
         // A folder only where something works in one: a repository's workspace, a program, or a check command.
         var needsFolder = s.Run.RepositoryId is not null || s.Worker is not null || s.Phase.Check is { Count: > 0 };
-        var (workspace, directory) = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct) : (null, "");
+        var place = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct) : new Workplace(null, "", null);
+        var workspace = place.Workspace;
         // Read outside the write transaction: artifacts can be large, and writers queue behind it.
         var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, s.Run.Id), ct);
         var input = new AgentInput(s.Run.Id, s.Run.ProjectName, s.Run.Intake, s.Phase, s.Iteration, s.Feedback, earlier);
@@ -141,19 +142,21 @@ public sealed class PhaseExecutor(
         else
         {
             var request = new AgentRequest(s.Run.Id, s.Phase.Name, s.Iteration, TemplateAgent.Render(s.Phase.Prompt ?? DefaultPrompt, input),
-                directory, work.ArtifactsDirectory(s.ExecutionId), s.Phase.Produces, log.WriteAsync)
+                place.Directory, work.ArtifactsDirectory(s.ExecutionId), s.Phase.Produces, log.WriteAsync)
             {
                 OnProcessStarted = pid => work.RecordPidAsync(s.ExecutionId, pid),
+                Git = place.Git,
             };
             outcome = await work.AgentFor(s.Worker).RunAsync(request, ct);
         }
 
+        AgentWork.RestoreGitLink(place);
         var commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {s.Phase.Name} (run {s.Run.Id}, iteration {s.Iteration})", ct);
         if (commit is not null)
         {
             await log.WriteAsync("info", $"committed {commit.Commit[..12]}: {commit.FilesChanged} file(s) changed");
         }
-        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await AgentWork.RunCheckAsync(argv, directory, log, ct) : null;
+        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.ExecutionId, log, ct) : null;
         return new Result(outcome, null, false, outcome.Usage, commit, check, earlier);
     }
 

@@ -43,15 +43,17 @@ public sealed class StandaloneExecutor(
         {
             try
             {
-                var (workspace, directory) = await work.PrepareAsync(executionId, started.RepositoryId, linked.Token);
+                var (workspace, directory, git) = await work.PrepareAsync(executionId, started.RepositoryId, linked.Token);
                 var request = new AgentRequest(executionId, null, 1, started.Prompt, directory, work.ArtifactsDirectory(executionId), [], log.WriteAsync)
                 {
                     OnProcessStarted = pid => work.RecordPidAsync(executionId, pid),
+                    Git = git,
                 };
                 outcome = await work.AgentFor(started.Worker).RunAsync(request, linked.Token);
                 usage = outcome.Usage;
                 var title = started.Prompt.Split('\n', 2)[0].Trim();
                 title = title.Length > 72 ? title[..72] + "…" : title;
+                AgentWork.RestoreGitLink(new Workplace(workspace, directory, git));
                 commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {title}\n\nExecution {executionId}", linked.Token);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)

@@ -39,6 +39,7 @@ public static class BatonHost
         services.AddSingleton<PhaseExecutor>();
         services.AddSingleton<StandaloneExecutor>();
         services.AddSingleton<AgentWork>();
+        services.AddSingleton<Agents.Sandbox>();
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<RenderCache>();

@@ -41,6 +41,20 @@ public sealed class BatonOptions
     /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
     public int RateLimit { get; init; } = 100;
 
+    /// <summary>BATON_SANDBOX: on (default) runs command workers and checks inside bubblewrap; off runs them unconfined.</summary>
+    public bool SandboxEnabled { get; init; } = true;
+
+    /// <summary>BATON_BWRAP: the bubblewrap program; unset = `bwrap` found on PATH.</summary>
+    public string? BwrapPath { get; init; }
+
+    /// <summary>BATON_SANDBOX_RO_PATHS: more folders agents may read (':'-separated), e.g. where a CLI is installed.</summary>
+    public IReadOnlyList<string> SandboxReadOnlyPaths { get; init; } = [];
+
+    /// <summary>BATON_OUTPUT_MAX_BYTES and BATON_OUTPUT_MAX_LINES: what is kept of one program's output.</summary>
+    public long OutputMaxBytes { get; init; } = Agents.OutputLimits.DefaultMaxBytes;
+
+    public int OutputMaxLines { get; init; } = Agents.OutputLimits.DefaultMaxLines;
+
     public string LocalAdminTokenPath => Path.Combine(DataDir, LocalAdminTokenFile);
 
     public static BatonOptions From(IConfiguration config)
@@ -87,10 +101,40 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_WORKSPACE_TTL must be a duration such as 30m, 24h or 7d, not '{ttlText}'");
         }
+        var sandbox = config["BATON_SANDBOX"] is { Length: > 0 } sb ? sb.ToLowerInvariant() : "on";
+        if (sandbox is not ("on" or "off"))
+        {
+            throw new InvalidOperationException($"BATON_SANDBOX must be on or off, not '{config["BATON_SANDBOX"]}'");
+        }
+        var readOnly = (config["BATON_SANDBOX_RO_PATHS"] ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var path in readOnly)
+        {
+            if (!Path.IsPathFullyQualified(path) || IsInside(dataDir, Path.GetFullPath(path)) || IsInside(workDir, Path.GetFullPath(path))
+                || IsInside(Path.GetFullPath(path), dataDir) || IsInside(Path.GetFullPath(path), workDir))
+            {
+                throw new InvalidOperationException(
+                    $"BATON_SANDBOX_RO_PATHS: '{path}' must be an absolute folder that neither holds nor is inside the data dir or BATON_WORK_DIR");
+            }
+        }
+        var outputBytes = Agents.OutputLimits.DefaultMaxBytes;
+        if (config["BATON_OUTPUT_MAX_BYTES"] is { Length: > 0 } ob && (!long.TryParse(ob, out outputBytes) || outputBytes < 1024))
+        {
+            throw new InvalidOperationException($"BATON_OUTPUT_MAX_BYTES must be a whole number of bytes, at least 1024, not '{ob}'");
+        }
+        var outputLines = Agents.OutputLimits.DefaultMaxLines;
+        if (config["BATON_OUTPUT_MAX_LINES"] is { Length: > 0 } ol && (!int.TryParse(ol, out outputLines) || outputLines < 10))
+        {
+            throw new InvalidOperationException($"BATON_OUTPUT_MAX_LINES must be a whole number of lines, at least 10, not '{ol}'");
+        }
         var localAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase);
         return new BatonOptions
         {
             RepoRoots = RepoRootsFrom(config["BATON_REPO_ROOTS"], dataDir, localAdminKey),
+            SandboxEnabled = sandbox == "on",
+            BwrapPath = config["BATON_BWRAP"] is { Length: > 0 } bwrap ? bwrap : null,
+            SandboxReadOnlyPaths = readOnly.Select(Path.GetFullPath).ToList(),
+            OutputMaxBytes = outputBytes,
+            OutputMaxLines = outputLines,
             WorkspaceTtl = ttl,
             DataDir = dataDir,
             WorkDir = workDir,

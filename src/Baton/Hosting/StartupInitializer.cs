@@ -12,6 +12,7 @@ public sealed class StartupInitializer(
     BatonOptions options,
     Database db,
     JobQueue queue,
+    Agents.Sandbox sandbox,
     TimeProvider time,
     ILogger<StartupInitializer> logger) : IHostedService, IDisposable
 {
@@ -76,6 +77,7 @@ public sealed class StartupInitializer(
         {
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
         }
+        await sandbox.LogStatusAsync();
         var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
         if (freed > 0)
         {

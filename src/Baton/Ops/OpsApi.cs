@@ -18,12 +18,14 @@ public static class OpsApi
         return app;
     }
 
-    public static async Task<Results<Ok<Readiness>, JsonHttpResult<Readiness>>> ReadyAsync(Database db, TimeProvider time, CancellationToken ct)
+    /// <remarks>The sandbox mode is reported, not judged: a node without bubblewrap still serves everything but command workers.</remarks>
+    public static async Task<Results<Ok<Readiness>, JsonHttpResult<Readiness>>> ReadyAsync(Database db, Agents.Sandbox sandbox, TimeProvider time, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var ok = await db.IsReachableAsync(timeout.Token);
-        var body = new Readiness(ok ? "ok" : "unavailable", ok ? "ok" : "unreachable", time.GetUtcNow());
+        var (mode, _) = await sandbox.StatusAsync();
+        var body = new Readiness(ok ? "ok" : "unavailable", ok ? "ok" : "unreachable", time.GetUtcNow(), mode);
         return ok ? TypedResults.Ok(body) : TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 

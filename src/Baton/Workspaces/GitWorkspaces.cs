@@ -230,6 +230,17 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         return found.ExitCode == 0 ? (null, real) : ($"the repository has no branch '{branch}' with a commit", real);
     }
 
+    /// <summary>
+    /// The git folders of a workspace, for the agent sandbox: worked out from the repository, never read from the
+    /// workspace's `.git` file, which the agent can rewrite. Null when the layout is not the usual one.
+    /// </summary>
+    public WorktreeGitDirs? GitDirsOf(RepositoryRow repository, WorkspaceRow workspace)
+    {
+        var common = SourceGitDir(repository);
+        var own = System.IO.Path.Combine(common, "worktrees", System.IO.Path.GetFileName(workspace.Path));
+        return Directory.Exists(System.IO.Path.Combine(common, "objects")) && Directory.Exists(own) ? new WorktreeGitDirs(common, own) : null;
+    }
+
     /// <summary>A local path or a git URL (including `user@host:path`)? Delegates to <see cref="RepositoryLocations"/>.</summary>
     public static bool IsLocal(string url) => RepositoryLocations.IsLocal(url);
 

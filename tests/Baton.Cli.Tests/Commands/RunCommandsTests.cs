@@ -266,4 +266,30 @@ public sealed class RunCommandsTests(SharedServer shared)
         Assert.Contains("is not empty", again, StringComparison.Ordinal);
         (await Baton("run", "export", run.RunId, dir, "--force")).Succeeds();
     }
+
+    [Fact]
+    public async Task Export_never_writes_through_a_symbolic_link_in_the_target_folder()
+    {
+        var run = await RunAtGateAsync();
+        var elsewhere = Path.Combine(shared.Folder, "elsewhere-" + run.RunId);
+        Directory.CreateDirectory(elsewhere);
+        var victim = Path.Combine(elsewhere, "victim.txt");
+        await File.WriteAllTextAsync(victim, "keep me");
+
+        // A linked folder inside the target: nothing lands in the folder it points to.
+        var linkedFolder = Path.Combine(shared.Folder, "linked-folder-" + run.RunId);
+        Directory.CreateDirectory(linkedFolder);
+        Directory.CreateSymbolicLink(Path.Combine(linkedFolder, "artifacts"), elsewhere);
+        var failed = (await Baton("run", "export", run.RunId, linkedFolder, "--force")).FailsWithOneLine(ExitCodes.Failure);
+        Assert.Contains("symbolic link", failed, StringComparison.Ordinal);
+        Assert.Equal([victim], Directory.GetFileSystemEntries(elsewhere));
+
+        // A linked file in the target: it is not written through.
+        var linkedFile = Path.Combine(shared.Folder, "linked-file-" + run.RunId);
+        Directory.CreateDirectory(linkedFile);
+        File.CreateSymbolicLink(Path.Combine(linkedFile, "run.json"), victim);
+        failed = (await Baton("run", "export", run.RunId, linkedFile, "--force")).FailsWithOneLine(ExitCodes.Failure);
+        Assert.Contains("symbolic link", failed, StringComparison.Ordinal);
+        Assert.Equal("keep me", await File.ReadAllTextAsync(victim));
+    }
 }

@@ -18,6 +18,21 @@ public sealed class WorkerFilesTests : IDisposable
     }
 
     [Fact]
+    public void Ready_made_workers_end_options_before_the_prompt()
+    {
+        foreach (var file in Directory.GetFiles(DocsWorkers(), "*.yaml"))
+        {
+            var (request, problem) = WorkerFiles.Read(file);
+            Assert.True(request is not null, problem);
+            if (request.Argv?.ToList().IndexOf("{{prompt}}") is { } at and >= 0)
+            {
+                // A prompt that starts with '-' must not become an option of the agent's CLI.
+                Assert.True(at > 0 && request.Argv[at - 1] == "--", $"{Path.GetFileName(file)}: no `--` before {{{{prompt}}}}");
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_worker_files_in_the_docs_load_as_workers_and_a_bad_file_is_skipped()
     {
         var folder = Path.Combine(_factory.DataDir, "workers");
@@ -34,7 +49,7 @@ public sealed class WorkerFilesTests : IDisposable
 
         var claude = workers["claude-code"];
         Assert.Equal(("command", "claude", "30m", 2), (claude.Kind, claude.Usage, claude.Timeout, claude.Concurrency));
-        Assert.Equal(["claude", "-p", "{{prompt}}", "--output-format", "json", "--permission-mode", "acceptEdits"], claude.Argv);
+        Assert.Equal(["claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits", "--", "{{prompt}}"], claude.Argv);
         Assert.Equal("ANTHROPIC_API_KEY", claude.SecretEnv!["ANTHROPIC_API_KEY"]);
         Assert.Contains("{{prompt_file}}", workers["aider"].Argv!);
         Assert.Equal(("openai", "http://127.0.0.1:11434/v1", 4096), (workers["ollama-coder"].Kind, workers["ollama-coder"].BaseUrl, workers["ollama-coder"].MaxTokens));

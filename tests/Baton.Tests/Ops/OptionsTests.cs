@@ -30,6 +30,29 @@ public class OptionsTests
         Assert.Contains("BATON_WORK_DIR", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/srv")]
+    [InlineData("/srv/baton/profiles")]
+    [InlineData("/srv/baton-work/workspaces")]
+    [InlineData("relative/tools")]
+    public void A_sandbox_read_only_path_that_would_show_the_data_dir_or_the_work_dir_is_refused(string path)
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => From(("BATON_DATA_DIR", "/srv/baton"), ("BATON_SANDBOX_RO_PATHS", "/opt/tools:" + path)));
+        Assert.Contains("BATON_SANDBOX_RO_PATHS", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sandbox_settings_have_safe_defaults_and_are_read()
+    {
+        var defaults = From();
+        Assert.Equal((true, null, 10L * 1024 * 1024, 100_000), (defaults.SandboxEnabled, defaults.BwrapPath, defaults.OutputMaxBytes, defaults.OutputMaxLines));
+        var set = From(("BATON_SANDBOX", "off"), ("BATON_BWRAP", "/usr/local/bin/bwrap"), ("BATON_SANDBOX_RO_PATHS", "/opt/tools:/usr/local/share/claude"),
+            ("BATON_OUTPUT_MAX_BYTES", "2048"), ("BATON_OUTPUT_MAX_LINES", "50"));
+        Assert.Equal((false, "/usr/local/bin/bwrap", 2048L, 50), (set.SandboxEnabled, set.BwrapPath, set.OutputMaxBytes, set.OutputMaxLines));
+        Assert.Equal(["/opt/tools", "/usr/local/share/claude"], set.SandboxReadOnlyPaths);
+        Assert.Throws<InvalidOperationException>(() => From(("BATON_OUTPUT_MAX_LINES", "lots")));
+    }
+
     [Fact]
     public void A_work_dir_beside_the_data_dir_is_fine()
     {

@@ -60,14 +60,15 @@ public sealed class SampleRepo : IDisposable
             echo "notes for $BATON_PHASE" > "$BATON_ARTIFACTS_DIR/notes.md"
             echo '{"baton_usage": {"tokens_in": 1200, "tokens_out": 300, "cost_usd": 0.0125, "tool_calls": 4, "summary": "slugify implemented"}}'
             """);
-        // Prints a line, waits until told to go on: proves log lines stream while the process still runs.
+        // Prints a line, waits until told to go on (a file `go` in its execution folder, which the sandbox shows it):
+        // proves log lines stream while the process still runs.
         Script("talk-then-wait.sh", """
             #!/bin/sh
             echo "first line from the agent"
-            while [ ! -f "$BATON_WORKSPACE/../go-$BATON_RUN_ID" ]; do sleep 0.05; done
+            while [ ! -f "$BATON_ARTIFACTS_DIR/../go" ]; do sleep 0.05; done
             echo "second line"
             """);
-        // A parent with a child that ignores SIGTERM; both write their pids for the test to check.
+        // A parent with a child that ignores SIGTERM; both write their pids (in the sandbox's pid namespace).
         Script("tree.sh", """
             #!/bin/bash
             bash -c 'trap "" TERM; echo $$ > "$BATON_ARTIFACTS_DIR/../child.pid"; while true; do sleep 1; done' &
