@@ -214,7 +214,8 @@ public static class ProcessRunner
             if (Interlocked.Exchange(ref _truncated, 1) == 0)
             {
                 var limit = linesBefore >= limits.MaxLines ? $"{limits.MaxLines} lines" : SafeFiles.Size(limits.MaxBytes);
-                await onLine("stderr", $"[output truncated after {limit}: the rest of the output was read and dropped]");
+                // On the stream that overflowed, so a capture that keeps only stdout (a diff) still says it was cut.
+                await onLine(stream, $"[output truncated after {limit}: the rest of the output was read and dropped]");
             }
             afterLimit?.Invoke(stream, line);
         }
