@@ -25,6 +25,15 @@ public static partial class Git
 {
     public const string AllowedProtocols = "https:http:ssh:git";
 
+    /// <summary>
+    /// A diff keeps long lines whole (a line cut in the middle would make the stored patch invalid); its total stays
+    /// within the usual output caps.
+    /// </summary>
+    public static readonly OutputLimits DiffLimits = new(1024 * 1024, OutputLimits.DefaultMaxBytes, OutputLimits.DefaultMaxLines);
+
+    /// <summary>`config --list --null` is one NUL-separated "line": it must be read whole, or a driver past the cut escapes.</summary>
+    private static readonly OutputLimits ConfigListLimits = new(1024 * 1024, 1024 * 1024, 10);
+
     /// <summary>The server user's ssh, which never waits for a password or a host key answer nobody will type.</summary>
     private const string SshCommand = "ssh -o BatchMode=yes";
 
@@ -87,7 +96,8 @@ public static partial class Git
     /// Runs git in <paramref name="workingDirectory"/> with <paramref name="args"/> (which name the repository with
     /// --git-dir, and --work-tree where there is one). <paramref name="overrides"/> add config, such as a credential.
     /// </summary>
-    public static async Task<GitOutput> RunAsync(string workingDirectory, IReadOnlyList<(string Key, string Value)> overrides, IReadOnlyList<string> args, CancellationToken ct)
+    public static async Task<GitOutput> RunAsync(string workingDirectory, IReadOnlyList<(string Key, string Value)> overrides, IReadOnlyList<string> args, CancellationToken ct,
+        OutputLimits? limits = null)
     {
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
@@ -100,7 +110,7 @@ public static partial class Git
                 into.Append(line).Append('\n');
             }
             return Task.CompletedTask;
-        }, ct);
+        }, ct, limits: limits);
         return new GitOutput(code, stdout.ToString(), stderr.ToString());
     }
 
@@ -110,11 +120,16 @@ public static partial class Git
     /// </summary>
     public static async Task<List<(string Key, string Value)>> NeutralisedDriversAsync(string workingDirectory, IReadOnlyList<string> repositoryArgs, CancellationToken ct)
     {
-        var listed = await RunAsync(workingDirectory, [], [.. repositoryArgs, "config", "--list", "--null", "--name-only"], ct);
+        var listed = await RunAsync(workingDirectory, [], [.. repositoryArgs, "config", "--list", "--null", "--name-only"], ct, ConfigListLimits);
         if (listed.ExitCode != 0)
         {
             // No config to read (or none git accepts): the command that follows fails on its own with git's reason.
             return [];
+        }
+        // Every name ends with NUL: output that does not was cut at the limit, and an unlisted driver would run.
+        if (listed.Stdout.TrimEnd('\n') is { Length: > 0 } names && !names.EndsWith('\0'))
+        {
+            throw new AgentFailedException("the repository's git config is too large to check for programs it would run (over 1 MiB of names)");
         }
         return listed.Stdout.Split(['\0', '\n'], StringSplitOptions.RemoveEmptyEntries)
             .Where(key => DriverKey().IsMatch(key))

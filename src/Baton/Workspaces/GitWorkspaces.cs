@@ -137,7 +137,8 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         await GitAsync(workspace.Path, overrides, ct, [.. args, "add", "-A"]);
         await GitAsync(workspace.Path, overrides, ct, [.. args, "commit", "--allow-empty", "--no-verify", "--quiet", "-m", message]);
         var commit = (await GitAsync(workspace.Path, overrides, ct, [.. args, "rev-parse", "HEAD"])).Trim();
-        var diff = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
+        string[] diffArgs = [.. args, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"];
+        var diff = Succeeded(await Git.RunAsync(workspace.Path, overrides, diffArgs, ct, Git.DiffLimits), diffArgs);
         var numstat = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--numstat", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
         var files = numstat.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
         return new PhaseCommit(commit, diff, files);
@@ -361,9 +362,12 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         return [($"http.{uri.GetLeftPart(UriPartial.Authority)}/.extraHeader", $"Authorization: Basic {basic}")];
     }
 
-    private static async Task<string> GitAsync(string directory, IReadOnlyList<(string Key, string Value)> overrides, CancellationToken ct, params string[] args)
+    private static async Task<string> GitAsync(string directory, IReadOnlyList<(string Key, string Value)> overrides, CancellationToken ct, params string[] args) =>
+        Succeeded(await Git.RunAsync(directory, overrides, args, ct), args);
+
+    /// <returns>What git printed on stdout; a failure throws with git's last stderr line, redacted.</returns>
+    private static string Succeeded(GitOutput result, string[] args)
     {
-        var result = await Git.RunAsync(directory, overrides, args, ct);
         if (result.ExitCode != 0)
         {
             // The subcommand, not the --git-dir/--work-tree before it ("worktree add" for worktree's).

@@ -90,6 +90,34 @@ public sealed class RepositorySecurityTests : IDisposable
     }
 
     [Fact]
+    public async Task A_filter_declared_after_many_kilobytes_of_config_never_runs_either()
+    {
+        // Past the 8 KiB a log line is cut at: the listing of config names must still be read whole.
+        _repo.DeclareFilterAfterPadding("late", "*.txt", paddingBytes: 32 * 1024);
+        var admin = _factory.Client();
+        await admin.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "echo changed >> notes.txt"]));
+        var repository = await admin.CreateRepositoryAsync(new CreateRepositoryRequest("hooked", _repo.Path));
+        var run = await admin.CreateRunAsync(new CreateRunRequest("edit", "x", RepositoryId: repository.RepositoryId));
+        await admin.WaitForStatusAsync(run.RunId, "completed");
+
+        Assert.Contains("changed", _repo.Git("show", $"baton/{run.RunId}:notes.txt"), StringComparison.Ordinal);
+        Assert.Empty(_repo.Markers());
+    }
+
+    [Fact]
+    public async Task A_long_line_stays_whole_in_the_stored_diff()
+    {
+        var admin = _factory.Client();
+        await admin.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "head -c 20000 /dev/zero | tr '\\0' a > long.txt"]));
+        var repository = await admin.CreateRepositoryAsync(new CreateRepositoryRequest("hooked", _repo.Path));
+        var run = await admin.CreateRunAsync(new CreateRunRequest("edit", "x", RepositoryId: repository.RepositoryId));
+        await admin.WaitForStatusAsync(run.RunId, "completed");
+
+        var diff = await admin.GetArtifactAsync(run.RunId, "implementation.diff.patch");
+        Assert.Contains("+" + new string('a', 20000) + "\n", diff, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task File_and_ext_urls_are_refused_and_paths_outside_the_roots_get_one_answer_whether_they_exist_or_not()
     {
         var admin = _factory.Client();
@@ -386,6 +414,21 @@ public sealed class HookedRepo : IDisposable
     public string Path { get; }
 
     public string MarkerDir { get; }
+
+    /// <summary>Many kilobytes of harmless config, then a filter driver for <paramref name="pattern"/> (in .git/info/attributes).</summary>
+    public void DeclareFilterAfterPadding(string name, string pattern, int paddingBytes)
+    {
+        var config = System.IO.Path.Combine(Path, ".git", "config");
+        var padding = new System.Text.StringBuilder();
+        for (var i = 0; padding.Length < paddingBytes; i++)
+        {
+            padding.Append(System.Globalization.CultureInfo.InvariantCulture, $"[pad \"{new string('p', 200)}{i}\"]\n\tx = 1\n");
+        }
+        File.AppendAllText(config, padding.ToString());
+        Git("config", $"filter.{name}.clean", Marker(System.IO.Path.Combine(Root, name + ".sh"), name));
+        Directory.CreateDirectory(System.IO.Path.Combine(Path, ".git", "info"));
+        File.AppendAllText(System.IO.Path.Combine(Path, ".git", "info", "attributes"), $"{pattern} filter={name}\n");
+    }
 
     /// <summary>The markers left by whatever ran; empty when git ran nothing of the repository's.</summary>
     public string[] Markers() => Directory.GetFiles(MarkerDir).Select(System.IO.Path.GetFileName).ToArray()!;
