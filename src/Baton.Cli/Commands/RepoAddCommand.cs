@@ -35,7 +35,7 @@ public sealed class RepoAddCommand : ClientCommand
     {
         var location = parseResult.GetValue(_location)!;
         // The server resolves a relative path against its own folder, not the one the command was typed in.
-        if (GitWorkspaces.IsLocal(location) && !string.IsNullOrWhiteSpace(location))
+        if (RepositoryLocations.IsLocal(location) && !string.IsNullOrWhiteSpace(location))
         {
             location = Path.GetFullPath(location);
         }

@@ -242,9 +242,6 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         return Directory.Exists(System.IO.Path.Combine(common, "objects")) && Directory.Exists(own) ? new WorktreeGitDirs(common, own) : null;
     }
 
-    /// <summary>A local path or a git URL (including `user@host:path`)? Delegates to <see cref="RepositoryLocations"/>.</summary>
-    public static bool IsLocal(string url) => RepositoryLocations.IsLocal(url);
-
     private async Task<bool> IsBatonFolderAsync(string real, CancellationToken ct)
     {
         string[] folders = [RepositoryLocations.RealPath(options.DataDir), RepositoryLocations.RealPath(options.WorkDir)];
@@ -260,7 +257,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// <summary>The repository's git dir: a local repository's .git, or Baton's bare clone of a URL.</summary>
     private string SourceGitDir(RepositoryRow repository)
     {
-        if (!IsLocal(repository.Url))
+        if (!RepositoryLocations.IsLocal(repository.Url))
         {
             return System.IO.Path.Combine(Clones, repository.Id + ".git");
         }
@@ -292,7 +289,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     private async Task<string> SourceAsync(RepositoryRow repository, CancellationToken ct)
     {
         var source = SourceGitDir(repository);
-        if (IsLocal(repository.Url))
+        if (RepositoryLocations.IsLocal(repository.Url))
         {
             // Registered before the roots existed, or a folder swapped for a link since: checked again at every use.
             var real = RepositoryLocations.RealPath(repository.Url);
@@ -321,7 +318,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// <summary>Baton's clones get back the config Baton gave them, before every use.</summary>
     private void ResetCloneConfig(RepositoryRow repository, string source)
     {
-        if (IsLocal(repository.Url) || !Directory.Exists(source))
+        if (RepositoryLocations.IsLocal(repository.Url) || !Directory.Exists(source))
         {
             return;
         }

@@ -21,8 +21,18 @@ public static partial class RepositoryLocations
     private static partial Regex VariableName();
 
     /// <summary>A path on the server rather than something git fetches (a URL, `user@host:path`, `helper::address`).</summary>
-    public static bool IsLocal(string url) =>
-        !url.Contains("://", StringComparison.Ordinal) && !url.Contains('@', StringComparison.Ordinal) && !TransportHelper().IsMatch(url);
+    public static bool IsLocal(string url) => !SchemeUrl().IsMatch(url) && !TransportHelper().IsMatch(url) && !IsScpLike(url);
+
+    /// <summary>
+    /// Git's `[user@]host:path`: a colon before any slash. A path such as `/srv/a@b` or `./x:y` is local, so it is an
+    /// admin's to register, whatever characters it holds.
+    /// </summary>
+    private static bool IsScpLike(string url)
+    {
+        var colon = url.IndexOf(':', StringComparison.Ordinal);
+        var slash = url.IndexOf('/', StringComparison.Ordinal);
+        return colon > 0 && (slash < 0 || colon < slash);
+    }
 
     /// <summary>Why a URL is refused for everyone, or null. Never echoes the URL: it may carry a secret.</summary>
     public static string? Refusal(string url)

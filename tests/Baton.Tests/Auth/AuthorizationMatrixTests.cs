@@ -76,6 +76,8 @@ public sealed class RepositoryRoleTests : IDisposable
     {
         { "operator", "url", HttpStatusCode.Created },
         { "operator", "local", HttpStatusCode.Forbidden },
+        { "operator", "local@", HttpStatusCode.Forbidden },
+        { "operator", "scp-like", HttpStatusCode.Created },
         { "operator", "url+credential", HttpStatusCode.Forbidden },
         { "approver", "local", HttpStatusCode.Forbidden },
         { "admin", "local", HttpStatusCode.Created },
@@ -91,6 +93,9 @@ public sealed class RepositoryRoleTests : IDisposable
         object body = what switch
         {
             "local" => new { name = "r", url = _repo.Path },
+            // An '@' does not make a path a URL: only a colon before any slash does, as git reads it.
+            "local@" => new { name = "r", url = _repo.Path + "/a@b" },
+            "scp-like" => new { name = "r", url = "git@example.com:acme/r.git" },
             "url" => new { name = "r", url = "https://example.com/acme/r.git" },
             _ => new { name = "r", url = "https://example.com/acme/r.git", credential_env = "ACME_GIT_TOKEN" },
         };
