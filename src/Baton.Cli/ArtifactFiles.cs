@@ -36,8 +36,16 @@ public static class ArtifactFiles
             }
             if (current != full)
             {
+                if (File.Exists(current))
+                {
+                    throw new CliException($"refusing to write {Shell.Path(full)}: {Shell.Path(current)} is a file, not a folder");
+                }
                 Directory.CreateDirectory(current);
             }
+        }
+        if (Directory.Exists(full))
+        {
+            throw new CliException($"refusing to write {Shell.Path(full)}: a folder of that name is in the way");
         }
         if (File.Exists(full))
         {

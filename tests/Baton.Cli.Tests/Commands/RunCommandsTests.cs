@@ -292,4 +292,14 @@ public sealed class RunCommandsTests(SharedServer shared)
         Assert.Contains("symbolic link", failed, StringComparison.Ordinal);
         Assert.Equal("keep me", await File.ReadAllTextAsync(victim));
     }
+
+    [Fact]
+    public async Task A_download_onto_a_folder_of_the_artifacts_name_says_so_in_one_line()
+    {
+        var run = await RunAtGateAsync();
+        var target = Path.Combine(shared.Folder, "in-the-way-" + run.RunId);
+        Directory.CreateDirectory(Path.Combine(target, "prd.md"));
+        var failed = (await Baton("run", "artifacts", run.RunId, "--download", target)).FailsWithOneLine(ExitCodes.Failure);
+        Assert.Contains("a folder of that name is in the way", failed, StringComparison.Ordinal);
+    }
 }
