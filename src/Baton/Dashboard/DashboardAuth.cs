@@ -22,7 +22,7 @@ public static class DashboardAuth
     public const string CookieName = "baton_session";
 
     /// <summary>The cookie's claim naming its row in dashboard_sessions.</summary>
-    private const string SessionClaim = "baton:session";
+    public const string SessionClaim = "baton:session";
 
     public static bool IsDashboardPath(PathString path) =>
         path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
@@ -142,6 +142,8 @@ public static class DashboardAuth
         {
             var db = http.RequestServices.GetRequiredService<Database>();
             await db.WriteAsync((c, tx) => c.ExecuteAsync("DELETE FROM dashboard_sessions WHERE id = @sessionId", new { sessionId }, tx));
+            // After the commit: the session's open pages stop receiving now, not at their next periodic check.
+            http.RequestServices.GetRequiredService<Runs.OpenStreams>().EndStreamsOfSession(sessionId);
         }
         await http.SignOutAsync(CookieScheme);
     }

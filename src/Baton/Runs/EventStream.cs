@@ -56,14 +56,14 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), db, feed, time);
+        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), http.User.FindFirstValue(Dashboard.DashboardAuth.SessionClaim), db, feed, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, Database db, EventFeed feed, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, string? sessionId, Database db, EventFeed feed, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
-            var (lease, refused) = http.RequestServices.GetRequiredService<OpenStreams>().TryOpen(keyId ?? "anonymous");
+            var (lease, refused) = http.RequestServices.GetRequiredService<OpenStreams>().TryOpen(keyId ?? "anonymous", sessionId);
             if (lease is null)
             {
                 // EventSource gives up on a non-200 answer; the dashboard's scripts read this as "try again later".

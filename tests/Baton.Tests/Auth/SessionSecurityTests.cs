@@ -46,6 +46,25 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task Sign_out_ends_the_sessions_open_live_update_stream_at_once()
+    {
+        var key = await factory.Client().CreateKeyAsync(new CreateKeyRequest($"stream-{Guid.NewGuid():N}", "viewer"));
+        using var browser = new Browser(factory);
+        await browser.SignInAsync(key.Token);
+        await browser.GetAsync("/");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var open = await browser.Raw.GetAsync("/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, open.StatusCode);
+        var body = await open.Content.ReadAsStreamAsync(timeout.Token);
+        var ended = body.CopyToAsync(Stream.Null, timeout.Token);
+
+        await browser.PostAsync("/signout");
+
+        // Without the session's end, nothing would stop it: the key itself stays valid.
+        Assert.Same(ended, await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(10), timeout.Token)));
+    }
+
+    [Fact]
     public async Task Signing_out_one_browser_leaves_the_keys_other_sessions_signed_in()
     {
         var key = await factory.Client().CreateKeyAsync(new CreateKeyRequest($"two-browsers-{Guid.NewGuid():N}", "viewer"));
