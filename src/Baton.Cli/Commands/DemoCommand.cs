@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Baton.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -166,23 +165,19 @@ public sealed record DemoProject(string Repository, string AgentScript, string D
 
     private static async Task GitAsync(string directory, CancellationToken ct, params string[] args)
     {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
-        // As the server runs git: the same on every machine (no system or global config), and no hook of any kind.
-        start.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
-        start.Environment["GIT_CONFIG_GLOBAL"] = "/dev/null";
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("core.hooksPath=/dev/null");
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("core.fsmonitor=false");
-        foreach (var a in args)
+        // As the server runs git: the same on every machine, and no hook or program the repository names.
+        Workspaces.GitOutput result;
+        try
         {
-            start.ArgumentList.Add(a);
+            result = await Workspaces.Git.RunAsync(directory, [], args, ct);
         }
-        using var process = Process.Start(start) ?? throw new CliException("git is needed for the demo and was not found");
-        await process.WaitForExitAsync(ct);
-        if (process.ExitCode != 0)
+        catch (Agents.AgentFailedException)
         {
-            throw new CliException($"git {args[0]} failed: {(await process.StandardError.ReadToEndAsync(ct)).Trim()}");
+            throw new CliException("git is needed for the demo and was not found");
+        }
+        if (result.ExitCode != 0)
+        {
+            throw new CliException($"git {args[0]} failed: {result.Stderr.Trim()}");
         }
     }
 

@@ -623,7 +623,7 @@ public static class FlowchartSvg
         }
         if (MermaidParser.Parse(source) is not { } chart)
         {
-            return Html.Of($"""<div class="mermaid-source"><p class="muted small">Shown as source: only flowcharts are drawn here.</p><pre>{source}</pre></div>""");
+            return ArtifactPages.PlainText(source, "Shown as source: only flowcharts are drawn here.");
         }
         if (chart.Nodes.Count > MaxNodes || chart.Edges.Count > MaxEdges)
         {
