@@ -178,6 +178,23 @@ public sealed class AgentConfinementTests : IDisposable
     }
 
     [Fact]
+    public async Task The_check_of_a_worker_without_network_cannot_reach_a_local_listener()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var accepting = AcceptAllAsync(listener);
+        // Exit code 1 when the check gets through, 3 when it cannot.
+        var check = $"[python3, -c, \"import socket, sys; s = socket.socket(); s.settimeout(5); sys.exit(1 if s.connect_ex(('127.0.0.1', {port})) == 0 else 3)\"]";
+        var run = await StartAsync([Script("noop.sh", "#!/bin/sh\necho ok")], network: false, check: check);
+        await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        var lines = await LogLinesAsync(run.RunId);
+        Assert.Contains(lines, l => l.StartsWith("check exited with code 3", StringComparison.Ordinal));
+        listener.Stop();
+        await accepting;
+    }
+
+    [Fact]
     public async Task Git_works_inside_the_sandbox_for_reading_the_history()
     {
         var script = Script("git.sh", """
