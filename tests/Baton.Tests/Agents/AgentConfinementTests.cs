@@ -178,6 +178,23 @@ public sealed class AgentConfinementTests : IDisposable
     }
 
     [Fact]
+    public async Task An_artifacts_folder_replaced_by_a_link_does_not_make_the_server_read_the_target()
+    {
+        var other = Path.Combine(_repo.Root, "elsewhere");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, "notes.md"), "SECRET-OUTSIDE");
+        var relink = Script("relink.sh", """
+            #!/bin/sh
+            rm -r "$BATON_ARTIFACTS_DIR"
+            ln -s "$OTHER" "$BATON_ARTIFACTS_DIR"
+            """);
+        var run = await StartAsync([relink], "[notes.md]", env: new Dictionary<string, string> { ["OTHER"] = other });
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.DoesNotContain("SECRET", done.Error ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain((await _client.ListArtifactsAsync(run.RunId)).Phases.SelectMany(p => p.Artifacts), a => a.Name == "notes.md");
+    }
+
+    [Fact]
     public async Task The_check_of_a_worker_without_network_cannot_reach_a_local_listener()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
