@@ -195,6 +195,29 @@ public sealed class AgentConfinementTests : IDisposable
     }
 
     [Fact]
+    public async Task A_script_does_not_show_its_folder_nor_etc_secrets_to_the_agent()
+    {
+        File.WriteAllText(Path.Combine(_repo.Scripts, "id_ed25519"), "SECRET-KEY");
+        var script = Script("look.sh", """
+            #!/bin/sh
+            out="$BATON_ARTIFACTS_DIR/look.md"
+            echo "looked" > "$out"
+            cat "$(dirname "$0")/id_ed25519" >> "$out" 2>/dev/null && echo "LEAK sibling" >> "$out"
+            ls /etc/ssl/private > /dev/null 2>&1 && echo "LEAK ssl private" >> "$out"
+            ls /etc/default > /dev/null 2>&1 && echo "LEAK etc default" >> "$out"
+            [ -e /etc/environment ] && echo "LEAK etc environment" >> "$out"
+            exit 0
+            """);
+        var run = await StartAsync([script], "[look.md]");
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.True(done.Status == "completed", done.Error);
+        var look = await _client.GetArtifactAsync(run.RunId, "look.md");
+        Assert.Contains("looked", look, StringComparison.Ordinal);
+        Assert.DoesNotContain("LEAK", look, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRET", look, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_check_of_a_worker_without_network_cannot_reach_a_local_listener()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
