@@ -140,8 +140,8 @@ public sealed record DemoProject(string Repository, string AgentScript, string D
         var repository = Path.Combine(dir, "textutil");
         var dataDir = Path.Combine(dir, ".baton");
         Directory.CreateDirectory(Path.Combine(dataDir, "profiles"));
-        // The agent runs in the sandbox, which shows it its program's folder read-only: a folder of its own, not
-        // the demo folder (that one holds the data dir).
+        // The agent runs in the sandbox, which shows it its program file read-only (never a folder); a folder of
+        // its own all the same, not the demo folder that holds the data dir.
         var agent = Path.Combine(dir, "agent", "demo-agent.sh");
         Directory.CreateDirectory(Path.GetDirectoryName(agent)!);
         await File.WriteAllTextAsync(agent, AgentScriptText, ct);

@@ -100,7 +100,7 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
             var folder = new[] { request.ArtifactsDirectory, request.WorkingDirectory }.FirstOrDefault(f => SafeFiles.Exists(Path.Combine(f, name)));
             if (folder is not null)
             {
-                artifacts.Add(new ProducedArtifact(name, await SafeFiles.ReadTextAsync(Path.Combine(folder, name), name, folder, MaxArtifactBytes, ct)));
+                artifacts.Add(new ProducedArtifact(name, await SafeFiles.ReadTextAsync(folder, name, MaxArtifactBytes, ct)));
             }
         }
         return new AgentOutcome(artifacts, usage.Summary ?? usage.LastLine, usage.Usage);

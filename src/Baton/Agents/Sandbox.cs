@@ -34,35 +34,59 @@ public sealed class Sandbox
 
     private static readonly string[] RootLinks = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
-    /// <summary>What programs need of /etc (users, DNS, certificates, alternatives, the linker); never shadow, ssh or sudoers.</summary>
+    /// <summary>
+    /// What programs need of /etc (users, DNS, certificates, alternatives, the linker); never shadow, ssh or sudoers,
+    /// nor private keys (/etc/ssl/private, /etc/pki/tls/private) nor services' environments (/etc/default, /etc/environment).
+    /// </summary>
     private static readonly string[] EtcEntries =
     [
         "passwd", "group", "hosts", "hostname", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "localtime", "timezone",
-        "ssl", "ca-certificates", "ca-certificates.conf", "pki", "crypto-policies", "alternatives", "ld.so.cache", "ld.so.conf",
-        "ld.so.conf.d", "mime.types", "protocols", "services", "os-release", "debian_version", "lsb-release", "gitconfig",
-        "bash.bashrc", "profile", "profile.d", "inputrc", "environment", "locale.alias", "locale.conf", "default", "dotnet",
+        "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf", "pki/tls/certs", "pki/ca-trust", "crypto-policies",
+        "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "mime.types", "protocols", "services", "os-release",
+        "debian_version", "lsb-release", "gitconfig", "bash.bashrc", "profile", "profile.d", "inputrc", "locale.alias", "locale.conf", "dotnet",
         "python3", "python3.11", "python3.12", "python3.13", "npmrc", "fonts", "java-17-openjdk", "java-21-openjdk", "security",
     ];
 
     private readonly BatonOptions _options;
+    /// <summary>The server's own folders (real paths): nothing that is, holds or is inside one is bound.</summary>
     private readonly string[] _private;
-    private readonly Lazy<Task<(string Mode, string? Problem)>> _probe;
+
+    /// <summary>A failed probe is tried again at a use after this long (bwrap installed, namespaces allowed); a success is kept.</summary>
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _probeLock = new();
+    private Task<(string Mode, string? Problem)>? _probe;
+    private DateTimeOffset _probedAt;
 
     private readonly ILogger<Sandbox> _logger;
+    private readonly TimeProvider _time;
 
-    public Sandbox(BatonOptions options, ILogger<Sandbox> logger)
+    public Sandbox(BatonOptions options, ILogger<Sandbox> logger, TimeProvider time)
     {
         _options = options;
         _logger = logger;
-        _private = [options.DataDir, options.WorkDir, Path.GetDirectoryName(options.DatabasePath)!];
-        BwrapPath = options.BwrapPath ?? FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
-        _probe = new(ProbeAsync);
+        _time = time;
+        var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 1 } h && Path.IsPathFullyQualified(h) ? h : null;
+        _private = new[] { options.DataDir, options.WorkDir, Path.GetDirectoryName(options.DatabasePath)!, home }
+            .OfType<string>().Select(p => SafeFiles.RealPath(Path.GetFullPath(p))).Distinct(StringComparer.Ordinal).ToArray();
     }
 
-    public string? BwrapPath { get; }
+    public string? BwrapPath => _options.BwrapPath ?? FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
 
-    /// <summary>`bubblewrap`, `off`, or `unavailable` (and why), tried once by running bwrap.</summary>
-    public Task<(string Mode, string? Problem)> StatusAsync() => _probe.Value;
+    /// <summary>`bubblewrap`, `off`, or `unavailable` (and why), found by running bwrap; a failure is tried again after a minute.</summary>
+    public Task<(string Mode, string? Problem)> StatusAsync()
+    {
+        lock (_probeLock)
+        {
+            var failed = _probe is { IsFaulted: true } || _probe is { IsCompletedSuccessfully: true, Result.Mode: Unavailable };
+            if (_probe is null || (failed && _time.GetUtcNow() - _probedAt >= RetryAfter))
+            {
+                _probedAt = _time.GetUtcNow();
+                _probe = ProbeAsync();
+            }
+            return _probe;
+        }
+    }
 
     /// <summary>Says at start-up which mode is active (a warning when agents run unconfined, an error when they cannot run).</summary>
     public async Task LogStatusAsync()
@@ -134,9 +158,9 @@ public sealed class Sandbox
         {
             args.AddRange(["--ro-bind-try", "/etc/" + entry, "/etc/" + entry]);
         }
-        foreach (var folder in ProgramFolders(program, layout))
+        foreach (var file in ProgramFiles(program, layout))
         {
-            args.AddRange(["--ro-bind", folder, folder]);
+            args.AddRange(["--ro-bind", file, file]);
         }
         if (layout.Git is { } git)
         {
@@ -159,17 +183,24 @@ public sealed class Sandbox
         return new ProcessSpec(BwrapPath!, args, layout.WorkingDirectory, env);
     }
 
+    /// <summary>System folders and BATON_SANDBOX_RO_PATHS, less any that is, holds or is inside a server folder (links resolved).</summary>
     private IEnumerable<string> ReadOnlyFolders() =>
-        SystemFolders.Where(f => new DirectoryInfo(f) is { Exists: true, LinkTarget: null } && !HoldsPrivate(f))
-            .Concat(_options.SandboxReadOnlyPaths.Where(Directory.Exists));
+        SystemFolders.Where(f => new DirectoryInfo(f) is { Exists: true, LinkTarget: null } && !TouchesPrivate(f))
+            .Concat(_options.SandboxReadOnlyPaths.Where(p => Directory.Exists(p) && !TouchesPrivate(p)));
 
-    private bool HoldsPrivate(string folder) => _private.Any(p => BatonOptions.IsInside(p, folder) || BatonOptions.IsInside(p, SafeFiles.RealPath(folder)));
+    /// <summary>Is the path (resolved) one of the server's folders (data dir, work dir, database folder, HOME), inside one, or holding one?</summary>
+    private bool TouchesPrivate(string path)
+    {
+        var real = SafeFiles.RealPath(path);
+        return _private.Any(p => BatonOptions.IsInside(p, path) || BatonOptions.IsInside(p, real) || BatonOptions.IsInside(path, p) || BatonOptions.IsInside(real, p));
+    }
 
     /// <summary>
-    /// The folder of a program that is not already visible (a script given by path, a CLI outside /usr): shown
-    /// read-only, unless that would show the data dir or the work dir.
+    /// A program that is not already visible (a script given by path, a CLI outside /usr): the file itself, and the
+    /// file a link to it resolves to, shown read-only. Never its folder, which may be the server's HOME (~/.ssh
+    /// beside a script); a script's sibling files are the admin's to list in BATON_SANDBOX_RO_PATHS.
     /// </summary>
-    private List<string> ProgramFolders(ProcessSpec program, SandboxLayout layout)
+    private List<string> ProgramFiles(ProcessSpec program, SandboxLayout layout)
     {
         string? path;
         if (program.FileName.Contains('/', StringComparison.Ordinal))
@@ -190,22 +221,22 @@ public sealed class Sandbox
         {
             return [];
         }
-        var folders = new List<string>();
+        var files = new List<string>();
         foreach (var file in new[] { path, SafeFiles.RealPath(path) }.Distinct())
         {
             var folder = Path.GetDirectoryName(file)!;
-            if (IsVisible(folder) || BatonOptions.IsInside(folder, layout.WorkingDirectory) || BatonOptions.IsInside(folder, layout.ExecutionDirectory))
+            if (IsVisible(folder) || BatonOptions.IsInside(file, layout.WorkingDirectory) || BatonOptions.IsInside(file, layout.ExecutionDirectory))
             {
                 continue;
             }
-            if (folder == "/" || HoldsPrivate(folder) || _private.Any(p => BatonOptions.IsInside(folder, p)))
+            if (TouchesPrivate(file))
             {
                 throw new AgentFailedException(
-                    $"{program.FileName} is in {folder}, which the sandbox cannot show to the agent without the data dir or other workspaces; install it elsewhere");
+                    $"{program.FileName} is in {folder}, inside the server's HOME, data dir or work dir, which the sandbox does not show to agents; install it elsewhere");
             }
-            folders.Add(folder);
+            files.Add(file);
         }
-        return folders;
+        return files;
     }
 
     private bool IsVisible(string folder)
@@ -230,20 +261,21 @@ public sealed class Sandbox
         {
             return (Off, null);
         }
-        var missing = $"command workers and checks run inside bubblewrap, which is not installed{(BwrapPath is null ? "" : $" at {BwrapPath}")}: "
+        var bwrap = BwrapPath;
+        var missing = $"command workers and checks run inside bubblewrap, which is not installed{(bwrap is null ? "" : $" at {bwrap}")}: "
             + "install the bubblewrap package (or set BATON_BWRAP to its path), or set BATON_SANDBOX=off to run them unconfined";
-        if (BwrapPath is null || !File.Exists(BwrapPath))
+        if (bwrap is null || !File.Exists(bwrap))
         {
             return (Unavailable, missing);
         }
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var (code, output) = await ProcessRunner.CaptureAsync(new ProcessSpec(BwrapPath,
+            var (code, output) = await ProcessRunner.CaptureAsync(new ProcessSpec(bwrap,
                 ["--unshare-pid", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"],
                 "/", ProcessRunner.BaseEnvironment()), timeout.Token);
             return code == 0 ? (Bubblewrap, null)
-                : (Unavailable, $"bubblewrap ({BwrapPath}) does not work here (exit code {code}: {output.Trim().Split('\n')[^1]}); "
+                : (Unavailable, $"bubblewrap ({bwrap}) does not work here (exit code {code}: {output.Trim().Split('\n')[^1]}); "
                     + "allow unprivileged user namespaces, or set BATON_SANDBOX=off to run command workers and checks unconfined");
         }
         catch (Exception ex) when (ex is AgentFailedException or OperationCanceledException)

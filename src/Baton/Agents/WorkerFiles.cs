@@ -54,8 +54,12 @@ public static class WorkerFiles
     {
         try
         {
-            var length = new FileInfo(path).Length;
-            return length > MaxFileBytes ? (null, $"the file is {length} bytes; a worker file may hold at most {MaxFileBytes}") : Parse(File.ReadAllText(path));
+            // Read as the agents' files are: a link in the workers folder is refused, not followed (to /dev/zero, or a secret).
+            return Parse(SafeFiles.ReadText(path, MaxFileBytes));
+        }
+        catch (UnsafeFileException ex)
+        {
+            return (null, $"the file {ex.Why}; a worker file is a regular file of at most {SafeFiles.Size(MaxFileBytes)}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -92,13 +92,16 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     public Task RecordPidAsync(string executionId, int pid) =>
         db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @executionId", new { executionId, pid }, tx));
 
-    /// <summary>A phase's check command, in the sandbox like an agent (repository code runs: its tests).</summary>
-    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string executionId, LogSink log, CancellationToken ct)
+    /// <summary>
+    /// A phase's check command, in the sandbox like an agent (repository code runs: its tests), with the network only
+    /// when the phase's worker has it: the check runs code the agent wrote, so it must not be the agent's way out.
+    /// </summary>
+    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string executionId, bool network, LogSink log, CancellationToken ct)
     {
         var command = string.Join(' ', argv);
         await log.WriteAsync("info", $"$ {command}");
         var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, ProcessRunner.BaseEnvironment()),
-            new SandboxLayout(place.Directory, ExecutionDirectory(executionId), place.Git, Network: true));
+            new SandboxLayout(place.Directory, ExecutionDirectory(executionId), place.Git, network));
         var (code, output) = await ProcessRunner.CaptureAsync(
             spec,
             ct,

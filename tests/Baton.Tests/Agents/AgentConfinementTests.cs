@@ -178,6 +178,63 @@ public sealed class AgentConfinementTests : IDisposable
     }
 
     [Fact]
+    public async Task An_artifacts_folder_replaced_by_a_link_does_not_make_the_server_read_the_target()
+    {
+        var other = Path.Combine(_repo.Root, "elsewhere");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, "notes.md"), "SECRET-OUTSIDE");
+        var relink = Script("relink.sh", """
+            #!/bin/sh
+            rm -r "$BATON_ARTIFACTS_DIR"
+            ln -s "$OTHER" "$BATON_ARTIFACTS_DIR"
+            """);
+        var run = await StartAsync([relink], "[notes.md]", env: new Dictionary<string, string> { ["OTHER"] = other });
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.DoesNotContain("SECRET", done.Error ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain((await _client.ListArtifactsAsync(run.RunId)).Phases.SelectMany(p => p.Artifacts), a => a.Name == "notes.md");
+    }
+
+    [Fact]
+    public async Task A_script_does_not_show_its_folder_nor_etc_secrets_to_the_agent()
+    {
+        File.WriteAllText(Path.Combine(_repo.Scripts, "id_ed25519"), "SECRET-KEY");
+        var script = Script("look.sh", """
+            #!/bin/sh
+            out="$BATON_ARTIFACTS_DIR/look.md"
+            echo "looked" > "$out"
+            cat "$(dirname "$0")/id_ed25519" >> "$out" 2>/dev/null && echo "LEAK sibling" >> "$out"
+            ls /etc/ssl/private > /dev/null 2>&1 && echo "LEAK ssl private" >> "$out"
+            ls /etc/default > /dev/null 2>&1 && echo "LEAK etc default" >> "$out"
+            [ -e /etc/environment ] && echo "LEAK etc environment" >> "$out"
+            exit 0
+            """);
+        var run = await StartAsync([script], "[look.md]");
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.True(done.Status == "completed", done.Error);
+        var look = await _client.GetArtifactAsync(run.RunId, "look.md");
+        Assert.Contains("looked", look, StringComparison.Ordinal);
+        Assert.DoesNotContain("LEAK", look, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRET", look, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_check_of_a_worker_without_network_cannot_reach_a_local_listener()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var accepting = AcceptAllAsync(listener);
+        // Exit code 1 when the check gets through, 3 when it cannot.
+        var check = $"[python3, -c, \"import socket, sys; s = socket.socket(); s.settimeout(5); sys.exit(1 if s.connect_ex(('127.0.0.1', {port})) == 0 else 3)\"]";
+        var run = await StartAsync([Script("noop.sh", "#!/bin/sh\necho ok")], network: false, check: check);
+        await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        var lines = await LogLinesAsync(run.RunId);
+        Assert.Contains(lines, l => l.StartsWith("check exited with code 3", StringComparison.Ordinal));
+        listener.Stop();
+        await accepting;
+    }
+
+    [Fact]
     public async Task Git_works_inside_the_sandbox_for_reading_the_history()
     {
         var script = Script("git.sh", """

@@ -68,5 +68,20 @@ public sealed class WorkerFilesTests : IDisposable
         Assert.Contains("Could not find file", WorkerFiles.Read(Path.Combine(_factory.DataDir, "missing.yaml")).Problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_worker_file_that_is_a_link_is_refused_without_reading_its_target()
+    {
+        var target = Path.Combine(_factory.DataDir, "target.yaml");
+        File.WriteAllText(target, "name: linked\nkind: command\nargv: [x]\n");
+        var link = Path.Combine(_factory.DataDir, "link.yaml");
+        File.CreateSymbolicLink(link, target);
+        var (request, problem) = WorkerFiles.Read(link);
+        Assert.Null(request);
+        Assert.Contains("symbolic link", problem, StringComparison.Ordinal);
+
+        File.CreateSymbolicLink(Path.Combine(_factory.DataDir, "zero.yaml"), "/dev/zero");
+        Assert.Contains("symbolic link", WorkerFiles.Read(Path.Combine(_factory.DataDir, "zero.yaml")).Problem, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _factory.Dispose();
 }
