@@ -94,6 +94,19 @@ public sealed class SampleRepo : IDisposable
             PY
             echo "slow implementer finished"
             """);
+        // Writes when it started and ended (ns, host clock) into its execution folder, so a test can check that no two
+        // executions overlapped; a prompt saying "hold" keeps it running until a file `go` appears there.
+        Script("record-span.sh", """
+            #!/bin/sh
+            here="$BATON_ARTIFACTS_DIR/.."
+            date +%s%N > "$here/started"
+            if grep -q hold "$BATON_PROMPT_FILE"; then
+              while [ ! -f "$here/go" ]; do sleep 0.05; done
+            else
+              sleep 0.3
+            fi
+            date +%s%N > "$here/ended"
+            """);
         Script("env.sh", """
             #!/bin/sh
             env | sort
