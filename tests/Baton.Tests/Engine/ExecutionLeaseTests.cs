@@ -25,14 +25,14 @@ public sealed class ExecutionLeaseTests : IDisposable
 
     private static TimeSpan RenewEvery => JobQueue.LeaseDuration / 3;
 
-    /// <summary>A standalone execution of talk-then-wait.sh, once its agent process runs.</summary>
+    /// <summary>A standalone execution of talk-then-wait.sh, once its agent has printed its first line.</summary>
     private async Task<string> StartWaitingAgentAsync()
     {
         var worker = await _client.CreateWorkerAsync(new CreateWorkerRequest("waiter", "command", [_repo.ScriptPath("talk-then-wait.sh")]));
         var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
         var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Wait", "Wait until told", repo.RepositoryId));
         var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "wait"))).ExecutionId;
-        await UntilAsync(() => Task.FromResult(AgentProcesses.Of(id).Count > 0), "the agent never started");
+        await UntilAsync(() => Task.FromResult(File.Exists(Path.Combine(_factory.WorkDir, "executions", id, "talked"))), "the agent never talked");
         return id;
     }
 
@@ -90,8 +90,56 @@ public sealed class ExecutionLeaseTests : IDisposable
         _clock.Advance(RenewEvery);
         var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
         Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
-        Assert.Equal("running", await StatusOfAsync(id));
+        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        var execution = await _client.GetExecutionAsync(id);
+        Assert.Equal("running", execution.Status);
+        // Printed while the lease was held but still buffered when it was lost: it does not land either.
+        Assert.DoesNotContain("first line from the agent", execution.Output.Logs);
         Assert.Equal(("another-node", (long?)(_clock.GetUtcNow() - RenewEvery + TimeSpan.FromHours(1)).ToMs()), await LeaseOfAsync(id));
+    }
+
+    [Fact]
+    public async Task A_phase_whose_lease_cannot_be_renewed_stops_its_agent_and_records_nothing()
+    {
+        await _client.CreateWorkerAsync(new CreateWorkerRequest("waiter", "command", [_repo.ScriptPath("talk-then-wait.sh")]));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "waiting.yaml"), """
+            name: waiting
+            phases:
+              - name: work
+                worker: waiter
+                max_attempts: 1
+            """);
+        var runId = (await _client.CreateRunAsync(new CreateRunRequest("waiting", "wait", RepositoryId: repo.RepositoryId))).RunId;
+        var executions = Path.Combine(_factory.WorkDir, "executions");
+        await UntilAsync(() => Task.FromResult(Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any()), "the agent never talked");
+        var agent = AgentProcesses.Of(runId);
+        await _factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
+            "UPDATE jobs SET lease_token = 'another-node', lease_expires_at = @until WHERE run_id = @runId",
+            new { runId, until = (_clock.GetUtcNow() + TimeSpan.FromHours(1)).ToMs() }, tx));
+
+        _clock.Advance(RenewEvery);
+        var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+        Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
+        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(runId)), "the work never ended");
+        var run = await _client.GetRunAsync(runId);
+        Assert.Equal(("running", "work", "running"), (run.Status, run.CurrentPhase, run.Phases[0].Status));
+        var statuses = await _factory.Service<Database>().ReadAsync(c => c.QueryAsync<string>(
+            "SELECT status FROM executions WHERE run_id = @runId", new { runId }));
+        Assert.Equal(["running"], statuses);
+        Assert.DoesNotContain((await _client.GetLogsAsync(runId)).Lines, l => l.Message == "first line from the agent");
+    }
+
+    [Theory]
+    [InlineData(true, 0, true)]
+    [InlineData(false, 20, false)]
+    [InlineData(null, 1, true)]
+    [InlineData(null, 0, false)]
+    [InlineData(null, -5, false)]
+    public void A_lease_is_still_held_after_a_renewal_or_while_it_runs(bool? renewed, int secondsLeft, bool held)
+    {
+        var now = _clock.GetUtcNow();
+        Assert.Equal(held, LeaseKeeper.StillHeld(renewed, now + TimeSpan.FromSeconds(secondsLeft), now));
     }
 
     private async Task<ExecutionInfo> WaitForEndAsync(string id)

@@ -61,10 +61,11 @@ public sealed class SampleRepo : IDisposable
             echo '{"baton_usage": {"tokens_in": 1200, "tokens_out": 300, "cost_usd": 0.0125, "tool_calls": 4, "summary": "slugify implemented"}}'
             """);
         // Prints a line, waits until told to go on (a file `go` in its execution folder, which the sandbox shows it):
-        // proves log lines stream while the process still runs.
+        // proves log lines stream while the process still runs. The file `talked` says the first line has been printed.
         Script("talk-then-wait.sh", """
             #!/bin/sh
             echo "first line from the agent"
+            : > "$BATON_ARTIFACTS_DIR/../talked"
             while [ ! -f "$BATON_ARTIFACTS_DIR/../go" ]; do sleep 0.05; done
             echo "second line"
             """);
