@@ -11,12 +11,27 @@ public sealed class LeaseKeeper : IAsyncDisposable
 {
     public static readonly TimeSpan RenewEvery = JobQueue.LeaseDuration / 3;
 
-    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _lock = new();
     private readonly CancellationTokenSource _lost = new();
-    private readonly Task _keeping;
+    private readonly JobQueue _queue;
+    private readonly JobRow _job;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ITimer _timer;
+    private DateTimeOffset _heldUntil;
+    private Task _renewing = Task.CompletedTask;
+    private bool _stopped;
 
-    private LeaseKeeper(JobQueue queue, JobRow job, TimeProvider time, ILogger logger) =>
-        _keeping = KeepAsync(queue, job, time, logger);
+    /// <remarks>
+    /// One periodic timer per execution, created here and disposed with the keeper (after the finish transaction):
+    /// bench/Baton.Bench/PhaseMarks.cs times phase executions by exactly that.
+    /// </remarks>
+    private LeaseKeeper(JobQueue queue, JobRow job, TimeProvider time, ILogger logger)
+    {
+        (_queue, _job, _time, _logger) = (queue, job, time, logger);
+        _heldUntil = Times.FromMs(job.LeaseExpiresAt);
+        _timer = time.CreateTimer(_ => Renew(), null, RenewEvery, RenewEvery);
+    }
 
     /// <summary>Cancelled once the lease is lost; link it into the work's cancellation.</summary>
     public CancellationToken Lost => _lost.Token;
@@ -31,54 +46,57 @@ public sealed class LeaseKeeper : IAsyncDisposable
     /// </summary>
     public static bool StillHeld(bool? renewed, DateTimeOffset heldUntil, DateTimeOffset now) => renewed ?? now < heldUntil;
 
-    /// <summary>Stops renewing (before the finish transaction, which ends the lease) and waits until no renewal is in flight.</summary>
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops renewing before the finish transaction, which ends the lease (a renewal after it would find the job gone
+    /// and call the lease lost), and waits until no renewal is in flight.
+    /// </summary>
+    public Task StopAsync()
     {
-        if (!_stop.IsCancellationRequested)
+        lock (_lock)
         {
-            await _stop.CancelAsync();
+            _stopped = true;
+            return _renewing;
         }
-        await _keeping;
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        _stop.Dispose();
+        await _timer.DisposeAsync();
         _lost.Dispose();
     }
 
-    private async Task KeepAsync(JobQueue queue, JobRow job, TimeProvider time, ILogger logger)
+    private void Renew()
     {
-        var heldUntil = Times.FromMs(job.LeaseExpiresAt);
+        lock (_lock)
+        {
+            // One renewal at a time: a tick that comes while the last one still waits for the database is skipped.
+            if (_stopped || !_renewing.IsCompleted)
+            {
+                return;
+            }
+            _renewing = RenewAsync();
+        }
+    }
+
+    private async Task RenewAsync()
+    {
+        bool? renewed;
         try
         {
-            while (true)
-            {
-                await Task.Delay(RenewEvery, time, _stop.Token);
-                bool? renewed;
-                try
-                {
-                    var until = await queue.RenewAsync(job, _stop.Token);
-                    renewed = until is not null;
-                    heldUntil = until ?? heldUntil;
-                }
-                catch (Microsoft.Data.Sqlite.SqliteException ex)
-                {
-                    logger.LogWarning(ex, "Could not renew the lease of job {JobId}; trying again", job.Id);
-                    renewed = null;
-                }
-                if (!StillHeld(renewed, heldUntil, time.GetUtcNow()))
-                {
-                    logger.LogWarning("Job {JobId} of {OwnerId} lost its lease; stopping its work", job.Id, job.RunId);
-                    await _lost.CancelAsync();
-                    return;
-                }
-            }
+            var until = await _queue.RenewAsync(_job, CancellationToken.None);
+            renewed = until is not null;
+            _heldUntil = until ?? _heldUntil;
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or ObjectDisposedException)
         {
-            // Stopped: the work is over.
+            _logger.LogWarning(ex, "Could not renew the lease of job {JobId}; trying again", _job.Id);
+            renewed = null;
+        }
+        if (!StillHeld(renewed, _heldUntil, _time.GetUtcNow()))
+        {
+            _logger.LogWarning("Job {JobId} of {OwnerId} lost its lease; stopping its work", _job.Id, _job.RunId);
+            await _lost.CancelAsync();
         }
     }
 }
