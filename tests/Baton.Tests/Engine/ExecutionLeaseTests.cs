@@ -72,7 +72,7 @@ public sealed class ExecutionLeaseTests : IDisposable
         Assert.Equal("running", await StatusOfAsync(id));
         File.WriteAllText(Path.Combine(_factory.WorkDir, "executions", id, "go"), "");
 
-        var done = await WaitForEndAsync(id);
+        var done = await _client.WaitForExecutionEndAsync(id, _factory.Service<EngineSignals>());
         Assert.Equal(("success", (string?)null), (done.Status, done.ErrorMessage));
         Assert.Contains("second line", done.Output.Logs);
     }
@@ -142,21 +142,6 @@ public sealed class ExecutionLeaseTests : IDisposable
         Assert.Equal(held, LeaseKeeper.StillHeld(renewed, now + TimeSpan.FromSeconds(secondsLeft), now));
     }
 
-    private async Task<ExecutionInfo> WaitForEndAsync(string id)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var signals = _factory.Service<EngineSignals>();
-        while (true)
-        {
-            var wake = signals.Events.Current;
-            var execution = await _client.GetExecutionAsync(id, timeout.Token);
-            if (execution.Status is "success" or "error" or "cancelled")
-            {
-                return execution;
-            }
-            await wake.WaitAsync(timeout.Token);
-        }
-    }
 
     public void Dispose()
     {

@@ -41,7 +41,7 @@ public sealed class WorkerConcurrencyTests : IDisposable
         all.AddRange(queued);
         foreach (var id in all)
         {
-            Assert.Equal("success", (await WaitForEndAsync(id)).Status);
+            Assert.Equal("success", (await _client.WaitForExecutionEndAsync(id, _factory.Service<EngineSignals>())).Status);
         }
         var spans = all.Select(id => (Id: id, Started: Stamp(id, "started"), Ended: Stamp(id, "ended"))).OrderBy(s => s.Started).ToList();
         for (var i = 1; i < spans.Count; i++)
@@ -63,21 +63,6 @@ public sealed class WorkerConcurrencyTests : IDisposable
         }
     }
 
-    private async Task<ExecutionInfo> WaitForEndAsync(string id)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var signals = _factory.Service<EngineSignals>();
-        while (true)
-        {
-            var wake = signals.Events.Current;
-            var execution = await _client.GetExecutionAsync(id, timeout.Token);
-            if (execution.Status is "success" or "error" or "cancelled")
-            {
-                return execution;
-            }
-            await wake.WaitAsync(timeout.Token);
-        }
-    }
 
     public void Dispose()
     {
