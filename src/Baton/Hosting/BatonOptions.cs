@@ -116,16 +116,8 @@ public sealed class BatonOptions
                     $"BATON_SANDBOX_RO_PATHS: '{path}' must be an absolute folder that neither holds nor is inside the data dir or BATON_WORK_DIR");
             }
         }
-        var outputBytes = Agents.OutputLimits.DefaultMaxBytes;
-        if (config["BATON_OUTPUT_MAX_BYTES"] is { Length: > 0 } ob && (!long.TryParse(ob, out outputBytes) || outputBytes < 1024))
-        {
-            throw new InvalidOperationException($"BATON_OUTPUT_MAX_BYTES must be a whole number of bytes, at least 1024, not '{ob}'");
-        }
-        var outputLines = Agents.OutputLimits.DefaultMaxLines;
-        if (config["BATON_OUTPUT_MAX_LINES"] is { Length: > 0 } ol && (!int.TryParse(ol, out outputLines) || outputLines < 10))
-        {
-            throw new InvalidOperationException($"BATON_OUTPUT_MAX_LINES must be a whole number of lines, at least 10, not '{ol}'");
-        }
+        var outputBytes = WholeNumber(config, "BATON_OUTPUT_MAX_BYTES", Agents.OutputLimits.DefaultMaxBytes, 1024, long.MaxValue);
+        var outputLines = (int)WholeNumber(config, "BATON_OUTPUT_MAX_LINES", Agents.OutputLimits.DefaultMaxLines, 10, int.MaxValue);
         var localAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase);
         return new BatonOptions
         {
@@ -173,6 +165,18 @@ public sealed class BatonOptions
             roots.Add(Workspaces.RepositoryLocations.RealPath(entry));
         }
         return roots.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>A whole-number setting from <paramref name="min"/> to <paramref name="max"/>; unset gives <paramref name="fallback"/>.</summary>
+    public static long WholeNumber(IConfiguration config, string name, long fallback, long min, long max)
+    {
+        if (config[name] is not { Length: > 0 } text)
+        {
+            return fallback;
+        }
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new InvalidOperationException($"{name} must be a whole number from {min} to {max}, not '{text}'");
     }
 
     /// <summary>Is <paramref name="path"/> the folder <paramref name="folder"/> or inside it (both full paths)?</summary>

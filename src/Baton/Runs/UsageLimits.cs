@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Baton.Runs;
 
 /// <summary>
@@ -20,22 +18,15 @@ public sealed record UsageLimits
     /// <summary>BATON_QUOTA_STORED_BYTES: bytes of intakes (typed or uploaded) one key has stored, in total.</summary>
     public long QuotaStoredBytes { get; init; } = 10L * 1024 * 1024 * 1024;
 
-    public static UsageLimits From(IConfiguration config) => new()
+    public static UsageLimits From(IConfiguration config)
     {
-        MaxStreamsPerKey = (int)Read(config, "BATON_MAX_STREAMS_PER_KEY", 8, 1, 10_000),
-        MaxStreams = (int)Read(config, "BATON_MAX_STREAMS", 256, 1, 100_000),
-        QuotaActiveRuns = (int)Read(config, "BATON_QUOTA_ACTIVE_RUNS", 1_000, 0, int.MaxValue),
-        QuotaStoredBytes = Read(config, "BATON_QUOTA_STORED_BYTES", 10L * 1024 * 1024 * 1024, 0, long.MaxValue),
-    };
-
-    private static long Read(IConfiguration config, string name, long fallback, long min, long max)
-    {
-        if (config[name] is not { Length: > 0 } text)
+        var defaults = new UsageLimits();
+        return new()
         {
-            return fallback;
-        }
-        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
-            ? value
-            : throw new InvalidOperationException($"{name} must be a whole number from {min} to {max}, not '{text}'");
+            MaxStreamsPerKey = (int)BatonOptions.WholeNumber(config, "BATON_MAX_STREAMS_PER_KEY", defaults.MaxStreamsPerKey, 1, 10_000),
+            MaxStreams = (int)BatonOptions.WholeNumber(config, "BATON_MAX_STREAMS", defaults.MaxStreams, 1, 100_000),
+            QuotaActiveRuns = (int)BatonOptions.WholeNumber(config, "BATON_QUOTA_ACTIVE_RUNS", defaults.QuotaActiveRuns, 0, int.MaxValue),
+            QuotaStoredBytes = BatonOptions.WholeNumber(config, "BATON_QUOTA_STORED_BYTES", defaults.QuotaStoredBytes, 0, long.MaxValue),
+        };
     }
 }

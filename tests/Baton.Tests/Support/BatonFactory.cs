@@ -93,7 +93,11 @@ public class BatonFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        SqliteConnection.ClearAllPools();
+        // This server's pool only: clearing every pool would race with other test classes' servers opening connections.
+        using (var connection = new SqliteConnection(new Baton.Storage.Database(DatabasePath).ConnectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
         if (KeepDataDir)
         {
             return;
