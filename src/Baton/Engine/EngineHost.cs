@@ -37,6 +37,7 @@ public sealed class EngineHost(
 
     private async Task WorkLoopAsync(CancellationToken ct)
     {
+        var claimedAgain = false;
         while (!ct.IsCancellationRequested)
         {
             var wake = signals.Jobs.Current;
@@ -45,15 +46,27 @@ public sealed class EngineHost(
                 var job = await queue.ClaimAsync(ct);
                 if (job is not null)
                 {
+                    claimedAgain = false;
                     await ProcessAsync(job, ct);
                     continue;
                 }
                 var delay = await queue.IdleDelayAsync(ct);
                 if (delay == TimeSpan.Zero)
                 {
+                    if (!claimedAgain)
+                    {
+                        // A job may have come due between the claim and this look (a retry's backoff ending, a gate's
+                        // deadline passing): claim once more before taking the due jobs for ones held back by limits.
+                        claimedAgain = true;
+                        continue;
+                    }
                     // Jobs are due but none could be claimed: their workers are at their limits. An execution
                     // ending fires the signal; until then, do not spin.
                     delay = JobQueue.IdlePoll;
+                }
+                else
+                {
+                    claimedAgain = false;
                 }
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 await Task.WhenAny(wake, Task.Delay(delay, time, sleep.Token));
