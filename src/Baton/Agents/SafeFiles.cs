@@ -106,7 +106,7 @@ public static class SafeFiles
         var parent = Path.GetDirectoryName(full);
         // The parent is the server's (the execution's folder, the workspaces' folder), so its links are the
         // admin's (a work dir under a linked /tmp); the folder itself may have been swapped by the agent.
-        var root = parent is null ? full : Path.Combine(RealPath(parent), Path.GetFileName(full));
+        var root = parent is null ? full : Path.Combine(Workspaces.RepositoryLocations.RealPath(parent), Path.GetFileName(full));
         var parts = name.Split('/');
         if (parts.Any(p => p is "" or "." or ".."))
         {
@@ -169,25 +169,6 @@ public static class SafeFiles
         return (BitConverter.ToUInt16(statx, 28) & SIfMt) == SIfReg;
     }
 
-    /// <summary>The path with every link resolved (a work dir under a linked /tmp still matches itself).</summary>
-    public static string RealPath(string folder)
-    {
-        RequireLinux();
-        var resolved = RealPathNative(folder, IntPtr.Zero);
-        if (resolved == IntPtr.Zero)
-        {
-            return Path.GetFullPath(folder);
-        }
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved) ?? Path.GetFullPath(folder);
-        }
-        finally
-        {
-            Free(resolved);
-        }
-    }
-
     /// <summary>The checks above are Linux system calls; elsewhere there would be none, so nothing is read at all.</summary>
     private static void RequireLinux()
     {
@@ -206,9 +187,4 @@ public static class SafeFiles
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     private static extern int Statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
 
-    [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
-    private static extern IntPtr RealPathNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
-
-    [DllImport("libc", EntryPoint = "free")]
-    private static extern void Free(IntPtr pointer);
 }

@@ -68,7 +68,7 @@ public sealed class Sandbox
         _time = time;
         var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 1 } h && Path.IsPathFullyQualified(h) ? h : null;
         _private = new[] { options.DataDir, options.WorkDir, Path.GetDirectoryName(options.DatabasePath)!, home }
-            .OfType<string>().Select(p => SafeFiles.RealPath(Path.GetFullPath(p))).Distinct(StringComparer.Ordinal).ToArray();
+            .OfType<string>().Select(p => Workspaces.RepositoryLocations.RealPath(Path.GetFullPath(p))).Distinct(StringComparer.Ordinal).ToArray();
     }
 
     public string? BwrapPath => _options.BwrapPath ?? FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
@@ -191,7 +191,7 @@ public sealed class Sandbox
     /// <summary>Is the path (resolved) one of the server's folders (data dir, work dir, database folder, HOME), inside one, or holding one?</summary>
     private bool TouchesPrivate(string path)
     {
-        var real = SafeFiles.RealPath(path);
+        var real = Workspaces.RepositoryLocations.RealPath(path);
         return _private.Any(p => BatonOptions.IsInside(p, path) || BatonOptions.IsInside(p, real) || BatonOptions.IsInside(path, p) || BatonOptions.IsInside(real, p));
     }
 
@@ -222,7 +222,7 @@ public sealed class Sandbox
             return [];
         }
         var files = new List<string>();
-        foreach (var file in new[] { path, SafeFiles.RealPath(path) }.Distinct())
+        foreach (var file in new[] { path, Workspaces.RepositoryLocations.RealPath(path) }.Distinct())
         {
             var folder = Path.GetDirectoryName(file)!;
             if (IsVisible(folder) || BatonOptions.IsInside(file, layout.WorkingDirectory) || BatonOptions.IsInside(file, layout.ExecutionDirectory))
@@ -245,9 +245,9 @@ public sealed class Sandbox
         {
             return false;
         }
-        var real = SafeFiles.RealPath(folder);
+        var real = Workspaces.RepositoryLocations.RealPath(folder);
         return ReadOnlyFolders().Any(root => BatonOptions.IsInside(real, root))
-            || RootLinks.Any(l => Directory.Exists(l) && BatonOptions.IsInside(real, SafeFiles.RealPath(l)));
+            || RootLinks.Any(l => Directory.Exists(l) && BatonOptions.IsInside(real, Workspaces.RepositoryLocations.RealPath(l)));
     }
 
     private static string? FindOnPath(string program, string? path) =>

@@ -60,7 +60,7 @@ public sealed class SandboxLayoutTests : IDisposable
         var sandbox = new Sandbox(Options(readOnly: [link, "/usr/share"]), NullLogger<Sandbox>.Instance, TimeProvider.System);
         var binds = await BindsAsync(sandbox, "true");
         Assert.DoesNotContain(link, binds);
-        Assert.DoesNotContain(binds, b => BatonOptions.IsInside(home, SafeFiles.RealPath(b)) || BatonOptions.IsInside(SafeFiles.RealPath(b), home));
+        Assert.DoesNotContain(binds, b => BatonOptions.IsInside(home, Baton.Workspaces.RepositoryLocations.RealPath(b)) || BatonOptions.IsInside(Baton.Workspaces.RepositoryLocations.RealPath(b), home));
         Assert.Contains("/usr/share", binds);
     }
 
