@@ -87,7 +87,8 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
         return path;
     }
 
-    public LogSink Log(string ownerId, string? phase, int? iteration) => new(db, signals, time, ownerId, phase, iteration);
+    /// <summary>The live log of the work done under <paramref name="fence"/>'s lease.</summary>
+    public LogSink Log(string ownerId, string? phase, int? iteration, JobRow fence) => new(db, signals, time, ownerId, phase, iteration, fence);
 
     public Task RecordPidAsync(string executionId, int pid) =>
         db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @executionId", new { executionId, pid }, tx));
@@ -115,14 +116,15 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
 
 /// <summary>
 /// An agent's live log: lines are written in small batches (one transaction per batch, not per line) and every
-/// batch wakes the event streams, so people watching see output while the agent still runs.
+/// batch wakes the event streams, so people watching see output while the agent still runs. Every batch is fenced by
+/// the job's lease: once the work has lost it (or was cancelled, which deletes the job), nothing more lands.
 /// </summary>
 /// <remarks>
 /// Lock order: the buffer's lock is never held while waiting for the database's write gate. A flush takes its batch
 /// out inside the write transaction, so batches keep their order with the execution's finish transaction, which
 /// writes the last lines (<see cref="CompleteAsync"/>) while it holds the gate.
 /// </remarks>
-public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration) : IAsyncDisposable
+public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration, JobRow fence) : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
     private readonly Lock _lock = new();
@@ -158,6 +160,11 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
     /// <summary>Writes what is still buffered inside the caller's transaction (the execution's finish) and closes the sink.</summary>
     public async Task CompleteAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
     {
+        if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
+        {
+            Take(close: true);
+            return;
+        }
         foreach (var (level, message) in Take(close: true))
         {
             await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
@@ -201,6 +208,11 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         }
         var wrote = await db.WriteAsync(async (c, tx) =>
         {
+            if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
+            {
+                Take(close: true);
+                return false;
+            }
             var batch = Take(close: false);
             foreach (var (level, message) in batch)
             {

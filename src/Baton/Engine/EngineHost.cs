@@ -135,11 +135,18 @@ public sealed class EngineHost(
                     return null;
                 }
                 await JobQueue.DeleteAsync(c, tx, job);
+                var error = "engine error: " + ex.Message;
+                if (job.Kind == JobRequest.RunExecution)
+                {
+                    // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.
+                    await c.ExecuteAsync(
+                        "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId AND status IN ('pending', 'running')",
+                        new { job.ExecutionId, error, now = time.GetUtcNow().ToMs() }, tx);
+                }
                 if (job.Kind != JobRequest.ExecutePhase)
                 {
                     return null;
                 }
-                var error = "engine error: " + ex.Message;
                 await c.ExecuteAsync(
                     "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE run_id = @RunId AND phase = @Phase AND iteration = @Iteration AND status = 'running'",
                     new { job.RunId, job.Phase, job.Iteration, error, now = time.GetUtcNow().ToMs() }, tx);
@@ -149,6 +156,8 @@ public sealed class EngineHost(
             {
                 transitions.AfterCommit(decision);
             }
+            signals.Events.Fire();
+            signals.Jobs.Fire();
         }
     }
 }

@@ -13,6 +13,9 @@ public sealed class JobRow
     public int? Iteration { get; set; }
     public int Attempts { get; set; }
     public string LeaseToken { get; set; } = "";
+
+    /// <summary>When the lease runs out unless renewed (Unix ms).</summary>
+    public long LeaseExpiresAt { get; set; }
     public string? ExecutionId { get; set; }
 }
 
@@ -25,10 +28,14 @@ public sealed class JobQueue(Database db, TimeProvider time)
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
 
-    /// <summary>A worker at its concurrency limit leaves its jobs waiting (their executions stay pending).</summary>
+    /// <summary>
+    /// A worker at its concurrency limit leaves its jobs waiting (their executions stay pending). What counts is the
+    /// worker's jobs under a live lease: a claim takes a slot at once, in its own transaction, whereas an execution
+    /// shows as running only after the next one, and several workers may claim in between.
+    /// </summary>
     private const string WorkerHasRoom = """
         AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
-                        AND (SELECT COUNT(*) FROM executions e WHERE e.worker = w.name AND e.status = 'running') >= w.concurrency)
+                        AND (SELECT COUNT(*) FROM jobs h WHERE h.worker = w.name AND h.lease_expires_at > @now) >= w.concurrency)
         """;
 
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
@@ -43,7 +50,7 @@ public sealed class JobQueue(Database db, TimeProvider time)
                         WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
                           {{WorkerHasRoom}}
                         ORDER BY j.run_at, j.id LIMIT 1)
-            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
+            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
             tx), ct);
@@ -63,7 +70,7 @@ public sealed class JobQueue(Database db, TimeProvider time)
                         WHERE j.run_id = @runId AND j.kind = 'execute_phase' AND j.run_at <= @now AND j.lease_expires_at IS NULL
                           {{WorkerHasRoom}}
                         ORDER BY j.id LIMIT 1)
-            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, execution_id
+            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now, runId },
             tx);
@@ -87,10 +94,15 @@ public sealed class JobQueue(Database db, TimeProvider time)
         return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay < IdlePoll ? delay : IdlePoll;
     }
 
-    public Task<bool> RenewAsync(JobRow job, CancellationToken ct) =>
-        db.WriteAsync(async (c, tx) => await c.ExecuteAsync(
+    /// <summary>Extends the job's lease; returns when it now runs out, or null when the lease is no longer this worker's.</summary>
+    public async Task<DateTimeOffset?> RenewAsync(JobRow job, CancellationToken ct)
+    {
+        var expires = time.GetUtcNow() + LeaseDuration;
+        var renewed = await db.WriteAsync((c, tx) => c.ExecuteAsync(
             "UPDATE jobs SET lease_expires_at = @expires WHERE id = @Id AND lease_token = @LeaseToken",
-            new { job.Id, job.LeaseToken, expires = (time.GetUtcNow() + LeaseDuration).ToMs() }, tx) == 1, ct);
+            new { job.Id, job.LeaseToken, expires = expires.ToMs() }, tx), ct);
+        return renewed == 1 ? expires : null;
+    }
 
     /// <summary>
     /// One process owns an SQLite file (the data dir is locked), so at start-up every lease on it belongs to a

@@ -53,18 +53,19 @@ public sealed class PhaseExecutor(
         var clock = time.GetTimestamp();
         var timeoutAfter = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
         using var timeout = new CancellationTokenSource(timeoutAfter, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
-        using var renewal = RenewLeaseWhileRunning(job, linked.Token);
+        await using var lease = LeaseKeeper.Start(queue, job, time, logger);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token, lease.Lost);
         Result result;
-        await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration);
+        await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration, job);
         try
         {
             result = await RunAsync(started, log, linked.Token);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
         {
             // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
             // Run cancelled: the cancel transaction has recorded everything already.
+            // Lease lost: the job is another worker's now, which records this execution as lost; this one writes nothing.
             return (job, null);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -88,6 +89,7 @@ public sealed class PhaseExecutor(
             $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result.Error is null ? "success" : "error")}",
             elapsed.TotalSeconds);
 
+        await lease.StopAsync();
         var (decision, next) = await db.WriteAsync(async (c, tx) =>
         {
             await log.CompleteAsync(c, tx);
@@ -297,24 +299,4 @@ public sealed class PhaseExecutor(
     }
 
     public static TimeSpan Backoff(int attempt) => TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, attempt)));
-
-    private IDisposable RenewLeaseWhileRunning(JobRow job, CancellationToken ct)
-    {
-        return time.CreateTimer(_ => _ = RenewQuietlyAsync(), null, JobQueue.LeaseDuration / 3, JobQueue.LeaseDuration / 3);
-
-        async Task RenewQuietlyAsync()
-        {
-            try
-            {
-                if (!await queue.RenewAsync(job, ct))
-                {
-                    logger.LogWarning("Job {JobId} lost its lease", job.Id);
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or Microsoft.Data.Sqlite.SqliteException)
-            {
-                logger.LogDebug(ex, "Lease renewal of job {JobId} skipped", job.Id);
-            }
-        }
-    }
 }

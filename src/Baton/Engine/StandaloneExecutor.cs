@@ -13,11 +13,13 @@ namespace Baton.Engine;
 /// </summary>
 public sealed class StandaloneExecutor(
     Database db,
+    JobQueue queue,
     RunningExecutions running,
     AgentWork work,
     GitWorkspaces workspaces,
     EngineSignals signals,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<StandaloneExecutor> logger)
 {
     private sealed record Started(string ExecutionId, string Prompt, WorkerDefinition Worker, string? RepositoryId);
 
@@ -33,13 +35,14 @@ public sealed class StandaloneExecutor(
         }
 
         var clock = time.GetTimestamp();
+        await using var lease = LeaseKeeper.Start(queue, job, time, logger);
         string? error = null;
         AgentOutcome? outcome = null;
         PhaseCommit? commit = null;
         var usage = AgentUsage.None;
         using var timeout = new CancellationTokenSource(started.Worker.Config.Timeout ?? TimeSpan.FromMinutes(30), time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token);
-        await using (var log = work.Log(executionId, null, null))
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token, lease.Lost);
+        await using (var log = work.Log(executionId, null, null, job))
         {
             try
             {
@@ -56,8 +59,10 @@ public sealed class StandaloneExecutor(
                 AgentWork.RestoreGitLink(new Workplace(workspace, directory, git));
                 commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {title}\n\nExecution {executionId}", linked.Token);
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested)
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
             {
+                // Node stopping: claimed again after restart, and recorded as lost then. Cancelled: the cancel
+                // transaction recorded it. Lease lost: the job is another worker's now, so this one writes nothing.
                 return;
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested)
@@ -80,6 +85,7 @@ public sealed class StandaloneExecutor(
         }
 
         var durationMs = (long)time.GetElapsedTime(clock).TotalMilliseconds;
+        await lease.StopAsync();
         await db.WriteAsync(async (c, tx) =>
         {
             if (!await JobQueue.HoldsLeaseAsync(c, tx, job))

@@ -1,4 +1,5 @@
 using Baton.Client;
+using Baton.Engine;
 
 namespace Baton.Tests.Support;
 
@@ -76,4 +77,20 @@ public static class RunWaits
     public static Task<RunDetail> WaitForGateAsync(this BatonClient client, string runId, string phase, int iteration) =>
         client.WaitForAsync(runId, r => r.Status == "awaiting_approval" && r.CurrentPhase == phase && r.Iteration == iteration,
             $"awaiting approval at {phase} iteration {iteration}");
+
+    /// <summary>Waits, woken by the engine's event signal rather than by sleeping, until the execution has ended.</summary>
+    public static async Task<ExecutionInfo> WaitForExecutionEndAsync(this BatonClient client, string executionId, EngineSignals signals)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        while (true)
+        {
+            var wake = signals.Events.Current;
+            var execution = await client.GetExecutionAsync(executionId, timeout.Token);
+            if (execution.Status is "success" or "error" or "cancelled")
+            {
+                return execution;
+            }
+            await wake.WaitAsync(timeout.Token);
+        }
+    }
 }

@@ -61,10 +61,11 @@ public sealed class SampleRepo : IDisposable
             echo '{"baton_usage": {"tokens_in": 1200, "tokens_out": 300, "cost_usd": 0.0125, "tool_calls": 4, "summary": "slugify implemented"}}'
             """);
         // Prints a line, waits until told to go on (a file `go` in its execution folder, which the sandbox shows it):
-        // proves log lines stream while the process still runs.
+        // proves log lines stream while the process still runs. The file `talked` says the first line has been printed.
         Script("talk-then-wait.sh", """
             #!/bin/sh
             echo "first line from the agent"
+            : > "$BATON_ARTIFACTS_DIR/../talked"
             while [ ! -f "$BATON_ARTIFACTS_DIR/../go" ]; do sleep 0.05; done
             echo "second line"
             """);
@@ -93,6 +94,19 @@ public sealed class SampleRepo : IDisposable
                 return "-".join(text.lower().split())
             PY
             echo "slow implementer finished"
+            """);
+        // Writes when it started and ended (ns, host clock) into its execution folder, so a test can check that no two
+        // executions overlapped; a prompt saying "hold" keeps it running until a file `go` appears there.
+        Script("record-span.sh", """
+            #!/bin/sh
+            here="$BATON_ARTIFACTS_DIR/.."
+            date +%s%N > "$here/started"
+            if grep -q hold "$BATON_PROMPT_FILE"; then
+              while [ ! -f "$here/go" ]; do sleep 0.05; done
+            else
+              sleep 0.3
+            fi
+            date +%s%N > "$here/ended"
             """);
         Script("env.sh", """
             #!/bin/sh
