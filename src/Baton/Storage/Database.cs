@@ -6,14 +6,12 @@ using Microsoft.Data.Sqlite;
 namespace Baton.Storage;
 
 /// <summary>
-/// The embedded SQLite database: WAL, synchronous=FULL (a committed transition survives power loss),
-/// pooled connections for reads and one in-process writer at a time.
+/// The embedded SQLite database: WAL, synchronous=FULL (a committed transition survives power loss), pooled
+/// connections for reads, and one writer that owns one long-lived connection and commits queued writes together.
 /// </summary>
-public sealed class Database
+public sealed class Database : IAsyncDisposable, IDisposable
 {
-    // SQLite has one writer. Queuing writers here, instead of letting them race for the file lock,
-    // avoids SQLITE_BUSY back-off sleeps, which would dominate transition latency.
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly Lazy<GroupCommitWriter> _writer;
 
     static Database()
     {
@@ -32,25 +30,34 @@ public sealed class Database
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        _writer = new(() => new GroupCommitWriter(OpenWriterConnection()));
     }
 
     public string Path { get; }
 
     public string ConnectionString { get; }
 
+    /// <summary>Most writes one batch holds: bounds how long the first of them waits for its commit.</summary>
+    public const int MaxBatch = 64;
+
     public async Task<SqliteConnection> OpenAsync(CancellationToken ct = default)
     {
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(ct);
         // Per-connection settings; a pooled connection may be new, so they are set on every open.
-        await connection.ExecuteAsync("PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;");
+        await connection.ExecuteAsync(ConnectionPragmas);
         return connection;
     }
+
+    private const string ConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
 
     private long _reads;
 
     /// <summary>Reads since start-up: how a test sees that open event streams do not each query per event.</summary>
     public long Reads => Interlocked.Read(ref _reads);
+
+    /// <summary>Commits since start-up, each ending one batch of writes: how a test sees that writes share a commit.</summary>
+    public long Commits => _writer.IsValueCreated ? _writer.Value.Commits : 0;
 
     public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken ct = default)
     {
@@ -59,25 +66,15 @@ public sealed class Database
         return await read(connection);
     }
 
-    /// <summary>Runs <paramref name="write"/> in one IMMEDIATE transaction: all of it commits, or none.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default)
-    {
-        await _writeGate.WaitAsync(ct);
-        try
-        {
-            await using var connection = await OpenAsync(ct);
-            // Microsoft.Data.Sqlite starts non-deferred transactions with BEGIN IMMEDIATE: the write lock is
-            // taken before the first read, so read-decide-write cannot interleave with another writer.
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(IsolationLevel.Serializable, ct);
-            var result = await write(connection, tx);
-            await tx.CommitAsync(ct);
-            return result;
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
-    }
+    /// <summary>
+    /// Runs <paramref name="write"/> atomically and durably: the task completes after the COMMIT that holds it (and its
+    /// fsync) returned, so whatever the caller does next — kill a process, notify a waiter — follows a committed state.
+    /// The write shares its transaction with other queued writes but runs in a SAVEPOINT of its own: if it throws,
+    /// only its changes are rolled back, and the exception is the caller's. A write sees the effects of the writes
+    /// before it in its batch; it must not wait for another write (there is one writer).
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default) =>
+        _writer.Value.EnqueueAsync(write, ct);
 
     public Task WriteAsync(Func<SqliteConnection, IDbTransaction, Task> write, CancellationToken ct = default) =>
         WriteAsync<bool>(async (c, tx) => { await write(c, tx); return true; }, ct);
@@ -121,6 +118,27 @@ public sealed class Database
         {
             return false;
         }
+    }
+
+    /// <summary>Lets the queued writes finish, then closes the writer's connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer.IsValueCreated)
+        {
+            await _writer.Value.DisposeAsync();
+        }
+    }
+
+    // A host disposed synchronously (a test factory) disposes its singletons this way.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>The writer's own connection: outside the pool (clearing a pool never closes it) and set up once.</summary>
+    private SqliteConnection OpenWriterConnection()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString());
+        connection.Open();
+        connection.Execute(ConnectionPragmas);
+        return connection;
     }
 
     private static IEnumerable<(string Version, string Sql)> LoadMigrations()

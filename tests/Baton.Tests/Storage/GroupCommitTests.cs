@@ -1,0 +1,122 @@
+using Baton.Storage;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Baton.Tests.Storage;
+
+public sealed class GroupCommitTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("baton-writer-").FullName;
+    private Database _db = null!;
+
+    public async Task InitializeAsync()
+    {
+        _db = new Database(Path.Combine(_dir, "w.db"));
+        await _db.WriteAsync((c, tx) => c.ExecuteAsync(
+            """
+            CREATE TABLE parents (id INTEGER PRIMARY KEY);
+            CREATE TABLE items (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED);
+            """, transaction: tx));
+    }
+
+    [Fact]
+    public async Task Writes_queued_together_share_one_commit_and_a_failing_one_rolls_back_alone()
+    {
+        // The writer is busy with the first write while three more queue up behind it: they form the next batch.
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = _db.WriteAsync(async (c, tx) =>
+        {
+            holding.SetResult();
+            await release.Task;
+            await c.ExecuteAsync("INSERT INTO items(id) VALUES (1)", transaction: tx);
+        });
+        await holding.Task;
+        var commitsBefore = _db.Commits;
+
+        var second = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (2)", transaction: tx));
+        var failing = _db.WriteAsync(async (c, tx) =>
+        {
+            await c.ExecuteAsync("INSERT INTO items(id) VALUES (3)", transaction: tx);
+            throw new InvalidOperationException("this write changed its mind");
+        });
+        var fourth = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (4)", transaction: tx));
+        release.SetResult();
+
+        await first;
+        await second;
+        await fourth;
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        Assert.Equal("this write changed its mind", error.Message);
+        Assert.Equal(new long[] { 1, 2, 4 }, await CommittedItemsAsync());
+        // The held write's batch, then one batch for the three queued behind it.
+        Assert.Equal(commitsBefore + 2, _db.Commits);
+    }
+
+    [Fact]
+    public async Task A_failing_commit_fails_every_write_of_its_batch_and_keeps_none_of_them()
+    {
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = _db.WriteAsync(async (c, tx) =>
+        {
+            holding.SetResult();
+            await release.Task;
+        });
+        await holding.Task;
+
+        var fine = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (10)", transaction: tx));
+        // A deferred foreign key is checked at COMMIT: the statement succeeds and the batch's COMMIT fails.
+        var orphan = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id, parent) VALUES (11, 99)", transaction: tx));
+        release.SetResult();
+        await first;
+
+        Assert.Equal(19, (await Assert.ThrowsAsync<SqliteException>(() => fine)).SqliteErrorCode); // SQLITE_CONSTRAINT
+        await Assert.ThrowsAsync<SqliteException>(() => orphan);
+        Assert.Empty(await CommittedItemsAsync());
+
+        // The writer carries on with a clean transaction.
+        await _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (12)", transaction: tx));
+        Assert.Equal(new long[] { 12 }, await CommittedItemsAsync());
+    }
+
+    [Fact]
+    public async Task A_write_whose_caller_gave_up_before_it_began_does_not_run()
+    {
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = _db.WriteAsync(async (c, tx) =>
+        {
+            holding.SetResult();
+            await release.Task;
+        });
+        await holding.Task;
+
+        using var giveUp = new CancellationTokenSource();
+        var abandoned = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (20)", transaction: tx), giveUp.Token);
+        await giveUp.CancelAsync();
+        release.SetResult();
+        await first;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        Assert.Empty(await CommittedItemsAsync());
+    }
+
+    /// <summary>Read through a connection of its own: only what was committed.</summary>
+    private async Task<long[]> CommittedItemsAsync()
+    {
+        await using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _db.Path, Pooling = false }.ToString());
+        await c.OpenAsync();
+        return (await c.QueryAsync<long>("SELECT id FROM items ORDER BY id")).ToArray();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _db.DisposeAsync();
+        using (var pooled = new SqliteConnection(_db.ConnectionString))
+        {
+            SqliteConnection.ClearPool(pooled);
+        }
+        Directory.Delete(_dir, recursive: true);
+    }
+}
