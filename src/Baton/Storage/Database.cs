@@ -59,6 +59,9 @@ public sealed class Database : IAsyncDisposable, IDisposable
     /// <summary>Commits since start-up, each ending one batch of writes: how a test sees that writes share a commit.</summary>
     public long Commits => _writer.IsValueCreated ? _writer.Value.Commits : 0;
 
+    /// <summary>Statements the writer prepared: how a test sees that a statement run again is not prepared again.</summary>
+    public long Prepares => _writer.IsValueCreated ? _writer.Value.Prepares : 0;
+
     public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);
@@ -132,10 +135,10 @@ public sealed class Database : IAsyncDisposable, IDisposable
     // A host disposed synchronously (a test factory) disposes its singletons this way.
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    /// <summary>The writer's own connection: outside the pool (clearing a pool never closes it) and set up once.</summary>
-    private SqliteConnection OpenWriterConnection()
+    /// <summary>The writer's own connection: outside the pool (clearing a pool never closes it), set up once, its statements prepared once.</summary>
+    private PreparedStatementConnection OpenWriterConnection()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString());
+        var connection = new PreparedStatementConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString());
         connection.Open();
         connection.Execute(ConnectionPragmas);
         return connection;

@@ -19,17 +19,20 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private const string Savepoint = "write";
 
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SqliteConnection _connection;
+    private readonly PreparedStatementConnection _connection;
     private readonly Task _loop;
     private long _commits;
 
-    public GroupCommitWriter(SqliteConnection connection)
+    public GroupCommitWriter(PreparedStatementConnection connection)
     {
         _connection = connection;
         _loop = Task.Run(WriteLoopAsync);
     }
 
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Read between writes only (the writer's loop changes it).</summary>
+    public long Prepares => _connection.Prepares;
 
     public Task<T> EnqueueAsync<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct)
     {

@@ -102,6 +102,34 @@ public sealed class GroupCommitTests : IAsyncLifetime
         Assert.Empty(await CommittedItemsAsync());
     }
 
+    [Fact]
+    public async Task The_writer_prepares_a_statement_once_and_runs_it_again_with_new_values()
+    {
+        const string Insert = "INSERT INTO items(id) VALUES (@id)";
+        await _db.WriteAsync((c, tx) => c.ExecuteAsync(Insert, new { id = 1 }, tx));
+        var afterFirst = _db.Prepares;
+        for (var id = 2; id <= 5; id++)
+        {
+            await _db.WriteAsync((c, tx) => c.ExecuteAsync(Insert, new { id }, tx));
+        }
+
+        Assert.Equal(afterFirst, _db.Prepares);
+        Assert.Equal(new long[] { 1, 2, 3, 4, 5 }, await CommittedItemsAsync());
+
+        // The same text again while its reader is still open gets a statement of its own.
+        var nested = await _db.WriteAsync(async (c, tx) =>
+        {
+            const string Select = "SELECT id FROM items WHERE id >= @from ORDER BY id";
+            var sums = new List<long>();
+            foreach (var id in c.Query<long>(Select, new { from = 4 }, tx, buffered: false))
+            {
+                sums.Add(id + (await c.QueryAsync<long>(Select, new { from = 5 }, tx)).Sum());
+            }
+            return sums;
+        });
+        Assert.Equal(new long[] { 9, 10 }, nested);
+    }
+
     /// <summary>Read through a connection of its own: only what was committed.</summary>
     private async Task<long[]> CommittedItemsAsync()
     {

@@ -1,0 +1,159 @@
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Data.Sqlite;
+
+namespace Baton.Storage;
+
+/// <summary>
+/// The writer's connection, which keeps every SQL text's prepared statements for its whole life. Microsoft.Data.Sqlite
+/// keeps them only as long as one command object lives (dotnet/efcore#14044), and Dapper makes a new command for every
+/// call, so each statement of each transition was parsed and planned again; here it is bound and run.
+/// </summary>
+/// <remarks>
+/// Dapper asks for commands through <see cref="IDbConnection.CreateCommand"/>, which lands in
+/// <see cref="CreateDbCommand"/>: the command it gets collects the text and parameters and, when run, runs the
+/// prepared command for that text. Prepared statements survive schema changes (SQLite re-prepares them itself).
+/// </remarks>
+internal sealed class PreparedStatementConnection(string connectionString) : SqliteConnection(connectionString)
+{
+    /// <summary>The hot path has a few dozen distinct statements; a bound keeps text built at run time from piling up.</summary>
+    private const int Capacity = 512;
+
+    private readonly Dictionary<string, Prepared> _prepared = new(StringComparer.Ordinal);
+
+    /// <summary>SQL texts prepared since the connection opened (each once, unless the cache was full).</summary>
+    public long Prepares { get; private set; }
+
+    protected override DbCommand CreateDbCommand() => new ReusingCommand(this);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ForgetAll();
+        }
+        base.Dispose(disposing);
+    }
+
+    private int ExecuteNonQuery(ReusingCommand command) => Bind(command).Command.ExecuteNonQuery();
+
+    private object? ExecuteScalar(ReusingCommand command) => Bind(command).Command.ExecuteScalar();
+
+    private SqliteDataReader ExecuteReader(ReusingCommand command, CommandBehavior behavior)
+    {
+        var prepared = Bind(command);
+        return prepared.Reader = prepared.Command.ExecuteReader(behavior);
+    }
+
+    private Prepared Bind(ReusingCommand command)
+    {
+        var prepared = PreparedFor(command.CommandText);
+        prepared.Command.Transaction = (SqliteTransaction?)command.Transaction;
+        prepared.Command.Parameters.Clear();
+        foreach (SqliteParameter parameter in command.Parameters)
+        {
+            prepared.Command.Parameters.Add(parameter);
+        }
+        return prepared;
+    }
+
+    /// <summary>
+    /// The prepared command for <paramref name="sql"/>; a one-off when that one still has a reader open (the one-off
+    /// may back a reader too, so it is left to the connection, which disposes its commands when it closes).
+    /// </summary>
+    private Prepared PreparedFor(string sql)
+    {
+        if (_prepared.TryGetValue(sql, out var prepared))
+        {
+            return prepared.Reader is { IsClosed: false } ? new Prepared(NewCommand(sql)) : prepared;
+        }
+        if (_prepared.Count >= Capacity)
+        {
+            ForgetAll();
+        }
+        // Not Prepare(): that prepares every statement of the text up front, before an earlier one (a CREATE TABLE)
+        // has run. A command prepares its statements as it first runs them and keeps them for the next run.
+        prepared = new Prepared(NewCommand(sql));
+        Prepares++;
+        _prepared[sql] = prepared;
+        return prepared;
+    }
+
+    private SqliteCommand NewCommand(string sql)
+    {
+        var command = base.CreateCommand();
+        command.CommandText = sql;
+        return command;
+    }
+
+    private void ForgetAll()
+    {
+        foreach (var prepared in _prepared.Values)
+        {
+            prepared.Command.Dispose();
+        }
+        _prepared.Clear();
+    }
+
+    /// <summary>What Dapper fills in: the text, the transaction and the parameters, run through the prepared command.</summary>
+    private sealed class ReusingCommand(PreparedStatementConnection connection) : DbCommand
+    {
+        // A command that is never run holds only these managed parameter objects; nothing native.
+        private readonly SqliteCommand _parameters = new();
+
+        [AllowNull]
+        public override string CommandText { get; set; } = "";
+
+        public override int CommandTimeout { get; set; } = connection.DefaultTimeout;
+
+        public override CommandType CommandType { get; set; } = CommandType.Text;
+
+        public override bool DesignTimeVisible { get; set; }
+
+        public override UpdateRowSource UpdatedRowSource { get; set; }
+
+        protected override DbConnection? DbConnection
+        {
+            get => connection;
+            set => throw new NotSupportedException("a command of the writer's connection stays on it");
+        }
+
+        protected override DbParameterCollection DbParameterCollection => _parameters.Parameters;
+
+        protected override DbTransaction? DbTransaction { get; set; }
+
+        public override void Cancel()
+        {
+        }
+
+        public override void Prepare()
+        {
+        }
+
+        public override int ExecuteNonQuery() => connection.ExecuteNonQuery(this);
+
+        public override object? ExecuteScalar() => connection.ExecuteScalar(this);
+
+        protected override DbParameter CreateDbParameter() => new SqliteParameter();
+
+        protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior) => connection.ExecuteReader(this, behavior);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _parameters.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>A prepared command and the last reader it gave, which must be closed before the command runs again.</summary>
+    private sealed class Prepared(SqliteCommand command)
+    {
+        public SqliteCommand Command { get; } = command;
+
+        public SqliteDataReader? Reader { get; set; }
+    }
+}
