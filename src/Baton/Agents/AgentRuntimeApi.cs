@@ -103,7 +103,7 @@ public static class AgentRuntimeApi
         {
             return outcome;
         }
-        signals.Jobs.Fire();
+        signals.Jobs.Wake();
         return TypedResults.Created($"/api/agent-runtime/executions/{id}", new ExecuteResponse(id));
     }
 
@@ -148,7 +148,7 @@ public static class AgentRuntimeApi
                 // Recorded first, then stopped: the whole process tree is killed before this answers.
                 await running.StopAsync(id, TimeSpan.FromSeconds(10));
                 signals.Events.Fire();
-                signals.Jobs.Fire();
+                signals.Jobs.Wake();
                 return (await GetAsync(id, db)).Result switch
                 {
                     Ok<ExecutionInfo> ok => ok,

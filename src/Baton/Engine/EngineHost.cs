@@ -40,13 +40,14 @@ public sealed class EngineHost(
         var claimedAgain = false;
         while (!ct.IsCancellationRequested)
         {
-            var wake = signals.Jobs.Current;
+            using var ticket = signals.Jobs.Enter();
             try
             {
                 var job = await queue.ClaimAsync(ct);
                 if (job is not null)
                 {
                     claimedAgain = false;
+                    ticket.PassOn();
                     await ProcessAsync(job, ct);
                     continue;
                 }
@@ -61,7 +62,7 @@ public sealed class EngineHost(
                         continue;
                     }
                     // Jobs are due but none could be claimed: their workers are at their limits. An execution
-                    // ending fires the signal; until then, do not spin.
+                    // ending wakes a worker; until then, do not spin.
                     delay = JobQueue.IdlePoll;
                 }
                 else
@@ -69,7 +70,7 @@ public sealed class EngineHost(
                     claimedAgain = false;
                 }
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                await Task.WhenAny(wake, Task.Delay(delay, time, sleep.Token));
+                await Task.WhenAny(ticket.Woken, Task.Delay(delay, time, sleep.Token));
                 await sleep.CancelAsync();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -157,7 +158,7 @@ public sealed class EngineHost(
                 transitions.AfterCommit(decision);
             }
             signals.Events.Fire();
-            signals.Jobs.Fire();
+            signals.Jobs.Wake();
         }
     }
 }

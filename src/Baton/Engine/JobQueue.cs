@@ -23,7 +23,7 @@ public sealed class JobRow
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
 /// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
 /// </summary>
-public sealed class JobQueue(Database db, TimeProvider time)
+public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider time)
 {
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
@@ -40,10 +40,10 @@ public sealed class JobQueue(Database db, TimeProvider time)
 
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
 
-    public Task<JobRow?> ClaimAsync(CancellationToken ct)
+    public async Task<JobRow?> ClaimAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToMs();
-        return db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
+        var job = await db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
             $$"""
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
             WHERE id = (SELECT j.id FROM jobs j
@@ -54,7 +54,12 @@ public sealed class JobQueue(Database db, TimeProvider time)
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
             tx), ct);
+        metrics.JobClaims.Add(job is null ? EmptyClaim : FoundClaim);
+        return job;
     }
+
+    public static readonly string EmptyClaim = Ops.NodeMetrics.Label("result", "empty");
+    public static readonly string FoundClaim = Ops.NodeMetrics.Label("result", "job");
 
     /// <summary>
     /// Inside a finish transaction: takes the run's next phase job at once (same limits as <see cref="ClaimAsync"/>),

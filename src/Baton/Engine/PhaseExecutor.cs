@@ -111,7 +111,7 @@ public sealed class PhaseExecutor(
         if (next is null)
         {
             // This worker's slot is free: a job held back by its concurrency limit may go now.
-            signals.Jobs.Fire();
+            signals.Jobs.Wake();
             return (job, null);
         }
         return next.Value;

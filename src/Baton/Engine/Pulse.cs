@@ -19,7 +19,7 @@ public sealed class Pulse
 /// <summary>The node's in-process signals: new jobs to claim, new events to stream.</summary>
 public sealed class EngineSignals
 {
-    public Pulse Jobs { get; } = new();
+    public JobSignal Jobs { get; } = new();
 
     public Pulse Events { get; } = new();
 }

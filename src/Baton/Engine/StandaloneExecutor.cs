@@ -117,7 +117,7 @@ public sealed class StandaloneExecutor(
                 }, tx);
         }, CancellationToken.None);
         signals.Events.Fire();
-        signals.Jobs.Fire();
+        signals.Jobs.Wake();
     }
 
     private async Task<Started?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)

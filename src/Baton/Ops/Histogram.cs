@@ -57,6 +57,26 @@ public sealed class Histogram(string name, string help, double[] buckets)
 }
 
 /// <summary>The histograms this node keeps; counters come from the database instead, so they survive restarts.</summary>
+/// <summary>A Prometheus counter kept in memory, by label set.</summary>
+public sealed class Counter(string name, string help)
+{
+    private readonly ConcurrentDictionary<string, long[]> _series = new();
+
+    public void Add(string labels, long value = 1) => Interlocked.Add(ref _series.GetOrAdd(labels, _ => new long[1])[0], value);
+
+    public long Value(string labels) => _series.TryGetValue(labels, out var total) ? Interlocked.Read(ref total[0]) : 0;
+
+    public void WriteTo(StringBuilder text)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(" counter\n");
+        foreach (var (labels, total) in _series.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            text.Append(name).Append(labels.Length == 0 ? "" : "{" + labels + "}").Append(' ').Append(Interlocked.Read(ref total[0])).Append('\n');
+        }
+    }
+}
+
 public sealed class NodeMetrics
 {
     private static readonly double[] SecondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
@@ -64,6 +84,9 @@ public sealed class NodeMetrics
     public Histogram HttpRequests { get; } = new("baton_http_request_duration_seconds", "HTTP request durations by method, route and status.", SecondsBuckets);
 
     public Histogram PhaseExecutions { get; } = new("baton_execution_duration_seconds", "Agent execution durations by worker and status.", SecondsBuckets);
+
+    /// <summary>Claims by idle workers: a claim that finds nothing is a wasted write.</summary>
+    public Counter JobClaims { get; } = new("baton_job_claims_total", "Job claims by workers, by whether they found a job.");
 
     public static string Label(string name, string value) =>
         $"{name}=\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)}\"";

@@ -69,6 +69,11 @@ public static class OpsApi
             return true;
         });
         node.PhaseExecutions.WriteTo(text);
+        node.JobClaims.WriteTo(text);
+        Header(text, "baton_db_commits_total", "counter", "Write transactions committed by this node; each holds one or more writes.");
+        text.Append("baton_db_commits_total ").Append(db.Commits).Append('\n');
+        Header(text, "baton_db_writes_total", "counter", "Writes this node committed or rolled back.");
+        text.Append("baton_db_writes_total ").Append(db.Writes).Append('\n');
         node.HttpRequests.WriteTo(text);
         return TypedResults.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
     }

@@ -31,7 +31,7 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         {
             if (t.Jobs.Count > 0 && !jobsTaken)
             {
-                signals.Jobs.Fire();
+                signals.Jobs.Wake(t.Jobs.Count);
             }
             signals.Events.Fire();
         }

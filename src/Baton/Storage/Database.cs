@@ -59,6 +59,9 @@ public sealed class Database : IAsyncDisposable, IDisposable
     /// <summary>Commits since start-up, each ending one batch of writes: how a test sees that writes share a commit.</summary>
     public long Commits => _writer.IsValueCreated ? _writer.Value.Commits : 0;
 
+    /// <summary>Writes since start-up, committed or failed: with <see cref="Commits"/>, how many share a commit.</summary>
+    public long Writes => _writer.IsValueCreated ? _writer.Value.Writes : 0;
+
     /// <summary>Statements the writer prepared: how a test sees that a statement run again is not prepared again.</summary>
     public long Prepares => _writer.IsValueCreated ? _writer.Value.Prepares : 0;
 

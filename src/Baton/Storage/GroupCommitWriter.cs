@@ -22,6 +22,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly PreparedStatementConnection _connection;
     private readonly Task _loop;
     private long _commits;
+    private long _writes;
 
     public GroupCommitWriter(PreparedStatementConnection connection)
     {
@@ -30,6 +31,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     }
 
     public long Commits => Interlocked.Read(ref _commits);
+
+    public long Writes => Interlocked.Read(ref _writes);
 
     /// <summary>Read between writes only (the writer's loop changes it).</summary>
     public long Prepares => _connection.Prepares;
@@ -66,6 +69,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             }
             if (batch.Count > 0)
             {
+                Interlocked.Add(ref _writes, batch.Count);
                 await CommitAsync(batch);
                 batch.Clear();
             }

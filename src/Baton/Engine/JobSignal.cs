@@ -1,0 +1,75 @@
+namespace Baton.Engine;
+
+/// <summary>
+/// "There is a job to claim": wakes one idle worker per job instead of every worker (each woken worker runs a claim,
+/// which is a write). Carries no data, so losing a wake costs at most a worker's idle poll: the database is the truth.
+/// </summary>
+/// <remarks>
+/// A worker takes a <see cref="Ticket"/> before it looks for a job, so a job that comes after the look still finds
+/// the ticket and no wake falls between the look and the sleep. A wake can reach a worker that is about to claim
+/// something else; when that worker finds work, it passes the wake on (<see cref="Ticket.PassOn"/>).
+/// </remarks>
+public sealed class JobSignal
+{
+    private readonly Lock _lock = new();
+    private readonly LinkedList<TaskCompletionSource> _waiting = [];
+
+    /// <summary>Wakes up to <paramref name="jobs"/> workers, the ones that have waited longest first.</summary>
+    public void Wake(int jobs = 1)
+    {
+        lock (_lock)
+        {
+            for (; jobs > 0 && _waiting.First is { } first; jobs--)
+            {
+                _waiting.RemoveFirst();
+                first.Value.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Take before looking for a job; dispose when done with it.</summary>
+    public Ticket Enter()
+    {
+        var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            return new Ticket(this, _waiting.AddLast(woken));
+        }
+    }
+
+    public sealed class Ticket : IDisposable
+    {
+        private readonly JobSignal _signal;
+        private readonly LinkedListNode<TaskCompletionSource> _node;
+
+        internal Ticket(JobSignal signal, LinkedListNode<TaskCompletionSource> node)
+        {
+            _signal = signal;
+            _node = node;
+        }
+
+        /// <summary>Completes when a job is signalled for this worker.</summary>
+        public Task Woken => _node.Value.Task;
+
+        /// <summary>The worker found other work: a wake that reached it goes to another worker.</summary>
+        public void PassOn()
+        {
+            Dispose();
+            if (Woken.IsCompleted)
+            {
+                _signal.Wake();
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_signal._lock)
+            {
+                if (_node.List is not null)
+                {
+                    _signal._waiting.Remove(_node);
+                }
+            }
+        }
+    }
+}
