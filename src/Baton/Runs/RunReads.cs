@@ -87,10 +87,11 @@ public static class RunReads
             .GroupBy(r => r.Phase)
             .OrderBy(g => g.Min(r => r.StartedAt))
             .ToDictionary(g => g.Key, g => Times.FromMs(g.Min(r => r.StartedAt!.Value)));
+        var intake = await RunIntakes.ReadAsync(c, null, run.Id);
         return new RunDetail(
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
-            run.Intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
+            intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
             run.Version, phases, steps);
     }
 
