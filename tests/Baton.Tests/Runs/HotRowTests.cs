@@ -1,5 +1,7 @@
 using Baton.Client;
 using Baton.Tests.Support;
+using Dapper;
+using Microsoft.Data.Sqlite;
 
 namespace Baton.Tests.Runs;
 
@@ -111,5 +113,31 @@ public sealed class HotRowTests
         // Phase three's input, once; phases one and two read no content.
         var readingContent = statements.Reading(ran, (table, column) => table == "blobs" && column == "content");
         Assert.True(readingContent.Count == 1, $"{readingContent.Count} statements read artifact contents:\n{string.Join("\n", readingContent)}");
+    }
+
+    [Fact]
+    public async Task The_migration_moves_the_intakes_an_older_baton_stored_out_of_the_runs_row()
+    {
+        var first = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile }) { KeepDataDir = true };
+        var run = await first.Client().CreateRunAsync(new CreateRunRequest("hot", "# Kept\nacross the upgrade"));
+        await first.Client().EventsOfAsync(run.RunId);
+        await using (var c = new SqliteConnection($"Data Source={first.DatabasePath}"))
+        {
+            // The runs table as migrations 0001-0010 left it, with the intake in the row.
+            await c.ExecuteAsync("""
+                ALTER TABLE runs ADD COLUMN intake TEXT NOT NULL DEFAULT '';
+                UPDATE runs SET intake = (SELECT intake FROM run_intakes WHERE run_id = runs.id);
+                DROP TABLE run_intakes;
+                DELETE FROM schema_migrations WHERE version LIKE '0011_%';
+                """);
+        }
+        await first.DisposeAsync();
+
+        using var again = new BatonFactory(dataDir: first.DataDir, profiles: new Dictionary<string, string> { ["hot"] = Profile });
+        Assert.Equal("# Kept\nacross the upgrade", (await again.Client().GetRunAsync(run.RunId)).Intake);
+        await using var check = new SqliteConnection($"Data Source={again.DatabasePath}");
+        var columns = (await check.QueryAsync<string>("SELECT name FROM pragma_table_info('runs')")).ToList();
+        Assert.Contains("status", columns);
+        Assert.DoesNotContain("intake", columns);
     }
 }
