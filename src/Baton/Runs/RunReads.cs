@@ -36,7 +36,7 @@ public static class RunReads
             where.Append(" AND project_name = @Project");
             counts.Append(" AND project_name = @Project");
         }
-        // The summary's columns only: reading the intake (up to 1 MiB a run) would walk its overflow pages for nothing.
+        // The summary's columns only (the intake is not in this table any more: run_intakes, migration 0011).
         var rows = await c.QueryAsync<RunRow>(
             $"""
             SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used
