@@ -190,8 +190,9 @@ internal static class RunListBench
             insert.Transaction = (SqliteTransaction)tx;
             insert.CommandText = """
                 INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error,
-                                 intake, created_by, created_at, updated_at, completed_at)
-                VALUES ($id, $profile, $hash, $project, $status, 'auto', $phase, 1, $wait, $error, $intake, 'bench-seed', $created, $updated, $completed)
+                                 created_by, created_at, updated_at, completed_at)
+                VALUES ($id, $profile, $hash, $project, $status, 'auto', $phase, 1, $wait, $error, 'bench-seed', $created, $updated, $completed);
+                INSERT INTO run_intakes(run_id, intake) VALUES ($id, $intake);
                 """;
             var p = new[] { "$id", "$profile", "$hash", "$project", "$status", "$phase", "$wait", "$error", "$intake", "$created", "$updated", "$completed" }
                 .ToDictionary(n => n, n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }));

@@ -5,7 +5,10 @@ using Baton.Profiles;
 
 namespace Baton.Agents;
 
-/// <summary>What a phase's agent is given: the run, the phase, its feedback and the latest version of every earlier artifact.</summary>
+/// <summary>
+/// What a phase's agent is given: the run, the phase, its feedback, and of the intake and earlier artifacts what its
+/// templates name (<see cref="TemplateAgent.NeedsOf(PhaseDefinition)"/>); the rest is left unread, so empty here.
+/// </summary>
 public sealed record AgentInput(
     string RunId,
     string? ProjectName,
@@ -13,7 +16,28 @@ public sealed record AgentInput(
     PhaseDefinition Phase,
     int Iteration,
     string? Feedback,
-    IReadOnlyDictionary<string, string> EarlierArtifacts);
+    EarlierArtifacts Earlier);
+
+/// <summary>A run's earlier artifacts, as far as a phase reads them: every name, and the latest content of some.</summary>
+public sealed record EarlierArtifacts(IReadOnlyList<string> Names, IReadOnlyDictionary<string, string> Contents)
+{
+    public static readonly EarlierArtifacts None = new([], new Dictionary<string, string>());
+}
+
+/// <summary>What rendering a template reads of its run besides the phase: the intake, the earlier artifacts' names, some contents.</summary>
+public sealed record TemplateNeeds(bool Intake, bool ArtifactNames, IReadOnlySet<string> Artifacts)
+{
+    public static readonly TemplateNeeds Nothing = new(false, false, new HashSet<string>());
+    public static readonly TemplateNeeds TheIntake = Nothing with { Intake = true };
+    public static readonly TemplateNeeds TheNames = Nothing with { ArtifactNames = true };
+
+    public static TemplateNeeds Contents(params IEnumerable<string> names) => Nothing with { Artifacts = names.ToHashSet(StringComparer.Ordinal) };
+
+    public bool IsNothing => !Intake && !ArtifactNames && Artifacts.Count == 0;
+
+    public TemplateNeeds With(TemplateNeeds other) =>
+        new(Intake || other.Intake, ArtifactNames || other.ArtifactNames, Artifacts.Union(other.Artifacts, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal));
+}
 
 public sealed record ProducedArtifact(string Name, string Content);
 
@@ -36,8 +60,7 @@ public static partial class TemplateAgent
         var artifacts = new List<ProducedArtifact>();
         foreach (var name in input.Phase.Produces)
         {
-            var template = input.Phase.Templates.TryGetValue(name, out var t) ? t : DefaultTemplate(name);
-            var content = Render(template, input);
+            var content = Render(TemplateOf(input.Phase, name), input);
             artifacts.Add(new ProducedArtifact(name, content));
             log.Add($"rendered {name} ({Encoding.UTF8.GetByteCount(content)} bytes)");
         }
@@ -47,6 +70,32 @@ public static partial class TemplateAgent
         }
         return new AgentResult(artifacts, log);
     }
+
+    /// <summary>What rendering the phase's artifacts reads: the placeholders of their templates, or of the default ones.</summary>
+    public static TemplateNeeds NeedsOf(PhaseDefinition phase) =>
+        phase.Produces.Aggregate(TemplateNeeds.Nothing, (needs, name) => needs.With(NeedsOf(TemplateOf(phase, name), phase)));
+
+    /// <summary>What rendering this template for the phase reads, found from its placeholders as <see cref="Lookup"/> resolves them.</summary>
+    public static TemplateNeeds NeedsOf(string template, PhaseDefinition phase)
+    {
+        var needs = TemplateNeeds.Nothing;
+        foreach (Match match in Placeholder().Matches(template))
+        {
+            var arg = match.Groups["arg"].Success ? match.Groups["arg"].Value : null;
+            needs = needs.With(match.Groups["key"].Value switch
+            {
+                "intake" or "title" => TemplateNeeds.TheIntake,
+                "artifacts" => TemplateNeeds.TheNames,
+                "artifact" or "artifact_size" when arg is not null => TemplateNeeds.Contents(arg),
+                "prompt" when phase.Prompt is { } prompt => NeedsOf(prompt, phase with { Prompt = null }),
+                _ => TemplateNeeds.Nothing,
+            });
+        }
+        return needs;
+    }
+
+    private static string TemplateOf(PhaseDefinition phase, string artifact) =>
+        phase.Templates.TryGetValue(artifact, out var template) ? template : DefaultTemplate(artifact);
 
     public static string Render(string template, AgentInput input) =>
         Placeholder().Replace(template, match =>
@@ -67,9 +116,9 @@ public static partial class TemplateAgent
         "iteration" => input.Iteration,
         "prompt" => input.Phase.Prompt is { } p ? Render(p, input with { Phase = input.Phase with { Prompt = null } }) : "",
         "feedback" => string.IsNullOrWhiteSpace(input.Feedback) ? "(none)" : input.Feedback,
-        "artifacts" => input.EarlierArtifacts.Keys.Order(StringComparer.Ordinal).ToArray(),
-        "artifact" => arg is not null && input.EarlierArtifacts.TryGetValue(arg, out var content) ? content : "",
-        "artifact_size" => arg is not null && input.EarlierArtifacts.TryGetValue(arg, out var c) ? Encoding.UTF8.GetByteCount(c) : 0,
+        "artifacts" => input.Earlier.Names.Order(StringComparer.Ordinal).ToArray(),
+        "artifact" => arg is not null && input.Earlier.Contents.TryGetValue(arg, out var content) ? content : "",
+        "artifact_size" => arg is not null && input.Earlier.Contents.TryGetValue(arg, out var c) ? Encoding.UTF8.GetByteCount(c) : 0,
         _ => "{{" + key + "}}",
     };
 

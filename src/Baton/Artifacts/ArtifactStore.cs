@@ -36,16 +36,24 @@ public static class ArtifactStore
             new { runId, name, iteration, phase, sha, size = bytes.Length, mediaType = MediaTypeOf(name), now = now.ToMs() }, tx);
     }
 
-    /// <summary>The newest version of every artifact of a run: what a phase builds on.</summary>
-    public static async Task<Dictionary<string, string>> LatestContentsAsync(IDbConnection c, IDbTransaction? tx, string runId)
+    /// <summary>The names of a run's artifacts, from the primary key's index: no content is read.</summary>
+    public static async Task<IReadOnlyList<string>> NamesAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        [.. await c.QueryAsync<string>("SELECT DISTINCT name FROM artifacts WHERE run_id = @runId ORDER BY name", new { runId }, tx)];
+
+    /// <summary>The newest version of the named artifacts of a run, of those that exist: what a phase builds on.</summary>
+    public static async Task<Dictionary<string, string>> LatestContentsAsync(IDbConnection c, IDbTransaction? tx, string runId, IReadOnlyCollection<string> names)
     {
+        if (names.Count == 0)
+        {
+            return [];
+        }
         var rows = await c.QueryAsync<(string Name, byte[] Content)>(
             """
             SELECT a.name, b.content FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
-            WHERE a.run_id = @runId
+            WHERE a.run_id = @runId AND a.name IN @names
               AND a.iteration = (SELECT MAX(x.iteration) FROM artifacts x WHERE x.run_id = a.run_id AND x.name = a.name)
             """,
-            new { runId }, tx);
+            new { runId, names }, tx);
         return rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
     }
 

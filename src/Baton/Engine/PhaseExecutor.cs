@@ -127,9 +127,10 @@ public sealed class PhaseExecutor(
         var needsFolder = s.Run.RepositoryId is not null || s.Worker is not null || s.Phase.Check is { Count: > 0 };
         var place = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct) : new Workplace(null, "", null);
         var workspace = place.Workspace;
-        // Read outside the write transaction: artifacts can be large, and writers queue behind it.
-        var earlier = await db.ReadAsync(c => ArtifactStore.LatestContentsAsync(c, null, s.Run.Id), ct);
-        var input = new AgentInput(s.Run.Id, s.Run.ProjectName, s.Run.Intake, s.Phase, s.Iteration, s.Feedback, earlier);
+        // Only the intake and earlier artifacts that the phase's templates, prompt or checks name.
+        var inputs = await PhaseInputs.ReadAsync(db, s.Run.Id, PhaseInputs.NeedsOf(s.Phase, s.Worker is null ? null : s.Phase.Prompt ?? DefaultPrompt), ct);
+        var earlier = inputs.Earlier.Contents;
+        var input = new AgentInput(s.Run.Id, s.Run.ProjectName, inputs.Intake, s.Phase, s.Iteration, s.Feedback, inputs.Earlier);
 
         AgentOutcome outcome;
         if (s.Worker is null)

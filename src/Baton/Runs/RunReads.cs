@@ -36,7 +36,7 @@ public static class RunReads
             where.Append(" AND project_name = @Project");
             counts.Append(" AND project_name = @Project");
         }
-        // The summary's columns only: reading the intake (up to 1 MiB a run) would walk its overflow pages for nothing.
+        // The summary's columns only (the intake is not in this table any more: run_intakes, migration 0011).
         var rows = await c.QueryAsync<RunRow>(
             $"""
             SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used
@@ -87,10 +87,11 @@ public static class RunReads
             .GroupBy(r => r.Phase)
             .OrderBy(g => g.Min(r => r.StartedAt))
             .ToDictionary(g => g.Key, g => Times.FromMs(g.Min(r => r.StartedAt!.Value)));
+        var intake = await RunIntakes.ReadAsync(c, null, run.Id);
         return new RunDetail(
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
-            run.Intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
+            intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
             run.Version, phases, steps);
     }
 

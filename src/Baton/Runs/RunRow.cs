@@ -2,9 +2,18 @@ using Baton.Profiles;
 
 namespace Baton.Runs;
 
-/// <summary>A row of `runs`, as Dapper reads it.</summary>
+/// <summary>
+/// A row of `runs`, as Dapper reads it: small columns only. The intake lives in `run_intakes` (<see cref="RunIntakes"/>),
+/// read only where it is shown or used.
+/// </summary>
 public sealed class RunRow
 {
+    /// <summary>The columns of a <see cref="RunRow"/>, named, so that a load reads these and nothing added later.</summary>
+    public const string Columns =
+        "id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error, budget_usd, " +
+        "budget_approved, cost_usd, tokens_used, request_hash, created_by, created_at, updated_at, completed_at, version, " +
+        "iteration_base, resume_phase, resume_feedback, repository_id";
+
     public string Id { get; set; } = "";
     public string Profile { get; set; } = "";
     public string ProfileHash { get; set; } = "";
@@ -15,12 +24,10 @@ public sealed class RunRow
     public int Iteration { get; set; }
     public string? WaitReason { get; set; }
     public string? Error { get; set; }
-    public string Intake { get; set; } = "";
     public double? BudgetUsd { get; set; }
     public bool BudgetApproved { get; set; }
     public double CostUsd { get; set; }
     public long TokensUsed { get; set; }
-    public string? IdempotencyKey { get; set; }
     public string? RequestHash { get; set; }
     public string? CreatedBy { get; set; }
     public long CreatedAt { get; set; }

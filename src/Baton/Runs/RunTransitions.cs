@@ -37,8 +37,9 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         }
     }
 
+    /// <summary>The run's row without its intake: every transition loads it, some twice.</summary>
     public static Task<RunRow?> LoadRunAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        c.QuerySingleOrDefaultAsync<RunRow>("SELECT * FROM runs WHERE id = @runId", new { runId }, tx);
+        c.QuerySingleOrDefaultAsync<RunRow>($"SELECT {RunRow.Columns} FROM runs WHERE id = @runId", new { runId }, tx);
 
     public async Task<Profile> ProfileOfAsync(IDbConnection c, IDbTransaction? tx, RunRow run)
     {

@@ -134,7 +134,7 @@ public static class RunsApi
         {
             if (idempotencyKey is not null)
             {
-                var existing = await c.QuerySingleOrDefaultAsync<RunRow>("SELECT * FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
+                var existing = await c.QuerySingleOrDefaultAsync<RunRow>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
                 if (existing is not null)
                 {
                     return (existing, true, (RunDecision?)null, (ProblemHttpResult?)null);
@@ -152,9 +152,9 @@ public static class RunsApi
                 new { loaded.Hash, name = loaded.Profile.Name, loaded.Source, now = now.ToMs() }, tx);
             await c.ExecuteAsync(
                 """
-                INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, intake, budget_usd,
+                INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
                                  idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
-                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @intake, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
+                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
                 """,
                 new
                 {
@@ -163,7 +163,6 @@ public static class RunsApi
                     hash = loaded.Hash,
                     project = string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName,
                     mode = (mode ?? loaded.Profile.Mode).Wire(),
-                    intake = body.Intake,
                     budget = body.BudgetUsd ?? loaded.Profile.BudgetUsd,
                     idempotencyKey,
                     requestHash,
@@ -172,6 +171,7 @@ public static class RunsApi
                     now = now.ToMs(),
                     repository = body.RepositoryId,
                 }, tx);
+            await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
             if (keyId is not null)
             {
                 await c.ExecuteAsync(

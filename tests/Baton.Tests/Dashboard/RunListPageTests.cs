@@ -349,8 +349,8 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
             for (var i = 0; i < RunListEndpoints.SearchWindow; i++)
             {
                 await Dapper.SqlMapper.ExecuteAsync(c,
-                    "INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, iteration, intake, created_at, updated_at) " +
-                    "SELECT @id, profile, profile_hash, 'hay', 'completed', mode, 1, 'x', created_at + 1 + @i, updated_at FROM runs WHERE id = @oldest",
+                    "INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, iteration, created_at, updated_at) " +
+                    "SELECT @id, profile, profile_hash, 'hay', 'completed', mode, 1, created_at + 1 + @i, updated_at FROM runs WHERE id = @oldest",
                     new { id = $"run_hay{i:00000}", i, oldest = oldest.RunId }, tx);
             }
         });

@@ -1,0 +1,18 @@
+using System.Data;
+using Dapper;
+
+namespace Baton.Runs;
+
+/// <summary>
+/// The `run_intakes` table: each run's intake (up to 1 MiB), apart from its `runs` row, which every phase transition
+/// reads and rewrites. Read by a run's detail (API, dashboard) and by the input of a phase that names it.
+/// </summary>
+public static class RunIntakes
+{
+    public static Task SaveAsync(IDbConnection c, IDbTransaction tx, string runId, string intake) =>
+        c.ExecuteAsync("INSERT INTO run_intakes(run_id, intake) VALUES (@runId, @intake)", new { runId, intake }, tx);
+
+    /// <summary>The run's intake, or "" for a run stored without one.</summary>
+    public static async Task<string> ReadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        await c.QuerySingleOrDefaultAsync<string>("SELECT intake FROM run_intakes WHERE run_id = @runId", new { runId }, tx) ?? "";
+}
