@@ -41,6 +41,25 @@ public sealed class RunRow
 
     public RunStatus RunStatus => StateNames.Parse<RunStatus>(Status);
 
+    /// <summary>The row as <see cref="RunTransitions"/> leaves it after <paramref name="t"/>: what a reload would read, without one.</summary>
+    public RunRow After(Transition t, long nowMs)
+    {
+        var after = (RunRow)MemberwiseClone();
+        after.Status = t.Status.Wire();
+        after.CurrentPhase = t.CurrentPhase;
+        after.Iteration = t.Iteration;
+        after.WaitReason = t.Wait?.Wire();
+        after.Error = t.Error;
+        after.BudgetApproved = t.BudgetApproved;
+        after.IterationBase = t.IterationBase;
+        after.ResumePhase = t.ResumePhase;
+        after.ResumeFeedback = t.ResumeFeedback;
+        after.UpdatedAt = nowMs;
+        after.CompletedAt = t.Status.IsTerminal() ? nowMs : null;
+        after.Version = Version + 1;
+        return after;
+    }
+
     public RunState ToState(int succeededExecutions) => new(
         RunStatus,
         StateNames.Parse<RunMode>(Mode),

@@ -72,7 +72,7 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
             return new TransitionOutcome(decision, run);
         }
         await ApplyAsync(c, tx, run, profile, t, now);
-        return new TransitionOutcome(decision, await LoadRunAsync(c, tx, runId));
+        return new TransitionOutcome(decision, run.After(t, now.ToMs()));
     }
 
     private static async Task ApplyAsync(IDbConnection c, IDbTransaction tx, RunRow run, Profile profile, Transition t, DateTimeOffset now)

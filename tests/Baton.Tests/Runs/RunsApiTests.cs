@@ -17,6 +17,23 @@ public class RunsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         return await _client.WaitForStatusAsync(run.RunId, "completed");
     }
 
+    [Fact]
+    public async Task The_run_an_action_answers_with_is_the_run_as_stored()
+    {
+        // The transition builds its answer from the row it changed instead of reading it back: it must match a read.
+        var run = await _client.CreateRunAsync(new CreateRunRequest("gated", "x", "as-stored"));
+        await _client.WaitForGateAsync(run.RunId, "draft", 1);
+        var rejected = await _client.RejectAsync(run.RunId, "again, shorter");
+        Assert.Equal(rejected.Version, (await _client.GetRunAsync(run.RunId)).Version);
+        await _client.WaitForGateAsync(run.RunId, "draft", 2);
+
+        var cancelled = await _client.CancelAsync(run.RunId, "enough");
+
+        Assert.Equal(JsonSerializer.Serialize(await _client.GetRunAsync(run.RunId)), JsonSerializer.Serialize(cancelled));
+        Assert.Equal("cancelled", cancelled.Status);
+        Assert.NotNull(cancelled.CompletedAt);
+    }
+
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
     {
         Assert.Equal(status, response.StatusCode);
