@@ -222,25 +222,27 @@ public static class ProcessRunner
     }
 
     /// <summary>
-    /// Stops an agent left running by a process that died (kill -9 of the server): its process group, if the process
-    /// with that id is still the agent of this owner (checked in /proc, so a reused pid is left alone).
+    /// Whether the process with that id is still the agent of this owner, left running by a server that died (kill -9):
+    /// checked in /proc, so a reused pid is left alone. Only a look: safe inside a transaction that may roll back.
     /// </summary>
-    public static bool KillOrphan(int pid, string ownerId)
+    public static bool IsOrphanOf(int pid, string ownerId)
     {
         try
         {
             var environ = File.ReadAllText($"/proc/{pid}/environ");
-            if (!environ.Split('\0').Contains($"BATON_RUN_ID={ownerId}"))
-            {
-                return false;
-            }
+            return environ.Split('\0').Contains($"BATON_RUN_ID={ownerId}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
         }
-        return Kill(-pid, SigKill) == 0;
     }
+
+    /// <summary>
+    /// Stops such an orphan: its process group, if it still is one (<see cref="IsOrphanOf"/>). Called only once the
+    /// transaction that recorded its execution as lost has committed.
+    /// </summary>
+    public static bool KillOrphan(int pid, string ownerId) => IsOrphanOf(pid, ownerId) && Kill(-pid, SigKill) == 0;
 
     private static void KillGroup(Process process)
     {
