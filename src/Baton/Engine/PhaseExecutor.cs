@@ -290,9 +290,13 @@ public sealed class PhaseExecutor(
         if (r.Outcome is { } outcome)
         {
             var artifacts = outcome.Artifacts.ToList();
-            if (r.Commit is { Diff.Length: > 0 } commit)
+            if (r.Commit is { } commit)
             {
-                artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));
+                await GitWorkspaces.RecordFinishedAsync(c, tx, job.RunId, commit.Commit);
+                if (commit.Diff.Length > 0)
+                {
+                    artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));
+                }
             }
             foreach (var artifact in artifacts)
             {
