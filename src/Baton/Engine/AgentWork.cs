@@ -200,7 +200,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         {
             if (lines is { } count && !_closed)
             {
-                _pending.RemoveRange(0, count);
+                _pending.RemoveRange(0, Math.Min(count, _pending.Count));
             }
             else
             {

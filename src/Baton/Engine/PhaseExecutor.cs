@@ -10,8 +10,8 @@ using Dapper;
 namespace Baton.Engine;
 
 /// <summary>
-/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded and
-/// its orphaned agent stopped), the agent in the run's workspace outside any transaction, a commit of what it
+/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded; its
+/// orphaned agent stopped once that has committed), the agent in the run's workspace outside any transaction, a commit of what it
 /// changed and the phase's check, and a finish transaction fenced by the job's lease that stores artifacts, usage
 /// and test results and hands the outcome to <see cref="RunDecider"/>.
 /// </summary>

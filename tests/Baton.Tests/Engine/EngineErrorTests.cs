@@ -126,6 +126,16 @@ public sealed class EngineErrorTests : IDisposable
         Assert.True(lost.Data!.Value.GetProperty("orphan_stopped").GetBoolean());
     }
 
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(4, 16)]
+    [InlineData(EngineHost.MaxJobAttempts, null)]
+    public void An_engine_error_retries_with_backoff_until_the_attempts_are_used_up(int attempts, int? secondsLater)
+    {
+        var now = _clock.GetUtcNow();
+        Assert.Equal(secondsLater is { } s ? now + TimeSpan.FromSeconds(s) : null, EngineHost.RetryAfterError(attempts, now));
+    }
+
     public void Dispose() => _factory.Dispose();
 }
 
