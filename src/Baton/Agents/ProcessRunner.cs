@@ -127,7 +127,8 @@ public static class ProcessRunner
     /// Runs a program to completion and returns its exit code and output (for git and check commands), within the
     /// output limits: a bigger output ends with the "[output truncated …]" line.
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null, OutputLimits? limits = null)
+    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null, OutputLimits? limits = null,
+        Func<int, Task>? onStarted = null)
     {
         var output = new System.Text.StringBuilder();
         var code = await RunAsync(spec, async (stream, line) =>
@@ -140,7 +141,7 @@ public static class ProcessRunner
             {
                 await alsoOnLine(stream, line);
             }
-        }, ct, limits: limits);
+        }, ct, onStarted, limits);
         return (code, output.ToString());
     }
 

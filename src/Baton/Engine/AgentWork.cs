@@ -96,18 +96,22 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     /// <summary>
     /// A phase's check command, in the sandbox like an agent (repository code runs: its tests), with the network only
     /// when the phase's worker has it: the check runs code the agent wrote, so it must not be the agent's way out.
+    /// Like an agent, it is the execution's process while it runs, so a restart after a crash stops it.
     /// </summary>
-    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string executionId, bool network, LogSink log, CancellationToken ct)
+    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string ownerId, string executionId, bool network, LogSink log, CancellationToken ct)
     {
         var command = string.Join(' ', argv);
         await log.WriteAsync("info", $"$ {command}");
-        var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, ProcessRunner.BaseEnvironment()),
+        var environment = ProcessRunner.BaseEnvironment();
+        environment["BATON_RUN_ID"] = ownerId;
+        var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, environment),
             new SandboxLayout(place.Directory, ExecutionDirectory(executionId), place.Git, network));
         var (code, output) = await ProcessRunner.CaptureAsync(
             spec,
             ct,
             (stream, line) => log.WriteAsync(stream == "stderr" ? "warn" : "info", line),
-            Limits);
+            Limits,
+            pid => RecordPidAsync(executionId, pid));
         var tests = TestSummary.Parse(output);
         await log.WriteAsync(code == 0 ? "info" : "error", $"check exited with code {code}" + (tests is { } t ? $" ({t.Passed}/{t.Run} tests passed)" : ""));
         return new CheckResult(command, code, tests?.Run, tests?.Passed);

@@ -177,7 +177,7 @@ public sealed class PhaseExecutor(
         {
             await log.WriteAsync("info", $"committed {commit.Commit[..12]}: {commit.FilesChanged} file(s) changed");
         }
-        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.ExecutionId, s.Worker?.Config.Network ?? true, log, ct) : null;
+        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.Run.Id, s.ExecutionId, s.Worker?.Config.Network ?? true, log, ct) : null;
         return new Result(outcome, null, false, outcome.Usage, commit, check, earlier);
     }
 

@@ -185,6 +185,7 @@ public sealed class CommitCrashRecoveryTests : IDisposable
 
         string runId;
         string firstCheck;
+        IReadOnlyList<int> orphanedCheck;
         using (var first = await ServerProcess.StartAsync(_dataDir, Token))
         {
             var client = first.Client(Token);
@@ -194,9 +195,10 @@ public sealed class CommitCrashRecoveryTests : IDisposable
             firstCheck = await WaitForCheckAsync(except: null);
             // The implementation is on the branch; its finish transaction has not run.
             Assert.Single(_repo.Git("log", "--format=%s", $"main..baton/{runId}").Trim().Split('\n'));
+            orphanedCheck = AgentProcesses.Of(runId);
             first.KillHard();
         }
-        File.WriteAllText(Path.Combine(firstCheck, "go"), "");
+        Assert.Contains(orphanedCheck, AgentProcesses.IsAlive);
 
         using (var second = await ServerProcess.StartAsync(_dataDir, Token))
         {
@@ -204,6 +206,7 @@ public sealed class CommitCrashRecoveryTests : IDisposable
             File.WriteAllText(Path.Combine(await WaitForCheckAsync(except: firstCheck), "go"), "");
             var run = await client.WaitForStatusAsync(runId, "completed");
             Assert.Equal(("completed", 2), (run.Phases[0].Status, run.Phases[0].Attempts));
+            Assert.False(orphanedCheck.Any(AgentProcesses.IsAlive), "the check left running by the crash was not stopped");
 
             Assert.Equal([$"baton: implementation (run {runId}, iteration 1)"], _repo.Git("log", "--format=%s", $"main..baton/{runId}").Trim().Split('\n'));
             var diff = await client.GetArtifactAsync(runId, "implementation.diff.patch");
