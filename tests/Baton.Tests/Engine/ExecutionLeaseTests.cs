@@ -131,6 +131,38 @@ public sealed class ExecutionLeaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_phase_taken_over_in_a_hand_off_keeps_its_lease_for_as_long_as_it_runs()
+    {
+        await _client.CreateWorkerAsync(new CreateWorkerRequest("waiter", "command", [_repo.ScriptPath("talk-then-wait.sh")]));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "handoff.yaml"), """
+            name: handoff
+            phases:
+              - name: plan
+                produces: [plan.md]
+              - name: work
+                worker: waiter
+            """);
+        var runId = (await _client.CreateRunAsync(new CreateRunRequest("handoff", "wait", RepositoryId: repo.RepositoryId))).RunId;
+        var executions = Path.Combine(_factory.WorkDir, "executions");
+        await UntilAsync(() => Task.FromResult(Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any()), "the agent never talked");
+        var talked = Path.GetDirectoryName(Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Single())!;
+
+        // Plan's finish took work over on the same engine worker; work's lease is renewed all along.
+        for (var step = 0; step < 12; step++)
+        {
+            _clock.Advance(RenewEvery);
+            var renewedUntil = (_clock.GetUtcNow() + JobQueue.LeaseDuration).ToMs();
+            await UntilAsync(async () => await _factory.Service<Database>().ReadAsync(c => c.QuerySingleOrDefaultAsync<long?>(
+                "SELECT lease_expires_at FROM jobs WHERE run_id = @runId AND phase = 'work'", new { runId })) == renewedUntil,
+                $"the lease of work was not renewed at step {step}");
+        }
+        File.WriteAllText(Path.Combine(talked, "go"), "");
+        var run = await _client.WaitForStatusAsync(runId, "completed");
+        Assert.Equal([("plan", 1), ("work", 1)], run.Phases.Select(p => (p.Name, p.Attempts)));
+    }
+
+    [Fact]
     public async Task Renewals_failing_with_a_database_error_for_a_whole_lease_stop_the_agent()
     {
         var id = await StartWaitingAgentAsync();
