@@ -127,7 +127,8 @@ public static class ProcessRunner
     /// Runs a program to completion and returns its exit code and output (for git and check commands), within the
     /// output limits: a bigger output ends with the "[output truncated …]" line.
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null, OutputLimits? limits = null)
+    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken ct, Func<string, string, Task>? alsoOnLine = null, OutputLimits? limits = null,
+        Func<int, Task>? onStarted = null)
     {
         var output = new System.Text.StringBuilder();
         var code = await RunAsync(spec, async (stream, line) =>
@@ -140,7 +141,7 @@ public static class ProcessRunner
             {
                 await alsoOnLine(stream, line);
             }
-        }, ct, limits: limits);
+        }, ct, onStarted, limits);
         return (code, output.ToString());
     }
 
@@ -222,25 +223,27 @@ public static class ProcessRunner
     }
 
     /// <summary>
-    /// Stops an agent left running by a process that died (kill -9 of the server): its process group, if the process
-    /// with that id is still the agent of this owner (checked in /proc, so a reused pid is left alone).
+    /// Whether the process with that id is still the agent of this owner, left running by a server that died (kill -9):
+    /// checked in /proc, so a reused pid is left alone. Only a look: safe inside a transaction that may roll back.
     /// </summary>
-    public static bool KillOrphan(int pid, string ownerId)
+    public static bool IsOrphanOf(int pid, string ownerId)
     {
         try
         {
             var environ = File.ReadAllText($"/proc/{pid}/environ");
-            if (!environ.Split('\0').Contains($"BATON_RUN_ID={ownerId}"))
-            {
-                return false;
-            }
+            return environ.Split('\0').Contains($"BATON_RUN_ID={ownerId}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
         }
-        return Kill(-pid, SigKill) == 0;
     }
+
+    /// <summary>
+    /// Stops such an orphan: its process group, if it still is one (<see cref="IsOrphanOf"/>). Called only once the
+    /// transaction that recorded its execution as lost has committed.
+    /// </summary>
+    public static bool KillOrphan(int pid, string ownerId) => IsOrphanOf(pid, ownerId) && Kill(-pid, SigKill) == 0;
 
     private static void KillGroup(Process process)
     {

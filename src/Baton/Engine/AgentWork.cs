@@ -96,18 +96,22 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     /// <summary>
     /// A phase's check command, in the sandbox like an agent (repository code runs: its tests), with the network only
     /// when the phase's worker has it: the check runs code the agent wrote, so it must not be the agent's way out.
+    /// Like an agent, it is the execution's process while it runs, so a restart after a crash stops it.
     /// </summary>
-    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string executionId, bool network, LogSink log, CancellationToken ct)
+    public async Task<CheckResult> RunCheckAsync(IReadOnlyList<string> argv, Workplace place, string ownerId, string executionId, bool network, LogSink log, CancellationToken ct)
     {
         var command = string.Join(' ', argv);
         await log.WriteAsync("info", $"$ {command}");
-        var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, ProcessRunner.BaseEnvironment()),
+        var environment = ProcessRunner.BaseEnvironment();
+        environment["BATON_RUN_ID"] = ownerId;
+        var spec = await sandbox.WrapAsync(new ProcessSpec(argv[0], argv.Skip(1).ToList(), place.Directory, environment),
             new SandboxLayout(place.Directory, ExecutionDirectory(executionId), place.Git, network));
         var (code, output) = await ProcessRunner.CaptureAsync(
             spec,
             ct,
             (stream, line) => log.WriteAsync(stream == "stderr" ? "warn" : "info", line),
-            Limits);
+            Limits,
+            pid => RecordPidAsync(executionId, pid));
         var tests = TestSummary.Parse(output);
         await log.WriteAsync(code == 0 ? "info" : "error", $"check exited with code {code}" + (tests is { } t ? $" ({t.Passed}/{t.Run} tests passed)" : ""));
         return new CheckResult(command, code, tests?.Run, tests?.Passed);
@@ -120,17 +124,20 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
 /// the job's lease: once the work has lost it (or was cancelled, which deletes the job), nothing more lands.
 /// </summary>
 /// <remarks>
-/// Lock order: the buffer's lock is never held while waiting for the database's write gate. A flush takes its batch
-/// out inside the write transaction, so batches keep their order with the execution's finish transaction, which
-/// writes the last lines (<see cref="CompleteAsync"/>) while it holds the gate.
+/// Lines leave the buffer only after the transaction that wrote them has committed, so a rollback loses none. One
+/// flush at a time (a second one would write the same lines again); the flush gate may be held while waiting for the
+/// database, but the buffer's lock never is. Before the execution's finish transaction, which writes the last lines
+/// (<see cref="WriteBufferedAsync"/>), <see cref="SealAsync"/> waits out a flush in flight and stops further ones.
 /// </remarks>
 public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration, JobRow fence) : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
     private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly List<(string Level, string Message)> _pending = [];
     private DateTimeOffset _lastFlush = time.GetUtcNow();
     private bool _flushScheduled;
+    private bool _sealed;
     private bool _closed;
 
     public async Task WriteAsync(string level, string message)
@@ -148,7 +155,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         }
         if (flushNow)
         {
-            await FlushAsync();
+            await FlushAsync(closing: false);
         }
         else if (schedule)
         {
@@ -157,23 +164,60 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         }
     }
 
-    /// <summary>Writes what is still buffered inside the caller's transaction (the execution's finish) and closes the sink.</summary>
-    public async Task CompleteAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
+    /// <summary>Waits for a flush in flight, then leaves the rest to the finish transaction (or to disposal, should it fail).</summary>
+    public async Task SealAsync()
+    {
+        await _flushing.WaitAsync();
+        lock (_lock)
+        {
+            _sealed = true;
+        }
+        _flushing.Release();
+    }
+
+    /// <summary>
+    /// Inside the caller's transaction: writes the buffered lines, which stay buffered until <see cref="Written"/> is
+    /// told the transaction committed. Null when the lease is gone: then nothing may land.
+    /// </summary>
+    public async Task<int?> WriteBufferedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
     {
         if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
         {
-            Take(close: true);
-            return;
+            return null;
         }
-        foreach (var (level, message) in Take(close: true))
+        List<(string Level, string Message)> batch;
+        lock (_lock)
+        {
+            batch = _closed ? [] : [.. _pending];
+        }
+        foreach (var (level, message) in batch)
         {
             await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
+        }
+        return batch.Count;
+    }
+
+    /// <summary>After the transaction of <see cref="WriteBufferedAsync"/> committed: its lines leave the buffer (all of them, lease gone).</summary>
+    public void Written(int? lines, bool close)
+    {
+        lock (_lock)
+        {
+            if (lines is { } count && !_closed)
+            {
+                _pending.RemoveRange(0, Math.Min(count, _pending.Count));
+            }
+            else
+            {
+                _pending.Clear();
+            }
+            _lastFlush = time.GetUtcNow();
+            _closed |= close || lines is null;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await FlushAsync();
+        await FlushAsync(closing: true);
         lock (_lock)
         {
             _closed = true;
@@ -189,52 +233,37 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
             {
                 _flushScheduled = false;
             }
-            await FlushAsync();
+            await FlushAsync(closing: false);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException or InvalidOperationException)
         {
-            // The closing flush or the finish transaction writes whatever is left.
+            // The lines stay buffered: the next flush, the finish transaction or the closing flush writes them.
         }
     }
 
-    private async Task FlushAsync()
+    /// <param name="closing">The closing flush, which writes even after <see cref="SealAsync"/> (the finish having failed).</param>
+    private async Task FlushAsync(bool closing)
     {
-        lock (_lock)
+        await _flushing.WaitAsync();
+        try
         {
-            if (_closed || _pending.Count == 0)
+            lock (_lock)
             {
-                return;
+                if (_closed || (_sealed && !closing) || _pending.Count == 0)
+                {
+                    return;
+                }
+            }
+            var written = await db.WriteAsync((c, tx) => WriteBufferedAsync(c, tx));
+            Written(written, close: false);
+            if (written > 0)
+            {
+                signals.Events.Fire();
             }
         }
-        var wrote = await db.WriteAsync(async (c, tx) =>
+        finally
         {
-            if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
-            {
-                Take(close: true);
-                return false;
-            }
-            var batch = Take(close: false);
-            foreach (var (level, message) in batch)
-            {
-                await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
-            }
-            return batch.Count > 0;
-        });
-        if (wrote)
-        {
-            signals.Events.Fire();
-        }
-    }
-
-    private List<(string Level, string Message)> Take(bool close)
-    {
-        lock (_lock)
-        {
-            var batch = _closed ? [] : _pending.ToList();
-            _pending.Clear();
-            _lastFlush = time.GetUtcNow();
-            _closed |= close;
-            return batch;
+            _flushing.Release();
         }
     }
 }

@@ -85,27 +85,36 @@ public sealed class EngineHost(
         }
     }
 
-    private async Task ProcessAsync(JobRow job, CancellationToken ct)
+    /// <summary>
+    /// What an engine error leads to: the job again after a backoff while it has attempts left (null when it has none),
+    /// so a passing fault (a busy disk, say) costs a delay, and a lasting one ends its work with the reason.
+    /// </summary>
+    public static DateTimeOffset? RetryAfterError(int attempts, DateTimeOffset now) =>
+        attempts < MaxJobAttempts ? now + PhaseExecutor.Backoff(attempts) : null;
+
+    private async Task ProcessAsync(JobRow claimed, CancellationToken ct)
     {
+        // A phase's finish transaction may take over the run's next phase: an error is charged to the job running then.
+        var job = claimed;
         try
         {
-            switch (job.Kind)
+            switch (claimed.Kind)
             {
                 case JobRequest.ExecutePhase:
-                    await phases.ExecuteAsync(job, ct);
+                    await phases.ExecuteAsync(claimed, next => job = next, ct);
                     break;
                 case JobRequest.RunExecution:
-                    await standalone.ExecuteAsync(job, ct);
+                    await standalone.ExecuteAsync(claimed, ct);
                     break;
                 case JobRequest.ExpireGate:
                     var decision = await db.WriteAsync(async (c, tx) =>
                     {
-                        if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+                        if (!await JobQueue.HoldsLeaseAsync(c, tx, claimed))
                         {
                             return null;
                         }
-                        await JobQueue.DeleteAsync(c, tx, job);
-                        return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value))).Decision;
+                        await JobQueue.DeleteAsync(c, tx, claimed);
+                        return (await transitions.ApplyInTransactionAsync(c, tx, claimed.RunId, new GateTimedOut(claimed.Phase!, claimed.Iteration!.Value))).Decision;
                     }, ct);
                     if (decision is not null)
                     {
@@ -113,52 +122,74 @@ public sealed class EngineHost(
                     }
                     break;
                 default:
-                    logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", job.Kind, job.Id);
-                    await db.WriteAsync((c, tx) => JobQueue.DeleteAsync(c, tx, job), ct);
+                    logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", claimed.Kind, claimed.Id);
+                    await db.WriteAsync((c, tx) => JobQueue.DeleteAsync(c, tx, claimed), ct);
                     break;
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            // A bug or a database error, not an agent failure: try the job again later rather than lose it,
-            // but not forever: a job that keeps failing ends its run as failed, with the reason.
-            if (job.Attempts < MaxJobAttempts)
-            {
-                logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed; retrying later", job.Id, job.Kind, job.RunId);
-                await db.WriteAsync((c, tx) => JobQueue.RescheduleAsync(c, tx, job, time.GetUtcNow() + PhaseExecutor.Backoff(job.Attempts)), CancellationToken.None);
-                return;
-            }
-            logger.LogError(ex, "Job {JobId} ({Kind}) of run {RunId} failed {Attempts} times; failing the run", job.Id, job.Kind, job.RunId, job.Attempts);
-            var decision = await db.WriteAsync(async (c, tx) =>
+            await FailAsync(job, ex);
+        }
+    }
+
+    /// <summary>
+    /// A bug or a database error, not an agent failure: the job is tried again later rather than lost, but not forever:
+    /// a job that keeps failing ends its execution and run as failed, with the reason.
+    /// </summary>
+    private async Task FailAsync(JobRow job, Exception ex)
+    {
+        var now = time.GetUtcNow();
+        var error = "engine error: " + ex.Message;
+        if (RetryAfterError(job.Attempts, now) is { } retryAt)
+        {
+            logger.LogError(ex, "Job {JobId} ({Kind}) of {RunId} failed; retrying at {RetryAt}", job.Id, job.Kind, job.RunId, retryAt);
+            await db.WriteAsync(async (c, tx) =>
             {
                 if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
                 {
-                    return null;
+                    return;
                 }
-                await JobQueue.DeleteAsync(c, tx, job);
-                var error = "engine error: " + ex.Message;
-                if (job.Kind == JobRequest.RunExecution)
-                {
-                    // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.
-                    await c.ExecuteAsync(
-                        "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId AND status IN ('pending', 'running')",
-                        new { job.ExecutionId, error, now = time.GetUtcNow().ToMs() }, tx);
-                }
-                if (job.Kind != JobRequest.ExecutePhase)
-                {
-                    return null;
-                }
-                await c.ExecuteAsync(
-                    "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE run_id = @RunId AND phase = @Phase AND iteration = @Iteration AND status = 'running'",
-                    new { job.RunId, job.Phase, job.Iteration, error, now = time.GetUtcNow().ToMs() }, tx);
-                return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
+                await JobQueue.RescheduleAsync(c, tx, job, retryAt);
+                // A phase execution it left running stays so: the retry's start records it as lost, and stops its agent
+                // if that still runs (an orphan of a crash before this attempt, say).
+                await RunLogs.AppendAsync(c, tx, job.ExecutionId ?? job.RunId, job.Phase, job.Iteration, "error",
+                    [$"{error}; trying again at {retryAt:O} (attempt {job.Attempts} of {MaxJobAttempts})"], now);
             }, CancellationToken.None);
-            if (decision is not null)
-            {
-                transitions.AfterCommit(decision);
-            }
             signals.Events.Fire();
+            // A sleeping worker looked at the queue before this job moved: one wakes to note its new time.
             signals.Jobs.Wake();
+            return;
         }
+        logger.LogError(ex, "Job {JobId} ({Kind}) of {RunId} failed {Attempts} times; giving up", job.Id, job.Kind, job.RunId, job.Attempts);
+        var decision = await db.WriteAsync(async (c, tx) =>
+        {
+            if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+            {
+                return null;
+            }
+            await JobQueue.DeleteAsync(c, tx, job);
+            if (job.Kind == JobRequest.RunExecution)
+            {
+                // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.
+                await c.ExecuteAsync(
+                    "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId AND status IN ('pending', 'running')",
+                    new { job.ExecutionId, error, now = now.ToMs() }, tx);
+            }
+            if (job.Kind != JobRequest.ExecutePhase)
+            {
+                return null;
+            }
+            await c.ExecuteAsync(
+                "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE run_id = @RunId AND phase = @Phase AND iteration = @Iteration AND status = 'running'",
+                new { job.RunId, job.Phase, job.Iteration, error, now = now.ToMs() }, tx);
+            return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
+        }, CancellationToken.None);
+        if (decision is not null)
+        {
+            transitions.AfterCommit(decision);
+        }
+        signals.Events.Fire();
+        signals.Jobs.Wake();
     }
 }

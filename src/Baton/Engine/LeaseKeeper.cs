@@ -70,9 +70,18 @@ public sealed class LeaseKeeper : IAsyncDisposable
     {
         lock (_lock)
         {
-            // One renewal at a time: a tick that comes while the last one still waits for the database is skipped.
-            if (_stopped || !_renewing.IsCompleted)
+            if (_stopped)
             {
+                return;
+            }
+            // One renewal at a time: a tick that comes while the last one still waits for the database renews nothing,
+            // but the lease runs out all the same: past it, the work stops rather than wait on.
+            if (!_renewing.IsCompleted)
+            {
+                if (!StillHeld(null, _heldUntil, _time.GetUtcNow()))
+                {
+                    _ = LoseAsync();
+                }
                 return;
             }
             _renewing = RenewAsync();
@@ -86,17 +95,42 @@ public sealed class LeaseKeeper : IAsyncDisposable
         {
             var until = await _queue.RenewAsync(_job, CancellationToken.None);
             renewed = until is not null;
-            _heldUntil = until ?? _heldUntil;
+            lock (_lock)
+            {
+                _heldUntil = until ?? _heldUntil;
+            }
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex)
         {
+            // Whatever the failure (the database busy or broken, the node shutting down), the lease was not renewed.
             _logger.LogWarning(ex, "Could not renew the lease of job {JobId}; trying again", _job.Id);
             renewed = null;
         }
-        if (!StillHeld(renewed, _heldUntil, _time.GetUtcNow()))
+        DateTimeOffset heldUntil;
+        lock (_lock)
         {
-            _logger.LogWarning("Job {JobId} of {OwnerId} lost its lease; stopping its work", _job.Id, _job.RunId);
+            heldUntil = _heldUntil;
+        }
+        if (!StillHeld(renewed, heldUntil, _time.GetUtcNow()))
+        {
+            await LoseAsync();
+        }
+    }
+
+    private async Task LoseAsync()
+    {
+        if (_lost.IsCancellationRequested)
+        {
+            return;
+        }
+        _logger.LogWarning("Job {JobId} of {OwnerId} lost its lease; stopping its work", _job.Id, _job.RunId);
+        try
+        {
             await _lost.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The work ended meanwhile.
         }
     }
 }

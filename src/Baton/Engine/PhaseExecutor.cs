@@ -10,8 +10,8 @@ using Dapper;
 namespace Baton.Engine;
 
 /// <summary>
-/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded and
-/// its orphaned agent stopped), the agent in the run's workspace outside any transaction, a commit of what it
+/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded; its
+/// orphaned agent stopped once that has committed), the agent in the run's workspace outside any transaction, a commit of what it
 /// changed and the phase's check, and a finish transaction fenced by the job's lease that stores artifacts, usage
 /// and test results and hands the outcome to <see cref="RunDecider"/>.
 /// </summary>
@@ -27,15 +27,19 @@ public sealed class PhaseExecutor(
     TimeProvider time,
     ILogger<PhaseExecutor> logger)
 {
+    /// <summary>A started execution; its Orphans are agents of lost executions still running, to stop once the start has committed.</summary>
     private sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
-        string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem);
+        string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem, IReadOnlyList<int> Orphans);
 
     /// <summary>What an execution came to: output, or an error (and whether trying again could help).</summary>
     private sealed record Result(
         AgentOutcome? Outcome, string? Error, bool Permanent, AgentUsage Usage, PhaseCommit? Commit, CheckResult? Check,
         IReadOnlyDictionary<string, string> Earlier);
 
-    public async Task ExecuteAsync(JobRow job, CancellationToken stopping)
+    /// <param name="job">The claimed job.</param>
+    /// <param name="handedOver">Told of each next phase's job taken over in a finish transaction: from then on, that is the job running.</param>
+    /// <param name="stopping">The node stopping.</param>
+    public async Task ExecuteAsync(JobRow job, Action<JobRow> handedOver, CancellationToken stopping)
     {
         // Tracked before the start transaction, so a cancel that lands after it commits always finds the work.
         using var handle = running.Track(job.RunId);
@@ -43,13 +47,24 @@ public sealed class PhaseExecutor(
         while (started is not null && !handle.Cancel.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
             signals.Events.Fire();
-            (job, started) = await RunPhaseAsync(job, started, handle, stopping);
+            var (next, nextStarted) = await RunPhaseAsync(job, started, handle, stopping);
+            if (nextStarted is not null)
+            {
+                handedOver(next);
+            }
+            (job, started) = (next, nextStarted);
         }
     }
 
     /// <summary>One phase execution; returns the run's next phase when the finish transaction took it over.</summary>
     private async Task<(JobRow Job, Started? Next)> RunPhaseAsync(JobRow job, Started started, RunningExecutions.Handle handle, CancellationToken stopping)
     {
+        foreach (var pid in started.Orphans)
+        {
+            // Only now that the start has committed: a start that rolled back left the lost execution running, and
+            // the next start finds it again.
+            ProcessRunner.KillOrphan(pid, job.RunId);
+        }
         var clock = time.GetTimestamp();
         var timeoutAfter = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
         using var timeout = new CancellationTokenSource(timeoutAfter, time);
@@ -90,19 +105,23 @@ public sealed class PhaseExecutor(
             elapsed.TotalSeconds);
 
         await lease.StopAsync();
-        var (decision, next) = await db.WriteAsync(async (c, tx) =>
+        // The last lines go in with the finish, and leave the buffer only once it has committed: should it roll back,
+        // disposing the log writes them (fenced by the lease, which a rollback leaves held).
+        await log.SealAsync();
+        var (logged, decision, next) = await db.WriteAsync(async (c, tx) =>
         {
-            await log.CompleteAsync(c, tx);
+            var logged = await log.WriteBufferedAsync(c, tx);
             var decision = await FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds);
             if (decision is not Transition { Jobs.Count: > 0 } || stopping.IsCancellationRequested)
             {
-                return (decision, ((JobRow, Started)?)null);
+                return (logged, decision, ((JobRow, Started)?)null);
             }
             // The run's next phase starts in this same transaction, on this worker.
             var nextJob = await queue.ClaimNextOfRunAsync(c, tx, job.RunId);
             var nextStarted = nextJob is null ? null : await StartAsync(c, tx, nextJob);
-            return (decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
+            return (logged, decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
         }, CancellationToken.None);
+        log.Written(logged, close: true);
         if (decision is not null)
         {
             transitions.AfterCommit(decision, jobsTaken: next is not null);
@@ -159,7 +178,7 @@ public sealed class PhaseExecutor(
         {
             await log.WriteAsync("info", $"committed {commit.Commit[..12]}: {commit.FilesChanged} file(s) changed");
         }
-        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.ExecutionId, s.Worker?.Config.Network ?? true, log, ct) : null;
+        var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.Run.Id, s.ExecutionId, s.Worker?.Config.Network ?? true, log, ct) : null;
         return new Result(outcome, null, false, outcome.Usage, commit, check, earlier);
     }
 
@@ -190,10 +209,16 @@ public sealed class PhaseExecutor(
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration AND status = 'running'
             RETURNING id, pid
             """, key, tx)).ToList();
+        var orphans = new List<int>();
         foreach (var (id, pid) in lost)
         {
-            // The agent of a crashed server may still be running in the workspace: stop it before starting again.
-            var stopped = pid is { } p && ProcessRunner.KillOrphan(p, run.Id);
+            // The agent of a crashed server may still be running in the workspace: it is stopped before the phase
+            // runs again, once this transaction has committed.
+            var stopped = pid is { } p && ProcessRunner.IsOrphanOf(p, run.Id);
+            if (stopped)
+            {
+                orphans.Add(pid!.Value);
+            }
             await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("execution.lost", phase.Name, iteration, null,
                 new Dictionary<string, object?> { ["execution_id"] = id, ["orphan_stopped"] = stopped }), now);
             await RunLogs.AppendAsync(c, tx, run.Id, phase.Name, iteration, "warn",
@@ -223,7 +248,7 @@ public sealed class PhaseExecutor(
         await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
         await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
-        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem);
+        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem, orphans);
     }
 
     private async Task<RunDecision?> FinishAsync(IDbConnection c, IDbTransaction tx, JobRow job, Started s, Result r, long durationMs)
@@ -266,9 +291,13 @@ public sealed class PhaseExecutor(
         if (r.Outcome is { } outcome)
         {
             var artifacts = outcome.Artifacts.ToList();
-            if (r.Commit is { Diff.Length: > 0 } commit)
+            if (r.Commit is { } commit)
             {
-                artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));
+                await GitWorkspaces.RecordFinishedAsync(c, tx, job.RunId, commit.Commit);
+                if (commit.Diff.Length > 0)
+                {
+                    artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));
+                }
             }
             foreach (var artifact in artifacts)
             {

@@ -27,7 +27,12 @@ public sealed class StandaloneExecutor(
     {
         var executionId = job.ExecutionId!;
         using var handle = running.Track(executionId);
-        var started = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
+        var (started, orphan) = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
+        if (orphan is { } pid)
+        {
+            // Only now that the execution is recorded as lost: a start that rolled back finds it running again.
+            ProcessRunner.KillOrphan(pid, executionId);
+        }
         signals.Events.Fire();
         if (started is null || handle.Cancel.IsCancellationRequested)
         {
@@ -120,11 +125,12 @@ public sealed class StandaloneExecutor(
         signals.Jobs.Wake();
     }
 
-    private async Task<Started?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    /// <returns>The execution to run, or null; and the agent of a lost one still running, to stop after commit.</returns>
+    private async Task<(Started? Started, int? Orphan)> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
     {
         if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
         {
-            return null;
+            return (null, null);
         }
         var execution = await c.QuerySingleOrDefaultAsync<(string Status, string Worker, string? WorkItemId, string? Prompt, int? Pid)>(
             "SELECT status, worker, work_item_id, prompt, pid FROM executions WHERE id = @ExecutionId", job, tx);
@@ -132,14 +138,16 @@ public sealed class StandaloneExecutor(
         if (execution.Status == "running")
         {
             // Claimed again after a crash: a standalone execution is one attempt, so it ends as lost.
-            var stopped = execution.Pid is { } pid && ProcessRunner.KillOrphan(pid, job.ExecutionId!);
+            var orphan = execution.Pid is { } pid && ProcessRunner.IsOrphanOf(pid, job.ExecutionId!) ? execution.Pid : null;
             await c.ExecuteAsync("UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId",
-                new { job.ExecutionId, now, error = "worker lost" + (stopped ? " (its agent process was stopped)" : "") }, tx);
+                new { job.ExecutionId, now, error = "worker lost" + (orphan is not null ? " (its agent process was stopped)" : "") }, tx);
+            await JobQueue.DeleteAsync(c, tx, job);
+            return (null, orphan);
         }
         if (execution.Status != "pending")
         {
             await JobQueue.DeleteAsync(c, tx, job);
-            return null;
+            return (null, null);
         }
         var worker = await WorkersApi.FindAsync(c, tx, execution.Worker);
         var repositoryId = execution.WorkItemId is null ? null
@@ -149,10 +157,10 @@ public sealed class StandaloneExecutor(
             await JobQueue.DeleteAsync(c, tx, job);
             await c.ExecuteAsync("UPDATE executions SET status = 'error', error_message = 'the worker was deleted', completed_at = @now WHERE id = @ExecutionId",
                 new { job.ExecutionId, now }, tx);
-            return null;
+            return (null, null);
         }
         await c.ExecuteAsync("UPDATE executions SET status = 'running', started_at = @now WHERE id = @ExecutionId", new { job.ExecutionId, now }, tx);
         await RunLogs.AppendAsync(c, tx, job.ExecutionId!, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], time.GetUtcNow());
-        return new Started(job.ExecutionId!, execution.Prompt ?? "", worker.ToDefinition(), repositoryId);
+        return (new Started(job.ExecutionId!, execution.Prompt ?? "", worker.ToDefinition(), repositoryId), null);
     }
 }

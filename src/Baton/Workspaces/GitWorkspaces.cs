@@ -24,6 +24,9 @@ public sealed class WorkspaceRow
     public string Path { get; set; } = "";
     public string Branch { get; set; } = "";
     public string BaseCommit { get; set; } = "";
+
+    /// <summary>The commit the last finished execution left the branch at (null for workspaces made before it was kept).</summary>
+    public string? FinishedCommit { get; set; }
     public string Status { get; set; } = "";
     public long CreatedAt { get; set; }
 }
@@ -47,6 +50,9 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
 
     /// <summary>What Baton's own clones hold as config: nothing anyone else wrote (an agent can write the shared config).</summary>
     private const string CloneConfig = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n";
+
+    /// <summary>The author of Baton's commits, which is how a reset knows them from anyone else's.</summary>
+    private const string BatonEmail = "baton@localhost";
 
     private readonly SemaphoreSlim _gitGate = new(1, 1);
 
@@ -96,13 +102,14 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                 Path = path,
                 Branch = branch,
                 BaseCommit = baseCommit,
+                FinishedCommit = baseCommit,
                 Status = "active",
                 CreatedAt = time.GetUtcNow().ToMs(),
             };
             await db.WriteAsync((c, tx) => c.ExecuteAsync(
                 """
-                INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, status, created_at)
-                VALUES (@Id, @RepositoryId, @OwnerId, @Path, @Branch, @BaseCommit, @Status, @CreatedAt)
+                INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, finished_commit, status, created_at)
+                VALUES (@Id, @RepositoryId, @OwnerId, @Path, @Branch, @BaseCommit, @FinishedCommit, @Status, @CreatedAt)
                 ON CONFLICT(owner_id) DO UPDATE SET path = excluded.path, status = 'active', deleted_at = NULL
                 """, row, tx), ct);
             return row;
@@ -113,12 +120,41 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         }
     }
 
-    /// <summary>Back to the last phase's commit: an execution interrupted by a crash leaves no half-done edits behind.</summary>
+    /// <summary>
+    /// Back to where the last finished execution left the branch: an execution interrupted by a crash leaves no
+    /// half-done edits behind, nor a commit whose finish transaction never ran (ADR 17).
+    /// </summary>
     public async Task ResetAsync(WorkspaceRow workspace, CancellationToken ct)
     {
         var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
-        await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", "HEAD"]);
+        var target = await ResetTargetAsync(workspace, args, drivers, ct);
+        await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", target]);
         await GitAsync(workspace.Path, drivers, ct, [.. args, "clean", "-fd", "--quiet"]);
+    }
+
+    /// <summary>Inside an execution's finish transaction: the branch now stands at its commit.</summary>
+    public static Task RecordFinishedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string ownerId, string commit) =>
+        c.ExecuteAsync("UPDATE workspaces SET finished_commit = @commit WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
+
+    /// <summary>
+    /// The finished commit when only Baton's own commits lie past it on the branch (made by executions that never
+    /// finished); HEAD when the branch is there already, or when anyone else committed on it since (work done outside
+    /// Baton during an external phase is kept).
+    /// </summary>
+    private async Task<string> ResetTargetAsync(WorkspaceRow workspace, string[] args, List<(string Key, string Value)> drivers, CancellationToken ct)
+    {
+        if (workspace.FinishedCommit is not { } finished || (await GitAsync(workspace.Path, drivers, ct, [.. args, "rev-parse", "HEAD"])).Trim() == finished)
+        {
+            return "HEAD";
+        }
+        var onTop = (await Git.RunAsync(workspace.Path, drivers, [.. args, "merge-base", "--is-ancestor", finished, "HEAD"], ct)).ExitCode == 0;
+        var authors = onTop ? await GitAsync(workspace.Path, drivers, ct, [.. args, "log", "--format=%ae", $"{finished}..HEAD"]) : "";
+        var onlyBaton = onTop && authors.Split('\n', StringSplitOptions.RemoveEmptyEntries).All(a => a == BatonEmail);
+        if (onlyBaton)
+        {
+            logger.LogInformation("Workspace {Workspace}: dropping commits of unfinished executions after {Commit}", workspace.Id, finished);
+        }
+        return onlyBaton ? finished : "HEAD";
     }
 
     /// <summary>Commits whatever the agent changed (an empty commit if nothing), so every phase is one commit.</summary>
@@ -129,7 +165,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         [
             .. drivers,
             ("user.name", "Baton"),
-            ("user.email", "baton@localhost"),
+            ("user.email", BatonEmail),
             ("diff.noprefix", "false"),
             ("diff.mnemonicPrefix", "false"),
             ("diff.relative", "false"),

@@ -154,3 +154,90 @@ public sealed class CommandCrashRecoveryTests : IDisposable
         _repo.Dispose();
     }
 }
+
+/// <summary>
+/// kill -9 of the server after a phase committed its work to the branch but before its finish transaction (while its
+/// check command runs): the phase runs again from the branch as the last finished phase left it.
+/// </summary>
+public sealed class CommitCrashRecoveryTests : IDisposable
+{
+    private const string Token = "crash-test-admin-token-0003";
+
+    /// <summary>Says it is checking, then waits (at most 30 s) until told to go on by a file `go` in its execution folder.</summary>
+    private const string WaitingCheck = """i=0; : > "$HOME/../checking"; while [ ! -f "$HOME/../go" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done""";
+
+    private readonly SampleRepo _repo = new();
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("baton-crash-commit-").FullName;
+
+    private string Executions => Path.Combine(_dataDir + "-work", "executions");
+
+    [Fact]
+    public async Task A_phase_killed_between_its_commit_and_its_finish_leaves_one_commit_and_its_own_diff()
+    {
+        Directory.CreateDirectory(Path.Combine(_dataDir, "profiles"));
+        File.WriteAllText(Path.Combine(_dataDir, "profiles", "committed.yaml"), $"""
+            name: committed
+            phases:
+              - name: implementation
+                worker: implementer
+                check: [sh, -c, '{WaitingCheck}']
+            """);
+
+        string runId;
+        string firstCheck;
+        IReadOnlyList<int> orphanedCheck;
+        using (var first = await ServerProcess.StartAsync(_dataDir, Token))
+        {
+            var client = first.Client(Token);
+            await client.CreateWorkerAsync(new CreateWorkerRequest("implementer", "command", [_repo.ScriptPath("implement.sh")]));
+            var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", _repo.Path));
+            runId = (await client.CreateRunAsync(new CreateRunRequest("committed", "slugify", RepositoryId: repo.RepositoryId))).RunId;
+            firstCheck = await WaitForCheckAsync(except: null);
+            // The implementation is on the branch; its finish transaction has not run.
+            Assert.Single(_repo.Git("log", "--format=%s", $"main..baton/{runId}").Trim().Split('\n'));
+            orphanedCheck = AgentProcesses.Of(runId);
+            first.KillHard();
+        }
+        Assert.Contains(orphanedCheck, AgentProcesses.IsAlive);
+
+        using (var second = await ServerProcess.StartAsync(_dataDir, Token))
+        {
+            var client = second.Client(Token);
+            File.WriteAllText(Path.Combine(await WaitForCheckAsync(except: firstCheck), "go"), "");
+            var run = await client.WaitForStatusAsync(runId, "completed");
+            Assert.Equal(("completed", 2), (run.Phases[0].Status, run.Phases[0].Attempts));
+            Assert.False(orphanedCheck.Any(AgentProcesses.IsAlive), "the check left running by the crash was not stopped");
+
+            Assert.Equal([$"baton: implementation (run {runId}, iteration 1)"], _repo.Git("log", "--format=%s", $"main..baton/{runId}").Trim().Split('\n'));
+            var diff = await client.GetArtifactAsync(runId, "implementation.diff.patch");
+            Assert.Contains("-    raise NotImplementedError(\"slugify\")", diff, StringComparison.Ordinal);
+            Assert.Contains("+    return \"-\".join(text.lower().split())", diff, StringComparison.Ordinal);
+            Assert.Equal(_repo.Git("diff", "main", $"baton/{runId}"), diff);
+            second.KillHard();
+        }
+    }
+
+    /// <summary>The execution folder of a check that has started (other than <paramref name="except"/>).</summary>
+    private async Task<string> WaitForCheckAsync(string? except)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var found = Directory.Exists(Executions)
+                ? Directory.EnumerateDirectories(Executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, "checking")))
+                : null;
+            if (found is not null)
+            {
+                return found;
+            }
+            await Task.Delay(50, limit.Token);
+        }
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dataDir, recursive: true);
+        _repo.Dispose();
+    }
+}

@@ -130,6 +130,92 @@ public sealed class ExecutionLeaseTests : IDisposable
         Assert.DoesNotContain((await _client.GetLogsAsync(runId)).Lines, l => l.Message == "first line from the agent");
     }
 
+    [Fact]
+    public async Task A_phase_taken_over_in_a_hand_off_keeps_its_lease_for_as_long_as_it_runs()
+    {
+        await _client.CreateWorkerAsync(new CreateWorkerRequest("waiter", "command", [_repo.ScriptPath("talk-then-wait.sh")]));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "handoff.yaml"), """
+            name: handoff
+            phases:
+              - name: plan
+                produces: [plan.md]
+              - name: work
+                worker: waiter
+            """);
+        var runId = (await _client.CreateRunAsync(new CreateRunRequest("handoff", "wait", RepositoryId: repo.RepositoryId))).RunId;
+        var executions = Path.Combine(_factory.WorkDir, "executions");
+        await UntilAsync(() => Task.FromResult(Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any()), "the agent never talked");
+        var talked = Path.GetDirectoryName(Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Single())!;
+
+        // Plan's finish took work over on the same engine worker; work's lease is renewed all along.
+        for (var step = 0; step < 12; step++)
+        {
+            _clock.Advance(RenewEvery);
+            var renewedUntil = (_clock.GetUtcNow() + JobQueue.LeaseDuration).ToMs();
+            await UntilAsync(async () => await _factory.Service<Database>().ReadAsync(c => c.QuerySingleOrDefaultAsync<long?>(
+                "SELECT lease_expires_at FROM jobs WHERE run_id = @runId AND phase = 'work'", new { runId })) == renewedUntil,
+                $"the lease of work was not renewed at step {step}");
+        }
+        File.WriteAllText(Path.Combine(talked, "go"), "");
+        var run = await _client.WaitForStatusAsync(runId, "completed");
+        Assert.Equal([("plan", 1), ("work", 1)], run.Phases.Select(p => (p.Name, p.Attempts)));
+    }
+
+    [Fact]
+    public async Task Renewals_failing_with_a_database_error_for_a_whole_lease_stop_the_agent()
+    {
+        var id = await StartWaitingAgentAsync();
+        var agent = AgentProcesses.Of(id);
+        // Every renewal of this job's lease fails in the database (a trigger aborts it, as a broken disk would).
+        await _factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
+            $"CREATE TRIGGER renewal_fails BEFORE UPDATE OF lease_expires_at ON jobs WHEN OLD.execution_id = '{id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            transaction: tx));
+
+        // Two renewals fail within the lease; at the third tick it has run out without one landing.
+        for (var tick = 0; tick < 3; tick++)
+        {
+            _clock.Advance(RenewEvery);
+        }
+        var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+        Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
+        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        Assert.Equal("running", await StatusOfAsync(id));
+    }
+
+    [Fact]
+    public async Task A_renewal_stuck_behind_the_database_past_the_lease_stops_the_agent()
+    {
+        var id = await StartWaitingAgentAsync();
+        var agent = AgentProcesses.Of(id);
+        // A write that holds the database (as a stalled disk would): every renewal waits behind it.
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stall = _factory.Service<Database>().WriteAsync(async (_, _) =>
+        {
+            holding.SetResult();
+            await release.Task;
+        });
+        await holding.Task;
+        try
+        {
+            // The first renewal waits; the lease runs out at the third tick while it still does.
+            for (var tick = 0; tick < 3; tick++)
+            {
+                _clock.Advance(RenewEvery);
+            }
+            var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+            Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
+        }
+        finally
+        {
+            release.SetResult();
+            await stall;
+        }
+        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        Assert.Equal("running", await StatusOfAsync(id));
+    }
+
     [Theory]
     [InlineData(true, 0, true)]
     [InlineData(false, 20, false)]
