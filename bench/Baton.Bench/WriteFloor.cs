@@ -34,7 +34,7 @@ internal static class WriteFloor
                     c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @id", new { id = 1 }))),
                 new("Database.WriteAsync with nothing to write (BEGIN IMMEDIATE + COMMIT, no fsync)", await TimeAsync(() =>
                     db.WriteAsync((_, _) => Task.CompletedTask))),
-                new("JobQueue.ClaimAsync on an empty queue (what every woken idle worker does)", await TimeAsync(() => queue.ClaimAsync(CancellationToken.None))),
+                new("JobQueue.ClaimAsync on an empty queue (what every woken idle worker does)", await TimeAsync(() => db.WriteAsync((c, tx) => queue.ClaimAsync(c, tx)))),
                 new("Database.WriteAsync with one INSERT (a durable commit: WAL append + fdatasync)", await TimeAsync(() =>
                     db.WriteAsync((c, tx) => c.ExecuteAsync(
                         "INSERT INTO events(run_id, type, created_at) VALUES ('run_floor', 'bench.floor', @now)", new { now }, tx)))),

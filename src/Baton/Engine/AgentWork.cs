@@ -179,12 +179,12 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
     /// Inside the caller's transaction: writes the buffered lines, which stay buffered until <see cref="Written"/> is
     /// told the transaction committed. Null when the lease is gone: then nothing may land.
     /// </summary>
-    public async Task<int?> WriteBufferedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
+    public async Task<int?> WriteBufferedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx) =>
+        await JobQueue.HoldsLeaseAsync(c, tx, fence) ? await WriteBufferedAfterFenceAsync(c, tx) : null;
+
+    /// <summary>As <see cref="WriteBufferedAsync"/>, in a transaction whose first write was the fence (<see cref="JobQueue.EndAsync"/>).</summary>
+    public async Task<int> WriteBufferedAfterFenceAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
     {
-        if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
-        {
-            return null;
-        }
         List<(string Level, string Message)> batch;
         lock (_lock)
         {

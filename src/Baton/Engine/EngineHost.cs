@@ -43,12 +43,12 @@ public sealed class EngineHost(
             using var ticket = signals.Jobs.Enter();
             try
             {
-                var job = await queue.ClaimAsync(ct);
-                if (job is not null)
+                var claimed = await ClaimAsync(ct);
+                if (claimed is not null)
                 {
                     claimedAgain = false;
                     ticket.PassOn();
-                    await ProcessAsync(job, ct);
+                    await ProcessAsync(claimed, ct);
                     continue;
                 }
                 var delay = await queue.IdleDelayAsync(ct);
@@ -92,38 +92,85 @@ public sealed class EngineHost(
     public static DateTimeOffset? RetryAfterError(int attempts, DateTimeOffset now) =>
         attempts < MaxJobAttempts ? now + PhaseExecutor.Backoff(attempts) : null;
 
-    private async Task ProcessAsync(JobRow claimed, CancellationToken ct)
+    /// <summary>A claimed job; for a phase, started in the claim's transaction, or the error its start ran into.</summary>
+    private sealed record Claimed(JobRow Job, PhaseExecutor.PhaseStart? Phase, Exception? StartError);
+
+    /// <summary>
+    /// Claims a due job and, for a phase, starts it in the same transaction. A start that fails is rolled back to its
+    /// own savepoint and the claim still commits: the claim counts as an attempt, so a start that keeps failing ends
+    /// its run (<see cref="FailAsync"/>) instead of being claimed again forever.
+    /// </summary>
+    private async Task<Claimed?> ClaimAsync(CancellationToken ct)
     {
-        // A phase's finish transaction may take over the run's next phase: an error is charged to the job running then.
-        var job = claimed;
+        PhaseExecutor.PhaseStart? started = null;
         try
         {
-            switch (claimed.Kind)
+            return await db.WriteAsync(async (c, tx) =>
+            {
+                var job = await queue.ClaimAsync(c, tx);
+                if (job is not { Kind: JobRequest.ExecutePhase })
+                {
+                    return job is null ? null : new Claimed(job, null, null);
+                }
+                var savepoint = (System.Data.Common.DbTransaction)tx;
+                await savepoint.SaveAsync("start", ct);
+                try
+                {
+                    started = await phases.StartAsync(c, tx, job);
+                    await savepoint.ReleaseAsync("start", ct);
+                    return new Claimed(job, started, null);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    await savepoint.RollbackAsync("start", ct);
+                    await savepoint.ReleaseAsync("start", ct);
+                    return new Claimed(job, null, ex);
+                }
+            }, ct);
+        }
+        catch
+        {
+            // The claim did not commit: neither did the start, whose work is tracked on this node from inside it.
+            started?.Dispose();
+            throw;
+        }
+    }
+
+    private async Task ProcessAsync(Claimed claimed, CancellationToken ct)
+    {
+        // A phase's finish transaction may take over the run's next phase: an error is charged to the job running then.
+        var job = claimed.Job;
+        if (claimed.StartError is { } startError)
+        {
+            await FailAsync(job, startError);
+            return;
+        }
+        try
+        {
+            switch (job.Kind)
             {
                 case JobRequest.ExecutePhase:
-                    await phases.ExecuteAsync(claimed, next => job = next, ct);
+                    if (claimed.Phase is { } phase)
+                    {
+                        await phases.ExecuteAsync(phase, next => job = next, ct);
+                    }
                     break;
                 case JobRequest.RunExecution:
-                    await standalone.ExecuteAsync(claimed, ct);
+                    await standalone.ExecuteAsync(job, ct);
                     break;
                 case JobRequest.ExpireGate:
                     var decision = await db.WriteAsync(async (c, tx) =>
-                    {
-                        if (!await JobQueue.HoldsLeaseAsync(c, tx, claimed))
-                        {
-                            return null;
-                        }
-                        await JobQueue.DeleteAsync(c, tx, claimed);
-                        return (await transitions.ApplyInTransactionAsync(c, tx, claimed.RunId, new GateTimedOut(claimed.Phase!, claimed.Iteration!.Value))).Decision;
-                    }, ct);
+                        await JobQueue.EndAsync(c, tx, job)
+                            ? (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value))).Decision
+                            : null, ct);
                     if (decision is not null)
                     {
                         transitions.AfterCommit(decision);
                     }
                     break;
                 default:
-                    logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", claimed.Kind, claimed.Id);
-                    await db.WriteAsync((c, tx) => JobQueue.DeleteAsync(c, tx, claimed), ct);
+                    logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", job.Kind, job.Id);
+                    await db.WriteAsync((c, tx) => JobQueue.DeleteAsync(c, tx, job), ct);
                     break;
             }
         }

@@ -40,10 +40,14 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
 
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
 
-    public async Task<JobRow?> ClaimAsync(CancellationToken ct)
+    /// <summary>
+    /// Claims the next due job inside the caller's transaction, so that the claim and whatever starts the job (a
+    /// phase's start) commit together: one transaction, and no claimed-but-not-started state for a crash to leave.
+    /// </summary>
+    public async Task<JobRow?> ClaimAsync(IDbConnection c, IDbTransaction tx)
     {
         var now = time.GetUtcNow().ToMs();
-        var job = await db.WriteAsync((c, tx) => c.QuerySingleOrDefaultAsync<JobRow>(
+        var job = await c.QuerySingleOrDefaultAsync<JobRow>(
             $$"""
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
             WHERE id = (SELECT j.id FROM jobs j
@@ -53,7 +57,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
             RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
-            tx), ct);
+            tx);
         metrics.JobClaims.Add(job is null ? EmptyClaim : FoundClaim);
         return job;
     }
@@ -119,6 +123,17 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
 
     public static async Task<bool> HoldsLeaseAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
+
+    /// <summary>
+    /// The fence, as the first write of a finish: ends the job (or, with <paramref name="retryAt"/>, moves it there and
+    /// frees it) only while this worker holds its lease. False means the lease is gone and the caller writes nothing.
+    /// </summary>
+    public static async Task<bool> EndAsync(IDbConnection c, IDbTransaction tx, JobRow job, DateTimeOffset? retryAt = null) =>
+        retryAt is { } at
+            ? await c.ExecuteAsync(
+                "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
+                new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx) == 1
+            : await c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
 
     public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx);

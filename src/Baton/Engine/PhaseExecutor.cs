@@ -28,7 +28,7 @@ public sealed class PhaseExecutor(
     ILogger<PhaseExecutor> logger)
 {
     /// <summary>A started execution; its Orphans are agents of lost executions still running, to stop once the start has committed.</summary>
-    private sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
+    internal sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
         string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem, IReadOnlyList<int> Orphans);
 
     /// <summary>What an execution came to: output, or an error (and whether trying again could help).</summary>
@@ -36,14 +36,52 @@ public sealed class PhaseExecutor(
         AgentOutcome? Outcome, string? Error, bool Permanent, AgentUsage Usage, PhaseCommit? Commit, CheckResult? Check,
         IReadOnlyDictionary<string, string> Earlier);
 
-    /// <param name="job">The claimed job.</param>
+    /// <summary>A phase started in its claim's transaction, tracked on this node from before that commits.</summary>
+    public sealed class PhaseStart : IDisposable
+    {
+        internal PhaseStart(JobRow job, Started started, RunningExecutions.Handle handle) => (Job, Started, Handle) = (job, started, handle);
+
+        internal JobRow Job { get; }
+
+        internal Started Started { get; }
+
+        internal RunningExecutions.Handle Handle { get; }
+
+        public void Dispose() => Handle.Dispose();
+    }
+
+    /// <summary>
+    /// Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).
+    /// The caller disposes what it gets if that transaction does not commit.
+    /// </summary>
+    public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    {
+        // Tracked before the start commits, so a cancel that lands after it always finds the work.
+        var handle = running.Track(job.RunId);
+        try
+        {
+            var started = await StartInTransactionAsync(c, tx, job, run: null);
+            if (started is not null)
+            {
+                return new PhaseStart(job, started, handle);
+            }
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+        handle.Dispose();
+        return null;
+    }
+
+    /// <param name="start">What <see cref="StartAsync"/> committed.</param>
     /// <param name="handedOver">Told of each next phase's job taken over in a finish transaction: from then on, that is the job running.</param>
     /// <param name="stopping">The node stopping.</param>
-    public async Task ExecuteAsync(JobRow job, Action<JobRow> handedOver, CancellationToken stopping)
+    public async Task ExecuteAsync(PhaseStart start, Action<JobRow> handedOver, CancellationToken stopping)
     {
-        // Tracked before the start transaction, so a cancel that lands after it commits always finds the work.
-        using var handle = running.Track(job.RunId);
-        var started = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
+        using var handle = start.Handle;
+        var (job, started) = (start.Job, (Started?)start.Started);
         while (started is not null && !handle.Cancel.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
             signals.Events.Fire();
@@ -108,17 +146,24 @@ public sealed class PhaseExecutor(
         // The last lines go in with the finish, and leave the buffer only once it has committed: should it roll back,
         // disposing the log writes them (fenced by the lease, which a rollback leaves held).
         await log.SealAsync();
+        var retryAt = Retries(started, result) ? time.GetUtcNow() + Backoff(started.Attempt) : (DateTimeOffset?)null;
         var (logged, decision, next) = await db.WriteAsync(async (c, tx) =>
         {
-            var logged = await log.WriteBufferedAsync(c, tx);
-            var decision = await FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds);
+            // The fence is the first write: a worker that lost its lease ends nothing and writes nothing.
+            if (!await JobQueue.EndAsync(c, tx, job, retryAt))
+            {
+                logger.LogWarning("Lost the lease on job {JobId} of run {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, started.ExecutionId);
+                return ((int?)null, (RunDecision?)null, ((JobRow, Started)?)null);
+            }
+            int? logged = await log.WriteBufferedAfterFenceAsync(c, tx);
+            var (decision, run) = await FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds, retryAt);
             if (decision is not Transition { Jobs.Count: > 0 } || stopping.IsCancellationRequested)
             {
-                return (logged, decision, ((JobRow, Started)?)null);
+                return (logged, decision, null);
             }
             // The run's next phase starts in this same transaction, on this worker.
             var nextJob = await queue.ClaimNextOfRunAsync(c, tx, job.RunId);
-            var nextStarted = nextJob is null ? null : await StartAsync(c, tx, nextJob);
+            var nextStarted = nextJob is null ? null : await StartInTransactionAsync(c, tx, nextJob, run);
             return (logged, decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
         }, CancellationToken.None);
         log.Written(logged, close: true);
@@ -185,13 +230,15 @@ public sealed class PhaseExecutor(
     /// <summary>The prompt of a phase that gives none: the intake, and the feedback that started this iteration.</summary>
     private const string DefaultPrompt = "{{intake}}\n\nReviewer feedback to address: {{feedback}}\n";
 
-    private async Task<Started?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    /// <summary>
+    /// Starts <paramref name="job"/>, claimed in this same transaction (so its lease needs no check): the execution row,
+    /// the phase running, and a lost execution of an earlier claim recorded. <paramref name="run"/> is the run as the
+    /// transition in this transaction left it when the job was just handed over, or null to read it.
+    /// </summary>
+    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run)
     {
-        if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
-        {
-            return null;
-        }
-        var run = await RunTransitions.LoadRunAsync(c, tx, job.RunId);
+        var handedOver = run is not null;
+        run ??= await RunTransitions.LoadRunAsync(c, tx, job.RunId);
         if (run is null || run.RunStatus != RunStatus.Running || run.CurrentPhase != job.Phase || run.Iteration != job.Iteration || run.WaitReason is not null)
         {
             await JobQueue.DeleteAsync(c, tx, job);
@@ -203,7 +250,9 @@ public sealed class PhaseExecutor(
         var now = time.GetUtcNow();
         var key = new { runId = run.Id, phase = phase.Name, iteration, now = now.ToMs() };
 
-        var lost = (await c.QueryAsync<(string Id, int? Pid)>(
+        // An execution of this phase can be left running only by an earlier claim of this job (a crash, a lost lease,
+        // an engine error): each of those ends its job or keeps it, and the first claim has nothing to look for.
+        var lost = job.Attempts == 1 ? [] : (await c.QueryAsync<(string Id, int? Pid)>(
             """
             UPDATE executions SET status = 'error', error_message = 'worker lost', completed_at = @now, duration_ms = @now - started_at
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration AND status = 'running'
@@ -247,17 +296,20 @@ public sealed class PhaseExecutor(
             """, new { executionId, key.runId, key.phase, iteration, worker = phase.Worker, kind = worker?.Kind ?? WorkerKinds.Template, key.now }, tx);
         await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
-        await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
+        if (!handedOver)
+        {
+            // After a hand-off the transition in this transaction has just set it.
+            await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
+        }
         return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem, orphans);
     }
 
-    private async Task<RunDecision?> FinishAsync(IDbConnection c, IDbTransaction tx, JobRow job, Started s, Result r, long durationMs)
+    /// <summary>Whether a failed attempt runs again: an error that trying again could help, with attempts left.</summary>
+    private static bool Retries(Started s, Result r) => r.Outcome is null && !r.Permanent && s.Attempt < s.Phase.MaxAttempts;
+
+    /// <summary>After the fence (<see cref="JobQueue.EndAsync"/>): records the execution and hands the outcome to the decider.</summary>
+    private async Task<(RunDecision? Decision, RunRow? Run)> FinishAsync(IDbConnection c, IDbTransaction tx, JobRow job, Started s, Result r, long durationMs, DateTimeOffset? retryAt)
     {
-        if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
-        {
-            logger.LogWarning("Lost the lease on job {JobId} of run {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, s.ExecutionId);
-            return null;
-        }
         var now = time.GetUtcNow();
         var phase = s.Phase.Name;
         await c.ExecuteAsync(
@@ -284,9 +336,12 @@ public sealed class PhaseExecutor(
                 testsPassed = r.Check?.TestsPassed,
                 s.ExecutionId,
             }, tx);
-        await c.ExecuteAsync(
-            "UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @RunId",
-            new { cost = (double)r.Usage.CostUsd, tokens = r.Usage.TokensIn + r.Usage.TokensOut, job.RunId }, tx);
+        if (r.Usage.CostUsd != 0 || r.Usage.TokensIn + r.Usage.TokensOut != 0)
+        {
+            await c.ExecuteAsync(
+                "UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @RunId",
+                new { cost = (double)r.Usage.CostUsd, tokens = r.Usage.TokensIn + r.Usage.TokensOut, job.RunId }, tx);
+        }
 
         if (r.Outcome is { } outcome)
         {
@@ -310,22 +365,20 @@ public sealed class PhaseExecutor(
             {
                 failures.Add($"`{check.Command}` exited with code {check.ExitCode}" + (check.TestsRun is { } run ? $" ({check.TestsPassed}/{run} tests passed)" : ""));
             }
-            await JobQueue.DeleteAsync(c, tx, job);
-            return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures))).Decision;
+            var succeeded = await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures));
+            return (succeeded.Decision, succeeded.Run);
         }
 
-        if (!r.Permanent && s.Attempt < s.Phase.MaxAttempts)
+        if (retryAt is { } at)
         {
-            var retryAt = now + Backoff(s.Attempt);
-            await JobQueue.RescheduleAsync(c, tx, job, retryAt);
             await c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @Error WHERE run_id = @RunId AND phase = @phase AND iteration = @Iteration",
                 new { r.Error, job.RunId, phase, s.Iteration }, tx);
             await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("phase.retry_scheduled", phase, s.Iteration, null,
-                new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = retryAt }), now);
-            return null;
+                new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = at }), now);
+            return (null, null);
         }
-        await JobQueue.DeleteAsync(c, tx, job);
-        return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"))).Decision;
+        var failed = await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"));
+        return (failed.Decision, failed.Run);
     }
 
     public static TimeSpan Backoff(int attempt) => TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, attempt)));
