@@ -22,6 +22,7 @@ internal sealed record PeersWorkload(bool Gated, int Runs, int InFlight)
 /// <param name="ServerCpuMs">the server process's CPU time from the first create sent to the last completion received.</param>
 /// <param name="PeakRssBytes">VmHWM of the server process after the idle window.</param>
 /// <param name="IdleCpuPercent">the server's CPU time over the idle window after the load, in % of one core.</param>
+/// <param name="LoadAverage">the machine's load averages when the measured runs began.</param>
 internal sealed record PeersResult(
     int Pass,
     PeersWorkload Workload,
@@ -31,7 +32,8 @@ internal sealed record PeersResult(
     Distribution ResumeToDoneClient,
     double ServerCpuMs,
     long PeakRssBytes,
-    double IdleCpuPercent)
+    double IdleCpuPercent,
+    string LoadAverage)
 {
     /// <summary>Completed runs per second, from the first run created to the last completed (server clock).</summary>
     public double RunsPerSecond => Facts.RunsCompleted / Facts.WindowSeconds;
@@ -67,6 +69,7 @@ internal static class PeersBench
         int warmupRuns;
         RunTiming[] timings;
         TimeSpan cpu;
+        string load;
         try
         {
             // Rounds in flight whatever the workload: the server compiles the same code paths, sooner.
@@ -80,6 +83,7 @@ internal static class PeersBench
             warmupRuns = rounds * WarmupRound;
             Console.Error.WriteLine($"  warm-up: {warmupRuns} runs; server pid {server.Pid}, data dir {server.DataDir}");
 
+            load = Machine.LoadAverageNow();
             var cpuBefore = server.CpuTime();
             timings = await DriveAsync(server.Client, watch, workload, "bench", options.IntakeBytes);
             cpu = server.CpuTime() - cpuBefore;
@@ -103,7 +107,7 @@ internal static class PeersBench
             Distribution.Of(timings.Select(t => Stopwatch.GetElapsedTime(t.Sent, t.Finished).TotalMilliseconds)),
             Distribution.Of(timings.Where(t => t.ApproveAnswered is not null)
                 .Select(t => Stopwatch.GetElapsedTime(t.ApproveAnswered!.Value, t.Finished).TotalMilliseconds)),
-            cpu.TotalMilliseconds, peakRss, idlePercent);
+            cpu.TotalMilliseconds, peakRss, idlePercent, load);
     }
 
     /// <summary>Keeps <see cref="PeersWorkload.InFlight"/> runs outstanding: each lane creates a run, waits until it has finished, creates the next.</summary>
