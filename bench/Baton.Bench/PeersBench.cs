@@ -15,7 +15,6 @@ internal sealed record PeersWorkload(bool Gated, int Runs, int InFlight)
 /// <summary>One workload's figures.</summary>
 /// <param name="Pass">which pass of --repeat.</param>
 /// <param name="Workload">what was run.</param>
-/// <param name="WarmupRuns">runs of the warm-up before it.</param>
 /// <param name="Facts">what the server's database says about the measured runs.</param>
 /// <param name="EndToEnd">client: POST /api/runs sent → the run's completion event received.</param>
 /// <param name="ResumeToDoneClient">client: the approve request answered → the run's completion event received.</param>
@@ -26,7 +25,6 @@ internal sealed record PeersWorkload(bool Gated, int Runs, int InFlight)
 internal sealed record PeersResult(
     int Pass,
     PeersWorkload Workload,
-    int WarmupRuns,
     EventFacts Facts,
     Distribution EndToEnd,
     Distribution ResumeToDoneClient,
@@ -66,7 +64,6 @@ internal static class PeersBench
     {
         await using var server = await ServerProcess.StartAsync(BenchServer.NewDataDir(options.DataRoot));
         var watch = RunWatch.Open(server.Client);
-        int warmupRuns;
         RunTiming[] timings;
         TimeSpan cpu;
         string load;
@@ -80,8 +77,7 @@ internal static class PeersBench
                 await DriveAsync(server.Client, watch, round, "warmup", options.IntakeBytes);
                 return (server.CpuTime() - before).TotalMilliseconds / round.Runs;
             });
-            warmupRuns = rounds * WarmupRound;
-            Console.Error.WriteLine($"  warm-up: {warmupRuns} runs; server pid {server.Pid}, data dir {server.DataDir}");
+            Console.Error.WriteLine($"  warm-up: {rounds * WarmupRound} runs; server pid {server.Pid}, data dir {server.DataDir}");
 
             load = Machine.LoadAverageNow();
             var cpuBefore = server.CpuTime();
@@ -103,7 +99,7 @@ internal static class PeersBench
         await server.StopAsync();
         var facts = await EventFacts.ReadAsync(server.DatabasePath, timings.Select(t => t.RunId).ToList());
         return new PeersResult(
-            pass, workload, warmupRuns, facts,
+            pass, workload, facts,
             Distribution.Of(timings.Select(t => Stopwatch.GetElapsedTime(t.Sent, t.Finished).TotalMilliseconds)),
             Distribution.Of(timings.Where(t => t.ApproveAnswered is not null)
                 .Select(t => Stopwatch.GetElapsedTime(t.ApproveAnswered!.Value, t.Finished).TotalMilliseconds)),
