@@ -33,7 +33,7 @@ internal static class PeersReport
         foreach (var r in results)
         {
             var gated = r.Workload.Gated;
-            md.AppendLine(Inv($"| {r.Workload.Name} | {r.Pass} | {r.Workload.Runs} | {r.Facts.RunsFailed} | {r.RunsPerSecond:0} | {r.PhasesPerSecond:0} | {Ms(r.EndToEnd.P50)} | {Ms(r.EndToEnd.P95)} | {Ms(r.Facts.Wake.P50)} / {Ms(r.Facts.Wake.Mean)} | {(gated ? Ms(r.Facts.ResumeToDone.P50) : "")} | {(gated ? Ms(r.ResumeToDoneClient.P50) : "")} | {r.CpuMsPerRun:0.00} | {Mb(r.PeakRssBytes):0} | {r.IdleCpuPercent:0.00} | {r.LoadAverage} |"));
+            md.AppendLine(Inv($"| {r.Workload.Name} | {r.Pass} | {r.Workload.Runs} | {r.Facts.RunsFailed} | {r.RunsPerSecond:0} | {r.PhasesPerSecond:0} | {Ms(r.EndToEnd.P50)} | {Ms(r.EndToEnd.P95)} | {Whole(r.Facts.Wake.P50)} / {Ms(r.Facts.Wake.Mean)} | {(gated ? Whole(r.Facts.ResumeToDone.P50) : "")} | {(gated ? Ms(r.ResumeToDoneClient.P50) : "")} | {r.CpuMsPerRun:0.00} | {Mb(r.PeakRssBytes):0} | {r.IdleCpuPercent:0.00} | {r.LoadAverage} |"));
         }
         md.AppendLine();
 
@@ -108,6 +108,9 @@ internal static class PeersReport
             ? Inv($"**no**, {target / measured:0.0}× short")
             : measured <= 0 ? "**no**" : Inv($"**no**, {measured / target:0.0}× over");
     }
+
+    /// <summary>A figure from whole-millisecond stamps, shown as what it is.</summary>
+    private static string Whole(double ms) => double.IsNaN(ms) ? "–" : ms.ToString("0", CultureInfo.InvariantCulture);
 
     private static double Mb(long bytes) => bytes / 1_000_000.0;
 
