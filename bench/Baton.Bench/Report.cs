@@ -54,7 +54,8 @@ internal static class Report
         md.AppendLine(Inv($"| CPU | {r.Machine.Cpu}, {r.Machine.Cores} logical cores (`nproc`) |"));
         md.AppendLine(Inv($"| memory | {r.Machine.Memory} |"));
         md.AppendLine(Inv($"| OS | {r.Machine.Os} |"));
-        var where = r.Options.Only == "peers" ? "server as a process of its own" : "server in-process" + (r.Peers.Count > 0 ? " (part 5: a process of its own)" : "");
+        // The peers' workload runs only on its own (--only peers), and starts the server as a process of its own.
+        var where = r.Peers.Count > 0 ? "server as a process of its own" : "server in-process";
         md.AppendLine(Inv($"| runtime | {r.Machine.Runtime}, Release build, {where} (Kestrel on 127.0.0.1), SQLite WAL + synchronous=FULL |"));
         md.AppendLine(Inv($"| data dirs | {r.Machine.FileSystem} |"));
         md.AppendLine(Inv($"| 8 KiB write + fdatasync, in place | p50 {Ms(r.Fsync.P50)} ms, p99 {Ms(r.Fsync.P99)} ms ({r.Fsync.Count} samples) |"));
