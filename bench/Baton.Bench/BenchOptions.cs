@@ -21,6 +21,18 @@ internal sealed record BenchOptions
 
     public int Repeat { get; init; } = 1;
 
+    /// <summary>The peers' workload (issue 10): runs kept in flight, and how many runs each of its shapes has.</summary>
+    public int PeersRuns { get; init; } = 2_000;
+
+    public int PeersInFlight { get; init; } = 32;
+
+    public int PeersSequentialRuns { get; init; } = 200;
+
+    public int PeersGatedRuns { get; init; } = 200;
+
+    /// <summary>How long the server is left alone after the load, to measure its idle CPU.</summary>
+    public TimeSpan IdleTime { get; init; } = TimeSpan.FromSeconds(10);
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -33,7 +45,8 @@ internal sealed record BenchOptions
 
     public int LatencyWorkers => Workers.FirstOrDefault(w => w > 1, Workers[0]);
 
-    public bool Includes(string part) => Only is null || Only == part;
+    /// <summary>Everything but the peers' workload by default: that one starts its own server processes and takes minutes.</summary>
+    public bool Includes(string part) => Only == part || (Only is null && part != "peers");
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/Baton.Bench -- [options]
@@ -44,7 +57,14 @@ internal sealed record BenchOptions
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
           --requests N         timed requests per GET /api/runs query and dashboard page (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
-          --only PART          transitions | latency | list | dashboard
+          --only PART          transitions | latency | list | dashboard | peers (peers runs only when named)
+          --peers-runs N       peers: runs of 5 template phases kept --peers-in-flight at a time (default 2000)
+          --peers-in-flight N  peers: runs outstanding at once; each finished run is replaced by a new one (default 32)
+          --peers-sequential-runs N
+                               peers: runs of 5 template phases one at a time (default 200)
+          --peers-gated-runs N peers: runs with a gate after phase 2, approved as soon as it opens; measured in
+                               flight and again one at a time (default 200)
+          --idle-seconds N     peers: how long the server is left idle after each load, for its idle CPU (default 10)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -67,7 +87,12 @@ internal sealed record BenchOptions
                 "--sequential-runs" => options with { SequentialRuns = Positive(arg, Value()) },
                 "--requests" => options with { Requests = Positive(arg, Value()) },
                 "--repeat" => options with { Repeat = Positive(arg, Value()) },
-                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard") ? part : throw new ArgumentException("--only takes transitions, latency, list or dashboard") },
+                "--peers-runs" => options with { PeersRuns = Positive(arg, Value()) },
+                "--peers-in-flight" => options with { PeersInFlight = Positive(arg, Value()) },
+                "--peers-sequential-runs" => options with { PeersSequentialRuns = Positive(arg, Value()) },
+                "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
+                "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard or peers") },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },

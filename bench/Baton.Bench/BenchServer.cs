@@ -25,6 +25,10 @@ internal sealed class BenchServer : IAsyncDisposable
     public const string StraightProfile = "bench_straight";
     public const int StraightPhases = 5;
 
+    /// <summary>The straight profile with a gate after <see cref="GateAfterPhase"/>: the peers' workload B.</summary>
+    public const string GatedProfile = "bench_gated";
+    public const int GateAfterPhase = 2;
+
     private WebApplication? _app;
 
     private BenchServer(string dataDir, PhaseMarks marks)
@@ -45,7 +49,7 @@ internal sealed class BenchServer : IAsyncDisposable
     public Channel<double> RequestTimes { get; } = Channel.CreateUnbounded<double>();
 
     /// <summary>
-    /// A fresh, empty data dir with the bench profile in its profiles folder, in a folder of its own next to an
+    /// A fresh, empty data dir with the bench profiles in its profiles folder, in a folder of its own next to an
     /// empty content root for the server (see <see cref="StartAsync"/>).
     /// </summary>
     public static string NewDataDir(string root)
@@ -54,7 +58,8 @@ internal sealed class BenchServer : IAsyncDisposable
         var dataDir = Path.Combine(home, "data");
         Directory.CreateDirectory(Path.Combine(dataDir, "profiles"));
         Directory.CreateDirectory(Path.Combine(home, "app"));
-        File.WriteAllText(Path.Combine(dataDir, "profiles", StraightProfile + ".yaml"), StraightProfileYaml());
+        File.WriteAllText(Path.Combine(dataDir, "profiles", StraightProfile + ".yaml"), ProfileYaml(StraightProfile, gateAfter: null));
+        File.WriteAllText(Path.Combine(dataDir, "profiles", GatedProfile + ".yaml"), ProfileYaml(GatedProfile, GateAfterPhase));
         return dataDir;
     }
 
@@ -150,8 +155,11 @@ internal sealed class BenchServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Five template phases, no gates, no checks beyond "the artifact exists": runs straight through.</summary>
-    private static string StraightProfileYaml()
+    /// <summary>
+    /// Five template phases and no checks beyond "the artifact exists": without <paramref name="gateAfter"/> a run goes
+    /// straight through; with it, the run waits for an approval after that phase.
+    /// </summary>
+    private static string ProfileYaml(string name, int? gateAfter)
     {
         var phases = string.Concat(Enumerable.Range(1, StraightPhases).Select(i => $"""
               - name: step{i}
@@ -159,10 +167,15 @@ internal sealed class BenchServer : IAsyncDisposable
                 prompt: Write step {i} of the work.
                 produces: [step{i}.md]
 
-            """));
+            """ + (i == gateAfter ? """
+                gate:
+                  required: true
+
+            """ : "")));
+        var gates = gateAfter is null ? "no gates, so a run goes straight through" : $"a gate after phase {gateAfter}";
         return $"""
-            name: {StraightProfile}
-            description: Benchmark profile; {StraightPhases} template phases and no gates, so a run goes straight through.
+            name: {name}
+            description: Benchmark profile; {StraightPhases} template phases and {gates}.
             mode: auto
             phases:
 

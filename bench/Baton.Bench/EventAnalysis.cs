@@ -11,7 +11,8 @@ internal sealed record EventFacts(
     long FirstCreatedMs,
     long LastCompletedMs,
     long FirstPhaseStartedMs,
-    Distribution Wake)
+    Distribution Wake,
+    Distribution ResumeToDone)
 {
     /// <summary>From the first run's creation to the last run's completion, by the server's clock.</summary>
     public double WindowSeconds => (LastCompletedMs - FirstCreatedMs) / 1000.0;
@@ -38,22 +39,30 @@ internal sealed record EventFacts(
         var events = (await c.QueryAsync<(string RunId, string Type, long CreatedAt)>(
             """
             SELECT run_id, type, created_at FROM events
-            WHERE run_id IN (SELECT id FROM bench_runs) AND type IN ('phase.started', 'phase.completed')
+            WHERE run_id IN (SELECT id FROM bench_runs) AND type IN ('phase.started', 'phase.completed', 'gate.approved', 'run.completed')
             ORDER BY run_id, seq
             """)).ToList();
 
-        // Wake-up as the event log sees it: phase N's `phase.completed` to phase N+1's `phase.started`, same run.
+        // Wake-up as the event log sees it: phase N's `phase.completed` to phase N+1's `phase.started`, same run. A
+        // gated phase is recorded completed only when its gate is approved, right after `gate.approved`: that pair is
+        // a resume, not a straight transition, and is left out.
         var wake = new List<double>();
         for (var i = 0; i + 1 < events.Count; i++)
         {
-            if (events[i].Type == "phase.completed" && events[i + 1].Type == "phase.started" && events[i + 1].RunId == events[i].RunId)
+            if (events[i].Type == "phase.completed" && events[i + 1].Type == "phase.started" && events[i + 1].RunId == events[i].RunId
+                && !(i > 0 && events[i - 1].Type == "gate.approved" && events[i - 1].RunId == events[i].RunId))
             {
                 wake.Add(events[i + 1].CreatedAt - events[i].CreatedAt);
             }
         }
+        // Gate resume to completion: the approval's event to the run's completion, as the server recorded them.
+        var resume = events.GroupBy(e => e.RunId)
+            .Select(run => (Approved: run.LastOrDefault(e => e.Type == "gate.approved"), Completed: run.LastOrDefault(e => e.Type == "run.completed")))
+            .Where(r => r.Approved.Type is not null && r.Completed.Type is not null)
+            .Select(r => (double)(r.Completed.CreatedAt - r.Approved.CreatedAt));
         var started = events.Where(e => e.Type == "phase.started").Select(e => e.CreatedAt).DefaultIfEmpty(0).Min();
         return new EventFacts(
             events.Count(e => e.Type == "phase.completed"), (int)runs.Completed, (int)runs.Failed,
-            runs.FirstCreated, runs.LastCompleted ?? runs.FirstCreated, started, Distribution.Of(wake));
+            runs.FirstCreated, runs.LastCompleted ?? runs.FirstCreated, started, Distribution.Of(wake), Distribution.Of(resume));
     }
 }

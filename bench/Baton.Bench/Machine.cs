@@ -15,7 +15,11 @@ internal sealed record Machine(string Cpu, int Cores, string Memory, string Os, 
         Os: $"{OsRelease() ?? RuntimeInformation.OSDescription} (kernel {Environment.OSVersion.Version})",
         Runtime: RuntimeInformation.FrameworkDescription,
         FileSystem: FileSystemOf(dataRoot),
-        LoadAverage: ReadOrNull("/proc/loadavg") is { } load ? string.Join(' ', load.Split(' ').Take(3)) : "unknown");
+        LoadAverage: LoadAverageNow());
+
+    /// <summary>The 1, 5 and 15 minute load averages: on a shared machine, what else was running.</summary>
+    public static string LoadAverageNow() =>
+        ReadOrNull("/proc/loadavg") is { } load ? string.Join(' ', load.Split(' ').Take(3)) : "unknown";
 
     private static string? ReadOrNull(string path)
     {

@@ -4,7 +4,8 @@ namespace Baton.Bench;
 
 /// <summary>
 /// Throughput and latency of the real server on SQLite with the template agent: durable phase transitions per
-/// second, wake-up latency between phases, and GET /api/runs over a large table. A plain program, not
+/// second, wake-up latency between phases, GET /api/runs and the dashboard over a large table, and the peers'
+/// workload against the server as a process of its own. A plain program, not
 /// BenchmarkDotNet: these are end-to-end measurements of a running server, not micro-benchmarks.
 /// </summary>
 internal static class Program
@@ -62,6 +63,14 @@ internal static class Program
             {
                 Progress($"pass {pass}: dashboard pages, seeding {options.SeedRuns} runs");
                 results.Dashboards.Add(await DashboardPagesBench.RunAsync(options, pass));
+            }
+            if (options.Includes("peers"))
+            {
+                foreach (var workload in PeersBench.Workloads(options))
+                {
+                    Progress($"pass {pass}: peers' workload {workload.Name}, {workload.Runs} runs, server in its own process");
+                    results.Peers.Add(await PeersBench.RunAsync(options, pass, workload));
+                }
             }
         }
         results.Elapsed = clock.Elapsed;

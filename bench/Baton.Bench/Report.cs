@@ -26,6 +26,8 @@ internal sealed class Results
     public List<ListResult> Lists { get; } = [];
 
     public List<DashboardResult> Dashboards { get; } = [];
+
+    public List<PeersResult> Peers { get; } = [];
 }
 
 /// <summary>The results as markdown: printed, and (with --write-doc) kept in docs/BENCHMARKS.md between two markers.</summary>
@@ -52,7 +54,9 @@ internal static class Report
         md.AppendLine(Inv($"| CPU | {r.Machine.Cpu}, {r.Machine.Cores} logical cores (`nproc`) |"));
         md.AppendLine(Inv($"| memory | {r.Machine.Memory} |"));
         md.AppendLine(Inv($"| OS | {r.Machine.Os} |"));
-        md.AppendLine(Inv($"| runtime | {r.Machine.Runtime}, Release build, server in-process (Kestrel on 127.0.0.1), SQLite WAL + synchronous=FULL |"));
+        // The peers' workload runs only on its own (--only peers), and starts the server as a process of its own.
+        var where = r.Peers.Count > 0 ? "server as a process of its own" : "server in-process";
+        md.AppendLine(Inv($"| runtime | {r.Machine.Runtime}, Release build, {where} (Kestrel on 127.0.0.1), SQLite WAL + synchronous=FULL |"));
         md.AppendLine(Inv($"| data dirs | {r.Machine.FileSystem} |"));
         md.AppendLine(Inv($"| 8 KiB write + fdatasync, in place | p50 {Ms(r.Fsync.P50)} ms, p99 {Ms(r.Fsync.P99)} ms ({r.Fsync.Count} samples) |"));
         md.AppendLine(Inv($"| 8 KiB write + fdatasync, appending | p50 {Ms(r.FsyncAppend.P50)} ms, p99 {Ms(r.FsyncAppend.P99)} ms ({r.FsyncAppend.Count} samples) |"));
@@ -178,6 +182,11 @@ internal static class Report
             md.AppendLine();
         }
 
+        if (r.Peers.Count > 0)
+        {
+            PeersReport.Append(md, r.Peers, r.Options);
+        }
+
         md.AppendLine("### Targets");
         md.AppendLine();
         md.AppendLine("| target | measured (median over passes) | met? |");
@@ -207,6 +216,13 @@ internal static class Report
             {
                 var p95 = Median.Of(r.Dashboards.Select(d => d.Pages.Single(p => p.Name == name).Server.P95));
                 md.AppendLine(Inv($"| dashboard: {name} at {r.Dashboards[0].SeedRuns:N0} runs, server p95 ≤ {DashboardPagesBench.TargetP95:0} ms | {Ms(p95)} ms | {Met(p95 <= DashboardPagesBench.TargetP95)} |"));
+            }
+        }
+        if (r.Peers.Count > 0)
+        {
+            foreach (var row in PeersReport.TargetRows(r.Peers))
+            {
+                md.AppendLine(row);
             }
         }
         return md.ToString();
@@ -257,7 +273,7 @@ internal static class Report
 
     private static string Met(bool met) => met ? "yes" : "**no**";
 
-    private static string Ms(double ms) => double.IsNaN(ms) ? "–" : ms.ToString(ms < 10 ? "0.000" : ms < 100 ? "0.00" : "0.0", CultureInfo.InvariantCulture);
+    public static string Ms(double ms) => double.IsNaN(ms) ? "–" : ms.ToString(ms < 10 ? "0.000" : ms < 100 ? "0.00" : "0.0", CultureInfo.InvariantCulture);
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

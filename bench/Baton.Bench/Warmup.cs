@@ -13,20 +13,47 @@ namespace Baton.Bench;
 internal static class Warmup
 {
     private const int SettledMethods = 25;
+
+    /// <summary>A round that costs at least 90 % of the one before has stopped getting cheaper.</summary>
+    private const double SettledCostRatio = 0.9;
+
     private static readonly TimeSpan MinTime = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxTime = TimeSpan.FromSeconds(20);
 
-    public static async Task<int> UntilJitSettlesAsync(Func<Task> round)
-    {
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; ; i++)
+    /// <summary>For a server in this process: until a round compiles fewer than a few methods.</summary>
+    public static Task<int> UntilJitSettlesAsync(Func<Task> round) =>
+        RepeatAsync(async () =>
         {
             var before = JitInfo.GetCompiledMethodCount();
             await round();
             // Tier-1 compiles run on a background thread after a short delay; give them a moment to show up.
             await Task.Delay(150);
-            var compiled = JitInfo.GetCompiledMethodCount() - before;
-            if ((clock.Elapsed >= MinTime && compiled < SettledMethods) || clock.Elapsed > MaxTime)
+            return JitInfo.GetCompiledMethodCount() - before < SettledMethods;
+        });
+
+    /// <summary>
+    /// For a server in another process, whose JIT this process cannot see: until a round's cost (the server's CPU
+    /// time per run, which its background compiles are part of) stops falling.
+    /// </summary>
+    public static Task<int> UntilCostSettlesAsync(Func<Task<double>> round)
+    {
+        var previous = double.NaN;
+        return RepeatAsync(async () =>
+        {
+            var cost = await round();
+            var settled = cost >= SettledCostRatio * previous;
+            previous = cost;
+            return settled;
+        });
+    }
+
+    private static async Task<int> RepeatAsync(Func<Task<bool>> settledRound)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; ; i++)
+        {
+            var settled = await settledRound();
+            if ((clock.Elapsed >= MinTime && settled) || clock.Elapsed > MaxTime)
             {
                 return i + 1;
             }

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Baton.Client;
+
+namespace Baton.Bench;
+
+/// <summary>
+/// The real server as a process of its own — `dotnet Baton.Server.dll`, the Release build that comes with this bench —
+/// on 127.0.0.1 and a free port, with its own data dir and the shipped defaults (SQLite WAL, synchronous=FULL,
+/// BATON_WORKERS 4). Its CPU time and memory are read from /proc, so they are the server's alone, without the
+/// bench's client in them.
+/// </summary>
+internal sealed partial class ServerProcess : IAsyncDisposable
+{
+    private const int SigTerm = 15;
+    private const int ClockTicksName = 2; // _SC_CLK_TCK
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+    private static readonly double TicksPerSecond = SysConf(ClockTicksName);
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, string dataDir, Uri url)
+    {
+        _process = process;
+        DataDir = dataDir;
+        Client = BatonClient.Create(url, BenchServer.AdminToken);
+        // A bench stopped with Ctrl+C must not leave its server running.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
+    }
+
+    public string DataDir { get; }
+
+    public string DatabasePath => Path.Combine(DataDir, "baton.db");
+
+    public BatonClient Client { get; }
+
+    public int Pid => _process.Id;
+
+    /// <param name="dataDir">a folder made by <see cref="BenchServer.NewDataDir"/>.</param>
+    public static async Task<ServerProcess> StartAsync(string dataDir)
+    {
+        var url = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { typeof(BatonHost).Assembly.Location, "--urls", url.ToString().TrimEnd('/') },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // The empty folder beside the data dir: the content root holds no settings file, and not the data dir.
+            WorkingDirectory = Path.Combine(Path.GetDirectoryName(dataDir)!, "app"),
+        };
+        // A BATON_* variable in the caller's environment must not change what is measured.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("BATON_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+        start.Environment["BATON_DATA_DIR"] = dataDir;
+        start.Environment["BATON_ADMIN_TOKEN"] = BenchServer.AdminToken;
+        // The bench is one client hammering the server on purpose: per-key rate limiting would measure itself.
+        start.Environment["BATON_RATE_LIMIT"] = "0";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Production-like logging: warnings and errors only (per-request information logs would be measured too).
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var server = new ServerProcess(process, dataDir, url);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await server.WaitUntilReadyAsync();
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+        return server;
+    }
+
+    /// <summary>User + system CPU time of the server's threads so far (/proc/&lt;pid&gt;/stat, clock-tick resolution).</summary>
+    public TimeSpan CpuTime()
+    {
+        // The command name, in parentheses, may hold spaces: the fields are counted after its closing parenthesis.
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+    }
+
+    /// <summary>The most memory the server has had resident so far: VmHWM in /proc/&lt;pid&gt;/status.</summary>
+    public long PeakRssBytes()
+    {
+        var line = File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>
+    /// Stops the server as a service manager would (SIGTERM to its PID: it drains and checkpoints), or kills it by its
+    /// PID if it has not exited in time; afterwards its database can be read.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        Client.Http.Dispose();
+        if (Kill(Pid, SigTerm) == 0)
+        {
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"warning: the server (pid {Pid}) did not stop within {StopTimeout} of SIGTERM; killing it");
+            }
+        }
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
+        _process.Dispose();
+        BenchServer.DeleteDataDir(DataDir);
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+        }
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Client.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < ReadyTimeout)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the server exited with {_process.ExitCode}:\n{Output()}");
+            }
+            try
+            {
+                if ((await http.GetAsync("readyz")).StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but slow to answer on a busy machine; ask again until the deadline.
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"the server did not become ready within {ReadyTimeout}:\n{Output()}");
+    }
+
+    private string Output()
+    {
+        lock (_output)
+        {
+            return _output.ToString();
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+        // Warnings and errors only (see the logging level above): show them as they come, they may explain a number.
+        Console.Error.WriteLine($"  server: {line}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "sysconf")]
+    private static partial long SysConf(int name);
+}
