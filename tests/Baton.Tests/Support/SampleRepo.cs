@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Baton.Tests.Support;
 
 /// <summary>
@@ -158,19 +156,7 @@ public sealed class SampleRepo : IDisposable
             produces: [documentation.md]
         """;
 
-    public string Git(params string[] args)
-    {
-        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"git {string.Join(' ', args)}: {error}");
-    }
+    public string Git(params string[] args) => TestGit.Run(Path, args);
 
     private void Script(string name, string body)
     {
