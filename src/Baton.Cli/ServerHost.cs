@@ -75,14 +75,34 @@ public static class ServerHost
 
     /// <summary>
     /// Runs, then disposes, the app: until Ctrl+C or SIGTERM (the host's ConsoleLifetime drains requests and stops the engine first).
+    /// <paramref name="whenStarted"/> runs once the app listens (a banner that asks the database and the sandbox);
+    /// if it fails, the app stops and its exception is the answer.
     /// Throws when a background service such as the engine crashed, which stops the host, so the process does
     /// not exit 0 as if it had been stopped on purpose.
     /// </summary>
-    public static async Task RunAsync(WebApplication app)
+    public static async Task RunAsync(WebApplication app, Func<Task>? whenStarted = null)
     {
         // Taken before running: RunAsync disposes the app, and its services with it.
         var background = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
-        await app.RunAsync();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (app.Lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            var running = app.RunAsync();
+            if (whenStarted is not null && await Task.WhenAny(started.Task, running) == started.Task)
+            {
+                try
+                {
+                    await whenStarted();
+                }
+                catch
+                {
+                    app.Lifetime.StopApplication();
+                    await running;
+                    throw;
+                }
+            }
+            await running;
+        }
         var crashed = background
             .Select(s => s.ExecuteTask?.Exception?.GetBaseException())
             .FirstOrDefault(e => e is not null);

@@ -49,7 +49,7 @@ public sealed class ExecRunCommand : ClientCommand
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, BatonClient client, CancellationToken cancellationToken)
     {
-        var prompt = parseResult.GetValue(_prompt) ?? await ReadPromptAsync(parseResult.GetValue(_promptFile)!, cancellationToken);
+        var prompt = parseResult.GetValue(_prompt) ?? await InputFiles.ReadTextAsync(parseResult.GetValue(_promptFile)!, "--prompt-file", cancellationToken);
         var started = await client.ExecuteAsync(new ExecuteRequest(parseResult.GetValue(_worker), parseResult.GetValue(_workItem), prompt), cancellationToken);
         var terminal = Terminal.For(parseResult);
         var json = parseResult.GetValue(_json);
@@ -110,22 +110,6 @@ public sealed class ExecRunCommand : ClientCommand
                 status($"{id}: waiting for the server");
             }
             await Task.Delay(outages == 0 ? PollInterval : TimeSpan.FromSeconds(Math.Min(outages, 5)), ct);
-        }
-    }
-
-    private static async Task<string> ReadPromptAsync(string file, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await File.ReadAllTextAsync(file, cancellationToken);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new CliException($"--prompt-file: no file {file}", ExitCodes.NotFound);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"--prompt-file: cannot read {file}: {e.Message}");
         }
     }
 }

@@ -32,19 +32,7 @@ public sealed class ProfileValidateCommand : BatonCommand
         var exitCode = ExitCodes.Ok;
         foreach (var file in files)
         {
-            string yaml;
-            try
-            {
-                yaml = await File.ReadAllTextAsync(file, cancellationToken);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                throw new CliException($"no file {file}", ExitCodes.NotFound);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"cannot read {file}: {e.Message}");
-            }
+            var yaml = await InputFiles.ReadTextAsync(file, option: null, cancellationToken);
             var (profile, errors) = ProfileParser.Parse(yaml, file);
             var valid = profile is not null && errors.Count == 0;
             if (!valid)

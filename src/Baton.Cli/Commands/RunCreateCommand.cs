@@ -113,18 +113,7 @@ public sealed class RunCreateCommand : ClientCommand
         }
         if (parseResult.GetValue(_intakeFile) is { } file)
         {
-            try
-            {
-                return await File.ReadAllTextAsync(file, cancellationToken);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                throw new CliException($"--intake-file: no file {file}", ExitCodes.NotFound);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"--intake-file: cannot read {file}: {e.Message}");
-            }
+            return await InputFiles.ReadTextAsync(file, "--intake-file", cancellationToken);
         }
         if (!Console.IsInputRedirected)
         {

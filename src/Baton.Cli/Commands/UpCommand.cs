@@ -41,30 +41,28 @@ public sealed class UpCommand : BatonCommand
         var settings = new ServerSettings(parseResult.GetValue(_urls), parseResult.GetValue(_dataDir), Role: "all", LocalAdminKey: true, Terse: true);
         var app = ServerHost.Build(settings);
         var output = parseResult.InvocationConfiguration.Output;
-        app.Lifetime.ApplicationStarted.Register(() => WriteBanner(output, app));
-        await ServerHost.RunAsync(app);
+        await ServerHost.RunAsync(app, whenStarted: () => WriteBannerAsync(output, app));
         output.WriteLine("Baton stopped.");
         return ExitCodes.Ok;
     }
 
     /// <summary>A one-time dashboard link for the local admin key, made in this process before anyone could ask for one.</summary>
-    private static SignInLink LocalAdminSignInLink(WebApplication app, BatonOptions options, string url)
+    private static async Task<SignInLink> LocalAdminSignInLinkAsync(WebApplication app, BatonOptions options, string url)
     {
         var db = app.Services.GetRequiredService<Database>();
         var time = app.Services.GetRequiredService<TimeProvider>();
         var token = LocalAdminToken.ReadOrCreate(options.LocalAdminTokenPath);
-        // The started callback is synchronous; this is two small SQLite statements.
-        var key = db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow())).GetAwaiter().GetResult()
+        var key = await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()))
             ?? throw new CliException($"The local admin key in {options.LocalAdminTokenPath} is not active.");
-        return SignInLinks.CreateAsync(db, key.Id, url, time).GetAwaiter().GetResult();
+        return await SignInLinks.CreateAsync(db, key.Id, url, time);
     }
 
-    private static void WriteBanner(TextWriter output, WebApplication app)
+    private static async Task WriteBannerAsync(TextWriter output, WebApplication app)
     {
         var options = app.Services.GetRequiredService<BatonOptions>();
         var url = ServerHost.ClientUrl(app);
         var tokenPath = Shell.Path(options.LocalAdminTokenPath);
-        var link = LocalAdminSignInLink(app, options, url);
+        var link = await LocalAdminSignInLinkAsync(app, options, url);
 
         output.WriteLine($"Baton is up at {url} (API + engine, SQLite in {Shell.Path(options.DataDir)})");
         output.WriteLine();
@@ -73,7 +71,7 @@ public sealed class UpCommand : BatonCommand
         output.WriteLine($"             (one-time link, valid for an hour; `baton dashboard` prints a new one)");
         output.WriteLine($"  Admin key  {tokenPath} (readable by you only)");
         output.WriteLine($"  Log in     curl -H \"Authorization: Bearer $(cat {tokenPath})\" {url}/api/runs");
-        var (sandbox, problem) = app.Services.GetRequiredService<Agents.Sandbox>().StatusAsync().GetAwaiter().GetResult();
+        var (sandbox, problem) = await app.Services.GetRequiredService<Agents.Sandbox>().StatusAsync();
         output.WriteLine($"  Sandbox    {sandbox}" + (sandbox switch
         {
             Agents.Sandbox.Bubblewrap => " (agents and checks see only their workspace)",

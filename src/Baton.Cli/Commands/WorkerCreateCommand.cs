@@ -49,11 +49,7 @@ public sealed class WorkerCreateCommand : ClientCommand
         string yaml;
         if (file != "-")
         {
-            if (!File.Exists(file))
-            {
-                throw new CliException($"--file: no file {file}", ExitCodes.NotFound);
-            }
-            yaml = await File.ReadAllTextAsync(file, cancellationToken);
+            yaml = await InputFiles.ReadTextAsync(file, "--file", cancellationToken);
         }
         else if (!Console.IsInputRedirected)
         {

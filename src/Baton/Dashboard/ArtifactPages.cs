@@ -140,26 +140,17 @@ public static class ArtifactPages
         {
             return (versions[^1], null);
         }
+        // The page lists the versions that do exist, so the person can pick one.
+        IResult Problem(string heading, string message, int status) =>
+            DashboardPages.Render<ArtifactProblemPage>(new { Heading = heading, Message = message, RunId = id, Name = name, Versions = versions }, status);
         if (!int.TryParse(iteration, NumberStyles.None, CultureInfo.InvariantCulture, out var wanted))
         {
-            return (null, DashboardPages.Render<ArtifactProblemPage>(new
-            {
-                Heading = "Not an iteration",
-                Message = $"'{iteration}' is not an iteration number.",
-                RunId = id,
-                Name = name,
-                Versions = versions,
-            }, 400));
+            return (null, Problem("Not an iteration", $"'{iteration}' is not an iteration number.", 400));
         }
         var row = versions.FirstOrDefault(v => v.Iteration == wanted);
-        return row is not null ? (row, null) : (null, DashboardPages.Render<ArtifactProblemPage>(new
-        {
-            Heading = "Artifact not found",
-            Message = $"Run '{id}' has no artifact '{name}' in iteration {wanted}.",
-            RunId = id,
-            Name = name,
-            Versions = versions,
-        }, 404));
+        return row is not null
+            ? (row, null)
+            : (null, Problem("Artifact not found", $"Run '{id}' has no artifact '{name}' in iteration {wanted}.", 404));
     }
 
     /// <summary>Every version of the artifact, oldest first; null when the run does not exist.</summary>

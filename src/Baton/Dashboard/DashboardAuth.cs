@@ -70,8 +70,9 @@ public static class DashboardAuth
                 o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 o.LoginPath = "/signin";
                 o.ReturnUrlParameter = "return";
-                o.ExpireTimeSpan = TimeSpan.FromHours(12);
-                o.SlidingExpiration = true;
+                // The cookie lasts as long as its session (BATON_SESSION_TTL, set below) and does not slide: a browser in
+                // daily use must still sign in again. The session row's age is what counts; the cookie only follows it.
+                o.SlidingExpiration = false;
                 o.Events = new CookieAuthenticationEvents
                 {
                     OnValidatePrincipal = ValidateKeyAsync,
@@ -81,12 +82,17 @@ public static class DashboardAuth
                     },
                 };
             });
+        services.AddOptions<CookieAuthenticationOptions>(CookieScheme).Configure<BatonOptions>((o, baton) => o.ExpireTimeSpan = baton.SessionTtl);
         return builder;
     }
 
+    /// <summary>The sign-in time before which a session has ended, however busy its browser has been.</summary>
+    public static long OldestLiveSession(IServiceProvider services, DateTimeOffset now) =>
+        (now - services.GetRequiredService<BatonOptions>().SessionTtl).ToMs();
+
     /// <summary>
     /// Like the bearer handler, every request checks the key and its session: a revoked or expired key, or a session
-    /// that was signed out, signs the browser out; a key whose role was changed (the bootstrap keys can be) gets its
+    /// that was signed out or is older than BATON_SESSION_TTL, signs the browser out; a key whose role was changed (the bootstrap keys can be) gets its
     /// new role at once. One indexed read, as before sessions were kept.
     /// </summary>
     private static async Task ValidateKeyAsync(CookieValidatePrincipalContext context)
@@ -95,14 +101,17 @@ public static class DashboardAuth
         var sessionId = context.Principal?.FindFirstValue(SessionClaim);
         var services = context.HttpContext.RequestServices;
         var db = services.GetRequiredService<Database>();
-        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
+        var clock = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var now = clock.ToMs();
+        var oldest = OldestLiveSession(services, clock);
         // A cookie from before sessions were kept has no session id: it is refused, and its browser signs in again.
         var key = keyId is null || sessionId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
             """
             SELECT k.* FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id
-            WHERE s.id = @sessionId AND s.key_id = @keyId AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
+            WHERE s.id = @sessionId AND s.key_id = @keyId AND s.created_at > @oldest
+              AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
             """,
-            new { sessionId, keyId, now }), context.HttpContext.RequestAborted);
+            new { sessionId, keyId, now, oldest }), context.HttpContext.RequestAborted);
         if (key is null)
         {
             context.RejectPrincipal();
@@ -116,21 +125,23 @@ public static class DashboardAuth
     }
 
     /// <summary>
-    /// Signs the browser in as this key: a new session row, named in the cookie. Sessions of revoked and expired keys
-    /// are cleared on the way, since they can never be used again.
+    /// Signs the browser in as this key: a new session row, named in the cookie. Ended sessions and those of revoked
+    /// and expired keys are cleared on the way, since they can never be used again.
     /// </summary>
     public static async Task SignInAsync(HttpContext http, ApiKeyRow key)
     {
         var db = http.RequestServices.GetRequiredService<Database>();
-        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().ToMs();
+        var clock = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        var now = clock.ToMs();
+        var oldest = OldestLiveSession(http.RequestServices, clock);
         var sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         await db.WriteAsync((c, tx) => c.ExecuteAsync(
             """
-            DELETE FROM dashboard_sessions WHERE key_id IN
+            DELETE FROM dashboard_sessions WHERE created_at <= @oldest OR key_id IN
                 (SELECT id FROM api_keys WHERE revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= @now));
             INSERT INTO dashboard_sessions(id, key_id, created_at) VALUES (@sessionId, @keyId, @now);
             """,
-            new { sessionId, keyId = key.Id, now }, tx));
+            new { sessionId, keyId = key.Id, now, oldest }, tx));
         await http.SignInAsync(CookieScheme, Principal(key, sessionId));
     }
 

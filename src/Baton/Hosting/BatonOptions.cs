@@ -38,6 +38,9 @@ public sealed class BatonOptions
     /// <summary>BATON_WORKSPACE_TTL: how long a finished run's workspace is kept (the branch stays for good).</summary>
     public TimeSpan WorkspaceTtl { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>BATON_SESSION_TTL: how long a dashboard sign-in lasts, however busy its browser (then sign in again).</summary>
+    public TimeSpan SessionTtl { get; init; } = TimeSpan.FromHours(12);
+
     /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
     public int RateLimit { get; init; } = 100;
 
@@ -101,6 +104,11 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_WORKSPACE_TTL must be a duration such as 30m, 24h or 7d, not '{ttlText}'");
         }
+        var sessionTtl = TimeSpan.FromHours(12);
+        if (config["BATON_SESSION_TTL"] is { Length: > 0 } sessionText && (!Profiles.Durations.TryParse(sessionText, out sessionTtl) || sessionTtl <= TimeSpan.Zero))
+        {
+            throw new InvalidOperationException($"BATON_SESSION_TTL must be a duration such as 30m, 12h or 7d, not '{sessionText}'");
+        }
         var sandbox = config["BATON_SANDBOX"] is { Length: > 0 } sb ? sb.ToLowerInvariant() : "on";
         if (sandbox is not ("on" or "off"))
         {
@@ -128,6 +136,7 @@ public sealed class BatonOptions
             OutputMaxBytes = outputBytes,
             OutputMaxLines = outputLines,
             WorkspaceTtl = ttl,
+            SessionTtl = sessionTtl,
             DataDir = dataDir,
             WorkDir = workDir,
             DatabasePath = databasePath,

@@ -72,10 +72,18 @@ public static class EventStream
                 return;
             }
             using var held = lease;
-            // A key that expires while its stream is open ends the stream then, not at the next periodic check.
+            // A key that expires, or a dashboard session that ends (BATON_SESSION_TTL), while its stream is open ends
+            // the stream then, not at the next periodic check.
             var expiresAt = keyId is null ? null : await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
                 "SELECT expires_at FROM api_keys WHERE id = @keyId", new { keyId }), http.RequestAborted);
             var untilExpiry = expiresAt is { } ms ? Times.FromMs(ms) - time.GetUtcNow() : TimeSpan.MaxValue;
+            if (sessionId is not null)
+            {
+                var signedInAt = await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
+                    "SELECT created_at FROM dashboard_sessions WHERE id = @sessionId", new { sessionId }), http.RequestAborted);
+                var sessionEnds = signedInAt is { } at ? Times.FromMs(at) + http.RequestServices.GetRequiredService<BatonOptions>().SessionTtl : time.GetUtcNow();
+                untilExpiry = TimeSpan.FromTicks(Math.Min(untilExpiry.Ticks, (sessionEnds - time.GetUtcNow()).Ticks));
+            }
             using var expiry = untilExpiry < MaxTimer ? new CancellationTokenSource(untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero, time) : new CancellationTokenSource();
             // Ends when the client goes away, the server stops (an open stream must not hold up a shutdown), or the
             // key is revoked or expires.

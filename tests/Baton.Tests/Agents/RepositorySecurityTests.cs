@@ -433,24 +433,8 @@ public sealed class HookedRepo : IDisposable
     /// <summary>The markers left by whatever ran; empty when git ran nothing of the repository's.</summary>
     public string[] Markers() => Directory.GetFiles(MarkerDir).Select(System.IO.Path.GetFileName).ToArray()!;
 
-    public string Git(params string[] args)
-    {
-        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path };
-        // The test's own git must not run the hooks either (it reads the branch the run made).
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("core.hooksPath=/dev/null");
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("core.fsmonitor=false");
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"git {string.Join(' ', args)}: {error}");
-    }
+    /// <summary>The test's own git, which must not run the hooks either (it reads the branch the run made).</summary>
+    public string Git(params string[] args) => TestGit.Run(Path, ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", .. args]);
 
     private string Marker(string path, string name)
     {

@@ -53,10 +53,7 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
         await browser.SignInAsync(key.Token);
         await browser.GetAsync("/");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var open = await browser.Raw.GetAsync("/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        Assert.Equal(HttpStatusCode.OK, open.StatusCode);
-        var body = await open.Content.ReadAsStreamAsync(timeout.Token);
-        var ended = body.CopyToAsync(Stream.Null, timeout.Token);
+        var ended = await browser.ReadEventStreamAsync(timeout.Token);
 
         await browser.PostAsync("/signout");
 

@@ -52,6 +52,26 @@ public sealed partial class Browser(BatonFactory factory) : IDisposable
         return await PostAsync("/signin", new Dictionary<string, string> { ["api_key"] = apiKey });
     }
 
+    /// <summary>
+    /// Opens the live-update stream (/events) as a page's script does, and reads it: the task ends when the server
+    /// ends the stream (or <paramref name="ct"/> does).
+    /// </summary>
+    public async Task<Task> ReadEventStreamAsync(CancellationToken ct)
+    {
+        var open = await _http.GetAsync("/events", HttpCompletionOption.ResponseHeadersRead, ct);
+        Assert.Equal(HttpStatusCode.OK, open.StatusCode);
+        var body = await open.Content.ReadAsStreamAsync(ct);
+        return ReadToEndAsync();
+
+        async Task ReadToEndAsync()
+        {
+            using (open)
+            {
+                await body.CopyToAsync(Stream.Null, ct);
+            }
+        }
+    }
+
     private async Task<Page> ReadAsync(HttpResponseMessage response)
     {
         var html = await response.Content.ReadAsStringAsync();

@@ -86,6 +86,8 @@ public sealed class CommandCrashRecoveryTests : IDisposable
     private readonly SampleRepo _repo = new();
     private readonly string _dataDir = Directory.CreateTempSubdirectory("baton-crash-cmd-").FullName;
 
+    private string Executions => Path.Combine(_dataDir + "-work", "executions");
+
     [Fact]
     public async Task An_interrupted_command_execution_is_lost_its_agent_stopped_and_the_phase_rerun_in_the_same_workspace()
     {
@@ -94,6 +96,7 @@ public sealed class CommandCrashRecoveryTests : IDisposable
 
         string runId;
         IReadOnlyList<int> orphan;
+        string firstExecution;
         string workspacePath;
         using (var first = await ServerProcess.StartAsync(_dataDir, Token))
         {
@@ -102,15 +105,18 @@ public sealed class CommandCrashRecoveryTests : IDisposable
             var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", _repo.Path));
             runId = (await client.CreateRunAsync(new CreateRunRequest("software_delivery", "slugify", RepositoryId: repo.RepositoryId))).RunId;
             orphan = await WaitForAgentPidAsync(client, runId);
+            firstExecution = await ExecutionFolders.WaitForAsync(Executions, "implementing", except: null);
             workspacePath = Assert.Single((await client.ListWorkspacesAsync()).Workspaces).Path;
             first.KillHard();
         }
-        // SIGKILL of the server does not reach the agent: it has its own session and lives on, for now.
+        // SIGKILL of the server does not reach the agent: it has its own session and lives on, waiting for a `go` that
+        // never comes, so only the next server can end it however long that server takes to start.
         Assert.True(orphan.Count(AgentProcesses.IsAlive) >= 3, $"agent processes: {string.Join(' ', orphan.Select(p => $"{p}:{AgentProcesses.IsAlive(p)}"))}");
 
         using (var second = await ServerProcess.StartAsync(_dataDir, Token))
         {
             var client = second.Client(Token);
+            File.WriteAllText(Path.Combine(await ExecutionFolders.WaitForAsync(Executions, "implementing", except: firstExecution), "go"), "");
             var run = await client.WaitForStatusAsync(runId, "completed");
             Assert.All(run.Phases, p => Assert.Equal(("completed", 1), (p.Status, p.Iteration)));
             Assert.False(orphan.Any(AgentProcesses.IsAlive), "the orphaned agent was not stopped");
@@ -192,7 +198,7 @@ public sealed class CommitCrashRecoveryTests : IDisposable
             await client.CreateWorkerAsync(new CreateWorkerRequest("implementer", "command", [_repo.ScriptPath("implement.sh")]));
             var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", _repo.Path));
             runId = (await client.CreateRunAsync(new CreateRunRequest("committed", "slugify", RepositoryId: repo.RepositoryId))).RunId;
-            firstCheck = await WaitForCheckAsync(except: null);
+            firstCheck = await ExecutionFolders.WaitForAsync(Executions, "checking", except: null);
             // The implementation is on the branch; its finish transaction has not run.
             Assert.Single(_repo.Git("log", "--format=%s", $"main..baton/{runId}").Trim().Split('\n'));
             orphanedCheck = AgentProcesses.Of(runId);
@@ -203,7 +209,7 @@ public sealed class CommitCrashRecoveryTests : IDisposable
         using (var second = await ServerProcess.StartAsync(_dataDir, Token))
         {
             var client = second.Client(Token);
-            File.WriteAllText(Path.Combine(await WaitForCheckAsync(except: firstCheck), "go"), "");
+            File.WriteAllText(Path.Combine(await ExecutionFolders.WaitForAsync(Executions, "checking", except: firstCheck), "go"), "");
             var run = await client.WaitForStatusAsync(runId, "completed");
             Assert.Equal(("completed", 2), (run.Phases[0].Status, run.Phases[0].Attempts));
             Assert.False(orphanedCheck.Any(AgentProcesses.IsAlive), "the check left running by the crash was not stopped");
@@ -217,14 +223,28 @@ public sealed class CommitCrashRecoveryTests : IDisposable
         }
     }
 
-    /// <summary>The execution folder of a check that has started (other than <paramref name="except"/>).</summary>
-    private async Task<string> WaitForCheckAsync(string? except)
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dataDir, recursive: true);
+        _repo.Dispose();
+    }
+}
+
+/// <summary>Execution folders, which the sandbox shows its agent (and its check) as `..` of its artifacts.</summary>
+file static class ExecutionFolders
+{
+    /// <summary>
+    /// The folder (other than <paramref name="except"/>) in which an agent or check has written <paramref name="marker"/>:
+    /// polled, as nothing tells of a file the sandboxed process writes.
+    /// </summary>
+    public static async Task<string> WaitForAsync(string executions, string marker, string? except)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)
         {
-            var found = Directory.Exists(Executions)
-                ? Directory.EnumerateDirectories(Executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, "checking")))
+            var found = Directory.Exists(executions)
+                ? Directory.EnumerateDirectories(executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, marker)))
                 : null;
             if (found is not null)
             {
@@ -232,12 +252,5 @@ public sealed class CommitCrashRecoveryTests : IDisposable
             }
             await Task.Delay(50, limit.Token);
         }
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dataDir, recursive: true);
-        _repo.Dispose();
     }
 }

@@ -67,6 +67,8 @@ public class OptionsTests
     [InlineData("BATON_ROLE", "api", "PostgreSQL")]
     [InlineData("BATON_ROLE", "worker", "PostgreSQL")]
     [InlineData("BATON_DATABASE", "Host=db;Username=baton", "PostgreSQL")]
+    [InlineData("BATON_SESSION_TTL", "forever", "BATON_SESSION_TTL")]
+    [InlineData("BATON_SESSION_TTL", "0s", "BATON_SESSION_TTL")]
     public void Bad_settings_stop_start_up_with_a_clear_message(string key, string value, string mentions)
     {
         var ex = Assert.Throws<InvalidOperationException>(() => From((key, value)));

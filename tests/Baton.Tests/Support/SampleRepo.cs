@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Baton.Tests.Support;
 
 /// <summary>
@@ -79,12 +77,16 @@ public sealed class SampleRepo : IDisposable
             echo "started tree"
             while true; do sleep 1; done
             """);
-        // The implementer, slowly: long enough to be killed in the middle (it says when it is), then done.
+        // The implementer, slowly: it says it started (a file `implementing` in its execution folder, then a log line)
+        // and waits until told to go on by a file `go` there, so a test can kill its server in the middle and take as
+        // long as it needs to restart. The wait is bounded (2 min) so that a failed test leaves no agent behind for good.
         Script("slow-implement.sh", """
             #!/bin/sh
-            echo "slow implementer started (pid $$)"
+            here="$BATON_ARTIFACTS_DIR/.."
             echo "half done" > half_done.txt
-            sleep 3
+            : > "$here/implementing"
+            echo "slow implementer started (pid $$)"
+            i=0; while [ ! -f "$here/go" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
             cat > textutil.py <<'PY'
             def shout(text):
                 return text.upper() + "!"
@@ -154,19 +156,7 @@ public sealed class SampleRepo : IDisposable
             produces: [documentation.md]
         """;
 
-    public string Git(params string[] args)
-    {
-        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"git {string.Join(' ', args)}: {error}");
-    }
+    public string Git(params string[] args) => TestGit.Run(Path, args);
 
     private void Script(string name, string body)
     {
