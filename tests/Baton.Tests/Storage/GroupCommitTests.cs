@@ -1,3 +1,4 @@
+using System.Data;
 using Baton.Storage;
 using Dapper;
 using Microsoft.Data.Sqlite;
@@ -23,15 +24,7 @@ public sealed class GroupCommitTests : IAsyncLifetime
     public async Task Writes_queued_together_share_one_commit_and_a_failing_one_rolls_back_alone()
     {
         // The writer is busy with the first write while three more queue up behind it: they form the next batch.
-        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = _db.WriteAsync(async (c, tx) =>
-        {
-            holding.SetResult();
-            await release.Task;
-            await c.ExecuteAsync("INSERT INTO items(id) VALUES (1)", transaction: tx);
-        });
-        await holding.Task;
+        var (first, release) = await HoldTheWriterAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (1)", transaction: tx));
         var commitsBefore = _db.Commits;
 
         var second = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (2)", transaction: tx));
@@ -56,14 +49,7 @@ public sealed class GroupCommitTests : IAsyncLifetime
     [Fact]
     public async Task A_failing_commit_fails_every_write_of_its_batch_and_keeps_none_of_them()
     {
-        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = _db.WriteAsync(async (c, tx) =>
-        {
-            holding.SetResult();
-            await release.Task;
-        });
-        await holding.Task;
+        var (first, release) = await HoldTheWriterAsync();
 
         var fine = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (10)", transaction: tx));
         // A deferred foreign key is checked at COMMIT: the statement succeeds and the batch's COMMIT fails.
@@ -83,14 +69,7 @@ public sealed class GroupCommitTests : IAsyncLifetime
     [Fact]
     public async Task A_write_whose_caller_gave_up_before_it_began_does_not_run()
     {
-        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = _db.WriteAsync(async (c, tx) =>
-        {
-            holding.SetResult();
-            await release.Task;
-        });
-        await holding.Task;
+        var (first, release) = await HoldTheWriterAsync();
 
         using var giveUp = new CancellationTokenSource();
         var abandoned = _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (20)", transaction: tx), giveUp.Token);
@@ -128,6 +107,24 @@ public sealed class GroupCommitTests : IAsyncLifetime
             return sums;
         });
         Assert.Equal(new long[] { 9, 10 }, nested);
+    }
+
+    /// <summary>A write that keeps the writer busy until released: writes queued meanwhile form the next batch.</summary>
+    private async Task<(Task Held, TaskCompletionSource Release)> HoldTheWriterAsync(Func<SqliteConnection, IDbTransaction, Task>? thenWrite = null)
+    {
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = _db.WriteAsync(async (c, tx) =>
+        {
+            holding.SetResult();
+            await release.Task;
+            if (thenWrite is not null)
+            {
+                await thenWrite(c, tx);
+            }
+        });
+        await holding.Task;
+        return (held, release);
     }
 
     /// <summary>Read through a connection of its own: only what was committed.</summary>
