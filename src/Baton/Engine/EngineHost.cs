@@ -122,8 +122,8 @@ public sealed class EngineHost(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    await savepoint.RollbackAsync("start", ct);
-                    await savepoint.ReleaseAsync("start", ct);
+                    await savepoint.RollbackAsync("start", CancellationToken.None);
+                    await savepoint.ReleaseAsync("start", CancellationToken.None);
                     return new Claimed(job, null, ex);
                 }
             }, ct);

@@ -80,6 +80,26 @@ public sealed class EngineErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_start_that_keeps_failing_still_counts_its_claims_and_ends_the_run()
+    {
+        // Claim and start share a transaction; the start rolls back to its own savepoint and the claim commits, so
+        // each failed start is an attempt and the run ends, instead of the job being claimed again forever.
+        await FailAsync("start_fails", "executions", "NEW.phase = 'work'");
+        var runId = (await _client.CreateRunAsync(new CreateRunRequest("single", "never starts"))).RunId;
+
+        for (var attempt = 1; attempt < EngineHost.MaxJobAttempts; attempt++)
+        {
+            await WaitForRetryAsync(runId, "work", attempt);
+            _clock.Advance(TimeSpan.FromMinutes(1));
+        }
+        var run = await _client.WaitForStatusAsync(runId, "failed");
+
+        Assert.Contains("injected failure", run.Error, StringComparison.Ordinal);
+        Assert.Null(await JobOfAsync(runId));
+        Assert.Equal(0, await Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM executions WHERE run_id = @runId", new { runId })));
+    }
+
+    [Fact]
     public async Task A_finish_transaction_that_rolls_back_loses_no_log_lines()
     {
         // On the manual clock the log never flushes on its own: every line is still buffered when the phase finishes.
