@@ -193,11 +193,10 @@ public sealed class EngineHost(
             logger.LogError(ex, "Job {JobId} ({Kind}) of {RunId} failed; retrying at {RetryAt}", job.Id, job.Kind, job.RunId, retryAt);
             await db.WriteAsync(async (c, tx) =>
             {
-                if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+                if (!await JobQueue.EndAsync(c, tx, job, retryAt))
                 {
                     return;
                 }
-                await JobQueue.RescheduleAsync(c, tx, job, retryAt);
                 // A phase execution it left running stays so: the retry's start records it as lost, and stops its agent
                 // if that still runs (an orphan of a crash before this attempt, say).
                 await RunLogs.AppendAsync(c, tx, job.ExecutionId ?? job.RunId, job.Phase, job.Iteration, "error",
@@ -211,11 +210,10 @@ public sealed class EngineHost(
         logger.LogError(ex, "Job {JobId} ({Kind}) of {RunId} failed {Attempts} times; giving up", job.Id, job.Kind, job.RunId, job.Attempts);
         var decision = await db.WriteAsync(async (c, tx) =>
         {
-            if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+            if (!await JobQueue.EndAsync(c, tx, job))
             {
                 return null;
             }
-            await JobQueue.DeleteAsync(c, tx, job);
             if (job.Kind == JobRequest.RunExecution)
             {
                 // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.

@@ -137,9 +137,4 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
 
     public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx);
-
-    public static Task RescheduleAsync(IDbConnection c, IDbTransaction tx, JobRow job, DateTimeOffset runAt) =>
-        c.ExecuteAsync(
-            "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
-            new { job.Id, job.LeaseToken, runAt = runAt.ToMs() }, tx);
 }
