@@ -26,6 +26,9 @@ internal sealed record BenchOptions
 
     public int PeersInFlight { get; init; } = 32;
 
+    /// <summary>The server's BATON_WORKERS for the peers' workload; null keeps the shipped default.</summary>
+    public int? PeersWorkers { get; init; }
+
     public int PeersSequentialRuns { get; init; } = 200;
 
     public int PeersGatedRuns { get; init; } = 200;
@@ -60,6 +63,7 @@ internal sealed record BenchOptions
           --only PART          transitions | latency | list | dashboard | peers (peers runs only when named)
           --peers-runs N       peers: runs of 5 template phases kept --peers-in-flight at a time (default 2000)
           --peers-in-flight N  peers: runs outstanding at once; each finished run is replaced by a new one (default 32)
+          --peers-workers N    peers: the server's BATON_WORKERS (default: the shipped default)
           --peers-sequential-runs N
                                peers: runs of 5 template phases one at a time (default 200)
           --peers-gated-runs N peers: runs with a gate after phase 2, approved as soon as it opens; measured in
@@ -89,6 +93,7 @@ internal sealed record BenchOptions
                 "--repeat" => options with { Repeat = Positive(arg, Value()) },
                 "--peers-runs" => options with { PeersRuns = Positive(arg, Value()) },
                 "--peers-in-flight" => options with { PeersInFlight = Positive(arg, Value()) },
+                "--peers-workers" => options with { PeersWorkers = Positive(arg, Value()) },
                 "--peers-sequential-runs" => options with { PeersSequentialRuns = Positive(arg, Value()) },
                 "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
                 "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },

@@ -62,7 +62,7 @@ internal static class PeersBench
 
     public static async Task<PeersResult> RunAsync(BenchOptions options, int pass, PeersWorkload workload)
     {
-        await using var server = await ServerProcess.StartAsync(BenchServer.NewDataDir(options.DataRoot));
+        await using var server = await ServerProcess.StartAsync(BenchServer.NewDataDir(options.DataRoot), options.PeersWorkers);
         var watch = RunWatch.Open(server.Client);
         RunTiming[] timings;
         TimeSpan cpu;

@@ -11,7 +11,7 @@ namespace Baton.Bench;
 /// <summary>
 /// The real server as a process of its own — `dotnet Baton.Server.dll`, the Release build that comes with this bench —
 /// on 127.0.0.1 and a free port, with its own data dir and the shipped defaults (SQLite WAL, synchronous=FULL,
-/// BATON_WORKERS 4). Its CPU time and memory are read from /proc, so they are the server's alone, without the
+/// BATON_WORKERS unless --peers-workers). Its CPU time and memory are read from /proc, so they are the server's alone, without the
 /// bench's client in them.
 /// </summary>
 internal sealed partial class ServerProcess : IAsyncDisposable
@@ -43,7 +43,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <param name="dataDir">a folder made by <see cref="BenchServer.NewDataDir"/>.</param>
-    public static async Task<ServerProcess> StartAsync(string dataDir)
+    /// <param name="workers">BATON_WORKERS, or null for the shipped default.</param>
+    public static async Task<ServerProcess> StartAsync(string dataDir, int? workers = null)
     {
         var url = new Uri($"http://127.0.0.1:{FreePort()}/");
         var start = new ProcessStartInfo("dotnet")
@@ -64,6 +65,10 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         start.Environment["BATON_ADMIN_TOKEN"] = BenchServer.AdminToken;
         // The bench is one client hammering the server on purpose: per-key rate limiting would measure itself.
         start.Environment["BATON_RATE_LIMIT"] = "0";
+        if (workers is { } count)
+        {
+            start.Environment["BATON_WORKERS"] = count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Production-like logging: warnings and errors only (per-request information logs would be measured too).
         start.Environment["Logging__LogLevel__Default"] = "Warning";

@@ -6,8 +6,11 @@ namespace Baton.Engine;
 
 public sealed class EngineOptions
 {
+    /// <summary>BATON_WORKERS when unset (ADR 22).</summary>
+    public const int DefaultConcurrency = 32;
+
     /// <summary>Jobs this node works on at once.</summary>
-    public int Concurrency { get; set; } = 4;
+    public int Concurrency { get; set; } = DefaultConcurrency;
 }
 
 /// <summary>
