@@ -91,7 +91,7 @@ public sealed class BatonOptions
         }
         // Workers are cheap async loops, and more of them share each group commit (ADR 22); agents are bounded by
         // their worker's `concurrency`.
-        var workers = EngineOptions.DefaultConcurrency;
+        var workers = Engine.EngineOptions.DefaultConcurrency;
         if (config["BATON_WORKERS"] is { Length: > 0 } w && (!int.TryParse(w, out workers) || workers is < 1 or > 256))
         {
             throw new InvalidOperationException($"BATON_WORKERS must be a whole number from 1 to 256, not '{w}'");
