@@ -16,7 +16,7 @@ public class OptionsTests
         var options = From();
         Assert.Equal(Path.GetFullPath(".baton"), options.DataDir);
         Assert.Equal(Path.Combine(Path.GetFullPath(".baton"), "baton.db"), options.DatabasePath);
-        Assert.Equal(("all", 4, 100, false), (options.Role, options.Concurrency, options.RateLimit, options.LocalAdminKey));
+        Assert.Equal(("all", Baton.Engine.EngineOptions.DefaultConcurrency, 100, false), (options.Role, options.Concurrency, options.RateLimit, options.LocalAdminKey));
         Assert.Equal(Path.GetFullPath(".baton-work"), options.WorkDir);
     }
 

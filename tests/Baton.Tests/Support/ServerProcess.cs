@@ -48,6 +48,8 @@ public sealed class ServerProcess : IDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Test repositories live in temp folders (BatonFactory does the same).
         start.Environment["BATON_REPO_ROOTS"] = Path.GetTempPath();
+        // As BatonFactory: a few workers do for these tests, and many servers share the suite's two cores.
+        start.Environment["BATON_WORKERS"] = "4";
         var process = Process.Start(start)!;
         var server = new ServerProcess(process, url);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
