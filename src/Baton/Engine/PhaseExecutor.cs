@@ -10,10 +10,11 @@ using Dapper;
 namespace Baton.Engine;
 
 /// <summary>
-/// Runs one `execute_phase` job: a start transaction (execution row, phase running, a lost execution recorded; its
-/// orphaned agent stopped once that has committed), the agent in the run's workspace outside any transaction, a commit of what it
-/// changed and the phase's check, and a finish transaction fenced by the job's lease that stores artifacts, usage
-/// and test results and hands the outcome to <see cref="RunDecider"/>.
+/// Runs one `execute_phase` job: its start in the claim's transaction (execution row, phase running, a lost execution
+/// recorded; its orphaned agent stopped once that has committed), the agent in the run's workspace outside any
+/// transaction, a commit of what it changed and the phase's check, and a finish transaction whose first write is the
+/// lease fence, which stores artifacts, usage and test results, hands the outcome to <see cref="RunDecider"/> and
+/// starts the run's next phase on this worker.
 /// </summary>
 public sealed class PhaseExecutor(
     Database db,
