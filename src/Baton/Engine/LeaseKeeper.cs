@@ -22,6 +22,9 @@ public sealed class LeaseKeeper : IAsyncDisposable
     private Task _renewing = Task.CompletedTask;
     private bool _stopped;
 
+    /// <summary>A tick came while a renewal was in flight: renew again as soon as it is done.</summary>
+    private bool _renewAgain;
+
     /// <remarks>
     /// One periodic timer per execution, created here and disposed with the keeper (after the finish transaction):
     /// bench/Baton.Bench/PhaseMarks.cs times phase executions by exactly that.
@@ -74,10 +77,12 @@ public sealed class LeaseKeeper : IAsyncDisposable
             {
                 return;
             }
-            // One renewal at a time: a tick that comes while the last one still waits for the database renews nothing,
-            // but the lease runs out all the same: past it, the work stops rather than wait on.
+            // One renewal at a time: a tick that comes while the last one is still in flight (waiting for the database,
+            // or just past its commit) renews right after it. The lease runs out all the same: past it, the work stops
+            // rather than wait on.
             if (!_renewing.IsCompleted)
             {
+                _renewAgain = true;
                 if (!StillHeld(null, _heldUntil, _time.GetUtcNow()))
                 {
                     _ = LoseAsync();
@@ -114,6 +119,15 @@ public sealed class LeaseKeeper : IAsyncDisposable
         if (!StillHeld(renewed, heldUntil, _time.GetUtcNow()))
         {
             await LoseAsync();
+            return;
+        }
+        lock (_lock)
+        {
+            if (_renewAgain && !_stopped)
+            {
+                _renewAgain = false;
+                _renewing = RenewAsync();
+            }
         }
     }
 

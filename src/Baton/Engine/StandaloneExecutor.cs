@@ -93,11 +93,11 @@ public sealed class StandaloneExecutor(
         await lease.StopAsync();
         await db.WriteAsync(async (c, tx) =>
         {
-            if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+            // The fence first, as for phases: a worker that lost its lease ends nothing and writes nothing.
+            if (!await JobQueue.EndAsync(c, tx, job))
             {
                 return;
             }
-            await JobQueue.DeleteAsync(c, tx, job);
             await c.ExecuteAsync(
                 """
                 UPDATE executions SET status = @status, error_message = @error, completed_at = @now, duration_ms = @durationMs,
