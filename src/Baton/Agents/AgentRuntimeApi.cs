@@ -1,7 +1,6 @@
 using Baton.Auth;
 using Baton.Client;
 using Baton.Engine;
-using Baton.Runs;
 using Baton.Storage;
 using Baton.Workspaces;
 using Dapper;
@@ -23,29 +22,6 @@ public static class AgentRuntimeApi
         group.MapGet("/workspaces", ListWorkspacesAsync);
         group.MapDelete("/workspaces/{id}", DeleteWorkspaceAsync).RequireAuthorization(Roles.Operator);
         return app;
-    }
-
-    public sealed class ExecutionRow
-    {
-        public string Id { get; set; } = "";
-        public string? RunId { get; set; }
-        public string Worker { get; set; } = "";
-        public string? WorkItemId { get; set; }
-        public string Status { get; set; } = "";
-        public string? ErrorMessage { get; set; }
-        public long CreatedAt { get; set; }
-        public long? StartedAt { get; set; }
-        public long? CompletedAt { get; set; }
-        public long? DurationMs { get; set; }
-        public long TokensIn { get; set; }
-        public long TokensOut { get; set; }
-        public double CostUsd { get; set; }
-        public int ToolCalls { get; set; }
-        public int? TestsRun { get; set; }
-        public int? TestsPassed { get; set; }
-        public string? Summary { get; set; }
-        public int? FilesChanged { get; set; }
-        public string? Diff { get; set; }
     }
 
     public static async Task<Results<Created<ExecuteResponse>, ValidationProblem, ProblemHttpResult>> ExecuteAsync(
@@ -89,14 +65,8 @@ public static class AgentRuntimeApi
                 return Problems.NotFound("work item", body.WorkItemId!);
             }
             var now = time.GetUtcNow().ToMs();
-            await c.ExecuteAsync(
-                """
-                INSERT INTO executions(id, worker, worker_kind, status, work_item_id, prompt, created_at)
-                VALUES (@id, @Name, @Kind, 'pending', @workItem, @prompt, @now)
-                """, new { id, worker.Name, worker.Kind, workItem = body.WorkItemId, prompt = body.Prompt, now }, tx);
-            await c.ExecuteAsync(
-                "INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at) VALUES (@kind, @id, @id, @Name, @now, @now)",
-                new { kind = JobRequest.RunExecution, id, worker.Name, now }, tx);
+            await ExecutionStore.CreateStandaloneAsync(c, tx, id, worker.Name, worker.Kind, body.WorkItemId!, body.Prompt!, now);
+            await JobQueue.EnqueueExecutionAsync(c, tx, id, worker.Name, now);
             return null;
         });
         if (outcome is not null)
@@ -111,7 +81,7 @@ public static class AgentRuntimeApi
     {
         var info = await db.ReadAsync(async c =>
         {
-            var row = await c.QuerySingleOrDefaultAsync<ExecutionRow>("SELECT * FROM executions WHERE id = @id", new { id });
+            var row = await ExecutionStore.FindAsync(c, null, id);
             if (row is null)
             {
                 return null;
@@ -127,18 +97,12 @@ public static class AgentRuntimeApi
     {
         var status = await db.WriteAsync(async (c, tx) =>
         {
-            var current = await c.ExecuteScalarAsync<string?>("SELECT status FROM executions WHERE id = @id AND run_id IS NULL", new { id }, tx);
-            if (current is "pending" or "running")
+            var before = await ExecutionStore.CancelStandaloneAsync(c, tx, id, time.GetUtcNow().ToMs());
+            if (before is ExecutionStatus.Pending or ExecutionStatus.Running)
             {
-                await c.ExecuteAsync(
-                    """
-                    UPDATE executions SET status = 'cancelled', error_message = 'cancelled', completed_at = @now,
-                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE @now - started_at END
-                    WHERE id = @id;
-                    DELETE FROM jobs WHERE execution_id = @id;
-                    """, new { id, now = time.GetUtcNow().ToMs() }, tx);
+                await JobQueue.DeleteOfExecutionAsync(c, tx, id);
             }
-            return current;
+            return before;
         });
         switch (status)
         {

@@ -91,7 +91,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
     public LogSink Log(string ownerId, string? phase, int? iteration, JobRow fence) => new(db, signals, time, ownerId, phase, iteration, fence);
 
     public Task RecordPidAsync(string executionId, int pid) =>
-        db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @executionId", new { executionId, pid }, tx));
+        db.WriteAsync((c, tx) => ExecutionStore.RecordPidAsync(c, tx, executionId, pid));
 
     /// <summary>
     /// A phase's check command, in the sandbox like an agent (repository code runs: its tests), with the network only

@@ -1,6 +1,5 @@
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Engine;
 
@@ -95,23 +94,23 @@ public sealed class EngineHost(
     public static DateTimeOffset? RetryAfterError(int attempts, DateTimeOffset now) =>
         attempts < MaxJobAttempts ? now + PhaseExecutor.Backoff(attempts) : null;
 
-    /// <summary>A claimed job; for a phase, started in the claim's transaction, or the error its start ran into.</summary>
-    private sealed record Claimed(JobRow Job, PhaseExecutor.PhaseStart? Phase, Exception? StartError);
+    /// <summary>A claimed job; for an execution, started in the claim's transaction, or the error its start ran into.</summary>
+    private sealed record Claimed(JobRow Job, ExecutionStart? Start, Exception? StartError);
 
     /// <summary>
-    /// Claims a due job and, for a phase, starts it in the same transaction. A start that fails is rolled back to its
-    /// own savepoint and the claim still commits: the claim counts as an attempt, so a start that keeps failing ends
-    /// its run (<see cref="FailAsync"/>) instead of being claimed again forever.
+    /// Claims a due job and, for an execution (a phase's or a standalone one), starts it in the same transaction. A
+    /// start that fails is rolled back to its own savepoint and the claim still commits: the claim counts as an
+    /// attempt, so a start that keeps failing ends its work (<see cref="FailAsync"/>) instead of being claimed again forever.
     /// </summary>
     private async Task<Claimed?> ClaimAsync(CancellationToken ct)
     {
-        PhaseExecutor.PhaseStart? started = null;
+        ExecutionStart? started = null;
         try
         {
-            return await db.WriteAsync(async (c, tx) =>
+            var claimed = await db.WriteAsync(async (c, tx) =>
             {
                 var job = await queue.ClaimAsync(c, tx);
-                if (job is not { Kind: JobRequest.ExecutePhase })
+                if (job is not { Kind: JobRequest.ExecutePhase or JobRequest.RunExecution })
                 {
                     return job is null ? null : new Claimed(job, null, null);
                 }
@@ -119,7 +118,7 @@ public sealed class EngineHost(
                 await savepoint.SaveAsync("start", ct);
                 try
                 {
-                    started = await phases.StartAsync(c, tx, job);
+                    started = job.Kind == JobRequest.ExecutePhase ? await phases.StartAsync(c, tx, job) : await standalone.StartAsync(c, tx, job);
                     await savepoint.ReleaseAsync("start", ct);
                     return new Claimed(job, started, null);
                 }
@@ -130,6 +129,12 @@ public sealed class EngineHost(
                     return new Claimed(job, null, ex);
                 }
             }, ct);
+            if (claimed?.Start is { } start)
+            {
+                start.StopOrphans();
+                signals.Events.Fire();
+            }
+            return claimed;
         }
         catch
         {
@@ -153,13 +158,13 @@ public sealed class EngineHost(
             switch (job.Kind)
             {
                 case JobRequest.ExecutePhase:
-                    if (claimed.Phase is { } phase)
+                    if (claimed.Start is PhaseExecutor.PhaseStart phase)
                     {
                         await phases.ExecuteAsync(phase, next => job = next, ct);
                     }
                     break;
                 case JobRequest.RunExecution:
-                    await standalone.ExecuteAsync(job, ct);
+                    await standalone.ExecuteAsync((StandaloneExecutor.StandaloneStart)claimed.Start!, ct);
                     break;
                 case JobRequest.ExpireGate:
                     var decision = await db.WriteAsync(async (c, tx) =>
@@ -220,17 +225,13 @@ public sealed class EngineHost(
             if (job.Kind == JobRequest.RunExecution)
             {
                 // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.
-                await c.ExecuteAsync(
-                    "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId AND status IN ('pending', 'running')",
-                    new { job.ExecutionId, error, now = now.ToMs() }, tx);
+                await ExecutionStore.EndWithErrorAsync(c, tx, job.ExecutionId!, error, now.ToMs());
             }
             if (job.Kind != JobRequest.ExecutePhase)
             {
                 return null;
             }
-            await c.ExecuteAsync(
-                "UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE run_id = @RunId AND phase = @Phase AND iteration = @Iteration AND status = 'running'",
-                new { job.RunId, job.Phase, job.Iteration, error, now = now.ToMs() }, tx);
+            await ExecutionStore.EndRunningOfPhaseAsync(c, tx, job.RunId, job.Phase!, job.Iteration!.Value, error, now.ToMs());
             return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
         }, CancellationToken.None);
         if (decision is not null)

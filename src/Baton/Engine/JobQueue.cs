@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Runs;
 using Baton.Storage;
 using Dapper;
 
@@ -134,6 +135,26 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
                 "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
                 new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx) == 1
             : await c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
+
+    /// <summary>A run's phase or gate job, as the decider asked for it.</summary>
+    public static Task EnqueueAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>
+        c.ExecuteAsync(
+            "INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @now, @Worker)",
+            new { job.Kind, runId, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), now, job.Worker }, tx);
+
+    /// <summary>A standalone execution's job, due now.</summary>
+    public static Task EnqueueExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId, string worker, long now) =>
+        c.ExecuteAsync(
+            "INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at) VALUES (@kind, @executionId, @executionId, @worker, @now, @now)",
+            new { kind = JobRequest.RunExecution, executionId, worker, now }, tx);
+
+    /// <summary>Drops a run's jobs (it ended, or was sent elsewhere): a worker holding one finds its fence gone.</summary>
+    public static Task DeleteOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
+        c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);
+
+    /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
+    public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>
+        c.ExecuteAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
 
     public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx);

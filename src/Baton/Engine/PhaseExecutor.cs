@@ -19,52 +19,40 @@ namespace Baton.Engine;
 public sealed class PhaseExecutor(
     Database db,
     JobQueue queue,
+    ExecutionLifecycle lifecycle,
     RunTransitions transitions,
     RunningExecutions running,
     AgentWork work,
     GitWorkspaces workspaces,
     EngineSignals signals,
     Ops.NodeMetrics metrics,
-    TimeProvider time,
-    ILogger<PhaseExecutor> logger)
+    TimeProvider time)
 {
-    /// <summary>A started execution; its Orphans are agents of lost executions still running, to stop once the start has committed.</summary>
+    /// <summary>A started phase execution.</summary>
     internal sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
-        string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem, IReadOnlyList<int> Orphans);
+        string ExecutionId, int Attempt, WorkerDefinition? Worker, string? WorkerProblem);
 
-    /// <summary>What an execution came to: output, or an error (and whether trying again could help).</summary>
-    private sealed record Result(
-        AgentOutcome? Outcome, string? Error, bool Permanent, AgentUsage Usage, PhaseCommit? Commit, CheckResult? Check,
-        IReadOnlyDictionary<string, string> Earlier);
+    private static readonly IReadOnlyDictionary<string, string> NoArtifacts = new Dictionary<string, string>();
 
-    /// <summary>A phase started in its claim's transaction, tracked on this node from before that commits.</summary>
-    public sealed class PhaseStart : IDisposable
+    public sealed class PhaseStart : ExecutionStart
     {
-        internal PhaseStart(JobRow job, Started started, RunningExecutions.Handle handle) => (Job, Started, Handle) = (job, started, handle);
-
-        internal JobRow Job { get; }
+        internal PhaseStart(JobRow job, Started started, RunningExecutions.Handle handle, IReadOnlyList<int> orphans)
+            : base(job, job.RunId, handle, orphans) => Started = started;
 
         internal Started Started { get; }
-
-        internal RunningExecutions.Handle Handle { get; }
-
-        public void Dispose() => Handle.Dispose();
     }
 
-    /// <summary>
-    /// Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).
-    /// The caller disposes what it gets if that transaction does not commit.
-    /// </summary>
+    /// <summary>Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).</summary>
     public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
     {
-        // Tracked before the start commits, so a cancel that lands after it always finds the work.
         var handle = running.Track(job.RunId);
         try
         {
-            var started = await StartInTransactionAsync(c, tx, job, run: null);
+            var orphans = new List<int>();
+            var started = await StartInTransactionAsync(c, tx, job, run: null, orphans);
             if (started is not null)
             {
-                return new PhaseStart(job, started, handle);
+                return new PhaseStart(job, started, handle, orphans);
             }
         }
         catch
@@ -81,93 +69,58 @@ public sealed class PhaseExecutor(
     /// <param name="stopping">The node stopping.</param>
     public async Task ExecuteAsync(PhaseStart start, Action<JobRow> handedOver, CancellationToken stopping)
     {
-        using var handle = start.Handle;
-        var (job, started) = (start.Job, (Started?)start.Started);
-        while (started is not null && !handle.Cancel.IsCancellationRequested && !stopping.IsCancellationRequested)
+        using var started = start;
+        var (job, phase, handle) = (start.Job, (Started?)start.Started, start.Handle);
+        while (phase is not null && !handle.Cancel.IsCancellationRequested && !stopping.IsCancellationRequested)
         {
-            signals.Events.Fire();
-            var (next, nextStarted) = await RunPhaseAsync(job, started, handle, stopping);
+            var (next, nextStarted) = await RunPhaseAsync(job, phase, handle, stopping);
             if (nextStarted is not null)
             {
                 handedOver(next);
+                signals.Events.Fire();
             }
-            (job, started) = (next, nextStarted);
+            (job, phase) = (next, nextStarted);
         }
     }
 
     /// <summary>One phase execution; returns the run's next phase when the finish transaction took it over.</summary>
     private async Task<(JobRow Job, Started? Next)> RunPhaseAsync(JobRow job, Started started, RunningExecutions.Handle handle, CancellationToken stopping)
     {
-        foreach (var pid in started.Orphans)
-        {
-            // Only now that the start has committed: a start that rolled back left the lost execution running, and
-            // the next start finds it again.
-            ProcessRunner.KillOrphan(pid, job.RunId);
-        }
-        var clock = time.GetTimestamp();
-        var timeoutAfter = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
-        using var timeout = new CancellationTokenSource(timeoutAfter, time);
-        await using var lease = LeaseKeeper.Start(queue, job, time, logger);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token, lease.Lost);
-        Result result;
+        var timeout = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
         await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration, job);
-        try
+        var earlier = NoArtifacts;
+        var attempt = await lifecycle.RunAsync(job, handle, timeout, async ct =>
         {
-            result = await RunAsync(started, log, linked.Token);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
+            (var result, earlier) = await RunAsync(started, log, ct);
+            return result;
+        }, stopping);
+        if (attempt is null)
         {
-            // Node stopping: the job is claimed again after restart and this execution is recorded as lost.
-            // Run cancelled: the cancel transaction has recorded everything already.
-            // Lease lost: the job is another worker's now, which records this execution as lost; this one writes nothing.
             return (job, null);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-        {
-            result = new Result(null, $"timed out after {Durations.Format(timeoutAfter)}", false, AgentUsage.None, null, null, new Dictionary<string, string>());
-        }
-        catch (AgentFailedException ex)
-        {
-            result = new Result(null, ex.Message, false, ex.Usage, null, null, new Dictionary<string, string>());
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            result = new Result(null, ex.Message, false, AgentUsage.None, null, null, new Dictionary<string, string>());
-        }
+        var result = attempt.Result;
         if (result.Error is { } error)
         {
             await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
         }
-        var elapsed = time.GetElapsedTime(clock);
         metrics.PhaseExecutions.Observe(
             $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result.Error is null ? "success" : "error")}",
-            elapsed.TotalSeconds);
+            attempt.DurationMs / 1000.0);
 
-        await lease.StopAsync();
-        // The last lines go in with the finish, and leave the buffer only once it has committed: should it roll back,
-        // disposing the log writes them (fenced by the lease, which a rollback leaves held).
-        await log.SealAsync();
         var retryAt = Retries(started, result) ? time.GetUtcNow() + Backoff(started.Attempt) : (DateTimeOffset?)null;
-        var (logged, decision, next) = await db.WriteAsync(async (c, tx) =>
+        var (_, finished) = await lifecycle.FinishAsync(job, started.ExecutionId, log, attempt, retryAt, async (c, tx) =>
         {
-            // The fence is the first write: a worker that lost its lease ends nothing and writes nothing.
-            if (!await JobQueue.EndAsync(c, tx, job, retryAt))
-            {
-                logger.LogWarning("Lost the lease on job {JobId} of run {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, started.ExecutionId);
-                return ((int?)null, (RunDecision?)null, ((JobRow, Started)?)null);
-            }
-            int? logged = await log.WriteBufferedAfterFenceAsync(c, tx);
-            var (decision, run) = await FinishAsync(c, tx, job, started, result, (long)elapsed.TotalMilliseconds, retryAt);
+            var (decision, run) = await FinishAsync(c, tx, job, started, result, earlier, retryAt);
             if (decision is not Transition { Jobs.Count: > 0 } || stopping.IsCancellationRequested)
             {
-                return (logged, decision, null);
+                return (decision, ((JobRow, Started)?)null);
             }
             // The run's next phase starts in this same transaction, on this worker.
             var nextJob = await queue.ClaimNextOfRunAsync(c, tx, job.RunId);
-            var nextStarted = nextJob is null ? null : await StartInTransactionAsync(c, tx, nextJob, run);
-            return (logged, decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
-        }, CancellationToken.None);
-        log.Written(logged, close: true);
+            var nextStarted = nextJob is null ? null : await StartInTransactionAsync(c, tx, nextJob, run, orphans: null);
+            return (decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
+        });
+        var (decision, next) = finished;
         if (decision is not null)
         {
             transitions.AfterCommit(decision, jobsTaken: next is not null);
@@ -182,11 +135,12 @@ public sealed class PhaseExecutor(
         return next.Value;
     }
 
-    private async Task<Result> RunAsync(Started s, LogSink log, CancellationToken ct)
+    /// <returns>The attempt, and the earlier artifacts it read (its checks may compare with them).</returns>
+    private async Task<(AttemptResult Result, IReadOnlyDictionary<string, string> Earlier)> RunAsync(Started s, LogSink log, CancellationToken ct)
     {
         if (s.WorkerProblem is { } problem)
         {
-            return new Result(null, problem, true, AgentUsage.None, null, null, new Dictionary<string, string>());
+            return (AttemptResult.Failed(problem, permanent: true), NoArtifacts);
         }
         // A folder only where something works in one: a repository's workspace, a program, or a check command.
         var needsFolder = s.Run.RepositoryId is not null || s.Worker is not null || s.Phase.Check is { Count: > 0 };
@@ -225,7 +179,7 @@ public sealed class PhaseExecutor(
             await log.WriteAsync("info", $"committed {commit.Commit[..12]}: {commit.FilesChanged} file(s) changed");
         }
         var check = s.Phase.Check is { Count: > 0 } argv && !s.SkipChecks ? await work.RunCheckAsync(argv, place, s.Run.Id, s.ExecutionId, s.Worker?.Config.Network ?? true, log, ct) : null;
-        return new Result(outcome, null, false, outcome.Usage, commit, check, earlier);
+        return (new AttemptResult(outcome, null, false, outcome.Usage, commit, check), earlier);
     }
 
     /// <summary>The prompt of a phase that gives none: the intake, and the feedback that started this iteration.</summary>
@@ -234,9 +188,10 @@ public sealed class PhaseExecutor(
     /// <summary>
     /// Starts <paramref name="job"/>, claimed in this same transaction (so its lease needs no check): the execution row,
     /// the phase running, and a lost execution of an earlier claim recorded. <paramref name="run"/> is the run as the
-    /// transition in this transaction left it when the job was just handed over, or null to read it.
+    /// transition in this transaction left it when the job was just handed over, or null to read it. The agents of lost
+    /// executions still running go to <paramref name="orphans"/>, to stop once this has committed.
     /// </summary>
-    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run)
+    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run, List<int>? orphans)
     {
         var handedOver = run is not null;
         run ??= await RunTransitions.LoadRunAsync(c, tx, job.RunId);
@@ -253,13 +208,7 @@ public sealed class PhaseExecutor(
 
         // An execution of this phase can be left running only by an earlier claim of this job (a crash, a lost lease,
         // an engine error): each of those ends its job or keeps it, and the first claim has nothing to look for.
-        var lost = job.Attempts == 1 ? [] : (await c.QueryAsync<(string Id, int? Pid)>(
-            """
-            UPDATE executions SET status = 'error', error_message = 'worker lost', completed_at = @now, duration_ms = @now - started_at
-            WHERE run_id = @runId AND phase = @phase AND iteration = @iteration AND status = 'running'
-            RETURNING id, pid
-            """, key, tx)).ToList();
-        var orphans = new List<int>();
+        var lost = job.Attempts == 1 ? [] : await ExecutionStore.EndRunningOfPhaseAsync(c, tx, run.Id, phase.Name, iteration, "worker lost", key.now);
         foreach (var (id, pid) in lost)
         {
             // The agent of a crashed server may still be running in the workspace: it is stopped before the phase
@@ -267,7 +216,7 @@ public sealed class PhaseExecutor(
             var stopped = pid is { } p && ProcessRunner.IsOrphanOf(p, run.Id);
             if (stopped)
             {
-                orphans.Add(pid!.Value);
+                orphans?.Add(pid!.Value);
             }
             await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("execution.lost", phase.Name, iteration, null,
                 new Dictionary<string, object?> { ["execution_id"] = id, ["orphan_stopped"] = stopped }), now);
@@ -290,11 +239,7 @@ public sealed class PhaseExecutor(
             RETURNING feedback, validation_skipped_by, attempts
             """, key, tx);
         var executionId = Ids.New("exe", time);
-        await c.ExecuteAsync(
-            """
-            INSERT INTO executions(id, run_id, phase, iteration, worker, worker_kind, status, created_at, started_at)
-            VALUES (@executionId, @runId, @phase, @iteration, @worker, @kind, 'running', @now, @now)
-            """, new { executionId, key.runId, key.phase, iteration, worker = phase.Worker, kind = worker?.Kind ?? WorkerKinds.Template, key.now }, tx);
+        await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, key.now);
         await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
         if (!handedOver)
@@ -302,41 +247,18 @@ public sealed class PhaseExecutor(
             // After a hand-off the transition in this transaction has just set it.
             await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
         }
-        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem, orphans);
+        return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem);
     }
 
     /// <summary>Whether a failed attempt runs again: an error that trying again could help, with attempts left.</summary>
-    private static bool Retries(Started s, Result r) => r.Outcome is null && !r.Permanent && s.Attempt < s.Phase.MaxAttempts;
+    private static bool Retries(Started s, AttemptResult r) => r.Outcome is null && !r.Permanent && s.Attempt < s.Phase.MaxAttempts;
 
-    /// <summary>After the fence (<see cref="JobQueue.EndAsync"/>): records the execution and hands the outcome to the decider.</summary>
-    private async Task<(RunDecision? Decision, RunRow? Run)> FinishAsync(IDbConnection c, IDbTransaction tx, JobRow job, Started s, Result r, long durationMs, DateTimeOffset? retryAt)
+    /// <summary>In the finish transaction, after the execution's record: the run's usage, the artifacts, and the outcome handed to the decider.</summary>
+    private async Task<(RunDecision? Decision, RunRow? Run)> FinishAsync(
+        IDbConnection c, IDbTransaction tx, JobRow job, Started s, AttemptResult r, IReadOnlyDictionary<string, string> earlier, DateTimeOffset? retryAt)
     {
         var now = time.GetUtcNow();
         var phase = s.Phase.Name;
-        await c.ExecuteAsync(
-            """
-            UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
-                tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, tool_calls = @ToolCalls, summary = @summary,
-                files_changed = @files, diff = @diff, tests_run = @testsRun, tests_passed = @testsPassed
-            WHERE id = @ExecutionId
-            """,
-            new
-            {
-                status = r.Error is null ? "success" : "error",
-                r.Error,
-                now = now.ToMs(),
-                durationMs,
-                r.Usage.TokensIn,
-                r.Usage.TokensOut,
-                cost = (double)r.Usage.CostUsd,
-                r.Usage.ToolCalls,
-                summary = r.Outcome?.Summary,
-                files = r.Commit?.FilesChanged,
-                diff = r.Commit?.Diff,
-                testsRun = r.Check?.TestsRun,
-                testsPassed = r.Check?.TestsPassed,
-                s.ExecutionId,
-            }, tx);
         if (r.Usage.CostUsd != 0 || r.Usage.TokensIn + r.Usage.TokensOut != 0)
         {
             await c.ExecuteAsync(
@@ -361,7 +283,7 @@ public sealed class PhaseExecutor(
                 await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("artifact.created", phase, s.Iteration, null,
                     new Dictionary<string, object?> { ["name"] = artifact.Name }), now);
             }
-            var failures = s.SkipChecks ? [] : Checks.Evaluate(s.Phase, outcome.Artifacts.ToDictionary(a => a.Name, a => a.Content), r.Earlier).ToList();
+            var failures = s.SkipChecks ? [] : Checks.Evaluate(s.Phase, outcome.Artifacts.ToDictionary(a => a.Name, a => a.Content), earlier).ToList();
             if (r.Check is { ExitCode: not 0 } check)
             {
                 failures.Add($"`{check.Command}` exited with code {check.ExitCode}" + (check.TestsRun is { } run ? $" ({check.TestsPassed}/{run} tests passed)" : ""));

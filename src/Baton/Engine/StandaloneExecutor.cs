@@ -9,158 +9,109 @@ namespace Baton.Engine;
 
 /// <summary>
 /// Runs one `run_execution` job: a standalone execution (agent runtime) of a worker on a work item, in a workspace
-/// of the work item's repository on branch `baton/&lt;execution id&gt;`. Fenced by the job's lease like phases.
+/// of the work item's repository on branch `baton/&lt;execution id&gt;`. Its lifecycle is a phase's
+/// (<see cref="ExecutionLifecycle"/>): started in the claim's transaction, fenced by the job's lease, one attempt.
 /// </summary>
 public sealed class StandaloneExecutor(
-    Database db,
-    JobQueue queue,
+    ExecutionLifecycle lifecycle,
     RunningExecutions running,
     AgentWork work,
     GitWorkspaces workspaces,
     EngineSignals signals,
-    TimeProvider time,
-    ILogger<StandaloneExecutor> logger)
+    TimeProvider time)
 {
-    private sealed record Started(string ExecutionId, string Prompt, WorkerDefinition Worker, string? RepositoryId);
+    /// <summary>How long an agent of a worker that sets no timeout may run.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
 
-    public async Task ExecuteAsync(JobRow job, CancellationToken stopping)
+    /// <summary>What the started execution runs; null when there was nothing to run (ended, lost, its worker deleted).</summary>
+    internal sealed record Work(string Prompt, WorkerDefinition Worker, string? RepositoryId);
+
+    public sealed class StandaloneStart : ExecutionStart
     {
-        var executionId = job.ExecutionId!;
-        using var handle = running.Track(executionId);
-        var (started, orphan) = await db.WriteAsync((c, tx) => StartAsync(c, tx, job), stopping);
-        if (orphan is { } pid)
+        internal StandaloneStart(JobRow job, RunningExecutions.Handle handle, IReadOnlyList<int> orphans, Work? work)
+            : base(job, job.ExecutionId!, handle, orphans) => Work = work;
+
+        internal Work? Work { get; }
+    }
+
+    /// <summary>Starts a claimed execution inside the claim's transaction.</summary>
+    public async Task<StandaloneStart> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    {
+        var id = job.ExecutionId!;
+        var handle = running.Track(id);
+        try
         {
-            // Only now that the execution is recorded as lost: a start that rolled back finds it running again.
-            ProcessRunner.KillOrphan(pid, executionId);
+            var execution = await ExecutionStore.FindAsync(c, tx, id);
+            var now = time.GetUtcNow();
+            if (execution is { Status: ExecutionStatus.Running })
+            {
+                // Claimed again after a crash: a standalone execution is one attempt, so it ends as lost.
+                int[] orphans = execution.Pid is { } pid && ProcessRunner.IsOrphanOf(pid, id) ? [pid] : [];
+                await ExecutionStore.EndWithErrorAsync(c, tx, id, "worker lost" + (orphans.Length > 0 ? " (its agent process was stopped)" : ""), now.ToMs());
+                await JobQueue.DeleteAsync(c, tx, job);
+                return new StandaloneStart(job, handle, orphans, null);
+            }
+            var worker = execution is { Status: ExecutionStatus.Pending } ? await WorkersApi.FindAsync(c, tx, execution.Worker) : null;
+            if (execution is not { Status: ExecutionStatus.Pending } || worker is null)
+            {
+                await JobQueue.DeleteAsync(c, tx, job);
+                if (execution is { Status: ExecutionStatus.Pending })
+                {
+                    await ExecutionStore.EndWithErrorAsync(c, tx, id, "the worker was deleted", now.ToMs());
+                }
+                return new StandaloneStart(job, handle, [], null);
+            }
+            var repositoryId = execution.WorkItemId is null ? null
+                : await c.ExecuteScalarAsync<string?>("SELECT repository_id FROM work_items WHERE id = @WorkItemId", new { execution.WorkItemId }, tx);
+            await ExecutionStore.StartStandaloneAsync(c, tx, id, now.ToMs());
+            await RunLogs.AppendAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
+            return new StandaloneStart(job, handle, [], new Work(execution.Prompt ?? "", worker.ToDefinition(), repositoryId));
         }
-        signals.Events.Fire();
-        if (started is null || handle.Cancel.IsCancellationRequested)
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public async Task ExecuteAsync(StandaloneStart start, CancellationToken stopping)
+    {
+        using var started = start;
+        var (job, handle) = (start.Job, start.Handle);
+        if (start.Work is not { } what || handle.Cancel.IsCancellationRequested)
         {
             return;
         }
-
-        var clock = time.GetTimestamp();
-        await using var lease = LeaseKeeper.Start(queue, job, time, logger);
-        string? error = null;
-        AgentOutcome? outcome = null;
-        PhaseCommit? commit = null;
-        var usage = AgentUsage.None;
-        using var timeout = new CancellationTokenSource(started.Worker.Config.Timeout ?? TimeSpan.FromMinutes(30), time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, handle.Cancel.Token, lease.Lost);
-        await using (var log = work.Log(executionId, null, null, job))
+        var id = job.ExecutionId!;
+        await using var log = work.Log(id, null, null, job);
+        var attempt = await lifecycle.RunAsync(job, handle, what.Worker.Config.Timeout ?? DefaultTimeout, ct => RunAsync(id, what, log, ct), stopping);
+        if (attempt is null)
         {
-            try
-            {
-                var (workspace, directory, git) = await work.PrepareAsync(executionId, started.RepositoryId, linked.Token);
-                var request = new AgentRequest(executionId, null, 1, started.Prompt, directory, work.ArtifactsDirectory(executionId), [], log.WriteAsync)
-                {
-                    OnProcessStarted = pid => work.RecordPidAsync(executionId, pid),
-                    Git = git,
-                };
-                outcome = await work.AgentFor(started.Worker).RunAsync(request, linked.Token);
-                usage = outcome.Usage;
-                var title = started.Prompt.Split('\n', 2)[0].Trim();
-                title = title.Length > 72 ? title[..72] + "…" : title;
-                AgentWork.RestoreGitLink(new Workplace(workspace, directory, git));
-                commit = workspace is null ? null : await workspaces.CommitAsync(workspace, $"baton: {title}\n\nExecution {executionId}", linked.Token);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
-            {
-                // Node stopping: claimed again after restart, and recorded as lost then. Cancelled: the cancel
-                // transaction recorded it. Lease lost: the job is another worker's now, so this one writes nothing.
-                return;
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                error = "timed out";
-            }
-            catch (AgentFailedException ex)
-            {
-                error = ex.Message;
-                usage = ex.Usage;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                error = ex.Message;
-            }
-            if (error is not null)
-            {
-                await log.WriteAsync("error", error);
-            }
+            return;
         }
-
-        var durationMs = (long)time.GetElapsedTime(clock).TotalMilliseconds;
-        await lease.StopAsync();
-        await db.WriteAsync(async (c, tx) =>
+        if (attempt.Result.Error is { } error)
         {
-            // The fence first, as for phases: a worker that lost its lease ends nothing and writes nothing.
-            if (!await JobQueue.EndAsync(c, tx, job))
-            {
-                return;
-            }
-            await c.ExecuteAsync(
-                """
-                UPDATE executions SET status = @status, error_message = @error, completed_at = @now, duration_ms = @durationMs,
-                    tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, tool_calls = @ToolCalls,
-                    summary = @summary, files_changed = @files, diff = @diff
-                WHERE id = @executionId AND status = 'running'
-                """,
-                new
-                {
-                    status = error is null ? "success" : "error",
-                    error,
-                    now = time.GetUtcNow().ToMs(),
-                    durationMs,
-                    usage.TokensIn,
-                    usage.TokensOut,
-                    cost = (double)usage.CostUsd,
-                    usage.ToolCalls,
-                    summary = outcome?.Summary,
-                    files = commit?.FilesChanged ?? 0,
-                    diff = commit?.Diff,
-                    executionId,
-                }, tx);
-        }, CancellationToken.None);
+            await log.WriteAsync("error", error);
+        }
+        await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _) => Task.FromResult(true));
         signals.Events.Fire();
+        // This worker's slot is free: a job held back by its concurrency limit may go now.
         signals.Jobs.Wake();
     }
 
-    /// <returns>The execution to run, or null; and the agent of a lost one still running, to stop after commit.</returns>
-    private async Task<(Started? Started, int? Orphan)> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    private async Task<AttemptResult> RunAsync(string id, Work what, LogSink log, CancellationToken ct)
     {
-        if (!await JobQueue.HoldsLeaseAsync(c, tx, job))
+        var place = await work.PrepareAsync(id, what.RepositoryId, ct);
+        var request = new AgentRequest(id, null, 1, what.Prompt, place.Directory, work.ArtifactsDirectory(id), [], log.WriteAsync)
         {
-            return (null, null);
-        }
-        var execution = await c.QuerySingleOrDefaultAsync<(string Status, string Worker, string? WorkItemId, string? Prompt, int? Pid)>(
-            "SELECT status, worker, work_item_id, prompt, pid FROM executions WHERE id = @ExecutionId", job, tx);
-        var now = time.GetUtcNow().ToMs();
-        if (execution.Status == "running")
-        {
-            // Claimed again after a crash: a standalone execution is one attempt, so it ends as lost.
-            var orphan = execution.Pid is { } pid && ProcessRunner.IsOrphanOf(pid, job.ExecutionId!) ? execution.Pid : null;
-            await c.ExecuteAsync("UPDATE executions SET status = 'error', error_message = @error, completed_at = @now WHERE id = @ExecutionId",
-                new { job.ExecutionId, now, error = "worker lost" + (orphan is not null ? " (its agent process was stopped)" : "") }, tx);
-            await JobQueue.DeleteAsync(c, tx, job);
-            return (null, orphan);
-        }
-        if (execution.Status != "pending")
-        {
-            await JobQueue.DeleteAsync(c, tx, job);
-            return (null, null);
-        }
-        var worker = await WorkersApi.FindAsync(c, tx, execution.Worker);
-        var repositoryId = execution.WorkItemId is null ? null
-            : await c.ExecuteScalarAsync<string?>("SELECT repository_id FROM work_items WHERE id = @WorkItemId", new { execution.WorkItemId }, tx);
-        if (worker is null)
-        {
-            await JobQueue.DeleteAsync(c, tx, job);
-            await c.ExecuteAsync("UPDATE executions SET status = 'error', error_message = 'the worker was deleted', completed_at = @now WHERE id = @ExecutionId",
-                new { job.ExecutionId, now }, tx);
-            return (null, null);
-        }
-        await c.ExecuteAsync("UPDATE executions SET status = 'running', started_at = @now WHERE id = @ExecutionId", new { job.ExecutionId, now }, tx);
-        await RunLogs.AppendAsync(c, tx, job.ExecutionId!, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], time.GetUtcNow());
-        return (new Started(job.ExecutionId!, execution.Prompt ?? "", worker.ToDefinition(), repositoryId), null);
+            OnProcessStarted = pid => work.RecordPidAsync(id, pid),
+            Git = place.Git,
+        };
+        var outcome = await work.AgentFor(what.Worker).RunAsync(request, ct);
+        var title = what.Prompt.Split('\n', 2)[0].Trim();
+        title = title.Length > 72 ? title[..72] + "…" : title;
+        AgentWork.RestoreGitLink(place);
+        var commit = place.Workspace is null ? null : await workspaces.CommitAsync(place.Workspace, $"baton: {title}\n\nExecution {id}", ct);
+        return new AttemptResult(outcome, null, false, outcome.Usage, commit, null);
     }
 }

@@ -37,6 +37,7 @@ public static class BatonHost
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<PhaseExecutor>();
+        services.AddSingleton<ExecutionLifecycle>();
         services.AddSingleton<StandaloneExecutor>();
         services.AddSingleton<AgentWork>();
         services.AddSingleton<Agents.Sandbox>();

@@ -63,8 +63,7 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
             return new TransitionOutcome(new Refused($"run changed since version {expected}: it is now {run.Status} (version {run.Version})"), run);
         }
         var profile = await ProfileOfAsync(c, tx, run);
-        var succeeded = run.BudgetUsd is null ? 0 : await c.ExecuteScalarAsync<int>(
-            "SELECT COUNT(*) FROM executions WHERE run_id = @Id AND status = 'success'", run, tx);
+        var succeeded = run.BudgetUsd is null ? 0 : await ExecutionStore.CountSucceededAsync(c, tx, run.Id);
         var now = time.GetUtcNow();
         var decision = RunDecider.Decide(run.ToState(succeeded), profile, trigger, now);
         if (decision is not Transition t)
@@ -155,24 +154,17 @@ public sealed class RunTransitions(Database db, ProfileCatalog catalog, TimeProv
         if (t.CancelOpenPhases)
         {
             await c.ExecuteAsync(
-                """
-                UPDATE phase_runs SET status = 'cancelled', completed_at = @nowMs
-                WHERE run_id = @id AND status IN ('pending', 'running', 'awaiting_approval');
-                UPDATE executions SET status = 'cancelled', error_message = 'run cancelled', completed_at = @nowMs,
-                    duration_ms = @nowMs - COALESCE(started_at, created_at)
-                WHERE run_id = @id AND status IN ('pending', 'running');
-                """,
+                "UPDATE phase_runs SET status = 'cancelled', completed_at = @nowMs WHERE run_id = @id AND status IN ('pending', 'running', 'awaiting_approval')",
                 new { id = run.Id, nowMs }, tx);
+            await ExecutionStore.CancelOpenOfRunAsync(c, tx, run.Id, nowMs);
         }
         if (t.ClearJobs)
         {
-            await c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @id", new { id = run.Id }, tx);
+            await JobQueue.DeleteOfRunAsync(c, tx, run.Id);
         }
         foreach (var job in t.Jobs)
         {
-            await c.ExecuteAsync(
-                "INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @nowMs, @Worker)",
-                new { job.Kind, runId = run.Id, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), nowMs, job.Worker }, tx);
+            await JobQueue.EnqueueAsync(c, tx, run.Id, job, nowMs);
         }
         foreach (var e in t.Events)
         {
