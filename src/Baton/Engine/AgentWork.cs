@@ -179,20 +179,33 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
     /// Inside the caller's transaction: writes the buffered lines, which stay buffered until <see cref="Written"/> is
     /// told the transaction committed. Null when the lease is gone: then nothing may land.
     /// </summary>
-    public async Task<int?> WriteBufferedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx) =>
-        await JobQueue.HoldsLeaseAsync(c, tx, fence) ? await WriteBufferedAfterFenceAsync(c, tx) : null;
+    public async Task<int?> WriteBufferedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
+    {
+        if (!await JobQueue.HoldsLeaseAsync(c, tx, fence))
+        {
+            return null;
+        }
+        var events = new EventBatch();
+        var count = AddBuffered(events);
+        await events.WriteAsync(c, tx);
+        return count;
+    }
 
-    /// <summary>As <see cref="WriteBufferedAsync"/>, in a transaction whose first write was the fence (<see cref="JobQueue.EndAsync"/>).</summary>
-    public async Task<int> WriteBufferedAfterFenceAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx)
+    /// <summary>
+    /// As <see cref="WriteBufferedAsync"/>, into the events of a transaction whose first write was the fence
+    /// (<see cref="JobQueue.EndAsync"/>).
+    /// </summary>
+    public int AddBuffered(EventBatch events)
     {
         List<(string Level, string Message)> batch;
         lock (_lock)
         {
             batch = _closed ? [] : [.. _pending];
         }
+        var now = time.GetUtcNow();
         foreach (var (level, message) in batch)
         {
-            await RunLogs.AppendAsync(c, tx, ownerId, phase, iteration, level, [message], time.GetUtcNow());
+            events.AddLog(ownerId, phase, iteration, level, message, now);
         }
         return batch.Count;
     }

@@ -1,6 +1,7 @@
 using System.Data;
 using Baton.Agents;
 using Baton.Profiles;
+using Baton.Runs;
 using Baton.Storage;
 using Baton.Workspaces;
 
@@ -60,12 +61,13 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
 
     /// <summary>
     /// The finish transaction: the fence (ending the job, or moving it to <paramref name="retryAt"/>), the log lines
-    /// still buffered, the execution's record, then <paramref name="then"/>, what the kind of execution adds. The log
+    /// still buffered, the execution's record, then <paramref name="then"/>, what the kind of execution adds, and all
+    /// their events in one go. The log
     /// lines leave their buffer only once this has committed: should it roll back, disposing the log writes them.
     /// </summary>
     /// <returns>Whether the fence held, and what <paramref name="then"/> returned.</returns>
     public async Task<(bool Held, T? Value)> FinishAsync<T>(
-        JobRow job, string executionId, LogSink log, Attempt attempt, DateTimeOffset? retryAt, Func<IDbConnection, IDbTransaction, Task<T>> then)
+        JobRow job, string executionId, LogSink log, Attempt attempt, DateTimeOffset? retryAt, Func<IDbConnection, IDbTransaction, EventBatch, Task<T>> then)
     {
         await log.SealAsync();
         var (logged, value) = await db.WriteAsync(async (c, tx) =>
@@ -75,9 +77,12 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
                 logger.LogWarning("Lost the lease on job {JobId} of {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, executionId);
                 return ((int?)null, default(T));
             }
-            int? logged = await log.WriteBufferedAfterFenceAsync(c, tx);
+            var events = new EventBatch();
+            int? logged = log.AddBuffered(events);
             await ExecutionStore.FinishAsync(c, tx, executionId, attempt.Result, attempt.DurationMs, time.GetUtcNow().ToMs());
-            return (logged, await then(c, tx));
+            var value = await then(c, tx, events);
+            await events.WriteAsync(c, tx);
+            return (logged, value);
         }, CancellationToken.None);
         log.Written(logged, close: true);
         return (logged is not null, value);

@@ -34,10 +34,12 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// worker's jobs under a live lease: a claim takes a slot at once, in its own transaction, whereas an execution
     /// shows as running only after the next one, and several workers may claim in between.
     /// </summary>
-    private const string WorkerHasRoom = """
-        AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = j.worker AND w.concurrency > 0
-                        AND (SELECT COUNT(*) FROM jobs h WHERE h.worker = w.name AND h.lease_expires_at > @now) >= w.concurrency)
+    private static string HasRoom(string worker) => $"""
+        NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = {worker} AND w.concurrency > 0
+                    AND (SELECT COUNT(*) FROM jobs h WHERE h.worker = w.name AND h.lease_expires_at > @now) >= w.concurrency)
         """;
+
+    private static readonly string WorkerHasRoom = "AND " + HasRoom("j.worker");
 
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
 
@@ -67,24 +69,19 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public static readonly string FoundClaim = Ops.NodeMetrics.Label("result", "job");
 
     /// <summary>
-    /// Inside a finish transaction: takes the run's next phase job at once (same limits as <see cref="ClaimAsync"/>),
-    /// so the worker goes straight on — one commit per transition, and no other worker woken for it.
+    /// Inside a transition that the caller goes straight on from: the run's next phase job, inserted already leased to
+    /// the caller (its first claim), unless its worker is at its limit (then null, and it is queued as usual).
     /// </summary>
-    public Task<JobRow?> ClaimNextOfRunAsync(IDbConnection c, IDbTransaction tx, string runId)
-    {
-        var now = time.GetUtcNow().ToMs();
-        return c.QuerySingleOrDefaultAsync<JobRow>(
-            $$"""
-            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
-            WHERE id = (SELECT j.id FROM jobs j
-                        WHERE j.run_id = @runId AND j.kind = 'execute_phase' AND j.run_at <= @now AND j.lease_expires_at IS NULL
-                          {{WorkerHasRoom}}
-                        ORDER BY j.id LIMIT 1)
+    public Task<JobRow?> EnqueueLeasedAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>
+        c.QuerySingleOrDefaultAsync<JobRow>(
+            $"""
+            INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, attempts, lease_owner, lease_token, lease_expires_at)
+            SELECT @Kind, @runId, @Phase, @Iteration, @now, @now, @Worker, 1, @owner, @token, @expires
+            WHERE {HasRoom("@Worker")}
             RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
             """,
-            new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now, runId },
+            new { job.Kind, runId, job.Phase, job.Iteration, job.Worker, now, owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds },
             tx);
-    }
 
     /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
     public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)

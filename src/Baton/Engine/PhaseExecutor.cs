@@ -18,7 +18,6 @@ namespace Baton.Engine;
 /// </summary>
 public sealed class PhaseExecutor(
     Database db,
-    JobQueue queue,
     ExecutionLifecycle lifecycle,
     RunTransitions transitions,
     RunningExecutions running,
@@ -49,7 +48,9 @@ public sealed class PhaseExecutor(
         try
         {
             var orphans = new List<int>();
-            var started = await StartInTransactionAsync(c, tx, job, run: null, orphans);
+            var events = new EventBatch();
+            var started = await StartInTransactionAsync(c, tx, events, job, run: null, taken: null, orphans);
+            await events.WriteAsync(c, tx);
             if (started is not null)
             {
                 return new PhaseStart(job, started, handle, orphans);
@@ -108,17 +109,16 @@ public sealed class PhaseExecutor(
             attempt.DurationMs / 1000.0);
 
         var retryAt = Retries(started, result) ? time.GetUtcNow() + Backoff(started.Attempt) : (DateTimeOffset?)null;
-        var (_, finished) = await lifecycle.FinishAsync(job, started.ExecutionId, log, attempt, retryAt, async (c, tx) =>
+        var (_, finished) = await lifecycle.FinishAsync(job, started.ExecutionId, log, attempt, retryAt, async (c, tx, events) =>
         {
-            var (decision, run) = await FinishAsync(c, tx, job, started, result, earlier, retryAt);
-            if (decision is not Transition { Jobs.Count: > 0 } || stopping.IsCancellationRequested)
+            // The run's next phase starts in this same transaction, on this worker, unless the node is stopping.
+            var outcome = await FinishAsync(c, tx, events, job, started, result, earlier, retryAt, takeNextPhase: !stopping.IsCancellationRequested);
+            if (outcome?.Taken is not { } taken)
             {
-                return (decision, ((JobRow, Started)?)null);
+                return (outcome?.Decision, ((JobRow, Started)?)null);
             }
-            // The run's next phase starts in this same transaction, on this worker.
-            var nextJob = await queue.ClaimNextOfRunAsync(c, tx, job.RunId);
-            var nextStarted = nextJob is null ? null : await StartInTransactionAsync(c, tx, nextJob, run, orphans: null);
-            return (decision, nextJob is null || nextStarted is null ? null : (nextJob, nextStarted));
+            var nextStarted = await StartInTransactionAsync(c, tx, events, taken.Job, outcome.Run, taken, orphans: null);
+            return (outcome.Decision, nextStarted is null ? null : (taken.Job, nextStarted));
         });
         var (decision, next) = finished;
         if (decision is not null)
@@ -187,13 +187,13 @@ public sealed class PhaseExecutor(
 
     /// <summary>
     /// Starts <paramref name="job"/>, claimed in this same transaction (so its lease needs no check): the execution row,
-    /// the phase running, and a lost execution of an earlier claim recorded. <paramref name="run"/> is the run as the
-    /// transition in this transaction left it when the job was just handed over, or null to read it. The agents of lost
-    /// executions still running go to <paramref name="orphans"/>, to stop once this has committed.
+    /// the phase running, and a lost execution of an earlier claim recorded. After a transition in this transaction
+    /// took the job (<paramref name="taken"/>), <paramref name="run"/> is the run as it left it, and the phase run is
+    /// running already; otherwise both are read. The agents of lost executions still running go to
+    /// <paramref name="orphans"/>, to stop once this has committed.
     /// </summary>
-    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run, List<int>? orphans)
+    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, RunRow? run, TakenPhase? taken, List<int>? orphans)
     {
-        var handedOver = run is not null;
         run ??= await RunTransitions.LoadRunAsync(c, tx, job.RunId);
         if (run is null || run.RunStatus != RunStatus.Running || run.CurrentPhase != job.Phase || run.Iteration != job.Iteration || run.WaitReason is not null)
         {
@@ -218,10 +218,10 @@ public sealed class PhaseExecutor(
             {
                 orphans?.Add(pid!.Value);
             }
-            await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("execution.lost", phase.Name, iteration, null,
+            events.Add(run.Id, new RunEvent("execution.lost", phase.Name, iteration, null,
                 new Dictionary<string, object?> { ["execution_id"] = id, ["orphan_stopped"] = stopped }), now);
-            await RunLogs.AppendAsync(c, tx, run.Id, phase.Name, iteration, "warn",
-                [$"execution {id} was interrupted (worker lost){(stopped ? "; its agent process was stopped" : "")}; running the phase again"], now);
+            events.AddLog(run.Id, phase.Name, iteration, "warn",
+                $"execution {id} was interrupted (worker lost){(stopped ? "; its agent process was stopped" : "")}; running the phase again", now);
         }
 
         WorkerDefinition? worker = null;
@@ -232,17 +232,18 @@ public sealed class PhaseExecutor(
             problem = worker is null ? $"no worker named '{phase.Worker}' (create it with POST /api/workers)" : null;
         }
 
-        var phaseRun = await c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
-            """
-            UPDATE phase_runs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now), error = NULL
-            WHERE run_id = @runId AND phase = @phase AND iteration = @iteration
-            RETURNING feedback, validation_skipped_by, attempts
-            """, key, tx);
+        var phaseRun = taken is not null ? (taken.Feedback, taken.ValidationSkippedBy, taken.Attempts)
+            : await c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
+                """
+                UPDATE phase_runs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now), error = NULL
+                WHERE run_id = @runId AND phase = @phase AND iteration = @iteration
+                RETURNING feedback, validation_skipped_by, attempts
+                """, key, tx);
         var executionId = Ids.New("exe", time);
         await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, key.now);
-        await EventLog.AppendAsync(c, tx, run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
+        events.Add(run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
-        if (!handedOver)
+        if (taken is null)
         {
             // After a hand-off the transition in this transaction has just set it.
             await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
@@ -253,9 +254,12 @@ public sealed class PhaseExecutor(
     /// <summary>Whether a failed attempt runs again: an error that trying again could help, with attempts left.</summary>
     private static bool Retries(Started s, AttemptResult r) => r.Outcome is null && !r.Permanent && s.Attempt < s.Phase.MaxAttempts;
 
-    /// <summary>In the finish transaction, after the execution's record: the run's usage, the artifacts, and the outcome handed to the decider.</summary>
-    private async Task<(RunDecision? Decision, RunRow? Run)> FinishAsync(
-        IDbConnection c, IDbTransaction tx, JobRow job, Started s, AttemptResult r, IReadOnlyDictionary<string, string> earlier, DateTimeOffset? retryAt)
+    /// <summary>
+    /// In the finish transaction, after the execution's record: the run's usage, the artifacts, and the outcome handed
+    /// to the decider; null when the phase is retried.
+    /// </summary>
+    private async Task<TransitionOutcome?> FinishAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, Started s, AttemptResult r,
+        IReadOnlyDictionary<string, string> earlier, DateTimeOffset? retryAt, bool takeNextPhase)
     {
         var now = time.GetUtcNow();
         var phase = s.Phase.Name;
@@ -280,7 +284,7 @@ public sealed class PhaseExecutor(
             foreach (var artifact in artifacts)
             {
                 await ArtifactStore.SaveAsync(c, tx, job.RunId, phase, s.Iteration, artifact.Name, artifact.Content, now);
-                await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("artifact.created", phase, s.Iteration, null,
+                events.Add(job.RunId, new RunEvent("artifact.created", phase, s.Iteration, null,
                     new Dictionary<string, object?> { ["name"] = artifact.Name }), now);
             }
             var failures = s.SkipChecks ? [] : Checks.Evaluate(s.Phase, outcome.Artifacts.ToDictionary(a => a.Name, a => a.Content), earlier).ToList();
@@ -288,20 +292,18 @@ public sealed class PhaseExecutor(
             {
                 failures.Add($"`{check.Command}` exited with code {check.ExitCode}" + (check.TestsRun is { } run ? $" ({check.TestsPassed}/{run} tests passed)" : ""));
             }
-            var succeeded = await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures));
-            return (succeeded.Decision, succeeded.Run);
+            return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures), events: events, takeNextPhase: takeNextPhase);
         }
 
         if (retryAt is { } at)
         {
             await c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @Error WHERE run_id = @RunId AND phase = @phase AND iteration = @Iteration",
                 new { r.Error, job.RunId, phase, s.Iteration }, tx);
-            await EventLog.AppendAsync(c, tx, job.RunId, new RunEvent("phase.retry_scheduled", phase, s.Iteration, null,
+            events.Add(job.RunId, new RunEvent("phase.retry_scheduled", phase, s.Iteration, null,
                 new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = at }), now);
-            return (null, null);
+            return null;
         }
-        var failed = await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"));
-        return (failed.Decision, failed.Run);
+        return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"), events: events, takeNextPhase: takeNextPhase);
     }
 
     public static TimeSpan Backoff(int attempt) => TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, attempt)));

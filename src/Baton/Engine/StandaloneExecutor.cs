@@ -93,7 +93,7 @@ public sealed class StandaloneExecutor(
         {
             await log.WriteAsync("error", error);
         }
-        await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _) => Task.FromResult(true));
+        await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _, _) => Task.FromResult(true));
         signals.Events.Fire();
         // This worker's slot is free: a job held back by its concurrency limit may go now.
         signals.Jobs.Wake();
