@@ -248,7 +248,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
             }
             await FlushAsync(closing: false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (db.Dialect.IsDatabaseError(ex) || ex is ObjectDisposedException or InvalidOperationException)
         {
             // The lines stay buffered: the next flush, the finish transaction or the closing flush writes them.
         }

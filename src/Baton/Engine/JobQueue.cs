@@ -56,7 +56,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
             WHERE id = (SELECT j.id FROM jobs j
                         WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
                           {{WorkerHasRoom}}
-                        ORDER BY j.run_at, j.id LIMIT 1)
+                        ORDER BY j.run_at, j.id LIMIT 1 {{db.Dialect.SkipLocked}})
             RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
             """,
             new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },

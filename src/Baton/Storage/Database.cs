@@ -37,6 +37,9 @@ public sealed class Database : IAsyncDisposable, IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>The SQL that differs from one database to another.</summary>
+    public SqlDialect Dialect => SqlDialect.Sqlite;
+
     /// <summary>Most writes one batch holds: bounds how long the first of them waits for its commit.</summary>
     public const int MaxBatch = 64;
 
