@@ -75,7 +75,7 @@ public static class AgentRuntimeApi
         var id = Ids.New("exe", time);
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
-            var worker = await WorkersApi.FindAsync(c, tx, body!.WorkerId!);
+            var worker = await WorkerStore.FindAsync(c, tx, body!.WorkerId!);
             if (worker is null)
             {
                 return Problems.NotFound("worker", body.WorkerId!);
@@ -116,7 +116,7 @@ public static class AgentRuntimeApi
             {
                 return null;
             }
-            var workerId = await c.ExecuteScalarAsync<string?>("SELECT id FROM workers WHERE name = @Worker", row) ?? row.Worker;
+            var workerId = await WorkerStore.IdOfAsync(c, null, row.Worker) ?? row.Worker;
             var logs = await Runs.RunLogs.TailAsync(c, row.RunId ?? row.Id, 200);
             return ToInfo(row, workerId, logs.Select(l => l.Message).ToList());
         });

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -6,25 +5,9 @@ using Baton.Auth;
 using Baton.Client;
 using Baton.Profiles;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Agents;
-
-public sealed class WorkerRow
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-    public string Kind { get; set; } = "";
-    public string Config { get; set; } = "";
-    public int Concurrency { get; set; }
-    public long CreatedAt { get; set; }
-
-    /// <summary>snake_case fields, but dictionary keys kept as written: they are environment variable names.</summary>
-    public static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    public WorkerDefinition ToDefinition() => new(Id, Name, Kind, JsonSerializer.Deserialize<WorkerConfig>(Config, ConfigJson)!, Concurrency);
-}
 
 /// <summary>Workers as data. Creating one means choosing what programs the server runs, so it is an admin's call.</summary>
 public static partial class WorkersApi
@@ -38,10 +21,6 @@ public static partial class WorkersApi
         group.MapDelete("/{id}", DeleteAsync).RequireAuthorization(Roles.Admin);
         return app;
     }
-
-    /// <summary>A worker by id or by name; `template` and `external` are built in and have no row.</summary>
-    public static Task<WorkerRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string idOrName) =>
-        c.QuerySingleOrDefaultAsync<WorkerRow>("SELECT * FROM workers WHERE id = @idOrName OR name = @idOrName", new { idOrName }, tx);
 
     /// <summary>Checks a worker definition (from the API or a YAML file) and makes the row to store, or says what is wrong.</summary>
     public static (WorkerRow? Row, Dictionary<string, string[]> Errors) Validate(CreateWorkerRequest body, TimeProvider time)
@@ -180,39 +159,29 @@ public static partial class WorkersApi
         }
         var created = await db.WriteAsync(async (c, tx) =>
         {
-            if (await FindAsync(c, tx, row.Name) is not null)
+            if (await WorkerStore.FindAsync(c, tx, row.Name) is not null)
             {
                 return false;
             }
-            await c.ExecuteAsync(
-                "INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at) VALUES (@Id, @Name, @Kind, @Config, @Concurrency, @by, @CreatedAt)",
-                new { row.Id, row.Name, row.Kind, row.Config, row.Concurrency, by = user.Actor(), row.CreatedAt }, tx);
+            await WorkerStore.InsertAsync(c, tx, row, user.Actor());
             return true;
         });
         return created
-            ? TypedResults.Created($"/api/workers/{row.Id}", ToInfo(row))
+            ? TypedResults.Created($"/api/workers/{row.Id}", row.ToInfo())
             : Problems.Conflict($"a worker named '{row.Name}' exists");
     }
 
     public static async Task<Ok<WorkerList>> ListAsync(Database db) =>
-        TypedResults.Ok(new WorkerList((await db.ReadAsync(c => c.QueryAsync<WorkerRow>("SELECT * FROM workers ORDER BY name"))).Select(ToInfo).ToList()));
+        TypedResults.Ok(new WorkerList((await db.ReadAsync(c => WorkerStore.ListAsync(c, null))).Select(w => w.ToInfo()).ToList()));
 
     public static async Task<Results<Ok<WorkerInfo>, ProblemHttpResult>> GetAsync(string id, Database db) =>
-        await db.ReadAsync(c => FindAsync(c, null, id)) is { } row ? TypedResults.Ok(ToInfo(row)) : Problems.NotFound("worker", id);
+        await db.ReadAsync(c => WorkerStore.FindAsync(c, null, id)) is { } row ? TypedResults.Ok(row.ToInfo()) : Problems.NotFound("worker", id);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, Database db)
     {
         var deleted = await db.WriteAsync(async (c, tx) =>
-            await FindAsync(c, tx, id) is { } row && await c.ExecuteAsync("DELETE FROM workers WHERE id = @Id", row, tx) == 1);
+            await WorkerStore.FindAsync(c, tx, id) is { } row && await WorkerStore.DeleteAsync(c, tx, row.Id));
         return deleted ? TypedResults.NoContent() : Problems.NotFound("worker", id);
-    }
-
-    public static WorkerInfo ToInfo(WorkerRow row)
-    {
-        var c = row.ToDefinition().Config;
-        return new WorkerInfo(row.Id, row.Name, row.Kind, c.Argv, c.Env, c.SecretEnv, c.Usage, c.BaseUrl, c.Model, c.ApiKeyEnv,
-            c.InputPricePerMtok, c.OutputPricePerMtok, c.MaxTokens, c.SystemPrompt, c.Timeout is { } t ? Durations.Format(t) : null,
-            row.Concurrency, Times.FromMs(row.CreatedAt), c.Network);
     }
 
     private static string Shorten(string value) => value.Length <= 4 ? "****" : value[..2] + "…";

@@ -99,7 +99,7 @@ public static partial class AgentPages
             var total = await c.ExecuteScalarAsync<long>(ExecutionCountSql(status, worker), filter);
             // The configured workers rather than DISTINCT over every execution; the page adds the filter's own value
             // when it names a worker that is no longer configured.
-            var workers = (await c.QueryAsync<string>("SELECT name FROM workers ORDER BY name")).ToList();
+            var workers = (await WorkerStore.NamesAsync(c, null)).ToList();
             return (rows, total, workers);
         });
         return DashboardPages.Render<ExecutionsPage>(new
@@ -155,9 +155,9 @@ public static partial class AgentPages
             {
                 return null;
             }
-            var worker = await WorkersApi.FindAsync(c, null, row.Worker);
+            var worker = await WorkerStore.FindAsync(c, null, row.Worker);
             var logs = await LogsAsync(c, row, time.GetUtcNow());
-            return new { row, worker = worker is null ? null : WorkersApi.ToInfo(worker), logs };
+            return new { row, worker = worker?.ToInfo(), logs };
         });
         if (loaded is null)
         {

@@ -149,7 +149,7 @@ public sealed class StandaloneExecutor(
             await JobQueue.DeleteAsync(c, tx, job);
             return (null, null);
         }
-        var worker = await WorkersApi.FindAsync(c, tx, execution.Worker);
+        var worker = await WorkerStore.FindAsync(c, tx, execution.Worker);
         var repositoryId = execution.WorkItemId is null ? null
             : await c.ExecuteScalarAsync<string?>("SELECT repository_id FROM work_items WHERE id = @WorkItemId", new { execution.WorkItemId }, tx);
         if (worker is null)

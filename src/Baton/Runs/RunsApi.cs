@@ -101,7 +101,7 @@ public static class RunsApi
         if (profile is not null)
         {
             var named = profile.Profile.Phases.Select(p => p.Worker).Where(w => w is not (PhaseDefinition.TemplateWorker or PhaseDefinition.ExternalWorker)).Distinct().ToList();
-            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => c.QueryAsync<string>("SELECT name FROM workers WHERE name IN @named", new { named }))).ToList();
+            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => Agents.WorkerStore.ExistingNamesAsync(c, null, named))).ToList();
             var missing = named.Except(existing).ToList();
             if (missing.Count > 0)
             {
