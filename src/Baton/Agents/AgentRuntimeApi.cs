@@ -84,7 +84,7 @@ public static class AgentRuntimeApi
             {
                 return (ProblemHttpResult?)TypedResults.Problem(statusCode: 400, title: "Invalid input", detail: $"worker '{worker.Name}' is a {worker.Kind} worker; standalone executions need a command or openai worker");
             }
-            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM work_items WHERE id = @WorkItemId", body, tx) == 0)
+            if (!await WorkItemStore.ExistsAsync(c, tx, body.WorkItemId!))
             {
                 return Problems.NotFound("work item", body.WorkItemId!);
             }
@@ -160,12 +160,11 @@ public static class AgentRuntimeApi
     }
 
     public static async Task<Ok<WorkspaceList>> ListWorkspacesAsync(Database db) =>
-        TypedResults.Ok(new WorkspaceList((await db.ReadAsync(c => c.QueryAsync<WorkspaceRow>(
-            "SELECT * FROM workspaces WHERE status = 'active' ORDER BY created_at, id"))).Select(ToInfo).ToList()));
+        TypedResults.Ok(new WorkspaceList((await db.ReadAsync(c => WorkspaceStore.ListActiveAsync(c, null))).Select(ToInfo).ToList()));
 
     public static async Task<Results<Ok<WorkspaceInfo>, ProblemHttpResult>> DeleteWorkspaceAsync(string id, Database db, GitWorkspaces workspaces, RunningExecutions running, CancellationToken ct)
     {
-        var workspace = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<WorkspaceRow>("SELECT * FROM workspaces WHERE id = @id AND status = 'active'", new { id }), ct);
+        var workspace = await db.ReadAsync(c => WorkspaceStore.FindActiveAsync(c, null, id), ct);
         if (workspace is null)
         {
             return Problems.NotFound("active workspace", id);
@@ -175,7 +174,7 @@ public static class AgentRuntimeApi
             return Problems.Conflict($"an agent is working in workspace '{id}' now; cancel {workspace.OwnerId} first", "in_use");
         }
         await workspaces.DeleteAsync(workspace, ct);
-        workspace.Status = "deleted";
+        workspace.Status = WorkspaceStatus.Deleted.Wire();
         return TypedResults.Ok(ToInfo(workspace));
     }
 

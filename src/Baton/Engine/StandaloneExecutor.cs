@@ -151,7 +151,7 @@ public sealed class StandaloneExecutor(
         }
         var worker = await WorkerStore.FindAsync(c, tx, execution.Worker);
         var repositoryId = execution.WorkItemId is null ? null
-            : await c.ExecuteScalarAsync<string?>("SELECT repository_id FROM work_items WHERE id = @WorkItemId", new { execution.WorkItemId }, tx);
+            : await WorkItemStore.RepositoryIdOfAsync(c, tx, execution.WorkItemId);
         if (worker is null)
         {
             await JobQueue.DeleteAsync(c, tx, job);

@@ -108,7 +108,7 @@ public static class RunsApi
                 errors["profile"] = [$"profile '{profile.Profile.Name}' uses worker(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}, which do not exist; create them with POST /api/workers"];
             }
         }
-        if (body.RepositoryId is not null && await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @RepositoryId", body)) == 0)
+        if (body.RepositoryId is not null && !await db.ReadAsync(c => Workspaces.RepositoryStore.ExistsAsync(c, null, body.RepositoryId)))
         {
             errors["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"];
         }

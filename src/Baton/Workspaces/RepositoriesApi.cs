@@ -2,7 +2,6 @@ using System.Security.Claims;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Workspaces;
@@ -15,26 +14,17 @@ public static class RepositoriesApi
         var repos = app.MapGroup("/api/repositories").WithTags("Repositories").RequireAuthorization(Roles.Viewer);
         repos.MapPost("/", CreateRepositoryAsync).RequireAuthorization(Roles.Operator);
         repos.MapGet("/", async (Database db) => TypedResults.Ok(new RepositoryList(
-            (await db.ReadAsync(c => c.QueryAsync<RepositoryRow>(RepositorySelect + " ORDER BY r.created_at, r.id"))).Select(r => ToInfo(r)).ToList())));
+            (await db.ReadAsync(c => RepositoryStore.ListWithCredentialsAsync(c, null))).Select(r => ToInfo(r)).ToList())));
         repos.MapGet("/{id}", GetRepositoryAsync);
         repos.MapDelete("/{id}", DeleteRepositoryAsync).RequireAuthorization(Roles.Operator);
 
         var items = app.MapGroup("/api/work-items").WithTags("Work items").RequireAuthorization(Roles.Viewer);
         items.MapPost("/", CreateWorkItemAsync).RequireAuthorization(Roles.Operator);
         items.MapGet("/", async (Database db) => TypedResults.Ok(new WorkItemList(
-            (await db.ReadAsync(c => c.QueryAsync<WorkItemRow>("SELECT * FROM work_items ORDER BY created_at, id"))).Select(ToInfo).ToList())));
+            (await db.ReadAsync(c => WorkItemStore.ListAsync(c, null))).Select(ToInfo).ToList())));
         items.MapGet("/{id}", GetWorkItemAsync);
         items.MapDelete("/{id}", DeleteWorkItemAsync).RequireAuthorization(Roles.Operator);
         return app;
-    }
-
-    public sealed class WorkItemRow
-    {
-        public string Id { get; set; } = "";
-        public string Title { get; set; } = "";
-        public string? Description { get; set; }
-        public string? RepositoryId { get; set; }
-        public long CreatedAt { get; set; }
     }
 
     /// <summary>
@@ -108,22 +98,12 @@ public static class RepositoriesApi
             DefaultBranch = branch,
             CreatedAt = time.GetUtcNow().ToMs(),
         };
-        await db.WriteAsync(async (c, tx) =>
-        {
-            await c.ExecuteAsync(
-                "INSERT INTO repositories(id, name, url, default_branch, created_at) VALUES (@Id, @Name, @Url, @DefaultBranch, @CreatedAt)", row, tx);
-            if (body.CredentialEnv is { } env)
-            {
-                await c.ExecuteAsync(
-                    "INSERT INTO repository_credentials(repository_id, env, set_by, set_at) VALUES (@Id, @env, @by, @CreatedAt)",
-                    new { row.Id, env, by = user.Actor(), row.CreatedAt }, tx);
-            }
-        }, ct);
+        await db.WriteAsync((c, tx) => RepositoryStore.InsertAsync(c, tx, row, body.CredentialEnv, user.Actor()), ct);
         return TypedResults.Created($"/api/repositories/{row.Id}", ToInfo(row, body.CredentialEnv));
     }
 
     public static async Task<Results<Ok<RepositoryInfo>, ProblemHttpResult>> GetRepositoryAsync(string id, Database db) =>
-        await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>(RepositorySelect + " WHERE r.id = @id", new { id })) is { } row
+        await db.ReadAsync(c => RepositoryStore.FindWithCredentialAsync(c, null, id)) is { } row
             ? TypedResults.Ok(ToInfo(row))
             : Problems.NotFound("repository", id);
 
@@ -131,22 +111,15 @@ public static class RepositoriesApi
     {
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
-            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @id", new { id }, tx) == 0)
+            if (!await RepositoryStore.ExistsAsync(c, tx, id))
             {
                 return "missing";
             }
-            var uses = await c.ExecuteScalarAsync<long>(
-                """
-                SELECT (SELECT COUNT(*) FROM workspaces WHERE repository_id = @id AND status = 'active')
-                     + (SELECT COUNT(*) FROM work_items WHERE repository_id = @id)
-                     + (SELECT COUNT(*) FROM runs WHERE repository_id = @id)
-                """, new { id }, tx);
-            if (uses > 0)
+            if (await RepositoryStore.CountUsesAsync(c, tx, id) > 0)
             {
                 return "used";
             }
-            await c.ExecuteAsync("DELETE FROM repository_credentials WHERE repository_id = @id", new { id }, tx);
-            await c.ExecuteAsync("DELETE FROM repositories WHERE id = @id", new { id }, tx);
+            await RepositoryStore.DeleteAsync(c, tx, id);
             return "ok";
         });
         return outcome switch
@@ -168,7 +141,7 @@ public static class RepositoriesApi
         {
             errors["description"] = ["description is longer than 1 MiB"];
         }
-        if (body?.RepositoryId is { } repo && await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @repo", new { repo })) == 0)
+        if (body?.RepositoryId is { } repo && !await db.ReadAsync(c => RepositoryStore.ExistsAsync(c, null, repo)))
         {
             errors["repository_id"] = [$"no repository '{repo}'"];
         }
@@ -184,24 +157,19 @@ public static class RepositoriesApi
             RepositoryId = body.RepositoryId,
             CreatedAt = time.GetUtcNow().ToMs(),
         };
-        await db.WriteAsync((c, tx) => c.ExecuteAsync(
-            "INSERT INTO work_items(id, title, description, repository_id, created_at) VALUES (@Id, @Title, @Description, @RepositoryId, @CreatedAt)", row, tx));
+        await db.WriteAsync((c, tx) => WorkItemStore.InsertAsync(c, tx, row));
         return TypedResults.Created($"/api/work-items/{row.Id}", ToInfo(row));
     }
 
     public static async Task<Results<Ok<WorkItemInfo>, ProblemHttpResult>> GetWorkItemAsync(string id, Database db) =>
-        await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<WorkItemRow>("SELECT * FROM work_items WHERE id = @id", new { id })) is { } row
+        await db.ReadAsync(c => WorkItemStore.FindAsync(c, null, id)) is { } row
             ? TypedResults.Ok(ToInfo(row))
             : Problems.NotFound("work item", id);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteWorkItemAsync(string id, Database db) =>
-        await db.WriteAsync((c, tx) => c.ExecuteAsync("DELETE FROM work_items WHERE id = @id AND NOT EXISTS (SELECT 1 FROM executions WHERE work_item_id = @id)", new { id }, tx)) == 1
+        await db.WriteAsync((c, tx) => WorkItemStore.DeleteUnusedAsync(c, tx, id))
             ? TypedResults.NoContent()
             : Problems.NotFound("work item without executions", id);
-
-    /// <summary>A repository with the name (never the value) of its credential's variable.</summary>
-    private const string RepositorySelect =
-        "SELECT r.*, k.env AS credential_env FROM repositories r LEFT JOIN repository_credentials k ON k.repository_id = r.id";
 
     /// <summary>The URL is redacted again on the way out: a row written by an older Baton must not show a secret.</summary>
     public static RepositoryInfo ToInfo(RepositoryRow r, string? credentialEnv = null) =>
