@@ -29,7 +29,7 @@ public static class WorkerFiles
                 logger.LogError("Worker file {File}: {Problem}", path, problem);
                 continue;
             }
-            var (row, errors) = WorkersApi.Validate(request, time);
+            var (row, errors) = WorkerValidation.Validate(request, time);
             if (row is null)
             {
                 logger.LogError("Worker file {File}: {Problems}", path, string.Join(" ", errors.SelectMany(e => e.Value)));
