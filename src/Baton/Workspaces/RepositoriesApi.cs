@@ -27,80 +27,16 @@ public static class RepositoriesApi
         return app;
     }
 
-    /// <summary>
-    /// A URL from an operator; a local path, or a credential, only from an admin: a local path is code on the server's
-    /// own disk, and a credential is the server's secret. What is refused says why without echoing a secret or
-    /// telling what exists outside BATON_REPO_ROOTS.
-    /// </summary>
     public static async Task<Results<Created<RepositoryInfo>, ValidationProblem, ProblemHttpResult>> CreateRepositoryAsync(
-        CreateRepositoryRequest? body, ClaimsPrincipal user, GitWorkspaces workspaces, Database db, TimeProvider time, CancellationToken ct)
-    {
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(body?.Name) || body.Name.Length > 200)
+        CreateRepositoryRequest? body, ClaimsPrincipal user, GitWorkspaces workspaces, Database db, TimeProvider time, CancellationToken ct) =>
+        await RepositoryRegistration.RegisterAsync(body, user, workspaces, db, time, ct) switch
         {
-            errors["name"] = ["name is required (at most 200 characters)"];
-        }
-        var branch = string.IsNullOrWhiteSpace(body?.DefaultBranch) ? "main" : body.DefaultBranch;
-        if (branch.Length > 200 || branch.StartsWith('-') || branch.Contains("..", StringComparison.Ordinal))
-        {
-            errors["default_branch"] = ["default_branch is not a valid branch name"];
-        }
-        var url = body?.Url;
-        var isAdmin = user.Has(Roles.Admin);
-        if (string.IsNullOrWhiteSpace(url) || url.Length > 2000 || url.StartsWith('-'))
-        {
-            errors["url"] = ["url is required: an https, http, ssh or git URL (or, for an admin, a local path to a git repository)"];
-            url = null;
-        }
-        else if (RepositoryLocations.Refusal(url) is { } refusal)
-        {
-            errors["url"] = [refusal];
-            url = null;
-        }
-        else if (RepositoryLocations.IsLocal(url) && !isAdmin)
-        {
-            // Before the path is looked at: an operator learns nothing about the server's disk.
-            return Forbidden("registering a local path needs the admin role; an operator registers an https, http, ssh or git URL");
-        }
-        if (body?.CredentialEnv is { } credential)
-        {
-            if (!isAdmin)
-            {
-                return Forbidden("attaching a credential (credential_env) needs the admin role");
-            }
-            if (!RepositoryLocations.IsVariableName(credential))
-            {
-                errors["credential_env"] = ["credential_env is the NAME of an environment variable on the Baton server (letters, digits and _, not BATON_*), never the credential itself"];
-            }
-            else if (url is not null && !(url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)))
-            {
-                errors["credential_env"] = ["credential_env is for https and http URLs; ssh uses the server user's ssh keys"];
-            }
-        }
-        if (errors.Count == 0 && url is not null && RepositoryLocations.IsLocal(url))
-        {
-            var (problem, real) = await workspaces.LocalProblemAsync(url, branch, ct);
-            if (problem is not null)
-            {
-                errors["url"] = [problem];
-            }
-            url = real;
-        }
-        if (errors.Count > 0)
-        {
-            return Problems.Invalid(errors);
-        }
-        var row = new RepositoryRow
-        {
-            Id = Ids.New("rep", time),
-            Name = body!.Name!,
-            Url = url!,
-            DefaultBranch = branch,
-            CreatedAt = time.GetUtcNow().ToMs(),
+            RepositoryRegistration.Registered { Repository: var row } => TypedResults.Created($"/api/repositories/{row.Id}", ToInfo(row)),
+            RepositoryRegistration.Invalid { Errors: var errors } => Problems.Invalid(errors),
+            RepositoryRegistration.Refused { Detail: var detail } =>
+                TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail),
+            var other => throw new InvalidOperationException($"unexpected registration {other}"),
         };
-        await db.WriteAsync((c, tx) => RepositoryStore.InsertAsync(c, tx, row, body.CredentialEnv, user.Actor()), ct);
-        return TypedResults.Created($"/api/repositories/{row.Id}", ToInfo(row, body.CredentialEnv));
-    }
 
     public static async Task<Results<Ok<RepositoryInfo>, ProblemHttpResult>> GetRepositoryAsync(string id, Database db) =>
         await db.ReadAsync(c => RepositoryStore.FindWithCredentialAsync(c, null, id)) is { } row
@@ -174,9 +110,6 @@ public static class RepositoriesApi
     /// <summary>The URL is redacted again on the way out: a row written by an older Baton must not show a secret.</summary>
     public static RepositoryInfo ToInfo(RepositoryRow r, string? credentialEnv = null) =>
         new(r.Id, r.Name, RepositoryLocations.Redact(r.Url), r.DefaultBranch, Times.FromMs(r.CreatedAt), credentialEnv ?? r.CredentialEnv);
-
-    private static ProblemHttpResult Forbidden(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
     public static WorkItemInfo ToInfo(WorkItemRow w) => new(w.Id, w.Title, w.Description, w.RepositoryId, Times.FromMs(w.CreatedAt));
 }
