@@ -3,7 +3,7 @@ using Baton.Client;
 using Baton.Engine;
 using Baton.Storage;
 using Baton.Workspaces;
-using Dapper;
+using Baton.Runs;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Agents;
@@ -51,7 +51,7 @@ public static class AgentRuntimeApi
         var id = Ids.New("exe", time);
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
-            var worker = await WorkersApi.FindAsync(c, tx, body!.WorkerId!);
+            var worker = await WorkerStore.FindAsync(c, tx, body!.WorkerId!);
             if (worker is null)
             {
                 return Problems.NotFound("worker", body.WorkerId!);
@@ -60,7 +60,7 @@ public static class AgentRuntimeApi
             {
                 return (ProblemHttpResult?)TypedResults.Problem(statusCode: 400, title: "Invalid input", detail: $"worker '{worker.Name}' is a {worker.Kind} worker; standalone executions need a command or openai worker");
             }
-            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM work_items WHERE id = @WorkItemId", body, tx) == 0)
+            if (!await WorkItemStore.ExistsAsync(c, tx, body.WorkItemId!))
             {
                 return Problems.NotFound("work item", body.WorkItemId!);
             }
@@ -86,7 +86,7 @@ public static class AgentRuntimeApi
             {
                 return null;
             }
-            var workerId = await c.ExecuteScalarAsync<string?>("SELECT id FROM workers WHERE name = @Worker", row) ?? row.Worker;
+            var workerId = await WorkerStore.IdOfAsync(c, null, row.Worker) ?? row.Worker;
             var logs = await Runs.RunLogs.TailAsync(c, row.RunId ?? row.Id, 200);
             return ToInfo(row, workerId, logs.Select(l => l.Message).ToList());
         });
@@ -124,12 +124,11 @@ public static class AgentRuntimeApi
     }
 
     public static async Task<Ok<WorkspaceList>> ListWorkspacesAsync(Database db) =>
-        TypedResults.Ok(new WorkspaceList((await db.ReadAsync(c => c.QueryAsync<WorkspaceRow>(
-            "SELECT * FROM workspaces WHERE status = 'active' ORDER BY created_at, id"))).Select(ToInfo).ToList()));
+        TypedResults.Ok(new WorkspaceList((await db.ReadAsync(c => WorkspaceStore.ListActiveAsync(c, null))).Select(ToInfo).ToList()));
 
     public static async Task<Results<Ok<WorkspaceInfo>, ProblemHttpResult>> DeleteWorkspaceAsync(string id, Database db, GitWorkspaces workspaces, RunningExecutions running, CancellationToken ct)
     {
-        var workspace = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<WorkspaceRow>("SELECT * FROM workspaces WHERE id = @id AND status = 'active'", new { id }), ct);
+        var workspace = await db.ReadAsync(c => WorkspaceStore.FindActiveAsync(c, null, id), ct);
         if (workspace is null)
         {
             return Problems.NotFound("active workspace", id);
@@ -139,7 +138,7 @@ public static class AgentRuntimeApi
             return Problems.Conflict($"an agent is working in workspace '{id}' now; cancel {workspace.OwnerId} first", "in_use");
         }
         await workspaces.DeleteAsync(workspace, ct);
-        workspace.Status = "deleted";
+        workspace.Status = WorkspaceStatus.Deleted.Wire();
         return TypedResults.Ok(ToInfo(workspace));
     }
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Baton.Client;
 using Baton.Storage;
-using Dapper;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -30,18 +29,13 @@ public static class WorkerFiles
                 logger.LogError("Worker file {File}: {Problem}", path, problem);
                 continue;
             }
-            var (row, errors) = WorkersApi.Validate(request, time);
+            var (row, errors) = WorkerValidation.Validate(request, time);
             if (row is null)
             {
                 logger.LogError("Worker file {File}: {Problems}", path, string.Join(" ", errors.SelectMany(e => e.Value)));
                 continue;
             }
-            await db.WriteAsync((c, tx) => c.ExecuteAsync(
-                """
-                INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at)
-                VALUES (@Id, @Name, @Kind, @Config, @Concurrency, 'file', @CreatedAt)
-                ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, config = excluded.config, concurrency = excluded.concurrency
-                """, row, tx), ct);
+            await db.WriteAsync((c, tx) => WorkerStore.UpsertFromFileAsync(c, tx, row), ct);
             loaded++;
         }
         return loaded;

@@ -1,33 +1,13 @@
-using System.Data;
 using System.Security.Claims;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using Baton.Auth;
 using Baton.Client;
-using Baton.Profiles;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Agents;
 
-public sealed class WorkerRow
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-    public string Kind { get; set; } = "";
-    public string Config { get; set; } = "";
-    public int Concurrency { get; set; }
-    public long CreatedAt { get; set; }
-
-    /// <summary>snake_case fields, but dictionary keys kept as written: they are environment variable names.</summary>
-    public static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    public WorkerDefinition ToDefinition() => new(Id, Name, Kind, JsonSerializer.Deserialize<WorkerConfig>(Config, ConfigJson)!, Concurrency);
-}
-
 /// <summary>Workers as data. Creating one means choosing what programs the server runs, so it is an admin's call.</summary>
-public static partial class WorkersApi
+public static class WorkersApi
 {
     public static IEndpointRouteBuilder MapWorkersApi(this IEndpointRouteBuilder app)
     {
@@ -39,133 +19,6 @@ public static partial class WorkersApi
         return app;
     }
 
-    /// <summary>A worker by id or by name; `template` and `external` are built in and have no row.</summary>
-    public static Task<WorkerRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string idOrName) =>
-        c.QuerySingleOrDefaultAsync<WorkerRow>("SELECT * FROM workers WHERE id = @idOrName OR name = @idOrName", new { idOrName }, tx);
-
-    /// <summary>Checks a worker definition (from the API or a YAML file) and makes the row to store, or says what is wrong.</summary>
-    public static (WorkerRow? Row, Dictionary<string, string[]> Errors) Validate(CreateWorkerRequest body, TimeProvider time)
-    {
-        var errors = new Dictionary<string, string[]>();
-        void Error(string field, string message) => errors[field] = [message];
-
-        if (string.IsNullOrWhiteSpace(body.Name))
-        {
-            Error("name", "name is required: profiles refer to the worker by it");
-        }
-        else if (!NamePattern().IsMatch(body.Name) || body.Name is WorkerKinds.Template or WorkerKinds.External)
-        {
-            Error("name", "name must be 1-64 characters of a-z, 0-9, '_' or '-', and not 'template' or 'external'");
-        }
-        if (string.IsNullOrWhiteSpace(body.Kind))
-        {
-            Error("kind", $"kind is required: one of {string.Join(", ", WorkerKinds.All)}");
-        }
-        else if (!WorkerKinds.All.Contains(body.Kind))
-        {
-            Error("kind", $"unknown kind '{body.Kind}'; one of {string.Join(", ", WorkerKinds.All)}");
-        }
-        TimeSpan? timeout = null;
-        if (body.Timeout is not null)
-        {
-            if (Durations.TryParse(body.Timeout, out var t) && t > TimeSpan.Zero && t <= Durations.MaxTimer)
-            {
-                timeout = t;
-            }
-            else
-            {
-                Error("timeout", "timeout must be a duration such as 30s, 10m or 2h, at most 49d");
-            }
-        }
-        if (body.Concurrency is < 0 or > 1000)
-        {
-            Error("concurrency", "concurrency must be from 0 (no limit) to 1000");
-        }
-        if (body.Kind == WorkerKinds.Command)
-        {
-            if (body.Argv is not { Count: > 0 } || string.IsNullOrWhiteSpace(body.Argv[0]))
-            {
-                Error("argv", "argv is required for a command worker: the program and its arguments, e.g. [\"claude\", \"-p\", \"{{prompt}}\"]");
-            }
-            else if (body.Argv.Count > 200 || body.Argv.Any(a => a.Length > 10_000))
-            {
-                Error("argv", "argv is too long");
-            }
-            if (body.Usage is not null && !UsageParser.Modes.Contains(body.Usage))
-            {
-                Error("usage", $"usage must be one of {string.Join(", ", UsageParser.Modes)}");
-            }
-            foreach (var (name, _) in (body.Env ?? new Dictionary<string, string>()).Concat(body.SecretEnv ?? new Dictionary<string, string>()))
-            {
-                if (!EnvNamePattern().IsMatch(name))
-                {
-                    Error("env", $"'{name}' is not an environment variable name");
-                }
-            }
-            foreach (var source in (body.SecretEnv ?? new Dictionary<string, string>()).Values)
-            {
-                if (!EnvNamePattern().IsMatch(source))
-                {
-                    Error("secret_env", $"secret_env maps to the NAME of a variable on the Baton server, not a value; '{Shorten(source)}' is not a name");
-                }
-            }
-        }
-        if (body.Kind == WorkerKinds.OpenAi)
-        {
-            if (!Uri.TryCreate(body.BaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https"))
-            {
-                Error("base_url", "base_url is required for an openai worker: the chat-completions base URL, e.g. http://127.0.0.1:11434/v1");
-            }
-            if (string.IsNullOrWhiteSpace(body.Model))
-            {
-                Error("model", "model is required for an openai worker");
-            }
-            if (body.ApiKeyEnv is not null && !EnvNamePattern().IsMatch(body.ApiKeyEnv))
-            {
-                Error("api_key_env", "api_key_env is the NAME of the variable that holds the key on the Baton server, not the key");
-            }
-            if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000)
-            {
-                Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
-            }
-            if (body.MaxTokens is < 1 or > 1_000_000)
-            {
-                Error("max_tokens", "max_tokens must be from 1 to 1000000");
-            }
-        }
-        if (errors.Count > 0)
-        {
-            return (null, errors);
-        }
-
-        var config = new WorkerConfig
-        {
-            Argv = body.Argv,
-            Env = body.Env,
-            SecretEnv = body.SecretEnv,
-            Usage = body.Usage,
-            BaseUrl = body.BaseUrl,
-            Model = body.Model,
-            ApiKeyEnv = body.ApiKeyEnv,
-            InputPricePerMtok = body.InputPricePerMtok,
-            OutputPricePerMtok = body.OutputPricePerMtok,
-            MaxTokens = body.MaxTokens,
-            SystemPrompt = body.SystemPrompt,
-            Timeout = timeout,
-            Network = body.Network,
-        };
-        var row = new WorkerRow
-        {
-            Id = Ids.New("wkr", time),
-            Name = body.Name!,
-            Kind = body.Kind!,
-            Config = JsonSerializer.Serialize(config, WorkerRow.ConfigJson),
-            Concurrency = body.Concurrency ?? 0,
-            CreatedAt = time.GetUtcNow().ToMs(),
-        };
-        return (row, errors);
-    }
-
     public static async Task<Results<Created<WorkerInfo>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         CreateWorkerRequest? body, ClaimsPrincipal user, Database db, TimeProvider time)
     {
@@ -173,53 +26,35 @@ public static partial class WorkersApi
         {
             return Problems.Invalid("body", "a JSON body is required: {\"name\": ..., \"kind\": ...}");
         }
-        var (row, errors) = Validate(body, time);
+        var (row, errors) = WorkerValidation.Validate(body, time);
         if (row is null)
         {
             return Problems.Invalid(errors);
         }
         var created = await db.WriteAsync(async (c, tx) =>
         {
-            if (await FindAsync(c, tx, row.Name) is not null)
+            if (await WorkerStore.FindAsync(c, tx, row.Name) is not null)
             {
                 return false;
             }
-            await c.ExecuteAsync(
-                "INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at) VALUES (@Id, @Name, @Kind, @Config, @Concurrency, @by, @CreatedAt)",
-                new { row.Id, row.Name, row.Kind, row.Config, row.Concurrency, by = user.Actor(), row.CreatedAt }, tx);
+            await WorkerStore.InsertAsync(c, tx, row, user.Actor());
             return true;
         });
         return created
-            ? TypedResults.Created($"/api/workers/{row.Id}", ToInfo(row))
+            ? TypedResults.Created($"/api/workers/{row.Id}", row.ToInfo())
             : Problems.Conflict($"a worker named '{row.Name}' exists");
     }
 
     public static async Task<Ok<WorkerList>> ListAsync(Database db) =>
-        TypedResults.Ok(new WorkerList((await db.ReadAsync(c => c.QueryAsync<WorkerRow>("SELECT * FROM workers ORDER BY name"))).Select(ToInfo).ToList()));
+        TypedResults.Ok(new WorkerList((await db.ReadAsync(c => WorkerStore.ListAsync(c, null))).Select(w => w.ToInfo()).ToList()));
 
     public static async Task<Results<Ok<WorkerInfo>, ProblemHttpResult>> GetAsync(string id, Database db) =>
-        await db.ReadAsync(c => FindAsync(c, null, id)) is { } row ? TypedResults.Ok(ToInfo(row)) : Problems.NotFound("worker", id);
+        await db.ReadAsync(c => WorkerStore.FindAsync(c, null, id)) is { } row ? TypedResults.Ok(row.ToInfo()) : Problems.NotFound("worker", id);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, Database db)
     {
         var deleted = await db.WriteAsync(async (c, tx) =>
-            await FindAsync(c, tx, id) is { } row && await c.ExecuteAsync("DELETE FROM workers WHERE id = @Id", row, tx) == 1);
+            await WorkerStore.FindAsync(c, tx, id) is { } row && await WorkerStore.DeleteAsync(c, tx, row.Id));
         return deleted ? TypedResults.NoContent() : Problems.NotFound("worker", id);
     }
-
-    public static WorkerInfo ToInfo(WorkerRow row)
-    {
-        var c = row.ToDefinition().Config;
-        return new WorkerInfo(row.Id, row.Name, row.Kind, c.Argv, c.Env, c.SecretEnv, c.Usage, c.BaseUrl, c.Model, c.ApiKeyEnv,
-            c.InputPricePerMtok, c.OutputPricePerMtok, c.MaxTokens, c.SystemPrompt, c.Timeout is { } t ? Durations.Format(t) : null,
-            row.Concurrency, Times.FromMs(row.CreatedAt), c.Network);
-    }
-
-    private static string Shorten(string value) => value.Length <= 4 ? "****" : value[..2] + "…";
-
-    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
-    private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-    private static partial Regex EnvNamePattern();
 }

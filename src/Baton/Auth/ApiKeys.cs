@@ -2,8 +2,9 @@ using System.Data;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using Baton.Client;
+using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Auth;
 
@@ -25,17 +26,6 @@ public static class Roles
         Rank(user.FindFirstValue(ClaimTypes.Role) ?? "") >= Rank(role);
 }
 
-public sealed class ApiKeyRow
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-    public string Role { get; set; } = "";
-    public string? CreatedBy { get; set; }
-    public long CreatedAt { get; set; }
-    public long? ExpiresAt { get; set; }
-    public long? RevokedAt { get; set; }
-}
-
 /// <summary>API keys: random tokens shown once; only their SHA-256 is stored (they are long and random, so a slow hash adds nothing).</summary>
 public static class ApiKeys
 {
@@ -46,14 +36,7 @@ public static class ApiKeys
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
     public static Task<ApiKeyRow?> FindActiveAsync(IDbConnection c, string token, DateTimeOffset now) =>
-        c.QuerySingleOrDefaultAsync<ApiKeyRow>(
-            "SELECT * FROM api_keys WHERE token_hash = @hash AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
-            new { hash = Hash(token), now = now.ToMs() });
-
-    public static async Task<bool> IsActiveAsync(IDbConnection c, string keyId, DateTimeOffset now) =>
-        await c.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM api_keys WHERE id = @keyId AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
-            new { keyId, now = now.ToMs() }) == 1;
+        ApiKeyStore.FindActiveByHashAsync(c, null, Hash(token), now.ToMs());
 
     /// <summary>
     /// Makes sure a key with this token exists with this role (the bootstrap admin and `baton up`'s local key), and
@@ -64,24 +47,119 @@ public static class ApiKeys
     public static Task<ApiKeyRow?> EnsureAsync(Database db, string name, string token, string role, TimeProvider time) =>
         db.WriteAsync(async (c, tx) =>
         {
-            var args = new { id = Ids.New("key", time), name, role, hash = Hash(token), now = time.GetUtcNow().ToMs() };
-            var revoked = await c.QuerySingleOrDefaultAsync<ApiKeyRow>(
-                "SELECT * FROM api_keys WHERE token_hash = @hash AND revoked_at IS NOT NULL", args, tx);
-            if (revoked is not null)
+            var hash = Hash(token);
+            if (await ApiKeyStore.FindRevokedByHashAsync(c, tx, hash) is { } revoked)
             {
                 return revoked;
             }
-            await c.ExecuteAsync(
-                """
-                UPDATE api_keys SET revoked_at = @now
-                WHERE name = @name AND created_by = 'system' AND token_hash <> @hash AND revoked_at IS NULL;
-                INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at)
-                VALUES (@id, @name, @role, @hash, 'system', @now)
-                ON CONFLICT(token_hash) DO UPDATE SET role = excluded.role;
-                """,
-                args, tx);
+            await ApiKeyStore.EnsureSystemKeyAsync(c, tx, Ids.New("key", time), name, role, hash, time.GetUtcNow().ToMs());
             return null;
         });
 
+    /// <summary>What is wrong with a key to create, per field (none when it can be created).</summary>
+    public static Dictionary<string, string[]> Validate(CreateKeyRequest? body, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body?.Name))
+        {
+            errors["name"] = ["name is required: who or what will use the key"];
+        }
+        else if (body.Name.Length > 100)
+        {
+            errors["name"] = ["name is longer than 100 characters"];
+        }
+        if (string.IsNullOrWhiteSpace(body?.Role))
+        {
+            errors["role"] = [$"role is required: one of {string.Join(", ", Roles.Ordered)}"];
+        }
+        else if (Roles.Rank(body.Role) < 0)
+        {
+            errors["role"] = [$"unknown role '{body.Role}'; one of {string.Join(", ", Roles.Ordered)}"];
+        }
+        if (body?.ExpiresAt is { } expires && expires <= now)
+        {
+            errors["expires_at"] = ["expires_at must be in the future"];
+        }
+        return errors;
+    }
+
+    /// <summary>Creates a key for the API and the dashboard alike: its token (shown once), or why not.</summary>
+    public static async Task<KeyCreation> CreateAsync(Database db, CreateKeyRequest? body, string actor, TimeProvider time)
+    {
+        var now = time.GetUtcNow();
+        if (Validate(body, now) is { Count: > 0 } errors)
+        {
+            return new KeyCreation.Invalid(errors);
+        }
+        var token = NewToken();
+        var key = new ApiKeyRow
+        {
+            Id = Ids.New("key", time),
+            Name = body!.Name!,
+            Role = body.Role!,
+            CreatedBy = actor,
+            CreatedAt = now.ToMs(),
+            ExpiresAt = body.ExpiresAt?.ToMs(),
+        };
+        var created = await db.WriteAsync(async (c, tx) =>
+        {
+            if (await ApiKeyStore.IsNameTakenAsync(c, tx, key.Name, key.CreatedAt))
+            {
+                return false;
+            }
+            await ApiKeyStore.InsertAsync(c, tx, key, Hash(token));
+            return true;
+        });
+        return created
+            ? new KeyCreation.Created(new CreatedKey(key.Id, key.Name, key.Role, token, now, body.ExpiresAt))
+            : new KeyCreation.NameTaken($"an active key named '{key.Name}' exists; names identify who approved what, so they are unique");
+    }
+
+    /// <summary>Revokes a key, then ends the event streams it holds open.</summary>
+    public static async Task<KeyRevocation> RevokeAsync(Database db, string id, TimeProvider time, OpenStreams streams)
+    {
+        var outcome = await db.WriteAsync(async (c, tx) =>
+        {
+            var key = await ApiKeyStore.FindAsync(c, tx, id);
+            if (key is null)
+            {
+                return KeyRevocation.NotFound;
+            }
+            if (key.RevokedAt is not null)
+            {
+                return KeyRevocation.AlreadyRevoked;
+            }
+            await ApiKeyStore.RevokeAsync(c, tx, id, time.GetUtcNow().ToMs());
+            return KeyRevocation.Revoked;
+        });
+        if (outcome == KeyRevocation.Revoked)
+        {
+            // After the commit, so a stream that ends cannot reopen with a key that is still active.
+            streams.EndStreamsOf(id);
+        }
+        return outcome;
+    }
+
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>What creating a key came to.</summary>
+public abstract record KeyCreation
+{
+    private KeyCreation()
+    {
+    }
+
+    public sealed record Created(CreatedKey Key) : KeyCreation;
+
+    public sealed record Invalid(Dictionary<string, string[]> Errors) : KeyCreation;
+
+    public sealed record NameTaken(string Detail) : KeyCreation;
+}
+
+public enum KeyRevocation
+{
+    Revoked,
+    NotFound,
+    AlreadyRevoked,
 }

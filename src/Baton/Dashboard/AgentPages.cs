@@ -49,22 +49,6 @@ public sealed class ExecutionRecord
         : null;
 }
 
-/// <summary>A workspace with its repository and whether its owner is a run or a standalone execution.</summary>
-public sealed class WorkspaceRecord
-{
-    public string Id { get; set; } = "";
-    public string OwnerId { get; set; } = "";
-    public bool OwnerIsRun { get; set; }
-    public string Path { get; set; } = "";
-    public string Branch { get; set; } = "";
-    public string Status { get; set; } = "";
-    public string RepositoryId { get; set; } = "";
-    public string? RepositoryName { get; set; }
-    public string? RepositoryUrl { get; set; }
-    public long CreatedAt { get; set; }
-    public long? DeletedAt { get; set; }
-}
-
 /// <summary>The executions list and an execution's page (with cancel), and the workspaces list.</summary>
 public static partial class AgentPages
 {
@@ -99,7 +83,7 @@ public static partial class AgentPages
             var total = await c.ExecuteScalarAsync<long>(ExecutionCountSql(status, worker), filter);
             // The configured workers rather than DISTINCT over every execution; the page adds the filter's own value
             // when it names a worker that is no longer configured.
-            var workers = (await c.QueryAsync<string>("SELECT name FROM workers ORDER BY name")).ToList();
+            var workers = (await WorkerStore.NamesAsync(c, null)).ToList();
             return (rows, total, workers);
         });
         return DashboardPages.Render<ExecutionsPage>(new
@@ -155,9 +139,9 @@ public static partial class AgentPages
             {
                 return null;
             }
-            var worker = await WorkersApi.FindAsync(c, null, row.Worker);
+            var worker = await WorkerStore.FindAsync(c, null, row.Worker);
             var logs = await LogsAsync(c, row, time.GetUtcNow());
-            return new { row, worker = worker is null ? null : WorkersApi.ToInfo(worker), logs };
+            return new { row, worker = worker?.ToInfo(), logs };
         });
         if (loaded is null)
         {
@@ -227,17 +211,7 @@ public static partial class AgentPages
             notes.Add($"Unknown state '{state}'; showing active workspaces. Choose active, deleted or all.");
             state = "active";
         }
-        var rows = await db.ReadAsync(async c => (await c.QueryAsync<WorkspaceRecord>(
-            """
-            SELECT w.id, w.owner_id, r.id IS NOT NULL AS owner_is_run, w.path, w.branch, w.status, w.repository_id,
-                   repo.name AS repository_name, repo.url AS repository_url, w.created_at, w.deleted_at
-            FROM workspaces w
-            LEFT JOIN runs r ON r.id = w.owner_id
-            LEFT JOIN repositories repo ON repo.id = w.repository_id
-            WHERE @state = 'all' OR w.status = @state
-            ORDER BY w.created_at DESC, w.id DESC
-            LIMIT @MaxWorkspaces
-            """, new { state, MaxWorkspaces })).ToList());
+        var rows = (await db.ReadAsync(c => Workspaces.WorkspaceStore.ListForPageAsync(c, null, state, MaxWorkspaces))).ToList();
         if (rows.Count == MaxWorkspaces)
         {
             notes.Add($"Showing the newest {MaxWorkspaces} workspaces only; baton workspace list shows every active one.");

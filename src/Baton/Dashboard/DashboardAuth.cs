@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using Baton.Auth;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
@@ -105,13 +104,8 @@ public static class DashboardAuth
         var now = clock.ToMs();
         var oldest = OldestLiveSession(services, clock);
         // A cookie from before sessions were kept has no session id: it is refused, and its browser signs in again.
-        var key = keyId is null || sessionId is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(
-            """
-            SELECT k.* FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id
-            WHERE s.id = @sessionId AND s.key_id = @keyId AND s.created_at > @oldest
-              AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
-            """,
-            new { sessionId, keyId, now, oldest }), context.HttpContext.RequestAborted);
+        var key = keyId is null || sessionId is null ? null
+            : await db.ReadAsync(c => ApiKeyStore.FindBySessionAsync(c, null, sessionId, keyId, now, oldest), context.HttpContext.RequestAborted);
         if (key is null)
         {
             context.RejectPrincipal();
@@ -135,13 +129,7 @@ public static class DashboardAuth
         var now = clock.ToMs();
         var oldest = OldestLiveSession(http.RequestServices, clock);
         var sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        await db.WriteAsync((c, tx) => c.ExecuteAsync(
-            """
-            DELETE FROM dashboard_sessions WHERE created_at <= @oldest OR key_id IN
-                (SELECT id FROM api_keys WHERE revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= @now));
-            INSERT INTO dashboard_sessions(id, key_id, created_at) VALUES (@sessionId, @keyId, @now);
-            """,
-            new { sessionId, keyId = key.Id, now, oldest }, tx));
+        await db.WriteAsync((c, tx) => DashboardSessionStore.StartAsync(c, tx, sessionId, key.Id, now, oldest));
         await http.SignInAsync(CookieScheme, Principal(key, sessionId));
     }
 
@@ -152,7 +140,7 @@ public static class DashboardAuth
         if (signedIn.Principal?.FindFirstValue(SessionClaim) is { } sessionId)
         {
             var db = http.RequestServices.GetRequiredService<Database>();
-            await db.WriteAsync((c, tx) => c.ExecuteAsync("DELETE FROM dashboard_sessions WHERE id = @sessionId", new { sessionId }, tx));
+            await db.WriteAsync((c, tx) => DashboardSessionStore.EndAsync(c, tx, sessionId));
             // After the commit: the session's open pages stop receiving now, not at their next periodic check.
             http.RequestServices.GetRequiredService<Runs.OpenStreams>().EndStreamsOfSession(sessionId);
         }

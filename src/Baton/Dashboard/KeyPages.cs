@@ -5,9 +5,7 @@ using Baton.Client;
 using Baton.Dashboard.Components;
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Dashboard;
 
@@ -21,7 +19,7 @@ public sealed record KeyFormState(IReadOnlyDictionary<string, string> Errors, st
 
 /// <summary>
 /// API keys for admins: the list, a create form that shows the new token once, and revoking with a confirmation
-/// step. Creating and revoking go through <see cref="KeysApi"/>, so the page and the API validate alike.
+/// step. Creating and revoking go through <see cref="ApiKeys"/>, as the API does, so the page and the API validate alike.
 /// </summary>
 public static class KeyPages
 {
@@ -38,7 +36,7 @@ public static class KeyPages
 
     private static async Task<IResult> RenderListAsync(Database db, KeyFormState form, string? message, int status)
     {
-        var keys = await db.ReadAsync(c => c.QueryAsync<ApiKeyRow>("SELECT * FROM api_keys ORDER BY created_at DESC, id DESC"));
+        var keys = await db.ReadAsync(c => ApiKeyStore.ListAsync(c, null, newestFirst: true));
         return DashboardPages.Render<KeysPage>(new { Keys = keys.ToList(), Form = form, Message = message }, status);
     }
 
@@ -65,30 +63,30 @@ public static class KeyPages
                 errors["expires_at"] = $"'{expiresOn}' is not a date; use the form YYYY-MM-DD, or leave it empty for a key that does not expire.";
             }
         }
-        var result = (await KeysApi.CreateAsync(new CreateKeyRequest(name, role, expiresAt), http.User, db, time)).Result;
-        if (result is ValidationProblem invalid)
+        var request = new CreateKeyRequest(name, role, expiresAt);
+        foreach (var (field, messages) in ApiKeys.Validate(request, time.GetUtcNow()))
         {
-            foreach (var (field, messages) in invalid.ProblemDetails.Errors)
-            {
-                errors.TryAdd(field, string.Join(" ", messages));
-            }
+            errors.TryAdd(field, string.Join(" ", messages));
         }
-        if (errors.Count > 0)
+        var outcome = errors.Count > 0 ? null : await ApiKeys.CreateAsync(db, request, http.User.Actor(), time);
+        switch (outcome)
         {
-            return await RenderListAsync(db, new KeyFormState(errors, name, role, expiresOn), "The key was not created: fix the fields marked below.", 400);
-        }
-        switch (result)
-        {
-            case Created<CreatedKey> { Value: { } created }:
+            case KeyCreation.Created { Key: var created }:
                 // The token is in this response only: never in a URL, never cached.
                 http.Response.Headers.CacheControl = "no-store";
                 return DashboardPages.Render<KeyCreatedPage>(new { Key = created });
-            case ProblemHttpResult problem:
-                var form = new KeyFormState(new Dictionary<string, string> { ["name"] = problem.ProblemDetails.Detail ?? "The key was not created." }, name, role, expiresOn);
-                return await RenderListAsync(db, form, "The key was not created: fix the fields marked below.", problem.StatusCode);
-            default:
-                throw new InvalidOperationException($"unexpected create result {result.GetType().Name}");
+            case KeyCreation.NameTaken { Detail: var taken }:
+                var form = new KeyFormState(new Dictionary<string, string> { ["name"] = taken }, name, role, expiresOn);
+                return await RenderListAsync(db, form, "The key was not created: fix the fields marked below.", StatusCodes.Status409Conflict);
+            case KeyCreation.Invalid { Errors: var invalid }:
+                // Valid a moment ago: the expiry passed in between.
+                foreach (var (field, messages) in invalid)
+                {
+                    errors.TryAdd(field, string.Join(" ", messages));
+                }
+                break;
         }
+        return await RenderListAsync(db, new KeyFormState(errors, name, role, expiresOn), "The key was not created: fix the fields marked below.", 400);
     }
 
     /// <summary>A date (YYYY-MM-DD) from the form: the key stops working at the start of that day, UTC.</summary>
@@ -99,7 +97,7 @@ public static class KeyPages
 
     private static async Task<IResult> ConfirmRevokeAsync(string id, HttpContext http, Database db)
     {
-        var key = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>("SELECT * FROM api_keys WHERE id = @id", new { id }));
+        var key = await db.ReadAsync(c => ApiKeyStore.FindAsync(c, null, id));
         return key is null
             ? NotFound(id)
             : DashboardPages.Render<KeyRevokePage>(new { Key = key, Own = IsOwn(http, id) });
@@ -112,13 +110,11 @@ public static class KeyPages
         {
             return badForm!;
         }
-        var result = (await KeysApi.RevokeAsync(id, db, time, streams)).Result;
-        return result switch
+        return await ApiKeys.RevokeAsync(db, id, time, streams) switch
         {
-            NoContent => Results.Redirect(IsOwn(http, id) ? "/signin" : "/keys"),
-            ProblemHttpResult { StatusCode: 404 } => NotFound(id),
-            ProblemHttpResult problem => await RenderListAsync(db, KeyFormState.Empty, $"Not revoked: {problem.ProblemDetails.Detail}.", problem.StatusCode),
-            _ => throw new InvalidOperationException($"unexpected revoke result {result.GetType().Name}"),
+            KeyRevocation.NotFound => NotFound(id),
+            KeyRevocation.AlreadyRevoked => await RenderListAsync(db, KeyFormState.Empty, $"Not revoked: key '{id}' is already revoked.", StatusCodes.Status409Conflict),
+            _ => Results.Redirect(IsOwn(http, id) ? "/signin" : "/keys"),
         };
     }
 

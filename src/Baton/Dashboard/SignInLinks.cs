@@ -2,7 +2,6 @@ using System.Security.Claims;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Dashboard;
@@ -35,33 +34,25 @@ public static class SignInLinks
     {
         var code = ApiKeys.NewToken()[ApiKeys.TokenPrefix.Length..];
         var now = time.GetUtcNow();
-        await db.WriteAsync((c, tx) => c.ExecuteAsync(
-            "INSERT INTO signin_links(code_hash, key_id, created_at, expires_at) VALUES (@hash, @keyId, @now, @expires)",
-            new { hash = ApiKeys.Hash(code), keyId, now = now.ToMs(), expires = (now + Lifetime).ToMs() }, tx));
+        await db.WriteAsync((c, tx) => SignInLinkStore.InsertAsync(c, tx, ApiKeys.Hash(code), keyId, now.ToMs(), (now + Lifetime).ToMs()));
         // In the fragment, which browsers never send: the code reaches no request log, neither ours nor a proxy's.
         return new SignInLink($"{baseUrl.TrimEnd('/')}/signin/link#code={Uri.EscapeDataString(code)}", now + Lifetime);
     }
 
     /// <summary>The key a link would sign in as, without spending it; null when the link is unknown, used, expired or its key revoked.</summary>
     public static Task<ApiKeyRow?> PeekAsync(Database db, string code, DateTimeOffset now) =>
-        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<ApiKeyRow>(Usable, new { hash = ApiKeys.Hash(code), now = now.ToMs() }));
+        db.ReadAsync(c => ApiKeyStore.FindBySignInLinkAsync(c, null, ApiKeys.Hash(code), now.ToMs()));
 
     /// <summary>Spends the link (in the same transaction that checks it, so two tabs cannot both use it) and returns its key.</summary>
     public static Task<ApiKeyRow?> RedeemAsync(Database db, string code, DateTimeOffset now) =>
         db.WriteAsync(async (c, tx) =>
         {
-            var args = new { hash = ApiKeys.Hash(code), now = now.ToMs() };
-            var key = await c.QuerySingleOrDefaultAsync<ApiKeyRow>(Usable, args, tx);
+            var hash = ApiKeys.Hash(code);
+            var key = await ApiKeyStore.FindBySignInLinkAsync(c, tx, hash, now.ToMs());
             if (key is not null)
             {
-                await c.ExecuteAsync("UPDATE signin_links SET used_at = @now WHERE code_hash = @hash", args, tx);
+                await SignInLinkStore.MarkUsedAsync(c, tx, hash, now.ToMs());
             }
             return key;
         });
-
-    private const string Usable = """
-        SELECT k.* FROM signin_links l JOIN api_keys k ON k.id = l.key_id
-        WHERE l.code_hash = @hash AND l.used_at IS NULL AND l.expires_at > @now
-          AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
-        """;
 }

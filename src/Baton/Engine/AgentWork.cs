@@ -2,7 +2,6 @@ using Baton.Agents;
 using Baton.Runs;
 using Baton.Storage;
 using Baton.Workspaces;
-using Dapper;
 
 namespace Baton.Engine;
 
@@ -36,7 +35,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
             Directory.CreateDirectory(scratch);
             return new Workplace(null, scratch, null);
         }
-        var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>("SELECT * FROM repositories WHERE id = @repositoryId", new { repositoryId }), ct)
+        var repository = await db.ReadAsync(c => RepositoryStore.FindAsync(c, null, repositoryId), ct)
             ?? throw new AgentFailedException($"repository '{repositoryId}' no longer exists");
         var workspace = await workspaces.EnsureAsync(ownerId, repository, ct);
         var place = new Workplace(workspace, workspace.Path, workspaces.GitDirsOf(repository, workspace));

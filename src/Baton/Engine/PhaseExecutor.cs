@@ -228,7 +228,7 @@ public sealed class PhaseExecutor(
         string? problem = null;
         if (phase.Worker != PhaseDefinition.TemplateWorker)
         {
-            worker = (await WorkersApi.FindAsync(c, tx, phase.Worker))?.ToDefinition();
+            worker = (await WorkerStore.FindAsync(c, tx, phase.Worker))?.ToDefinition();
             problem = worker is null ? $"no worker named '{phase.Worker}' (create it with POST /api/workers)" : null;
         }
 

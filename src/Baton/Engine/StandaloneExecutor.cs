@@ -3,7 +3,6 @@ using Baton.Agents;
 using Baton.Runs;
 using Baton.Storage;
 using Baton.Workspaces;
-using Dapper;
 
 namespace Baton.Engine;
 
@@ -51,7 +50,7 @@ public sealed class StandaloneExecutor(
                 await JobQueue.DeleteAsync(c, tx, job);
                 return new StandaloneStart(job, handle, orphans, null);
             }
-            var worker = execution is { Status: ExecutionStatus.Pending } ? await WorkersApi.FindAsync(c, tx, execution.Worker) : null;
+            var worker = execution is { Status: ExecutionStatus.Pending } ? await WorkerStore.FindAsync(c, tx, execution.Worker) : null;
             if (execution is not { Status: ExecutionStatus.Pending } || worker is null)
             {
                 await JobQueue.DeleteAsync(c, tx, job);
@@ -61,8 +60,7 @@ public sealed class StandaloneExecutor(
                 }
                 return new StandaloneStart(job, handle, [], null);
             }
-            var repositoryId = execution.WorkItemId is null ? null
-                : await c.ExecuteScalarAsync<string?>("SELECT repository_id FROM work_items WHERE id = @WorkItemId", new { execution.WorkItemId }, tx);
+            var repositoryId = execution.WorkItemId is null ? null : await WorkItemStore.RepositoryIdOfAsync(c, tx, execution.WorkItemId);
             await ExecutionStore.StartStandaloneAsync(c, tx, id, now.ToMs());
             await RunLogs.AppendAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
             return new StandaloneStart(job, handle, [], new Work(execution.Prompt ?? "", worker.ToDefinition(), repositoryId));

@@ -74,13 +74,11 @@ public static class EventStream
             using var held = lease;
             // A key that expires, or a dashboard session that ends (BATON_SESSION_TTL), while its stream is open ends
             // the stream then, not at the next periodic check.
-            var expiresAt = keyId is null ? null : await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
-                "SELECT expires_at FROM api_keys WHERE id = @keyId", new { keyId }), http.RequestAborted);
+            var expiresAt = keyId is null ? null : await db.ReadAsync(c => ApiKeyStore.ExpiresAtAsync(c, null, keyId), http.RequestAborted);
             var untilExpiry = expiresAt is { } ms ? Times.FromMs(ms) - time.GetUtcNow() : TimeSpan.MaxValue;
             if (sessionId is not null)
             {
-                var signedInAt = await db.ReadAsync(c => c.ExecuteScalarAsync<long?>(
-                    "SELECT created_at FROM dashboard_sessions WHERE id = @sessionId", new { sessionId }), http.RequestAborted);
+                var signedInAt = await db.ReadAsync(c => Dashboard.DashboardSessionStore.SignedInAtAsync(c, null, sessionId), http.RequestAborted);
                 var sessionEnds = signedInAt is { } at ? Times.FromMs(at) + http.RequestServices.GetRequiredService<BatonOptions>().SessionTtl : time.GetUtcNow();
                 untilExpiry = TimeSpan.FromTicks(Math.Min(untilExpiry.Ticks, (sessionEnds - time.GetUtcNow()).Ticks));
             }
@@ -109,7 +107,7 @@ public static class EventStream
                     {
                         // A revoked or expired key stops receiving events at once, even on a stream it opened before.
                         keyCheckedAt = time.GetUtcNow();
-                        if (keyId is not null && !await db.ReadAsync(c => ApiKeys.IsActiveAsync(c, keyId, keyCheckedAt), ct))
+                        if (keyId is not null && !await db.ReadAsync(c => ApiKeyStore.IsActiveAsync(c, null, keyId, keyCheckedAt.ToMs()), ct))
                         {
                             return;
                         }

@@ -101,14 +101,14 @@ public static class RunsApi
         if (profile is not null)
         {
             var named = profile.Profile.Phases.Select(p => p.Worker).Where(w => w is not (PhaseDefinition.TemplateWorker or PhaseDefinition.ExternalWorker)).Distinct().ToList();
-            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => c.QueryAsync<string>("SELECT name FROM workers WHERE name IN @named", new { named }))).ToList();
+            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => Agents.WorkerStore.ExistingNamesAsync(c, null, named))).ToList();
             var missing = named.Except(existing).ToList();
             if (missing.Count > 0)
             {
                 errors["profile"] = [$"profile '{profile.Profile.Name}' uses worker(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}, which do not exist; create them with POST /api/workers"];
             }
         }
-        if (body.RepositoryId is not null && await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @RepositoryId", body)) == 0)
+        if (body.RepositoryId is not null && !await db.ReadAsync(c => Workspaces.RepositoryStore.ExistsAsync(c, null, body.RepositoryId)))
         {
             errors["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"];
         }
@@ -174,9 +174,7 @@ public static class RunsApi
             await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
             if (keyId is not null)
             {
-                await c.ExecuteAsync(
-                    "INSERT INTO key_usage(key_id, stored_bytes) VALUES (@keyId, @intakeBytes) ON CONFLICT(key_id) DO UPDATE SET stored_bytes = stored_bytes + @intakeBytes",
-                    new { keyId, intakeBytes }, tx);
+                await ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
             }
             await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);
@@ -217,7 +215,7 @@ public static class RunsApi
         }
         if (limits.QuotaStoredBytes > 0)
         {
-            var stored = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(stored_bytes), 0) FROM key_usage WHERE key_id = @keyId", new { keyId }, tx);
+            var stored = await ApiKeyStore.StoredBytesAsync(c, tx, keyId);
             if (stored + intakeBytes > limits.QuotaStoredBytes)
             {
                 return QuotaProblem("stored_bytes", limits.QuotaStoredBytes, stored,

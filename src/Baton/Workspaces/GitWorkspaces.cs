@@ -1,35 +1,8 @@
 using Baton.Agents;
+using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Workspaces;
-
-public sealed class RepositoryRow
-{
-    public string Id { get; set; } = "";
-    public string Name { get; set; } = "";
-    public string Url { get; set; } = "";
-    public string DefaultBranch { get; set; } = "";
-    public long CreatedAt { get; set; }
-
-    /// <summary>Read with the repository (a join): the name of the server variable holding its credential.</summary>
-    public string? CredentialEnv { get; set; }
-}
-
-public sealed class WorkspaceRow
-{
-    public string Id { get; set; } = "";
-    public string RepositoryId { get; set; } = "";
-    public string OwnerId { get; set; } = "";
-    public string Path { get; set; } = "";
-    public string Branch { get; set; } = "";
-    public string BaseCommit { get; set; } = "";
-
-    /// <summary>The commit the last finished execution left the branch at (null for workspaces made before it was kept).</summary>
-    public string? FinishedCommit { get; set; }
-    public string Status { get; set; } = "";
-    public long CreatedAt { get; set; }
-}
 
 /// <summary>What a phase changed, as git committed it.</summary>
 public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged);
@@ -63,8 +36,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// <summary>The owner's workspace, made on first use; the same one for every phase of a run.</summary>
     public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct)
     {
-        var existing = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<WorkspaceRow>(
-            "SELECT * FROM workspaces WHERE owner_id = @ownerId AND status = 'active'", new { ownerId }), ct);
+        var existing = await db.ReadAsync(c => WorkspaceStore.FindActiveOfOwnerAsync(c, null, ownerId), ct);
         if (existing is not null && Directory.Exists(existing.Path))
         {
             return existing;
@@ -103,15 +75,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                 Branch = branch,
                 BaseCommit = baseCommit,
                 FinishedCommit = baseCommit,
-                Status = "active",
+                Status = WorkspaceStatus.Active.Wire(),
                 CreatedAt = time.GetUtcNow().ToMs(),
             };
-            await db.WriteAsync((c, tx) => c.ExecuteAsync(
-                """
-                INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, finished_commit, status, created_at)
-                VALUES (@Id, @RepositoryId, @OwnerId, @Path, @Branch, @BaseCommit, @FinishedCommit, @Status, @CreatedAt)
-                ON CONFLICT(owner_id) DO UPDATE SET path = excluded.path, status = 'active', deleted_at = NULL
-                """, row, tx), ct);
+            await db.WriteAsync((c, tx) => WorkspaceStore.SaveActiveAsync(c, tx, row), ct);
             return row;
         }
         finally
@@ -134,7 +101,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
 
     /// <summary>Inside an execution's finish transaction: the branch now stands at its commit.</summary>
     public static Task RecordFinishedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string ownerId, string commit) =>
-        c.ExecuteAsync("UPDATE workspaces SET finished_commit = @commit WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
+        WorkspaceStore.RecordFinishedAsync(c, tx, ownerId, commit);
 
     /// <summary>
     /// The finished commit when only Baton's own commits lie past it on the branch (made by executions that never
@@ -182,8 +149,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
 
     public async Task DeleteAsync(WorkspaceRow workspace, CancellationToken ct)
     {
-        var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>(
-            "SELECT * FROM repositories WHERE id = @RepositoryId", workspace), ct);
+        var repository = await db.ReadAsync(c => RepositoryStore.FindAsync(c, null, workspace.RepositoryId), ct);
         await _gitGate.WaitAsync(ct);
         try
         {
@@ -204,9 +170,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         {
             _gitGate.Release();
         }
-        await db.WriteAsync((c, tx) => c.ExecuteAsync(
-            "UPDATE workspaces SET status = 'deleted', deleted_at = @now WHERE id = @Id",
-            new { workspace.Id, now = time.GetUtcNow().ToMs() }, tx), ct);
+        await db.WriteAsync((c, tx) => WorkspaceStore.MarkDeletedAsync(c, tx, workspace.Id, time.GetUtcNow().ToMs()), ct);
     }
 
     /// <summary>
@@ -216,13 +180,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     public async Task<int> SweepAsync(TimeSpan ttl, CancellationToken ct)
     {
         var cutoff = (time.GetUtcNow() - ttl).ToMs();
-        var expired = (await db.ReadAsync(c => c.QueryAsync<WorkspaceRow>(
-            """
-            SELECT w.* FROM workspaces w
-            WHERE w.status = 'active' AND (
-                EXISTS (SELECT 1 FROM runs r WHERE r.id = w.owner_id AND r.completed_at IS NOT NULL AND r.completed_at < @cutoff)
-                OR EXISTS (SELECT 1 FROM executions e WHERE e.id = w.owner_id AND e.completed_at IS NOT NULL AND e.completed_at < @cutoff))
-            """, new { cutoff }), ct)).ToList();
+        var expired = (await db.ReadAsync(c => WorkspaceStore.ListEndedBeforeAsync(c, null, cutoff), ct)).ToList();
         foreach (var workspace in expired)
         {
             await DeleteAsync(workspace, ct);
@@ -230,7 +188,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         var removed = expired.Count;
         if (Directory.Exists(Root))
         {
-            var active = (await db.ReadAsync(c => c.QueryAsync<string>("SELECT path FROM workspaces WHERE status = 'active'"), ct)).ToHashSet();
+            var active = (await db.ReadAsync(c => WorkspaceStore.ActivePathsAsync(c, null), ct)).ToHashSet();
             foreach (var folder in Directory.EnumerateDirectories(Root).Where(f => !active.Contains(f)))
             {
                 logger.LogInformation("Removing orphaned workspace folder {Folder}", folder);
@@ -286,7 +244,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
             return true;
         }
         // Workspaces made before they moved to the work dir may still be elsewhere.
-        var workspaces = await db.ReadAsync(c => c.QueryAsync<string>("SELECT path FROM workspaces WHERE status = 'active'"), ct);
+        var workspaces = await db.ReadAsync(c => WorkspaceStore.ActivePathsAsync(c, null), ct);
         return workspaces.Any(w => BatonOptions.IsInside(real, RepositoryLocations.RealPath(w)));
     }
 
@@ -308,8 +266,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// <summary>The arguments naming a workspace's git dir (in its repository, not the `.git` file an agent could rewrite).</summary>
     private async Task<(string[] Args, List<(string Key, string Value)> Drivers)> WorkspaceGitAsync(WorkspaceRow workspace, CancellationToken ct)
     {
-        var repository = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RepositoryRow>(
-            "SELECT * FROM repositories WHERE id = @RepositoryId", workspace), ct)
+        var repository = await db.ReadAsync(c => RepositoryStore.FindAsync(c, null, workspace.RepositoryId), ct)
             ?? throw new AgentFailedException($"the repository of workspace {workspace.Id} is gone");
         var source = SourceGitDir(repository);
         ResetCloneConfig(repository, source);
@@ -375,8 +332,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// </summary>
     private async Task<List<(string Key, string Value)>> CredentialAsync(RepositoryRow repository, CancellationToken ct)
     {
-        var env = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string>(
-            "SELECT env FROM repository_credentials WHERE repository_id = @Id", repository), ct);
+        var env = await db.ReadAsync(c => RepositoryStore.CredentialEnvAsync(c, null, repository.Id), ct);
         if (env is null)
         {
             return [];

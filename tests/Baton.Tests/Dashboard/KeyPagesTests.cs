@@ -99,6 +99,19 @@ public sealed partial class KeyPagesTests(ApiFactory factory) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_form_refused_for_its_date_creates_no_key()
+    {
+        var (browser, _) = await SignedInAsync("admin");
+        using var _b = browser;
+        await browser.GetAsync("/keys");
+        var name = $"bad-date-{Guid.NewGuid():N}";
+        var page = await browser.PostAsync("/keys", Fields(name, "viewer", "next week"));
+        Assert.Equal(HttpStatusCode.BadRequest, page.Status);
+        Assert.Contains("The key was not created", page.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain((await _admin.ListKeysAsync()).Keys, k => k.Name == name);
+    }
+
+    [Fact]
     public async Task A_name_in_use_is_refused_with_the_reason()
     {
         var (browser, me) = await SignedInAsync("admin");

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Baton.Client;
+using Baton.Profiles;
+using Baton.Storage;
+
+namespace Baton.Agents;
+
+/// <summary>What a worker definition must be, for POST /api/workers and worker files alike.</summary>
+public static partial class WorkerValidation
+{
+    /// <summary>Checks a worker definition (from the API or a YAML file) and makes the row to store, or says what is wrong.</summary>
+    public static (WorkerRow? Row, Dictionary<string, string[]> Errors) Validate(CreateWorkerRequest body, TimeProvider time)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Error(string field, string message) => errors[field] = [message];
+
+        if (string.IsNullOrWhiteSpace(body.Name))
+        {
+            Error("name", "name is required: profiles refer to the worker by it");
+        }
+        else if (!NamePattern().IsMatch(body.Name) || body.Name is WorkerKinds.Template or WorkerKinds.External)
+        {
+            Error("name", "name must be 1-64 characters of a-z, 0-9, '_' or '-', and not 'template' or 'external'");
+        }
+        if (string.IsNullOrWhiteSpace(body.Kind))
+        {
+            Error("kind", $"kind is required: one of {string.Join(", ", WorkerKinds.All)}");
+        }
+        else if (!WorkerKinds.All.Contains(body.Kind))
+        {
+            Error("kind", $"unknown kind '{body.Kind}'; one of {string.Join(", ", WorkerKinds.All)}");
+        }
+        TimeSpan? timeout = null;
+        if (body.Timeout is not null)
+        {
+            if (Durations.TryParse(body.Timeout, out var t) && t > TimeSpan.Zero && t <= Durations.MaxTimer)
+            {
+                timeout = t;
+            }
+            else
+            {
+                Error("timeout", "timeout must be a duration such as 30s, 10m or 2h, at most 49d");
+            }
+        }
+        if (body.Concurrency is < 0 or > 1000)
+        {
+            Error("concurrency", "concurrency must be from 0 (no limit) to 1000");
+        }
+        if (body.Kind == WorkerKinds.Command)
+        {
+            if (body.Argv is not { Count: > 0 } || string.IsNullOrWhiteSpace(body.Argv[0]))
+            {
+                Error("argv", "argv is required for a command worker: the program and its arguments, e.g. [\"claude\", \"-p\", \"{{prompt}}\"]");
+            }
+            else if (body.Argv.Count > 200 || body.Argv.Any(a => a.Length > 10_000))
+            {
+                Error("argv", "argv is too long");
+            }
+            if (body.Usage is not null && !UsageParser.Modes.Contains(body.Usage))
+            {
+                Error("usage", $"usage must be one of {string.Join(", ", UsageParser.Modes)}");
+            }
+            foreach (var (name, _) in (body.Env ?? new Dictionary<string, string>()).Concat(body.SecretEnv ?? new Dictionary<string, string>()))
+            {
+                if (!EnvNamePattern().IsMatch(name))
+                {
+                    Error("env", $"'{name}' is not an environment variable name");
+                }
+            }
+            foreach (var source in (body.SecretEnv ?? new Dictionary<string, string>()).Values)
+            {
+                if (!EnvNamePattern().IsMatch(source))
+                {
+                    Error("secret_env", $"secret_env maps to the NAME of a variable on the Baton server, not a value; '{Shorten(source)}' is not a name");
+                }
+            }
+        }
+        if (body.Kind == WorkerKinds.OpenAi)
+        {
+            if (!Uri.TryCreate(body.BaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https"))
+            {
+                Error("base_url", "base_url is required for an openai worker: the chat-completions base URL, e.g. http://127.0.0.1:11434/v1");
+            }
+            if (string.IsNullOrWhiteSpace(body.Model))
+            {
+                Error("model", "model is required for an openai worker");
+            }
+            if (body.ApiKeyEnv is not null && !EnvNamePattern().IsMatch(body.ApiKeyEnv))
+            {
+                Error("api_key_env", "api_key_env is the NAME of the variable that holds the key on the Baton server, not the key");
+            }
+            if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000)
+            {
+                Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
+            }
+            if (body.MaxTokens is < 1 or > 1_000_000)
+            {
+                Error("max_tokens", "max_tokens must be from 1 to 1000000");
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        var config = new WorkerConfig
+        {
+            Argv = body.Argv,
+            Env = body.Env,
+            SecretEnv = body.SecretEnv,
+            Usage = body.Usage,
+            BaseUrl = body.BaseUrl,
+            Model = body.Model,
+            ApiKeyEnv = body.ApiKeyEnv,
+            InputPricePerMtok = body.InputPricePerMtok,
+            OutputPricePerMtok = body.OutputPricePerMtok,
+            MaxTokens = body.MaxTokens,
+            SystemPrompt = body.SystemPrompt,
+            Timeout = timeout,
+            Network = body.Network,
+        };
+        var row = new WorkerRow
+        {
+            Id = Ids.New("wkr", time),
+            Name = body.Name!,
+            Kind = body.Kind!,
+            Config = JsonSerializer.Serialize(config, WorkerRow.ConfigJson),
+            Concurrency = body.Concurrency ?? 0,
+            CreatedAt = time.GetUtcNow().ToMs(),
+        };
+        return (row, errors);
+    }
+
+    private static string Shorten(string value) => value.Length <= 4 ? "****" : value[..2] + "…";
+
+    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    private static partial Regex EnvNamePattern();
+}
