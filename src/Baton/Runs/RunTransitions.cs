@@ -205,17 +205,17 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             VALUES {rows}
             ON CONFLICT(run_id, iteration, phase) DO UPDATE SET
                 status = excluded.status,
-                attempts = attempts + excluded.attempts,
-                feedback = COALESCE(excluded.feedback, feedback),
-                error = CASE WHEN excluded.attempts > 0 THEN NULL ELSE COALESCE(excluded.error, error) END,
-                started_at = COALESCE(started_at, excluded.started_at),
-                completed_at = COALESCE(excluded.completed_at, completed_at),
-                gate_status = COALESCE(excluded.gate_status, gate_status),
-                gate_actor = COALESCE(excluded.gate_actor, gate_actor),
-                gate_comment = COALESCE(excluded.gate_comment, gate_comment),
-                gate_decided_at = COALESCE(excluded.gate_decided_at, gate_decided_at),
-                gate_deadline = COALESCE(excluded.gate_deadline, gate_deadline),
-                validation_skipped_by = COALESCE(excluded.validation_skipped_by, validation_skipped_by)
+                attempts = phase_runs.attempts + excluded.attempts,
+                feedback = COALESCE(excluded.feedback, phase_runs.feedback),
+                error = CASE WHEN excluded.attempts > 0 THEN NULL ELSE COALESCE(excluded.error, phase_runs.error) END,
+                started_at = COALESCE(phase_runs.started_at, excluded.started_at),
+                completed_at = COALESCE(excluded.completed_at, phase_runs.completed_at),
+                gate_status = COALESCE(excluded.gate_status, phase_runs.gate_status),
+                gate_actor = COALESCE(excluded.gate_actor, phase_runs.gate_actor),
+                gate_comment = COALESCE(excluded.gate_comment, phase_runs.gate_comment),
+                gate_decided_at = COALESCE(excluded.gate_decided_at, phase_runs.gate_decided_at),
+                gate_deadline = COALESCE(excluded.gate_deadline, phase_runs.gate_deadline),
+                validation_skipped_by = COALESCE(excluded.validation_skipped_by, phase_runs.validation_skipped_by)
             """;
         if (takenIndex < 0)
         {
