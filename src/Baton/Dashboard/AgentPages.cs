@@ -166,14 +166,6 @@ public static partial class AgentPages
         return DashboardPages.Render<ExecutionPage>(new { Execution = loaded.row, Worker = loaded.worker, Logs = loaded.logs, Problem = problem }, statusCode);
     }
 
-    // Uses ix_events_run_type (run_id, type, seq); a test checks the plan.
-    internal const string AttemptLogSql = """
-        SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-        FROM events
-        WHERE run_id = @RunId AND type = 'log' AND phase = @Phase AND iteration = @Iteration AND created_at >= @from AND created_at <= @to
-        ORDER BY seq DESC LIMIT @LogLines
-        """;
-
     /// <summary>
     /// A standalone execution logs under its own id. A run's executions log under the run with the phase and
     /// iteration, so an attempt's lines are those of its phase and iteration between its start and its end.
@@ -184,8 +176,7 @@ public static partial class AgentPages
         {
             return await Runs.RunLogs.TailAsync(c, row.Id, LogLines);
         }
-        var lines = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(AttemptLogSql, new { row.RunId, row.Phase, row.Iteration, from = row.StartedAt ?? row.CreatedAt, to = row.CompletedAt ?? now.ToMs(), LogLines });
-        return lines.Reverse().Select(r => new LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
+        return await Runs.EventLog.AttemptLogAsync(c, null, row.RunId, row.Phase, row.Iteration, row.StartedAt ?? row.CreatedAt, row.CompletedAt ?? now.ToMs(), LogLines);
     }
 
     private static async Task<IResult> CancelAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunningExecutions running,

@@ -8,7 +8,7 @@ using Microsoft.Data.Sqlite;
 namespace Baton.Runs;
 
 /// <summary>The read side of runs: list pages, details, metrics, logs, events. Plain SQL on read connections.</summary>
-public static class RunReads
+public static class RunStore
 {
     public static RunSummary Summary(RunRow r) => new(
         r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
@@ -138,12 +138,7 @@ public static class RunReads
             .Select(t => new PhaseMetrics(t.Phase, t.Iterations, t.Executions, t.TokensIn, t.TokensOut, (decimal)t.CostUsd,
                 t.DurationMs, t.ToolCalls, t.TestsRun, t.TestsPassed))
             .ToList();
-        var decisions = await c.QuerySingleAsync<(long Approvals, long Rejections)>(
-            """
-            SELECT COALESCE(SUM(type = 'gate.approved' OR type = 'budget.approved'), 0),
-                   COALESCE(SUM(type = 'gate.rejected'), 0)
-            FROM events WHERE run_id = @Id AND type IN ('gate.approved', 'budget.approved', 'gate.rejected')
-            """, run);
+        var decisions = await EventLog.DecisionsOfRunAsync(c, null, run.Id);
         var end = run.CompletedAt ?? run.UpdatedAt;
         return new RunMetrics(
             run.Id,
@@ -152,26 +147,4 @@ public static class RunReads
             phases.Sum(p => p.Executions), phases.Sum(p => p.ToolCalls), phases.Sum(p => p.TestsRun), phases.Sum(p => p.TestsPassed),
             run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases);
     }
-
-    public static async Task<Client.RunLogs> LogsAsync(SqliteConnection c, string runId, int lines, long after) =>
-        new(runId, await RunLogs.TailAsync(c, runId, lines, after));
-
-    public sealed class EventRow
-    {
-        public long Seq { get; set; }
-        public string RunId { get; set; } = "";
-        public string Type { get; set; } = "";
-        public string? Phase { get; set; }
-        public int? Iteration { get; set; }
-        public string? Actor { get; set; }
-        public string? Data { get; set; }
-        public long CreatedAt { get; set; }
-    }
-
-    public static Task<IEnumerable<EventRow>> EventsAfterAsync(SqliteConnection c, string? runId, long after, int limit) =>
-        c.QueryAsync<EventRow>(
-            runId is null
-                ? "SELECT * FROM events WHERE seq > @after AND type <> 'log' ORDER BY seq LIMIT @limit"
-                : "SELECT * FROM events WHERE run_id = @runId AND seq > @after ORDER BY seq LIMIT @limit",
-            new { runId, after, limit });
 }

@@ -246,7 +246,7 @@ public static class RunsApi
         {
             return Problems.Invalid(errors);
         }
-        var list = await db.ReadAsync(c => RunReads.ListAsync(c, new RunReads.ListQuery(status, profile, project, take, skip)));
+        var list = await db.ReadAsync(c => RunStore.ListAsync(c, new RunStore.ListQuery(status, profile, project, take, skip)));
         return TypedResults.Ok(list);
     }
 
@@ -385,7 +385,7 @@ public static class RunsApi
         var manifest = await db.ReadAsync(async c =>
         {
             var run = await RunTransitions.LoadRunAsync(c, null, id);
-            return run is null ? null : await RunReads.ArtifactsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+            return run is null ? null : await RunStore.ArtifactsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
         });
         return manifest is null ? Problems.NotFound("run", id) : TypedResults.Ok(manifest);
     }
@@ -431,7 +431,7 @@ public static class RunsApi
         var metrics = await db.ReadAsync(async c =>
         {
             var run = await RunTransitions.LoadRunAsync(c, null, id);
-            return run is null ? null : await RunReads.MetricsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+            return run is null ? null : await RunStore.MetricsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
         });
         return metrics is null ? Problems.NotFound("run", id) : TypedResults.Ok(metrics);
     }
@@ -447,7 +447,7 @@ public static class RunsApi
             return Problems.Invalid(errors);
         }
         var logs = await db.ReadAsync(async c =>
-            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : await RunReads.LogsAsync(c, id, count, since));
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : new Client.RunLogs(id, await RunLogs.TailAsync(c, id, count, since)));
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 
@@ -500,7 +500,7 @@ public static class RunsApi
     public static string ETag(RunRow run) => $"\"v{run.Version}\"";
 
     private static Task<RunDetail> DetailAsync(Database db, RunTransitions transitions, RunRow run) =>
-        db.ReadAsync(async c => await RunReads.DetailAsync(c, run, await transitions.ProfileOfAsync(c, null, run)));
+        db.ReadAsync(async c => await RunStore.DetailAsync(c, run, await transitions.ProfileOfAsync(c, null, run)));
 
     private sealed record FoundArtifact(Artifacts.ArtifactRow? Row, byte[]? Content);
 
