@@ -7,7 +7,6 @@ using Baton.Engine;
 using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace Baton.Dashboard;
@@ -77,7 +76,7 @@ public static class RunDetailPages
             var profile = await transitions.ProfileOfAsync(c, null, row);
             // Read before the log lines: a line the page does not show has a higher number, so the live tail catches it.
             var lastEvent = await EventLog.LastSeqOfRunAsync(c, null, id);
-            var run = await RunStore.DetailAsync(c, row, profile);
+            var run = await RunStore.DetailAsync(c, null, row, profile);
             var gateEvents = await EventLog.GateEventsAsync(c, null, id);
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
@@ -85,8 +84,8 @@ public static class RunDetailPages
             var logs = tab == "logs" ? await Runs.RunLogs.TailAsync(c, id, LogLines) : null;
             return new RunPageModel(
                 run, profile, lastEvent, tab, ended, timeline,
-                tab == "artifacts" ? await RunStore.ArtifactsAsync(c, row, profile) : null,
-                tab == "metrics" ? await RunStore.MetricsAsync(c, row, profile) : null,
+                tab == "artifacts" ? await Artifacts.ArtifactStore.ManifestAsync(c, null, row.Id, profile) : null,
+                tab == "metrics" ? await RunStore.MetricsAsync(c, null, row, profile) : null,
                 logs,
                 logs is { Count: > 0 } ? logs[^1].Seq : lastEvent,
                 tab == "events" ? await EventsAsync(c, id, before) : null);
@@ -115,7 +114,7 @@ public static class RunDetailPages
     /// <summary>The whole log as a text file, read a page at a time so a long log never sits in memory at once.</summary>
     private static async Task<IResult> LogsTextAsync(string id, HttpContext http, Database db)
     {
-        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
+        if (!await db.ReadAsync(c => RunStore.ExistsAsync(c, null, id)))
         {
             return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
         }

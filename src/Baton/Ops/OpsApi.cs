@@ -34,8 +34,7 @@ public static class OpsApi
         var text = new StringBuilder();
         await db.ReadAsync(async c =>
         {
-            var counts = await c.QueryAsync<(string Profile, string Status, long Count)>(
-                "SELECT profile, status, SUM(count) FROM run_counts GROUP BY profile, status HAVING SUM(count) > 0 ORDER BY profile, status");
+            var counts = await Runs.RunStore.CountsAsync(c, null);
             Header(text, "baton_runs_total", "gauge", "Runs by profile and current status.");
             foreach (var (profile, status, count) in counts)
             {

@@ -37,7 +37,7 @@ public static class EventStream
 
     public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
     {
-        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
+        if (!await db.ReadAsync(c => RunStore.ExistsAsync(c, null, id)))
         {
             return Problems.NotFound("run", id);
         }
@@ -127,8 +127,7 @@ public static class EventStream
                     if (!finished && runId is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
                     {
                         statusKnown = true;
-                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => c.ExecuteScalarAsync<string>(
-                            "SELECT status FROM runs WHERE id = @runId", new { runId }), ct));
+                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => RunStore.StatusAsync(c, null, runId), ct));
                     }
                     if (events.Count > 0)
                     {

@@ -139,8 +139,7 @@ public static class RepositoriesApi
                 """
                 SELECT (SELECT COUNT(*) FROM workspaces WHERE repository_id = @id AND status = 'active')
                      + (SELECT COUNT(*) FROM work_items WHERE repository_id = @id)
-                     + (SELECT COUNT(*) FROM runs WHERE repository_id = @id)
-                """, new { id }, tx);
+                """, new { id }, tx) + await Runs.RunStore.CountOfRepositoryAsync(c, tx, id);
             if (uses > 0)
             {
                 return "used";
