@@ -218,17 +218,23 @@ public static partial class AgentPages
             notes.Add($"Unknown state '{state}'; showing active workspaces. Choose active, deleted or all.");
             state = "active";
         }
-        var rows = await db.ReadAsync(async c => (await c.QueryAsync<WorkspaceRecord>(
-            """
-            SELECT w.id, w.owner_id, r.id IS NOT NULL AS owner_is_run, w.path, w.branch, w.status, w.repository_id,
-                   repo.name AS repository_name, repo.url AS repository_url, w.created_at, w.deleted_at
-            FROM workspaces w
-            LEFT JOIN runs r ON r.id = w.owner_id
-            LEFT JOIN repositories repo ON repo.id = w.repository_id
-            WHERE @state = 'all' OR w.status = @state
-            ORDER BY w.created_at DESC, w.id DESC
-            LIMIT @MaxWorkspaces
-            """, new { state, MaxWorkspaces })).ToList());
+        var rows = await db.ReadAsync(async c =>
+        {
+            var found = (await c.QueryAsync<WorkspaceRecord>(
+                """
+                SELECT w.id, w.owner_id, w.path, w.branch, w.status, w.repository_id,
+                       repo.name AS repository_name, repo.url AS repository_url, w.created_at, w.deleted_at
+                FROM workspaces w
+                LEFT JOIN repositories repo ON repo.id = w.repository_id
+                WHERE @state = 'all' OR w.status = @state
+                ORDER BY w.created_at DESC, w.id DESC
+                LIMIT @MaxWorkspaces
+                """, new { state, MaxWorkspaces })).ToList();
+            // Whether an owner is a run (else a standalone execution) is the runs table's to say.
+            var runs = await Runs.RunStore.ExistingAsync(c, null, found.Select(w => w.OwnerId).Distinct().ToList());
+            found.ForEach(w => w.OwnerIsRun = runs.Contains(w.OwnerId));
+            return found;
+        });
         if (rows.Count == MaxWorkspaces)
         {
             notes.Add($"Showing the newest {MaxWorkspaces} workspaces only; baton workspace list shows every active one.");

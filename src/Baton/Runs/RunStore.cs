@@ -68,6 +68,10 @@ public static class RunStore
     public static Task<string?> StatusAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         c.ExecuteScalarAsync<string?>("SELECT status FROM runs WHERE id = @runId", new { runId }, tx);
 
+    /// <summary>Those of <paramref name="ids"/> that are runs.</summary>
+    public static async Task<HashSet<string>> ExistingAsync(IDbConnection c, IDbTransaction? tx, IReadOnlyCollection<string> ids) =>
+        ids.Count == 0 ? [] : [.. await c.QueryAsync<string>("SELECT id FROM runs WHERE id IN @ids", new { ids }, tx)];
+
     /// <summary>Renames the run's project (null: none), as a change of the run: a new version.</summary>
     public static Task SetProjectAsync(IDbConnection c, IDbTransaction tx, string runId, string? project, DateTimeOffset now) =>
         c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",
