@@ -72,6 +72,13 @@ public static class RunStore
     public static async Task<HashSet<string>> ExistingAsync(IDbConnection c, IDbTransaction? tx, IReadOnlyCollection<string> ids) =>
         ids.Count == 0 ? [] : [.. await c.QueryAsync<string>("SELECT id FROM runs WHERE id IN @ids", new { ids }, tx)];
 
+    /// <summary>
+    /// A condition for another table's query, true when <paramref name="idColumn"/> names a run that ended before
+    /// <paramref name="cutoff"/> (a parameter): a correlated lookup by primary key, so the query it sits in keeps its plan.
+    /// </summary>
+    public static string EndedBeforeCondition(string idColumn, string cutoff) =>
+        $"EXISTS (SELECT 1 FROM runs r WHERE r.id = {idColumn} AND r.completed_at IS NOT NULL AND r.completed_at < {cutoff})";
+
     /// <summary>Renames the run's project (null: none), as a change of the run: a new version.</summary>
     public static Task SetProjectAsync(IDbConnection c, IDbTransaction tx, string runId, string? project, DateTimeOffset now) =>
         c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",

@@ -217,10 +217,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     {
         var cutoff = (time.GetUtcNow() - ttl).ToMs();
         var expired = (await db.ReadAsync(c => c.QueryAsync<WorkspaceRow>(
-            """
+            $"""
             SELECT w.* FROM workspaces w
             WHERE w.status = 'active' AND (
-                EXISTS (SELECT 1 FROM runs r WHERE r.id = w.owner_id AND r.completed_at IS NOT NULL AND r.completed_at < @cutoff)
+                {Runs.RunStore.EndedBeforeCondition("w.owner_id", "@cutoff")}
                 OR EXISTS (SELECT 1 FROM executions e WHERE e.id = w.owner_id AND e.completed_at IS NOT NULL AND e.completed_at < @cutoff))
             """, new { cutoff }), ct)).ToList();
         foreach (var workspace in expired)

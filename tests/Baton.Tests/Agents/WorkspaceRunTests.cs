@@ -71,6 +71,13 @@ public sealed class WorkspaceRunTests : IDisposable
         using var browser = await Browser.SignedInAsync(_factory, "viewer");
         var page = await browser.GetAsync("/workspaces");
         Assert.Contains($"href=\"/runs/{run.RunId}\"", page.Html, StringComparison.Ordinal);
+
+        // The janitor keeps a finished run's workspace for its TTL, and removes it once the TTL has passed.
+        var workspaces = _factory.Service<Baton.Workspaces.GitWorkspaces>();
+        Assert.Equal(0, await workspaces.SweepAsync(TimeSpan.FromHours(1), CancellationToken.None));
+        Assert.Single((await client.ListWorkspacesAsync()).Workspaces);
+        Assert.Equal(1, await workspaces.SweepAsync(TimeSpan.Zero, CancellationToken.None));
+        Assert.Empty((await client.ListWorkspacesAsync()).Workspaces);
     }
 
     public void Dispose()
