@@ -86,7 +86,7 @@ internal static class RunListBench
                     await GetAsync(http, q);
                     if (!q.Anonymous)
                     {
-                        await db.ReadAsync(c => RunReads.ListAsync(c, ToList(q)));
+                        await db.ReadAsync(c => RunStore.ListAsync(c, null, ToList(q)));
                     }
                 }
             }
@@ -106,7 +106,7 @@ internal static class RunListBench
                 if (!q.Anonymous)
                 {
                     start = Stopwatch.GetTimestamp();
-                    await db.ReadAsync(c => RunReads.ListAsync(c, ToList(q)));
+                    await db.ReadAsync(c => RunStore.ListAsync(c, null, ToList(q)));
                     inProcess[q].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                     start = Stopwatch.GetTimestamp();
                     await db.ReadAsync(c => SummaryColumnsAsync(c, q));
@@ -135,10 +135,10 @@ internal static class RunListBench
         await response.Content.ReadAsByteArrayAsync();
     }
 
-    private static RunReads.ListQuery ToList(Query q) => new(q.Status, q.Profile, q.Project, PageSize, q.Offset);
+    private static RunStore.ListQuery ToList(Query q) => new(q.Status, q.Profile, q.Project, PageSize, q.Offset);
 
     /// <summary>
-    /// What RunReads.ListAsync would cost selecting only the columns a summary shows instead of <c>SELECT *</c>:
+    /// What RunStore.ListAsync would cost selecting only the columns a summary shows instead of <c>SELECT *</c>:
     /// the intake (up to 1 MiB, in overflow pages) is read for every listed row but never returned.
     /// </summary>
     private static async Task<int> SummaryColumnsAsync(SqliteConnection c, Query q)
@@ -148,10 +148,10 @@ internal static class RunListBench
             $"FROM runs WHERE 1 = 1{Where(q)} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset",
             ToList(q));
         await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{Where(q)}", ToList(q));
-        return rows.Select(RunReads.Summary).Count();
+        return rows.Select(RunStore.Summary).Count();
     }
 
-    // The predicates RunReads.ListAsync adds, one per filter given.
+    // The predicates RunStore.ListAsync adds, one per filter given.
     private static string Where(Query q) =>
         (q.Status is null ? "" : " AND status = @Status") + (q.Profile is null ? "" : " AND profile = @Profile")
         + (q.Project is null ? "" : " AND project_name = @Project");
@@ -159,7 +159,7 @@ internal static class RunListBench
     private static async Task<(int Rows, long Total, string Plan)> DescribeAsync(BenchServer server, Database db, Query q)
     {
         var page = await server.Client.ListRunsAsync(q.Status, q.Profile, q.Project, PageSize, q.Offset);
-        // The same SQL RunReads.ListAsync builds, for EXPLAIN QUERY PLAN.
+        // The same SQL RunStore.ListAsync builds, for EXPLAIN QUERY PLAN.
         var plan = await db.ReadAsync(c => c.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
             $"EXPLAIN QUERY PLAN SELECT * FROM runs WHERE 1 = 1{Where(q)} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset",
             ToList(q)));

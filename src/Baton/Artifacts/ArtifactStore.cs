@@ -1,6 +1,8 @@
 using System.Data;
 using System.Security.Cryptography;
 using System.Text;
+using Baton.Client;
+using Baton.Profiles;
 using Baton.Storage;
 using Dapper;
 
@@ -18,7 +20,10 @@ public sealed class ArtifactRow
     public long CreatedAt { get; set; }
 }
 
-/// <summary>Artifacts are content-addressed blobs (sha256) in the database, one version per iteration, never overwritten.</summary>
+/// <summary>
+/// Artifacts are content-addressed blobs (sha256) in the database, one version per iteration, never overwritten. The one
+/// owner of the `artifacts` and `blobs` tables' SQL.
+/// </summary>
 public static class ArtifactStore
 {
     public static async Task SaveAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string name, string content, DateTimeOffset now)
@@ -56,6 +61,37 @@ public static class ArtifactStore
             new { runId, names }, tx);
         return rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
     }
+
+    /// <summary>Every artifact of a run, grouped by phase and iteration in the profile's order.</summary>
+    public static async Task<ArtifactManifest> ManifestAsync(IDbConnection c, IDbTransaction? tx, string runId, Profile profile)
+    {
+        var rows = await c.QueryAsync<ArtifactRow>("SELECT * FROM artifacts WHERE run_id = @runId", new { runId }, tx);
+        var groups = rows
+            .GroupBy(a => (a.Phase, a.Iteration))
+            .OrderBy(g => g.Key.Iteration).ThenBy(g => profile.IndexOf(g.Key.Phase))
+            .Select(g => new ArtifactGroup(g.Key.Phase, g.Key.Iteration, g
+                .OrderBy(a => a.Name, StringComparer.Ordinal)
+                .Select(a => new ArtifactInfo(a.Name, a.Phase, a.Iteration, a.Size, a.Sha256, a.MediaType, Times.FromMs(a.CreatedAt)))
+                .ToList()))
+            .ToList();
+        return new ArtifactManifest(runId, groups);
+    }
+
+    /// <summary>One version of a run's artifact: that of <paramref name="iteration"/>, or the newest when it is null.</summary>
+    public static Task<ArtifactRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string runId, string name, int? iteration) =>
+        c.QuerySingleOrDefaultAsync<ArtifactRow?>(
+            iteration is null
+                ? "SELECT * FROM artifacts WHERE run_id = @runId AND name = @name ORDER BY iteration DESC LIMIT 1"
+                : "SELECT * FROM artifacts WHERE run_id = @runId AND name = @name AND iteration = @iteration",
+            new { runId, name, iteration }, tx);
+
+    /// <summary>Every version of a run's artifact, oldest first.</summary>
+    public static async Task<List<ArtifactRow>> VersionsAsync(IDbConnection c, IDbTransaction? tx, string runId, string name) =>
+        (await c.QueryAsync<ArtifactRow>("SELECT * FROM artifacts WHERE run_id = @runId AND name = @name ORDER BY iteration", new { runId, name }, tx)).ToList();
+
+    /// <summary>The bytes of a version, from its blob.</summary>
+    public static Task<byte[]> ContentAsync(IDbConnection c, IDbTransaction? tx, ArtifactRow row) =>
+        c.QuerySingleAsync<byte[]>("SELECT content FROM blobs WHERE sha256 = @Sha256", new { row.Sha256 }, tx);
 
     public static string MediaTypeOf(string name) => Path.GetExtension(name).ToLowerInvariant() switch
     {

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Baton.Artifacts;
 using Baton.Dashboard.Components;
 using Baton.Storage;
-using Dapper;
 using Markdig;
 using Markdig.Renderers;
 using Markdig.Renderers.Html;
@@ -156,12 +155,12 @@ public static class ArtifactPages
     /// <summary>Every version of the artifact, oldest first; null when the run does not exist.</summary>
     private static Task<IReadOnlyList<ArtifactRow>?> VersionsAsync(Database db, string id, string name) =>
         db.ReadAsync<IReadOnlyList<ArtifactRow>?>(async c =>
-            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0
+            !await Runs.RunStore.ExistsAsync(c, null, id)
                 ? null
-                : (await c.QueryAsync<ArtifactRow>("SELECT * FROM artifacts WHERE run_id = @id AND name = @name ORDER BY iteration", new { id, name })).ToList());
+                : await ArtifactStore.VersionsAsync(c, null, id, name));
 
     private static Task<byte[]> ContentAsync(Database db, ArtifactRow row) =>
-        db.ReadAsync(c => c.QuerySingleAsync<byte[]>("SELECT content FROM blobs WHERE sha256 = @Sha256", row));
+        db.ReadAsync(c => ArtifactStore.ContentAsync(c, null, row));
 
     /// <summary>
     /// Routing leaves an encoded slash (%2F) encoded in a route value, so a name with a slash arrives that way; the

@@ -4,9 +4,7 @@ using Baton.Auth;
 using Baton.Client;
 using Baton.Profiles;
 using Baton.Runs;
-using Baton.Storage;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Baton.Dashboard;
@@ -18,7 +16,7 @@ public static class NewRun
     /// The most this form's body may be: room for an intake at its limit (1 MiB) as text or file, plus the other fields.
     /// Larger bodies are cut off while they are read, and answered with the form and a message rather than a bare 413.
     /// </summary>
-    public const int MaxFormBytes = 2 * RunsApi.MaxIntakeBytes + 64 * 1024;
+    public const int MaxFormBytes = 2 * RunCreation.MaxIntakeBytes + 64 * 1024;
 
     private static readonly string[] Kept = ["profile", "project_name", "mode", "budget_usd", "intake"];
 
@@ -34,12 +32,13 @@ public static class NewRun
     public static IResult Show(HttpContext http, ProfileCatalog catalog) =>
         Render(catalog, new Dictionary<string, string> { ["profile"] = http.Request.Query["profile"].ToString() }, null, 200);
 
-    public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, Database db, ProfileCatalog catalog, RunTransitions transitions, UsageLimits limits, TimeProvider time)
+    public static async Task<IResult> CreateAsync(HttpContext http, IAntiforgery antiforgery, [AsParameters] RunServices services)
     {
+        var catalog = services.Catalog;
         // Over the form's limits the body is not read any further, so nothing the person typed can be shown again.
         var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery, () => Render(catalog, new Dictionary<string, string>(), new Dictionary<string, string[]>
         {
-            ["form"] = [$"The form was larger than {MaxFormBytes / 1024 / 1024} MiB, so it was not read. An intake may be at most {RunsApi.MaxIntakeBytes / 1024} KiB: choose a smaller file or shorten the text, and fill in the form again."],
+            ["form"] = [$"The form was larger than {MaxFormBytes / 1024 / 1024} MiB, so it was not read. An intake may be at most {RunCreation.MaxIntakeBytes / 1024} KiB: choose a smaller file or shorten the text, and fill in the form again."],
         }, 400));
         if (form is null)
         {
@@ -79,17 +78,19 @@ public static class NewRun
         }
 
         var request = new CreateRunRequest(Field("profile"), intake, Field("project_name")?.Trim(), Field("mode"), budget);
-        var created = await RunsApi.CreateAsync(request, null, http.User, db, catalog, transitions, limits, time);
-        if (created.Result is Created<RunDetail> { Value: { } run })
+        var outcome = await RunCreation.CreateAsync(services, request, null, http.User);
+        if (outcome is CreateRunOutcome.Created(var run))
         {
-            return Results.Redirect(DashboardPages.RunUrl(run.RunId));
+            return Results.Redirect(DashboardPages.RunUrl(run.Id));
         }
         var intakeField = fromFile ? "intake_file" : "intake";
-        var problems = created.Result switch
+        var problems = outcome switch
         {
-            ValidationProblem invalid => invalid.ProblemDetails.Errors.ToDictionary(e => e.Key == "intake" ? intakeField : e.Key, e => e.Value),
-            ProblemHttpResult { StatusCode: 413 } tooLarge => new Dictionary<string, string[]> { [intakeField] = [Sentence(tooLarge.ProblemDetails.Detail ?? "The intake is too large") + (fromFile ? " Choose a smaller file." : " Shorten it, or split the work into several runs.")] },
-            ProblemHttpResult problem => new Dictionary<string, string[]> { ["form"] = [problem.ProblemDetails.Detail ?? problem.ProblemDetails.Title ?? "The run could not be created."] },
+            CreateRunOutcome.Invalid(var invalid) => invalid.ToDictionary(e => e.Key == "intake" ? intakeField : e.Key, e => e.Value),
+            CreateRunOutcome.TooLarge(var detail) => new Dictionary<string, string[]> { [intakeField] = [Sentence(detail) + (fromFile ? " Choose a smaller file." : " Shorten it, or split the work into several runs.")] },
+            CreateRunOutcome.Forbidden(var detail) => new Dictionary<string, string[]> { ["form"] = [detail] },
+            CreateRunOutcome.QuotaReached quota => new Dictionary<string, string[]> { ["form"] = [quota.Detail] },
+            CreateRunOutcome.KeyReused(var detail) => new Dictionary<string, string[]> { ["form"] = [detail] },
             _ => new Dictionary<string, string[]> { ["form"] = ["The run could not be created."] },
         };
         return Render(catalog, values, problems, 400);

@@ -33,7 +33,7 @@ public static class PhaseTimeline
     private const int TickCount = 4;
 
     /// <summary>Pairs each gate.opened event with the decision (approved, rejected, expired) that closed it; events in order.</summary>
-    public static IReadOnlyList<GateWait> GateWaits(IEnumerable<RunReads.EventRow> events)
+    public static IReadOnlyList<GateWait> GateWaits(IEnumerable<EventLog.EventRow> events)
     {
         var waits = new List<GateWait>();
         foreach (var e in events.OrderBy(e => e.Seq))

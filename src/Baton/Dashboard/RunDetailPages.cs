@@ -7,7 +7,6 @@ using Baton.Engine;
 using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace Baton.Dashboard;
@@ -27,7 +26,7 @@ public sealed record RunPageModel(
     RunEventsPage? Events);
 
 /// <summary>A page of a run's events (not its log lines), newest first.</summary>
-public sealed record RunEventsPage(IReadOnlyList<RunReads.EventRow> Events, long? Before, long? Older, string? Problem);
+public sealed record RunEventsPage(IReadOnlyList<EventLog.EventRow> Events, long? Before, long? Older, string? Problem);
 
 /// <summary>A run's page (header, phase timeline, tabs), its whole log as text, and the decisions posted from the page.</summary>
 public static class RunDetailPages
@@ -76,25 +75,23 @@ public static class RunDetailPages
             }
             var profile = await transitions.ProfileOfAsync(c, null, row);
             // Read before the log lines: a line the page does not show has a higher number, so the live tail catches it.
-            var lastEvent = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = @id", new { id });
-            var run = await RunReads.DetailAsync(c, row, profile);
-            var gateEvents = await c.QueryAsync<RunReads.EventRow>(
-                "SELECT * FROM events WHERE run_id = @id AND type IN ('gate.opened', 'gate.approved', 'gate.rejected', 'gate.expired') ORDER BY seq",
-                new { id });
+            var lastEvent = await EventLog.LastSeqOfRunAsync(c, null, id);
+            var run = await RunStore.DetailAsync(c, null, row, profile);
+            var gateEvents = await EventLog.GateEventsAsync(c, null, id);
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
             var timeline = PhaseTimeline.Layout(run.Phases, PhaseTimeline.GateWaits(gateEvents), ended);
-            var logs = tab == "logs" ? (await RunReads.LogsAsync(c, id, LogLines, after: 0)).Lines : null;
+            var logs = tab == "logs" ? await Runs.RunLogs.TailAsync(c, id, LogLines) : null;
             return new RunPageModel(
                 run, profile, lastEvent, tab, ended, timeline,
-                tab == "artifacts" ? await RunReads.ArtifactsAsync(c, row, profile) : null,
-                tab == "metrics" ? await RunReads.MetricsAsync(c, row, profile) : null,
+                tab == "artifacts" ? await Artifacts.ArtifactStore.ManifestAsync(c, null, row.Id, profile) : null,
+                tab == "metrics" ? await RunStore.MetricsAsync(c, null, row, profile) : null,
                 logs,
                 logs is { Count: > 0 } ? logs[^1].Seq : lastEvent,
                 tab == "events" ? await EventsAsync(c, id, before) : null);
         });
 
-    private static async Task<RunEventsPage> EventsAsync(Microsoft.Data.Sqlite.SqliteConnection c, string id, string? before)
+    private static async Task<RunEventsPage> EventsAsync(System.Data.IDbConnection c, string id, string? before)
     {
         string? problem = null;
         long? from = null;
@@ -109,9 +106,7 @@ public static class RunDetailPages
                 problem = $"'{before}' is not an event number; showing the newest events.";
             }
         }
-        var rows = (await c.QueryAsync<RunReads.EventRow>(
-            "SELECT * FROM events WHERE run_id = @id AND type <> 'log' AND (@from IS NULL OR seq < @from) ORDER BY seq DESC LIMIT @take",
-            new { id, from, take = EventsPerPage + 1 })).ToList();
+        var rows = await EventLog.NewestFirstAsync(c, null, id, from, EventsPerPage + 1);
         long? older = rows.Count > EventsPerPage ? rows[EventsPerPage - 1].Seq : null;
         return new RunEventsPage(rows.Take(EventsPerPage).ToList(), from, older, problem);
     }
@@ -119,7 +114,7 @@ public static class RunDetailPages
     /// <summary>The whole log as a text file, read a page at a time so a long log never sits in memory at once.</summary>
     private static async Task<IResult> LogsTextAsync(string id, HttpContext http, Database db)
     {
-        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
+        if (!await db.ReadAsync(c => RunStore.ExistsAsync(c, null, id)))
         {
             return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
         }

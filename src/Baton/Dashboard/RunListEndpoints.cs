@@ -1,12 +1,9 @@
 using System.Globalization;
-using System.Text;
 using Baton.Auth;
 using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.Data.Sqlite;
 
 
 namespace Baton.Dashboard;
@@ -111,7 +108,7 @@ public static class RunListEndpoints
         // note, not a binding failure.
         string? Get(string name) => http.Request.Query.TryGetValue(name, out var v) ? v.ToString() : null;
         var query = RunListQuery.Parse(Get("status"), Get("profile"), Get("project"), Get("q"), Get("limit"), Get("offset"));
-        var data = await db.ReadAsync(c => LoadAsync(c, query), http.RequestAborted);
+        var data = await db.ReadAsync(c => RunStore.ListPageAsync(c, null, query, SearchWindow), http.RequestAborted);
         string? flash = null;
         if (http.Request.Cookies[FlashCookie] is { } cookie)
         {
@@ -119,83 +116,6 @@ public static class RunListEndpoints
             http.Response.Cookies.Delete(FlashCookie);
         }
         return DashboardPages.Render<Components.RunListPage>(new { Query = query, Data = data, Flash = flash });
-    }
-
-    public static async Task<RunListData> LoadAsync(SqliteConnection c, RunListQuery q)
-    {
-        const string columns = "id AS RunId, profile, project_name, status, wait_reason AS WaitingFor, current_phase, iteration, cost_usd, created_at, version";
-        // Only the filters given appear in the SQL, so each query can use its (filter, created_at, id) index.
-        var scope = new StringBuilder();
-        if (q.Profile is not null)
-        {
-            scope.Append(" AND profile = @Profile");
-        }
-        if (q.Project is not null)
-        {
-            scope.Append(" AND project_name = @Project");
-        }
-        var status = q.Status is null ? "" : " AND status = @Status";
-        var args = new DynamicParameters(new { q.Status, q.Profile, q.Project, q.Search, q.Limit, q.Offset });
-
-        if (q.Search is null)
-        {
-            var rows = await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE 1 = 1{status}{scope} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset", args);
-            // The counts table keeps (profile, project, status) totals, so counts cost nothing at a million runs.
-            var counts = (await c.QueryAsync<(string Status, long Count)>(
-                $"SELECT status, COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{scope} GROUP BY status", args))
-                .Where(x => x.Count > 0).ToDictionary(x => x.Status, x => x.Count);
-            return new RunListData(rows.Select(r => r.ToListRow()).ToList(), Total(counts, q.Status), counts, null);
-        }
-
-        // A whole run id (pasted from a log or the CLI) finds that run at once, however old.
-        if (await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM runs WHERE id = @Search{scope}", args) == 1)
-        {
-            var run = await c.QuerySingleAsync<Row>($"SELECT {columns} FROM runs WHERE id = @Search", args);
-            var counts = new Dictionary<string, long> { [run.Status] = 1 };
-            var shown = q.Status is null || q.Status == run.Status ? [run.ToListRow()] : new List<RunListRow>();
-            return new RunListData(q.Offset == 0 ? shown : [], Total(counts, q.Status), counts, null);
-        }
-
-        // Otherwise a substring of the id, profile or project name, within the newest SearchWindow runs in scope.
-        args.Add("Like", "%" + q.Search.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%");
-        args.Add("Window", SearchWindow - 1);
-        var edge = await c.QuerySingleOrDefaultAsync<(long CreatedAt, string Id)?>(
-            $"SELECT created_at, id FROM runs WHERE 1 = 1{scope} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET @Window", args);
-        var window = "";
-        if (edge is { } e)
-        {
-            args.Add("EdgeAt", e.CreatedAt);
-            args.Add("EdgeId", e.Id);
-            window = " AND created_at >= @EdgeAt AND (created_at > @EdgeAt OR id >= @EdgeId)";
-        }
-        const string match = @" AND (id LIKE @Like ESCAPE '\' OR profile LIKE @Like ESCAPE '\' OR project_name LIKE @Like ESCAPE '\')";
-        // One pass over the window gives the counts and the page's ids; reading the window twice (a page query and a
-        // count) doubled the cost of a search.
-        var matches = (await c.QueryAsync<(string Id, string Status)>(
-            $"SELECT id, status FROM runs WHERE 1 = 1{scope}{window}{match} ORDER BY created_at DESC, id DESC", args)).ToList();
-        var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
-        var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
-        var found = ids.Count == 0 ? [] : (await c.QueryAsync<Row>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids })).ToDictionary(r => r.RunId);
-        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : SearchWindow);
-    }
-
-    private static long Total(IReadOnlyDictionary<string, long> counts, string? status) =>
-        status is null ? counts.Values.Sum() : counts.GetValueOrDefault(status);
-
-    private sealed class Row
-    {
-        public string RunId { get; set; } = "";
-        public string Profile { get; set; } = "";
-        public string? ProjectName { get; set; }
-        public string Status { get; set; } = "";
-        public string? WaitingFor { get; set; }
-        public string? CurrentPhase { get; set; }
-        public int Iteration { get; set; }
-        public double CostUsd { get; set; }
-        public long CreatedAt { get; set; }
-        public long Version { get; set; }
-
-        public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version);
     }
 
     // ---- bulk decisions ----

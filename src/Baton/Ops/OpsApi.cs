@@ -34,8 +34,7 @@ public static class OpsApi
         var text = new StringBuilder();
         await db.ReadAsync(async c =>
         {
-            var counts = await c.QueryAsync<(string Profile, string Status, long Count)>(
-                "SELECT profile, status, SUM(count) FROM run_counts GROUP BY profile, status HAVING SUM(count) > 0 ORDER BY profile, status");
+            var counts = await Runs.RunStore.CountsAsync(c, null);
             Header(text, "baton_runs_total", "gauge", "Runs by profile and current status.");
             foreach (var (profile, status, count) in counts)
             {
@@ -45,8 +44,7 @@ public static class OpsApi
             Header(text, "baton_runs_active", "gauge", "Runs not finished yet (pending, running, awaiting approval, paused).");
             text.Append("baton_runs_active ").Append(active).Append('\n');
 
-            var decisions = await c.QuerySingleAsync<(long Approvals, long Rejections)>(
-                "SELECT (SELECT COUNT(*) FROM events WHERE type IN ('gate.approved', 'budget.approved')), (SELECT COUNT(*) FROM events WHERE type = 'gate.rejected')");
+            var decisions = await Runs.EventLog.DecisionsAsync(c, null);
             Header(text, "baton_approvals_total", "counter", "Gate and budget approvals.");
             text.Append("baton_approvals_total ").Append(decisions.Approvals).Append('\n');
             Header(text, "baton_rejections_total", "counter", "Gate rejections.");

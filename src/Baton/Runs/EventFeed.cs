@@ -1,6 +1,5 @@
 using Baton.Engine;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Runs;
 
@@ -26,7 +25,7 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
     private static readonly TimeSpan Poll = TimeSpan.FromSeconds(2);
 
     private readonly Lock _lock = new();
-    private readonly List<RunReads.EventRow> _events = [];
+    private readonly List<EventLog.EventRow> _events = [];
 
     /// <summary>Every event with a seq above this and up to <see cref="_tail"/> is in <see cref="_events"/>; -1 until the first read.</summary>
     private long _floor = -1;
@@ -42,7 +41,7 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
     /// The events after <paramref name="after"/> (of one run, or of every run but log lines when <paramref name="runId"/>
     /// is null), at most <paramref name="limit"/>; false when the feed does not hold them all and the database must answer.
     /// </summary>
-    public bool TryRead(string? runId, long after, int limit, out List<RunReads.EventRow> events)
+    public bool TryRead(string? runId, long after, int limit, out List<EventLog.EventRow> events)
     {
         events = [];
         lock (_lock)
@@ -107,7 +106,7 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
     {
         if (_floor < 0)
         {
-            var start = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events"), ct);
+            var start = await db.ReadAsync(c => EventLog.LastSeqAsync(c, null), ct);
             lock (_lock)
             {
                 (_floor, _tail) = (start, start);
@@ -116,8 +115,7 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
         while (true)
         {
             var after = _tail;
-            var rows = (await db.ReadAsync(c => c.QueryAsync<RunReads.EventRow>(
-                "SELECT * FROM events WHERE seq > @after ORDER BY seq LIMIT @Batch", new { after, Batch }), ct)).ToList();
+            var rows = (await db.ReadAsync(c => EventLog.AllAfterAsync(c, null, after, Batch), ct)).ToList();
             if (rows.Count == 0)
             {
                 return;

@@ -5,7 +5,6 @@ using System.Text.Json;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Runs;
 
@@ -37,7 +36,7 @@ public static class EventStream
 
     public static async Task<IResult> ForRunAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
     {
-        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id })) == 0)
+        if (!await db.ReadAsync(c => RunStore.ExistsAsync(c, null, id)))
         {
             return Problems.NotFound("run", id);
         }
@@ -46,7 +45,7 @@ public static class EventStream
 
     /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
     public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null) =>
-        Start(http, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) FROM events")));
+        Start(http, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => EventLog.LastSeqAsync(c, null)));
 
     private static IResult Start(HttpContext http, string? runId, Database db, EventFeed feed, TimeProvider time, Style style, long from = 0)
     {
@@ -117,7 +116,7 @@ public static class EventStream
                     // periodic look, which also catches a write that did not signal.
                     if (finishedSeen || timedOut || !feed.TryRead(runId, last, Batch, out var events))
                     {
-                        events = (await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct)).ToList();
+                        events = (await db.ReadAsync(c => EventLog.AfterAsync(c, null, runId, last, Batch), ct)).ToList();
                     }
                     // A run finishes with an event, so its status needs reading only when its events came (and at first, and on a
                     // periodic look).
@@ -125,8 +124,7 @@ public static class EventStream
                     if (!finished && runId is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
                     {
                         statusKnown = true;
-                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => c.ExecuteScalarAsync<string>(
-                            "SELECT status FROM runs WHERE id = @runId", new { runId }), ct));
+                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => RunStore.StatusAsync(c, null, runId), ct));
                     }
                     if (events.Count > 0)
                     {
@@ -159,7 +157,7 @@ public static class EventStream
                         // Events of a finished run may still be committed by the transaction that finished it;
                         // one more read after the status was seen final catches them.
                         finishedSeen = true;
-                        var tail = await db.ReadAsync(c => RunReads.EventsAfterAsync(c, runId, last, Batch), ct);
+                        var tail = await db.ReadAsync(c => EventLog.AfterAsync(c, null, runId, last, Batch), ct);
                         if (!tail.Any())
                         {
                             return;
@@ -189,7 +187,7 @@ public static class EventStream
         }
     }
 
-    public static RunEventInfo ToWire(RunReads.EventRow e) => new(
+    public static RunEventInfo ToWire(EventLog.EventRow e) => new(
         e.Seq, e.RunId, e.Type, e.Phase, e.Iteration, e.Actor,
         e.Data is null ? null : JsonDocument.Parse(e.Data).RootElement.Clone(),
         Times.FromMs(e.CreatedAt));

@@ -1,25 +1,18 @@
-using System.Data;
 using System.Globalization;
 using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Engine;
-using Baton.Profiles;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Data.Sqlite;
 
 namespace Baton.Runs;
 
 public static class RunsApi
 {
-    public const int MaxIntakeBytes = 1024 * 1024;
-    private const int MaxNameLength = 200;
+    public const int MaxIntakeBytes = RunCreation.MaxIntakeBytes;
+    private const int MaxNameLength = RunCreation.MaxNameLength;
     private const int MaxTextLength = 64 * 1024;
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
@@ -46,189 +39,19 @@ public static class RunsApi
     }
 
     public static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreateRunRequest? body,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
-        ClaimsPrincipal user,
-        Database db,
-        ProfileCatalog catalog,
-        RunTransitions transitions,
-        UsageLimits limits,
-        TimeProvider time)
-    {
-        if (body is null)
+        CreateRunRequest? body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, [AsParameters] RunServices services) =>
+        await RunCreation.CreateAsync(services, body, idempotencyKey, user) switch
         {
-            return Problems.Invalid("body", "a JSON body is required: {\"profile\": ..., \"intake\": ...}");
-        }
-        var intakeBytes = body.Intake is null ? 0 : Encoding.UTF8.GetByteCount(body.Intake);
-        if (intakeBytes > MaxIntakeBytes)
-        {
-            return Problems.TooLarge($"intake is larger than {MaxIntakeBytes / 1024} KiB");
-        }
-        var errors = new Dictionary<string, string[]>();
-        var profile = body.Profile is null ? null : catalog.Current().Find(body.Profile);
-        if (string.IsNullOrWhiteSpace(body.Profile))
-        {
-            errors["profile"] = ["profile is required"];
-        }
-        else if (profile is null)
-        {
-            errors["profile"] = [$"unknown profile '{body.Profile}'; see GET /api/profiles"];
-        }
-        if (string.IsNullOrWhiteSpace(body.Intake))
-        {
-            errors["intake"] = ["intake is required: the PRD, mission or ticket the run works from"];
-        }
-        if (body.ProjectName is { Length: > MaxNameLength })
-        {
-            errors["project_name"] = [$"project_name is longer than {MaxNameLength} characters"];
-        }
-        RunMode? mode = null;
-        if (body.Mode is not null)
-        {
-            if (StateNames.TryParse<RunMode>(body.Mode, out var m))
-            {
-                mode = m;
-            }
-            else
-            {
-                errors["mode"] = ["mode must be auto or manual"];
-            }
-        }
-        if (body.BudgetUsd is < 0 or > 1_000_000)
-        {
-            errors["budget_usd"] = ["budget_usd must be from 0 to 1000000"];
-        }
-        if (profile is not null)
-        {
-            var named = profile.Profile.Phases.Select(p => p.Worker).Where(w => w is not (PhaseDefinition.TemplateWorker or PhaseDefinition.ExternalWorker)).Distinct().ToList();
-            var existing = named.Count == 0 ? [] : (await db.ReadAsync(c => Agents.WorkerStore.ExistingNamesAsync(c, null, named))).ToList();
-            var missing = named.Except(existing).ToList();
-            if (missing.Count > 0)
-            {
-                errors["profile"] = [$"profile '{profile.Profile.Name}' uses worker(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}, which do not exist; create them with POST /api/workers"];
-            }
-        }
-        if (body.RepositoryId is not null && !await db.ReadAsync(c => Workspaces.RepositoryStore.ExistsAsync(c, null, body.RepositoryId)))
-        {
-            errors["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"];
-        }
-        if (idempotencyKey is { Length: 0 or > 255 })
-        {
-            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
-        }
-        if (errors.Count > 0)
-        {
-            return Problems.Invalid(errors);
-        }
-        // The profile's budget is an admin's choice (admins write profiles); spending past it is an approver's.
-        if (profile!.Profile.BudgetUsd is { } profileBudget && body.BudgetUsd > profileBudget && !user.Has(Roles.Approver))
-        {
-            return TypedResults.Problem(statusCode: 403, title: "Forbidden",
-                detail: $"budget_usd {body.BudgetUsd} is above profile '{profile.Profile.Name}''s budget of {profileBudget} USD; a larger budget needs the approver role");
-        }
-
-        var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
-        var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, BatonJson.Options)));
-        var loaded = profile!;
-        var (run, replay, decision, overQuota) = await db.WriteAsync<(RunRow, bool, RunDecision?, ProblemHttpResult?)>(async (c, tx) =>
-        {
-            if (idempotencyKey is not null)
-            {
-                var existing = await c.QuerySingleOrDefaultAsync<RunRow>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
-                if (existing is not null)
-                {
-                    return (existing, true, (RunDecision?)null, (ProblemHttpResult?)null);
-                }
-            }
-            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit.
-            if (keyId is not null && await QuotaProblemAsync(c, tx, keyId, intakeBytes, limits) is { } quota)
-            {
-                return (null!, false, null, quota);
-            }
-            var now = time.GetUtcNow();
-            var id = Ids.New("run", time);
-            await c.ExecuteAsync(
-                "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
-                new { loaded.Hash, name = loaded.Profile.Name, loaded.Source, now = now.ToMs() }, tx);
-            await c.ExecuteAsync(
-                """
-                INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
-                                 idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
-                VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
-                """,
-                new
-                {
-                    id,
-                    profile = loaded.Profile.Name,
-                    hash = loaded.Hash,
-                    project = string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName,
-                    mode = (mode ?? loaded.Profile.Mode).Wire(),
-                    budget = body.BudgetUsd ?? loaded.Profile.BudgetUsd,
-                    idempotencyKey,
-                    requestHash,
-                    actor = user.Actor(),
-                    keyId,
-                    now = now.ToMs(),
-                    repository = body.RepositoryId,
-                }, tx);
-            await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
-            if (keyId is not null)
-            {
-                await ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
-            }
-            await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
-                new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = (mode ?? loaded.Profile.Mode).Wire() }), now);
-            var outcome = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun());
-            return (outcome.Run!, false, outcome.Decision, null);
-        });
-        if (overQuota is not null)
-        {
-            return overQuota;
-        }
-        if (decision is not null)
-        {
-            transitions.AfterCommit(decision);
-        }
-        if (replay && run.RequestHash != requestHash)
-        {
-            return Problems.Conflict($"Idempotency-Key '{idempotencyKey}' was already used for run {run.Id} with a different request");
-        }
-        var detail = await DetailAsync(db, transitions, run);
-        return TypedResults.Created($"/api/runs/{run.Id}", detail);
-    }
-
-    /// <summary>Runs a key created that can still change, the ones that hold workers and workspaces.</summary>
-    private static readonly string[] ActiveStatuses = [.. new[] { RunStatus.Pending, RunStatus.Running, RunStatus.AwaitingApproval, RunStatus.Paused }.Select(s => s.Wire())];
-
-    /// <summary>The quota problem this run would hit, or null when the key has room for it. A quota of 0 is off.</summary>
-    private static async Task<ProblemHttpResult?> QuotaProblemAsync(SqliteConnection c, IDbTransaction tx, string keyId, long intakeBytes, UsageLimits limits)
-    {
-        if (limits.QuotaActiveRuns > 0)
-        {
-            var active = await c.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND status IN @ActiveStatuses", new { keyId, ActiveStatuses }, tx);
-            if (active >= limits.QuotaActiveRuns)
-            {
-                return QuotaProblem("active_runs", limits.QuotaActiveRuns, active,
-                    $"this key has {active} runs that have not finished, its quota (BATON_QUOTA_ACTIVE_RUNS); wait for some to finish, or cancel them");
-            }
-        }
-        if (limits.QuotaStoredBytes > 0)
-        {
-            var stored = await ApiKeyStore.StoredBytesAsync(c, tx, keyId);
-            if (stored + intakeBytes > limits.QuotaStoredBytes)
-            {
-                return QuotaProblem("stored_bytes", limits.QuotaStoredBytes, stored,
-                    $"this key has stored {stored} bytes of intakes; {intakeBytes} more would pass its quota of {limits.QuotaStoredBytes} (BATON_QUOTA_STORED_BYTES)");
-            }
-        }
-        return null;
-    }
-
-    /// <summary>403, not 429: waiting does not help a client that retries (stored bytes never go down by themselves).</summary>
-    private static ProblemHttpResult QuotaProblem(string quota, long limit, long used, string detail) =>
-        TypedResults.Problem(statusCode: 403, title: "Quota reached", detail: detail, type: "urn:baton:problem:quota",
-            extensions: new Dictionary<string, object?> { ["quota"] = quota, ["limit"] = limit, ["used"] = used });
+            CreateRunOutcome.Created(var run) => TypedResults.Created($"/api/runs/{run.Id}", await DetailAsync(services.Db, services.Transitions, run)),
+            CreateRunOutcome.Invalid(var errors) => Problems.Invalid(errors),
+            CreateRunOutcome.TooLarge(var detail) => Problems.TooLarge(detail),
+            CreateRunOutcome.Forbidden(var detail) => TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: detail),
+            // 403, not 429: waiting does not help a client that retries (stored bytes never go down by themselves).
+            CreateRunOutcome.QuotaReached(var quota, var limit, var used, var detail) => TypedResults.Problem(statusCode: 403, title: "Quota reached",
+                detail: detail, type: "urn:baton:problem:quota", extensions: new Dictionary<string, object?> { ["quota"] = quota, ["limit"] = limit, ["used"] = used }),
+            CreateRunOutcome.KeyReused(var detail) => Problems.Conflict(detail),
+            var other => throw new InvalidOperationException($"unexpected outcome {other.GetType().Name}"),
+        };
 
     public static async Task<Results<Ok<RunList>, ValidationProblem>> ListAsync(
         string? status, string? profile, string? project, string? limit, string? offset, Database db)
@@ -244,7 +67,7 @@ public static class RunsApi
         {
             return Problems.Invalid(errors);
         }
-        var list = await db.ReadAsync(c => RunReads.ListAsync(c, new RunReads.ListQuery(status, profile, project, take, skip)));
+        var list = await db.ReadAsync(c => RunStore.ListAsync(c, null, new RunStore.ListQuery(status, profile, project, take, skip)));
         return TypedResults.Ok(list);
     }
 
@@ -313,8 +136,7 @@ public static class RunsApi
             {
                 var project = body.ProjectName.Length == 0 ? null : body.ProjectName;
                 var now = time.GetUtcNow();
-                await c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @id",
-                    new { project, now = now.ToMs(), id }, tx);
+                await RunStore.SetProjectAsync(c, tx, id, project, now);
                 await EventLog.AppendAsync(c, tx, id, new RunEvent("run.updated", null, run.Iteration, user.Actor(),
                     new Dictionary<string, object?> { ["project_name"] = project }), now);
                 result = result with { Run = await RunTransitions.LoadRunAsync(c, tx, id) };
@@ -383,7 +205,7 @@ public static class RunsApi
         var manifest = await db.ReadAsync(async c =>
         {
             var run = await RunTransitions.LoadRunAsync(c, null, id);
-            return run is null ? null : await RunReads.ArtifactsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+            return run is null ? null : await Artifacts.ArtifactStore.ManifestAsync(c, null, run.Id, await transitions.ProfileOfAsync(c, null, run));
         });
         return manifest is null ? Problems.NotFound("run", id) : TypedResults.Ok(manifest);
     }
@@ -399,16 +221,12 @@ public static class RunsApi
         }
         var found = await db.ReadAsync(async c =>
         {
-            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0)
+            if (!await RunStore.ExistsAsync(c, null, id))
             {
                 return null;
             }
-            var row = await c.QuerySingleOrDefaultAsync<Artifacts.ArtifactRow>(
-                wanted is null
-                    ? "SELECT * FROM artifacts WHERE run_id = @id AND name = @name ORDER BY iteration DESC LIMIT 1"
-                    : "SELECT * FROM artifacts WHERE run_id = @id AND name = @name AND iteration = @wanted",
-                new { id, name, wanted });
-            var content = row is null ? null : await c.QuerySingleAsync<byte[]>("SELECT content FROM blobs WHERE sha256 = @Sha256", row);
+            var row = await Artifacts.ArtifactStore.FindAsync(c, null, id, name, wanted);
+            var content = row is null ? null : await Artifacts.ArtifactStore.ContentAsync(c, null, row);
             return new FoundArtifact(row, content);
         });
         if (found is null)
@@ -429,7 +247,7 @@ public static class RunsApi
         var metrics = await db.ReadAsync(async c =>
         {
             var run = await RunTransitions.LoadRunAsync(c, null, id);
-            return run is null ? null : await RunReads.MetricsAsync(c, run, await transitions.ProfileOfAsync(c, null, run));
+            return run is null ? null : await RunStore.MetricsAsync(c, null, run, await transitions.ProfileOfAsync(c, null, run));
         });
         return metrics is null ? Problems.NotFound("run", id) : TypedResults.Ok(metrics);
     }
@@ -445,7 +263,7 @@ public static class RunsApi
             return Problems.Invalid(errors);
         }
         var logs = await db.ReadAsync(async c =>
-            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @id", new { id }) == 0 ? null : await RunReads.LogsAsync(c, id, count, since));
+            !await RunStore.ExistsAsync(c, null, id) ? null : new Client.RunLogs(id, await RunLogs.TailAsync(c, id, count, since)));
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 
@@ -498,7 +316,7 @@ public static class RunsApi
     public static string ETag(RunRow run) => $"\"v{run.Version}\"";
 
     private static Task<RunDetail> DetailAsync(Database db, RunTransitions transitions, RunRow run) =>
-        db.ReadAsync(async c => await RunReads.DetailAsync(c, run, await transitions.ProfileOfAsync(c, null, run)));
+        db.ReadAsync(async c => await RunStore.DetailAsync(c, null, run, await transitions.ProfileOfAsync(c, null, run)));
 
     private sealed record FoundArtifact(Artifacts.ArtifactRow? Row, byte[]? Content);
 

@@ -1,4 +1,5 @@
 using Baton.Client;
+using Baton.Tests.Dashboard;
 using Baton.Tests.Support;
 
 namespace Baton.Tests.Agents;
@@ -65,6 +66,18 @@ public sealed class WorkspaceRunTests : IDisposable
         Assert.Equal(3, tests.Count);
         Assert.All(tests, t => Assert.Contains("exited with code 1 (1/2 tests passed)", t.Error, StringComparison.Ordinal));
         Assert.Contains("(1/2 tests passed)", failed.Phases.Single(p => p is { Name: "implementation", Iteration: 2 }).Feedback, StringComparison.Ordinal);
+
+        // The dashboard's workspaces list knows the owner is a run (the runs table says so) and links the run's page.
+        using var browser = await Browser.SignedInAsync(_factory, "viewer");
+        var page = await browser.GetAsync("/workspaces");
+        Assert.Contains($"href=\"/runs/{run.RunId}\"", page.Html, StringComparison.Ordinal);
+
+        // The janitor keeps a finished run's workspace for its TTL, and removes it once the TTL has passed.
+        var workspaces = _factory.Service<Baton.Workspaces.GitWorkspaces>();
+        Assert.Equal(0, await workspaces.SweepAsync(TimeSpan.FromHours(1), CancellationToken.None));
+        Assert.Single((await client.ListWorkspacesAsync()).Workspaces);
+        Assert.Equal(1, await workspaces.SweepAsync(TimeSpan.Zero, CancellationToken.None));
+        Assert.Empty((await client.ListWorkspacesAsync()).Workspaces);
     }
 
     public void Dispose()

@@ -24,7 +24,7 @@ public sealed class DashboardQueryPlanTests(ApiFactory factory) : IClassFixture<
     [Fact]
     public async Task The_log_tail_and_pages_read_one_runs_log_lines_by_index()
     {
-        foreach (var sql in new[] { RunLogs.TailSql, RunLogs.PageSql })
+        foreach (var sql in new[] { EventLog.LogTailSql, EventLog.LogPageSql })
         {
             var plan = await PlanAsync(sql, LogArgs);
             Assert.Contains("USING INDEX ix_events_run_type (run_id=? AND type=? AND seq>?)", plan, StringComparison.Ordinal);
@@ -35,7 +35,7 @@ public sealed class DashboardQueryPlanTests(ApiFactory factory) : IClassFixture<
     [Fact]
     public async Task An_attempts_log_reads_its_runs_log_lines_by_index()
     {
-        var plan = await PlanAsync(AgentPages.AttemptLogSql, new { RunId = "run_x", Phase = "draft", Iteration = 1, from = 0L, to = 1L, LogLines = 500 });
+        var plan = await PlanAsync(EventLog.AttemptLogSql, new { RunId = "run_x", Phase = "draft", Iteration = 1, from = 0L, to = 1L, LogLines = 500 });
         Assert.Contains("USING INDEX ix_events_run_type (run_id=? AND type=?)", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
     }

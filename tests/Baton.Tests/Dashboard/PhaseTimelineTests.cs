@@ -13,7 +13,7 @@ public class PhaseTimelineTests
         new(name, status, iteration, 1, T0.AddMinutes(startMin), endMin is { } e ? T0.AddMinutes(e) : null,
             endMin is { } end ? (end - startMin) * 60_000L : null, null, null, null, approval);
 
-    private static RunReads.EventRow Event(long seq, string type, string phase, int iteration, int atMin) =>
+    private static EventLog.EventRow Event(long seq, string type, string phase, int iteration, int atMin) =>
         new() { Seq = seq, RunId = "run_t", Type = type, Phase = phase, Iteration = iteration, CreatedAt = T0.AddMinutes(atMin).ToMs() };
 
     [Fact]

@@ -1,0 +1,287 @@
+using System.Data;
+using System.Text;
+using Baton.Client;
+using Baton.Dashboard;
+using Baton.Profiles;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Runs;
+
+/// <summary>
+/// The one owner of the `runs`, `run_counts` (kept by triggers), `phase_runs` and `profile_versions` tables' SQL: a
+/// run's creation and its reads (list pages, details, metrics). <see cref="RunTransitions"/> and the engine's phase
+/// writes still hold theirs until they move here.
+/// </summary>
+public static class RunStore
+{
+    /// <summary>Runs that can still change: the ones that hold workers and workspaces, and count against a key's quota.</summary>
+    private static readonly string[] ActiveStatuses = [.. new[] { RunStatus.Pending, RunStatus.Running, RunStatus.AwaitingApproval, RunStatus.Paused }.Select(s => s.Wire())];
+
+    /// <summary>What creating a run stores in `runs` (and `profile_versions`, once per profile version).</summary>
+    public sealed record NewRunRow(
+        string Id, LoadedProfile Profile, string? ProjectName, RunMode Mode, decimal? BudgetUsd, string? IdempotencyKey,
+        string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now);
+
+    /// <summary>Stores the profile version the run uses (unless it is stored already) and the run, pending.</summary>
+    public static async Task InsertAsync(IDbConnection c, IDbTransaction tx, NewRunRow run)
+    {
+        var now = run.Now.ToMs();
+        await c.ExecuteAsync(
+            "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
+            new { run.Profile.Hash, name = run.Profile.Profile.Name, run.Profile.Source, now }, tx);
+        await c.ExecuteAsync(
+            """
+            INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
+                             idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
+            VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
+            """,
+            new
+            {
+                id = run.Id,
+                profile = run.Profile.Profile.Name,
+                hash = run.Profile.Hash,
+                project = run.ProjectName,
+                mode = run.Mode.Wire(),
+                budget = run.BudgetUsd,
+                idempotencyKey = run.IdempotencyKey,
+                requestHash = run.RequestHash,
+                actor = run.Actor,
+                keyId = run.KeyId,
+                now,
+                repository = run.RepositoryId,
+            }, tx);
+    }
+
+    /// <summary>The run a request with this Idempotency-Key created, if one did.</summary>
+    public static Task<RunRow?> FindByIdempotencyKeyAsync(IDbConnection c, IDbTransaction? tx, string idempotencyKey) =>
+        c.QuerySingleOrDefaultAsync<RunRow?>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
+
+    /// <summary>How many runs the key created that have not finished yet.</summary>
+    public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId) =>
+        c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND status IN @ActiveStatuses", new { keyId, ActiveStatuses }, tx);
+
+    public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @runId", new { runId }, tx) != 0;
+
+    /// <summary>The run's status as stored (snake_case), or null when there is no such run.</summary>
+    public static Task<string?> StatusAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        c.ExecuteScalarAsync<string?>("SELECT status FROM runs WHERE id = @runId", new { runId }, tx);
+
+    /// <summary>Renames the run's project (null: none), as a change of the run: a new version.</summary>
+    public static Task SetProjectAsync(IDbConnection c, IDbTransaction tx, string runId, string? project, DateTimeOffset now) =>
+        c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",
+            new { project, now = now.ToMs(), runId }, tx);
+
+    /// <summary>Runs by profile and current status, from the counts the triggers keep (no scan of `runs`).</summary>
+    public static Task<IEnumerable<(string Profile, string Status, long Count)>> CountsAsync(IDbConnection c, IDbTransaction? tx) =>
+        c.QueryAsync<(string Profile, string Status, long Count)>(
+            "SELECT profile, status, SUM(count) FROM run_counts GROUP BY profile, status HAVING SUM(count) > 0 ORDER BY profile, status",
+            transaction: tx);
+
+    public static RunSummary Summary(RunRow r) => new(
+        r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
+        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed);
+
+    public sealed record ListQuery(string? Status, string? Profile, string? Project, int Limit, int Offset);
+
+    public static async Task<RunList> ListAsync(IDbConnection c, IDbTransaction? tx, ListQuery q)
+    {
+        // Only the filters given appear in the SQL, so each query can use its (filter, created_at, id) index.
+        var where = new StringBuilder();
+        var counts = new StringBuilder();
+        if (q.Status is not null)
+        {
+            where.Append(" AND status = @Status");
+            counts.Append(" AND status = @Status");
+        }
+        if (q.Profile is not null)
+        {
+            where.Append(" AND profile = @Profile");
+            counts.Append(" AND profile = @Profile");
+        }
+        if (q.Project is not null)
+        {
+            where.Append(" AND project_name = @Project");
+            counts.Append(" AND project_name = @Project");
+        }
+        // The summary's columns only (the intake is not in this table any more: run_intakes, migration 0011).
+        var rows = await c.QueryAsync<RunRow>(
+            $"""
+            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used
+            FROM runs WHERE 1 = 1{where} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset
+            """, q, tx);
+        var total = await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{counts}", q, tx);
+        return new RunList(rows.Select(Summary).ToList(), total, q.Limit, q.Offset);
+    }
+
+    /// <summary>
+    /// A page of the dashboard's runs list: filtered, or searched within the newest <paramref name="searchWindow"/>
+    /// runs in scope (a LIKE '%q%' cannot use an index), with the matches per status.
+    /// </summary>
+    public static async Task<RunListData> ListPageAsync(IDbConnection c, IDbTransaction? tx, RunListQuery q, int searchWindow)
+    {
+        const string columns = "id AS RunId, profile, project_name, status, wait_reason AS WaitingFor, current_phase, iteration, cost_usd, created_at, version";
+        // Only the filters given appear in the SQL, so each query can use its (filter, created_at, id) index.
+        var scope = new StringBuilder();
+        if (q.Profile is not null)
+        {
+            scope.Append(" AND profile = @Profile");
+        }
+        if (q.Project is not null)
+        {
+            scope.Append(" AND project_name = @Project");
+        }
+        var status = q.Status is null ? "" : " AND status = @Status";
+        var args = new DynamicParameters(new { q.Status, q.Profile, q.Project, q.Search, q.Limit, q.Offset });
+
+        if (q.Search is null)
+        {
+            var rows = await c.QueryAsync<ListRow>($"SELECT {columns} FROM runs WHERE 1 = 1{status}{scope} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset", args, tx);
+            // The counts table keeps (profile, project, status) totals, so counts cost nothing at a million runs.
+            var counts = (await c.QueryAsync<(string Status, long Count)>(
+                $"SELECT status, COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{scope} GROUP BY status", args, tx))
+                .Where(x => x.Count > 0).ToDictionary(x => x.Status, x => x.Count);
+            return new RunListData(rows.Select(r => r.ToListRow()).ToList(), Total(counts, q.Status), counts, null);
+        }
+
+        // A whole run id (pasted from a log or the CLI) finds that run at once, however old.
+        if (await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM runs WHERE id = @Search{scope}", args, tx) == 1)
+        {
+            var run = await c.QuerySingleAsync<ListRow>($"SELECT {columns} FROM runs WHERE id = @Search", args, tx);
+            var counts = new Dictionary<string, long> { [run.Status] = 1 };
+            var shown = q.Status is null || q.Status == run.Status ? [run.ToListRow()] : new List<RunListRow>();
+            return new RunListData(q.Offset == 0 ? shown : [], Total(counts, q.Status), counts, null);
+        }
+
+        // Otherwise a substring of the id, profile or project name, within the newest searchWindow runs in scope.
+        args.Add("Like", "%" + q.Search.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%");
+        args.Add("Window", searchWindow - 1);
+        var edge = await c.QuerySingleOrDefaultAsync<(long CreatedAt, string Id)?>(
+            $"SELECT created_at, id FROM runs WHERE 1 = 1{scope} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET @Window", args, tx);
+        var window = "";
+        if (edge is { } e)
+        {
+            args.Add("EdgeAt", e.CreatedAt);
+            args.Add("EdgeId", e.Id);
+            window = " AND created_at >= @EdgeAt AND (created_at > @EdgeAt OR id >= @EdgeId)";
+        }
+        const string match = @" AND (id LIKE @Like ESCAPE '\' OR profile LIKE @Like ESCAPE '\' OR project_name LIKE @Like ESCAPE '\')";
+        // One pass over the window gives the counts and the page's ids; reading the window twice (a page query and a
+        // count) doubled the cost of a search.
+        var matches = (await c.QueryAsync<(string Id, string Status)>(
+            $"SELECT id, status FROM runs WHERE 1 = 1{scope}{window}{match} ORDER BY created_at DESC, id DESC", args, tx)).ToList();
+        var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
+        var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
+        var found = ids.Count == 0 ? [] : (await c.QueryAsync<ListRow>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids }, tx)).ToDictionary(r => r.RunId);
+        return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : searchWindow);
+    }
+
+    private static long Total(IReadOnlyDictionary<string, long> counts, string? status) =>
+        status is null ? counts.Values.Sum() : counts.GetValueOrDefault(status);
+
+    private sealed class ListRow
+    {
+        public string RunId { get; set; } = "";
+        public string Profile { get; set; } = "";
+        public string? ProjectName { get; set; }
+        public string Status { get; set; } = "";
+        public string? WaitingFor { get; set; }
+        public string? CurrentPhase { get; set; }
+        public int Iteration { get; set; }
+        public double CostUsd { get; set; }
+        public long CreatedAt { get; set; }
+        public long Version { get; set; }
+
+        public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version);
+    }
+
+    private sealed class PhaseRunRow
+    {
+        public string Phase { get; set; } = "";
+        public int Iteration { get; set; }
+        public int Position { get; set; }
+        public string Status { get; set; } = "";
+        public int Attempts { get; set; }
+        public string? Feedback { get; set; }
+        public string? Error { get; set; }
+        public long? StartedAt { get; set; }
+        public long? CompletedAt { get; set; }
+        public string? GateStatus { get; set; }
+        public string? GateActor { get; set; }
+        public string? GateComment { get; set; }
+        public long? GateDecidedAt { get; set; }
+        public long? GateDeadline { get; set; }
+        public string? ValidationSkippedBy { get; set; }
+    }
+
+    public static async Task<RunDetail> DetailAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
+    {
+        var rows = (await c.QueryAsync<PhaseRunRow>(
+            "SELECT * FROM phase_runs WHERE run_id = @Id ORDER BY iteration, position", new { run.Id }, tx)).ToList();
+        var phases = rows.Select(p => new PhaseInfo(
+            p.Phase, p.Status, p.Iteration, p.Attempts, Times.FromMs(p.StartedAt), Times.FromMs(p.CompletedAt),
+            p.StartedAt is { } s && p.CompletedAt is { } e ? e - s : null,
+            p.Error, p.Feedback, p.ValidationSkippedBy,
+            p.GateStatus is null ? null : new Approval(p.GateStatus, p.GateActor, p.GateComment, Times.FromMs(p.GateDecidedAt), Times.FromMs(p.GateDeadline))))
+            .ToList();
+        // Phases not reached yet are shown as pending in the current iteration, so the list is the whole plan.
+        if (!run.RunStatus.IsTerminal())
+        {
+            foreach (var phase in profile.Phases.Where(ph => rows.All(r => r.Phase != ph.Name)))
+            {
+                phases.Add(new PhaseInfo(phase.Name, "pending", run.Iteration, 0, null, null, null, null, null, null, null));
+            }
+        }
+        var steps = rows.Where(r => r.StartedAt is not null)
+            .GroupBy(r => r.Phase)
+            .OrderBy(g => g.Min(r => r.StartedAt))
+            .ToDictionary(g => g.Key, g => Times.FromMs(g.Min(r => r.StartedAt!.Value)));
+        var intake = await RunIntakes.ReadAsync(c, tx, run.Id);
+        return new RunDetail(
+            run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
+            Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
+            intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
+            run.Version, phases, steps);
+    }
+
+    private sealed class PhaseTotals
+    {
+        public string Phase { get; set; } = "";
+        public int Iterations { get; set; }
+        public int Executions { get; set; }
+        public long TokensIn { get; set; }
+        public long TokensOut { get; set; }
+        public double CostUsd { get; set; }
+        public long DurationMs { get; set; }
+        public int ToolCalls { get; set; }
+        public int TestsRun { get; set; }
+        public int TestsPassed { get; set; }
+    }
+
+    /// <remarks>The totals are of `executions`: that query moves to the executions' store when it has one.</remarks>
+    public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
+    {
+        var totals = (await c.QueryAsync<PhaseTotals>(
+            """
+            SELECT phase, COUNT(DISTINCT iteration) AS iterations, COUNT(*) AS executions,
+                   SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd,
+                   COALESCE(SUM(duration_ms), 0) AS duration_ms, SUM(tool_calls) AS tool_calls,
+                   COALESCE(SUM(tests_run), 0) AS tests_run, COALESCE(SUM(tests_passed), 0) AS tests_passed
+            FROM executions WHERE run_id = @Id GROUP BY phase
+            """, new { run.Id }, tx)).ToList();
+        var phases = totals
+            .OrderBy(t => profile.IndexOf(t.Phase))
+            .Select(t => new PhaseMetrics(t.Phase, t.Iterations, t.Executions, t.TokensIn, t.TokensOut, (decimal)t.CostUsd,
+                t.DurationMs, t.ToolCalls, t.TestsRun, t.TestsPassed))
+            .ToList();
+        var decisions = await EventLog.DecisionsOfRunAsync(c, tx, run.Id);
+        var end = run.CompletedAt ?? run.UpdatedAt;
+        return new RunMetrics(
+            run.Id,
+            phases.Sum(p => p.TokensIn), phases.Sum(p => p.TokensOut), run.TokensUsed, (decimal)run.CostUsd,
+            end - run.CreatedAt,
+            phases.Sum(p => p.Executions), phases.Sum(p => p.ToolCalls), phases.Sum(p => p.TestsRun), phases.Sum(p => p.TestsPassed),
+            run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases);
+    }
+}
