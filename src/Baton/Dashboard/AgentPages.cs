@@ -6,48 +6,10 @@ using Baton.Client;
 using Baton.Dashboard.Components;
 using Baton.Engine;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Dashboard;
-
-/// <summary>An execution as the pages show it: in a run's phase or standalone, with its outcome and usage.</summary>
-public sealed class ExecutionRecord
-{
-    public string Id { get; set; } = "";
-    public string? RunId { get; set; }
-    public string? Phase { get; set; }
-    public int? Iteration { get; set; }
-    public string? WorkItemId { get; set; }
-    public string? WorkItemTitle { get; set; }
-    public string Worker { get; set; } = "";
-    public string WorkerKind { get; set; } = "";
-    public string Status { get; set; } = "";
-    public string? ErrorMessage { get; set; }
-    public string? Prompt { get; set; }
-    public string? Summary { get; set; }
-    public int? FilesChanged { get; set; }
-    public int? TestsRun { get; set; }
-    public int? TestsPassed { get; set; }
-    public string? Diff { get; set; }
-    public long CreatedAt { get; set; }
-    public long? StartedAt { get; set; }
-    public long? CompletedAt { get; set; }
-    public long? DurationMs { get; set; }
-    public long TokensIn { get; set; }
-    public long TokensOut { get; set; }
-    public double CostUsd { get; set; }
-    public int ToolCalls { get; set; }
-
-    public bool IsActive => Status is "pending" or "running";
-
-    /// <summary>How long it ran, or has been running by <paramref name="now"/>; null before it started.</summary>
-    public TimeSpan? Elapsed(DateTimeOffset now) =>
-        DurationMs is { } ms ? TimeSpan.FromMilliseconds(ms)
-        : StartedAt is { } started && Status == "running" ? now - Times.FromMs(started)
-        : null;
-}
 
 /// <summary>The executions list and an execution's page (with cancel), and the workspaces list.</summary>
 public static partial class AgentPages
@@ -78,9 +40,7 @@ public static partial class AgentPages
         }
         var (rows, total, workers) = await db.ReadAsync(async c =>
         {
-            var filter = new { status, worker, take = query.Limit, skip = query.Offset };
-            var rows = (await c.QueryAsync<ExecutionRecord>(ExecutionListSql(status, worker), filter)).ToList();
-            var total = await c.ExecuteScalarAsync<long>(ExecutionCountSql(status, worker), filter);
+            var (rows, total) = await ExecutionStore.ListAsync(c, null, status, worker, query.Limit, query.Offset);
             // The configured workers rather than DISTINCT over every execution; the page adds the filter's own value
             // when it names a worker that is no longer configured.
             var workers = (await WorkerStore.NamesAsync(c, null)).ToList();
@@ -98,43 +58,13 @@ public static partial class AgentPages
         });
     }
 
-    internal static string ExecutionListSql(string? status, string? worker) => $"""
-        SELECT id, run_id, phase, iteration, work_item_id, worker, worker_kind, status, error_message, created_at, started_at,
-               completed_at, duration_ms, tokens_in, tokens_out, cost_usd
-        FROM executions{ExecutionFilter(status, worker)}
-        ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @skip
-        """;
-
-    internal static string ExecutionCountSql(string? status, string? worker) => $"SELECT COUNT(*) FROM executions{ExecutionFilter(status, worker)}";
-
-    /// <summary>
-    /// The WHERE clause of the executions list with only the filters given, so each query can use its
-    /// (filter, created_at, id) index; "@x IS NULL OR col = @x" can use none.
-    /// </summary>
-    private static string ExecutionFilter(string? status, string? worker)
-    {
-        var conditions = new List<string>();
-        if (status is not null)
-        {
-            conditions.Add("status = @status");
-        }
-        if (worker is not null)
-        {
-            conditions.Add("worker = @worker");
-        }
-        return conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", conditions);
-    }
-
     private static Task<IResult> DetailAsync(string id, Database db, TimeProvider time) => RenderDetailAsync(id, db, time, null, 200);
 
     private static async Task<IResult> RenderDetailAsync(string id, Database db, TimeProvider time, string? problem, int statusCode)
     {
         var loaded = await db.ReadAsync(async c =>
         {
-            var row = await c.QuerySingleOrDefaultAsync<ExecutionRecord>(
-                """
-                SELECT e.*, w.title AS work_item_title FROM executions e LEFT JOIN work_items w ON w.id = e.work_item_id WHERE e.id = @id
-                """, new { id });
+            var row = await ExecutionStore.FindWithWorkItemAsync(c, null, id);
             if (row is null)
             {
                 return null;
@@ -150,26 +80,17 @@ public static partial class AgentPages
         return DashboardPages.Render<ExecutionPage>(new { Execution = loaded.row, Worker = loaded.worker, Logs = loaded.logs, Problem = problem }, statusCode);
     }
 
-    // Uses ix_events_run_type (run_id, type, seq); a test checks the plan.
-    internal const string AttemptLogSql = """
-        SELECT seq, created_at, phase, iteration, json_extract(data, '$.level'), json_extract(data, '$.message')
-        FROM events
-        WHERE run_id = @RunId AND type = 'log' AND phase = @Phase AND iteration = @Iteration AND created_at >= @from AND created_at <= @to
-        ORDER BY seq DESC LIMIT @LogLines
-        """;
-
     /// <summary>
     /// A standalone execution logs under its own id. A run's executions log under the run with the phase and
     /// iteration, so an attempt's lines are those of its phase and iteration between its start and its end.
     /// </summary>
-    private static async Task<List<LogLine>> LogsAsync(System.Data.IDbConnection c, ExecutionRecord row, DateTimeOffset now)
+    private static async Task<List<LogLine>> LogsAsync(System.Data.IDbConnection c, ExecutionRow row, DateTimeOffset now)
     {
         if (row.RunId is null)
         {
             return await Runs.RunLogs.TailAsync(c, row.Id, LogLines);
         }
-        var lines = await c.QueryAsync<(long Seq, long CreatedAt, string? Phase, long? Iteration, string Level, string Message)>(AttemptLogSql, new { row.RunId, row.Phase, row.Iteration, from = row.StartedAt ?? row.CreatedAt, to = row.CompletedAt ?? now.ToMs(), LogLines });
-        return lines.Reverse().Select(r => new LogLine(r.Seq, Times.FromMs(r.CreatedAt), r.Phase, (int?)r.Iteration, r.Level, r.Message)).ToList();
+        return await Runs.EventLog.AttemptLogAsync(c, null, row.RunId, row.Phase, row.Iteration, row.StartedAt ?? row.CreatedAt, row.CompletedAt ?? now.ToMs(), LogLines);
     }
 
     private static async Task<IResult> CancelAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunningExecutions running,
@@ -180,13 +101,12 @@ public static partial class AgentPages
         {
             return badForm!;
         }
-        var owner = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<(string Id, string? RunId)?>(
-            "SELECT id, run_id FROM executions WHERE id = @id", new { id }));
+        var owner = await db.ReadAsync(c => ExecutionStore.FindAsync(c, null, id));
         if (owner is null)
         {
             return DashboardPages.NotFound("Execution not found", $"There is no execution '{id}'.");
         }
-        if (owner.Value.RunId is { } runId)
+        if (owner.RunId is { } runId)
         {
             return await RenderDetailAsync(id, db, time,
                 $"This execution belongs to run {runId}; cancel the run on its page, which stops its execution.", 409);

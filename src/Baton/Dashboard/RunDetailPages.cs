@@ -68,7 +68,7 @@ public static class RunDetailPages
     private static Task<RunPageModel?> LoadAsync(string id, string tab, string? before, Database db, RunTransitions transitions, TimeProvider time) =>
         db.ReadAsync(async c =>
         {
-            var row = await RunTransitions.LoadRunAsync(c, null, id);
+            var row = await RunStore.LoadAsync(c, null, id);
             if (row is null)
             {
                 return null;

@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Engine;
@@ -20,7 +21,11 @@ public sealed class ExecutionRow
     public string? Phase { get; set; }
     public int? Iteration { get; set; }
     public string Worker { get; set; } = "";
+    public string WorkerKind { get; set; } = "";
     public string? WorkItemId { get; set; }
+
+    /// <summary>Read only by <see cref="ExecutionStore.FindWithWorkItemAsync"/>.</summary>
+    public string? WorkItemTitle { get; set; }
     public string Status { get; set; } = "";
     public string? ErrorMessage { get; set; }
     public string? Prompt { get; set; }
@@ -38,6 +43,28 @@ public sealed class ExecutionRow
     public string? Summary { get; set; }
     public int? FilesChanged { get; set; }
     public string? Diff { get; set; }
+
+    public bool IsActive => Status is ExecutionStatus.Pending or ExecutionStatus.Running;
+
+    /// <summary>How long it ran, or has been running by <paramref name="now"/>; null before it started.</summary>
+    public TimeSpan? Elapsed(DateTimeOffset now) =>
+        DurationMs is { } ms ? TimeSpan.FromMilliseconds(ms)
+        : StartedAt is { } started && Status == ExecutionStatus.Running ? now - Times.FromMs(started)
+        : null;
+}
+
+public sealed class PhaseTotals
+{
+    public string Phase { get; set; } = "";
+    public int Iterations { get; set; }
+    public int Executions { get; set; }
+    public long TokensIn { get; set; }
+    public long TokensOut { get; set; }
+    public double CostUsd { get; set; }
+    public long DurationMs { get; set; }
+    public int ToolCalls { get; set; }
+    public int TestsRun { get; set; }
+    public int TestsPassed { get; set; }
 }
 
 /// <summary>
@@ -49,6 +76,67 @@ public static class ExecutionStore
 {
     public static Task<ExecutionRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string id) =>
         c.QuerySingleOrDefaultAsync<ExecutionRow>("SELECT * FROM executions WHERE id = @id", new { id }, tx);
+
+    /// <summary>An execution with the title of its work item, for its page.</summary>
+    public static Task<ExecutionRow?> FindWithWorkItemAsync(IDbConnection c, IDbTransaction? tx, string id) =>
+        c.QuerySingleOrDefaultAsync<ExecutionRow>(
+            "SELECT e.*, w.title AS work_item_title FROM executions e LEFT JOIN work_items w ON w.id = e.work_item_id WHERE e.id = @id",
+            new { id }, tx);
+
+    /// <summary>A page of executions, newest first, with only the filters given, and how many match.</summary>
+    public static async Task<(List<ExecutionRow> Rows, long Total)> ListAsync(IDbConnection c, IDbTransaction? tx, string? status, string? worker, int take, int skip)
+    {
+        var filter = new { status, worker, take, skip };
+        var rows = (await c.QueryAsync<ExecutionRow>(ListSql(status, worker), filter, tx)).ToList();
+        return (rows, await c.ExecuteScalarAsync<long>(CountSql(status, worker), filter, tx));
+    }
+
+    internal static string ListSql(string? status, string? worker) => $"""
+        SELECT id, run_id, phase, iteration, work_item_id, worker, worker_kind, status, error_message, created_at, started_at,
+               completed_at, duration_ms, tokens_in, tokens_out, cost_usd
+        FROM executions{Filter(status, worker)}
+        ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @skip
+        """;
+
+    internal static string CountSql(string? status, string? worker) => $"SELECT COUNT(*) FROM executions{Filter(status, worker)}";
+
+    /// <summary>
+    /// The WHERE clause of the executions list with only the filters given, so each query can use its
+    /// (filter, created_at, id) index; "@x IS NULL OR col = @x" can use none.
+    /// </summary>
+    private static string Filter(string? status, string? worker)
+    {
+        var conditions = new List<string>();
+        if (status is not null)
+        {
+            conditions.Add("status = @status");
+        }
+        if (worker is not null)
+        {
+            conditions.Add("worker = @worker");
+        }
+        return conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", conditions);
+    }
+
+    /// <summary>A run's executions summed by phase (its metrics).</summary>
+    public static async Task<List<PhaseTotals>> PhaseTotalsOfRunAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        (await c.QueryAsync<PhaseTotals>(
+            """
+            SELECT phase, COUNT(DISTINCT iteration) AS iterations, COUNT(*) AS executions,
+                   SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd,
+                   COALESCE(SUM(duration_ms), 0) AS duration_ms, SUM(tool_calls) AS tool_calls,
+                   COALESCE(SUM(tests_run), 0) AS tests_run, COALESCE(SUM(tests_passed), 0) AS tests_passed
+            FROM executions WHERE run_id = @runId GROUP BY phase
+            """, new { runId }, tx)).ToList();
+
+    /// <summary>Tokens in and out and cost over every execution (`/metrics`).</summary>
+    public static Task<(long TokensIn, long TokensOut, double Cost)> UsageTotalsAsync(IDbConnection c, IDbTransaction? tx) =>
+        c.QuerySingleAsync<(long TokensIn, long TokensOut, double Cost)>(
+            "SELECT COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM executions", transaction: tx);
+
+    /// <summary>Executions by status (`/metrics`).</summary>
+    public static Task<IEnumerable<(string Status, long Count)>> CountsByStatusAsync(IDbConnection c, IDbTransaction? tx) =>
+        c.QueryAsync<(string Status, long Count)>("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status", transaction: tx);
 
     /// <summary>A phase's execution, running from its start.</summary>
     public static Task StartPhaseAsync(IDbConnection c, IDbTransaction tx, string id, string runId, string phase, int iteration, string worker, string workerKind, long now) =>

@@ -5,7 +5,6 @@ using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
 using Baton.Workspaces;
-using Dapper;
 
 namespace Baton.Engine;
 
@@ -194,7 +193,7 @@ public sealed class PhaseExecutor(
     /// </summary>
     private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, RunRow? run, TakenPhase? taken, List<int>? orphans)
     {
-        run ??= await RunTransitions.LoadRunAsync(c, tx, job.RunId);
+        run ??= await RunStore.LoadAsync(c, tx, job.RunId);
         if (run is null || run.RunStatus != RunStatus.Running || run.CurrentPhase != job.Phase || run.Iteration != job.Iteration || run.WaitReason is not null)
         {
             await JobQueue.DeleteAsync(c, tx, job);
@@ -233,12 +232,7 @@ public sealed class PhaseExecutor(
         }
 
         var phaseRun = taken is not null ? (taken.Feedback, taken.ValidationSkippedBy, taken.Attempts)
-            : await c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
-                """
-                UPDATE phase_runs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now), error = NULL
-                WHERE run_id = @runId AND phase = @phase AND iteration = @iteration
-                RETURNING feedback, validation_skipped_by, attempts
-                """, key, tx);
+            : await RunStore.StartPhaseRunAsync(c, tx, run.Id, phase.Name, iteration, key.now);
         var executionId = Ids.New("exe", time);
         await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, key.now);
         events.Add(run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
@@ -246,7 +240,7 @@ public sealed class PhaseExecutor(
         if (taken is null)
         {
             // After a hand-off the transition in this transaction has just set it.
-            await c.ExecuteAsync("UPDATE runs SET updated_at = @now WHERE id = @runId", key, tx);
+            await RunStore.TouchAsync(c, tx, run.Id, key.now);
         }
         return new Started(run, phase, iteration, phaseRun.Feedback, phaseRun.ValidationSkippedBy is not null, executionId, phaseRun.Attempts, worker, problem);
     }
@@ -265,9 +259,7 @@ public sealed class PhaseExecutor(
         var phase = s.Phase.Name;
         if (r.Usage.CostUsd != 0 || r.Usage.TokensIn + r.Usage.TokensOut != 0)
         {
-            await c.ExecuteAsync(
-                "UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @RunId",
-                new { cost = (double)r.Usage.CostUsd, tokens = r.Usage.TokensIn + r.Usage.TokensOut, job.RunId }, tx);
+            await RunStore.AddUsageAsync(c, tx, job.RunId, r.Usage.CostUsd, r.Usage.TokensIn + r.Usage.TokensOut);
         }
 
         if (r.Outcome is { } outcome)
@@ -297,8 +289,7 @@ public sealed class PhaseExecutor(
 
         if (retryAt is { } at)
         {
-            await c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @Error WHERE run_id = @RunId AND phase = @phase AND iteration = @Iteration",
-                new { r.Error, job.RunId, phase, s.Iteration }, tx);
+            await RunStore.RetryPhaseRunAsync(c, tx, job.RunId, phase, s.Iteration, r.Error);
             events.Add(job.RunId, new RunEvent("phase.retry_scheduled", phase, s.Iteration, null,
                 new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = at }), now);
             return null;

@@ -3,7 +3,6 @@ using System.Text;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Baton.Ops;
@@ -50,15 +49,14 @@ public static class OpsApi
             Header(text, "baton_rejections_total", "counter", "Gate rejections.");
             text.Append("baton_rejections_total ").Append(decisions.Rejections).Append('\n');
 
-            var usage = await c.QuerySingleAsync<(long TokensIn, long TokensOut, double Cost)>(
-                "SELECT COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM executions");
+            var usage = await Engine.ExecutionStore.UsageTotalsAsync(c, null);
             Header(text, "baton_tokens_total", "counter", "Model tokens used by agents.");
             text.Append("baton_tokens_total{direction=\"in\"} ").Append(usage.TokensIn).Append('\n');
             text.Append("baton_tokens_total{direction=\"out\"} ").Append(usage.TokensOut).Append('\n');
             Header(text, "baton_cost_usd_total", "counter", "Agent cost in US dollars.");
             text.Append("baton_cost_usd_total ").Append(usage.Cost.ToString(CultureInfo.InvariantCulture)).Append('\n');
 
-            var executions = await c.QueryAsync<(string Status, long Count)>("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status");
+            var executions = await Engine.ExecutionStore.CountsByStatusAsync(c, null);
             Header(text, "baton_executions_total", "counter", "Agent executions by status.");
             foreach (var (status, count) in executions)
             {

@@ -13,7 +13,7 @@ namespace Baton.Runs;
 /// run's creation and its reads (list pages, details, metrics). <see cref="RunTransitions"/> and the engine's phase
 /// writes still hold theirs until they move here.
 /// </summary>
-public static class RunStore
+public static partial class RunStore
 {
     /// <summary>Runs that can still change: the ones that hold workers and workspaces, and count against a key's quota.</summary>
     private static readonly string[] ActiveStatuses = [.. new[] { RunStatus.Pending, RunStatus.Running, RunStatus.AwaitingApproval, RunStatus.Paused }.Select(s => s.Wire())];
@@ -245,31 +245,9 @@ public static class RunStore
             run.Version, phases, steps);
     }
 
-    private sealed class PhaseTotals
-    {
-        public string Phase { get; set; } = "";
-        public int Iterations { get; set; }
-        public int Executions { get; set; }
-        public long TokensIn { get; set; }
-        public long TokensOut { get; set; }
-        public double CostUsd { get; set; }
-        public long DurationMs { get; set; }
-        public int ToolCalls { get; set; }
-        public int TestsRun { get; set; }
-        public int TestsPassed { get; set; }
-    }
-
-    /// <remarks>The totals are of `executions`: that query moves to the executions' store when it has one.</remarks>
     public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
     {
-        var totals = (await c.QueryAsync<PhaseTotals>(
-            """
-            SELECT phase, COUNT(DISTINCT iteration) AS iterations, COUNT(*) AS executions,
-                   SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd,
-                   COALESCE(SUM(duration_ms), 0) AS duration_ms, SUM(tool_calls) AS tool_calls,
-                   COALESCE(SUM(tests_run), 0) AS tests_run, COALESCE(SUM(tests_passed), 0) AS tests_passed
-            FROM executions WHERE run_id = @Id GROUP BY phase
-            """, new { run.Id }, tx)).ToList();
+        var totals = await Engine.ExecutionStore.PhaseTotalsOfRunAsync(c, tx, run.Id);
         var phases = totals
             .OrderBy(t => profile.IndexOf(t.Phase))
             .Select(t => new PhaseMetrics(t.Phase, t.Iterations, t.Executions, t.TokensIn, t.TokensOut, (decimal)t.CostUsd,

@@ -73,7 +73,7 @@ public static class RunsApi
 
     public static async Task<Results<Ok<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)
     {
-        var run = await db.ReadAsync(c => RunTransitions.LoadRunAsync(c, null, id));
+        var run = await db.ReadAsync(c => RunStore.LoadAsync(c, null, id));
         if (run is null)
         {
             return Problems.NotFound("run", id);
@@ -117,7 +117,7 @@ public static class RunsApi
 
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
-            var run = await RunTransitions.LoadRunAsync(c, tx, id);
+            var run = await RunStore.LoadAsync(c, tx, id);
             if (run is null)
             {
                 return new TransitionOutcome(new Ignored("no such run"), null);
@@ -139,7 +139,7 @@ public static class RunsApi
                 await RunStore.SetProjectAsync(c, tx, id, project, now);
                 await EventLog.AppendAsync(c, tx, id, new RunEvent("run.updated", null, run.Iteration, user.Actor(),
                     new Dictionary<string, object?> { ["project_name"] = project }), now);
-                result = result with { Run = await RunTransitions.LoadRunAsync(c, tx, id) };
+                result = result with { Run = await RunStore.LoadAsync(c, tx, id) };
             }
             return result;
         });
@@ -204,7 +204,7 @@ public static class RunsApi
     {
         var manifest = await db.ReadAsync(async c =>
         {
-            var run = await RunTransitions.LoadRunAsync(c, null, id);
+            var run = await RunStore.LoadAsync(c, null, id);
             return run is null ? null : await Artifacts.ArtifactStore.ManifestAsync(c, null, run.Id, await transitions.ProfileOfAsync(c, null, run));
         });
         return manifest is null ? Problems.NotFound("run", id) : TypedResults.Ok(manifest);
@@ -246,7 +246,7 @@ public static class RunsApi
     {
         var metrics = await db.ReadAsync(async c =>
         {
-            var run = await RunTransitions.LoadRunAsync(c, null, id);
+            var run = await RunStore.LoadAsync(c, null, id);
             return run is null ? null : await RunStore.MetricsAsync(c, null, run, await transitions.ProfileOfAsync(c, null, run));
         });
         return metrics is null ? Problems.NotFound("run", id) : TypedResults.Ok(metrics);

@@ -12,9 +12,6 @@ public abstract class SqlDialect
 {
     public static readonly SqlDialect Sqlite = new SqliteDialect();
 
-    /// <summary>The text of a top-level field of a JSON column.</summary>
-    public abstract string JsonText(string column, string field);
-
     /// <summary>
     /// What ends the sub-select that picks a job to claim. SQLite has one writer, so nothing can race the claim; with
     /// several writers it is <c>FOR UPDATE SKIP LOCKED</c>, and the claim repeats its lease condition in the update.
@@ -26,8 +23,6 @@ public abstract class SqlDialect
 
     private sealed class SqliteDialect : SqlDialect
     {
-        public override string JsonText(string column, string field) => $"json_extract({column}, '$.{field}')";
-
         public override string SkipLocked => "";
 
         public override bool IsDatabaseError(Exception ex) => ex is DbException;

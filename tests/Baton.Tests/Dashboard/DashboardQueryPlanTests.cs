@@ -1,4 +1,3 @@
-using Baton.Dashboard;
 using Baton.Runs;
 using Baton.Storage;
 using Baton.Tests.Support;
@@ -47,12 +46,12 @@ public sealed class DashboardQueryPlanTests(ApiFactory factory) : IClassFixture<
     public async Task The_executions_list_walks_an_index_in_order(string? status, string? worker, string index)
     {
         var args = new { status, worker, take = 50, skip = 0 };
-        var list = await PlanAsync(AgentPages.ExecutionListSql(status, worker), args);
+        var list = await PlanAsync(Baton.Engine.ExecutionStore.ListSql(status, worker), args);
         Assert.Contains("INDEX " + index, list, StringComparison.Ordinal);
         Assert.DoesNotContain("TEMP B-TREE", list, StringComparison.Ordinal);
         if (status is not null || worker is not null)
         {
-            var count = await PlanAsync(AgentPages.ExecutionCountSql(status, worker), args);
+            var count = await PlanAsync(Baton.Engine.ExecutionStore.CountSql(status, worker), args);
             Assert.Contains("USING COVERING INDEX", count, StringComparison.Ordinal);
         }
     }

@@ -1,0 +1,147 @@
+using System.Data;
+using System.Text;
+using Baton.Engine;
+using Baton.Profiles;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Runs;
+
+/// <summary>The writes of run transitions and phase starts to `runs` and `phase_runs`.</summary>
+public static partial class RunStore
+{
+    /// <summary>The run's row without its intake: every transition loads it, some twice.</summary>
+    public static Task<RunRow?> LoadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        c.QuerySingleOrDefaultAsync<RunRow>($"SELECT {RunRow.Columns} FROM runs WHERE id = @runId", new { runId }, tx);
+
+    /// <summary>The source of a profile version a run was created with.</summary>
+    public static Task<string> ProfileSourceAsync(IDbConnection c, IDbTransaction? tx, string hash) =>
+        c.QuerySingleAsync<string>("SELECT source FROM profile_versions WHERE hash = @hash", new { hash }, tx);
+
+    /// <summary>
+    /// Writes a transition's run state, guarded by the version it was decided on; returns the rows changed (0: someone
+    /// else changed the run in between).
+    /// </summary>
+    public static Task<int> ApplyTransitionAsync(IDbConnection c, IDbTransaction tx, RunRow run, Transition t, long nowMs) =>
+        c.ExecuteAsync(
+            """
+            UPDATE runs SET status = @status, current_phase = @CurrentPhase, iteration = @Iteration, wait_reason = @wait,
+                error = @Error, budget_approved = @BudgetApproved, iteration_base = @IterationBase,
+                resume_phase = @ResumePhase, resume_feedback = @ResumeFeedback, updated_at = @nowMs,
+                completed_at = CASE WHEN @terminal THEN @nowMs ELSE NULL END, version = version + 1
+            WHERE id = @id AND version = @version
+            """,
+            new
+            {
+                status = t.Status.Wire(),
+                t.CurrentPhase,
+                t.Iteration,
+                wait = t.Wait?.Wire(),
+                t.Error,
+                t.BudgetApproved,
+                t.IterationBase,
+                t.ResumePhase,
+                t.ResumeFeedback,
+                nowMs,
+                terminal = t.Status.IsTerminal(),
+                id = run.Id,
+                version = run.Version,
+            },
+            tx);
+
+    /// <summary>A run's phase started outside a transition (its first phase, a retry): the run changed now.</summary>
+    public static Task TouchAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>
+        c.ExecuteAsync("UPDATE runs SET updated_at = @nowMs WHERE id = @runId", new { runId, nowMs }, tx);
+
+    /// <summary>Adds an execution's spend to its run's totals.</summary>
+    public static Task AddUsageAsync(IDbConnection c, IDbTransaction tx, string runId, decimal costUsd, long tokens) =>
+        c.ExecuteAsync("UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @runId",
+            new { cost = (double)costUsd, tokens, runId }, tx);
+
+    /// <summary>A phase run starts one more attempt; returns what that attempt works from.</summary>
+    public static Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)> StartPhaseRunAsync(
+        IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, long nowMs) =>
+        c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
+            """
+            UPDATE phase_runs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @nowMs), error = NULL
+            WHERE run_id = @runId AND phase = @phase AND iteration = @iteration
+            RETURNING feedback, validation_skipped_by, attempts
+            """, new { runId, phase, iteration, nowMs }, tx);
+
+    /// <summary>A phase run waits for its retry, with the error that ended its last attempt.</summary>
+    public static Task RetryPhaseRunAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string? error) =>
+        c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @error WHERE run_id = @runId AND phase = @phase AND iteration = @iteration",
+            new { runId, phase, iteration, error }, tx);
+
+    /// <summary>A cancelled run's phase runs that had not ended.</summary>
+    public static Task CancelOpenPhaseRunsAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>
+        c.ExecuteAsync(
+            "UPDATE phase_runs SET status = 'cancelled', completed_at = @nowMs WHERE run_id = @runId AND status IN ('pending', 'running', 'awaiting_approval')",
+            new { runId, nowMs }, tx);
+
+    /// <summary>
+    /// The transition's phase runs in one statement. The phase of <paramref name="taken"/> starts running (one more
+    /// attempt, its last error cleared), and its row comes back; null fields of a change keep what is stored.
+    /// </summary>
+    public static async Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)?> UpsertPhaseRunsAsync(
+        IDbConnection c, IDbTransaction tx, string runId, Profile profile, IReadOnlyList<PhaseChange> phases, JobRow? taken, long nowMs)
+    {
+        if (phases.Count == 0)
+        {
+            return null;
+        }
+        var parameters = new DynamicParameters(new { runId, nowMs });
+        var rows = new StringBuilder();
+        var takenIndex = -1;
+        for (var i = 0; i < phases.Count; i++)
+        {
+            var p = phases[i];
+            var starts = taken is not null && p.Phase == taken.Phase && p.Iteration == taken.Iteration;
+            takenIndex = starts ? i : takenIndex;
+            rows.Append(i == 0 ? "" : ", ")
+                .Append($"(@runId, @p{i}, @it{i}, @pos{i}, @st{i}, @att{i}, @fb{i}, @err{i}, @sa{i}, @ca{i}, @gs{i}, @ga{i}, @gc{i}, @gd{i}, @gdl{i}, @vs{i})");
+            parameters.Add($"p{i}", p.Phase);
+            parameters.Add($"it{i}", p.Iteration);
+            parameters.Add($"pos{i}", profile.IndexOf(p.Phase));
+            parameters.Add($"st{i}", starts ? PhaseStatus.Running.Wire() : p.Status.Wire());
+            parameters.Add($"att{i}", starts ? 1 : 0);
+            parameters.Add($"fb{i}", p.Feedback);
+            parameters.Add($"err{i}", p.Error);
+            parameters.Add($"sa{i}", p.Started || starts ? nowMs : null);
+            parameters.Add($"ca{i}", p.Finished ? nowMs : null);
+            parameters.Add($"gs{i}", p.GateStatus);
+            parameters.Add($"ga{i}", p.GateActor);
+            parameters.Add($"gc{i}", p.GateComment);
+            parameters.Add($"gd{i}", p.GateActor is null ? null : nowMs);
+            parameters.Add($"gdl{i}", p.GateDeadline?.ToMs());
+            parameters.Add($"vs{i}", p.ValidationSkippedBy);
+        }
+        var sql = $"""
+            INSERT INTO phase_runs(run_id, phase, iteration, position, status, attempts, feedback, error, started_at, completed_at,
+                gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by)
+            VALUES {rows}
+            ON CONFLICT(run_id, iteration, phase) DO UPDATE SET
+                status = excluded.status,
+                attempts = phase_runs.attempts + excluded.attempts,
+                feedback = COALESCE(excluded.feedback, phase_runs.feedback),
+                error = CASE WHEN excluded.attempts > 0 THEN NULL ELSE COALESCE(excluded.error, phase_runs.error) END,
+                started_at = COALESCE(phase_runs.started_at, excluded.started_at),
+                completed_at = COALESCE(excluded.completed_at, phase_runs.completed_at),
+                gate_status = COALESCE(excluded.gate_status, phase_runs.gate_status),
+                gate_actor = COALESCE(excluded.gate_actor, phase_runs.gate_actor),
+                gate_comment = COALESCE(excluded.gate_comment, phase_runs.gate_comment),
+                gate_decided_at = COALESCE(excluded.gate_decided_at, phase_runs.gate_decided_at),
+                gate_deadline = COALESCE(excluded.gate_deadline, phase_runs.gate_deadline),
+                validation_skipped_by = COALESCE(excluded.validation_skipped_by, phase_runs.validation_skipped_by)
+            """;
+        if (takenIndex < 0)
+        {
+            await c.ExecuteAsync(sql, parameters, tx);
+            return null;
+        }
+        var returned = await c.QueryAsync<(string Phase, int Iteration, string? Feedback, string? ValidationSkippedBy, int Attempts)>(
+            sql + " RETURNING phase, iteration, feedback, validation_skipped_by, attempts", parameters, tx);
+        var row = returned.Single(r => r.Phase == taken!.Phase && r.Iteration == taken.Iteration);
+        return (row.Feedback, row.ValidationSkippedBy, row.Attempts);
+    }
+}
