@@ -31,7 +31,7 @@ public sealed class SqliteStatements : IDisposable
 
     private readonly string _path;
     private readonly nint _context = (nint)Interlocked.Increment(ref _nextContext);
-    private readonly ConcurrentQueue<string> _statements = new();
+    private readonly ConcurrentQueue<(nint Connection, string Sql)> _statements = new();
     private volatile bool _recording = true;
 
     private SqliteStatements(string path) => _path = path;
@@ -57,7 +57,10 @@ public sealed class SqliteStatements : IDisposable
     }
 
     /// <summary>Stops recording and returns each statement run since the start (or the last restart), in order.</summary>
-    public IReadOnlyList<string> Stop()
+    public IReadOnlyList<string> Stop() => [.. StopWithConnections().Select(s => s.Sql)];
+
+    /// <summary>As <see cref="Stop"/>, with the connection (its native handle) each statement ran on.</summary>
+    public IReadOnlyList<(nint Connection, string Sql)> StopWithConnections()
     {
         _recording = false;
         return [.. _statements];
@@ -138,7 +141,7 @@ public sealed class SqliteStatements : IDisposable
             // A trigger's statements arrive as "-- TRIGGER name"; the statement that fired it was recorded already.
             if (sql is not null && !sql.StartsWith("--", StringComparison.Ordinal))
             {
-                watch._statements.Enqueue(sql);
+                watch._statements.Enqueue((sqlite3_db_handle(statement), sql));
             }
         }
         return 0;
@@ -153,6 +156,9 @@ public sealed class SqliteStatements : IDisposable
     // The same e_sqlite3 library that Microsoft.Data.Sqlite loaded (the app's one native asset of that name).
     [DllImport("e_sqlite3")]
     private static extern int sqlite3_auto_extension(nint entry);
+
+    [DllImport("e_sqlite3")]
+    private static extern nint sqlite3_db_handle(nint statement);
 
     [DllImport("e_sqlite3")]
     private static extern nint sqlite3_db_filename(nint db, [MarshalAs(UnmanagedType.LPUTF8Str)] string name);
