@@ -141,7 +141,7 @@ internal static class RunListBench
     /// What RunStore.ListAsync would cost selecting only the columns a summary shows instead of <c>SELECT *</c>:
     /// the intake (up to 1 MiB, in overflow pages) is read for every listed row but never returned.
     /// </summary>
-    private static async Task<int> SummaryColumnsAsync(SqliteConnection c, Query q)
+    private static async Task<int> SummaryColumnsAsync(System.Data.Common.DbConnection c, Query q)
     {
         var rows = await c.QueryAsync<RunRow>(
             "SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used " +
@@ -186,7 +186,7 @@ internal static class RunListBench
                     "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
                     new { loaded.Hash, name = loaded.Profile.Name, loaded.Source, now = end.AddDays(-91).ToMs() }, tx);
             }
-            using var insert = c.CreateCommand();
+            using var insert = (SqliteCommand)c.CreateCommand();
             insert.Transaction = (SqliteTransaction)tx;
             insert.CommandText = """
                 INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error,

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using System.Reflection;
 using Dapper;
 using Microsoft.Data.Sqlite;
@@ -68,7 +69,7 @@ public sealed class Database : IAsyncDisposable, IDisposable
     /// <summary>Statements the writer prepared: how a test sees that a statement run again is not prepared again.</summary>
     public long Prepares => _writer.IsValueCreated ? _writer.Value.Prepares : 0;
 
-    public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken ct = default)
+    public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);
         // No PRAGMAs: they matter to writers only (durability, foreign keys, lock waits), and a WAL reader never waits
@@ -85,10 +86,10 @@ public sealed class Database : IAsyncDisposable, IDisposable
     /// only its changes are rolled back, and the exception is the caller's. A write sees the effects of the writes
     /// before it in its batch; it must not wait for another write (there is one writer).
     /// </summary>
-    public Task<T> WriteAsync<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default) =>
+    public Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default) =>
         _writer.Value.EnqueueAsync(write, ct);
 
-    public Task WriteAsync(Func<SqliteConnection, IDbTransaction, Task> write, CancellationToken ct = default) =>
+    public Task WriteAsync(Func<DbConnection, IDbTransaction, Task> write, CancellationToken ct = default) =>
         WriteAsync<bool>(async (c, tx) => { await write(c, tx); return true; }, ct);
 
     public async Task MigrateAsync(TimeProvider time, CancellationToken ct = default)

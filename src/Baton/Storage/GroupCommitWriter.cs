@@ -1,6 +1,6 @@
 using System.Data;
+using System.Data.Common;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
 
 namespace Baton.Storage;
 
@@ -37,7 +37,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     /// <summary>Read between writes only (the writer's loop changes it).</summary>
     public long Prepares => _connection.Prepares;
 
-    public Task<T> EnqueueAsync<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct)
+    public Task<T> EnqueueAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct)
     {
         if (ct.IsCancellationRequested)
         {
@@ -130,7 +130,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
     private abstract class PendingWrite
     {
-        public abstract Task RunAsync(SqliteConnection connection, IDbTransaction tx);
+        public abstract Task RunAsync(DbConnection connection, IDbTransaction tx);
 
         /// <summary>Records a failure; the first one counts (a write that failed alone stays failed if the COMMIT fails too).</summary>
         public abstract void Failed(Exception ex);
@@ -141,7 +141,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         public abstract void Complete();
     }
 
-    private sealed class PendingWrite<T>(Func<SqliteConnection, IDbTransaction, Task<T>> write, CancellationToken ct) : PendingWrite
+    private sealed class PendingWrite<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct) : PendingWrite
     {
         // Continuations run elsewhere: a caller's next step must not run on, and hold up, the writer's loop.
         private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -150,7 +150,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
         public Task<T> Task => _done.Task;
 
-        public override async Task RunAsync(SqliteConnection connection, IDbTransaction tx) => _result = await write(connection, tx);
+        public override async Task RunAsync(DbConnection connection, IDbTransaction tx) => _result = await write(connection, tx);
 
         public override void Failed(Exception ex) => _error ??= ex;
 

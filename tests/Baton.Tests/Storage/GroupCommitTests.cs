@@ -110,7 +110,7 @@ public sealed class GroupCommitTests : IAsyncLifetime
     }
 
     /// <summary>A write that keeps the writer busy until released: writes queued meanwhile form the next batch.</summary>
-    private async Task<(Task Held, TaskCompletionSource Release)> HoldTheWriterAsync(Func<SqliteConnection, IDbTransaction, Task>? thenWrite = null)
+    private async Task<(Task Held, TaskCompletionSource Release)> HoldTheWriterAsync(Func<System.Data.Common.DbConnection, IDbTransaction, Task>? thenWrite = null)
     {
         var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
