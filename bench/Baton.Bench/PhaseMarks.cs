@@ -10,8 +10,8 @@ namespace Baton.Bench;
 /// <remarks>
 /// No hook exists in src for this, and the bench must not change src, so it leans on one detail of
 /// <see cref="PhaseExecutor"/>: right after an execution's start transaction commits it arms a lease-renewal
-/// timer (due and period <c>JobQueue.LeaseDuration / 3</c>) through the injected <see cref="TimeProvider"/>, and it
-/// disposes that timer right after the finish transaction commits and the next job is signalled. So
+/// timer (due and period <c>JobQueue.LeaseDuration / 3</c>) through the injected <see cref="TimeProvider"/>, and
+/// <see cref="ExecutionLifecycle.FinishAsync"/> disposes that timer right after the finish transaction commits. So
 /// "renewal timer created" = phase started (durably), "renewal timer disposed" = phase finished (durably).
 /// If that detail changes, the latency part sees no marks and says so instead of reporting nonsense.
 /// </remarks>

@@ -125,8 +125,8 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
 /// <remarks>
 /// Lines leave the buffer only after the transaction that wrote them has committed, so a rollback loses none. One
 /// flush at a time (a second one would write the same lines again); the flush gate may be held while waiting for the
-/// database, but the buffer's lock never is. Before the execution's finish transaction, which writes the last lines
-/// (<see cref="WriteBufferedAsync"/>), <see cref="SealAsync"/> waits out a flush in flight and stops further ones.
+/// database, but the buffer's lock never is. Before the execution's finish transaction, which takes the last lines
+/// (<see cref="AddBuffered"/>), <see cref="SealAsync"/> waits out a flush in flight and stops further ones.
 /// </remarks>
 public sealed class LogSink(Database db, EngineSignals signals, TimeProvider time, string ownerId, string? phase, int? iteration, JobRow fence) : IAsyncDisposable
 {
@@ -209,7 +209,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         return batch.Count;
     }
 
-    /// <summary>After the transaction of <see cref="WriteBufferedAsync"/> committed: its lines leave the buffer (all of them, lease gone).</summary>
+    /// <summary>After the transaction that wrote the lines committed: they leave the buffer (all of them, lease gone).</summary>
     public void Written(int? lines, bool close)
     {
         lock (_lock)

@@ -14,8 +14,8 @@ public sealed record AttemptResult(AgentOutcome? Outcome, string? Error, bool Pe
         new(null, error, permanent, usage ?? AgentUsage.None, null, null);
 }
 
-/// <summary>A finished attempt and how long it took.</summary>
-public sealed record Attempt(AttemptResult Result, long DurationMs);
+/// <summary>A finished attempt, how long it took, and its lease keeper (stopped; disposed once the finish has committed).</summary>
+public sealed record Attempt(AttemptResult Result, long DurationMs, LeaseKeeper Lease);
 
 /// <summary>
 /// The one lifecycle of every execution, phase or standalone. It is started by its executor inside the claim's
@@ -31,32 +31,44 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
     {
         var clock = time.GetTimestamp();
         using var timer = new CancellationTokenSource(timeout, time);
-        await using var lease = LeaseKeeper.Start(queue, job, time, logger);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timer.Token, handle.Cancel.Token, lease.Lost);
-        AttemptResult result;
+        var lease = LeaseKeeper.Start(queue, job, time, logger);
+        var handedToFinish = false;
         try
         {
-            result = await work(linked.Token);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timer.Token, handle.Cancel.Token, lease.Lost);
+            AttemptResult result;
+            try
+            {
+                result = await work(linked.Token);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
+            {
+                return null;
+            }
+            catch (OperationCanceledException) when (timer.IsCancellationRequested)
+            {
+                result = AttemptResult.Failed($"timed out after {Durations.Format(timeout)}");
+            }
+            catch (AgentFailedException ex)
+            {
+                result = AttemptResult.Failed(ex.Message, ex.Usage);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                result = AttemptResult.Failed(ex.Message);
+            }
+            // The lease is renewed until here: the finish's fence then finds it held unless another worker has the job.
+            await lease.StopAsync();
+            handedToFinish = true;
+            return new Attempt(result, (long)time.GetElapsedTime(clock).TotalMilliseconds, lease);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested || handle.Cancel.IsCancellationRequested || lease.IsLost)
+        finally
         {
-            return null;
+            if (!handedToFinish)
+            {
+                await lease.DisposeAsync();
+            }
         }
-        catch (OperationCanceledException) when (timer.IsCancellationRequested)
-        {
-            result = AttemptResult.Failed($"timed out after {Durations.Format(timeout)}");
-        }
-        catch (AgentFailedException ex)
-        {
-            result = AttemptResult.Failed(ex.Message, ex.Usage);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            result = AttemptResult.Failed(ex.Message);
-        }
-        // The lease is kept until here: the finish's fence then finds it held unless another worker has the job.
-        await lease.StopAsync();
-        return new Attempt(result, (long)time.GetElapsedTime(clock).TotalMilliseconds);
     }
 
     /// <summary>
@@ -69,6 +81,7 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
     public async Task<(bool Held, T? Value)> FinishAsync<T>(
         JobRow job, string executionId, LogSink log, Attempt attempt, DateTimeOffset? retryAt, Func<IDbConnection, IDbTransaction, EventBatch, Task<T>> then)
     {
+        await using var lease = attempt.Lease;
         await log.SealAsync();
         var (logged, value) = await db.WriteAsync(async (c, tx) =>
         {

@@ -31,8 +31,8 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
 
     /// <summary>
     /// A worker at its concurrency limit leaves its jobs waiting (their executions stay pending). What counts is the
-    /// worker's jobs under a live lease: a claim takes a slot at once, in its own transaction, whereas an execution
-    /// shows as running only after the next one, and several workers may claim in between.
+    /// worker's jobs under a live lease: a claim (or a job inserted leased) takes a slot in the transaction that takes
+    /// it, which also counts a job claimed but not yet running an agent.
     /// </summary>
     private static string HasRoom(string worker) => $"""
         NOT EXISTS (SELECT 1 FROM workers w WHERE w.name = {worker} AND w.concurrency > 0
@@ -44,8 +44,10 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
 
     /// <summary>
-    /// Claims the next due job inside the caller's transaction, so that the claim and whatever starts the job (a
-    /// phase's start) commit together: one transaction, and no claimed-but-not-started state for a crash to leave.
+    /// Claims the next due job inside the caller's transaction, so that the claim and whatever starts the job (an
+    /// execution's start) commit together: one transaction, and no claimed-but-not-started state for a crash to leave.
+    /// The outer update repeats the lease condition: with several writers (PostgreSQL) the row picked may have been
+    /// claimed by another in between.
     /// </summary>
     public async Task<JobRow?> ClaimAsync(IDbConnection c, IDbTransaction tx)
     {
@@ -53,7 +55,8 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         var job = await c.QuerySingleOrDefaultAsync<JobRow>(
             $$"""
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
-            WHERE id = (SELECT j.id FROM jobs j
+            WHERE (lease_expires_at IS NULL OR lease_expires_at <= @now)
+              AND id = (SELECT j.id FROM jobs j
                         WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
                           {{WorkerHasRoom}}
                         ORDER BY j.run_at, j.id LIMIT 1 {{db.Dialect.SkipLocked}})
@@ -153,6 +156,6 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
 
-    public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
-        c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx);
+    /// <summary>Drops a job this worker claimed and will not run (its run moved on, its execution ended).</summary>
+    public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) => EndAsync(c, tx, job);
 }

@@ -77,7 +77,6 @@ public sealed class PhaseExecutor(
             if (nextStarted is not null)
             {
                 handedOver(next);
-                signals.Events.Fire();
             }
             (job, phase) = (next, nextStarted);
         }
@@ -267,7 +266,7 @@ public sealed class PhaseExecutor(
             var artifacts = outcome.Artifacts.ToList();
             if (r.Commit is { } commit)
             {
-                await GitWorkspaces.RecordFinishedAsync(c, tx, job.RunId, commit.Commit);
+                await WorkspaceStore.RecordFinishedAsync(c, tx, job.RunId, commit.Commit);
                 if (commit.Diff.Length > 0)
                 {
                     artifacts.Add(new ProducedArtifact($"{phase}.diff.patch", commit.Diff));

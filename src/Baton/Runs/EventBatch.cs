@@ -6,7 +6,7 @@ namespace Baton.Runs;
 
 /// <summary>
 /// The events of one transaction, appended as they happen and written together, in order, at its end
-/// (<see cref="EventLog.AppendManyAsync"/>). A phase hand-off appends five or more (log lines, artifacts, the
+/// (<see cref="EventLog.AppendManyAsync"/>). A phase hand-off appends 4 or more (log lines, artifacts, the
 /// transition's events, the next phase's start), which were as many statements.
 /// </summary>
 public sealed class EventBatch

@@ -31,11 +31,12 @@ public static class EventLog
         public long CreatedAt { get; set; }
     }
 
-    public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string runId, RunEvent e, DateTimeOffset now) =>
-        c.ExecuteAsync(
-            "INSERT INTO events(run_id, type, phase, iteration, actor, data, created_at) VALUES (@runId, @Type, @Phase, @Iteration, @Actor, @data, @now)",
-            new { runId, e.Type, e.Phase, e.Iteration, e.Actor, data = e.Data is null ? null : JsonSerializer.Serialize(e.Data, Json), now = now.ToUnixTimeMilliseconds() },
-            tx);
+    public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string runId, RunEvent e, DateTimeOffset now)
+    {
+        var batch = new EventBatch();
+        batch.Add(runId, e, now);
+        return batch.WriteAsync(c, tx);
+    }
 
     /// <summary>The newest event's seq (0 when there is none): where a stream of what happens from now on starts.</summary>
     public static Task<long> LastSeqAsync(IDbConnection c, IDbTransaction? tx) =>
@@ -88,7 +89,7 @@ public static class EventLog
     public sealed record NewEvent(string RunId, string Type, string? Phase, int? Iteration, string? Actor, string? Data, long CreatedAt);
 
     /// <summary>
-    /// Up to this many events go in one multi-row statement (a hand-off appends 4 or 5). More, and binding that many
+    /// Up to this many events go in one multi-row statement (a hand-off appends 4 or 5: its log line, artifact, transition and start events). More, and binding that many
     /// named parameters costs more than the statements it saves: a log flush of hundreds of lines runs one prepared
     /// single-row statement per line instead (AgentConfinementTests' 300,000-line agent took 19 s with 50-row
     /// statements, 10 s this way).
@@ -148,10 +149,15 @@ public static class EventLog
         ORDER BY seq DESC LIMIT @LogLines
         """;
 
-    public static Task AppendLogsAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? phase, int? iteration, string level, IEnumerable<string> messages, DateTimeOffset now) =>
-        c.ExecuteAsync(
-            "INSERT INTO events(run_id, type, phase, iteration, data, created_at) VALUES (@ownerId, 'log', @phase, @iteration, @data, @now)",
-            messages.Select(message => new { ownerId, phase, iteration, data = JsonSerializer.Serialize(new { level, message }), now = now.ToMs() }), tx);
+    public static Task AppendLogsAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? phase, int? iteration, string level, IEnumerable<string> messages, DateTimeOffset now)
+    {
+        var batch = new EventBatch();
+        foreach (var message in messages)
+        {
+            batch.AddLog(ownerId, phase, iteration, level, message, now);
+        }
+        return batch.WriteAsync(c, tx);
+    }
 
     /// <summary>Up to <paramref name="lines"/> log lines after the event <paramref name="after"/>, oldest first: a page of the whole log.</summary>
     public static async Task<List<Client.LogLine>> LogPageAsync(IDbConnection c, IDbTransaction? tx, string ownerId, int lines, long after) =>

@@ -10,8 +10,8 @@ namespace Baton.Runs;
 
 /// <summary>
 /// The one owner of the `runs`, `run_counts` (kept by triggers), `phase_runs` and `profile_versions` tables' SQL: a
-/// run's creation and its reads (list pages, details, metrics). <see cref="RunTransitions"/> and the engine's phase
-/// writes still hold theirs until they move here.
+/// run's creation and its reads (list pages, details, metrics) here, the writes of transitions and phase starts in
+/// RunStore.Transitions.cs.
 /// </summary>
 public static partial class RunStore
 {

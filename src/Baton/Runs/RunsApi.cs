@@ -11,7 +11,6 @@ namespace Baton.Runs;
 
 public static class RunsApi
 {
-    public const int MaxIntakeBytes = RunCreation.MaxIntakeBytes;
     private const int MaxNameLength = RunCreation.MaxNameLength;
     private const int MaxTextLength = 64 * 1024;
 

@@ -99,10 +99,6 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         await GitAsync(workspace.Path, drivers, ct, [.. args, "clean", "-fd", "--quiet"]);
     }
 
-    /// <summary>Inside an execution's finish transaction: the branch now stands at its commit.</summary>
-    public static Task RecordFinishedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string ownerId, string commit) =>
-        WorkspaceStore.RecordFinishedAsync(c, tx, ownerId, commit);
-
     /// <summary>
     /// The finished commit when only Baton's own commits lie past it on the branch (made by executions that never
     /// finished); HEAD when the branch is there already, or when anyone else committed on it since (work done outside

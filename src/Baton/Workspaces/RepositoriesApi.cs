@@ -14,7 +14,7 @@ public static class RepositoriesApi
         var repos = app.MapGroup("/api/repositories").WithTags("Repositories").RequireAuthorization(Roles.Viewer);
         repos.MapPost("/", CreateRepositoryAsync).RequireAuthorization(Roles.Operator);
         repos.MapGet("/", async (Database db) => TypedResults.Ok(new RepositoryList(
-            (await db.ReadAsync(c => RepositoryStore.ListWithCredentialsAsync(c, null))).Select(r => ToInfo(r)).ToList())));
+            (await db.ReadAsync(c => RepositoryStore.ListWithCredentialsAsync(c, null))).Select(ToInfo).ToList())));
         repos.MapGet("/{id}", GetRepositoryAsync);
         repos.MapDelete("/{id}", DeleteRepositoryAsync).RequireAuthorization(Roles.Operator);
 
@@ -108,8 +108,8 @@ public static class RepositoriesApi
             : Problems.NotFound("work item without executions", id);
 
     /// <summary>The URL is redacted again on the way out: a row written by an older Baton must not show a secret.</summary>
-    public static RepositoryInfo ToInfo(RepositoryRow r, string? credentialEnv = null) =>
-        new(r.Id, r.Name, RepositoryLocations.Redact(r.Url), r.DefaultBranch, Times.FromMs(r.CreatedAt), credentialEnv ?? r.CredentialEnv);
+    public static RepositoryInfo ToInfo(RepositoryRow r) =>
+        new(r.Id, r.Name, RepositoryLocations.Redact(r.Url), r.DefaultBranch, Times.FromMs(r.CreatedAt), r.CredentialEnv);
 
     public static WorkItemInfo ToInfo(WorkItemRow w) => new(w.Id, w.Title, w.Description, w.RepositoryId, Times.FromMs(w.CreatedAt));
 }

@@ -120,7 +120,7 @@ public class NewRunFormTests(ApiFactory factory) : IClassFixture<ApiFactory>
     public async Task An_oversized_upload_gets_a_clear_message_and_keeps_the_other_inputs()
     {
         using var browser = await SignedInAsync("operator");
-        var big = Encoding.UTF8.GetBytes(new string('a', RunsApi.MaxIntakeBytes + 1));
+        var big = Encoding.UTF8.GetBytes(new string('a', RunCreation.MaxIntakeBytes + 1));
         var posted = await PostAsync(browser, new Dictionary<string, string>
         {
             ["profile"] = "straight",
@@ -137,7 +137,7 @@ public class NewRunFormTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("value=\"3\"", posted.Html, StringComparison.Ordinal);
         Assert.Contains(">draft text</textarea>", posted.Html, StringComparison.Ordinal);
 
-        var text = await PostAsync(browser, new Dictionary<string, string> { ["profile"] = "straight", ["intake"] = new string('b', RunsApi.MaxIntakeBytes + 1) });
+        var text = await PostAsync(browser, new Dictionary<string, string> { ["profile"] = "straight", ["intake"] = new string('b', RunCreation.MaxIntakeBytes + 1) });
         Assert.Equal(HttpStatusCode.BadRequest, text.Status);
         Assert.Contains("Intake is larger than 1024 KiB. Shorten it", text.Html, StringComparison.Ordinal);
     }
