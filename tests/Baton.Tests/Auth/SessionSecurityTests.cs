@@ -89,13 +89,11 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
             await first.Client(second.Token).RevokeKeyAsync(bootstrap.KeyId);
         }
 
-        using var restarted = new BatonFactory(dataDir: dataDir);
-        var refused = Record.Exception(() => restarted.CreateClient());
+        var (exitCode, output) = await ServerProcess.RunUntilStartFailsAsync(dataDir, new Dictionary<string, string> { ["BATON_ADMIN_TOKEN"] = BatonFactory.AdminToken });
 
-        Assert.NotNull(refused);
-        var message = refused.GetBaseException().Message;
-        Assert.Contains("BATON_ADMIN_TOKEN", message, StringComparison.Ordinal);
-        Assert.Contains("revoked", message, StringComparison.Ordinal);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("BATON_ADMIN_TOKEN is the token of the key 'bootstrap-admin'", output, StringComparison.Ordinal);
+        Assert.Contains("revoked", output, StringComparison.Ordinal);
         using var db = new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")}");
         Assert.NotNull(await db.ExecuteScalarAsync<long?>("SELECT revoked_at FROM api_keys WHERE name = 'bootstrap-admin'"));
         Assert.Equal(0L, await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM api_keys WHERE name = 'bootstrap-admin' AND revoked_at IS NULL"));
@@ -113,13 +111,11 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
             await first.Client().RevokeKeyAsync(local.KeyId);
         }
 
-        using var restarted = new BatonFactory(dataDir: dataDir);
-        restarted.Settings["BATON_LOCAL_ADMIN_KEY"] = "true";
-        var refused = Record.Exception(() => restarted.CreateClient());
+        var (exitCode, output) = await ServerProcess.RunUntilStartFailsAsync(dataDir, new Dictionary<string, string> { ["BATON_LOCAL_ADMIN_KEY"] = "true" });
 
-        Assert.NotNull(refused);
-        Assert.Contains(Path.Combine(dataDir, "admin.token"), refused.GetBaseException().Message, StringComparison.Ordinal);
-        Assert.Contains("revoked", refused.GetBaseException().Message, StringComparison.Ordinal);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains($"the local admin key in {Path.Combine(dataDir, "admin.token")}", output, StringComparison.Ordinal);
+        Assert.Contains("revoked", output, StringComparison.Ordinal);
     }
 
     /// <summary>

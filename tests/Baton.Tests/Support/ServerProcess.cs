@@ -63,6 +63,43 @@ public sealed class ServerProcess : IDisposable
     public BatonClient Client(string token) => BatonClient.Create(Url, token);
 
     /// <summary>
+    /// Starts the server as an operator would and waits for it to give up at start-up: its exit code and everything it
+    /// printed. (In-process, WebApplicationFactory may race the failed host's own disposal and report an
+    /// ObjectDisposedException instead of the start-up error.)
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilStartFailsAsync(string dataDir, IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { typeof(BatonHost).Assembly.Location, "--urls", $"http://127.0.0.1:{FreePort()}" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dataDir,
+        };
+        start.Environment["BATON_DATA_DIR"] = dataDir;
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the server did not stop at start-up within 60 s:\n{await stdout}{await stderr}");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    /// <summary>
     /// `kill -9` of the server alone: no shutdown hooks, no flushing, and the agents it started live on — what an
     /// OOM kill or a crash looks like.
     /// </summary>
