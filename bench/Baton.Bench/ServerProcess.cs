@@ -154,32 +154,14 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     private async Task WaitUntilReadyAsync()
     {
-        using var http = new HttpClient { BaseAddress = Client.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < ReadyTimeout)
+        try
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the server exited with {_process.ExitCode}:\n{Output()}");
-            }
-            try
-            {
-                if ((await http.GetAsync("readyz")).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Listening but slow to answer on a busy machine; ask again until the deadline.
-            }
-            await Task.Delay(50);
+            await ServerReadiness.WaitAsync(Client.Http.BaseAddress!, ReadyTimeout, () => _process.HasExited ? $"the server exited with {_process.ExitCode}:\n{Output()}" : null);
         }
-        throw new TimeoutException($"the server did not become ready within {ReadyTimeout}:\n{Output()}");
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}:\n{Output()}", ex);
+        }
     }
 
     private string Output()

@@ -152,32 +152,14 @@ public sealed class ServerProcess : IDisposable
 
     private async Task WaitUntilReadyAsync()
     {
-        using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the server exited with {_process.ExitCode}:\n{Output}");
-            }
-            try
-            {
-                if ((await http.GetAsync("readyz")).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Listening but not answering within the probe's 2 s: a busy machine; ask again until the deadline.
-            }
-            await Task.Delay(50);
+            await ServerReadiness.WaitAsync(Url, TimeSpan.FromSeconds(60), () => _process.HasExited ? $"the server exited with {_process.ExitCode}:\n{Output}" : null);
         }
-        throw new TimeoutException($"the server did not become ready:\n{Output}");
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}:\n{Output}", ex);
+        }
     }
 
     private void Append(string? line)
