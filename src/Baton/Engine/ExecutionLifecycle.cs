@@ -74,8 +74,8 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
     /// <summary>
     /// The finish transaction: the fence (ending the job, or moving it to <paramref name="retryAt"/>), the log lines
     /// still buffered, the execution's record, then <paramref name="then"/>, what the kind of execution adds, and all
-    /// their events in one go. The log
-    /// lines leave their buffer only once this has committed: should it roll back, disposing the log writes them.
+    /// their events in one go. The log lines leave their buffer only once this has committed: should it roll back,
+    /// disposing the log writes them. The lease keeper is disposed here, after the commit.
     /// </summary>
     /// <returns>Whether the fence held, and what <paramref name="then"/> returned.</returns>
     public async Task<(bool Held, T? Value)> FinishAsync<T>(
