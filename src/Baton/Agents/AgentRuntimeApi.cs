@@ -87,7 +87,7 @@ public static class AgentRuntimeApi
                 return null;
             }
             var workerId = await WorkerStore.IdOfAsync(c, null, row.Worker) ?? row.Worker;
-            var logs = await Runs.RunLogs.TailAsync(c, row.RunId ?? row.Id, 200);
+            var logs = await Runs.EventLog.LogTailAsync(c, null, row.RunId ?? row.Id, 200, 0);
             return ToInfo(row, workerId, logs.Select(l => l.Message).ToList());
         });
         return info is null ? Problems.NotFound("execution", id) : TypedResults.Ok(info);

@@ -88,7 +88,7 @@ public static partial class AgentPages
     {
         if (row.RunId is null)
         {
-            return await Runs.RunLogs.TailAsync(c, row.Id, LogLines);
+            return await Runs.EventLog.LogTailAsync(c, null, row.Id, LogLines, 0);
         }
         return await Runs.EventLog.AttemptLogAsync(c, null, row.RunId, row.Phase, row.Iteration, row.StartedAt ?? row.CreatedAt, row.CompletedAt ?? now.ToMs(), LogLines);
     }

@@ -81,7 +81,7 @@ public static class RunDetailPages
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
             var timeline = PhaseTimeline.Layout(run.Phases, PhaseTimeline.GateWaits(gateEvents), ended);
-            var logs = tab == "logs" ? await Runs.RunLogs.TailAsync(c, id, LogLines) : null;
+            var logs = tab == "logs" ? await Runs.EventLog.LogTailAsync(c, null, id, LogLines, 0) : null;
             return new RunPageModel(
                 run, profile, lastEvent, tab, ended, timeline,
                 tab == "artifacts" ? await Artifacts.ArtifactStore.ManifestAsync(c, null, row.Id, profile) : null,
@@ -127,7 +127,7 @@ public static class RunDetailPages
             var after = 0L;
             while (true)
             {
-                var page = await db.ReadAsync(c => Runs.RunLogs.PageAsync(c, id, LogPage, after), ct);
+                var page = await db.ReadAsync(c => Runs.EventLog.LogPageAsync(c, null, id, LogPage, after), ct);
                 foreach (var line in page)
                 {
                     await writer.WriteLineAsync(LogText(line, "yyyy-MM-ddTHH:mm:ss.fffZ"));

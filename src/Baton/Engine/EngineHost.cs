@@ -207,7 +207,7 @@ public sealed class EngineHost(
                 }
                 // A phase execution it left running stays so: the retry's start records it as lost, and stops its agent
                 // if that still runs (an orphan of a crash before this attempt, say).
-                await RunLogs.AppendAsync(c, tx, job.ExecutionId ?? job.RunId, job.Phase, job.Iteration, "error",
+                await EventLog.AppendLogsAsync(c, tx, job.ExecutionId ?? job.RunId, job.Phase, job.Iteration, "error",
                     [$"{error}; trying again at {retryAt:O} (attempt {job.Attempts} of {MaxJobAttempts})"], now);
             }, CancellationToken.None);
             signals.Events.Fire();

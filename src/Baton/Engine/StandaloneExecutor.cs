@@ -62,7 +62,7 @@ public sealed class StandaloneExecutor(
             }
             var repositoryId = execution.WorkItemId is null ? null : await WorkItemStore.RepositoryIdOfAsync(c, tx, execution.WorkItemId);
             await ExecutionStore.StartStandaloneAsync(c, tx, id, now.ToMs());
-            await RunLogs.AppendAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
+            await EventLog.AppendLogsAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
             return new StandaloneStart(job, handle, [], new Work(execution.Prompt ?? "", worker.ToDefinition(), repositoryId));
         }
         catch

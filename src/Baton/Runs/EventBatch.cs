@@ -18,7 +18,7 @@ public sealed class EventBatch
 
     /// <summary>A log line of a run's phase (or of a standalone execution, <paramref name="ownerId"/>).</summary>
     public void AddLog(string ownerId, string? phase, int? iteration, string level, string message, DateTimeOffset now) =>
-        _rows.Add(new(ownerId, RunLogs.EventType, phase, iteration, null, JsonSerializer.Serialize(new { level, message }), now.ToMs()));
+        _rows.Add(new(ownerId, EventLog.LogType, phase, iteration, null, JsonSerializer.Serialize(new { level, message }), now.ToMs()));
 
     public async Task WriteAsync(IDbConnection c, IDbTransaction tx)
     {

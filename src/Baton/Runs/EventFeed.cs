@@ -67,7 +67,7 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
             for (var i = lo; i < _events.Count && events.Count < limit; i++)
             {
                 var e = _events[i];
-                if (runId is null ? e.Type != RunLogs.EventType : e.RunId == runId)
+                if (runId is null ? e.Type != EventLog.LogType : e.RunId == runId)
                 {
                     events.Add(e);
                 }

@@ -7,11 +7,17 @@ namespace Baton.Runs;
 
 /// <summary>
 /// The append-only event log, and the one owner of the `events` table's SQL. Events are written in the transaction of
-/// the change they record. Log lines are events too (type `log`, see <see cref="RunLogs"/>), so they stream live with
+/// the change they record. Log lines are events too (type <see cref="LogType"/>), so they stream live with
 /// every other event under the same resumable cursor.
 /// </summary>
 public static class EventLog
 {
+    /// <summary>
+    /// Log lines are events of this type ({level, message}) of their run or standalone execution: they stream live with
+    /// every other event, under the same resumable cursor, and nothing else stores them.
+    /// </summary>
+    public const string LogType = "log";
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

@@ -132,7 +132,7 @@ public static class EventStream
                         foreach (var e in events)
                         {
                             last = e.Seq;
-                            var isLog = e.Type == RunLogs.EventType;
+                            var isLog = e.Type == EventLog.LogType;
                             if (isLog && !style.Logs)
                             {
                                 continue;

@@ -262,7 +262,7 @@ public static class RunsApi
             return Problems.Invalid(errors);
         }
         var logs = await db.ReadAsync(async c =>
-            !await RunStore.ExistsAsync(c, null, id) ? null : new Client.RunLogs(id, await RunLogs.TailAsync(c, id, count, since)));
+            !await RunStore.ExistsAsync(c, null, id) ? null : new Client.RunLogs(id, await EventLog.LogTailAsync(c, null, id, count, since)));
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 
