@@ -291,6 +291,21 @@ public sealed class BrowserTests(ITestOutputHelper output)
 
             Assert.True(problems.Count == 0, "The browser reported problems:\n" + string.Join("\n", problems));
         }
+        catch when (browser.Pages.Count > 0)
+        {
+            // A rare CI timeout left no trace: say where the page was and what it showed.
+            var page = browser.Pages[0];
+            try
+            {
+                output.WriteLine($"Failed at {page.Url}:\n{await page.InnerTextAsync("body", new() { Timeout = 5_000 })}");
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "failure.png"), FullPage = true, Timeout = 5_000 });
+            }
+            catch (PlaywrightException)
+            {
+                // The page is gone or stuck too: the test's own error is what matters.
+            }
+            throw;
+        }
         finally
         {
             await browser.CloseAsync();
