@@ -37,7 +37,7 @@ internal static partial class DashboardPagesBench
             throw;
         }
         await using var server = await BenchServer.StartAsync(dir, options.LatencyWorkers, options.WatchedDataDir, timeRequests: true);
-        var db = new Database(databasePath);
+        var db = new SqliteDatabase(databasePath);
         var someId = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT id FROM runs ORDER BY created_at LIMIT 1 OFFSET @half", new { half = options.SeedRuns / 2 }));
         var looked = await FinishedRunAsync(server);
         Query[] queries =

@@ -22,7 +22,7 @@ internal sealed record EventFacts(
 
     public static async Task<EventFacts> ReadAsync(string databasePath, IReadOnlyCollection<string> runIds)
     {
-        var db = new Database(databasePath);
+        var db = new SqliteDatabase(databasePath);
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("CREATE TEMP TABLE bench_runs(id TEXT PRIMARY KEY)");
         await using (var tx = await c.BeginTransactionAsync())

@@ -75,7 +75,7 @@ internal static class RunListBench
 
         await using var server = await BenchServer.StartAsync(dir, options.LatencyWorkers, options.WatchedDataDir);
         var http = server.Client.Http;
-        var db = new Database(databasePath);
+        var db = new SqliteDatabase(databasePath);
 
         await Warmup.UntilJitSettlesAsync(async () =>
         {
@@ -156,7 +156,7 @@ internal static class RunListBench
         (q.Status is null ? "" : " AND status = @Status") + (q.Profile is null ? "" : " AND profile = @Profile")
         + (q.Project is null ? "" : " AND project_name = @Project");
 
-    private static async Task<(int Rows, long Total, string Plan)> DescribeAsync(BenchServer server, Database db, Query q)
+    private static async Task<(int Rows, long Total, string Plan)> DescribeAsync(BenchServer server, SqliteDatabase db, Query q)
     {
         var page = await server.Client.ListRunsAsync(q.Status, q.Profile, q.Project, PageSize, q.Offset);
         // The same SQL RunStore.ListAsync builds, for EXPLAIN QUERY PLAN.
@@ -169,7 +169,7 @@ internal static class RunListBench
     /// <summary>Inserts <paramref name="count"/> runs spread over 90 days, statuses, profiles and projects, in one transaction.</summary>
     public static async Task SeedAsync(string dataDir, string databasePath, int count, int intakeBytes)
     {
-        var db = new Database(databasePath);
+        var db = new SqliteDatabase(databasePath);
         await db.MigrateAsync(TimeProvider.System);
         var catalog = new ProfileCatalog(System.IO.Path.Combine(dataDir, "profiles")).Current();
         var profiles = Profiles.Select(p => (Loaded: catalog.Find(p.Name) ?? throw new InvalidOperationException($"built-in profile {p.Name} is missing"), p.Share)).ToList();

@@ -20,7 +20,7 @@ internal static class WriteFloor
         var dataDir = BenchServer.NewDataDir(root);
         try
         {
-            var db = new Database(Path.Combine(dataDir, "baton.db"));
+            var db = new SqliteDatabase(Path.Combine(dataDir, "baton.db"));
             await db.MigrateAsync(TimeProvider.System);
             var queue = new JobQueue(db, new Ops.NodeMetrics(), TimeProvider.System);
             var now = DateTimeOffset.UtcNow.ToMs();
@@ -62,7 +62,7 @@ internal static class WriteFloor
         return Distribution.Of(samples);
     }
 
-    private static async Task<Distribution> TimeOpenAsync(Database db, Func<Microsoft.Data.Sqlite.SqliteConnection, Task> action)
+    private static async Task<Distribution> TimeOpenAsync(SqliteDatabase db, Func<Microsoft.Data.Sqlite.SqliteConnection, Task> action)
     {
         await using var c = await db.OpenAsync();
         return await TimeAsync(() => action(c));

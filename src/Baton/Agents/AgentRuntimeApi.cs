@@ -97,12 +97,10 @@ public static class AgentRuntimeApi
     {
         var status = await db.WriteAsync(async (c, tx) =>
         {
-            var before = await ExecutionStore.CancelStandaloneAsync(c, tx, id, time.GetUtcNow().ToMs());
-            if (before is ExecutionStatus.Pending or ExecutionStatus.Running)
-            {
-                await JobQueue.DeleteOfExecutionAsync(c, tx, id);
-            }
-            return before;
+            // The job first: a claim locks the job, then starts the execution; taking the two in the other order
+            // deadlocks with it on PostgreSQL. Only a standalone execution has a job of its own, and an ended one none.
+            await JobQueue.DeleteOfExecutionAsync(c, tx, id);
+            return await ExecutionStore.CancelStandaloneAsync(c, tx, id, time.GetUtcNow().ToMs());
         });
         switch (status)
         {

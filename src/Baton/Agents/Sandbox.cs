@@ -67,7 +67,7 @@ public sealed class Sandbox
         _logger = logger;
         _time = time;
         var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 1 } h && Path.IsPathFullyQualified(h) ? h : null;
-        _private = new[] { options.DataDir, options.WorkDir, Path.GetDirectoryName(options.DatabasePath)!, home }
+        _private = new[] { options.DataDir, options.WorkDir, options.Database.SqlitePath is { } db ? Path.GetDirectoryName(db) : null, home }
             .OfType<string>().Select(p => Workspaces.RepositoryLocations.RealPath(Path.GetFullPath(p))).Distinct(StringComparer.Ordinal).ToArray();
     }
 

@@ -53,12 +53,12 @@ public static class WorkerStore
 
     /// <summary>Those of <paramref name="names"/> that name a worker.</summary>
     public static Task<IEnumerable<string>> ExistingNamesAsync(IDbConnection c, IDbTransaction? tx, IReadOnlyCollection<string> names) =>
-        c.QueryAsync<string>("SELECT name FROM workers WHERE name IN @names", new { names }, tx);
+        c.QueryAsync<string>($"SELECT name FROM workers WHERE {SqlDialect.Of(c).In("name", "@names")}", new { names = names.ToArray() }, tx);
 
     public static Task InsertAsync(IDbConnection c, IDbTransaction tx, WorkerRow row, string createdBy) =>
         c.ExecuteAsync(
             "INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at) VALUES (@Id, @Name, @Kind, @Config, @Concurrency, @createdBy, @CreatedAt)",
-            new { row.Id, row.Name, row.Kind, row.Config, row.Concurrency, createdBy, row.CreatedAt }, tx);
+            new { row.Id, row.Name, row.Kind, Config = new JsonParameter(row.Config), row.Concurrency, createdBy, row.CreatedAt }, tx);
 
     /// <summary>A worker from a file (created_by 'file'): it replaces the settings of the worker of the same name.</summary>
     public static Task UpsertFromFileAsync(IDbConnection c, IDbTransaction tx, WorkerRow row) =>
@@ -67,7 +67,7 @@ public static class WorkerStore
             INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at)
             VALUES (@Id, @Name, @Kind, @Config, @Concurrency, 'file', @CreatedAt)
             ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, config = excluded.config, concurrency = excluded.concurrency
-            """, row, tx);
+            """, new { row.Id, row.Name, row.Kind, Config = new JsonParameter(row.Config), row.Concurrency, row.CreatedAt }, tx);
 
     public static async Task<bool> DeleteAsync(IDbConnection c, IDbTransaction tx, string id) =>
         await c.ExecuteAsync("DELETE FROM workers WHERE id = @id", new { id }, tx) == 1;

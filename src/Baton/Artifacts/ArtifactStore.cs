@@ -53,12 +53,12 @@ public static class ArtifactStore
             return [];
         }
         var rows = await c.QueryAsync<(string Name, byte[] Content)>(
-            """
+            $"""
             SELECT a.name, b.content FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
-            WHERE a.run_id = @runId AND a.name IN @names
+            WHERE a.run_id = @runId AND {SqlDialect.Of(c).In("a.name", "@names")}
               AND a.iteration = (SELECT MAX(x.iteration) FROM artifacts x WHERE x.run_id = a.run_id AND x.name = a.name)
             """,
-            new { runId, names }, tx);
+            new { runId, names = names.ToArray() }, tx);
         return rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
     }
 

@@ -192,7 +192,7 @@ public static class ExecutionStore
                 """
                 UPDATE executions SET status = 'cancelled', error_message = 'cancelled', completed_at = @now,
                     duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE @now - started_at END
-                WHERE id = @id
+                WHERE id = @id AND status IN ('pending', 'running')
                 """, new { id, now }, tx);
         }
         return status;

@@ -46,26 +46,69 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// <summary>
     /// Claims the next due job inside the caller's transaction, so that the claim and whatever starts the job (an
     /// execution's start) commit together: one transaction, and no claimed-but-not-started state for a crash to leave.
-    /// The outer update repeats the lease condition: with several writers (PostgreSQL) the row picked may have been
-    /// claimed by another in between.
+    /// With several writers (PostgreSQL) the claim takes steps instead (<see cref="ClaimOfManyWritersAsync"/>).
     /// </summary>
     public async Task<JobRow?> ClaimAsync(IDbConnection c, IDbTransaction tx)
     {
         var now = time.GetUtcNow().ToMs();
-        var job = await c.QuerySingleOrDefaultAsync<JobRow>(
-            $$"""
-            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
-            WHERE (lease_expires_at IS NULL OR lease_expires_at <= @now)
-              AND id = (SELECT j.id FROM jobs j
-                        WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
-                          {{WorkerHasRoom}}
-                        ORDER BY j.run_at, j.id LIMIT 1 {{db.Dialect.SkipLocked}})
-            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
-            """,
-            new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now },
-            tx);
+        var claim = new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now };
+        var job = SqlDialect.Of(c).SingleWriter
+            ? await c.QuerySingleOrDefaultAsync<JobRow>(
+                $$"""
+                UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+                WHERE (lease_expires_at IS NULL OR lease_expires_at <= @now)
+                  AND id = (SELECT j.id FROM jobs j
+                            WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
+                              {{WorkerHasRoom}}
+                            ORDER BY j.run_at, j.id LIMIT 1)
+                RETURNING {{Returned}}
+                """,
+                claim, tx)
+            : await ClaimOfManyWritersAsync(c, tx, claim);
         metrics.JobClaims.Add(job is null ? EmptyClaim : FoundClaim);
         return job;
+    }
+
+    private const string Returned = "id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id";
+
+    /// <summary>
+    /// The claim with several writers, in steps: lock a due job no one else is locking (SKIP LOCKED), then, if its
+    /// worker has a limit, lock the worker's row and count again. Under read committed two claimers would each count
+    /// the other's claim out; the worker's lock makes the second wait until the first committed, and its count (a new
+    /// statement) sees it.
+    /// </summary>
+    private static async Task<JobRow?> ClaimOfManyWritersAsync(IDbConnection c, IDbTransaction tx, object claim)
+    {
+        var picked = await c.QuerySingleOrDefaultAsync<(long Id, string? Worker)?>(
+            $"""
+            SELECT j.id, j.worker FROM jobs j
+            WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now) {WorkerHasRoom}
+            ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED
+            """, claim, tx);
+        if (picked is not { } job || (job.Worker is { } worker && !await LockWorkerWithRoomAsync(c, tx, worker, claim)))
+        {
+            return null;
+        }
+        return await c.QuerySingleAsync<JobRow>(
+            $"""
+            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+            WHERE id = @id
+            RETURNING {Returned}
+            """, With(claim, "id", job.Id), tx);
+    }
+
+    /// <summary>Locks a worker's row (when it has a limit) until the commit, then says whether it has room for one more job.</summary>
+    private static async Task<bool> LockWorkerWithRoomAsync(IDbConnection c, IDbTransaction tx, string worker, object claim)
+    {
+        await c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
+        return await c.ExecuteScalarAsync<bool>($"SELECT {HasRoom("@worker")}", With(claim, "worker", worker), tx);
+    }
+
+    private static DynamicParameters With(object parameters, string name, object value)
+    {
+        var all = new DynamicParameters(parameters);
+        all.Add(name, value);
+        return all;
     }
 
     public static readonly string EmptyClaim = Ops.NodeMetrics.Label("result", "empty");
@@ -75,16 +118,23 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// Inside a transition that the caller goes straight on from: the run's next phase job, inserted already leased to
     /// the caller (its first claim), unless its worker is at its limit (then null, and it is queued as usual).
     /// </summary>
-    public Task<JobRow?> EnqueueLeasedAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>
-        c.QuerySingleOrDefaultAsync<JobRow>(
+    public async Task<JobRow?> EnqueueLeasedAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now)
+    {
+        var leased = new { job.Kind, runId, job.Phase, job.Iteration, job.Worker, now, owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds };
+        if (!SqlDialect.Of(c).SingleWriter && job.Worker is not null)
+        {
+            // As a claim does: the worker's lock, so that its room is counted after any claim of it in flight commits.
+            await c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @Worker AND concurrency > 0 FOR UPDATE", leased, tx);
+        }
+        return await c.QuerySingleOrDefaultAsync<JobRow>(
             $"""
             INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, attempts, lease_owner, lease_token, lease_expires_at)
             SELECT @Kind, @runId, @Phase, @Iteration, @now, @now, @Worker, 1, @owner, @token, @expires
             WHERE {HasRoom("@Worker")}
-            RETURNING id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id
+            RETURNING {Returned}
             """,
-            new { job.Kind, runId, job.Phase, job.Iteration, job.Worker, now, owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds },
-            tx);
+            leased, tx);
+    }
 
     /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
     public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
@@ -153,6 +203,16 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);
 
     /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
+    /// <summary>
+    /// Locks the run's jobs before its row, where a decision outside the engine (approve, cancel) may delete them:
+    /// the engine locks a job, then its run, and taking the two the other way round would deadlock with it. Nothing
+    /// to lock with one writer.
+    /// </summary>
+    public static Task LockOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
+        SqlDialect.Of(c).SingleWriter
+            ? Task.CompletedTask
+            : c.ExecuteAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
+
     public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
 

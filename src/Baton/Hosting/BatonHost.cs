@@ -30,7 +30,7 @@ public static class BatonHost
         // Resolved from the final configuration when first needed, so hosts and tests can add settings late.
         services.AddSingleton(sp => BatonOptions.From(sp.GetRequiredService<IConfiguration>()));
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new Database(sp.GetRequiredService<BatonOptions>().DatabasePath));
+        services.AddSingleton(sp => Database.Open(sp.GetRequiredService<BatonOptions>().Database));
         services.AddSingleton(sp => new ProfileCatalog(Path.Combine(sp.GetRequiredService<BatonOptions>().DataDir, "profiles")));
         services.AddSingleton<EngineSignals>();
         services.AddSingleton<RunningExecutions>();

@@ -7,7 +7,8 @@ public sealed class BatonOptions
 
     public required string DataDir { get; init; }
 
-    public required string DatabasePath { get; init; }
+    /// <summary>BATON_DATABASE: an SQLite file (default <c>&lt;data dir&gt;/baton.db</c>) or a PostgreSQL connection string.</summary>
+    public required Storage.DatabaseSetting Database { get; init; }
 
     /// <summary>
     /// BATON_WORK_DIR: where workspaces, clones, scratch folders and execution folders live. Never inside the data dir,
@@ -63,15 +64,7 @@ public sealed class BatonOptions
     public static BatonOptions From(IConfiguration config)
     {
         var dataDir = Path.GetFullPath(config["BATON_DATA_DIR"] is { Length: > 0 } d ? d : ".baton");
-        var database = config["BATON_DATABASE"];
-        if (database is { Length: > 0 } && (database.Contains("Host=", StringComparison.OrdinalIgnoreCase) || database.StartsWith("postgres", StringComparison.OrdinalIgnoreCase)))
-        {
-            throw new InvalidOperationException(
-                "BATON_DATABASE looks like a PostgreSQL connection string; this build supports embedded SQLite only (a file path, or unset for <data dir>/baton.db).");
-        }
-        var databasePath = database is { Length: > 0 }
-            ? Path.GetFullPath(database.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase) ? database["Data Source=".Length..] : database)
-            : Path.Combine(dataDir, "baton.db");
+        var database = Storage.DatabaseSetting.From(config["BATON_DATABASE"], dataDir);
         var workDir = Path.GetFullPath(config["BATON_WORK_DIR"] is { Length: > 0 } wd ? wd : dataDir.TrimEnd(Path.DirectorySeparatorChar) + "-work");
         if (IsInside(workDir, dataDir) || IsInside(dataDir, workDir))
         {
@@ -141,7 +134,7 @@ public sealed class BatonOptions
             SessionTtl = sessionTtl,
             DataDir = dataDir,
             WorkDir = workDir,
-            DatabasePath = databasePath,
+            Database = database,
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
             LocalAdminKey = localAdminKey,
             Role = role,

@@ -70,6 +70,18 @@ public sealed class BadInputExceptionHandler(ILogger<BadInputExceptionHandler> l
                 await Problems.WriteAsync(context, bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Invalid input", detail,
                     bad.StatusCode == 400 ? new Dictionary<string, string[]> { [field] = [detail] } : null);
                 return true;
+            case Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.CharacterNotInRepertoire or Npgsql.PostgresErrorCodes.UntranslatableCharacter }:
+                // PostgreSQL text cannot hold the NUL character (SQLite's can): input that holds one is refused whole.
+                const string nul = "text must not contain the NUL character (U+0000)";
+                if (context.Request.Path.StartsWithSegments("/api"))
+                {
+                    await Problems.WriteAsync(context, 400, "Invalid input", nul);
+                }
+                else
+                {
+                    await Dashboard.DashboardPages.Render<Dashboard.Components.MessagePage>(new { Heading = "Invalid input", Message = nul + "." }, 400).ExecuteAsync(context);
+                }
+                return true;
             case Runs.ConcurrencyConflictException conflict:
                 await Problems.WriteAsync(context, 409, "Conflict", conflict.Message);
                 return true;

@@ -38,16 +38,20 @@ public sealed class StartupInitializer(
             Directory.CreateDirectory(options.WorkDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         Directory.CreateDirectory(options.WorkDir);
-        Directory.CreateDirectory(Path.GetDirectoryName(options.DatabasePath)!);
         Directory.CreateDirectory(Path.Combine(options.DataDir, "profiles"));
-        try
+        if (options.Database.SqlitePath is { } sqlitePath)
         {
-            _lock = new FileStream(options.DatabasePath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new InvalidOperationException(
-                $"another Baton process is using {options.DatabasePath}; stop it, or give this one its own BATON_DATA_DIR");
+            // One process owns an SQLite file; PostgreSQL is shared by design.
+            Directory.CreateDirectory(Path.GetDirectoryName(sqlitePath)!);
+            try
+            {
+                _lock = new FileStream(sqlitePath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                throw new InvalidOperationException(
+                    $"another Baton process is using {sqlitePath}; stop it, or give this one its own BATON_DATA_DIR");
+            }
         }
 
         await db.MigrateAsync(time, cancellationToken);

@@ -10,9 +10,13 @@ namespace Baton.Runs;
 /// <summary>The writes of run transitions and phase starts to `runs` and `phase_runs`.</summary>
 public static partial class RunStore
 {
-    /// <summary>The run's row without its intake: every transition loads it, some twice.</summary>
+    /// <summary>
+    /// The run's row without its intake: every transition loads it, some twice. In a write transaction the row is
+    /// locked until the commit, so that what is decided on it stays true (several writers, ADR 25).
+    /// </summary>
     public static Task<RunRow?> LoadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        c.QuerySingleOrDefaultAsync<RunRow>($"SELECT {RunRow.Columns} FROM runs WHERE id = @runId", new { runId }, tx);
+        c.QuerySingleOrDefaultAsync<RunRow>(
+            $"SELECT {RunRow.Columns} FROM runs WHERE id = @runId{(tx is null ? "" : SqlDialect.Of(c).ForUpdate)}", new { runId }, tx);
 
     /// <summary>The source of a profile version a run was created with.</summary>
     public static Task<string> ProfileSourceAsync(IDbConnection c, IDbTransaction? tx, string hash) =>

@@ -59,7 +59,7 @@ public static partial class RunStore
 
     /// <summary>How many runs the key created that have not finished yet.</summary>
     public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId) =>
-        c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND status IN @ActiveStatuses", new { keyId, ActiveStatuses }, tx);
+        c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")}", new { keyId, ActiveStatuses }, tx);
 
     public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @runId", new { runId }, tx) != 0;
@@ -166,14 +166,15 @@ public static partial class RunStore
             args.Add("EdgeId", e.Id);
             window = " AND created_at >= @EdgeAt AND (created_at > @EdgeAt OR id >= @EdgeId)";
         }
-        const string match = @" AND (id LIKE @Like ESCAPE '\' OR profile LIKE @Like ESCAPE '\' OR project_name LIKE @Like ESCAPE '\')";
+        var like = SqlDialect.Of(c).LikeIgnoringCase;
+        var match = $@" AND (id {like} @Like ESCAPE '\' OR profile {like} @Like ESCAPE '\' OR project_name {like} @Like ESCAPE '\')";
         // One pass over the window gives the counts and the page's ids; reading the window twice (a page query and a
         // count) doubled the cost of a search.
         var matches = (await c.QueryAsync<(string Id, string Status)>(
             $"SELECT id, status FROM runs WHERE 1 = 1{scope}{window}{match} ORDER BY created_at DESC, id DESC", args, tx)).ToList();
         var matched = matches.GroupBy(m => m.Status).ToDictionary(g => g.Key, g => (long)g.Count());
         var ids = matches.Where(m => q.Status is null || m.Status == q.Status).Skip(q.Offset).Take(q.Limit).Select(m => m.Id).ToList();
-        var found = ids.Count == 0 ? [] : (await c.QueryAsync<ListRow>($"SELECT {columns} FROM runs WHERE id IN @ids", new { ids }, tx)).ToDictionary(r => r.RunId);
+        var found = ids.Count == 0 ? [] : (await c.QueryAsync<ListRow>($"SELECT {columns} FROM runs WHERE {SqlDialect.Of(c).In("id", "@ids")}", new { ids }, tx)).ToDictionary(r => r.RunId);
         return new RunListData(ids.Select(id => found[id].ToListRow()).ToList(), Total(matched, q.Status), matched, edge is null ? null : searchWindow);
     }
 

@@ -62,6 +62,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     public async Task<TransitionOutcome> ApplyInTransactionAsync(
         IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger, long? expectedVersion = null, EventBatch? events = null, bool takeNextPhase = false)
     {
+        await JobQueue.LockOfRunAsync(c, tx, runId);
         var run = await RunStore.LoadAsync(c, tx, runId);
         if (run is null)
         {

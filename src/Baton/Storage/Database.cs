@@ -2,58 +2,29 @@ using System.Data;
 using System.Data.Common;
 using System.Reflection;
 using Dapper;
-using Microsoft.Data.Sqlite;
 
 namespace Baton.Storage;
 
 /// <summary>
-/// The embedded SQLite database: WAL, synchronous=FULL (a committed transition survives power loss), pooled
-/// connections for reads, and one writer that owns one long-lived connection and commits queued writes together.
+/// Where Baton keeps its state: embedded SQLite (<see cref="SqliteDatabase"/>, one process) or PostgreSQL
+/// (<see cref="PostgresDatabase"/>, any number of nodes). Stores see only this: reads on a connection of their own,
+/// writes in a transaction that commits durably before the caller goes on, and the <see cref="Dialect"/> for the
+/// few statements the two write differently (ADR 23, ADR 25).
 /// </summary>
-public sealed class Database : IAsyncDisposable, IDisposable
+public abstract class Database : IAsyncDisposable, IDisposable
 {
-    private readonly Lazy<GroupCommitWriter> _writer;
-
     static Database()
     {
-        SQLitePCL.Batteries_V2.Init();
         DefaultTypeMap.MatchNamesWithUnderscores = true;
     }
 
-    public Database(string path)
-    {
-        Path = path;
-        ConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        _writer = new(() => new GroupCommitWriter(OpenWriterConnection()));
-    }
-
-    public string Path { get; }
-
-    public string ConnectionString { get; }
+    /// <summary>The database <paramref name="setting"/> names: a PostgreSQL connection string, else an SQLite file path.</summary>
+    public static Database Open(DatabaseSetting setting) => setting.PostgresConnectionString is { } pg
+        ? new PostgresDatabase(pg)
+        : new SqliteDatabase(setting.SqlitePath!);
 
     /// <summary>The SQL that differs from one database to another.</summary>
-    public SqlDialect Dialect => SqlDialect.Sqlite;
-
-    /// <summary>Most writes one batch holds: bounds how long the first of them waits for its commit.</summary>
-    public const int MaxBatch = 64;
-
-    public async Task<SqliteConnection> OpenAsync(CancellationToken ct = default)
-    {
-        var connection = new SqliteConnection(ConnectionString);
-        await connection.OpenAsync(ct);
-        // Per-connection settings; a pooled connection may be new, so they are set on every open.
-        await connection.ExecuteAsync(ConnectionPragmas);
-        return connection;
-    }
-
-    private const string ConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+    public abstract SqlDialect Dialect { get; }
 
     private long _reads;
 
@@ -61,107 +32,87 @@ public sealed class Database : IAsyncDisposable, IDisposable
     public long Reads => Interlocked.Read(ref _reads);
 
     /// <summary>Commits since start-up, each ending one batch of writes: how a test sees that writes share a commit.</summary>
-    public long Commits => _writer.IsValueCreated ? _writer.Value.Commits : 0;
+    public abstract long Commits { get; }
 
     /// <summary>Writes since start-up, committed or failed: with <see cref="Commits"/>, how many share a commit.</summary>
-    public long Writes => _writer.IsValueCreated ? _writer.Value.Writes : 0;
-
-    /// <summary>Statements the writer prepared: how a test sees that a statement run again is not prepared again.</summary>
-    public long Prepares => _writer.IsValueCreated ? _writer.Value.Prepares : 0;
+    public abstract long Writes { get; }
 
     public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);
-        // No PRAGMAs: they matter to writers only (durability, foreign keys, lock waits), and a WAL reader never waits
-        // for a lock. Three statements fewer for every read.
-        await using var connection = new SqliteConnection(ConnectionString);
-        await connection.OpenAsync(ct);
+        await using var connection = await OpenReaderAsync(ct);
         return await read(connection);
     }
 
     /// <summary>
-    /// Runs <paramref name="write"/> atomically and durably: the task completes after the COMMIT that holds it (and its
-    /// fsync) returned, so whatever the caller does next — kill a process, notify a waiter — follows a committed state.
-    /// The write shares its transaction with other queued writes but runs in a SAVEPOINT of its own: if it throws,
-    /// only its changes are rolled back, and the exception is the caller's. A write sees the effects of the writes
-    /// before it in its batch; it must not wait for another write (there is one writer).
+    /// Runs <paramref name="write"/> atomically and durably: the task completes after the COMMIT that holds it
+    /// returned, so whatever the caller does next (kill a process, notify a waiter) follows a committed state. If it
+    /// throws, none of its changes stay, and the exception is the caller's.
     /// </summary>
-    public Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default) =>
-        _writer.Value.EnqueueAsync(write, ct);
+    public abstract Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default);
 
     public Task WriteAsync(Func<DbConnection, IDbTransaction, Task> write, CancellationToken ct = default) =>
         WriteAsync<bool>(async (c, tx) => { await write(c, tx); return true; }, ct);
 
-    public async Task MigrateAsync(TimeProvider time, CancellationToken ct = default)
-    {
-        await using (var connection = await OpenAsync(ct))
-        {
-            // journal_mode is persistent in the file; it only needs saying once.
-            await connection.ExecuteAsync("PRAGMA journal_mode=WAL;");
-            await connection.ExecuteAsync(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
-        }
+    /// <summary>Brings the schema up to date; safe to call from several processes at once.</summary>
+    public abstract Task MigrateAsync(TimeProvider time, CancellationToken ct = default);
 
-        foreach (var (version, sql) in LoadMigrations())
-        {
-            await WriteAsync(async (c, tx) =>
-            {
-                var applied = await c.ExecuteScalarAsync<long>(
-                    "SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, tx);
-                if (applied > 0)
-                {
-                    return;
-                }
-                await c.ExecuteAsync(sql, transaction: tx);
-                await c.ExecuteAsync(
-                    "INSERT INTO schema_migrations(version, applied_at) VALUES (@version, @now)",
-                    new { version, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, tx);
-            }, ct);
-        }
-    }
+    /// <summary>Whether the database answers and holds Baton's schema: /readyz.</summary>
+    public abstract Task<bool> IsReachableAsync(CancellationToken ct);
 
-    public async Task<bool> IsReachableAsync(CancellationToken ct)
-    {
-        try
-        {
-            await using var connection = await OpenAsync(ct);
-            return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations") > 0;
-        }
-        catch (SqliteException)
-        {
-            return false;
-        }
-    }
+    /// <summary>A connection for reads, open, with nothing else set up.</summary>
+    protected abstract Task<DbConnection> OpenReaderAsync(CancellationToken ct);
 
-    /// <summary>Lets the queued writes finish, then closes the writer's connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (_writer.IsValueCreated)
-        {
-            await _writer.Value.DisposeAsync();
-        }
-    }
+    public abstract ValueTask DisposeAsync();
 
     // A host disposed synchronously (a test factory) disposes its singletons this way.
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    /// <summary>The writer's own connection: outside the pool (clearing a pool never closes it), set up once, its statements prepared once.</summary>
-    private PreparedStatementConnection OpenWriterConnection()
+    public void Dispose()
     {
-        var connection = new PreparedStatementConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString());
-        connection.Open();
-        connection.Execute(ConnectionPragmas);
-        return connection;
+        DisposeAsync().AsTask().GetAwaiter().GetResult();
+        GC.SuppressFinalize(this);
     }
 
-    private static IEnumerable<(string Version, string Sql)> LoadMigrations()
+    /// <summary>The migrations in <paramref name="folder"/> (embedded resources), in version order.</summary>
+    protected static IEnumerable<(string Version, string Sql)> LoadMigrations(string folder)
     {
         var assembly = Assembly.GetExecutingAssembly();
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith("migrations/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        var prefix = folder + "/";
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
             using var stream = assembly.GetManifestResourceStream(name)!;
             using var reader = new StreamReader(stream);
-            yield return (name["migrations/".Length..^".sql".Length], reader.ReadToEnd());
+            yield return (name[prefix.Length..^".sql".Length], reader.ReadToEnd());
         }
     }
+}
+
+/// <summary>BATON_DATABASE, read: exactly one of an SQLite file path and a PostgreSQL connection string (keyword form).</summary>
+public sealed record DatabaseSetting(string? SqlitePath, string? PostgresConnectionString)
+{
+    public bool IsPostgres => PostgresConnectionString is not null;
+
+    /// <summary>
+    /// Reads BATON_DATABASE: unset means <c>&lt;data dir&gt;/baton.db</c>; <c>postgres://</c> or <c>postgresql://</c> URIs
+    /// and Npgsql keyword strings (<c>Host=…;Database=…</c>) mean PostgreSQL; anything else is an SQLite file path
+    /// (optionally written <c>Data Source=path</c>).
+    /// </summary>
+    public static DatabaseSetting From(string? setting, string dataDir)
+    {
+        if (setting is not { Length: > 0 })
+        {
+            return new(Path.Combine(dataDir, "baton.db"), null);
+        }
+        if (setting.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || setting.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(null, PostgresDatabase.FromUri(setting));
+        }
+        if (setting.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(null, PostgresDatabase.Normalize(setting));
+        }
+        return new(Path.GetFullPath(setting.StartsWith("Data Source=", StringComparison.OrdinalIgnoreCase) ? setting["Data Source=".Length..] : setting), null);
+    }
+
+    /// <summary>Where it is, for messages: never with a password.</summary>
+    public override string ToString() => SqlitePath ?? PostgresDatabase.Describe(PostgresConnectionString!);
 }

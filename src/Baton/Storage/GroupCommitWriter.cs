@@ -6,7 +6,7 @@ namespace Baton.Storage;
 
 /// <summary>
 /// SQLite's one writer, as one loop over one connection. Writes queue up while a COMMIT waits for its fsync; the
-/// next transaction takes all of them (up to <see cref="Database.MaxBatch"/>), each in a SAVEPOINT of its own, and
+/// next transaction takes all of them (up to <see cref="SqliteDatabase.MaxBatch"/>), each in a SAVEPOINT of its own, and
 /// commits them with one COMMIT — one fsync for the batch instead of one per write, so durable writes per second
 /// grow with the load instead of being capped by the disk's flush latency.
 /// </summary>
@@ -44,7 +44,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             return Task.FromCanceled<T>(ct);
         }
         var pending = new PendingWrite<T>(write, ct);
-        return _queue.Writer.TryWrite(pending) ? pending.Task : Task.FromException<T>(new ObjectDisposedException(nameof(Database)));
+        return _queue.Writer.TryWrite(pending) ? pending.Task : Task.FromException<T>(new ObjectDisposedException(nameof(SqliteDatabase)));
     }
 
     public async ValueTask DisposeAsync()
@@ -56,10 +56,10 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        var batch = new List<PendingWrite>(Database.MaxBatch);
+        var batch = new List<PendingWrite>(SqliteDatabase.MaxBatch);
         while (await _queue.Reader.WaitToReadAsync())
         {
-            while (batch.Count < Database.MaxBatch && _queue.Reader.TryRead(out var write))
+            while (batch.Count < SqliteDatabase.MaxBatch && _queue.Reader.TryRead(out var write))
             {
                 // A caller that gave up before its write began loses nothing by its write not running.
                 if (!write.CancelIfRequested())

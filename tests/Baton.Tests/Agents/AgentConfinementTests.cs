@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Baton.Client;
+using Baton.Storage;
 using Baton.Tests.Support;
-using Microsoft.Data.Sqlite;
+using Dapper;
 
 namespace Baton.Tests.Agents;
 
@@ -253,19 +254,9 @@ public sealed class AgentConfinementTests : IDisposable
 
     private async Task<List<string>> LogLinesAsync(string runId)
     {
-        SqliteConnection.ClearAllPools();
-        await using var db = new SqliteConnection($"Data Source={_factory.DatabasePath};Mode=ReadOnly");
-        await db.OpenAsync();
-        await using var command = db.CreateCommand();
-        command.CommandText = "SELECT json_extract(data, '$.message') FROM events WHERE run_id = $run AND type = 'log' ORDER BY rowid";
-        command.Parameters.AddWithValue("$run", runId);
-        var lines = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            lines.Add(reader.GetString(0));
-        }
-        return lines;
+        var data = await _factory.Service<Database>().ReadAsync(c => c.QueryAsync<string>(
+            "SELECT data FROM events WHERE run_id = @runId AND type = 'log' ORDER BY seq", new { runId }));
+        return [.. data.Select(d => System.Text.Json.JsonDocument.Parse(d).RootElement.GetProperty("message").GetString()!)];
     }
 
     private static async Task AcceptAllAsync(TcpListener listener)

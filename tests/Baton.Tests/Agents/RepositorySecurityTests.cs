@@ -3,8 +3,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Baton.Client;
+using Baton.Storage;
 using Baton.Tests.Dashboard;
 using Baton.Tests.Support;
+using Dapper;
 using Microsoft.Data.Sqlite;
 
 namespace Baton.Tests.Agents;
@@ -147,18 +149,13 @@ public sealed class RepositorySecurityTests : IDisposable
         Assert.Contains("credential_env", problem, StringComparison.Ordinal);
 
         // A row written with credentials (by an older Baton) is shown without them, to viewers and admins alike.
-        await using (var db = new SqliteConnection($"Data Source={_factory.DatabasePath}"))
-        {
-            await db.OpenAsync();
-            using var insert = db.CreateCommand();
-            insert.CommandText = """
-                INSERT INTO repositories(id, name, url, default_branch, created_at)
-                VALUES ('rep_old', 'old', 'https://alice:s3cret-token@example.com/acme/api.git', 'main', 0);
-                INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, status, created_at)
-                VALUES ('wsp_old', 'rep_old', 'run_old', '/nowhere', 'baton/run_old', 'abc', 'active', 0);
-                """;
-            await insert.ExecuteNonQueryAsync();
-        }
+        await _factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
+            """
+            INSERT INTO repositories(id, name, url, default_branch, created_at)
+            VALUES ('rep_old', 'old', 'https://alice:s3cret-token@example.com/acme/api.git', 'main', 0);
+            INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, status, created_at)
+            VALUES ('wsp_old', 'rep_old', 'run_old', '/nowhere', 'baton/run_old', 'abc', 'active', 0);
+            """, transaction: tx));
         foreach (var role in new[] { "viewer", "admin" })
         {
             var client = role == "admin" ? admin : await _factory.ClientAsAsync(role);
@@ -198,9 +195,10 @@ public sealed class RepositorySecurityTests : IDisposable
     [Fact]
     public async Task The_migration_strips_credentials_from_stored_urls()
     {
-        _factory.KeepDataDir = true;
-        await _factory.Client().ListRepositoriesAsync();
-        await using (var db = new SqliteConnection($"Data Source={_factory.DatabasePath}"))
+        // About SQLite files an older Baton wrote: a new PostgreSQL database starts at the schema after this migration.
+        var first = new BatonFactory { KeepDataDir = true, Sqlite = true };
+        await first.Client().ListRepositoriesAsync();
+        await using (var db = new SqliteConnection($"Data Source={first.DatabasePath}"))
         {
             await db.OpenAsync();
             using var insert = db.CreateCommand();
@@ -215,8 +213,8 @@ public sealed class RepositorySecurityTests : IDisposable
                 """;
             await insert.ExecuteNonQueryAsync();
         }
-        await _factory.DisposeAsync();
-        using var again = new BatonFactory(dataDir: _factory.DataDir);
+        await first.DisposeAsync();
+        using var again = new BatonFactory(dataDir: first.DataDir) { Sqlite = true };
         var urls = (await again.Client().ListRepositoriesAsync()).Repositories.ToDictionary(r => r.RepositoryId, r => r.Url);
         Assert.Equal("https://example.com/acme/a.git", urls["rep_a"]);
         Assert.Equal("http://example.com:8080/b.git", urls["rep_b"]);

@@ -12,7 +12,7 @@ public sealed class SandboxLayoutTests : IDisposable
     private BatonOptions Options(string? bwrap = null, IReadOnlyList<string>? readOnly = null) => new()
     {
         DataDir = Path.Combine(_root, "data"),
-        DatabasePath = Path.Combine(_root, "data", "baton.db"),
+        Database = new(Path.Combine(_root, "data", "baton.db"), null),
         WorkDir = Path.Combine(_root, "work"),
         BwrapPath = bwrap ?? "/usr/bin/bwrap",
         SandboxReadOnlyPaths = readOnly ?? [],

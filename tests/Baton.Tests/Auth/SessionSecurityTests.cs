@@ -8,7 +8,6 @@ using Dapper;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Baton.Tests.Auth;
@@ -94,9 +93,9 @@ public sealed partial class SessionSecurityTests(ApiFactory factory) : IClassFix
         Assert.NotEqual(0, exitCode);
         Assert.Contains("BATON_ADMIN_TOKEN is the token of the key 'bootstrap-admin'", output, StringComparison.Ordinal);
         Assert.Contains("revoked", output, StringComparison.Ordinal);
-        using var db = new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")}");
-        Assert.NotNull(await db.ExecuteScalarAsync<long?>("SELECT revoked_at FROM api_keys WHERE name = 'bootstrap-admin'"));
-        Assert.Equal(0L, await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM api_keys WHERE name = 'bootstrap-admin' AND revoked_at IS NULL"));
+        await using var db = TestDatabase.Open(dataDir);
+        Assert.NotNull(await db.ReadAsync(c => c.ExecuteScalarAsync<long?>("SELECT revoked_at FROM api_keys WHERE name = 'bootstrap-admin'")));
+        Assert.Equal(0L, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM api_keys WHERE name = 'bootstrap-admin' AND revoked_at IS NULL")));
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace Baton.Tests.Dashboard;
 /// The dashboard's hot queries use their indexes on a database without ANALYZE statistics (as every Baton database is):
 /// a change that loses the index makes the page read every run's log or every execution again, and fails here.
 /// </summary>
-public sealed class DashboardQueryPlanTests(ApiFactory factory) : IClassFixture<ApiFactory>
+public sealed class DashboardQueryPlanTests(SqliteApiFactory factory) : IClassFixture<SqliteApiFactory>
 {
     private async Task<string> PlanAsync(string sql, object args)
     {

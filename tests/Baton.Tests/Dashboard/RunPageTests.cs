@@ -158,7 +158,7 @@ public class RunPageTests(ApiFactory factory) : IClassFixture<ApiFactory>
         // More events than a page holds.
         await db.WriteAsync((c, tx) => c.ExecuteAsync(
             "INSERT INTO events(run_id, type, data, created_at) VALUES (@id, 'test.filler', @data, 0)",
-            Enumerable.Range(0, 60).Select(i => new { id, data = $"{{\"n\": {i}}}" }), tx));
+            Enumerable.Range(0, 60).Select(i => new { id, data = new JsonParameter($"{{\"n\": {i}}}") }), tx));
         using var browser = await SignedInAsync("viewer");
 
         var newest = await browser.GetAsync($"/runs/{id}?tab=events");

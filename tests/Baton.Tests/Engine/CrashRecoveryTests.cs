@@ -43,8 +43,7 @@ public sealed class CrashRecoveryTests : IDisposable
             third.KillHard();
         }
 
-        SqliteConnection.ClearAllPools();
-        await using var db = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "baton.db")};Mode=ReadOnly");
+        await using var db = await TestDatabase.ConnectAsync(_dataDir);
         var completions = (await db.QueryAsync<(string Phase, long Count)>(
             "SELECT phase, COUNT(*) FROM events WHERE run_id = @runId AND type = 'phase.completed' GROUP BY phase ORDER BY phase", new { runId })).ToList();
         Assert.Equal([("first", 1L), ("second", 1L), ("third", 1L)], completions);
@@ -75,6 +74,7 @@ public sealed class CrashRecoveryTests : IDisposable
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        TestDatabase.Drop(_dataDir);
         Directory.Delete(_dataDir, recursive: true);
     }
 }
@@ -131,8 +131,7 @@ public sealed class CommandCrashRecoveryTests : IDisposable
         var branch = $"baton/{runId}";
         Assert.Equal(["document", "test", "implementation", "design", "discovery"],
             _repo.Git("log", "--format=%s", $"main..{branch}").Trim().Split('\n').Select(s => s.Split(' ')[1]));
-        SqliteConnection.ClearAllPools();
-        await using var db = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "baton.db")};Mode=ReadOnly");
+        await using var db = await TestDatabase.ConnectAsync(_dataDir);
         var implementation = (await db.QueryAsync<(string Status, string? Error)>(
             "SELECT status, error_message FROM executions WHERE run_id = @runId AND phase = 'implementation' ORDER BY created_at", new { runId })).ToList();
         Assert.Equal([("error", "worker lost"), ("success", null)], implementation);
@@ -156,6 +155,7 @@ public sealed class CommandCrashRecoveryTests : IDisposable
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        TestDatabase.Drop(_dataDir);
         Directory.Delete(_dataDir, recursive: true);
         _repo.Dispose();
     }
@@ -226,6 +226,7 @@ public sealed class CommitCrashRecoveryTests : IDisposable
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        TestDatabase.Drop(_dataDir);
         Directory.Delete(_dataDir, recursive: true);
         _repo.Dispose();
     }

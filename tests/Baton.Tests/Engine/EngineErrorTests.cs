@@ -34,10 +34,7 @@ public sealed class EngineErrorTests : IDisposable
 
     private Database Db => _factory.Service<Database>();
 
-    private Task FailAsync(string trigger, string table, string when) => Db.WriteAsync((c, tx) => c.ExecuteAsync(
-        $"CREATE TRIGGER {trigger} BEFORE INSERT ON {table} WHEN {when} BEGIN SELECT RAISE(ABORT, 'injected failure'); END", transaction: tx));
-
-    private Task HealAsync(string trigger) => Db.WriteAsync((c, tx) => c.ExecuteAsync($"DROP TRIGGER {trigger}", transaction: tx));
+    private Task<InjectedFailure> FailAsync(string trigger, string table, string when) => InjectedFailure.StartAsync(Db, trigger, "INSERT", table, when);
 
     /// <summary>The run's phase job as it is now: its phase, attempts and whether a worker holds it.</summary>
     private Task<(string Phase, long Attempts, string? LeaseToken)?> JobOfAsync(string runId) =>
@@ -103,14 +100,14 @@ public sealed class EngineErrorTests : IDisposable
     public async Task A_finish_transaction_that_rolls_back_loses_no_log_lines()
     {
         // On the manual clock the log never flushes on its own: every line is still buffered when the phase finishes.
-        await FailAsync("work_fails", "artifacts", "NEW.phase = 'work'");
+        var workFails = await FailAsync("work_fails", "artifacts", "NEW.phase = 'work'");
         var runId = (await _client.CreateRunAsync(new CreateRunRequest("single", "log"))).RunId;
         await WaitForRetryAsync(runId, "work", 1);
 
         var logs = (await _client.GetLogsAsync(runId)).Lines.Select(l => l.Message).ToList();
         Assert.Contains(logs, l => l.StartsWith("rendered work.md", StringComparison.Ordinal));
 
-        await HealAsync("work_fails");
+        await workFails.HealAsync();
         _clock.Advance(PhaseExecutor.Backoff(1));
         await _client.WaitForStatusAsync(runId, "completed");
         logs = (await _client.GetLogsAsync(runId)).Lines.Select(l => l.Message).ToList();
@@ -121,7 +118,7 @@ public sealed class EngineErrorTests : IDisposable
     public async Task An_orphaned_agent_is_stopped_only_once_the_start_transaction_commits()
     {
         // Every start of the phase fails at its last statement until healed.
-        await FailAsync("start_fails", "executions", "NEW.worker_kind = 'template'");
+        var startFails = await FailAsync("start_fails", "executions", "NEW.worker_kind = 'template'");
         var runId = (await _client.CreateRunAsync(new CreateRunRequest("single", "orphan"))).RunId;
         await WaitForRetryAsync(runId, "work", 1);
 
@@ -138,7 +135,7 @@ public sealed class EngineErrorTests : IDisposable
         Assert.True(AgentProcesses.IsAlive(orphan.Id), "a start transaction that rolled back stopped the orphan");
         Assert.Equal("running", await Db.ReadAsync(c => c.QuerySingleAsync<string>("SELECT status FROM executions WHERE id = 'exe-crashed'")));
 
-        await HealAsync("start_fails");
+        await startFails.HealAsync();
         _clock.Advance(PhaseExecutor.Backoff(2));
         await _client.WaitForStatusAsync(runId, "completed");
         await Polls.UntilAsync(() => Task.FromResult(!AgentProcesses.IsAlive(orphan.Id)), () => Task.FromResult("the orphan was never stopped"));

@@ -168,9 +168,7 @@ public sealed class ExecutionLeaseTests : IDisposable
         var id = await StartWaitingAgentAsync();
         var agent = AgentProcesses.Of(id);
         // Every renewal of this job's lease fails in the database (a trigger aborts it, as a broken disk would).
-        await _factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
-            $"CREATE TRIGGER renewal_fails BEFORE UPDATE OF lease_expires_at ON jobs WHEN OLD.execution_id = '{id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-            transaction: tx));
+        await InjectedFailure.StartAsync(_factory.Service<Database>(), "renewal_fails", "UPDATE OF lease_expires_at", "jobs", $"OLD.execution_id = '{id}'");
 
         // Two renewals fail within the lease; at the third tick it has run out without one landing.
         for (var tick = 0; tick < 3; tick++)
@@ -188,11 +186,13 @@ public sealed class ExecutionLeaseTests : IDisposable
     {
         var id = await StartWaitingAgentAsync();
         var agent = AgentProcesses.Of(id);
-        // A write that holds the database (as a stalled disk would): every renewal waits behind it.
+        // A write that holds the database (as a stalled disk would; on PostgreSQL, the job's row): every renewal waits behind it.
         var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var stall = _factory.Service<Database>().WriteAsync(async (_, _) =>
+        var db = _factory.Service<Database>();
+        var stall = db.WriteAsync(async (c, tx) =>
         {
+            await c.ExecuteAsync($"SELECT id FROM jobs WHERE execution_id = @id{db.Dialect.ForUpdate}", new { id }, tx);
             holding.SetResult();
             await release.Task;
         });

@@ -93,7 +93,7 @@ public sealed class JobAttemptsTests : IDisposable
         var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Break", "Break", repo.RepositoryId));
         var db = _factory.Service<Database>();
         // A stored definition the engine cannot read: every attempt to start the execution fails inside the engine.
-        await db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE workers SET config = 'not json' WHERE id = @WorkerId", worker, tx));
+        await db.WriteAsync((c, tx) => c.ExecuteAsync("UPDATE workers SET config = '\"not a worker definition\"' WHERE id = @WorkerId", worker, tx));
         var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "p"))).ExecutionId;
 
         // Each attempt backs off a little longer; moving the clock a minute at a time lets every retry come due.

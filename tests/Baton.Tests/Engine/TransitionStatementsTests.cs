@@ -27,6 +27,7 @@ public sealed class TransitionStatementsTests
         using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["straight"] = TestProfiles.Straight })
         {
             Settings = { ["BATON_WORKERS"] = "1" },
+            Sqlite = true,
         };
         using var statements = SqliteStatements.Watch(factory.DatabasePath);
         var client = factory.Client();

@@ -30,10 +30,17 @@ public class OpsApiTests
         using var factory = new BatonFactory();
         var http = factory.Http(token: null);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
-        SqliteConnection.ClearAllPools();
-        foreach (var file in Directory.GetFiles(factory.DataDir, "baton.db*").Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)))
+        if (TestDatabase.IsPostgres)
         {
-            File.Delete(file);
+            TestDatabase.Drop(factory.DataDir);
+        }
+        else
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var file in Directory.GetFiles(factory.DataDir, "baton.db*").Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)))
+            {
+                File.Delete(file);
+            }
         }
         var response = await http.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);

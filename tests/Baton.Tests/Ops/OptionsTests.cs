@@ -15,7 +15,7 @@ public class OptionsTests
     {
         var options = From();
         Assert.Equal(Path.GetFullPath(".baton"), options.DataDir);
-        Assert.Equal(Path.Combine(Path.GetFullPath(".baton"), "baton.db"), options.DatabasePath);
+        Assert.Equal(Path.Combine(Path.GetFullPath(".baton"), "baton.db"), options.Database.SqlitePath);
         Assert.Equal(("all", Baton.Engine.EngineOptions.DefaultConcurrency, 100, false), (options.Role, options.Concurrency, options.RateLimit, options.LocalAdminKey));
         Assert.Equal(Path.GetFullPath(".baton-work"), options.WorkDir);
     }
@@ -66,13 +66,36 @@ public class OptionsTests
     [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
     [InlineData("BATON_ROLE", "api", "PostgreSQL")]
     [InlineData("BATON_ROLE", "worker", "PostgreSQL")]
-    [InlineData("BATON_DATABASE", "Host=db;Username=baton", "PostgreSQL")]
+    [InlineData("BATON_DATABASE", "Host=db;Colour=blue", "BATON_DATABASE")]
+    [InlineData("BATON_DATABASE", "postgres://", "BATON_DATABASE")]
+    [InlineData("BATON_DATABASE", "postgres://db/baton?colour=blue", "colour")]
     [InlineData("BATON_SESSION_TTL", "forever", "BATON_SESSION_TTL")]
     [InlineData("BATON_SESSION_TTL", "0s", "BATON_SESSION_TTL")]
     public void Bad_settings_stop_start_up_with_a_clear_message(string key, string value, string mentions)
     {
         var ex = Assert.Throws<InvalidOperationException>(() => From((key, value)));
         Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postgres://baton:s%40cret@db.internal:6543/baton_prod?sslmode=require", "db.internal", 6543, "baton_prod", "baton", "s@cret")]
+    [InlineData("postgresql://db/baton", "db", 5432, "baton", null, null)]
+    [InlineData("Host=db;Port=5433;Database=baton;Username=baton;Password=pw", "db", 5433, "baton", "baton", "pw")]
+    public void A_postgres_uri_or_connection_string_chooses_postgres(string setting, string host, int port, string database, string? user, string? password)
+    {
+        var chosen = From(("BATON_DATABASE", setting)).Database;
+        Assert.Null(chosen.SqlitePath);
+        var pg = new Npgsql.NpgsqlConnectionStringBuilder(chosen.PostgresConnectionString);
+        Assert.Equal((host, port, database, user, password, "baton"), (pg.Host, pg.Port, pg.Database, pg.Username, pg.Password, pg.ApplicationName));
+        Assert.DoesNotContain(password ?? "no password", chosen.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/srv/baton/state.db")]
+    [InlineData("Data Source=/srv/baton/state.db")]
+    public void Anything_else_is_an_sqlite_file(string setting)
+    {
+        Assert.Equal(("/srv/baton/state.db", null), (From(("BATON_DATABASE", setting)).Database.SqlitePath, From(("BATON_DATABASE", setting)).Database.PostgresConnectionString));
     }
 
     [Theory]

@@ -53,7 +53,7 @@ public sealed class HotRowTests
     [Fact]
     public async Task A_1_MiB_intake_is_read_by_the_phase_that_uses_it_and_by_the_create_response_only()
     {
-        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile });
+        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile }) { Sqlite = true };
         using var statements = SqliteStatements.Watch(factory.DatabasePath);
         var client = factory.Client();
         await client.ListRunsAsync();
@@ -78,7 +78,7 @@ public sealed class HotRowTests
     [Fact]
     public async Task Phases_that_use_no_earlier_artifact_read_no_artifact()
     {
-        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile });
+        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile }) { Sqlite = true };
         using var statements = SqliteStatements.Watch(factory.DatabasePath);
         var client = factory.Client();
         await client.ListRunsAsync();
@@ -98,7 +98,7 @@ public sealed class HotRowTests
     [Fact]
     public async Task A_phase_that_quotes_an_earlier_artifact_reads_that_one_and_its_check_sees_it()
     {
-        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["quoting"] = Quoting });
+        using var factory = new BatonFactory(profiles: new Dictionary<string, string> { ["quoting"] = Quoting }) { Sqlite = true };
         using var statements = SqliteStatements.Watch(factory.DatabasePath);
         var client = factory.Client();
         await client.ListRunsAsync();
@@ -118,7 +118,7 @@ public sealed class HotRowTests
     [Fact]
     public async Task The_migration_moves_the_intakes_an_older_baton_stored_out_of_the_runs_row()
     {
-        var first = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile }) { KeepDataDir = true };
+        var first = new BatonFactory(profiles: new Dictionary<string, string> { ["hot"] = Profile }) { KeepDataDir = true, Sqlite = true };
         var run = await first.Client().CreateRunAsync(new CreateRunRequest("hot", "# Kept\nacross the upgrade"));
         await first.Client().EventsOfAsync(run.RunId);
         await using (var c = new SqliteConnection($"Data Source={first.DatabasePath}"))
@@ -133,7 +133,7 @@ public sealed class HotRowTests
         }
         await first.DisposeAsync();
 
-        using var again = new BatonFactory(dataDir: first.DataDir, profiles: new Dictionary<string, string> { ["hot"] = Profile });
+        using var again = new BatonFactory(dataDir: first.DataDir, profiles: new Dictionary<string, string> { ["hot"] = Profile }) { Sqlite = true };
         Assert.Equal("# Kept\nacross the upgrade", (await again.Client().GetRunAsync(run.RunId)).Intake);
         await using var check = new SqliteConnection($"Data Source={again.DatabasePath}");
         var columns = (await check.QueryAsync<string>("SELECT name FROM pragma_table_info('runs')")).ToList();

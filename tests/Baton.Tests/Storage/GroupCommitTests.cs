@@ -8,11 +8,11 @@ namespace Baton.Tests.Storage;
 public sealed class GroupCommitTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("baton-writer-").FullName;
-    private Database _db = null!;
+    private SqliteDatabase _db = null!;
 
     public async Task InitializeAsync()
     {
-        _db = new Database(Path.Combine(_dir, "w.db"));
+        _db = new SqliteDatabase(Path.Combine(_dir, "w.db"));
         await _db.WriteAsync((c, tx) => c.ExecuteAsync(
             """
             CREATE TABLE parents (id INTEGER PRIMARY KEY);

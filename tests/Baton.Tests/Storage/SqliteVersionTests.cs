@@ -12,7 +12,7 @@ public sealed class SqliteVersionTests : IDisposable
     {
         // Microsoft.Data.Sqlite.Core 6.0.7 with SQLitePCLRaw 2.0.6 bundled SQLite 3.35.5 (April 2021); the engine's
         // planned write path (RETURNING in more places, newer planner fixes) wants a current one.
-        var db = new Database(Path.Combine(_dir, "v.db"));
+        var db = new SqliteDatabase(Path.Combine(_dir, "v.db"));
         await using var connection = await db.OpenAsync();
         var version = Version.Parse(await connection.ExecuteScalarAsync<string>("SELECT sqlite_version()") ?? "0.0");
         Assert.True(version >= new Version(3, 50), $"SQLite {version}");
@@ -20,7 +20,7 @@ public sealed class SqliteVersionTests : IDisposable
 
     public void Dispose()
     {
-        using (var pooled = new Microsoft.Data.Sqlite.SqliteConnection(new Database(Path.Combine(_dir, "v.db")).ConnectionString))
+        using (var pooled = new Microsoft.Data.Sqlite.SqliteConnection(new SqliteDatabase(Path.Combine(_dir, "v.db")).ConnectionString))
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearPool(pooled);
         }

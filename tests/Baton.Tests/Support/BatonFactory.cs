@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Baton.Tests.Support;
 
 /// <summary>
-/// The real server in-process, on a real SQLite file in its own temp data dir. Keys of every role exist;
+/// The real server in-process, in its own temp data dir, on its own real database (<see cref="TestDatabase"/>). Keys of every role exist;
 /// <see cref="Clock"/> replaces the system clock when a test needs to move time.
 /// </summary>
 public class BatonFactory : WebApplicationFactory<Program>
@@ -43,6 +43,12 @@ public class BatonFactory : WebApplicationFactory<Program>
     /// <summary>Requests per second per key; off (0) unless a test is about rate limiting.</summary>
     public int RateLimit { get; init; }
 
+    /// <summary>
+    /// The test is about SQLite itself (its statements, query plans, or migrations of an older file): the server uses
+    /// its SQLite file in the PostgreSQL pass too.
+    /// </summary>
+    public bool Sqlite { get; init; }
+
     /// <summary>Leave the data dir on disposal, for a test that starts a second server on it.</summary>
     public bool KeepDataDir { get; set; }
 
@@ -54,6 +60,10 @@ public class BatonFactory : WebApplicationFactory<Program>
         builder.UseSetting("BATON_RATE_LIMIT", RateLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
         // Test repositories live in temp folders; Baton's own data and work dirs inside it stay refused.
         builder.UseSetting("BATON_REPO_ROOTS", Path.GetTempPath());
+        if (!Sqlite && TestDatabase.SettingFor(DataDir) is { } database)
+        {
+            builder.UseSetting("BATON_DATABASE", database);
+        }
         builder.UseEnvironment("Production");
         foreach (var (key, value) in Settings)
         {
@@ -94,7 +104,7 @@ public class BatonFactory : WebApplicationFactory<Program>
     {
         base.Dispose(disposing);
         // This server's pool only: clearing every pool would race with other test classes' servers opening connections.
-        using (var connection = new SqliteConnection(new Baton.Storage.Database(DatabasePath).ConnectionString))
+        using (var connection = new SqliteConnection(new Baton.Storage.SqliteDatabase(DatabasePath).ConnectionString))
         {
             SqliteConnection.ClearPool(connection);
         }
@@ -102,6 +112,7 @@ public class BatonFactory : WebApplicationFactory<Program>
         {
             return;
         }
+        TestDatabase.Drop(DataDir);
         try
         {
             Directory.Delete(DataDir, recursive: true);
@@ -118,7 +129,7 @@ public class BatonFactory : WebApplicationFactory<Program>
 }
 
 /// <summary>One server per test class (xunit class fixture) with every test profile installed.</summary>
-public sealed class ApiFactory() : BatonFactory(profiles: new Dictionary<string, string>
+public class ApiFactory() : BatonFactory(profiles: new Dictionary<string, string>
 {
     ["straight"] = TestProfiles.Straight,
     ["loop"] = TestProfiles.Loop,
@@ -126,3 +137,12 @@ public sealed class ApiFactory() : BatonFactory(profiles: new Dictionary<string,
     ["handoff"] = TestProfiles.External,
     ["stepwise"] = TestProfiles.Manual,
 });
+
+/// <summary><see cref="ApiFactory"/> on SQLite in both passes, for tests of SQLite's own behaviour.</summary>
+public sealed class SqliteApiFactory : ApiFactory
+{
+    public SqliteApiFactory()
+    {
+        Sqlite = true;
+    }
+}

@@ -50,6 +50,10 @@ public sealed class ServerProcess : IDisposable
         start.Environment["BATON_REPO_ROOTS"] = Path.GetTempPath();
         // As BatonFactory: a few workers do for these tests, and many servers share the suite's two cores.
         start.Environment["BATON_WORKERS"] = "4";
+        if (TestDatabase.SettingFor(dataDir) is { } database)
+        {
+            start.Environment["BATON_DATABASE"] = database;
+        }
         var process = Process.Start(start)!;
         var server = new ServerProcess(process, url);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
@@ -79,6 +83,10 @@ public sealed class ServerProcess : IDisposable
         };
         start.Environment["BATON_DATA_DIR"] = dataDir;
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        if (TestDatabase.SettingFor(dataDir) is { } database)
+        {
+            start.Environment["BATON_DATABASE"] = database;
+        }
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
