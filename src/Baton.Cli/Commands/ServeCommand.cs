@@ -11,7 +11,7 @@ public sealed class ServeCommand : BatonCommand
 {
     private readonly Option<string> _role = new("--role")
     {
-        Description = "api: HTTP only; worker: engine only; all: both [default: BATON_ROLE, else all]",
+        Description = "api: API and dashboard, no engine; worker: the engine (and /healthz, /readyz, /metrics); all: both. api and worker need PostgreSQL (BATON_DATABASE) [default: BATON_ROLE, else all]",
         HelpName = "role",
     };
 

@@ -10,6 +10,9 @@ public sealed class EngineOptions
 
     /// <summary>Jobs this node works on at once.</summary>
     public int Concurrency { get; set; } = DefaultConcurrency;
+
+    /// <summary>Whether this node claims jobs at all: not with BATON_ROLE=api.</summary>
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>
@@ -32,6 +35,10 @@ public sealed class EngineHost(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Enabled)
+        {
+            return;
+        }
         await Task.Yield();
         var loops = Enumerable.Range(0, options.Concurrency).Select(_ => WorkLoopAsync(stoppingToken));
         await Task.WhenAll(loops);

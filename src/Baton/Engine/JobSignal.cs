@@ -14,8 +14,18 @@ public sealed class JobSignal
     private readonly Lock _lock = new();
     private readonly LinkedList<TaskCompletionSource> _waiting = [];
 
-    /// <summary>Wakes up to <paramref name="jobs"/> workers, the ones that have waited longest first.</summary>
+    /// <summary>Wakes up to <paramref name="jobs"/> workers, the ones that have waited longest first, here and on the other nodes.</summary>
     public void Wake(int jobs = 1)
+    {
+        WakeHere(jobs);
+        Broadcast?.Invoke(jobs);
+    }
+
+    /// <summary>How a wake-up reaches the other nodes sharing the database (<see cref="ClusterSignals"/>); none on one node.</summary>
+    public Action<int>? Broadcast { get; set; }
+
+    /// <summary>Wakes this node's workers only: for new jobs another node announced.</summary>
+    public void WakeHere(int jobs)
     {
         lock (_lock)
         {
@@ -57,7 +67,7 @@ public sealed class JobSignal
             Dispose();
             if (Woken.IsCompleted)
             {
-                _signal.Wake();
+                _signal.WakeHere(1);
             }
         }
 

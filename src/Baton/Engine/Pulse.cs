@@ -11,12 +11,26 @@ public sealed class Pulse
     /// <summary>Take this before looking at the database, then await it: a pulse in between is not missed.</summary>
     public Task Current => Volatile.Read(ref _next).Task;
 
-    public void Fire() => Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+    /// <summary>Wakes this node's waiters and tells the other nodes (<see cref="Broadcast"/>).</summary>
+    public void Fire()
+    {
+        FireHere();
+        Broadcast?.Invoke();
+    }
+
+    /// <summary>Wakes this node's waiters only: for a pulse that came from another node.</summary>
+    public void FireHere() => Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+
+    /// <summary>How a pulse reaches the other nodes sharing the database (<see cref="ClusterSignals"/>); none on one node.</summary>
+    public Action? Broadcast { get; set; }
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>The node's in-process signals: new jobs to claim, new events to stream.</summary>
+/// <summary>
+/// The node's signals: new jobs to claim, new events to stream. Fired after a commit on this node; with several nodes
+/// on PostgreSQL, <see cref="ClusterSignals"/> carries them to the others.
+/// </summary>
 public sealed class EngineSignals
 {
     public JobSignal Jobs { get; } = new();

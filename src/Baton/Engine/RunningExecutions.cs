@@ -20,11 +20,18 @@ public sealed class RunningExecutions
 
     public bool IsRunning(string runId) => _byRun.ContainsKey(runId);
 
-    /// <summary>Stops the run's execution on this node and waits (bounded) until it has stopped.</summary>
+    /// <summary>How a stop reaches the node that runs the work (<see cref="ClusterSignals"/>); none on one node.</summary>
+    public Action<string>? StopElsewhere { get; set; }
+
+    /// <summary>
+    /// Stops the run's (or standalone execution's) execution and waits (bounded) until it has stopped, when it runs on
+    /// this node; otherwise asks the other nodes to stop it (<see cref="StopElsewhere"/>), without waiting.
+    /// </summary>
     public async Task StopAsync(string runId, TimeSpan wait)
     {
         if (!_byRun.TryGetValue(runId, out var handle))
         {
+            StopElsewhere?.Invoke(runId);
             return;
         }
         try

@@ -50,10 +50,11 @@ public static class BatonHost
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
-            return new EngineOptions { Concurrency = o.Concurrency };
+            return new EngineOptions { Concurrency = o.Concurrency, Enabled = o.Role != BatonOptions.ApiRole };
         });
         services.AddHostedService<StartupInitializer>();
         services.AddHostedService<EngineHost>();
+        services.AddHostedService<ClusterSignals>();
         services.AddHostedService<WorkspaceJanitor>();
         // After the start-up initializer: the feed reads the events table, which the migrations create.
         services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());
@@ -141,6 +142,11 @@ public static class BatonHost
         app.UseAuthorization();
 
         app.MapOpsApi();
+        if (options.Role == BatonOptions.WorkerRole)
+        {
+            // A worker node runs the engine; people and scripts talk to the API nodes.
+            return app;
+        }
         app.MapOpenApi();
         app.MapRunsApi();
         app.MapProfilesApi();

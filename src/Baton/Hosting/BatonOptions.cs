@@ -29,7 +29,14 @@ public sealed class BatonOptions
     /// <summary>`baton up`: keep a local admin key in the data dir (mode 0600) so the CLI needs no set-up.</summary>
     public bool LocalAdminKey { get; init; }
 
-    /// <summary>BATON_ROLE: api, worker or all.</summary>
+    public const string ApiRole = "api";
+
+    public const string WorkerRole = "worker";
+
+    /// <summary>
+    /// BATON_ROLE: all (API, dashboard and engine), api (API and dashboard, no engine: stateless) or worker (the engine
+    /// and /healthz, /readyz, /metrics only). api and worker need PostgreSQL.
+    /// </summary>
     public string Role { get; init; } = "all";
 
     public int Concurrency { get; init; } = 4;
@@ -76,11 +83,11 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_ROLE must be api, worker or all, not '{role}'");
         }
-        if (role != "all")
+        if (role != "all" && !database.IsPostgres)
         {
             // One process owns an SQLite file, so an api node would have no engine and a worker node no API.
             throw new InvalidOperationException(
-                $"BATON_ROLE={role} splits the API and the engine across processes, which needs PostgreSQL; on SQLite use all");
+                $"BATON_ROLE={role} splits the API and the engine across processes, which needs PostgreSQL (BATON_DATABASE=postgres://…); on SQLite use all");
         }
         // Workers are cheap async loops, and more of them share each group commit (ADR 22); agents are bounded by
         // their worker's `concurrency`.

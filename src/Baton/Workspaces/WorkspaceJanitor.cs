@@ -5,6 +5,11 @@ public sealed class WorkspaceJanitor(GitWorkspaces workspaces, BatonOptions opti
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (options.Role == BatonOptions.ApiRole)
+        {
+            // Workspaces live on the nodes that run the engine.
+            return;
+        }
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1), time);
         do
         {

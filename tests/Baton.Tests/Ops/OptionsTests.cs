@@ -65,6 +65,7 @@ public class OptionsTests
     [InlineData("BATON_RATE_LIMIT", "-1", "BATON_RATE_LIMIT")]
     [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
     [InlineData("BATON_ROLE", "api", "PostgreSQL")]
+    [InlineData("BATON_ROLE", "api", "BATON_DATABASE")]
     [InlineData("BATON_ROLE", "worker", "PostgreSQL")]
     [InlineData("BATON_DATABASE", "Host=db;Colour=blue", "BATON_DATABASE")]
     [InlineData("BATON_DATABASE", "postgres://", "BATON_DATABASE")]

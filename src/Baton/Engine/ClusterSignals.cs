@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Text;
+using Baton.Storage;
+using Npgsql;
+
+namespace Baton.Engine;
+
+/// <summary>
+/// Carries the node's signals to the other nodes on the same PostgreSQL, and theirs to it, with LISTEN/NOTIFY on one
+/// channel: new jobs (wake that many workers), new events (read the feed), and stops (the run or execution named was
+/// cancelled; the node that runs it kills its process tree). Nothing on SQLite, where one process is the only node.
+/// </summary>
+/// <remarks>
+/// Batched, not one NOTIFY per transaction: a signal marks what is pending and the sender sends everything pending
+/// in one <c>pg_notify</c>, at most one per <see cref="Coalesce"/> plus its round trip, however many commits happened
+/// meanwhile. One listening connection per node, as River does; when it is lost, the node reconnects and wakes its
+/// own workers and feed once (a full look at the database), since notifications sent meanwhile are gone. Signals carry
+/// no state: a lost one costs a wait until the workers' and the feed's slow polls, never a wrong result.
+/// </remarks>
+public sealed class ClusterSignals(Database db, EngineSignals signals, RunningExecutions running, ILogger<ClusterSignals> logger) : BackgroundService
+{
+    public const string Channel = "baton";
+
+    /// <summary>How long a signal waits for others to share its NOTIFY: bounds NOTIFYs to about a thousand a second.</summary>
+    private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>How long to wait before connecting again after the listener or sender lost its connection.</summary>
+    private static readonly TimeSpan Reconnect = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _pending = new(0, 1);
+    private int _jobs;
+    private bool _events;
+    private readonly HashSet<string> _stops = new(StringComparer.Ordinal);
+
+    /// <summary>This node's sending connection's backend: the notifications it sent come back to its listener too.</summary>
+    private int _senderPid;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (db is not PostgresDatabase pg)
+        {
+            return;
+        }
+        signals.Jobs.Broadcast = jobs => Mark(() => _jobs += jobs);
+        signals.Events.Broadcast = () => Mark(() => _events = true);
+        running.StopElsewhere = id => Mark(() => _stops.Add(id));
+        await Task.WhenAll(SendAsync(pg, stoppingToken), ListenAsync(pg, stoppingToken));
+    }
+
+    private void Mark(Action change)
+    {
+        lock (_lock)
+        {
+            change();
+        }
+        if (_pending.CurrentCount == 0)
+        {
+            try
+            {
+                _pending.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another signal woke the sender first; it sends this one too.
+            }
+        }
+    }
+
+    private async Task SendAsync(PostgresDatabase pg, CancellationToken ct)
+    {
+        NpgsqlConnection? connection = null;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await _pending.WaitAsync(ct);
+                await Task.Delay(Coalesce, ct);
+                var payload = TakePending();
+                if (payload is null)
+                {
+                    continue;
+                }
+                try
+                {
+                    connection ??= await OpenAsync(pg, ct);
+                    _senderPid = connection.ProcessID;
+                    await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
+                    notify.Parameters.AddWithValue("channel", Channel);
+                    notify.Parameters.AddWithValue("payload", payload);
+                    await notify.ExecuteNonQueryAsync(ct);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+                {
+                    // The other nodes miss this signal and find the work at their next poll.
+                    logger.LogWarning(ex, "Could not notify the other nodes; they will find the work when they next look");
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync();
+                    }
+                    connection = null;
+                    await Task.Delay(Reconnect, ct);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// What is pending, as one payload: <c>j&lt;count&gt;</c>, <c>e</c>, and <c>s&lt;id&gt;</c> per stop, space-separated
+    /// (ids hold no spaces). PostgreSQL takes payloads under 8000 bytes; stops beyond that wait for the next one.
+    /// </summary>
+    private string? TakePending()
+    {
+        var more = false;
+        string? taken;
+        lock (_lock)
+        {
+            var payload = new StringBuilder();
+            if (_jobs > 0)
+            {
+                payload.Append('j').Append(_jobs.ToString(CultureInfo.InvariantCulture)).Append(' ');
+                _jobs = 0;
+            }
+            if (_events)
+            {
+                payload.Append("e ");
+                _events = false;
+            }
+            foreach (var id in _stops.ToList())
+            {
+                if (payload.Length + id.Length + 2 > 7900)
+                {
+                    more = true;
+                    break;
+                }
+                payload.Append('s').Append(id).Append(' ');
+                _stops.Remove(id);
+            }
+            taken = payload.Length == 0 ? null : payload.ToString(0, payload.Length - 1);
+        }
+        if (more)
+        {
+            Mark(() => { });
+        }
+        return taken;
+    }
+
+    private async Task ListenAsync(PostgresDatabase pg, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await OpenAsync(pg, ct);
+                connection.Notification += (_, e) => Received(e);
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(ct);
+                }
+                // Whatever was announced while this node was not listening: look now.
+                signals.Jobs.WakeHere(int.MaxValue);
+                signals.Events.FireHere();
+                while (!ct.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(ct);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException)
+            {
+                logger.LogWarning(ex, "Lost the connection that listens to the other nodes; connecting again");
+                try
+                {
+                    await Task.Delay(Reconnect, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void Received(NpgsqlNotificationEventArgs e)
+    {
+        if (e.PID == _senderPid)
+        {
+            return;
+        }
+        foreach (var part in e.Payload.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            switch (part[0])
+            {
+                case 'j' when int.TryParse(part.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var jobs):
+                    signals.Jobs.WakeHere(jobs);
+                    break;
+                case 'e':
+                    signals.Events.FireHere();
+                    break;
+                case 's' when running.IsRunning(part[1..]):
+                    _ = running.StopAsync(part[1..], TimeSpan.Zero);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A connection outside the pool's reuse: LISTEN belongs to a session, and the sender keeps its own.</summary>
+    private static async Task<NpgsqlConnection> OpenAsync(PostgresDatabase pg, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(pg.ConnectionString) { Pooling = false, KeepAlive = 5 }.ConnectionString);
+        await connection.OpenAsync(ct);
+        return connection;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Net;
+using Baton.Client;
+using Baton.Tests.Support;
+
+namespace Baton.Tests.Cluster;
+
+/// <summary>
+/// Several nodes on one PostgreSQL: an api node that takes requests and worker nodes that run the engine, each its
+/// own host with its own signals, sharing only the database (as separate machines would). Runs in ./test's
+/// PostgreSQL pass (trait Database=postgres); the SQLite pass leaves it out, since one process owns an SQLite file.
+/// </summary>
+[Trait("Database", "postgres")]
+public sealed class MultiNodeTests : IDisposable
+{
+    private readonly SampleRepo _repo = new();
+    private readonly List<BatonFactory> _nodes = [];
+
+    public MultiNodeTests()
+    {
+        if (!TestDatabase.IsPostgres)
+        {
+            throw new InvalidOperationException("several nodes need PostgreSQL: run ./test, or set BATON_TEST_POSTGRES");
+        }
+    }
+
+    /// <summary>A node with <paramref name="role"/> on the first node's database.</summary>
+    private BatonFactory Node(string role)
+    {
+        var node = new BatonFactory(profiles: new Dictionary<string, string>
+        {
+            ["straight"] = TestProfiles.Straight,
+            ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal),
+        });
+        node.Settings["BATON_ROLE"] = role;
+        if (_nodes.Count > 0)
+        {
+            node.Settings["BATON_DATABASE"] = TestDatabase.SettingFor(_nodes[0].DataDir)!;
+        }
+        _nodes.Add(node);
+        _ = node.Server;
+        return node;
+    }
+
+    [Fact]
+    public async Task An_api_node_takes_the_run_and_a_worker_node_runs_it_woken_at_once()
+    {
+        var api = Node("api");
+        Node("worker");
+        var client = api.Client();
+        var run = await client.CreateRunAsync(new CreateRunRequest("straight", "three phases on another node"));
+        // The worker node's idle poll is 30 s: a run done well before that was woken by the api node's NOTIFY (and
+        // the api node's stream heard of each event the worker node wrote from its NOTIFY in turn).
+        var clock = Stopwatch.StartNew();
+        var events = await client.EventsOfAsync(run.RunId);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the run took {clock.Elapsed}: it waited for a poll");
+        Assert.Equal(3, events.Count(e => e.Type == "phase.completed"));
+        Assert.Equal("run.completed", events[^1].Type);
+    }
+
+    [Fact]
+    public async Task An_api_node_runs_no_engine_and_a_worker_node_serves_no_api()
+    {
+        var api = Node("api");
+        var run = await api.Client().CreateRunAsync(new CreateRunRequest("straight", "nobody runs this until a worker node starts"));
+        // An absence: give an engine, were there one, far more time than a phase takes.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal("pending", (await api.Client().GetRunAsync(run.RunId)).Phases[0].Status);
+
+        var worker = Node("worker");
+        Assert.Equal(HttpStatusCode.NotFound, (await worker.Http().GetAsync("/api/runs")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await worker.Http(token: null).GetAsync("/readyz")).StatusCode);
+        await api.Client().WaitForStatusAsync(run.RunId, "completed");
+    }
+
+    [Fact]
+    public async Task A_cancel_sent_to_the_api_node_stops_the_agent_on_the_worker_node_within_5_seconds()
+    {
+        var api = Node("api");
+        Node("worker");
+        var client = api.Client();
+        await client.CreateWorkerAsync(new CreateWorkerRequest("tree", "command", [_repo.ScriptPath("tree.sh")]));
+        var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+        File.WriteAllText(Path.Combine(api.DataDir, "profiles", "slow.yaml"), """
+            name: slow
+            phases:
+              - name: work
+                worker: tree
+                prompt: "{{intake}}"
+                max_attempts: 1
+            """);
+        var run = await client.CreateRunAsync(new CreateRunRequest("slow", "run until cancelled", RepositoryId: repo.RepositoryId));
+        var tree = await AgentTreeAsync(run.RunId);
+
+        var clock = Stopwatch.StartNew();
+        var cancelled = await client.CancelAsync(run.RunId, "stop it");
+        while (tree.Any(AgentProcesses.IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal("cancelled", cancelled.Status);
+        Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
+        Assert.Empty(AgentProcesses.Of(run.RunId));
+    }
+
+    [Fact]
+    public async Task Approvals_sent_to_two_api_nodes_at_once_give_one_transition_and_one_409()
+    {
+        var a = Node("all");
+        var b = Node("api");
+        var run = await a.Client().CreateRunAsync(new CreateRunRequest("gated", "approve me twice"));
+        await a.Client().WaitForStatusAsync(run.RunId, "awaiting_approval");
+
+        var results = await Task.WhenAll(
+            Outcome(() => a.Client().ApproveAsync(run.RunId, "from a")),
+            Outcome(() => b.Client().ApproveAsync(run.RunId, "from b")));
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict], results.Order());
+        var events = await a.Client().EventsOfAsync(run.RunId);
+        Assert.Single(events, e => e.Type == "gate.approved");
+    }
+
+    private static async Task<HttpStatusCode> Outcome(Func<Task> request)
+    {
+        try
+        {
+            await request();
+            return HttpStatusCode.OK;
+        }
+        catch (BatonApiException ex)
+        {
+            return ex.Status;
+        }
+    }
+
+    /// <summary>The agent's processes (bwrap, the sandbox's init, the script and its child), once all have started.</summary>
+    private static async Task<IReadOnlyList<int>> AgentTreeAsync(string runId)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var tree = AgentProcesses.Of(runId);
+            if (tree.Count >= 3)
+            {
+                return tree;
+            }
+            await Task.Delay(50);
+        }
+        throw new Xunit.Sdk.XunitException("the agent never started on the worker node");
+    }
+
+    public void Dispose()
+    {
+        // The nodes after the first share its database, which goes with the first.
+        foreach (var node in Enumerable.Reverse(_nodes))
+        {
+            node.Dispose();
+        }
+        _repo.Dispose();
+    }
+}
