@@ -58,6 +58,12 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                 // A crash between `worktree add` and the row below leaves the branch: pick it up rather than fail.
                 if (branchExists)
                 {
+                    // Its worktree too, when the row's write failed (the database down) or another node of this machine
+                    // made it: no active row holds it, and git refuses a branch checked out twice.
+                    foreach (var stale in await WorktreesOfBranchAsync(source, drivers, branch, ct))
+                    {
+                        await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "remove", "--force", stale);
+                    }
                     await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", path, branch);
                 }
                 else
@@ -167,6 +173,17 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
             _gitGate.Release();
         }
         await db.WriteAsync((c, tx) => WorkspaceStore.MarkDeletedAsync(c, tx, workspace.Id, time.GetUtcNow().ToMs()), ct);
+    }
+
+    /// <summary>The worktrees of <paramref name="source"/> that have <paramref name="branch"/> checked out.</summary>
+    private async Task<List<string>> WorktreesOfBranchAsync(string source, IReadOnlyList<(string Key, string Value)> drivers, string branch, CancellationToken ct)
+    {
+        var list = await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "list", "--porcelain");
+        // Blocks of "worktree <path>", "HEAD <sha>", "branch refs/heads/<name>", separated by blank lines.
+        return [.. list.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(block => block.Split('\n'))
+            .Where(lines => lines.Contains($"branch refs/heads/{branch}", StringComparer.Ordinal))
+            .Select(lines => lines[0]["worktree ".Length..])];
     }
 
     /// <summary>

@@ -110,6 +110,13 @@ public sealed class SampleRepo : IDisposable
             fi
             date +%s%N > "$here/ended"
             """);
+        // A phase that takes a moment and changes the workspace: many of them keep nodes busy in cluster tests.
+        Script("sleep-then-write.sh", """
+            #!/bin/sh
+            sleep 0.3
+            echo "$BATON_RUN_ID $BATON_PHASE" > built.txt
+            echo built
+            """);
         Script("env.sh", """
             #!/bin/sh
             env | sort
