@@ -48,6 +48,7 @@ public static class Problems
         404 => 5,
         409 => 10,
         413 => 14,
+        503 => 4,
         429 => 1,
         _ => 1,
     };
@@ -81,6 +82,12 @@ public sealed class BadInputExceptionHandler(ILogger<BadInputExceptionHandler> l
                 {
                     await Dashboard.DashboardPages.Render<Dashboard.Components.MessagePage>(new { Heading = "Invalid input", Message = nul + "." }, 400).ExecuteAsync(context);
                 }
+                return true;
+            case Npgsql.NpgsqlException { IsTransient: true } unavailable:
+                // The database is down or failing over (PostgresDatabase already retried the write): try again soon.
+                logger.LogWarning(unavailable, "Database unavailable on {Method} {Path}", context.Request.Method, context.Request.Path);
+                context.Response.Headers.RetryAfter = "1";
+                await Problems.WriteAsync(context, 503, "Service unavailable", "the database is unavailable; try again shortly");
                 return true;
             case Runs.ConcurrencyConflictException conflict:
                 await Problems.WriteAsync(context, 409, "Conflict", conflict.Message);

@@ -69,7 +69,13 @@ public sealed class DatabaseRestartTests : IDisposable
                 Assert.True(await UntilAsync(async () => (await http.GetAsync(new Uri(node.Url, "readyz"))).StatusCode == HttpStatusCode.ServiceUnavailable),
                     $"{node.Url} never answered 503 while the database was down");
             }
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            using (var request = new HttpRequestMessage(HttpMethod.Get, new Uri(nodes[1].Url, $"api/runs/{runs[0]}")))
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+                var down = await http.SendAsync(request);
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+                Assert.Contains("database is unavailable", await down.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
             Cluster("resume", _cluster);
             foreach (var node in nodes)
             {
