@@ -108,7 +108,7 @@ public static class EventLog
     /// The transaction-level advisory lock under which every PostgreSQL transaction takes its event ids ("EVENTS" in
     /// ASCII). It lies above 2^32, so it cannot meet a lock keyed by <c>hashtext(…)</c>, whose keys are 32-bit.
     /// </summary>
-    private const long CommitOrderLock = 0x4556454E5453;
+    internal const long CommitOrderLock = 0x4556454E5453;
 
     /// <summary>
     /// Appends events in order, in one statement when they are few. It must be the last statement of its transaction
