@@ -122,10 +122,13 @@ public static class RunsApi
                 return new TransitionOutcome(new Ignored("no such run"), null);
             }
             var result = new TransitionOutcome(new Ignored("nothing reported"), run);
+            // The transition's events and the update's go last, together: on PostgreSQL writing them takes the
+            // commit-order lock (EventLog.AppendManyAsync), which nothing may wait behind.
+            var events = new EventBatch();
             if (body.CurrentStep is not null || stepStatus is not null)
             {
                 var step = body.CurrentStep ?? run.CurrentPhase ?? "";
-                result = await transitions.ApplyInTransactionAsync(c, tx, id, new ExternalReport(user.Actor(), step, stepStatus ?? PhaseStatus.Running));
+                result = await transitions.ApplyInTransactionAsync(c, tx, id, new ExternalReport(user.Actor(), step, stepStatus ?? PhaseStatus.Running), events: events);
                 if (result.Decision is Refused or Invalid)
                 {
                     return result;
@@ -136,10 +139,11 @@ public static class RunsApi
                 var project = body.ProjectName.Length == 0 ? null : body.ProjectName;
                 var now = time.GetUtcNow();
                 await RunStore.SetProjectAsync(c, tx, id, project, now);
-                await EventLog.AppendAsync(c, tx, id, new RunEvent("run.updated", null, run.Iteration, user.Actor(),
+                events.Add(id, new RunEvent("run.updated", null, run.Iteration, user.Actor(),
                     new Dictionary<string, object?> { ["project_name"] = project }), now);
                 result = result with { Run = await RunStore.LoadAsync(c, tx, id) };
             }
+            await events.WriteAsync(c, tx);
             return result;
         });
         transitions.AfterCommit(outcome.Decision);
