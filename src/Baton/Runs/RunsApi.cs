@@ -116,6 +116,8 @@ public static class RunsApi
 
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
+            // Jobs before the run, the engine's order (ADR 25): the load below locks the run.
+            await JobQueue.LockOfRunAsync(c, tx, id);
             var run = await RunStore.LoadAsync(c, tx, id);
             if (run is null)
             {

@@ -1,0 +1,154 @@
+using Baton.Client;
+using Baton.Tests.Support;
+using Dapper;
+
+namespace Baton.Tests.Cluster;
+
+/// <summary>
+/// Three real `baton serve` processes on one PostgreSQL share 200 runs of template and command phases while one of
+/// them is killed with SIGKILL again and again in the middle of its phases and started again. Nothing may be lost or
+/// done twice, and a reader of the global event stream on a node that lives sees every event once, in order.
+/// </summary>
+[Trait("Database", "postgres")]
+public sealed class ClusterCrashTests : IDisposable
+{
+    private const string Token = "cluster-crash-admin-token-0001";
+    private const int Runs = 200;
+    private readonly List<string> _dataDirs = [.. Enumerable.Range(0, 3).Select(_ => Directory.CreateTempSubdirectory("baton-node-").FullName)];
+    private readonly SampleRepo _repo = new();
+
+    public ClusterCrashTests()
+    {
+        if (!TestDatabase.IsPostgres)
+        {
+            throw new InvalidOperationException("several nodes need PostgreSQL: run ./test, or set BATON_TEST_POSTGRES");
+        }
+    }
+
+    [Fact]
+    public async Task Runs_survive_a_node_killed_again_and_again_with_no_phase_done_twice_and_no_event_missed()
+    {
+        var database = TestDatabase.SettingFor(_dataDirs[0])!;
+        var nodes = new ServerProcess?[3];
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_dataDirs[i], "profiles"));
+            File.WriteAllText(Path.Combine(_dataDirs[i], "profiles", "mixed.yaml"), """
+                name: mixed
+                phases:
+                  - name: plan
+                    produces: [plan.md]
+                  - name: build
+                    worker: sleeper
+                    prompt: "{{intake}}"
+                    max_attempts: 3
+                  - name: report
+                    produces: [report.md]
+                """);
+            nodes[i] = await StartNodeAsync(i, database);
+        }
+        try
+        {
+            var client = nodes[0]!.Client(Token);
+            await client.CreateWorkerAsync(new CreateWorkerRequest("sleeper", "command", [_repo.ScriptPath("sleep-then-write.sh")]));
+            var repo = await client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
+
+            // The global stream, read on node 0, which is never killed, from before the first run to after the last.
+            using var reading = new CancellationTokenSource();
+            var seen = new List<long>();
+            var reader = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var e in client.StreamAllEventsAsync(0, reading.Token))
+                    {
+                        seen.Add(e.Seq);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            });
+
+            var runIds = new List<string>();
+            for (var i = 0; i < Runs; i++)
+            {
+                var via = nodes[i % 3]!.Client(Token);
+                runIds.Add((await via.CreateRunAsync(new CreateRunRequest("mixed", $"run {i}", RepositoryId: repo.RepositoryId))).RunId);
+            }
+
+            // Node 2 dies in the middle of its phases four times: each time once it holds running executions.
+            await using var db = TestDatabase.Open(_dataDirs[0]);
+            for (var kill = 0; kill < 4; kill++)
+            {
+                await UntilAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM executions WHERE status = 'running' AND node_id = @node", new { node = NodeId(2) })) > 0);
+                nodes[2]!.KillHard();
+                nodes[2]!.Dispose();
+                nodes[2] = await StartNodeAsync(2, database);
+            }
+
+            foreach (var id in runIds)
+            {
+                var run = await client.WaitForAsync(id, r => r.Status is "completed" or "failed", "finished");
+                Assert.True(run.Status == "completed", $"{id}: {run.Status} {run.Error}");
+            }
+
+            var twice = await db.ReadAsync(c => c.QueryAsync<string>(
+                """
+                SELECT run_id || ' ' || phase || ' ' || iteration FROM events WHERE type = 'phase.completed'
+                GROUP BY run_id, phase, iteration HAVING COUNT(*) > 1
+                """));
+            Assert.Empty(twice);
+
+            var interrupted = (await db.ReadAsync(c => c.QueryAsync<(string Status, string? Error)>(
+                "SELECT status, error_message FROM executions WHERE status <> 'success'"))).ToList();
+            Assert.NotEmpty(interrupted);
+            Assert.All(interrupted, e => Assert.Equal(("error", "worker lost"), (e.Status, e.Error)));
+
+            var committed = (await db.ReadAsync(c => c.QueryAsync<long>("SELECT seq FROM events ORDER BY seq"))).ToList();
+            await UntilAsync(() => Task.FromResult(seen.Count >= committed.Count));
+            await reading.CancelAsync();
+            await reader;
+            Assert.Equal(committed, seen.Take(committed.Count));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                node?.Dispose();
+            }
+        }
+    }
+
+    private string NodeId(int i) => $"crash-node-{i}";
+
+    private Task<ServerProcess> StartNodeAsync(int i, string database) => ServerProcess.StartAsync(_dataDirs[i], Token, new Dictionary<string, string>
+    {
+        ["BATON_DATABASE"] = database,
+        ["BATON_NODE_ID"] = NodeId(i),
+    });
+
+    private static async Task UntilAsync(Func<Task<bool>> condition)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (!await condition())
+        {
+            await Task.Delay(50, limit.Token);
+        }
+    }
+
+    public void Dispose()
+    {
+        TestDatabase.Drop(_dataDirs[0]);
+        foreach (var dir in _dataDirs)
+        {
+            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir + "-work"))
+            {
+                Directory.Delete(dir + "-work", recursive: true);
+            }
+        }
+        _repo.Dispose();
+    }
+}
