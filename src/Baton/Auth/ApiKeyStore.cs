@@ -90,9 +90,16 @@ public static class ApiKeyStore
             """,
             new { codeHash, now }, tx);
 
-    /// <summary>The intake bytes the key's runs have stored (0 before its first run).</summary>
-    public static Task<long> StoredBytesAsync(IDbConnection c, IDbTransaction? tx, string keyId) =>
-        c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(stored_bytes), 0) FROM key_usage WHERE key_id = @keyId", new { keyId }, tx);
+    /// <summary>
+    /// The intake bytes the key's runs have stored (0 before its first run), with the key's usage row locked until the
+    /// transaction ends: creates of one key then check and count their quotas one after the other, also on several
+    /// nodes (under read committed, two reads alone would each see room). The upsert is what locks a row that did not
+    /// exist yet; it changes nothing.
+    /// </summary>
+    public static Task<long> LockUsageAsync(IDbConnection c, IDbTransaction tx, string keyId) =>
+        c.ExecuteScalarAsync<long>(
+            "INSERT INTO key_usage(key_id, stored_bytes) VALUES (@keyId, 0) ON CONFLICT(key_id) DO UPDATE SET stored_bytes = key_usage.stored_bytes RETURNING stored_bytes",
+            new { keyId }, tx);
 
     public static Task AddStoredBytesAsync(IDbConnection c, IDbTransaction tx, string keyId, long bytes) =>
         c.ExecuteAsync(
