@@ -7,8 +7,8 @@ using Baton.Tests.Support;
 namespace Baton.Tests.Runs;
 
 /// <summary>
-/// Creates that race: with one Idempotency-Key, and against a key's quota. On PostgreSQL the requests go to two
-/// servers on one database, as two nodes would; on SQLite one process owns the file, so they race on one server.
+/// Creates that race, with one Idempotency-Key or against a key's quota, spread over the servers of one database
+/// (<see cref="SharedDatabaseNodes"/>): the outcome is what one request after another would give, and never a 500.
 /// </summary>
 public sealed class ConcurrentCreateTests : IDisposable
 {
@@ -16,53 +16,23 @@ public sealed class ConcurrentCreateTests : IDisposable
 
     private static readonly Dictionary<string, string> Profiles = new()
     {
+        // Its runs wait at a gate for an hour: they stay active, and count against the active runs quota.
         ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal),
     };
 
-    private readonly List<BatonFactory> _nodes = [];
+    private SharedDatabaseNodes? _nodes;
 
-    /// <summary>One server, or on PostgreSQL two on the first one's database.</summary>
-    private List<BatonFactory> Nodes(Dictionary<string, string>? settings = null)
+    private SharedDatabaseNodes Nodes(Dictionary<string, string>? settings = null) => _nodes = new SharedDatabaseNodes(Profiles, settings);
+
+    /// <summary>A client per node with one operator key (created on the first node, in the database they share).</summary>
+    private static async Task<List<HttpClient>> ClientsAsync(SharedDatabaseNodes nodes)
     {
-        var first = new BatonFactory(profiles: Profiles);
-        _nodes.Add(first);
-        if (TestDatabase.IsPostgres)
-        {
-            var second = new BatonFactory(profiles: Profiles);
-            second.Settings["BATON_DATABASE"] = TestDatabase.SettingFor(first.DataDir)!;
-            _nodes.Add(second);
-        }
-        foreach (var node in _nodes)
-        {
-            foreach (var (key, value) in settings ?? [])
-            {
-                node.Settings[key] = value;
-            }
-            // Started before the race, so start-up work does not spread the requests out.
-            _ = node.Server;
-        }
-        return _nodes;
+        var created = await nodes.First.Client().CreateKeyAsync(new CreateKeyRequest("racer-" + Guid.NewGuid().ToString("N")[..8], "operator"));
+        return nodes.Clients(created.Token);
     }
 
-    /// <summary>The same token on every node: a key created on the first is in the database they share.</summary>
-    private static async Task<List<HttpClient>> ClientsAsync(List<BatonFactory> nodes, string role = "operator")
-    {
-        var created = await nodes[0].Client().CreateKeyAsync(new CreateKeyRequest("racer-" + Guid.NewGuid().ToString("N")[..8], role));
-        return [.. nodes.Select(n => n.Http(created.Token))];
-    }
-
-    /// <summary>Sends <see cref="Racers"/> requests at once, spread over the clients.</summary>
-    private static async Task<HttpResponseMessage[]> RaceAsync(List<HttpClient> clients, Func<int, HttpRequestMessage> request)
-    {
-        using var go = new ManualResetEventSlim();
-        var racers = Enumerable.Range(0, Racers).Select(i => Task.Run(async () =>
-        {
-            go.Wait();
-            return await clients[i % clients.Count].SendAsync(request(i));
-        })).ToList();
-        go.Set();
-        return await Task.WhenAll(racers);
-    }
+    private static Task<HttpResponseMessage[]> RaceAsync(List<HttpClient> clients, Func<int, HttpRequestMessage> request) =>
+        SharedDatabaseNodes.RaceAsync(Racers, i => clients[i % clients.Count].SendAsync(request(i)));
 
     private static HttpRequestMessage Create(string project, string intake, string? idempotencyKey = null)
     {
@@ -83,20 +53,18 @@ public sealed class ConcurrentCreateTests : IDisposable
         return body.RootElement.GetProperty("run_id").GetString()!;
     }
 
-    private async Task<long> RunsOfProjectAsync(string project) => (await _nodes[0].Client().ListRunsAsync(project: project)).Total;
+    private async Task<long> RunsOfProjectAsync(string project) => (await _nodes!.First.Client().ListRunsAsync(project: project)).Total;
 
     [Fact]
     public async Task Creates_racing_with_one_Idempotency_Key_give_one_run_and_the_same_answer()
     {
-        var nodes = Nodes();
-        var clients = await ClientsAsync(nodes);
+        var clients = await ClientsAsync(Nodes());
         var project = "idem-" + Guid.NewGuid().ToString("N")[..8];
         var key = Guid.NewGuid().ToString();
 
         var responses = await RaceAsync(clients, _ => Create(project, "the same intake", key));
 
-        var statuses = responses.Select(r => r.StatusCode).ToList();
-        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Created, s));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
         var ids = await Task.WhenAll(responses.Select(RunIdAsync));
         Assert.Single(ids.Distinct());
         Assert.Equal(1, await RunsOfProjectAsync(project));
@@ -110,8 +78,7 @@ public sealed class ConcurrentCreateTests : IDisposable
     [Fact]
     public async Task Creates_racing_against_an_active_runs_quota_create_no_more_than_it()
     {
-        var nodes = Nodes(new() { ["BATON_QUOTA_ACTIVE_RUNS"] = "3" });
-        var clients = await ClientsAsync(nodes);
+        var clients = await ClientsAsync(Nodes(new() { ["BATON_QUOTA_ACTIVE_RUNS"] = "3" }));
         var project = "quota-" + Guid.NewGuid().ToString("N")[..8];
 
         var responses = await RaceAsync(clients, i => Create(project, $"intake {i}"));
@@ -124,8 +91,7 @@ public sealed class ConcurrentCreateTests : IDisposable
     [Fact]
     public async Task Creates_racing_against_a_stored_bytes_quota_store_no_more_than_it()
     {
-        var nodes = Nodes(new() { ["BATON_QUOTA_STORED_BYTES"] = "10000" });
-        var clients = await ClientsAsync(nodes);
+        var clients = await ClientsAsync(Nodes(new() { ["BATON_QUOTA_STORED_BYTES"] = "10000" }));
         var project = "bytes-" + Guid.NewGuid().ToString("N")[..8];
 
         // 3,000 bytes each: three fit in 10,000, a fourth does not.
@@ -136,12 +102,5 @@ public sealed class ConcurrentCreateTests : IDisposable
         Assert.Equal(3, await RunsOfProjectAsync(project));
     }
 
-    public void Dispose()
-    {
-        // The second node first: the database it uses is the first's, dropped with it.
-        foreach (var node in Enumerable.Reverse(_nodes))
-        {
-            node.Dispose();
-        }
-    }
+    public void Dispose() => _nodes?.Dispose();
 }
