@@ -162,9 +162,12 @@ public static class RunCreation
             {
                 await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
             }
-            await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
+            // One batch with the start's events, written last (ADR 23): the transaction's events are its final statement.
+            var events = new EventBatch();
+            events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = runMode.Wire() }), now);
-            var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun());
+            var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun(), events: events);
+            await events.WriteAsync(c, tx);
             return (new CreateRunOutcome.Created(started.Run!), started.Decision);
         });
         if (decision is not null)
