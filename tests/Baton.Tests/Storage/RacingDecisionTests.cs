@@ -90,6 +90,35 @@ public sealed class RacingDecisionTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_work_item_deleted_while_executions_are_created_for_it_is_either_kept_or_left_unused()
+    {
+        var client = _nodes.First.Client();
+        var worker = await client.CreateWorkerAsync(new CreateWorkerRequest("w" + Guid.NewGuid().ToString("N")[..8], "command", ["/bin/true"]));
+        for (var round = 0; round < 3; round++)
+        {
+            var item = await client.CreateWorkItemAsync(new CreateWorkItemRequest($"raced {round}"));
+            var responses = await RaceAsync((http, i) => i == Racers / 2
+                ? http.DeleteAsync($"/api/work-items/{item.WorkItemId}")
+                : http.PostAsJsonAsync("/api/agent-runtime/execute", new { worker_id = worker.WorkerId, work_item_id = item.WorkItemId, prompt = "x" }));
+
+            var delete = responses[Racers / 2].StatusCode;
+            var creates = responses.Where((_, i) => i != Racers / 2).Select(r => r.StatusCode).ToList();
+            Assert.DoesNotContain(HttpStatusCode.InternalServerError, responses.Select(r => r.StatusCode));
+            Assert.All(creates, s => Assert.Contains(s, new[] { HttpStatusCode.Created, HttpStatusCode.NotFound }));
+            if (delete == HttpStatusCode.NoContent)
+            {
+                Assert.DoesNotContain(HttpStatusCode.Created, creates);
+            }
+            else
+            {
+                // 404 "work item without executions": one was created first.
+                Assert.Equal(HttpStatusCode.NotFound, delete);
+                Assert.Contains(HttpStatusCode.Created, creates);
+            }
+        }
+    }
+
     public void Dispose()
     {
         _nodes.Dispose();
