@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Auth;
@@ -36,6 +37,20 @@ public static class ApiKeyStore
     public static async Task<bool> IsActiveAsync(IDbConnection c, IDbTransaction? tx, string id, long now) =>
         await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM api_keys WHERE id = @id AND {Active}", new { id, now }, tx) == 1;
 
+    /// <summary>
+    /// Makes creates of keys named <paramref name="name"/> take turns until the transaction ends, so that the one
+    /// that comes second sees the first's key (<see cref="IsNameTakenAsync"/>). A row lock cannot do it: before the
+    /// first key there is no row, and a unique index cannot say "active" (expiry depends on the time). SQLite's one
+    /// writer takes turns already.
+    /// </summary>
+    public static async Task LockNameAsync(IDbConnection c, IDbTransaction tx, string name)
+    {
+        if (!SqlDialect.Of(c).SingleWriter)
+        {
+            await c.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtext(@lock))", new { @lock = "baton.key-name:" + name }, tx);
+        }
+    }
+
     /// <summary>Names identify who approved what, so two active keys never share one.</summary>
     public static async Task<bool> IsNameTakenAsync(IDbConnection c, IDbTransaction? tx, string name, long now) =>
         await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM api_keys WHERE name = @name AND {Active}", new { name, now }, tx) > 0;
@@ -52,8 +67,9 @@ public static class ApiKeyStore
             "INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at, expires_at) VALUES (@Id, @Name, @Role, @tokenHash, @CreatedBy, @CreatedAt, @ExpiresAt)",
             new { key.Id, key.Name, key.Role, tokenHash, key.CreatedBy, key.CreatedAt, key.ExpiresAt }, tx);
 
-    public static Task RevokeAsync(IDbConnection c, IDbTransaction tx, string id, long now) =>
-        c.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @id", new { id, now }, tx);
+    /// <summary>Revokes the key; false when it was revoked already (by a request that got there first, say).</summary>
+    public static async Task<bool> RevokeAsync(IDbConnection c, IDbTransaction tx, string id, long now) =>
+        await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL", new { id, now }, tx) == 1;
 
     /// <summary>
     /// A key the system holds (created_by 'system') with this token and role: a changed token revokes the system key
@@ -80,19 +96,30 @@ public static class ApiKeyStore
             """,
             new { sessionId, keyId, now, oldest }, tx);
 
-    /// <summary>The active key of an unused, unexpired sign-in link, or null.</summary>
+    /// <summary>
+    /// The active key of an unused, unexpired sign-in link, or null. In a transaction (which spends the link) the link
+    /// is locked: a second redeemer waits, then finds it used.
+    /// </summary>
     public static Task<ApiKeyRow?> FindBySignInLinkAsync(IDbConnection c, IDbTransaction? tx, string codeHash, long now) =>
         c.QuerySingleOrDefaultAsync<ApiKeyRow>(
-            """
+            $"""
             SELECT k.* FROM signin_links l JOIN api_keys k ON k.id = l.key_id
             WHERE l.code_hash = @codeHash AND l.used_at IS NULL AND l.expires_at > @now
               AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > @now)
+            {(tx is null || SqlDialect.Of(c).SingleWriter ? "" : "FOR UPDATE OF l")}
             """,
             new { codeHash, now }, tx);
 
-    /// <summary>The intake bytes the key's runs have stored (0 before its first run).</summary>
-    public static Task<long> StoredBytesAsync(IDbConnection c, IDbTransaction? tx, string keyId) =>
-        c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(stored_bytes), 0) FROM key_usage WHERE key_id = @keyId", new { keyId }, tx);
+    /// <summary>
+    /// The intake bytes the key's runs have stored (0 before its first run), with the key's usage row locked until the
+    /// transaction ends: creates of one key then check and count their quotas one after the other, also on several
+    /// nodes (under read committed, two reads alone would each see room). The upsert is what locks a row that did not
+    /// exist yet; it changes nothing.
+    /// </summary>
+    public static Task<long> LockUsageAsync(IDbConnection c, IDbTransaction tx, string keyId) =>
+        c.ExecuteScalarAsync<long>(
+            "INSERT INTO key_usage(key_id, stored_bytes) VALUES (@keyId, 0) ON CONFLICT(key_id) DO UPDATE SET stored_bytes = key_usage.stored_bytes RETURNING stored_bytes",
+            new { keyId }, tx);
 
     public static Task AddStoredBytesAsync(IDbConnection c, IDbTransaction tx, string keyId, long bytes) =>
         c.ExecuteAsync(

@@ -103,6 +103,7 @@ public static class ApiKeys
         };
         var created = await db.WriteAsync(async (c, tx) =>
         {
+            await ApiKeyStore.LockNameAsync(c, tx, key.Name);
             if (await ApiKeyStore.IsNameTakenAsync(c, tx, key.Name, key.CreatedAt))
             {
                 return false;
@@ -125,12 +126,10 @@ public static class ApiKeys
             {
                 return KeyRevocation.NotFound;
             }
-            if (key.RevokedAt is not null)
-            {
-                return KeyRevocation.AlreadyRevoked;
-            }
-            await ApiKeyStore.RevokeAsync(c, tx, id, time.GetUtcNow().ToMs());
-            return KeyRevocation.Revoked;
+            // Guarded by the update itself: of two revokes at once, the second finds the key revoked.
+            return key.RevokedAt is null && await ApiKeyStore.RevokeAsync(c, tx, id, time.GetUtcNow().ToMs())
+                ? KeyRevocation.Revoked
+                : KeyRevocation.AlreadyRevoked;
         });
         if (outcome == KeyRevocation.Revoked)
         {

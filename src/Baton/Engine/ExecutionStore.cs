@@ -182,10 +182,15 @@ public static class ExecutionStore
             WHERE id = @id AND status IN ('pending', 'running')
             """, new { id, error, now }, tx) == 1;
 
-    /// <summary>Cancels a pending or running standalone execution; returns its status before, or null when there is none.</summary>
+    /// <summary>
+    /// Cancels a pending or running standalone execution; returns its status before, or null when there is none. The
+    /// row is locked as it is read, so of two cancels at once the second sees the first's 'cancelled' (the caller
+    /// deletes the execution's job first, which already makes them take turns while it has one).
+    /// </summary>
     public static async Task<string?> CancelStandaloneAsync(IDbConnection c, IDbTransaction tx, string id, long now)
     {
-        var status = await c.ExecuteScalarAsync<string?>("SELECT status FROM executions WHERE id = @id AND run_id IS NULL", new { id }, tx);
+        var status = await c.ExecuteScalarAsync<string?>(
+            $"SELECT status FROM executions WHERE id = @id AND run_id IS NULL{SqlDialect.Of(c).ForUpdate}", new { id }, tx);
         if (status is ExecutionStatus.Pending or ExecutionStatus.Running)
         {
             await c.ExecuteAsync(

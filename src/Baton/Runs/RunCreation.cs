@@ -127,31 +127,47 @@ public static class RunCreation
         var loaded = profile;
         var (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
         {
+            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:
+            // the key's usage row is locked first, and the creates of one key take turns from here (on any node).
+            var stored = keyId is not null && (limits.QuotaActiveRuns > 0 || limits.QuotaStoredBytes > 0)
+                ? await Auth.ApiKeyStore.LockUsageAsync(c, tx, keyId)
+                : (long?)null;
             if (idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing)
             {
-                return (existing.RequestHash == requestHash
-                    ? new CreateRunOutcome.Created(existing)
-                    : new CreateRunOutcome.KeyReused($"Idempotency-Key '{idempotencyKey}' was already used for run {existing.Id} with a different request"), null);
+                return (Replay(existing, requestHash, idempotencyKey), null);
             }
-            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit.
-            if (keyId is not null && await QuotaReachedAsync(c, tx, keyId, intakeBytes, limits) is { } quota)
+            if (stored is { } bytes && await QuotaReachedAsync(c, tx, keyId!, bytes, intakeBytes, limits) is { } quota)
             {
                 return (quota, null);
+            }
+            if (body.RepositoryId is not null && !await Workspaces.RepositoryStore.ExistsAsync(c, tx, body.RepositoryId))
+            {
+                // Deleted since it was validated above.
+                return (new CreateRunOutcome.Invalid(new() { ["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"] }), null);
             }
             var now = time.GetUtcNow();
             var id = Ids.New("run", time);
             var runMode = mode ?? loaded.Profile.Mode;
-            await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
+            var inserted = await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
                 id, loaded, string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName, runMode,
                 body.BudgetUsd ?? loaded.Profile.BudgetUsd, idempotencyKey, requestHash, user.Actor(), keyId, body.RepositoryId, now));
+            if (!inserted)
+            {
+                // A request with the same Idempotency-Key (another key's, or on a server without quotas) committed its run
+                // while this one was on its way: it is answered as the replay it is.
+                return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
+            }
             await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
             if (keyId is not null)
             {
                 await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
             }
-            await EventLog.AppendAsync(c, tx, id, new RunEvent("run.created", null, 1, user.Actor(),
+            // One batch with the start's events, written last (ADR 23): the transaction's events are its final statement.
+            var events = new EventBatch();
+            events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = runMode.Wire() }), now);
-            var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun());
+            var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun(), events: events);
+            await events.WriteAsync(c, tx);
             return (new CreateRunOutcome.Created(started.Run!), started.Decision);
         });
         if (decision is not null)
@@ -161,8 +177,18 @@ public static class RunCreation
         return outcome;
     }
 
-    /// <summary>The quota this run would pass, or null when the key has room for it. A quota of 0 is off.</summary>
-    private static async Task<CreateRunOutcome.QuotaReached?> QuotaReachedAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string keyId, long intakeBytes, UsageLimits limits)
+    /// <summary>The answer to a request whose Idempotency-Key created <paramref name="existing"/>: that run, if the request is the same.</summary>
+    private static CreateRunOutcome Replay(RunRow existing, string requestHash, string idempotencyKey) =>
+        existing.RequestHash == requestHash
+            ? new CreateRunOutcome.Created(existing)
+            : new CreateRunOutcome.KeyReused($"Idempotency-Key '{idempotencyKey}' was already used for run {existing.Id} with a different request");
+
+    /// <summary>
+    /// The quota this run would pass, or null when the key has room for it. A quota of 0 is off. <paramref name="stored"/>
+    /// was read with the key's usage row locked.
+    /// </summary>
+    private static async Task<CreateRunOutcome.QuotaReached?> QuotaReachedAsync(
+        System.Data.IDbConnection c, System.Data.IDbTransaction tx, string keyId, long stored, long intakeBytes, UsageLimits limits)
     {
         if (limits.QuotaActiveRuns > 0)
         {
@@ -175,7 +201,6 @@ public static class RunCreation
         }
         if (limits.QuotaStoredBytes > 0)
         {
-            var stored = await Auth.ApiKeyStore.StoredBytesAsync(c, tx, keyId);
             if (stored + intakeBytes > limits.QuotaStoredBytes)
             {
                 return new("stored_bytes", limits.QuotaStoredBytes, stored,

@@ -23,18 +23,23 @@ public static partial class RunStore
         string Id, LoadedProfile Profile, string? ProjectName, RunMode Mode, decimal? BudgetUsd, string? IdempotencyKey,
         string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now);
 
-    /// <summary>Stores the profile version the run uses (unless it is stored already) and the run, pending.</summary>
-    public static async Task InsertAsync(IDbConnection c, IDbTransaction tx, NewRunRow run)
+    /// <summary>
+    /// Stores the profile version the run uses (unless it is stored already) and the run, pending. False when another
+    /// request with the run's Idempotency-Key created its run first: on PostgreSQL a create racing on another node
+    /// waits here for that one to commit, and stores nothing (rather than failing on the unique key).
+    /// </summary>
+    public static async Task<bool> InsertAsync(IDbConnection c, IDbTransaction tx, NewRunRow run)
     {
         var now = run.Now.ToMs();
         await c.ExecuteAsync(
             "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
             new { run.Profile.Hash, name = run.Profile.Profile.Name, run.Profile.Source, now }, tx);
-        await c.ExecuteAsync(
+        return await c.ExecuteAsync(
             """
             INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
                              idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
             VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
+            ON CONFLICT(idempotency_key) DO NOTHING
             """,
             new
             {
@@ -50,7 +55,7 @@ public static partial class RunStore
                 keyId = run.KeyId,
                 now,
                 repository = run.RepositoryId,
-            }, tx);
+            }, tx) == 1;
     }
 
     /// <summary>The run a request with this Idempotency-Key created, if one did.</summary>

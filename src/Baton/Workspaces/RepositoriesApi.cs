@@ -47,7 +47,7 @@ public static class RepositoriesApi
     {
         var outcome = await db.WriteAsync(async (c, tx) =>
         {
-            if (!await RepositoryStore.ExistsAsync(c, tx, id))
+            if (!await RepositoryStore.LockAsync(c, tx, id))
             {
                 return "missing";
             }
@@ -93,8 +93,19 @@ public static class RepositoriesApi
             RepositoryId = body.RepositoryId,
             CreatedAt = time.GetUtcNow().ToMs(),
         };
-        await db.WriteAsync((c, tx) => WorkItemStore.InsertAsync(c, tx, row));
-        return TypedResults.Created($"/api/work-items/{row.Id}", ToInfo(row));
+        var inserted = await db.WriteAsync(async (c, tx) =>
+        {
+            // Again in the transaction, which keeps the repository until it commits: it may have been deleted since.
+            if (row.RepositoryId is not null && !await RepositoryStore.ExistsAsync(c, tx, row.RepositoryId))
+            {
+                return false;
+            }
+            await WorkItemStore.InsertAsync(c, tx, row);
+            return true;
+        });
+        return inserted
+            ? TypedResults.Created($"/api/work-items/{row.Id}", ToInfo(row))
+            : Problems.Invalid(new Dictionary<string, string[]> { ["repository_id"] = [$"no repository '{row.RepositoryId}'"] });
     }
 
     public static async Task<Results<Ok<WorkItemInfo>, ProblemHttpResult>> GetWorkItemAsync(string id, Database db) =>

@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Workspaces;
@@ -35,8 +36,21 @@ public static class RepositoryStore
     public static Task<IEnumerable<RepositoryRow>> ListWithCredentialsAsync(IDbConnection c, IDbTransaction? tx) =>
         c.QueryAsync<RepositoryRow>(WithCredential + " ORDER BY r.created_at, r.id", transaction: tx);
 
+    /// <summary>
+    /// Whether the repository exists. In a transaction that goes on to refer to it, it then stays until that commits:
+    /// the row is key-share locked on PostgreSQL, so a delete waits and then sees the reference (rather than the
+    /// insert failing on its foreign key).
+    /// </summary>
     public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string id) =>
-        await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM repositories WHERE id = @id", new { id }, tx) > 0;
+        await c.ExecuteScalarAsync<int?>(
+            $"SELECT 1 FROM repositories WHERE id = @id{(tx is null || SqlDialect.Of(c).SingleWriter ? "" : " FOR KEY SHARE")}", new { id }, tx) is not null;
+
+    /// <summary>
+    /// Locks the repository for a delete (false when there is none): a transaction that refers to it (see
+    /// <see cref="ExistsAsync"/>) finishes first, so the uses counted next are all there are.
+    /// </summary>
+    public static async Task<bool> LockAsync(IDbConnection c, IDbTransaction tx, string id) =>
+        await c.ExecuteScalarAsync<int?>($"SELECT 1 FROM repositories WHERE id = @id{SqlDialect.Of(c).ForUpdate}", new { id }, tx) is not null;
 
     /// <summary>The name of the server variable holding the repository's credential, or null when it has none.</summary>
     public static Task<string?> CredentialEnvAsync(IDbConnection c, IDbTransaction? tx, string id) =>
