@@ -55,10 +55,14 @@ public static class WorkerStore
     public static Task<IEnumerable<string>> ExistingNamesAsync(IDbConnection c, IDbTransaction? tx, IReadOnlyCollection<string> names) =>
         c.QueryAsync<string>($"SELECT name FROM workers WHERE {SqlDialect.Of(c).In("name", "@names")}", new { names = names.ToArray() }, tx);
 
-    public static Task InsertAsync(IDbConnection c, IDbTransaction tx, WorkerRow row, string createdBy) =>
-        c.ExecuteAsync(
-            "INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at) VALUES (@Id, @Name, @Kind, @Config, @Concurrency, @createdBy, @CreatedAt)",
-            new { row.Id, row.Name, row.Kind, Config = new JsonParameter(row.Config), row.Concurrency, createdBy, row.CreatedAt }, tx);
+    /// <summary>Inserts a worker unless one of its name exists: whether it did.</summary>
+    public static async Task<bool> InsertAsync(IDbConnection c, IDbTransaction tx, WorkerRow row, string createdBy) =>
+        await c.ExecuteAsync(
+            """
+            INSERT INTO workers(id, name, kind, config, concurrency, created_by, created_at) VALUES (@Id, @Name, @Kind, @Config, @Concurrency, @createdBy, @CreatedAt)
+            ON CONFLICT(name) DO NOTHING
+            """,
+            new { row.Id, row.Name, row.Kind, Config = new JsonParameter(row.Config), row.Concurrency, createdBy, row.CreatedAt }, tx) == 1;
 
     /// <summary>A worker from a file (created_by 'file'): it replaces the settings of the worker of the same name.</summary>
     public static Task UpsertFromFileAsync(IDbConnection c, IDbTransaction tx, WorkerRow row) =>

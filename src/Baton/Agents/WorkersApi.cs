@@ -31,15 +31,8 @@ public static class WorkersApi
         {
             return Problems.Invalid(errors);
         }
-        var created = await db.WriteAsync(async (c, tx) =>
-        {
-            if (await WorkerStore.FindAsync(c, tx, row.Name) is not null)
-            {
-                return false;
-            }
-            await WorkerStore.InsertAsync(c, tx, row, user.Actor());
-            return true;
-        });
+        // One statement decides: two creates of one name on two nodes give one worker and one 409.
+        var created = await db.WriteAsync((c, tx) => WorkerStore.InsertAsync(c, tx, row, user.Actor()));
         return created
             ? TypedResults.Created($"/api/workers/{row.Id}", row.ToInfo())
             : Problems.Conflict($"a worker named '{row.Name}' exists");

@@ -40,6 +40,17 @@ public sealed class RacingDecisionTests : IDisposable
     }
 
     [Fact]
+    public async Task Workers_created_at_once_with_one_name_give_one_worker()
+    {
+        var name = "w" + Guid.NewGuid().ToString("N")[..8];
+        var responses = await RaceAsync((http, _) => http.PostAsJsonAsync("/api/workers", new { name, kind = "command", command = new[] { "/bin/true" } }));
+
+        Assert.Equal(1, Count(responses, HttpStatusCode.Created));
+        Assert.Equal(Racers - 1, Count(responses, HttpStatusCode.Conflict));
+        Assert.Single((await _nodes.First.Client().ListWorkersAsync()).Workers, w => w.Name == name);
+    }
+
+    [Fact]
     public async Task A_key_revoked_at_once_by_many_is_revoked_once()
     {
         var key = await _nodes.First.Client().CreateKeyAsync(new CreateKeyRequest("revoked-" + Guid.NewGuid().ToString("N")[..8], "viewer"));
