@@ -34,6 +34,7 @@ public static class BatonHost
         services.AddSingleton(sp => new ProfileCatalog(Path.Combine(sp.GetRequiredService<BatonOptions>().DataDir, "profiles")));
         services.AddSingleton<EngineSignals>();
         services.AddSingleton<RunningExecutions>();
+        services.AddSingleton(sp => NodeIdentity.Of(sp.GetRequiredService<BatonOptions>()));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<PhaseExecutor>();

@@ -31,7 +31,8 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, string adminToken)
+    /// <summary>Starts the server on <paramref name="dataDir"/> with <paramref name="adminToken"/> seeded, and more settings over the defaults in <paramref name="environment"/> (a node id; another node's BATON_DATABASE).</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDir, string adminToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var url = new Uri($"http://127.0.0.1:{port}/");
@@ -53,6 +54,10 @@ public sealed class ServerProcess : IDisposable
         if (TestDatabase.SettingFor(dataDir) is { } database)
         {
             start.Environment["BATON_DATABASE"] = database;
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
         var process = Process.Start(start)!;
         var server = new ServerProcess(process, url);
