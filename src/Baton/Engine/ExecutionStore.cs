@@ -176,6 +176,15 @@ public static class ExecutionStore
             RETURNING id, pid, node_id
             """, new { runId, phase, iteration, error, now }, tx)).ToList();
 
+    /// <summary>
+    /// The executions <paramref name="nodeId"/> ran that were recorded as lost, with their agent's process: a node
+    /// that took one over could not stop its agent (a pid of another node), so the node that ran it does at start-up.
+    /// </summary>
+    public static async Task<List<(string Id, string? RunId, int Pid)>> LostOnNodeAsync(IDbConnection c, string nodeId) =>
+        (await c.QueryAsync<(string Id, string? RunId, int Pid)>(
+            "SELECT id, run_id, pid FROM executions WHERE node_id = @nodeId AND status = 'error' AND error_message = 'worker lost' AND pid IS NOT NULL",
+            new { nodeId })).ToList();
+
     /// <summary>Ends a pending or running execution as an error; false when it had ended already.</summary>
     public static async Task<bool> EndWithErrorAsync(IDbConnection c, IDbTransaction tx, string id, string error, long now) =>
         await c.ExecuteAsync(

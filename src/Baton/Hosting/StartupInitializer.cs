@@ -76,6 +76,15 @@ public sealed class StartupInitializer(
         {
             logger.LogWarning("Took over {Count} job(s) left leased by this node ({NodeId}) before it stopped; their work resumes now", freed, queue.NodeId);
         }
+        // Agents of this node that another node recorded as lost while this one was down still run here, and no other
+        // node can stop them. (Those still recorded as running are stopped when their job is claimed again, which
+        // records it.) An agent is an orphan of its run or execution only while /proc says so: a reused pid is safe.
+        var lost = await db.ReadAsync(c => ExecutionStore.LostOnNodeAsync(c, queue.NodeId), cancellationToken);
+        var stopped = lost.Count(e => Agents.ProcessRunner.KillOrphan(e.Pid, e.RunId ?? e.Id));
+        if (stopped > 0)
+        {
+            logger.LogWarning("Stopped {Count} agent(s) this node ({NodeId}) left running when it stopped, whose executions other nodes recorded as lost", stopped, queue.NodeId);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

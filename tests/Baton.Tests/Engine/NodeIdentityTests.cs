@@ -13,6 +13,7 @@ public sealed class NodeIdentityTests : IDisposable
 {
     private const string Token = "node-test-admin-token-0001";
     private readonly List<string> _dataDirs = [];
+    private readonly List<int> _agents = [];
 
     [Theory]
     [InlineData("has space")]
@@ -62,10 +63,11 @@ public sealed class NodeIdentityTests : IDisposable
     /// <summary>
     /// Node A runs an agent. Node B starts (on PostgreSQL alongside A, on one database; on SQLite, which one process
     /// owns, after A died): B leaves A's lease alone. Once A's lease has run out, B takes the phase over and records
-    /// A's execution as lost, but does not stop A's agent: a pid of another node means nothing here.
+    /// A's execution as lost, but does not stop A's agent: a pid of another node means nothing here. A, started again,
+    /// stops it.
     /// </summary>
     [Fact]
-    public async Task A_starting_node_leaves_another_nodes_lease_and_agent_alone()
+    public async Task A_starting_node_leaves_another_nodes_lease_and_agent_alone_and_stops_its_own()
     {
         using var repo = new SampleRepo();
         var dirA = NewDataDir();
@@ -84,6 +86,7 @@ public sealed class NodeIdentityTests : IDisposable
         var agentA = await ReadAsync(dirA, c => c.QuerySingleAsync<int>(
             "SELECT pid FROM executions WHERE run_id = @runId AND phase = 'implementation'", new { runId }));
         Assert.True(AgentProcesses.IsAlive(agentA));
+        _agents.Add(agentA);
         var leaseA = await LeaseOfAsync(dirA, runId);
         Assert.Equal("node-a", leaseA.Owner);
 
@@ -139,9 +142,22 @@ public sealed class NodeIdentityTests : IDisposable
             Assert.Equal("node-b", await ReadAsync(dirA, c => c.QuerySingleAsync<string>(
                 "SELECT node_id FROM executions WHERE run_id = @runId AND phase = 'implementation' AND status = 'success'", new { runId })));
         }
-        // A's agent, which no server stops (its node never came back): ended here.
-        using var orphan = System.Diagnostics.Process.GetProcessById(agentA);
-        orphan.Kill(entireProcessTree: true);
+
+        // A starts again: the agent it left running, which B recorded as lost, is A's to stop, and it does at start-up.
+        using (await ServerProcess.StartAsync(dirA, Token, new Dictionary<string, string> { ["BATON_NODE_ID"] = "node-a" }))
+        {
+            Assert.True(await StoppedAsync(agentA), "node A did not stop its own orphaned agent at start-up");
+        }
+    }
+
+    /// <summary>Whether the process ends within 10 s of being killed (polled: /proc tells no one).</summary>
+    private static async Task<bool> StoppedAsync(int pid)
+    {
+        for (var i = 0; i < 200 && AgentProcesses.IsAlive(pid); i++)
+        {
+            await Task.Delay(50);
+        }
+        return !AgentProcesses.IsAlive(pid);
     }
 
     private static BatonOptions Options(params (string Key, string Value)[] settings) =>
@@ -200,6 +216,12 @@ public sealed class NodeIdentityTests : IDisposable
 
     public void Dispose()
     {
+        // An agent a failed test left behind (its script would end by itself in 2 min).
+        foreach (var pid in _agents.Where(AgentProcesses.IsAlive))
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            process.Kill(entireProcessTree: true);
+        }
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var dir in _dataDirs)
         {
