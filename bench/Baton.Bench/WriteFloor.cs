@@ -22,7 +22,7 @@ internal static class WriteFloor
         {
             var db = new SqliteDatabase(Path.Combine(dataDir, "baton.db"));
             await db.MigrateAsync(TimeProvider.System);
-            var queue = new JobQueue(db, new Ops.NodeMetrics(), TimeProvider.System);
+            var queue = new JobQueue(db, new Ops.NodeMetrics(), TimeProvider.System, new NodeIdentity("bench"));
             var now = DateTimeOffset.UtcNow.ToMs();
             return
             [

@@ -30,6 +30,9 @@ public sealed class ExecutionRow
     public string? ErrorMessage { get; set; }
     public string? Prompt { get; set; }
     public int? Pid { get; set; }
+
+    /// <summary>The node that started it (BATON_NODE_ID); null when started before nodes had ids.</summary>
+    public string? NodeId { get; set; }
     public long CreatedAt { get; set; }
     public long? StartedAt { get; set; }
     public long? CompletedAt { get; set; }
@@ -139,12 +142,12 @@ public static class ExecutionStore
         c.QueryAsync<(string Status, long Count)>("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status", transaction: tx);
 
     /// <summary>A phase's execution, running from its start.</summary>
-    public static Task StartPhaseAsync(IDbConnection c, IDbTransaction tx, string id, string runId, string phase, int iteration, string worker, string workerKind, long now) =>
+    public static Task StartPhaseAsync(IDbConnection c, IDbTransaction tx, string id, string runId, string phase, int iteration, string worker, string workerKind, string nodeId, long now) =>
         c.ExecuteAsync(
             """
-            INSERT INTO executions(id, run_id, phase, iteration, worker, worker_kind, status, created_at, started_at)
-            VALUES (@id, @runId, @phase, @iteration, @worker, @workerKind, 'running', @now, @now)
-            """, new { id, runId, phase, iteration, worker, workerKind, now }, tx);
+            INSERT INTO executions(id, run_id, phase, iteration, worker, worker_kind, status, created_at, started_at, node_id)
+            VALUES (@id, @runId, @phase, @iteration, @worker, @workerKind, 'running', @now, @now, @nodeId)
+            """, new { id, runId, phase, iteration, worker, workerKind, nodeId, now }, tx);
 
     /// <summary>A standalone execution, pending until its job is claimed.</summary>
     public static Task CreateStandaloneAsync(IDbConnection c, IDbTransaction tx, string id, string worker, string workerKind, string workItemId, string prompt, long now) =>
@@ -155,23 +158,32 @@ public static class ExecutionStore
             """, new { id, worker, workerKind, workItemId, prompt, now }, tx);
 
     /// <summary>A pending standalone execution starts.</summary>
-    public static Task StartStandaloneAsync(IDbConnection c, IDbTransaction tx, string id, long now) =>
-        c.ExecuteAsync("UPDATE executions SET status = 'running', started_at = @now WHERE id = @id AND status = 'pending'", new { id, now }, tx);
+    public static Task StartStandaloneAsync(IDbConnection c, IDbTransaction tx, string id, string nodeId, long now) =>
+        c.ExecuteAsync("UPDATE executions SET status = 'running', started_at = @now, node_id = @nodeId WHERE id = @id AND status = 'pending'", new { id, nodeId, now }, tx);
 
     public static Task RecordPidAsync(IDbConnection c, IDbTransaction tx, string id, int pid) =>
         c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @id", new { id, pid }, tx);
 
     /// <summary>
     /// Ends the phase's executions still running (left so by a crash, a lost lease or an engine error) as errors;
-    /// returns them with the agent process each recorded.
+    /// returns them with the agent process each recorded and the node that ran it.
     /// </summary>
-    public static async Task<List<(string Id, int? Pid)>> EndRunningOfPhaseAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string error, long now) =>
-        (await c.QueryAsync<(string Id, int? Pid)>(
+    public static async Task<List<(string Id, int? Pid, string? NodeId)>> EndRunningOfPhaseAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string error, long now) =>
+        (await c.QueryAsync<(string Id, int? Pid, string? NodeId)>(
             """
             UPDATE executions SET status = 'error', error_message = @error, completed_at = @now, duration_ms = @now - started_at
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration AND status = 'running'
-            RETURNING id, pid
+            RETURNING id, pid, node_id
             """, new { runId, phase, iteration, error, now }, tx)).ToList();
+
+    /// <summary>
+    /// The executions <paramref name="nodeId"/> ran that were recorded as lost, with their agent's process: a node
+    /// that took one over could not stop its agent (a pid of another node), so the node that ran it does at start-up.
+    /// </summary>
+    public static async Task<List<(string Id, string? RunId, int Pid)>> LostOnNodeAsync(IDbConnection c, string nodeId) =>
+        (await c.QueryAsync<(string Id, string? RunId, int Pid)>(
+            "SELECT id, run_id, pid FROM executions WHERE node_id = @nodeId AND status = 'error' AND error_message = 'worker lost' AND pid IS NOT NULL",
+            new { nodeId })).ToList();
 
     /// <summary>Ends a pending or running execution as an error; false when it had ended already.</summary>
     public static async Task<bool> EndWithErrorAsync(IDbConnection c, IDbTransaction tx, string id, string error, long now) =>

@@ -24,7 +24,7 @@ public sealed class JobRow
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
 /// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
 /// </summary>
-public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider time)
+public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider time, NodeIdentity node)
 {
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
@@ -41,7 +41,8 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
 
     private static readonly string WorkerHasRoom = "AND " + HasRoom("j.worker");
 
-    public string NodeId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
+    /// <summary>The owner of this node's leases: the same after a restart, so the node knows its own (<see cref="NodeIdentity"/>).</summary>
+    public string NodeId => node.Id;
 
     /// <summary>
     /// Claims the next due job inside the caller's transaction, so that the claim and whatever starts the job (an
@@ -165,12 +166,17 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     }
 
     /// <summary>
-    /// One process owns an SQLite file (the data dir is locked), so at start-up every lease on it belongs to a
-    /// process that died: free them now instead of waiting for them to run out.
+    /// At start-up, the leases this node's id holds were taken by its earlier process, which died: they are freed now
+    /// instead of when they run out. Another node's leases are left alone, even on an SQLite file (which one process
+    /// owns): that node may be alive, on PostgreSQL, and a dead node's leases run out by themselves. Owners with a ':'
+    /// were named before nodes had ids (machine:pid:random), by a process that is gone; a node id never has one.
     /// </summary>
-    public Task<int> ReleaseAllLeasesAsync(CancellationToken ct) =>
+    public Task<int> ReleaseOwnLeasesAsync(CancellationToken ct) =>
         db.WriteAsync((c, tx) => c.ExecuteAsync(
-            "UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE lease_token IS NOT NULL", transaction: tx), ct);
+            """
+            UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE lease_token IS NOT NULL AND (lease_owner = @node OR lease_owner LIKE '%:%')
+            """, new { node = NodeId }, tx), ct);
 
     public static async Task<bool> HoldsLeaseAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;

@@ -24,6 +24,7 @@ public sealed class PhaseExecutor(
     GitWorkspaces workspaces,
     EngineSignals signals,
     Ops.NodeMetrics metrics,
+    NodeIdentity node,
     TimeProvider time)
 {
     /// <summary>A started phase execution.</summary>
@@ -207,11 +208,12 @@ public sealed class PhaseExecutor(
         // An execution of this phase can be left running only by an earlier claim of this job (a crash, a lost lease,
         // an engine error): each of those ends its job or keeps it, and the first claim has nothing to look for.
         var lost = job.Attempts == 1 ? [] : await ExecutionStore.EndRunningOfPhaseAsync(c, tx, run.Id, phase.Name, iteration, "worker lost", key.now);
-        foreach (var (id, pid) in lost)
+        foreach (var (id, pid, ranOn) in lost)
         {
             // The agent of a crashed server may still be running in the workspace: it is stopped before the phase
-            // runs again, once this transaction has committed.
-            var stopped = pid is { } p && ProcessRunner.IsOrphanOf(p, run.Id);
+            // runs again, once this transaction has committed. Only by the node that ran it: elsewhere its pid
+            // names nothing (that node stops it when it starts again).
+            var stopped = pid is { } p && node.Ran(ranOn) && ProcessRunner.IsOrphanOf(p, run.Id);
             if (stopped)
             {
                 orphans?.Add(pid!.Value);
@@ -233,7 +235,7 @@ public sealed class PhaseExecutor(
         var phaseRun = taken is not null ? (taken.Feedback, taken.ValidationSkippedBy, taken.Attempts)
             : await RunStore.StartPhaseRunAsync(c, tx, run.Id, phase.Name, iteration, key.now);
         var executionId = Ids.New("exe", time);
-        await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, key.now);
+        await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, node.Id, key.now);
         events.Add(run.Id, new RunEvent("phase.started", phase.Name, iteration, null,
             new Dictionary<string, object?> { ["attempt"] = phaseRun.Attempts, ["execution_id"] = executionId, ["worker"] = phase.Worker }), now);
         if (taken is null)

@@ -17,6 +17,7 @@ public sealed class StandaloneExecutor(
     AgentWork work,
     GitWorkspaces workspaces,
     EngineSignals signals,
+    NodeIdentity node,
     TimeProvider time)
 {
     /// <summary>How long an agent of a worker that sets no timeout may run.</summary>
@@ -45,7 +46,8 @@ public sealed class StandaloneExecutor(
             if (execution is { Status: ExecutionStatus.Running })
             {
                 // Claimed again after a crash: a standalone execution is one attempt, so it ends as lost.
-                int[] orphans = execution.Pid is { } pid && ProcessRunner.IsOrphanOf(pid, id) ? [pid] : [];
+                // Its agent is stopped only by the node that ran it: elsewhere its pid names nothing.
+                int[] orphans = execution.Pid is { } pid && node.Ran(execution.NodeId) && ProcessRunner.IsOrphanOf(pid, id) ? [pid] : [];
                 await ExecutionStore.EndWithErrorAsync(c, tx, id, "worker lost" + (orphans.Length > 0 ? " (its agent process was stopped)" : ""), now.ToMs());
                 await JobQueue.DeleteAsync(c, tx, job);
                 return new StandaloneStart(job, handle, orphans, null);
@@ -61,7 +63,7 @@ public sealed class StandaloneExecutor(
                 return new StandaloneStart(job, handle, [], null);
             }
             var repositoryId = execution.WorkItemId is null ? null : await WorkItemStore.RepositoryIdOfAsync(c, tx, execution.WorkItemId);
-            await ExecutionStore.StartStandaloneAsync(c, tx, id, now.ToMs());
+            await ExecutionStore.StartStandaloneAsync(c, tx, id, node.Id, now.ToMs());
             await EventLog.AppendLogsAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
             return new StandaloneStart(job, handle, [], new Work(execution.Prompt ?? "", worker.ToDefinition(), repositoryId));
         }

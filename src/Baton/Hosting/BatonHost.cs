@@ -29,11 +29,15 @@ public static class BatonHost
         var services = builder.Services;
         // Resolved from the final configuration when first needed, so hosts and tests can add settings late.
         services.AddSingleton(sp => BatonOptions.From(sp.GetRequiredService<IConfiguration>()));
-        services.TryAddSingleton(TimeProvider.System);
+        // On PostgreSQL, nodes share lease and due times: the system clock set to the database's. A test's own clock,
+        // registered after this, replaces it (and DatabaseClockService then has nothing to measure).
+        services.AddSingleton(_ => new DatabaseClock(TimeProvider.System));
+        services.TryAddSingleton(sp => sp.GetRequiredService<BatonOptions>().Database.IsPostgres ? sp.GetRequiredService<DatabaseClock>() : TimeProvider.System);
         services.AddSingleton(sp => Database.Open(sp.GetRequiredService<BatonOptions>().Database));
         services.AddSingleton(sp => new ProfileCatalog(Path.Combine(sp.GetRequiredService<BatonOptions>().DataDir, "profiles")));
         services.AddSingleton<EngineSignals>();
         services.AddSingleton<RunningExecutions>();
+        services.AddSingleton(sp => NodeIdentity.Of(sp.GetRequiredService<BatonOptions>()));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<PhaseExecutor>();
@@ -53,6 +57,8 @@ public static class BatonHost
             return new EngineOptions { Concurrency = o.Concurrency, Enabled = o.Role != BatonOptions.ApiRole };
         });
         services.AddHostedService<StartupInitializer>();
+        // Before the engine, so that its first lease is timed by the database's clock.
+        services.AddHostedService<DatabaseClockService>();
         services.AddHostedService<EngineHost>();
         services.AddHostedService<ClusterSignals>();
         services.AddHostedService<WorkspaceJanitor>();

@@ -29,6 +29,9 @@ public sealed class BatonOptions
     /// <summary>`baton up`: keep a local admin key in the data dir (mode 0600) so the CLI needs no set-up.</summary>
     public bool LocalAdminKey { get; init; }
 
+    /// <summary>BATON_NODE_ID: this node's id (<see cref="Engine.NodeIdentity"/>); unset = one kept in the data dir.</summary>
+    public string? NodeId { get; init; }
+
     public const string ApiRole = "api";
 
     public const string WorkerRole = "worker";
@@ -128,6 +131,11 @@ public sealed class BatonOptions
         }
         var outputBytes = WholeNumber(config, "BATON_OUTPUT_MAX_BYTES", Agents.OutputLimits.DefaultMaxBytes, 1024, long.MaxValue);
         var outputLines = (int)WholeNumber(config, "BATON_OUTPUT_MAX_LINES", Agents.OutputLimits.DefaultMaxLines, 10, int.MaxValue);
+        var nodeId = config["BATON_NODE_ID"] is { Length: > 0 } n ? n : null;
+        if (nodeId is not null && !Engine.NodeIdentity.IsValid(nodeId))
+        {
+            throw new InvalidOperationException($"BATON_NODE_ID must be 1 to 64 letters, digits, '.', '_' or '-', not '{nodeId}'");
+        }
         var localAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase);
         return new BatonOptions
         {
@@ -145,6 +153,7 @@ public sealed class BatonOptions
             AdminToken = config["BATON_ADMIN_TOKEN"] is { Length: > 0 } t ? t : null,
             LocalAdminKey = localAdminKey,
             Role = role,
+            NodeId = nodeId,
             Concurrency = workers,
             RateLimit = rateLimit,
         };

@@ -6,7 +6,7 @@ namespace Baton;
 
 /// <summary>
 /// Before the server listens and the engine starts: lock the data dir (one process per SQLite file), apply
-/// migrations, seed the bootstrap keys, and free the leases a dead process left behind.
+/// migrations, seed the bootstrap keys, and free the leases this node's earlier process left behind.
 /// </summary>
 public sealed class StartupInitializer(
     BatonOptions options,
@@ -20,18 +20,7 @@ public sealed class StartupInitializer(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        // The database holds intakes and artifacts: the data dir is its owner's only.
-        if (!Directory.Exists(options.DataDir))
-        {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(options.DataDir);
-            }
-            else
-            {
-                Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-        }
+        CreateDataDir(options);
         // Workspaces and scratch folders hold repository code and agents' output: the owner's only, too.
         if (!Directory.Exists(options.WorkDir) && !OperatingSystem.IsWindows())
         {
@@ -82,14 +71,40 @@ public sealed class StartupInitializer(
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
         }
         await sandbox.LogStatusAsync();
-        var freed = await queue.ReleaseAllLeasesAsync(cancellationToken);
+        var freed = await queue.ReleaseOwnLeasesAsync(cancellationToken);
         if (freed > 0)
         {
-            logger.LogWarning("Took over {Count} job(s) left leased by a process that stopped; their work resumes now", freed);
+            logger.LogWarning("Took over {Count} job(s) left leased by this node ({NodeId}) before it stopped; their work resumes now", freed, queue.NodeId);
+        }
+        // Agents of this node that another node recorded as lost while this one was down still run here, and no other
+        // node can stop them. (Those still recorded as running are stopped when their job is claimed again, which
+        // records it.) An agent is an orphan of its run or execution only while /proc says so: a reused pid is safe.
+        var lost = await db.ReadAsync(c => ExecutionStore.LostOnNodeAsync(c, queue.NodeId), cancellationToken);
+        var stopped = lost.Count(e => Agents.ProcessRunner.KillOrphan(e.Pid, e.RunId ?? e.Id));
+        if (stopped > 0)
+        {
+            logger.LogWarning("Stopped {Count} agent(s) this node ({NodeId}) left running when it stopped, whose executions other nodes recorded as lost", stopped, queue.NodeId);
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The database holds intakes and artifacts: the data dir is its owner's only.</summary>
+    public static void CreateDataDir(BatonOptions options)
+    {
+        if (Directory.Exists(options.DataDir))
+        {
+            return;
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(options.DataDir);
+        }
+        else
+        {
+            Directory.CreateDirectory(options.DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
 
     public void Dispose() => _lock?.Dispose();
 }

@@ -51,7 +51,7 @@ public sealed class ServerProcess : IDisposable
         start.Environment["BATON_REPO_ROOTS"] = Path.GetTempPath();
         // As BatonFactory: a few workers do for these tests, and many servers share the suite's two cores.
         start.Environment["BATON_WORKERS"] = "4";
-        if (TestDatabase.SettingFor(dataDir) is { } database)
+        if (environment?.ContainsKey("BATON_DATABASE") != true && TestDatabase.SettingFor(dataDir) is { } database)
         {
             start.Environment["BATON_DATABASE"] = database;
         }
