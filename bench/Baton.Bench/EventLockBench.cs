@@ -142,7 +142,7 @@ internal static class EventLockBench
                     {
                         await c.ExecuteScalarAsync<long>("SELECT n FROM bench_rows WHERE id = @w", new { w });
                     }
-                    await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@CommitOrderLock);\n" + UnlockedInsert + ";\nCOMMIT", Rows(events));
+                    await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@CommitOrderLock);\n" + UnlockedInsert + ";\nCOMMIT", EventLog.UnnestParameters(events));
                     done++;
                     continue;
                 }
@@ -162,7 +162,7 @@ internal static class EventLockBench
                     }
                     else
                     {
-                        await c.ExecuteAsync(UnlockedInsert, Rows(events), tx);
+                        await c.ExecuteAsync(UnlockedInsert, EventLog.UnnestParameters(events), tx);
                     }
                 });
                 done++;
@@ -172,21 +172,5 @@ internal static class EventLockBench
         var elapsed = clock.Elapsed.TotalSeconds;
         var total = counts.Sum();
         return (total / elapsed, elapsed * 1000 * clients / total);
-    }
-
-    private static DynamicParameters Rows(List<EventLog.NewEvent> events)
-    {
-        var parameters = new DynamicParameters(new
-        {
-            r = events.Select(e => e.RunId).ToArray(),
-            t = events.Select(e => e.Type).ToArray(),
-            p = events.Select(e => e.Phase).ToArray(),
-            i = events.Select(e => e.Iteration).ToArray(),
-            a = events.Select(e => e.Actor).ToArray(),
-            d = events.Select(e => JsonParameter.ForPostgres(e.Data)).ToArray(),
-            c = events.Select(e => e.CreatedAt).ToArray(),
-        });
-        parameters.Add(nameof(CommitOrderLock), CommitOrderLock);
-        return parameters;
     }
 }

@@ -149,17 +149,7 @@ public static class EventLog
                 SELECT r, t, p, i, a, d::jsonb, c FROM unnest(@r, @t, @p, @i, @a, @d, @c) WITH ORDINALITY AS e(r, t, p, i, a, d, c, n)
                 ORDER BY n
                 """,
-                new
-                {
-                    CommitOrderLock,
-                    r = events.Select(e => e.RunId).ToArray(),
-                    t = events.Select(e => e.Type).ToArray(),
-                    p = events.Select(e => e.Phase).ToArray(),
-                    i = events.Select(e => e.Iteration).ToArray(),
-                    a = events.Select(e => e.Actor).ToArray(),
-                    d = events.Select(e => JsonParameter.ForPostgres(e.Data)).ToArray(),
-                    c = events.Select(e => e.CreatedAt).ToArray(),
-                },
+                UnnestParameters(events),
                 tx);
             return;
         }
@@ -186,6 +176,19 @@ public static class EventLog
         }
         await c.ExecuteAsync(InsertStatements[events.Count], parameters, tx);
     }
+
+    /// <summary>The PostgreSQL append's parameters: one array per column (@r … @c) and the commit-order lock's key.</summary>
+    internal static object UnnestParameters(IReadOnlyList<NewEvent> events) => new
+    {
+        CommitOrderLock,
+        r = events.Select(e => e.RunId).ToArray(),
+        t = events.Select(e => e.Type).ToArray(),
+        p = events.Select(e => e.Phase).ToArray(),
+        i = events.Select(e => e.Iteration).ToArray(),
+        a = events.Select(e => e.Actor).ToArray(),
+        d = events.Select(e => JsonParameter.ForPostgres(e.Data)).ToArray(),
+        c = events.Select(e => e.CreatedAt).ToArray(),
+    };
 
     private static string InsertOf(int rows) =>
         "INSERT INTO events(run_id, type, phase, iteration, actor, data, created_at) VALUES "

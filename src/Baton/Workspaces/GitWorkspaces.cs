@@ -47,6 +47,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         {
             Directory.CreateDirectory(Root);
             var source = await SourceAsync(repository, ct);
+            using var worktrees = await WorktreeLock.AcquireAsync(source, ct);
             var id = existing?.Id ?? Ids.New("wsp", time);
             var path = System.IO.Path.Combine(Root, id);
             var branch = $"baton/{ownerId}";
@@ -158,6 +159,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
             if (repository is not null && SourceGitDir(repository) is var source && Directory.Exists(source))
             {
                 ResetCloneConfig(repository, source);
+                using var worktrees = await WorktreeLock.AcquireAsync(source, ct);
                 // The branch stays: it holds the agent's work for people to review and merge.
                 var drivers = await Git.NeutralisedDriversAsync(options.WorkDir, ["--git-dir", source], ct);
                 await Git.RunAsync(options.WorkDir, drivers, ["--git-dir", source, "worktree", "remove", "--force", workspace.Path], ct);

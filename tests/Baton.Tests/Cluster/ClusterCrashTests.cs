@@ -33,18 +33,7 @@ public sealed class ClusterCrashTests : IDisposable
         for (var i = 0; i < nodes.Length; i++)
         {
             Directory.CreateDirectory(Path.Combine(_dataDirs[i], "profiles"));
-            File.WriteAllText(Path.Combine(_dataDirs[i], "profiles", "mixed.yaml"), """
-                name: mixed
-                phases:
-                  - name: plan
-                    produces: [plan.md]
-                  - name: build
-                    worker: sleeper
-                    prompt: "{{intake}}"
-                    max_attempts: 3
-                  - name: report
-                    produces: [report.md]
-                """);
+            File.WriteAllText(Path.Combine(_dataDirs[i], "profiles", "mixed.yaml"), TestProfiles.Mixed);
             nodes[i] = await StartNodeAsync(i, database);
         }
         try
@@ -88,11 +77,15 @@ public sealed class ClusterCrashTests : IDisposable
                 nodes[2] = await StartNodeAsync(2, database);
             }
 
-            foreach (var id in runIds)
-            {
-                var run = await client.WaitForAsync(id, r => r.Status is "completed" or "failed", "finished");
-                Assert.True(run.Status == "completed", $"{id}: {run.Status} {run.Error}");
-            }
+            // All 200 finish within a few minutes on a busy 2-core machine; the limit is for a hang, not for speed.
+            await UntilAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM runs WHERE status NOT IN ('completed', 'failed')")) == 0, TimeSpan.FromMinutes(5));
+            var unfinished = (await db.ReadAsync(c => c.QueryAsync<string>(
+                """
+                SELECT r.id || ' ' || r.status || ' ' || COALESCE(r.error, '') || ' jobs: ' || COALESCE(STRING_AGG(j.kind || '/' || COALESCE(j.phase, '') || ' attempts ' || j.attempts || ' lease ' || COALESCE(j.lease_owner, '-'), ', '), 'none')
+                FROM runs r LEFT JOIN jobs j ON j.run_id = r.id WHERE r.status <> 'completed' GROUP BY r.id, r.status, r.error
+                """))).ToList();
+            Assert.True(unfinished.Count == 0, string.Join("\n", unfinished));
 
             var twice = await db.ReadAsync(c => c.QueryAsync<string>(
                 """
@@ -104,13 +97,21 @@ public sealed class ClusterCrashTests : IDisposable
             var interrupted = (await db.ReadAsync(c => c.QueryAsync<(string Status, string? Error)>(
                 "SELECT status, error_message FROM executions WHERE status <> 'success'"))).ToList();
             Assert.NotEmpty(interrupted);
-            Assert.All(interrupted, e => Assert.Equal(("error", "worker lost"), (e.Status, e.Error)));
+            Assert.True(interrupted.All(e => e is ("error", "worker lost")), string.Join("\n", interrupted));
 
-            var committed = (await db.ReadAsync(c => c.QueryAsync<long>("SELECT seq FROM events ORDER BY seq"))).ToList();
-            await UntilAsync(() => Task.FromResult(seen.Count >= committed.Count));
+            // The global stream carries every event but log lines (those are a run's own stream's).
+            var committed = (await db.ReadAsync(c => c.QueryAsync<long>("SELECT seq FROM events WHERE type <> 'log' ORDER BY seq"))).ToList();
+            try
+            {
+                await UntilAsync(() => Task.FromResult(seen.Count >= committed.Count || reader.IsCompleted), TimeSpan.FromSeconds(30));
+            }
+            catch (OperationCanceledException)
+            {
+            }
             await reading.CancelAsync();
             await reader;
-            Assert.Equal(committed, seen.Take(committed.Count));
+            var missing = committed.Except(seen).Take(10).ToList();
+            Assert.True(seen.SequenceEqual(committed), $"the stream saw {seen.Count} events ({seen.Distinct().Count()} distinct) of {committed.Count}; first missing: {string.Join(", ", missing)}; last seen: {(seen.Count > 0 ? seen[^1] : 0)}");
         }
         finally
         {
@@ -129,9 +130,9 @@ public sealed class ClusterCrashTests : IDisposable
         ["BATON_NODE_ID"] = NodeId(i),
     });
 
-    private static async Task UntilAsync(Func<Task<bool>> condition)
+    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null)
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var limit = new CancellationTokenSource(within ?? TimeSpan.FromMinutes(2));
         while (!await condition())
         {
             await Task.Delay(50, limit.Token);

@@ -39,18 +39,7 @@ public sealed class DatabaseRestartTests : IDisposable
             foreach (var dir in _dataDirs)
             {
                 Directory.CreateDirectory(Path.Combine(dir, "profiles"));
-                File.WriteAllText(Path.Combine(dir, "profiles", "steady.yaml"), """
-                    name: steady
-                    phases:
-                      - name: plan
-                        produces: [plan.md]
-                      - name: build
-                        worker: sleeper
-                        prompt: "{{intake}}"
-                        max_attempts: 3
-                      - name: report
-                        produces: [report.md]
-                    """);
+                File.WriteAllText(Path.Combine(dir, "profiles", "mixed.yaml"), TestProfiles.Mixed);
                 nodes.Add(await ServerProcess.StartAsync(dir, Token, new Dictionary<string, string> { ["BATON_DATABASE"] = database }));
             }
             var client = nodes[0].Client(Token);
@@ -59,7 +48,7 @@ public sealed class DatabaseRestartTests : IDisposable
             var runs = new List<string>();
             for (var i = 0; i < 20; i++)
             {
-                runs.Add((await nodes[i % 2].Client(Token).CreateRunAsync(new CreateRunRequest("steady", $"run {i}", RepositoryId: repo.RepositoryId))).RunId);
+                runs.Add((await nodes[i % 2].Client(Token).CreateRunAsync(new CreateRunRequest("mixed", $"run {i}", RepositoryId: repo.RepositoryId))).RunId);
             }
 
             Cluster("halt", _cluster);

@@ -81,7 +81,7 @@ public sealed class NodeIdentityTests : IDisposable
         await clientA.CreateWorkerAsync(new CreateWorkerRequest("slow", "command", [repo.ScriptPath("slow-implement.sh")]));
         var repository = await clientA.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", repo.Path));
         var runId = (await clientA.CreateRunAsync(new CreateRunRequest("software_delivery", "slugify", RepositoryId: repository.RepositoryId))).RunId;
-        var folderA = await WaitForFolderAsync(executionsA, "implementing", except: null);
+        var folderA = await ExecutionFolders.WaitForAsync(executionsA, "implementing", except: null);
         // The agent's process group, as recorded: what a server stopping it would kill.
         var agentA = await ReadAsync(dirA, c => c.QuerySingleAsync<int>(
             "SELECT pid FROM executions WHERE run_id = @runId AND phase = 'implementation'", new { runId }));
@@ -128,7 +128,7 @@ public sealed class NodeIdentityTests : IDisposable
             var clientB = nodeB.Client(Token);
             // Any new job wakes B's workers at once, rather than at the end of the lease they last saw.
             await clientB.CreateRunAsync(new CreateRunRequest("straight", "a wake-up"));
-            var folderB = await WaitForFolderAsync(executionsB, "implementing", except: folderA);
+            var folderB = await ExecutionFolders.WaitForAsync(executionsB, "implementing", except: folderA);
 
             var lost = await ReadAsync(dirA, c => c.QuerySingleAsync<(string Status, string? Error, string? Node)>(
                 "SELECT status, error_message, node_id FROM executions WHERE run_id = @runId AND phase = 'implementation' ORDER BY created_at LIMIT 1", new { runId }));
@@ -195,23 +195,6 @@ public sealed class NodeIdentityTests : IDisposable
     {
         await using var c = await TestDatabase.ConnectAsync(dataDir);
         return await read(c);
-    }
-
-    /// <summary>The execution folder in which the agent wrote <paramref name="marker"/>: polled, as nothing tells of a file a sandboxed process writes.</summary>
-    private static async Task<string> WaitForFolderAsync(string executions, string marker, string? except)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            var found = Directory.Exists(executions)
-                ? Directory.EnumerateDirectories(executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, marker)))
-                : null;
-            if (found is not null)
-            {
-                return found;
-            }
-            await Task.Delay(50, limit.Token);
-        }
     }
 
     public void Dispose()

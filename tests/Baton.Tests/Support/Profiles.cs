@@ -3,6 +3,20 @@ namespace Baton.Tests.Support;
 /// <summary>Small profiles for tests, written into the user profile folder.</summary>
 public static class TestProfiles
 {
+    /// <summary>A command phase (worker `sleeper`: sleep-then-write.sh) between two template phases: busy nodes in cluster tests.</summary>
+    public const string Mixed = """
+        name: mixed
+        phases:
+          - name: plan
+            produces: [plan.md]
+          - name: build
+            worker: sleeper
+            prompt: "{{intake}}"
+            max_attempts: 3
+          - name: report
+            produces: [report.md]
+        """;
+
     public const string Straight = """
         name: straight
         phases:
