@@ -238,6 +238,8 @@ public sealed class EngineHost(
             {
                 return null;
             }
+            // The run's other jobs before its executions and its row, the order every writer takes them in.
+            await JobQueue.LockOfRunAsync(c, tx, job.RunId);
             await ExecutionStore.EndRunningOfPhaseAsync(c, tx, job.RunId, job.Phase!, job.Iteration!.Value, error, now.ToMs());
             return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
         }, CancellationToken.None);

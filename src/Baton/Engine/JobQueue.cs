@@ -178,8 +178,14 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
             WHERE lease_token IS NOT NULL AND (lease_owner = @node OR lease_owner LIKE '%:%')
             """, new { node = NodeId }, tx), ct);
 
+    /// <summary>
+    /// Whether this worker still holds the job's lease, for a write that does not end the job (a log flush). With
+    /// several writers the row is share-locked until the commit, so the lease cannot move to another node in between.
+    /// </summary>
     public static async Task<bool> HoldsLeaseAsync(IDbConnection c, IDbTransaction tx, JobRow job) =>
-        await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
+        await c.ExecuteScalarAsync<long>(
+            $"SELECT COUNT(*) FROM (SELECT id FROM jobs WHERE id = @Id AND lease_token = @LeaseToken{(SqlDialect.Of(c).SingleWriter ? "" : " FOR SHARE")}) held",
+            job, tx) == 1;
 
     /// <summary>
     /// The fence, as the first write of a finish: ends the job (or, with <paramref name="retryAt"/>, moves it there and
