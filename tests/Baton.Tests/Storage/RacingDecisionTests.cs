@@ -43,9 +43,9 @@ public sealed class RacingDecisionTests : IDisposable
     public async Task Workers_created_at_once_with_one_name_give_one_worker()
     {
         var name = "w" + Guid.NewGuid().ToString("N")[..8];
-        var responses = await RaceAsync((http, _) => http.PostAsJsonAsync("/api/workers", new { name, kind = "command", command = new[] { "/bin/true" } }));
+        var responses = await RaceAsync((http, _) => http.PostAsJsonAsync("/api/workers", new { name, kind = "command", argv = new[] { "/bin/true" } }));
 
-        Assert.Equal(1, Count(responses, HttpStatusCode.Created));
+        Assert.True(Count(responses, HttpStatusCode.Created) == 1, $"{responses[0].StatusCode}: {await responses[0].Content.ReadAsStringAsync()}");
         Assert.Equal(Racers - 1, Count(responses, HttpStatusCode.Conflict));
         Assert.Single((await _nodes.First.Client().ListWorkersAsync()).Workers, w => w.Name == name);
     }
