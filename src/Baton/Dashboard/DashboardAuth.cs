@@ -34,13 +34,19 @@ public static class DashboardAuth
         var services = builder.Services;
         // Pages are Razor components rendered on the server (static rendering, no interactive circuit).
         services.AddRazorComponents();
-        // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart.
+        // The cookie and antiforgery keys live in the data dir (owner-only), so sessions survive a restart; with
+        // several nodes on PostgreSQL, in the database, so a cookie one node issued opens on every other.
         services.AddDataProtection().SetApplicationName("baton");
         // The keys are protected by the folder's owner-only mode, as the database and admin key are; the framework's
         // "stored unencrypted" warning on every start would only teach people to ignore warnings.
         builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
-        services.AddOptions<KeyManagementOptions>().Configure<BatonOptions, ILoggerFactory>((o, baton, logs) =>
+        services.AddOptions<KeyManagementOptions>().Configure<BatonOptions, ILoggerFactory, Database, TimeProvider>((o, baton, logs, db, time) =>
         {
+            if (baton.Database.IsPostgres)
+            {
+                o.XmlRepository = new DataProtectionKeyStore(db, time);
+                return;
+            }
             // Possibly before StartupInitializer runs: the data dir too is made owner-only.
             DirectoryInfo OwnerOnly(string path) => OperatingSystem.IsWindows()
                 ? Directory.CreateDirectory(path)

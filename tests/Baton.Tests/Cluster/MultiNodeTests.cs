@@ -120,6 +120,23 @@ public sealed class MultiNodeTests : IDisposable
         Assert.Single(events, e => e.Type == "gate.approved");
     }
 
+    [Fact]
+    public async Task A_dashboard_sign_in_on_one_api_node_holds_on_another()
+    {
+        var a = Node("api");
+        var b = Node("api");
+        var key = await a.Client().CreateKeyAsync(new CreateKeyRequest("roaming-viewer", "viewer"));
+        using var browser = new Dashboard.Browser(a);
+        var signedIn = await browser.SignInAsync(key.Token);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.Status);
+
+        // The same cookies, sent to the other node: its data-protection keys are the database's, not a data dir's.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("Cookie", string.Join("; ", signedIn.Cookies.Select(c => c.Split(';')[0])));
+        using var page = await b.Http(token: null).SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+    }
+
     private static async Task<HttpStatusCode> Outcome(Func<Task> request)
     {
         try
