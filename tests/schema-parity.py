@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Compares the PostgreSQL schema with the SQLite one that migrations 0001..0011 build.
+"""Compares the PostgreSQL schema with the SQLite one that every migration builds.
 
 Usage: python3 tests/schema-parity.py --pg "host=127.0.0.1 port=P user=postgres dbname=X"
 
-The PostgreSQL database must already hold src/Baton/Storage/Migrations/Postgres/0011_schema.sql. The SQLite side is
-built here, in memory, from src/Baton/Storage/Migrations/0001..0011 with Python's sqlite3. Both sides are read the same
+The PostgreSQL database must already hold every migration of src/Baton/Storage/Migrations/Postgres (a database a
+Baton server migrated, e.g. one started with BATON_DATABASE pointing at it). The SQLite side is built here, in memory,
+from every src/Baton/Storage/Migrations/*.sql with Python's sqlite3. Both sides are read the same
 way: tables, columns (name, NOT NULL, primary key, a compatible type), indexes by name (columns, DESC, partial
 predicate, unique), unique constraints and foreign keys by their columns (names differ by engine), and trigger names.
 Differences made on purpose are printed as "expected" with their reason; any other is "unexpected" and exits 1.
@@ -20,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "src" / "Baton" / "Storage" / "Migrations"
-LAST_BASELINE = 11  # the PostgreSQL baseline stands for SQLite's 0001..0011
 IGNORED_TABLES = {"schema_migrations"}  # made by the migration runner on both engines, not by a migration
 
 # The PostgreSQL types a SQLite declared type may become (issue 11 plan, section 2).
@@ -43,9 +43,9 @@ PK_IMPLIES_NOT_NULL = (
 def sqlite_schema():
     db = sqlite3.connect(":memory:")
     db.execute("PRAGMA foreign_keys=ON")
-    files = sorted(f for f in MIGRATIONS.glob("*.sql") if int(f.name.split("_")[0]) <= LAST_BASELINE)
-    if [int(f.name.split("_")[0]) for f in files] != list(range(1, LAST_BASELINE + 1)):
-        sys.exit(f"expected SQLite migrations 0001..{LAST_BASELINE:04} in {MIGRATIONS}, found {[f.name for f in files]}")
+    files = sorted(MIGRATIONS.glob("*.sql"))
+    if [int(f.name.split("_")[0]) for f in files] != list(range(1, len(files) + 1)):
+        sys.exit(f"expected SQLite migrations numbered from 0001 without gaps in {MIGRATIONS}, found {[f.name for f in files]}")
     for f in files:
         db.executescript(f.read_text(encoding="utf-8"))
 
@@ -214,7 +214,7 @@ def main():
     args = parser.parse_args()
     lite, pg = sqlite_schema(), pg_schema(args.pg)
     expected, unexpected = compare(lite, pg)
-    print(f"SQLite 0001..{LAST_BASELINE:04}: {len(lite['tables'])} tables, {sum(map(len, lite['tables'].values()))} columns, "
+    print(f"SQLite migrations: {len(lite['tables'])} tables, {sum(map(len, lite['tables'].values()))} columns, "
           f"{len(lite['indexes'])} indexes, {len(lite['uniques'])} unique constraints, {len(lite['fks'])} foreign keys, "
           f"{len(lite['triggers'])} triggers")
     print(f"PostgreSQL:       {len(pg['tables'])} tables, {sum(map(len, pg['tables'].values()))} columns, "
