@@ -101,9 +101,16 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// <summary>Locks a worker's row (when it has a limit) until the commit, then says whether it has room for one more job.</summary>
     private static async Task<bool> LockWorkerWithRoomAsync(IDbConnection c, IDbTransaction tx, string worker, object claim)
     {
-        await c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
+        await LockWorkerAsync(c, tx, worker);
         return await c.ExecuteScalarAsync<bool>($"SELECT {HasRoom("@worker")}", With(claim, "worker", worker), tx);
     }
+
+    /// <summary>
+    /// With several writers, a worker with a limit is counted under its row's lock: a second claim or hand-off of it
+    /// waits until the first commits, and its count (a new statement) sees it.
+    /// </summary>
+    private static Task LockWorkerAsync(IDbConnection c, IDbTransaction tx, string worker) =>
+        c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
 
     private static DynamicParameters With(object parameters, string name, object value)
     {
@@ -124,8 +131,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         var leased = new { job.Kind, runId, job.Phase, job.Iteration, job.Worker, now, owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds };
         if (!SqlDialect.Of(c).SingleWriter && job.Worker is not null)
         {
-            // As a claim does: the worker's lock, so that its room is counted after any claim of it in flight commits.
-            await c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @Worker AND concurrency > 0 FOR UPDATE", leased, tx);
+            await LockWorkerAsync(c, tx, job.Worker);
         }
         return await c.QuerySingleOrDefaultAsync<JobRow>(
             $"""
