@@ -34,6 +34,9 @@ COMPATIBLE = {
 # run_counts is append-only on PostgreSQL (see 0011_schema.sql): a key holds many rows, so it has no primary key and
 # a plain index on the same columns instead.
 RUN_COUNTS_KEY = ("profile", "project_name", "status")
+# On PostgreSQL events get their public id (seq) after commit (0014, ADR 27): rows are keyed by an insert-order `pos`
+# until then, seq is unique and nullable, and a partial index finds the rows still waiting.
+EVENTS_AFTER_COMMIT = "events get their ids after commit on PostgreSQL (ADR 27)"
 PK_IMPLIES_NOT_NULL = (
     "a PostgreSQL primary key is NOT NULL; SQLite lets a non-INTEGER PRIMARY KEY hold NULL (a historical quirk) and "
     "reports an INTEGER PRIMARY KEY, the rowid, as nullable"
@@ -162,11 +165,12 @@ def compare(lite, pg):
         for c in sorted(lc.keys() - pc.keys()):
             diff("missing column", f"{t}.{c}")
         for c in sorted(pc.keys() - lc.keys()):
-            diff("extra column", f"{t}.{c}")
+            diff("extra column", f"{t}.{c}", EVENTS_AFTER_COMMIT if (t, c) == ("events", "pos") else None)
         lite_pk = tuple(c for c, _ in sorted(((c, v["pk"]) for c, v in lc.items() if v["pk"]), key=lambda x: x[1]))
         pg_pk = tuple(c for c, _ in sorted(((c, v["pk"]) for c, v in pc.items() if v["pk"]), key=lambda x: x[1]))
         if lite_pk != pg_pk:
-            reason = "run_counts is append-only on PostgreSQL: a key holds many rows" if t == "run_counts" and lite_pk == RUN_COUNTS_KEY and not pg_pk else None
+            reason = ("run_counts is append-only on PostgreSQL: a key holds many rows" if t == "run_counts" and lite_pk == RUN_COUNTS_KEY and not pg_pk
+                      else EVENTS_AFTER_COMMIT if t == "events" and lite_pk == ("seq",) and pg_pk == ("pos",) else None)
             diff("primary key", f"{t}: SQLite {lite_pk or 'none'}, PostgreSQL {pg_pk or 'none'}", reason)
         for c in sorted(lc.keys() & pc.keys()):
             l, p = lc[c], pc[c]
@@ -186,7 +190,8 @@ def compare(lite, pg):
         idx = pg["indexes"][i]
         keyed = idx["table"] == "run_counts" and tuple(c for c, _ in idx["columns"]) == RUN_COUNTS_KEY and not idx["unique"]
         diff("extra index", f"{i} on {idx['table']}{[c for c, _ in idx['columns']]}",
-             "run_counts' reads by key, in place of the primary key it has on SQLite" if keyed else None)
+             "run_counts' reads by key, in place of the primary key it has on SQLite" if keyed
+             else EVENTS_AFTER_COMMIT if i in ("ux_events_seq", "ix_events_unsequenced") else None)
     for i in sorted(lite["indexes"].keys() & pg["indexes"].keys()):
         l, p = lite["indexes"][i], pg["indexes"][i]
         for field in ("table", "columns", "unique", "where"):

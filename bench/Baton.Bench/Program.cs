@@ -15,13 +15,7 @@ internal static class Program
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.WriteLine(BenchOptions.Usage);
-            Console.WriteLine(EventLockBench.Usage);
             return 0;
-        }
-        if (args is ["--event-lock", _, ..])
-        {
-            // A measurement of its own (PostgreSQL, no server): it prints its table and leaves BENCHMARKS.md alone.
-            return await EventLockBench.RunAsync(args);
         }
         BenchOptions options;
         try

@@ -77,8 +77,10 @@ public static class AgentRuntimeApi
         return TypedResults.Created($"/api/agent-runtime/executions/{id}", new ExecuteResponse(id));
     }
 
-    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> GetAsync(string id, Database db)
+    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> GetAsync(string id, Database db, Runs.EventSequencer sequencer, CancellationToken ct)
     {
+        // The execution's log lines committed with its status: a client that sees it ended sees all of them.
+        await sequencer.CatchUpAsync(ct);
         var info = await db.ReadAsync(async c =>
         {
             var row = await ExecutionStore.FindAsync(c, null, id);
@@ -89,11 +91,12 @@ public static class AgentRuntimeApi
             var workerId = await WorkerStore.IdOfAsync(c, null, row.Worker) ?? row.Worker;
             var logs = await Runs.EventLog.LogTailAsync(c, null, row.RunId ?? row.Id, 200, 0);
             return ToInfo(row, workerId, logs.Select(l => l.Message).ToList());
-        });
+        }, ct);
         return info is null ? Problems.NotFound("execution", id) : TypedResults.Ok(info);
     }
 
-    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> CancelAsync(string id, Database db, RunningExecutions running, EngineSignals signals, TimeProvider time)
+    public static async Task<Results<Ok<ExecutionInfo>, ProblemHttpResult>> CancelAsync(
+        string id, Database db, RunningExecutions running, EngineSignals signals, Runs.EventSequencer sequencer, TimeProvider time, CancellationToken ct)
     {
         var status = await db.WriteAsync(async (c, tx) =>
         {
@@ -109,9 +112,9 @@ public static class AgentRuntimeApi
             case "pending" or "running":
                 // Recorded first, then stopped: the whole process tree is killed before this answers.
                 await running.StopAsync(id, TimeSpan.FromSeconds(10));
-                signals.Events.Fire();
+                signals.EventsCommitted();
                 signals.Jobs.Wake();
-                return (await GetAsync(id, db)).Result switch
+                return (await GetAsync(id, db, sequencer, ct)).Result switch
                 {
                     Ok<ExecutionInfo> ok => ok,
                     var other => (ProblemHttpResult)other,

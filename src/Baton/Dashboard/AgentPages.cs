@@ -58,7 +58,12 @@ public static partial class AgentPages
         });
     }
 
-    private static Task<IResult> DetailAsync(string id, Database db, TimeProvider time) => RenderDetailAsync(id, db, time, null, 200);
+    private static async Task<IResult> DetailAsync(string id, Database db, Runs.EventSequencer sequencer, TimeProvider time, CancellationToken ct)
+    {
+        // A finished execution's page shows its last log lines.
+        await sequencer.CatchUpAsync(ct);
+        return await RenderDetailAsync(id, db, time, null, 200);
+    }
 
     private static async Task<IResult> RenderDetailAsync(string id, Database db, TimeProvider time, string? problem, int statusCode)
     {
@@ -94,7 +99,7 @@ public static partial class AgentPages
     }
 
     private static async Task<IResult> CancelAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunningExecutions running,
-        EngineSignals signals, TimeProvider time)
+        EngineSignals signals, Runs.EventSequencer sequencer, TimeProvider time)
     {
         var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
         if (form is null)
@@ -111,7 +116,7 @@ public static partial class AgentPages
             return await RenderDetailAsync(id, db, time,
                 $"This execution belongs to run {runId}; cancel the run on its page, which stops its execution.", 409);
         }
-        var result = (await AgentRuntimeApi.CancelAsync(id, db, running, signals, time)).Result;
+        var result = (await AgentRuntimeApi.CancelAsync(id, db, running, signals, sequencer, time, http.RequestAborted)).Result;
         return result switch
         {
             Ok<ExecutionInfo> => Results.Redirect($"/executions/{Uri.EscapeDataString(id)}"),

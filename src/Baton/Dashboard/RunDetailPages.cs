@@ -53,8 +53,13 @@ public static class RunDetailPages
     /// <summary>An unknown tab is the default tab: an old or mistyped link still shows the run.</summary>
     public static string TabOf(string? tab) => Tabs.Any(t => t.Id == tab) ? tab! : Tabs[0].Id;
 
-    private static async Task<IResult> DetailAsync(string id, string? tab, string? before, Database db, RunTransitions transitions, TimeProvider time) =>
-        await RenderAsync(id, TabOf(tab), before, db, transitions, time, null, null, 200);
+    private static async Task<IResult> DetailAsync(
+        string id, string? tab, string? before, Database db, RunTransitions transitions, EventSequencer sequencer, TimeProvider time, CancellationToken ct)
+    {
+        // A finished run's page shows its last log lines and events: its live tail has ended.
+        await sequencer.CatchUpAsync(ct);
+        return await RenderAsync(id, TabOf(tab), before, db, transitions, time, null, null, 200);
+    }
 
     private static async Task<IResult> RenderAsync(
         string id, string tab, string? before, Database db, RunTransitions transitions, TimeProvider time, FormState? form, string? invalidField, int status)
@@ -112,8 +117,9 @@ public static class RunDetailPages
     }
 
     /// <summary>The whole log as a text file, read a page at a time so a long log never sits in memory at once.</summary>
-    private static async Task<IResult> LogsTextAsync(string id, HttpContext http, Database db)
+    private static async Task<IResult> LogsTextAsync(string id, HttpContext http, Database db, EventSequencer sequencer)
     {
+        await sequencer.CatchUpAsync(http.RequestAborted);
         if (!await db.ReadAsync(c => RunStore.ExistsAsync(c, null, id)))
         {
             return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");

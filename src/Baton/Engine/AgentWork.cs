@@ -270,7 +270,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
             Written(written, close: false);
             if (written > 0)
             {
-                signals.Events.Fire();
+                signals.EventsCommitted();
             }
         }
         finally

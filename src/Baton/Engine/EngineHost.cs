@@ -116,6 +116,9 @@ public sealed class EngineHost(
         {
             var claimed = await db.WriteAsync(async (c, tx) =>
             {
+                // A try that failed before its COMMIT (PostgreSQL runs the closure again) tracked a start that never was.
+                started?.Dispose();
+                started = null;
                 var job = await queue.ClaimAsync(c, tx);
                 if (job is not { Kind: JobRequest.ExecutePhase or JobRequest.RunExecution })
                 {
@@ -139,7 +142,7 @@ public sealed class EngineHost(
             if (claimed?.Start is { } start)
             {
                 start.StopOrphans();
-                signals.Events.Fire();
+                signals.EventsCommitted();
             }
             return claimed;
         }
@@ -217,7 +220,7 @@ public sealed class EngineHost(
                 await EventLog.AppendLogsAsync(c, tx, job.ExecutionId ?? job.RunId, job.Phase, job.Iteration, "error",
                     [$"{error}; trying again at {retryAt:O} (attempt {job.Attempts} of {MaxJobAttempts})"], now);
             }, CancellationToken.None);
-            signals.Events.Fire();
+            signals.EventsCommitted();
             // A sleeping worker looked at the queue before this job moved: one wakes to note its new time.
             signals.Jobs.Wake();
             return;
@@ -247,7 +250,7 @@ public sealed class EngineHost(
         {
             transitions.AfterCommit(decision);
         }
-        signals.Events.Fire();
+        signals.EventsCommitted();
         signals.Jobs.Wake();
     }
 }

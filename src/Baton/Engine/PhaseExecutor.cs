@@ -124,7 +124,7 @@ public sealed class PhaseExecutor(
         {
             transitions.AfterCommit(decision, jobsTaken: next is not null);
         }
-        signals.Events.Fire();
+        signals.EventsCommitted();
         if (next is null)
         {
             // This worker's slot is free: a job held back by its concurrency limit may go now.

@@ -35,5 +35,25 @@ public sealed class EngineSignals
 {
     public JobSignal Jobs { get; } = new();
 
+    /// <summary>New events can be read: fired once they have their ids.</summary>
     public Pulse Events { get; } = new();
+
+    /// <summary>
+    /// Where events get their ids after commit (PostgreSQL): asks this node's <see cref="Runs.EventSequencer"/> for a
+    /// pass, which fires <see cref="Events"/> once the ids are given. Null on SQLite, where an event has its id at insert.
+    /// </summary>
+    public Action? GiveEventIds { get; set; }
+
+    /// <summary>Call after a commit that wrote events.</summary>
+    public void EventsCommitted()
+    {
+        if (GiveEventIds is { } giveIds)
+        {
+            giveIds();
+        }
+        else
+        {
+            Events.Fire();
+        }
+    }
 }

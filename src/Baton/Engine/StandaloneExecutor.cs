@@ -94,7 +94,7 @@ public sealed class StandaloneExecutor(
             await log.WriteAsync("error", error);
         }
         await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _, _) => Task.FromResult(true));
-        signals.Events.Fire();
+        signals.EventsCommitted();
         // This worker's slot is free: a job held back by its concurrency limit may go now.
         signals.Jobs.Wake();
     }

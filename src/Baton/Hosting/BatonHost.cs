@@ -51,6 +51,7 @@ public static class BatonHost
         services.AddSingleton(sp => UsageLimits.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton<OpenStreams>();
         services.AddSingleton<EventFeed>();
+        services.AddSingleton<EventSequencer>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
@@ -61,6 +62,8 @@ public static class BatonHost
         services.AddHostedService<DatabaseClockService>();
         services.AddHostedService<EngineHost>();
         services.AddHostedService<ClusterSignals>();
+        // On every role: api nodes write events too (creations, decisions).
+        services.AddHostedService(sp => sp.GetRequiredService<EventSequencer>());
         services.AddHostedService<WorkspaceJanitor>();
         // After the start-up initializer: the feed reads the events table, which the migrations create.
         services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());

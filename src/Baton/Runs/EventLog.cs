@@ -67,13 +67,13 @@ public static class EventLog
     /// <summary>A run's gate events, oldest first: what the phase timeline draws its waits from.</summary>
     public static Task<IEnumerable<EventRow>> GateEventsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         c.QueryAsync<EventRow>(
-            "SELECT * FROM events WHERE run_id = @runId AND type IN ('gate.opened', 'gate.approved', 'gate.rejected', 'gate.expired') ORDER BY seq",
+            "SELECT * FROM events WHERE run_id = @runId AND type IN ('gate.opened', 'gate.approved', 'gate.rejected', 'gate.expired') AND seq IS NOT NULL ORDER BY seq",
             new { runId }, tx);
 
     /// <summary>Up to <paramref name="take"/> of a run's events but log lines, newest first, before the event <paramref name="before"/> if given.</summary>
     public static async Task<List<EventRow>> NewestFirstAsync(IDbConnection c, IDbTransaction? tx, string runId, long? before, int take) =>
         (await c.QueryAsync<EventRow>(
-            "SELECT * FROM events WHERE run_id = @runId AND type <> 'log' AND (@before IS NULL OR seq < @before) ORDER BY seq DESC LIMIT @take",
+            "SELECT * FROM events WHERE run_id = @runId AND type <> 'log' AND seq < COALESCE(@before, 9223372036854775807) ORDER BY seq DESC LIMIT @take",
             new { runId, before, take }, tx)).ToList();
 
     /// <summary>A run's gate and budget approvals and its gate rejections.</summary>
@@ -105,46 +105,18 @@ public static class EventLog
     private static readonly string[] InsertStatements = Enumerable.Range(0, RowsPerStatement + 1).Select(InsertOf).ToArray();
 
     /// <summary>
-    /// The transaction-level advisory lock under which every PostgreSQL transaction takes its event ids ("EVENTS" in
-    /// ASCII). It lies above 2^32, so it cannot meet a lock keyed by <c>hashtext(…)</c>, whose keys are 32-bit.
+    /// Appends events in order, in one statement when they are few. On PostgreSQL they have no id yet: the
+    /// <see cref="EventSequencer"/> gives them theirs after the commit (<see cref="GiveIdsAsync"/>); until then no
+    /// reader sees them. Call <see cref="Engine.EngineSignals.EventsCommitted"/> after the commit.
     /// </summary>
-    internal const long CommitOrderLock = 0x4556454E5453;
-
-    /// <summary>
-    /// Appends events in order, in one statement when they are few. It must be the last statement of its transaction
-    /// (ADR 23's <see cref="EventBatch"/> is written last): on PostgreSQL it takes the commit-order lock, held until the COMMIT.
-    /// </summary>
-    /// <remarks>
-    /// Why a lock (issue 11): a stream resumes after the last id it sent, so an id may become visible only after every
-    /// smaller one. An identity value taken at insert time is not that: T1 takes 5, T2 takes 6 and commits first, a
-    /// reader moves past 6, then T1 commits and its 5 is never read. Under <see cref="CommitOrderLock"/> a transaction
-    /// takes its ids only once the previous holder committed, and PostgreSQL releases a transaction's locks after its
-    /// commit is durable and visible; so ids follow commit order, stay whole numbers, and are dense but for rollbacks.
-    /// (The identity has CACHE 1: a cached block would hand out ids outside the lock's order.) SQLite has one writer,
-    /// whose commits are in id order already.
-    ///
-    /// Why it cannot deadlock: the lock is the last one its transaction takes, and while holding it the transaction
-    /// waits on nothing but this INSERT and its COMMIT. The INSERT waits on no row: `events` has no foreign key (one to
-    /// runs would take a KEY SHARE lock on the run row, which a run decision holds FOR UPDATE while it waits here), no
-    /// unique key but the identity, and no trigger. Holders form a queue, never a cycle.
-    ///
-    /// Where it breaks: a statement after this one that waits on a row or lock another transaction holds while that
-    /// one waits here (a deadlock PostgreSQL breaks after deadlock_timeout, 1 s, by aborting one of them, which is
-    /// retried); a foreign key, unique key or trigger added to `events`; an event written by any SQL but this (every
-    /// INSERT INTO events is in this file); and a slow client between this statement and its COMMIT (a GC pause, a
-    /// far database), which stalls every writer of every node for that long. Every commit that writes events goes
-    /// through this one lock, WAL flush included, so commits no longer share flushes: on a busy 2-core machine 8
-    /// writers made 3 to 4 times fewer such commits per second than without it (bench/ --event-lock).
-    /// </remarks>
     public static async Task AppendManyAsync(IDbConnection c, IDbTransaction tx, IReadOnlyList<NewEvent> events)
     {
         if (!SqlDialect.Of(c).SingleWriter && events.Count > 0)
         {
-            // One round trip, the lock and the rows. PostgreSQL takes any number of rows as one statement of arrays:
-            // one round trip for a flush of 100,000 log lines, where a statement per line would take one each.
+            // PostgreSQL takes any number of rows as one statement of arrays: one round trip for a flush of 100,000
+            // log lines, where a statement per line would take one each. ORDER BY n: `pos` follows the batch's order.
             await c.ExecuteAsync(
                 """
-                SELECT pg_advisory_xact_lock(@CommitOrderLock);
                 INSERT INTO events(run_id, type, phase, iteration, actor, data, created_at)
                 SELECT r, t, p, i, a, d::jsonb, c FROM unnest(@r, @t, @p, @i, @a, @d, @c) WITH ORDINALITY AS e(r, t, p, i, a, d, c, n)
                 ORDER BY n
@@ -177,10 +149,50 @@ public static class EventLog
         await c.ExecuteAsync(InsertStatements[events.Count], parameters, tx);
     }
 
-    /// <summary>The PostgreSQL append's parameters: one array per column (@r … @c) and the commit-order lock's key.</summary>
+    /// <summary>Whether any committed event still waits for its id (PostgreSQL; the partial index ix_events_unsequenced answers).</summary>
+    public static Task<bool> AnyWithoutIdAsync(IDbConnection c) =>
+        c.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM events WHERE seq IS NULL)");
+
+    /// <summary>
+    /// The transaction-level advisory lock under which one sequencer at a time gives ids ("EVENTS" in ASCII). It lies
+    /// above 2^32, so it cannot meet a lock keyed by <c>hashtext(…)</c>, whose keys are 32-bit.
+    /// </summary>
+    internal const long SequencerLock = 0x4556454E5453;
+
+    /// <summary>
+    /// PostgreSQL: gives the committed events that have no id yet the next ids, in the order they were inserted, up to
+    /// <paramref name="limit"/> of them; returns how many. The caller commits, then wakes the readers.
+    /// </summary>
+    /// <remarks>
+    /// Why after commit (issue 11, ADR 27): a stream resumes after the last id it sent, so an id may become readable
+    /// only after every smaller one. An id taken at insert is not that: T1 takes 5, T2 takes 6 and commits first, a
+    /// reader moves past 6, then T1 commits and its 5 is never read. Here an event is readable only once it has an
+    /// id, and ids are given only to committed events, above every id given before (under <see cref="SequencerLock"/>,
+    /// whose holder's statement sees every earlier holder's commit): readers never see an id appear below one they
+    /// passed. Ids stay whole numbers, dense even across rollbacks. Two transactions of which the second waited for
+    /// the first (a run decision behind a hand-off, on the run's row) keep their order: the second inserts after the
+    /// first committed, so a pass that sees it sees the first too, with a smaller `pos`.
+    ///
+    /// The cost is one UPDATE per event, batched: one pass takes everything committed since the last. Before this,
+    /// writers took their ids under a lock held through their commit's WAL flush, so commits that wrote events stopped
+    /// sharing flushes (3 to 4 times fewer per second, docs/BENCHMARKS.md).
+    /// </remarks>
+    public static async Task<int> GiveIdsAsync(IDbConnection c, IDbTransaction tx, int limit)
+    {
+        await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@SequencerLock)", new { SequencerLock }, tx);
+        // The MAX is read after the lock, in this statement's own snapshot: it sees the last holder's ids.
+        return await c.ExecuteAsync(
+            """
+            WITH pending AS (
+                SELECT pos, row_number() OVER (ORDER BY pos) AS n FROM events WHERE seq IS NULL ORDER BY pos LIMIT @limit)
+            UPDATE events SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events) + pending.n
+            FROM pending WHERE events.pos = pending.pos
+            """, new { limit }, tx);
+    }
+
+    /// <summary>The PostgreSQL append's parameters: one array per column (@r … @c).</summary>
     internal static object UnnestParameters(IReadOnlyList<NewEvent> events) => new
     {
-        CommitOrderLock,
         r = events.Select(e => e.RunId).ToArray(),
         t = events.Select(e => e.Type).ToArray(),
         p = events.Select(e => e.Phase).ToArray(),
@@ -211,6 +223,7 @@ public static class EventLog
         SELECT seq, created_at, phase, iteration, data
         FROM events
         WHERE run_id = @RunId AND type = 'log' AND phase = @Phase AND iteration = @Iteration AND created_at >= @from AND created_at <= @to
+          AND seq IS NOT NULL
         ORDER BY seq DESC LIMIT @LogLines
         """;
 

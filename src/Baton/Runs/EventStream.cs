@@ -155,8 +155,9 @@ public static class EventStream
                     if (finished)
                     {
                         // Events of a finished run may still be committed by the transaction that finished it;
-                        // one more read after the status was seen final catches them.
+                        // one more read after the status was seen final catches them, once they have their ids.
                         finishedSeen = true;
+                        await http.RequestServices.GetRequiredService<EventSequencer>().CatchUpAsync(ct);
                         var tail = await db.ReadAsync(c => EventLog.AfterAsync(c, null, runId, last, Batch), ct);
                         if (!tail.Any())
                         {

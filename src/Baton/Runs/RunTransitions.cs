@@ -39,7 +39,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             {
                 signals.Jobs.Wake(t.Jobs.Count);
             }
-            signals.Events.Fire();
+            signals.EventsCommitted();
         }
     }
 

@@ -124,8 +124,7 @@ public static class RunsApi
                 return new TransitionOutcome(new Ignored("no such run"), null);
             }
             var result = new TransitionOutcome(new Ignored("nothing reported"), run);
-            // The transition's events and the update's go last, together: on PostgreSQL writing them takes the
-            // commit-order lock (EventLog.AppendManyAsync), which nothing may wait behind.
+            // The transition's events and the update's go last, together, as in every write (ADR 23).
             var events = new EventBatch();
             if (body.CurrentStep is not null || stepStatus is not null)
             {
@@ -258,7 +257,8 @@ public static class RunsApi
     }
 
     /// <summary>The last `lines` log lines; with `after` (an event id), only lines after it: a follower asks for what is new.</summary>
-    public static async Task<Results<Ok<Client.RunLogs>, ValidationProblem, ProblemHttpResult>> LogsAsync(string id, string? lines, string? after, Database db)
+    public static async Task<Results<Ok<Client.RunLogs>, ValidationProblem, ProblemHttpResult>> LogsAsync(
+        string id, string? lines, string? after, Database db, EventSequencer sequencer, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var count = ParseInt(lines, "lines", 50, 1, 10_000, errors);
@@ -267,8 +267,9 @@ public static class RunsApi
         {
             return Problems.Invalid(errors);
         }
+        await sequencer.CatchUpAsync(ct);
         var logs = await db.ReadAsync(async c =>
-            !await RunStore.ExistsAsync(c, null, id) ? null : new Client.RunLogs(id, await EventLog.LogTailAsync(c, null, id, count, since)));
+            !await RunStore.ExistsAsync(c, null, id) ? null : new Client.RunLogs(id, await EventLog.LogTailAsync(c, null, id, count, since)), ct);
         return logs is null ? Problems.NotFound("run", id) : TypedResults.Ok(logs);
     }
 

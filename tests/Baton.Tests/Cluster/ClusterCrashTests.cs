@@ -74,6 +74,8 @@ public sealed class ClusterCrashTests : IDisposable
                     "SELECT COUNT(*) FROM executions WHERE status = 'running' AND node_id = @node", new { node = NodeId(2) })) > 0);
                 nodes[2]!.KillHard();
                 nodes[2]!.Dispose();
+                // Not disposed twice by the finally below if the restart throws (which would hide why).
+                nodes[2] = null;
                 nodes[2] = await StartNodeAsync(2, database);
             }
 

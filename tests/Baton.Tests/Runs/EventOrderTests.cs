@@ -1,7 +1,9 @@
+using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 using Baton.Tests.Support;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Baton.Tests.Runs;
 
@@ -9,7 +11,7 @@ namespace Baton.Tests.Runs;
 /// Event ids are the resumable cursor of every stream (Last-Event-ID): a reader that has seen id n asks for what comes
 /// after n and never looks back. So an id must become visible only after every smaller id has: ids in commit order.
 /// A sequence value taken at insert time is not that on PostgreSQL (T1 takes 5, T2 takes 6, T2 commits first, a reader
-/// moves past 6, T1 commits, and 5 is never read).
+/// moves past 6, T1 commits, and 5 is never read); there, ids are given after commit (<see cref="EventSequencer"/>).
 /// </summary>
 public sealed class EventOrderTests
 {
@@ -24,6 +26,9 @@ public sealed class EventOrderTests
     {
         using var factory = new BatonFactory();
         var db = factory.Service<Database>();
+        var signals = factory.Service<EngineSignals>();
+        // A second sequencer racing the node's own, as another node's would (PostgreSQL; nothing to do on SQLite).
+        var otherNode = ActivatorUtilities.CreateInstance<EventSequencer>(factory.Services);
         var ownerPrefix = "exe_order_" + Guid.NewGuid().ToString("N")[..8];
 
         using var writersDone = new CancellationTokenSource();
@@ -79,14 +84,25 @@ public sealed class EventOrderTests
                         await Task.Delay(1 + random.Next(3));
                     }
                 });
+                // What every writer does after its commit: on PostgreSQL the node's sequencer then gives the ids.
+                signals.EventsCommitted();
+                if (pause == 2)
+                {
+                    await otherNode.PassAsync(wakeReaders: false, CancellationToken.None);
+                }
             }
         })).ToList();
 
         await Task.WhenAll(writers);
+        // Whatever still waits for its id gets it before the reader's last look.
+        await otherNode.PassAsync(wakeReaders: false, CancellationToken.None);
         await writersDone.CancelAsync();
         await reader;
 
+        Assert.Equal(0, await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM events WHERE seq IS NULL")));
         var committed = (await db.ReadAsync(c => c.QueryAsync<long>("SELECT seq FROM events ORDER BY seq"))).ToList();
+        // Whole numbers without gaps: nothing rolled back here, and on PostgreSQL ids are given only to committed events.
+        Assert.Equal(Enumerable.Range(1, committed.Count).Select(i => (long)i), committed);
         var ours = await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM events WHERE run_id LIKE @prefix", new { prefix = ownerPrefix + "%" }));
         Assert.True(ours >= Writers * TransactionsPerWriter, $"only {ours} of the writers' events committed");

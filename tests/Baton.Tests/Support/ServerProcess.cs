@@ -65,7 +65,16 @@ public sealed class ServerProcess : IDisposable
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitUntilReadyAsync();
+        try
+        {
+            await server.WaitUntilReadyAsync();
+        }
+        catch
+        {
+            // A server that never became ready is not left running behind the failed test.
+            server.Dispose();
+            throw;
+        }
         return server;
     }
 
