@@ -1,7 +1,9 @@
 using System.Data;
+using System.Data.Common;
 using System.Text.Json;
 using Baton.Storage;
 using Dapper;
+using Npgsql;
 
 namespace Baton.Runs;
 
@@ -161,33 +163,42 @@ public static class EventLog
 
     /// <summary>
     /// PostgreSQL: gives the committed events that have no id yet the next ids, in the order they were inserted, up to
-    /// <paramref name="limit"/> of them; returns how many. The caller commits, then wakes the readers.
+    /// <paramref name="limit"/> of them; returns how many. <paramref name="c"/> must be outside any transaction: the
+    /// lock and the update go in one round trip, which PostgreSQL runs as one implicit transaction (one Sync), so the
+    /// lock is held for the update and its commit only, never while a busy client is descheduled between statements.
     /// </summary>
     /// <remarks>
     /// Why after commit (issue 11, ADR 27): a stream resumes after the last id it sent, so an id may become readable
     /// only after every smaller one. An id taken at insert is not that: T1 takes 5, T2 takes 6 and commits first, a
     /// reader moves past 6, then T1 commits and its 5 is never read. Here an event is readable only once it has an
-    /// id, and ids are given only to committed events, above every id given before (under <see cref="SequencerLock"/>,
-    /// whose holder's statement sees every earlier holder's commit): readers never see an id appear below one they
-    /// passed. Ids stay whole numbers, dense even across rollbacks. Two transactions of which the second waited for
-    /// the first (a run decision behind a hand-off, on the run's row) keep their order: the second inserts after the
-    /// first committed, so a pass that sees it sees the first too, with a smaller `pos`.
+    /// id, and ids are given only to committed events, above every id given before (under <see cref="SequencerLock"/>;
+    /// the update's snapshot is taken after the lock, so it sees the last holder's commit): readers never see an id
+    /// appear below one they passed. Ids stay whole numbers, dense even across rollbacks. Two transactions of which the
+    /// second waited for the first (a run decision behind a hand-off, on the run's row) keep their order: the second
+    /// inserts after the first committed, so a pass that sees it sees the first too, with a smaller `pos`.
     ///
     /// The cost is one UPDATE per event, batched: one pass takes everything committed since the last. Before this,
     /// writers took their ids under a lock held through their commit's WAL flush, so commits that wrote events stopped
     /// sharing flushes (3 to 4 times fewer per second, docs/BENCHMARKS.md).
     /// </remarks>
-    public static async Task<int> GiveIdsAsync(IDbConnection c, IDbTransaction tx, int limit)
+    public static async Task<int> GiveIdsAsync(DbConnection c, int limit)
     {
-        await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@SequencerLock)", new { SequencerLock }, tx);
-        // The MAX is read after the lock, in this statement's own snapshot: it sees the last holder's ids.
-        return await c.ExecuteAsync(
-            """
-            WITH pending AS (
-                SELECT pos, row_number() OVER (ORDER BY pos) AS n FROM events WHERE seq IS NULL ORDER BY pos LIMIT @limit)
-            UPDATE events SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events) + pending.n
-            FROM pending WHERE events.pos = pending.pos
-            """, new { limit }, tx);
+        await using var pass = new NpgsqlBatch((NpgsqlConnection)c)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = SequencerLock } } },
+                new NpgsqlBatchCommand(
+                    """
+                    WITH pending AS (
+                        SELECT pos, row_number() OVER (ORDER BY pos) AS n FROM events WHERE seq IS NULL ORDER BY pos LIMIT $1)
+                    UPDATE events SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events) + pending.n
+                    FROM pending WHERE events.pos = pending.pos
+                    """) { Parameters = { new() { Value = limit } } },
+            },
+        };
+        await pass.ExecuteNonQueryAsync();
+        return pass.BatchCommands[1].RecordsAffected;
     }
 
     /// <summary>The PostgreSQL append's parameters: one array per column (@r … @c).</summary>

@@ -81,7 +81,8 @@ public sealed class EventSequencer(Database db, EngineSignals signals, TimeProvi
         int pass;
         do
         {
-            pass = await db.WriteAsync((c, tx) => EventLog.GiveIdsAsync(c, tx, PassSize), ct);
+            // A write outside WriteAsync's transaction: the pass is one round trip, its own transaction (GiveIdsAsync).
+            pass = await db.ReadAsync(c => EventLog.GiveIdsAsync(c, PassSize), ct);
             given += pass;
         }
         while (pass == PassSize);
