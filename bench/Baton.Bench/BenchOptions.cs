@@ -36,6 +36,28 @@ internal sealed record BenchOptions
     /// <summary>How long the server is left alone after the load, to measure its idle CPU.</summary>
     public TimeSpan IdleTime { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The cluster part (issue 11): an Npgsql connection string to a PostgreSQL server on this machine.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>How many worker nodes each cluster load runs with, beside the one api node.</summary>
+    public IReadOnlyList<int> ClusterWorkers { get; init; } = [1, 2, 3];
+
+    public IReadOnlyList<ClusterLoad> ClusterLoads { get; init; } = [ClusterLoad.NoOp, ClusterLoad.Delayed, ClusterLoad.WakeUp];
+
+    public TimeSpan ClusterPhaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public int ClusterDelayedRuns { get; init; } = 1_000;
+
+    /// <summary>
+    /// Runs in flight for the delayed phases: more than three worker nodes run at once (3 × BATON_WORKERS), so that
+    /// every node always has a job waiting and the rate measures the nodes, not the client.
+    /// </summary>
+    public int ClusterDelayedInFlight => ClusterDelayedInFlightSetting ?? 4 * (PeersWorkers ?? Baton.Engine.EngineOptions.DefaultConcurrency);
+
+    public int? ClusterDelayedInFlightSetting { get; init; }
+
+    public int ClusterWakeRuns { get; init; } = 200;
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -48,8 +70,8 @@ internal sealed record BenchOptions
 
     public int LatencyWorkers => Workers.FirstOrDefault(w => w > 1, Workers[0]);
 
-    /// <summary>Everything but the peers' workload by default: that one starts its own server processes and takes minutes.</summary>
-    public bool Includes(string part) => Only == part || (Only is null && part != "peers");
+    /// <summary>Everything but the peers' workload and the cluster by default: they start their own server processes and take minutes.</summary>
+    public bool Includes(string part) => Only == part || (Only is null && part is not ("peers" or "cluster"));
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/Baton.Bench -- [options]
@@ -60,7 +82,8 @@ internal sealed record BenchOptions
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
           --requests N         timed requests per GET /api/runs query and dashboard page (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
-          --only PART          transitions | latency | list | dashboard | peers (peers runs only when named)
+          --only PART          transitions | latency | list | dashboard | peers | cluster (peers and cluster run only
+                               when named)
           --peers-runs N       peers: runs of 5 template phases kept --peers-in-flight at a time (default 2000)
           --peers-in-flight N  peers: runs outstanding at once; each finished run is replaced by a new one (default 32)
           --peers-workers N    peers: the server's BATON_WORKERS (default: the shipped default)
@@ -69,6 +92,21 @@ internal sealed record BenchOptions
           --peers-gated-runs N peers: runs with a gate after phase 2, approved as soon as it opens; measured in
                                flight and again one at a time (default 200)
           --idle-seconds N     peers: how long the server is left idle after each load, for its idle CPU (default 10)
+          --postgres CONN      cluster: an Npgsql connection string to a PostgreSQL server on this machine whose
+                               user may create databases (a fresh one per measurement, dropped afterwards)
+          --cluster-workers N[,M]
+                               cluster: worker nodes beside the one api node (default 1,2,3)
+          --cluster-loads L[,L]
+                               cluster: noop (the peers' workload A, --peers-runs and --peers-in-flight), delayed
+                               (phases that take --cluster-delay-ms), wake (one run at a time, gate approved on the
+                               api node: wake-ups across nodes) (default noop,delayed,wake)
+          --cluster-delay-ms N cluster: how long each delayed phase takes (default 200)
+          --cluster-delayed-runs N
+                               cluster: runs of delayed phases (default 1000)
+          --cluster-delayed-in-flight N
+                               cluster: delayed runs outstanding at once (default 4 × BATON_WORKERS, 128)
+          --cluster-wake-runs N
+                               cluster: runs one at a time for the wake-ups (default 200)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -97,12 +135,27 @@ internal sealed record BenchOptions
                 "--peers-sequential-runs" => options with { PeersSequentialRuns = Positive(arg, Value()) },
                 "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
                 "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },
-                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard or peers") },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers" or "cluster") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard, peers or cluster") },
+                "--postgres" => options with { Postgres = Value() },
+                "--cluster-workers" => options with { ClusterWorkers = Value().Split(',').Select(w => Positive(arg, w)).ToList() },
+                "--cluster-loads" => options with { ClusterLoads = Value().Split(',').Select(Load).ToList() },
+                "--cluster-delay-ms" => options with { ClusterPhaseDelay = TimeSpan.FromMilliseconds(Positive(arg, Value())) },
+                "--cluster-delayed-runs" => options with { ClusterDelayedRuns = Positive(arg, Value()) },
+                "--cluster-delayed-in-flight" => options with { ClusterDelayedInFlightSetting = Positive(arg, Value()) },
+                "--cluster-wake-runs" => options with { ClusterWakeRuns = Positive(arg, Value()) },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },
                 _ => throw new ArgumentException($"unknown argument '{arg}'"),
             };
+        }
+        if ((options.Only == "cluster") != (options.Postgres is not null))
+        {
+            throw new ArgumentException("--only cluster needs --postgres, and --postgres is only for --only cluster");
+        }
+        if (options.Only == "cluster" && options.WriteDoc)
+        {
+            throw new ArgumentException("--write-doc does not take the cluster's results: they are printed, to be copied into docs/BENCHMARKS.md");
         }
         if (options.Workers.Any(w => w > 256))
         {
@@ -110,6 +163,14 @@ internal sealed record BenchOptions
         }
         return options;
     }
+
+    private static ClusterLoad Load(string text) => text switch
+    {
+        "noop" => ClusterLoad.NoOp,
+        "delayed" => ClusterLoad.Delayed,
+        "wake" => ClusterLoad.WakeUp,
+        _ => throw new ArgumentException($"--cluster-loads takes noop, delayed and wake, not '{text}'"),
+    };
 
     private static int Positive(string name, string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0

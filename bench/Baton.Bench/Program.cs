@@ -35,6 +35,12 @@ internal static class Program
             return 2;
         }
 
+        if (options.Only == "cluster")
+        {
+            // PostgreSQL and several processes: a report of its own, without SQLite's storage floor.
+            return await RunClusterAsync(options);
+        }
+
         var clock = Stopwatch.StartNew();
         var results = new Results { Options = options, Machine = Machine.Describe(options.DataRoot), Started = DateTimeOffset.UtcNow };
         Progress("fdatasync floor");
@@ -90,5 +96,25 @@ internal static class Program
         return 0;
 
         void Progress(string what) => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {what}");
+    }
+
+    private static async Task<int> RunClusterAsync(BenchOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        var machine = Machine.Describe(options.DataRoot);
+        var postgres = await PostgresServer.OpenAsync(options.Postgres!);
+        Console.Error.WriteLine($"{postgres.Description}; postmaster pid {postgres.PostmasterPid}");
+        var results = new List<ClusterResult>();
+        for (var pass = 1; pass <= options.Repeat; pass++)
+        {
+            foreach (var workload in ClusterBench.Workloads(options))
+            {
+                Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] pass {pass}: cluster {workload.Name}, {workload.WorkerNodes} worker node(s), {workload.Runs} runs, {workload.InFlight} in flight");
+                results.Add(await ClusterBench.RunAsync(options, postgres, pass, workload));
+            }
+        }
+        Console.WriteLine(ClusterReport.Markdown(results, options, machine, postgres, started, clock.Elapsed));
+        return 0;
     }
 }
