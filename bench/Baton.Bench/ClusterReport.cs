@@ -34,17 +34,17 @@ internal static class ClusterReport
         md.AppendLine(Inv($"""
             One api node (`BATON_ROLE=api`: the HTTP API the client uses, no engine) and N worker nodes (`BATON_ROLE=worker`), each `dotnet Baton.Server.dll` with its own data dir, `BATON_NODE_ID` and the same profiles, {(o.PeersWorkers is { } w ? Inv($"BATON_WORKERS {w} (--peers-workers)") : Inv($"BATON_WORKERS {Baton.Engine.EngineOptions.DefaultConcurrency} (the default)"))} and rate limiting off, on one PostgreSQL database created for the measurement and dropped afterwards. Every measurement starts fresh processes on a fresh database, warms up with rounds of 100 runs ({o.PeersInFlight} in flight) until the nodes' CPU per run stops falling and every node rests between rounds, then measures. The client works as in the peers' workload (part 5): it keeps *in flight* runs outstanding and learns of gates and completions from one stream of all events on the api node.
             *a*: {BenchServer.StraightPhases} no-op template phases (the peers' workload A). *b*: {BenchServer.StraightPhases} template phases that each take {o.ClusterPhaseDelay.TotalMilliseconds:0} ms (`delay`), more runs in flight than the worker nodes run at once. *c*: runs one at a time on idle nodes, with a gate after phase {BenchServer.GateAfterPhase} that the client approves on the api node as soon as it opens.
-            *runs/s*, *phases/s*: first run created → last completed (database). *steady phases/s*: phases completed in the middle 80 % of first phase started → last completed (no ramp, no drain). *CPU/run*: user + system time (`/proc/PID/stat`) from the first create to the last completion, per run, of all Baton nodes and of all PostgreSQL processes (the postmaster, its live children, and through its cutime/cstime those that exited). *phases by node*: successful executions per `executions.node_id`. *idle CPU*: over {o.IdleTime.TotalSeconds:0} s after the load, the event stream closed, in % of one core; *worker* is the busiest worker node.
+            *runs/s*, *phases/s*: first run created → last completed (database). *steady phases/s*: phases completed in the middle 80 % of first phase started → last completed (no ramp, no drain). *ceiling*: what b's nodes could do if Baton cost nothing, the phases at once (runs in flight, at most worker nodes × BATON_WORKERS) ÷ the phase delay. *CPU/run*: user + system time (`/proc/PID/stat`) from the first create to the last completion, per run, of all Baton nodes and of all PostgreSQL processes (the postmaster, its live children, and through its cutime/cstime those that exited). *phases by node*: successful executions per `executions.node_id`. *idle CPU*: over {o.IdleTime.TotalSeconds:0} s after the load, the event stream closed, in % of one core; *worker* is the busiest worker node.
             """));
         md.AppendLine();
-        md.AppendLine("| workload | worker nodes | pass | runs | failed | in flight | runs/s | phases/s | steady phases/s | e2e p50 (ms) | e2e p95 (ms) | Baton CPU ms/run | PostgreSQL CPU ms/run | phases by node | idle CPU api / worker / PostgreSQL (%) | load average |");
-        md.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
+        md.AppendLine("| workload | worker nodes | pass | runs | failed | in flight | runs/s | phases/s | steady phases/s | b: ceiling phases/s | e2e p50 (ms) | e2e p95 (ms) | Baton CPU ms/run | PostgreSQL CPU ms/run | phases by node | idle CPU api / worker / PostgreSQL (%) | load average |");
+        md.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
         foreach (var r in results)
         {
             var total = r.Facts.PhasesByNode.Values.Sum();
             var shares = string.Join(", ", r.Facts.PhasesByNode.OrderBy(p => p.Key, StringComparer.Ordinal)
                 .Select(p => Inv($"{p.Key.Replace("bench-", "", StringComparison.Ordinal)} {100.0 * p.Value / total:0}%")));
-            md.AppendLine(Inv($"| {r.Workload.Name} | {r.Workload.WorkerNodes} | {r.Pass} | {r.Workload.Runs} | {r.Facts.Events.RunsFailed} | {r.Workload.InFlight} | {r.RunsPerSecond:0.0} | {r.PhasesPerSecond:0} | {r.Facts.SteadyPhasesPerSecond:0} | {Ms(r.EndToEnd.P50)} | {Ms(r.EndToEnd.P95)} | {r.BatonCpuMsPerRun:0.00} | {r.PostgresCpuMsPerRun:0.00} | {shares} | {r.ApiIdlePercent:0.00} / {r.WorkerIdlePercent:0.00} / {r.PostgresIdlePercent:0.00} | {r.LoadAverage} |"));
+            md.AppendLine(Inv($"| {r.Workload.Name} | {r.Workload.WorkerNodes} | {r.Pass} | {r.Workload.Runs} | {r.Facts.Events.RunsFailed} | {r.Workload.InFlight} | {r.RunsPerSecond:0.0} | {r.PhasesPerSecond:0} | {r.Facts.SteadyPhasesPerSecond:0} | {(r.Workload.Load == ClusterLoad.Delayed ? Inv($"{Ceiling(r, o):0}") : "–")} | {Ms(r.EndToEnd.P50)} | {Ms(r.EndToEnd.P95)} | {r.BatonCpuMsPerRun:0.00} | {r.PostgresCpuMsPerRun:0.00} | {shares} | {r.ApiIdlePercent:0.00} / {r.WorkerIdlePercent:0.00} / {r.PostgresIdlePercent:0.00} | {r.LoadAverage} |"));
         }
         md.AppendLine();
 
@@ -109,6 +109,10 @@ internal static class ClusterReport
             yield return Inv($"| d: an idle node ≤ {TargetIdleCpuPercent:0} % of a core (largest over the measurements) | api {api:0.00} %, worker {worker:0.00} % | {Verdict(Math.Max(api, worker), TargetIdleCpuPercent, higherIsBetter: false)} |");
         }
     }
+
+    /// <summary>Load b's phases/s if hand-offs took no time: every engine worker always in a phase's delay.</summary>
+    private static double Ceiling(ClusterResult r, BenchOptions o) =>
+        Math.Min(r.Workload.InFlight, r.Workload.WorkerNodes * (o.PeersWorkers ?? Baton.Engine.EngineOptions.DefaultConcurrency)) / o.ClusterPhaseDelay.TotalSeconds;
 
     private static void WakeRow(StringBuilder md, ClusterResult r, string clock, WakeFacts w, Func<double, string> format) =>
         md.AppendLine(Inv($"| {r.Workload.WorkerNodes} | {r.Pass} | {clock} | {format(w.CreateToStart.P50)} / {format(w.CreateToStart.P99)} | {format(w.ApproveToStart.P50)} / {format(w.ApproveToStart.P99)} | {w.PhaseToPhaseSameNode.Count}, {format(w.PhaseToPhaseSameNode.P50)} / {format(w.PhaseToPhaseSameNode.P99)} | {w.PhaseToPhaseOtherNode.Count}, {format(w.PhaseToPhaseOtherNode.P50)} / {format(w.PhaseToPhaseOtherNode.P99)} |"));

@@ -5,7 +5,8 @@ namespace Baton.Bench;
 /// <summary>
 /// Throughput and latency of the real server on SQLite with the template agent: durable phase transitions per
 /// second, wake-up latency between phases, GET /api/runs and the dashboard over a large table, and the peers'
-/// workload against the server as a process of its own. A plain program, not
+/// workload against the server as a process of its own; and with --only cluster the peers' workload on PostgreSQL
+/// with one api node and N worker nodes, each a process of its own. A plain program, not
 /// BenchmarkDotNet: these are end-to-end measurements of a running server, not micro-benchmarks.
 /// </summary>
 internal static class Program
