@@ -11,7 +11,7 @@ namespace Baton.Bench;
 /// <summary>
 /// The real server as a process of its own — `dotnet Baton.Server.dll`, the Release build that comes with this bench —
 /// on 127.0.0.1 and a free port, with its own data dir and the shipped defaults (SQLite WAL, synchronous=FULL,
-/// BATON_WORKERS unless --peers-workers). Its CPU time and memory are read from /proc, so they are the server's alone, without the
+/// BATON_WORKERS unless --peers-workers), or with BATON_DATABASE and BATON_ROLE as a node of a cluster. Its CPU time and memory are read from /proc, so they are the server's alone, without the
 /// bench's client in them.
 /// </summary>
 internal sealed partial class ServerProcess : IAsyncDisposable
@@ -113,9 +113,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         {
             stat = File.ReadAllText($"/proc/{pid}/stat");
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        catch (IOException)
         {
-            return null; // exited between listing and reading
+            return null; // gone (not found), e.g. a backend that exited between a listing of /proc and this read
         }
         // The command name, in parentheses, may hold spaces: the fields are counted after its closing parenthesis.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
@@ -132,9 +132,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("PPid:", StringComparison.Ordinal));
             return int.Parse(line["PPid:".Length..].Trim(), CultureInfo.InvariantCulture);
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        catch (IOException)
         {
-            return null;
+            return null; // gone
         }
     }
 
