@@ -11,8 +11,8 @@ namespace Baton.Bench;
 /// <summary>
 /// The real server as a process of its own — `dotnet Baton.Server.dll`, the Release build that comes with this bench —
 /// on 127.0.0.1 and a free port, with its own data dir and the shipped defaults (SQLite WAL, synchronous=FULL,
-/// BATON_WORKERS unless --peers-workers), or with BATON_DATABASE and BATON_ROLE as a node of a cluster. Its CPU time and memory are read from /proc, so they are the server's alone, without the
-/// bench's client in them.
+/// BATON_WORKERS unless --peers-workers), or with BATON_DATABASE and BATON_ROLE as a node of a cluster. Its CPU time
+/// and memory are read from /proc, so they are the server's alone, without the bench's client in them.
 /// </summary>
 internal sealed partial class ServerProcess : IAsyncDisposable
 {
