@@ -14,6 +14,9 @@ internal static class ClusterReport
     /// <summary>DBOS Transact TS 5.3 on PostgreSQL 15, the peers' workload A on this machine kind (../shared/STACK.md).</summary>
     private const double DbosRunsPerSecond = 237;
 
+    /// <summary>DBOS's CPU per run of that workload, the app and PostgreSQL together.</summary>
+    private const double DbosCpuMsPerRun = 7.1;
+
     public static string Markdown(IReadOnlyList<ClusterResult> results, BenchOptions o, Machine machine, PostgresServer postgres, DateTimeOffset started, TimeSpan elapsed)
     {
         var md = new StringBuilder();
@@ -87,6 +90,8 @@ internal static class ClusterReport
         {
             var best = noOp.MaxBy(n => n.Value);
             yield return Inv($"| a: ≥ {TargetRunsPerSecond:0} runs/s with no-op phases (2× DBOS's {DbosRunsPerSecond:0}) | {string.Join(", ", noOp.Select(n => Inv($"{n.Value:0}/s with {n.Nodes}")))} worker node(s) | {Verdict(best.Value, TargetRunsPerSecond, higherIsBetter: true)} |");
+            var cpu = byNodes(ClusterLoad.NoOp, r => r.BatonCpuMsPerRun + r.PostgresCpuMsPerRun);
+            yield return Inv($"| a: CPU ms per run, Baton's nodes + PostgreSQL (not a target; DBOS: {DbosCpuMsPerRun:0.0}, app + database) | {string.Join(", ", cpu.Select(n => Inv($"{n.Value:0.0} with {n.Nodes}")))} worker node(s) | – |");
         }
         var delayed = byNodes(ClusterLoad.Delayed, r => r.Facts.SteadyPhasesPerSecond);
         var one = delayed.Where(n => n.Nodes == 1).Select(n => n.Value).DefaultIfEmpty(double.NaN).First();
