@@ -46,13 +46,20 @@ internal sealed record BenchOptions
 
     public TimeSpan ClusterPhaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
-    public int ClusterDelayedRuns { get; init; } = 1_000;
+    public int ClusterDelayedRuns { get; init; } = 400;
+
+    /// <summary>
+    /// BATON_WORKERS of each worker node for the delayed phases. Not the shipped 32: 3 nodes × 32 phases of 200 ms at
+    /// once are 480 hand-offs a second, which would need more than this machine's two cores (shared with PostgreSQL and
+    /// the client) and measure the CPU instead of whether the work spreads. With 8, even 3 nodes stay well under a core.
+    /// </summary>
+    public int ClusterDelayedWorkers { get; init; } = 8;
 
     /// <summary>
     /// Runs in flight for the delayed phases: more than three worker nodes run at once (3 × BATON_WORKERS), so that
     /// every node always has a job waiting and the rate measures the nodes, not the client.
     /// </summary>
-    public int ClusterDelayedInFlight => ClusterDelayedInFlightSetting ?? 4 * (PeersWorkers ?? Baton.Engine.EngineOptions.DefaultConcurrency);
+    public int ClusterDelayedInFlight => ClusterDelayedInFlightSetting ?? 4 * ClusterDelayedWorkers;
 
     public int? ClusterDelayedInFlightSetting { get; init; }
 
@@ -102,9 +109,12 @@ internal sealed record BenchOptions
                                api node: wake-ups across nodes) (default noop,delayed,wake)
           --cluster-delay-ms N cluster: how long each delayed phase takes (default 200)
           --cluster-delayed-runs N
-                               cluster: runs of delayed phases (default 1000)
+                               cluster: runs of delayed phases (default 400)
+          --cluster-delayed-workers N
+                               cluster: BATON_WORKERS of each worker node for the delayed phases (default 8, so
+                               that two cores are not what caps 3 nodes)
           --cluster-delayed-in-flight N
-                               cluster: delayed runs outstanding at once (default 4 × BATON_WORKERS, 128)
+                               cluster: delayed runs outstanding at once (default 4 × --cluster-delayed-workers)
           --cluster-wake-runs N
                                cluster: runs one at a time for the wake-ups (default 200)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
@@ -141,6 +151,7 @@ internal sealed record BenchOptions
                 "--cluster-loads" => options with { ClusterLoads = Value().Split(',').Select(Load).ToList() },
                 "--cluster-delay-ms" => options with { ClusterPhaseDelay = TimeSpan.FromMilliseconds(Positive(arg, Value())) },
                 "--cluster-delayed-runs" => options with { ClusterDelayedRuns = Positive(arg, Value()) },
+                "--cluster-delayed-workers" => options with { ClusterDelayedWorkers = Positive(arg, Value()) },
                 "--cluster-delayed-in-flight" => options with { ClusterDelayedInFlightSetting = Positive(arg, Value()) },
                 "--cluster-wake-runs" => options with { ClusterWakeRuns = Positive(arg, Value()) },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
@@ -157,9 +168,9 @@ internal sealed record BenchOptions
         {
             throw new ArgumentException("--write-doc does not take the cluster's results: they are printed, to be copied into docs/BENCHMARKS.md");
         }
-        if (options.Workers.Any(w => w > 256))
+        if (options.Workers.Any(w => w > 256) || options.ClusterDelayedWorkers > 256 || options.PeersWorkers > 256)
         {
-            throw new ArgumentException("--workers must be 1..256 (BATON_WORKERS' range)");
+            throw new ArgumentException("--workers, --peers-workers and --cluster-delayed-workers must be 1..256 (BATON_WORKERS' range)");
         }
         return options;
     }

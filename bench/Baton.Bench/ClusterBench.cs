@@ -17,8 +17,16 @@ internal enum ClusterLoad
 }
 
 /// <summary>One cluster measurement: a load, on how many worker nodes, how many runs, how many kept in flight.</summary>
-internal sealed record ClusterWorkload(ClusterLoad Load, int WorkerNodes, int Runs, int InFlight)
+/// <param name="Load">what the runs are.</param>
+/// <param name="WorkerNodes">how many worker nodes, beside the api node.</param>
+/// <param name="Runs">how many runs are measured.</param>
+/// <param name="InFlight">how many runs are kept outstanding.</param>
+/// <param name="EngineWorkers">BATON_WORKERS of each node, or null for the shipped default.</param>
+internal sealed record ClusterWorkload(ClusterLoad Load, int WorkerNodes, int Runs, int InFlight, int? EngineWorkers)
 {
+    /// <summary>How many phases one worker node runs at once.</summary>
+    public int PhasesAtOnce => EngineWorkers ?? Baton.Engine.EngineOptions.DefaultConcurrency;
+
     public string Name => Load switch
     {
         ClusterLoad.NoOp => "a: no-op phases",
@@ -84,14 +92,14 @@ internal static class ClusterBench
         from nodes in o.ClusterWorkers
         select load switch
         {
-            ClusterLoad.NoOp => new ClusterWorkload(load, nodes, o.PeersRuns, o.PeersInFlight),
-            ClusterLoad.Delayed => new ClusterWorkload(load, nodes, o.ClusterDelayedRuns, o.ClusterDelayedInFlight),
-            _ => new ClusterWorkload(load, nodes, o.ClusterWakeRuns, 1),
+            ClusterLoad.NoOp => new ClusterWorkload(load, nodes, o.PeersRuns, o.PeersInFlight, o.PeersWorkers),
+            ClusterLoad.Delayed => new ClusterWorkload(load, nodes, o.ClusterDelayedRuns, o.ClusterDelayedInFlight, o.ClusterDelayedWorkers),
+            _ => new ClusterWorkload(load, nodes, o.ClusterWakeRuns, 1, o.PeersWorkers),
         };
 
     public static async Task<ClusterResult> RunAsync(BenchOptions options, PostgresServer postgres, int pass, ClusterWorkload workload)
     {
-        await using var nodes = await ClusterNodes.StartAsync(postgres, workload.WorkerNodes, options.PeersWorkers, options.DataRoot, options.ClusterPhaseDelay);
+        await using var nodes = await ClusterNodes.StartAsync(postgres, workload.WorkerNodes, workload.EngineWorkers, options.DataRoot, options.ClusterPhaseDelay);
         var watch = RunWatch.Open(nodes.Client);
         PeersBench.RunTiming[] timings;
         TimeSpan batonCpu, postgresCpu;
