@@ -36,6 +36,35 @@ internal sealed record BenchOptions
     /// <summary>How long the server is left alone after the load, to measure its idle CPU.</summary>
     public TimeSpan IdleTime { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The cluster part (issue 11): an Npgsql connection string to a PostgreSQL server on this machine.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>How many worker nodes each cluster load runs with, beside the one api node.</summary>
+    public IReadOnlyList<int> ClusterWorkers { get; init; } = [1, 2, 3];
+
+    public IReadOnlyList<ClusterLoad> ClusterLoads { get; init; } = [ClusterLoad.NoOp, ClusterLoad.Delayed, ClusterLoad.WakeUp];
+
+    public TimeSpan ClusterPhaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public int ClusterDelayedRuns { get; init; } = 400;
+
+    /// <summary>
+    /// BATON_WORKERS of each worker node for the delayed phases. Not the shipped 32: 3 nodes × 32 phases of 200 ms at
+    /// once are 480 hand-offs a second, which would need more than this machine's two cores (shared with PostgreSQL and
+    /// the client) and measure the CPU instead of whether the work spreads. With 8, even 3 nodes stay well under a core.
+    /// </summary>
+    public int ClusterDelayedWorkers { get; init; } = 8;
+
+    /// <summary>
+    /// Runs in flight for the delayed phases: more than three worker nodes run at once (3 × BATON_WORKERS), so that
+    /// every node always has a job waiting and the rate measures the nodes, not the client.
+    /// </summary>
+    public int ClusterDelayedInFlight => ClusterDelayedInFlightSetting ?? 4 * ClusterDelayedWorkers;
+
+    public int? ClusterDelayedInFlightSetting { get; init; }
+
+    public int ClusterWakeRuns { get; init; } = 200;
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -48,8 +77,8 @@ internal sealed record BenchOptions
 
     public int LatencyWorkers => Workers.FirstOrDefault(w => w > 1, Workers[0]);
 
-    /// <summary>Everything but the peers' workload by default: that one starts its own server processes and takes minutes.</summary>
-    public bool Includes(string part) => Only == part || (Only is null && part != "peers");
+    /// <summary>Everything but the peers' workload and the cluster by default: they start their own server processes and take minutes.</summary>
+    public bool Includes(string part) => Only == part || (Only is null && part is not ("peers" or "cluster"));
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/Baton.Bench -- [options]
@@ -60,7 +89,8 @@ internal sealed record BenchOptions
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
           --requests N         timed requests per GET /api/runs query and dashboard page (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
-          --only PART          transitions | latency | list | dashboard | peers (peers runs only when named)
+          --only PART          transitions | latency | list | dashboard | peers | cluster (peers and cluster run only
+                               when named)
           --peers-runs N       peers: runs of 5 template phases kept --peers-in-flight at a time (default 2000)
           --peers-in-flight N  peers: runs outstanding at once; each finished run is replaced by a new one (default 32)
           --peers-workers N    peers: the server's BATON_WORKERS (default: the shipped default)
@@ -69,6 +99,24 @@ internal sealed record BenchOptions
           --peers-gated-runs N peers: runs with a gate after phase 2, approved as soon as it opens; measured in
                                flight and again one at a time (default 200)
           --idle-seconds N     peers: how long the server is left idle after each load, for its idle CPU (default 10)
+          --postgres CONN      cluster: an Npgsql connection string to a PostgreSQL server on this machine whose
+                               user may create databases (a fresh one per measurement, dropped afterwards)
+          --cluster-workers N[,M]
+                               cluster: worker nodes beside the one api node (default 1,2,3)
+          --cluster-loads L[,L]
+                               cluster: noop (the peers' workload A, --peers-runs and --peers-in-flight), delayed
+                               (phases that take --cluster-delay-ms), wake (one run at a time, gate approved on the
+                               api node: wake-ups across nodes) (default noop,delayed,wake)
+          --cluster-delay-ms N cluster: how long each delayed phase takes (default 200)
+          --cluster-delayed-runs N
+                               cluster: runs of delayed phases (default 400)
+          --cluster-delayed-workers N
+                               cluster: BATON_WORKERS of each worker node for the delayed phases (default 8, so
+                               that two cores are not what caps 3 nodes)
+          --cluster-delayed-in-flight N
+                               cluster: delayed runs outstanding at once (default 4 × --cluster-delayed-workers)
+          --cluster-wake-runs N
+                               cluster: runs one at a time for the wake-ups (default 200)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -97,19 +145,43 @@ internal sealed record BenchOptions
                 "--peers-sequential-runs" => options with { PeersSequentialRuns = Positive(arg, Value()) },
                 "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
                 "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },
-                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard or peers") },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers" or "cluster") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard, peers or cluster") },
+                "--postgres" => options with { Postgres = Value() },
+                "--cluster-workers" => options with { ClusterWorkers = Value().Split(',').Select(w => Positive(arg, w)).ToList() },
+                "--cluster-loads" => options with { ClusterLoads = Value().Split(',').Select(Load).ToList() },
+                "--cluster-delay-ms" => options with { ClusterPhaseDelay = TimeSpan.FromMilliseconds(Positive(arg, Value())) },
+                "--cluster-delayed-runs" => options with { ClusterDelayedRuns = Positive(arg, Value()) },
+                "--cluster-delayed-workers" => options with { ClusterDelayedWorkers = Positive(arg, Value()) },
+                "--cluster-delayed-in-flight" => options with { ClusterDelayedInFlightSetting = Positive(arg, Value()) },
+                "--cluster-wake-runs" => options with { ClusterWakeRuns = Positive(arg, Value()) },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },
                 _ => throw new ArgumentException($"unknown argument '{arg}'"),
             };
         }
-        if (options.Workers.Any(w => w > 256))
+        if ((options.Only == "cluster") != (options.Postgres is not null))
         {
-            throw new ArgumentException("--workers must be 1..256 (BATON_WORKERS' range)");
+            throw new ArgumentException("--only cluster needs --postgres, and --postgres is only for --only cluster");
+        }
+        if (options.Only == "cluster" && options.WriteDoc)
+        {
+            throw new ArgumentException("--write-doc does not take the cluster's results: they are printed, to be copied into docs/BENCHMARKS.md");
+        }
+        if (options.Workers.Any(w => w > 256) || options.ClusterDelayedWorkers > 256 || options.PeersWorkers > 256)
+        {
+            throw new ArgumentException("--workers, --peers-workers and --cluster-delayed-workers must be 1..256 (BATON_WORKERS' range)");
         }
         return options;
     }
+
+    private static ClusterLoad Load(string text) => text switch
+    {
+        "noop" => ClusterLoad.NoOp,
+        "delayed" => ClusterLoad.Delayed,
+        "wake" => ClusterLoad.WakeUp,
+        _ => throw new ArgumentException($"--cluster-loads takes noop, delayed and wake, not '{text}'"),
+    };
 
     private static int Positive(string name, string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0

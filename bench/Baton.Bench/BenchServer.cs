@@ -29,6 +29,9 @@ internal sealed class BenchServer : IAsyncDisposable
     public const string GatedProfile = "bench_gated";
     public const int GateAfterPhase = 2;
 
+    /// <summary>The straight profile with a template <c>delay</c> on every phase: phases that take time, as agents do.</summary>
+    public const string DelayedProfile = "bench_delayed";
+
     private WebApplication? _app;
 
     private BenchServer(string dataDir, PhaseMarks marks)
@@ -50,9 +53,10 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>
     /// A fresh, empty data dir with the bench profiles in its profiles folder, in a folder of its own next to an
-    /// empty content root for the server (see <see cref="StartAsync"/>).
+    /// empty content root for the server (see <see cref="StartAsync"/>); with <paramref name="phaseDelay"/>, the
+    /// delayed profile too.
     /// </summary>
-    public static string NewDataDir(string root)
+    public static string NewDataDir(string root, TimeSpan? phaseDelay = null)
     {
         var home = Path.Combine(root, "baton-bench-" + Guid.NewGuid().ToString("N")[..12]);
         var dataDir = Path.Combine(home, "data");
@@ -60,6 +64,10 @@ internal sealed class BenchServer : IAsyncDisposable
         Directory.CreateDirectory(Path.Combine(home, "app"));
         File.WriteAllText(Path.Combine(dataDir, "profiles", StraightProfile + ".yaml"), ProfileYaml(StraightProfile, gateAfter: null));
         File.WriteAllText(Path.Combine(dataDir, "profiles", GatedProfile + ".yaml"), ProfileYaml(GatedProfile, GateAfterPhase));
+        if (phaseDelay is { } delay)
+        {
+            File.WriteAllText(Path.Combine(dataDir, "profiles", DelayedProfile + ".yaml"), ProfileYaml(DelayedProfile, gateAfter: null, delay));
+        }
         return dataDir;
     }
 
@@ -157,9 +165,10 @@ internal sealed class BenchServer : IAsyncDisposable
 
     /// <summary>
     /// Five template phases and no checks beyond "the artifact exists": without <paramref name="gateAfter"/> a run goes
-    /// straight through; with it, the run waits for an approval after that phase.
+    /// straight through; with it, the run waits for an approval after that phase. With <paramref name="delay"/>, each
+    /// phase's template agent waits that long before it renders.
     /// </summary>
-    private static string ProfileYaml(string name, int? gateAfter)
+    private static string ProfileYaml(string name, int? gateAfter, TimeSpan? delay = null)
     {
         var phases = string.Concat(Enumerable.Range(1, StraightPhases).Select(i => $"""
               - name: step{i}
@@ -167,12 +176,16 @@ internal sealed class BenchServer : IAsyncDisposable
                 prompt: Write step {i} of the work.
                 produces: [step{i}.md]
 
-            """ + (i == gateAfter ? """
+            """ + (delay is { } d ? $"""
+                delay: {d.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)}ms
+
+            """ : "") + (i == gateAfter ? """
                 gate:
                   required: true
 
             """ : "")));
-        var gates = gateAfter is null ? "no gates, so a run goes straight through" : $"a gate after phase {gateAfter}";
+        var gates = (gateAfter is null ? "no gates, so a run goes straight through" : $"a gate after phase {gateAfter}")
+            + (delay is { } pause ? $"; each phase takes {pause.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms" : "");
         return $"""
             name: {name}
             description: Benchmark profile; {StraightPhases} template phases and {gates}.

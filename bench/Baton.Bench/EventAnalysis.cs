@@ -42,7 +42,13 @@ internal sealed record EventFacts(
             WHERE run_id IN (SELECT id FROM bench_runs) AND type IN ('phase.started', 'phase.completed', 'gate.approved', 'run.completed')
             ORDER BY run_id, seq
             """)).ToList();
+        return From(runs, events);
+    }
 
+    /// <param name="runs">how many of the runs completed and failed, the first creation and the last completion.</param>
+    /// <param name="events">their phase.started, phase.completed, gate.approved and run.completed events, by run, in order.</param>
+    public static EventFacts From((long Completed, long Failed, long FirstCreated, long? LastCompleted) runs, IReadOnlyList<(string RunId, string Type, long CreatedAt)> events)
+    {
         // Wake-up as the event log sees it: phase N's `phase.completed` to phase N+1's `phase.started`, same run. A
         // gated phase is recorded completed only when its gate is approved, right after `gate.approved`: that pair is
         // a resume, not a straight transition, and is left out.

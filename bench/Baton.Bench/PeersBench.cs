@@ -4,9 +4,13 @@ using Baton.Client;
 namespace Baton.Bench;
 
 /// <summary>One shape of the peers' workload: which profile, how many runs, how many kept in flight.</summary>
-internal sealed record PeersWorkload(bool Gated, int Runs, int InFlight)
+/// <param name="Gated">with a gate after phase 2, approved as soon as it opens (workload B).</param>
+/// <param name="Runs">how many runs are measured.</param>
+/// <param name="InFlight">how many runs are kept outstanding.</param>
+/// <param name="ProfileName">another profile than the straight or gated one (the cluster part's delayed phases).</param>
+internal sealed record PeersWorkload(bool Gated, int Runs, int InFlight, string? ProfileName = null)
 {
-    public string Profile => Gated ? BenchServer.GatedProfile : BenchServer.StraightProfile;
+    public string Profile => ProfileName ?? (Gated ? BenchServer.GatedProfile : BenchServer.StraightProfile);
 
     public string Name => (Gated ? $"B: gate after phase {BenchServer.GateAfterPhase}" : "A: straight")
         + (InFlight == 1 ? ", one at a time" : $", {InFlight} in flight");
@@ -48,7 +52,7 @@ internal sealed record PeersResult(
 /// </summary>
 internal static class PeersBench
 {
-    private const int WarmupRound = 100;
+    public const int WarmupRound = 100;
 
     public static IReadOnlyList<PeersWorkload> Workloads(BenchOptions o) =>
     [
@@ -58,7 +62,8 @@ internal static class PeersBench
         new(Gated: true, o.PeersGatedRuns, 1),
     ];
 
-    private sealed record RunTiming(string RunId, long Sent, long? ApproveAnswered, long Finished);
+    /// <summary>One run as the client saw it (Stopwatch timestamps).</summary>
+    internal sealed record RunTiming(string RunId, long Sent, long? ApproveAnswered, long Finished);
 
     public static async Task<PeersResult> RunAsync(BenchOptions options, int pass, PeersWorkload workload)
     {
@@ -113,7 +118,7 @@ internal static class PeersBench
     }
 
     /// <summary>Keeps <see cref="PeersWorkload.InFlight"/> runs outstanding: each lane creates a run, waits until it has finished, creates the next.</summary>
-    private static async Task<RunTiming[]> DriveAsync(BatonClient client, RunWatch watch, PeersWorkload workload, string project, int intakeBytes)
+    internal static async Task<RunTiming[]> DriveAsync(BatonClient client, RunWatch watch, PeersWorkload workload, string project, int intakeBytes)
     {
         var timings = new RunTiming[workload.Runs];
         var next = -1;

@@ -5,7 +5,8 @@ namespace Baton.Bench;
 /// <summary>
 /// Throughput and latency of the real server on SQLite with the template agent: durable phase transitions per
 /// second, wake-up latency between phases, GET /api/runs and the dashboard over a large table, and the peers'
-/// workload against the server as a process of its own. A plain program, not
+/// workload against the server as a process of its own; and with --only cluster the peers' workload on PostgreSQL
+/// with one api node and N worker nodes, each a process of its own. A plain program, not
 /// BenchmarkDotNet: these are end-to-end measurements of a running server, not micro-benchmarks.
 /// </summary>
 internal static class Program
@@ -27,6 +28,12 @@ internal static class Program
             Console.Error.WriteLine(ex.Message);
             Console.Error.WriteLine(BenchOptions.Usage);
             return 2;
+        }
+
+        if (options.Only == "cluster")
+        {
+            // PostgreSQL and several processes: a report of its own, without SQLite's storage floor.
+            return await RunClusterAsync(options);
         }
 
         var clock = Stopwatch.StartNew();
@@ -84,5 +91,25 @@ internal static class Program
         return 0;
 
         void Progress(string what) => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {what}");
+    }
+
+    private static async Task<int> RunClusterAsync(BenchOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        var machine = Machine.Describe(options.DataRoot);
+        var postgres = await PostgresServer.OpenAsync(options.Postgres!);
+        Console.Error.WriteLine($"{postgres.Description}; postmaster pid {postgres.PostmasterPid}");
+        var results = new List<ClusterResult>();
+        for (var pass = 1; pass <= options.Repeat; pass++)
+        {
+            foreach (var workload in ClusterBench.Workloads(options))
+            {
+                Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] pass {pass}: cluster {workload.Name}, {workload.WorkerNodes} worker node(s), {workload.Runs} runs, {workload.InFlight} in flight");
+                results.Add(await ClusterBench.RunAsync(options, postgres, pass, workload));
+            }
+        }
+        Console.WriteLine(ClusterReport.Markdown(results, options, machine, postgres, started, clock.Elapsed));
+        return 0;
     }
 }

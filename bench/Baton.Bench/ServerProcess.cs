@@ -11,8 +11,8 @@ namespace Baton.Bench;
 /// <summary>
 /// The real server as a process of its own — `dotnet Baton.Server.dll`, the Release build that comes with this bench —
 /// on 127.0.0.1 and a free port, with its own data dir and the shipped defaults (SQLite WAL, synchronous=FULL,
-/// BATON_WORKERS unless --peers-workers). Its CPU time and memory are read from /proc, so they are the server's alone, without the
-/// bench's client in them.
+/// BATON_WORKERS unless --peers-workers), or with BATON_DATABASE and BATON_ROLE as a node of a cluster. Its CPU time
+/// and memory are read from /proc, so they are the server's alone, without the bench's client in them.
 /// </summary>
 internal sealed partial class ServerProcess : IAsyncDisposable
 {
@@ -24,10 +24,12 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly string _name;
 
-    private ServerProcess(Process process, string dataDir, Uri url)
+    private ServerProcess(Process process, string dataDir, Uri url, string name)
     {
         _process = process;
+        _name = name;
         DataDir = dataDir;
         Client = BatonClient.Create(url, BenchServer.AdminToken);
         // A bench stopped with Ctrl+C must not leave its server running.
@@ -44,7 +46,10 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     /// <param name="dataDir">a folder made by <see cref="BenchServer.NewDataDir"/>.</param>
     /// <param name="workers">BATON_WORKERS, or null for the shipped default.</param>
-    public static async Task<ServerProcess> StartAsync(string dataDir, int? workers = null)
+    /// <param name="settings">more BATON_* settings (a node of a cluster: BATON_DATABASE, BATON_ROLE, BATON_NODE_ID).</param>
+    /// <param name="name">how its output lines are marked on stderr.</param>
+    public static async Task<ServerProcess> StartAsync(string dataDir, int? workers = null,
+        IReadOnlyDictionary<string, string>? settings = null, string name = "server")
     {
         var url = new Uri($"http://127.0.0.1:{FreePort()}/");
         var start = new ProcessStartInfo("dotnet")
@@ -57,9 +62,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             WorkingDirectory = Path.Combine(Path.GetDirectoryName(dataDir)!, "app"),
         };
         // A BATON_* variable in the caller's environment must not change what is measured.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("BATON_", StringComparison.Ordinal)).ToList())
+        foreach (var variable in start.Environment.Keys.Where(k => k.StartsWith("BATON_", StringComparison.Ordinal)).ToList())
         {
-            start.Environment.Remove(name);
+            start.Environment.Remove(variable);
         }
         start.Environment["BATON_DATA_DIR"] = dataDir;
         start.Environment["BATON_ADMIN_TOKEN"] = BenchServer.AdminToken;
@@ -69,11 +74,15 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         {
             start.Environment["BATON_WORKERS"] = count.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Production-like logging: warnings and errors only (per-request information logs would be measured too).
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        var server = new ServerProcess(process, dataDir, url);
+        var server = new ServerProcess(process, dataDir, url, name);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
@@ -91,14 +100,42 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>User + system CPU time of the server's threads so far (/proc/&lt;pid&gt;/stat, clock-tick resolution).</summary>
-    public TimeSpan CpuTime()
+    public TimeSpan CpuTime() => CpuTimeOf(Pid, withReapedChildren: false) ?? throw new InvalidOperationException($"the server (pid {Pid}) is gone");
+
+    /// <summary>
+    /// User + system CPU time of a process so far, and with <paramref name="withReapedChildren"/> that of its children
+    /// that have exited and been waited for (cutime + cstime); null when the process is gone.
+    /// </summary>
+    public static TimeSpan? CpuTimeOf(int pid, bool withReapedChildren)
     {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return null; // gone (not found), e.g. a backend that exited between a listing of /proc and this read
+        }
         // The command name, in parentheses, may hold spaces: the fields are counted after its closing parenthesis.
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12th to 15th after the name.
+        var ticks = Enumerable.Range(11, withReapedChildren ? 4 : 2).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
         return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+    }
+
+    /// <summary>The parent of a process (PPid in /proc/&lt;pid&gt;/status), or null when the process is gone.</summary>
+    public static int? ParentOf(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("PPid:", StringComparison.Ordinal));
+            return int.Parse(line["PPid:".Length..].Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null; // gone
+        }
     }
 
     /// <summary>The most memory the server has had resident so far: VmHWM in /proc/&lt;pid&gt;/status.</summary>
@@ -183,7 +220,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             _output.AppendLine(line);
         }
         // Warnings and errors only (see the logging level above): show them as they come, they may explain a number.
-        Console.Error.WriteLine($"  server: {line}");
+        Console.Error.WriteLine($"  {_name}: {line}");
     }
 
     private static int FreePort()
