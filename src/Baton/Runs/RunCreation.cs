@@ -125,20 +125,27 @@ public static class RunCreation
         var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
         var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, BatonJson.Options)));
         var loaded = profile;
-        var (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
+        CreateRunOutcome outcome;
+        RunDecision? decision;
+        try
         {
-            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:
-            // the key's usage row is locked first, and the creates of one key take turns from here (on any node).
-            var stored = keyId is not null && (limits.QuotaActiveRuns > 0 || limits.QuotaStoredBytes > 0)
-                ? await Auth.ApiKeyStore.LockUsageAsync(c, tx, keyId)
-                : (long?)null;
+            (outcome, decision) = await CreateInTransactionAsync();
+        }
+        catch (QuotaRollback reached)
+        {
+            return reached.Outcome;
+        }
+        if (decision is not null)
+        {
+            transitions.AfterCommit(decision);
+        }
+        return outcome;
+
+        Task<(CreateRunOutcome, RunDecision?)> CreateInTransactionAsync() => db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
+        {
             if (idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing)
             {
                 return (Replay(existing, requestHash, idempotencyKey), null);
-            }
-            if (stored is { } bytes && await QuotaReachedAsync(c, tx, keyId!, bytes, intakeBytes, limits) is { } quota)
-            {
-                return (quota, null);
             }
             if (body.RepositoryId is not null && !await Workspaces.RepositoryStore.ExistsAsync(c, tx, body.RepositoryId))
             {
@@ -158,23 +165,37 @@ public static class RunCreation
                 return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
             }
             await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
-            if (keyId is not null)
-            {
-                await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
-            }
             // One batch with the start's events, written last (ADR 23): the transaction's events are its final statement.
             var events = new EventBatch();
             events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = runMode.Wire() }), now);
             var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun(), events: events);
+            if (keyId is not null)
+            {
+                // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:
+                // the key's usage row is locked until the commit, and the creates of one key take turns here (on any
+                // node). Last, so that the turn lasts only these statements and the commit: taken first, it made every
+                // create of a busy key wait for the whole transaction of each one before it (issue 11's bench).
+                if (limits.QuotaActiveRuns > 0 || limits.QuotaStoredBytes > 0)
+                {
+                    var stored = await Auth.ApiKeyStore.LockUsageAsync(c, tx, keyId);
+                    if (await QuotaReachedAsync(c, tx, keyId, id, stored, intakeBytes, limits) is { } quota)
+                    {
+                        // Nothing of this create may stay: the exception rolls the transaction back.
+                        throw new QuotaRollback(quota);
+                    }
+                }
+                await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
+            }
             await events.WriteAsync(c, tx);
             return (new CreateRunOutcome.Created(started.Run!), started.Decision);
         });
-        if (decision is not null)
-        {
-            transitions.AfterCommit(decision);
-        }
-        return outcome;
+    }
+
+    /// <summary>A quota found reached after the run was written: thrown to roll its transaction back.</summary>
+    private sealed class QuotaRollback(CreateRunOutcome.QuotaReached outcome) : Exception(outcome.Detail)
+    {
+        public CreateRunOutcome.QuotaReached Outcome { get; } = outcome;
     }
 
     /// <summary>The answer to a request whose Idempotency-Key created <paramref name="existing"/>: that run, if the request is the same.</summary>
@@ -188,11 +209,11 @@ public static class RunCreation
     /// was read with the key's usage row locked.
     /// </summary>
     private static async Task<CreateRunOutcome.QuotaReached?> QuotaReachedAsync(
-        System.Data.IDbConnection c, System.Data.IDbTransaction tx, string keyId, long stored, long intakeBytes, UsageLimits limits)
+        System.Data.IDbConnection c, System.Data.IDbTransaction tx, string keyId, string runId, long stored, long intakeBytes, UsageLimits limits)
     {
         if (limits.QuotaActiveRuns > 0)
         {
-            var active = await RunStore.CountActiveOfKeyAsync(c, tx, keyId);
+            var active = await RunStore.CountActiveOfKeyAsync(c, tx, keyId, exceptRunId: runId);
             if (active >= limits.QuotaActiveRuns)
             {
                 return new("active_runs", limits.QuotaActiveRuns, active,

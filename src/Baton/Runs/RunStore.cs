@@ -63,8 +63,11 @@ public static partial class RunStore
         c.QuerySingleOrDefaultAsync<RunRow?>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
 
     /// <summary>How many runs the key created that have not finished yet.</summary>
-    public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId) =>
-        c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")}", new { keyId, ActiveStatuses }, tx);
+    /// <summary>The key's runs not finished yet, but <paramref name="exceptRunId"/> (the one its transaction is creating).</summary>
+    public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId, string exceptRunId) =>
+        c.ExecuteScalarAsync<long>(
+            $"SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")} AND id <> @exceptRunId",
+            new { keyId, ActiveStatuses, exceptRunId }, tx);
 
     public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @runId", new { runId }, tx) != 0;
