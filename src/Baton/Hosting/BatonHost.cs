@@ -60,6 +60,7 @@ public static class BatonHost
         // Before the engine, so that its first lease is timed by the database's clock.
         services.AddHostedService<DatabaseClockService>();
         services.AddHostedService<EngineHost>();
+        services.AddHostedService<NodeHeartbeat>();
         services.AddHostedService<ClusterSignals>();
         services.AddHostedService<WorkspaceJanitor>();
         // After the start-up initializer: the feed reads the events table, which the migrations create.
