@@ -11,7 +11,7 @@ namespace Baton.Tests.Cluster;
 /// </summary>
 public sealed class WorkspaceMoveTests : IAsyncLifetime
 {
-    private const string Profile = """
+    public const string Profile = """
         name: two_places
         phases:
           - name: first
