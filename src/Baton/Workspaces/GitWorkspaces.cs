@@ -48,6 +48,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         {
             return existing;
         }
+        if (!local && existing is not null && existing.Path == System.IO.Path.Combine(Root, existing.Id) && Directory.Exists(existing.Path))
+        {
+            return await CatchUpAsync(existing, repository, ct);
+        }
         // One git operation on a repository at a time: worktree add/remove lock the repository's metadata.
         await _gitGate.WaitAsync(ct);
         try
@@ -88,7 +92,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
             }
             else if (remoteTip is { Length: > 0 } tip)
             {
-                // This node's worktree from an earlier phase: other nodes may have moved the branch on since.
+                // This node's worktree from an earlier phase, left when the run moved on: other nodes moved the branch since.
                 await GitAsync(path, drivers, ct, [.. WorktreeArgs(source, path), "reset", "--hard", "--quiet", tip]);
             }
             var baseCommit = (await GitAsync(path, drivers, ct, [.. WorktreeArgs(source, path), "rev-parse", "HEAD"])).Trim();
@@ -119,6 +123,24 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         {
             _gitGate.Release();
         }
+    }
+
+    /// <summary>
+    /// This node's worktree of a git URL from an earlier phase, set to where the last phase (here or on another node)
+    /// pushed the branch. Outside the node's git gate: it adds and removes no worktree, and the run has one phase at a time.
+    /// </summary>
+    private async Task<WorkspaceRow> CatchUpAsync(WorkspaceRow workspace, RepositoryRow repository, CancellationToken ct)
+    {
+        var source = SourceGitDir(repository);
+        ResetCloneConfig(repository, source);
+        var tip = await FetchRunBranchAsync(repository, source, workspace.OwnerId, ct);
+        if (tip.Length > 0)
+        {
+            var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
+            await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", tip]);
+        }
+        workspace.RemoteTip = tip;
+        return workspace;
     }
 
     /// <summary>

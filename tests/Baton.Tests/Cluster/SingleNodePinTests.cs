@@ -15,7 +15,7 @@ public sealed class SingleNodePinTests : IDisposable
 
     private BatonFactory Node(string id)
     {
-        var node = new BatonFactory(dataDir: _dataDir, profiles: new Dictionary<string, string> { ["two_places"] = WorkspaceMoveTests.Profile })
+        var node = new BatonFactory(dataDir: _dataDir, profiles: new Dictionary<string, string> { ["two_places"] = WorkspacePinTests.Profile })
         {
             Sqlite = true,
         };

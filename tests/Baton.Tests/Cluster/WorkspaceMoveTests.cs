@@ -11,7 +11,7 @@ namespace Baton.Tests.Cluster;
 /// </summary>
 public sealed class WorkspaceMoveTests : IAsyncLifetime
 {
-    public const string Profile = """
+    private const string Profile = """
         name: two_places
         phases:
           - name: first
@@ -23,12 +23,21 @@ public sealed class WorkspaceMoveTests : IAsyncLifetime
           - name: second
             worker: writer
             prompt: "{{intake}}"
+            gate:
+              timeout: 1h
+              on_timeout: expire
+          - name: third
+            worker: writer
+            prompt: "{{intake}}"
+          - name: fourth
+            worker: writer
+            prompt: "{{intake}}"
         """;
 
     private readonly SampleRepo _repo = new();
     private readonly string _served;
     private readonly string _dataDir = Directory.CreateTempSubdirectory("baton-move-").FullName;
-    private readonly List<string> _workDirs = [];
+    private readonly Dictionary<string, string> _workDirs = [];
     private GitDaemon? _daemon;
 
     public WorkspaceMoveTests()
@@ -45,8 +54,10 @@ public sealed class WorkspaceMoveTests : IAsyncLifetime
     /// <summary>A node on the shared data dir (its database) with an id and a work dir of its own.</summary>
     private BatonFactory Node(string id)
     {
-        var workDir = Directory.CreateTempSubdirectory($"baton-move-{id}-").FullName;
-        _workDirs.Add(workDir);
+        if (!_workDirs.TryGetValue(id, out var workDir))
+        {
+            workDir = _workDirs[id] = Directory.CreateTempSubdirectory($"baton-move-{id}-").FullName;
+        }
         var node = new BatonFactory(dataDir: _dataDir, profiles: new Dictionary<string, string> { ["two_places"] = Profile });
         node.Settings["BATON_NODE_ID"] = id;
         node.Settings["BATON_WORK_DIR"] = workDir;
@@ -55,14 +66,14 @@ public sealed class WorkspaceMoveTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_git_url_runs_phases_on_two_nodes_the_second_fetching_the_firsts_commit_and_both_commits_reach_the_remote()
+    public async Task A_git_url_run_moves_between_two_nodes_each_phase_fetching_the_last_ones_commit_and_all_commits_reach_the_remote()
     {
         string runId;
         using (var a = Node("node-a"))
         {
             a.KeepDataDir = true;
             var client = a.Client();
-            // Each phase appends its name to a file: the second phase's file shows whether it started from the first's commit.
+            // Each phase appends its name to a file: a phase's file shows whether it started from the last phase's commit.
             await client.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "echo \"$BATON_PHASE\" >> phases.txt"]));
             var repository = await client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _daemon!.UrlOf("sample.git")));
             var run = await client.CreateRunAsync(new CreateRunRequest("two_places", "write where you are", RepositoryId: repository.RepositoryId));
@@ -70,21 +81,30 @@ public sealed class WorkspaceMoveTests : IAsyncLifetime
             await client.WaitForGateAsync(runId, "first", 1);
         }
 
+        // Node b has never seen the run: it clones, and must start from node a's commit.
         using (var b = Node("node-b"))
         {
-            var client = b.Client();
-            await client.ApproveAsync(runId, "go on elsewhere");
-            var done = await client.WaitForStatusAsync(runId, "completed");
-            Assert.Equal("completed", done.Status);
+            b.KeepDataDir = true;
+            await b.Client().ApproveAsync(runId, "go on elsewhere");
+            await b.Client().WaitForGateAsync(runId, "second", 1);
         }
 
-        // Both commits on the remote's branch, the second on top of the first, whose file it extended.
+        // Node a again: its worktree from the first phase is behind node b's commit; the fourth phase follows on it.
+        using (var a = Node("node-a"))
+        {
+            await a.Client().ApproveAsync(runId, "back to the first node");
+            await a.Client().WaitForStatusAsync(runId, "completed");
+        }
+
+        // Every commit on the remote's branch, each on top of the last, whose file it extended.
         var branch = $"baton/{runId}";
         var subjects = TestGit.Run(Remote, "log", "--format=%s", branch).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.StartsWith("baton: second", subjects[0], StringComparison.Ordinal);
-        Assert.StartsWith("baton: first", subjects[1], StringComparison.Ordinal);
-        Assert.Equal("first\nsecond\n", TestGit.Run(Remote, "show", $"{branch}:phases.txt"));
+        Assert.Equal(["fourth", "third", "second", "first"], subjects.Take(4).Select(SubjectPhase));
+        Assert.Equal("first\nsecond\nthird\nfourth\n", TestGit.Run(Remote, "show", $"{branch}:phases.txt"));
     }
+
+    /// <summary>The phase of a Baton commit's subject, `baton: &lt;phase&gt; (run …)`.</summary>
+    private static string SubjectPhase(string subject) => subject["baton: ".Length..subject.IndexOf(' ', "baton: ".Length)];
 
     public async Task DisposeAsync()
     {
@@ -92,7 +112,7 @@ public sealed class WorkspaceMoveTests : IAsyncLifetime
         {
             await _daemon.DisposeAsync();
         }
-        foreach (var dir in _workDirs.Where(Directory.Exists))
+        foreach (var dir in _workDirs.Values.Where(Directory.Exists))
         {
             Directory.Delete(dir, recursive: true);
         }

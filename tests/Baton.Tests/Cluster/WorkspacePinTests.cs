@@ -13,6 +13,21 @@ namespace Baton.Tests.Cluster;
 [Trait("Database", "postgres")]
 public sealed class WorkspacePinTests : IDisposable
 {
+    /// <summary>Two phases that change the workspace, with a gate between them at which the test moves nodes around.</summary>
+    public const string Profile = """
+        name: two_places
+        phases:
+          - name: first
+            worker: writer
+            prompt: "{{intake}}"
+            gate:
+              timeout: 1h
+              on_timeout: expire
+          - name: second
+            worker: writer
+            prompt: "{{intake}}"
+        """;
+
     private readonly SampleRepo _repo = new();
     private readonly List<BatonFactory> _nodes = [];
     private readonly ManualClock _apiClock = new(DateTimeOffset.UtcNow);
@@ -29,7 +44,7 @@ public sealed class WorkspacePinTests : IDisposable
     private BatonFactory Node(string role, string? id = null, string? dataDir = null)
     {
         var node = new BatonFactory(clock: _nodes.Count == 0 ? _apiClock : null, dataDir: dataDir,
-            profiles: new Dictionary<string, string> { ["two_places"] = WorkspaceMoveTests.Profile });
+            profiles: new Dictionary<string, string> { ["two_places"] = Profile });
         node.Settings["BATON_ROLE"] = role;
         if (id is not null)
         {
