@@ -61,7 +61,7 @@ public sealed class NodeHeartbeat(Database db, NodeIdentity node, EngineOptions 
                 {
                     await db.WriteAsync((c, tx) => NodeStore.BeatAsync(c, tx, node.Id, time.GetUtcNow().ToMs()), stoppingToken);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     // The database away: the next beat tries again (two lease lengths of silence before anyone cares).
                     logger.LogWarning(ex, "Could not renew node {Node}'s heartbeat; trying again", node.Id);
