@@ -68,7 +68,10 @@ public sealed record RunDetail(
     DateTimeOffset? CompletedAt,
     long Version,
     IReadOnlyList<PhaseInfo> Phases,
-    IReadOnlyDictionary<string, DateTimeOffset> StepTimestamps);
+    IReadOnlyDictionary<string, DateTimeOffset> StepTimestamps,
+    // The node the run's next step waits for: its workspace (a local-path repository) is on that node's disk, and
+    // the node has been gone for two lease lengths. Null otherwise, and always on a single node (SQLite).
+    string? WaitingForNode = null);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 

@@ -81,7 +81,7 @@ public static class RunDetailPages
             var profile = await transitions.ProfileOfAsync(c, null, row);
             // Read before the log lines: a line the page does not show has a higher number, so the live tail catches it.
             var lastEvent = await EventLog.LastSeqOfRunAsync(c, null, id);
-            var run = await RunStore.DetailAsync(c, null, row, profile);
+            var run = await RunStore.DetailAsync(c, null, row, profile, time.GetUtcNow());
             var gateEvents = await EventLog.GateEventsAsync(c, null, id);
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());

@@ -73,7 +73,8 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     private const string Returned = "id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id";
 
     /// <summary>
-    /// The claim with several writers, in steps: lock a due job no one else is locking (SKIP LOCKED), then, if its
+    /// The claim with several writers, in steps: lock a due job no one else is locking (SKIP LOCKED) and that is not
+    /// pinned to another node (its workspace is on that node's disk, ADR 26), then, if its
     /// worker has a limit, lock the worker's row and count again. Under read committed two claimers would each count
     /// the other's claim out; the worker's lock makes the second wait until the first committed, and its count (a new
     /// statement) sees it.
@@ -83,7 +84,8 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         var picked = await c.QuerySingleOrDefaultAsync<(long Id, string? Worker)?>(
             $"""
             SELECT j.id, j.worker FROM jobs j
-            WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now) {WorkerHasRoom}
+            WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
+              AND (j.pinned_node IS NULL OR j.pinned_node = @owner) {WorkerHasRoom}
             ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED
             """, claim, tx);
         if (picked is not { } job || (job.Worker is { } worker && !await LockWorkerWithRoomAsync(c, tx, worker, claim)))
@@ -135,13 +137,27 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         }
         return await c.QuerySingleOrDefaultAsync<JobRow>(
             $"""
-            INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, attempts, lease_owner, lease_token, lease_expires_at)
-            SELECT @Kind, @runId, @Phase, @Iteration, @now, @now, @Worker, 1, @owner, @token, @expires
+            INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, attempts, lease_owner, lease_token, lease_expires_at, pinned_node)
+            SELECT @Kind, @runId, @Phase, @Iteration, @now, @now, @Worker, 1, @owner, @token, @expires, {PinOf("@runId")}
             WHERE {HasRoom("@Worker")}
             RETURNING {Returned}
             """,
             leased, tx);
     }
+
+    /// <summary>
+    /// The node a new job of <paramref name="owner"/> (a run or standalone execution) is pinned to: its workspace's, when
+    /// that is on one node's disk (a local-path repository); else none, and any node may take it.
+    /// </summary>
+    private static string PinOf(string owner) =>
+        $"(SELECT w.pinned_node FROM workspaces w WHERE w.owner_id = {owner} AND w.status = 'active')";
+
+    /// <summary>
+    /// Pins the owner's jobs to the node that has just made its workspace on its own disk, in the transaction that
+    /// records the workspace: a job already queued (or leased, should its lease run out) stays on that node too.
+    /// </summary>
+    public static Task PinOfOwnerAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? node) =>
+        c.ExecuteAsync("UPDATE jobs SET pinned_node = @node WHERE run_id = @ownerId", new { ownerId, node }, tx);
 
     /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
     public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
@@ -207,13 +223,13 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// <summary>A run's phase or gate job, as the decider asked for it.</summary>
     public static Task EnqueueAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>
         c.ExecuteAsync(
-            "INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @now, @Worker)",
+            $"INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, pinned_node) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @now, @Worker, {PinOf("@runId")})",
             new { job.Kind, runId, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), now, job.Worker }, tx);
 
     /// <summary>A standalone execution's job, due now.</summary>
     public static Task EnqueueExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId, string worker, long now) =>
         c.ExecuteAsync(
-            "INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at) VALUES (@kind, @executionId, @executionId, @worker, @now, @now)",
+            $"INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at, pinned_node) VALUES (@kind, @executionId, @executionId, @worker, @now, @now, {PinOf("@executionId")})",
             new { kind = JobRequest.RunExecution, executionId, worker, now }, tx);
 
     /// <summary>Drops a run's jobs (it ended, or was sent elsewhere): a worker holding one finds its fence gone.</summary>

@@ -61,6 +61,7 @@ public static class BatonHost
         // Before the engine, so that its first lease is timed by the database's clock.
         services.AddHostedService<DatabaseClockService>();
         services.AddHostedService<EngineHost>();
+        services.AddHostedService<NodeHeartbeat>();
         services.AddHostedService<ClusterSignals>();
         // On every role: api nodes write events too (creations, decisions).
         services.AddHostedService(sp => sp.GetRequiredService<EventSequencer>());

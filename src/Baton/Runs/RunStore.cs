@@ -224,7 +224,8 @@ public static partial class RunStore
         public string? ValidationSkippedBy { get; set; }
     }
 
-    public static async Task<RunDetail> DetailAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
+    /// <summary>The run as the API shows it; <paramref name="now"/> tells whether a node it is pinned to is gone (<see cref="Engine.NodeStore.WaitedForAsync"/>).</summary>
+    public static async Task<RunDetail> DetailAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile, DateTimeOffset now)
     {
         var rows = (await c.QueryAsync<PhaseRunRow>(
             "SELECT * FROM phase_runs WHERE run_id = @Id ORDER BY iteration, position", new { run.Id }, tx)).ToList();
@@ -247,11 +248,12 @@ public static partial class RunStore
             .OrderBy(g => g.Min(r => r.StartedAt))
             .ToDictionary(g => g.Key, g => Times.FromMs(g.Min(r => r.StartedAt!.Value)));
         var intake = await RunIntakes.ReadAsync(c, tx, run.Id);
+        var waitingForNode = run.RunStatus.IsTerminal() ? null : await Engine.NodeStore.WaitedForAsync(c, tx, run.Id, now);
         return new RunDetail(
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
-            run.Version, phases, steps);
+            run.Version, phases, steps, waitingForNode);
     }
 
     public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)

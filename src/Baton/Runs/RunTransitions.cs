@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Client;
 using Baton.Engine;
 using Baton.Profiles;
 using Baton.Storage;
@@ -21,6 +22,10 @@ public sealed record TakenPhase(JobRow Job, string? Feedback, string? Validation
 /// </summary>
 public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog catalog, TimeProvider time, EngineSignals signals)
 {
+    /// <summary>The run as the API shows it, now.</summary>
+    public async Task<RunDetail> DetailAsync(IDbConnection c, RunRow run) =>
+        await RunStore.DetailAsync(c, null, run, await ProfileOfAsync(c, null, run), time.GetUtcNow());
+
     /// <summary>Decides and applies a trigger in one transaction. An expectedVersion (from If-Match) other than the run's is a 409.</summary>
     public async Task<TransitionOutcome> ApplyAsync(string runId, RunTrigger trigger, long? expectedVersion = null, CancellationToken ct = default)
     {

@@ -322,7 +322,7 @@ public static class RunsApi
     public static string ETag(RunRow run) => $"\"v{run.Version}\"";
 
     private static Task<RunDetail> DetailAsync(Database db, RunTransitions transitions, RunRow run) =>
-        db.ReadAsync(async c => await RunStore.DetailAsync(c, null, run, await transitions.ProfileOfAsync(c, null, run)));
+        db.ReadAsync(c => transitions.DetailAsync(c, run));
 
     private sealed record FoundArtifact(Artifacts.ArtifactRow? Row, byte[]? Content);
 

@@ -1,4 +1,5 @@
 using Baton.Agents;
+using Baton.Engine;
 using Baton.Runs;
 using Baton.Storage;
 
@@ -13,7 +14,7 @@ public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged);
 /// shows up in it), a URL through a bare clone in the work dir. Every repository is named with --git-dir (and a
 /// worktree with --work-tree), never found by git from a folder an agent could have rearranged.
 /// </summary>
-public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvider time, ILogger<GitWorkspaces> logger)
+public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvider time, NodeIdentity node, ILogger<GitWorkspaces> logger)
 {
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
 
@@ -33,13 +34,23 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
 
     private string Clones => System.IO.Path.Combine(options.WorkDir, "repos");
 
-    /// <summary>The owner's workspace, made on first use; the same one for every phase of a run.</summary>
+    /// <summary>
+    /// The owner's workspace on this node, made on first use. A local repository's is the same folder for every phase
+    /// (its run stays on the node that made it: its jobs are pinned there). A git URL's moves with the run (ADR 26):
+    /// before every phase its branch is fetched from the remote, where the last phase pushed it, and this node's
+    /// worktree (made here if this node has none) is set to it.
+    /// </summary>
     public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct)
     {
         var existing = await db.ReadAsync(c => WorkspaceStore.FindActiveOfOwnerAsync(c, null, ownerId), ct);
-        if (existing is not null && Directory.Exists(existing.Path))
+        var local = RepositoryLocations.IsLocal(repository.Url);
+        if (local && existing is not null && Directory.Exists(existing.Path))
         {
             return existing;
+        }
+        if (!local && existing is not null && existing.Path == System.IO.Path.Combine(Root, existing.Id) && Directory.Exists(existing.Path))
+        {
+            return await CatchUpAsync(existing, repository, ct);
         }
         // One git operation on a repository at a time: worktree add/remove lock the repository's metadata.
         await _gitGate.WaitAsync(ct);
@@ -52,12 +63,14 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
             var path = System.IO.Path.Combine(Root, id);
             var branch = $"baton/{ownerId}";
             var drivers = await Git.NeutralisedDriversAsync(options.WorkDir, ["--git-dir", source], ct);
+            // Where the last phase, on whichever node, left the run's branch; "" when the remote has no such branch yet.
+            var remoteTip = local ? null : await FetchRunBranchAsync(repository, source, ownerId, ct);
             await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "prune");
             var branchExists = (await Git.RunAsync(options.WorkDir, drivers, ["--git-dir", source, "rev-parse", "--verify", "--quiet", $"refs/heads/{branch}"], ct)).ExitCode == 0;
             if (!Directory.Exists(path))
             {
                 // A crash between `worktree add` and the row below leaves the branch: pick it up rather than fail.
-                if (branchExists)
+                if (branchExists || remoteTip is { Length: > 0 })
                 {
                     // Its worktree too, when the row's write failed (the database down) or another node of this machine
                     // made it: no active row holds it, and git refuses a branch checked out twice.
@@ -65,12 +78,22 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                     {
                         await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "remove", "--force", stale);
                     }
+                    if (remoteTip is { Length: > 0 } tip)
+                    {
+                        // Not checked out anywhere now, so the branch can be moved to the remote's.
+                        await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "update-ref", $"refs/heads/{branch}", tip);
+                    }
                     await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", path, branch);
                 }
                 else
                 {
                     await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", "-b", branch, path, repository.DefaultBranch);
                 }
+            }
+            else if (remoteTip is { Length: > 0 } tip)
+            {
+                // This node's worktree from an earlier phase, left when the run moved on: other nodes moved the branch since.
+                await GitAsync(path, drivers, ct, [.. WorktreeArgs(source, path), "reset", "--hard", "--quiet", tip]);
             }
             var baseCommit = (await GitAsync(path, drivers, ct, [.. WorktreeArgs(source, path), "rev-parse", "HEAD"])).Trim();
             var row = new WorkspaceRow
@@ -81,17 +104,73 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                 Path = path,
                 Branch = branch,
                 BaseCommit = baseCommit,
-                FinishedCommit = baseCommit,
+                // A moved run's: the reset after this drops what an unfinished execution pushed on top of it.
+                FinishedCommit = local ? baseCommit : existing?.FinishedCommit ?? baseCommit,
                 Status = WorkspaceStatus.Active.Wire(),
                 CreatedAt = time.GetUtcNow().ToMs(),
+                PinnedNode = local ? node.Id : null,
             };
-            await db.WriteAsync((c, tx) => WorkspaceStore.SaveActiveAsync(c, tx, row), ct);
+            await db.WriteAsync(async (c, tx) =>
+            {
+                // Jobs before the workspace (the lock order). A local repository's workspace is on this node's disk only.
+                await JobQueue.PinOfOwnerAsync(c, tx, ownerId, row.PinnedNode);
+                await WorkspaceStore.SaveActiveAsync(c, tx, row);
+            }, ct);
+            row.RemoteTip = remoteTip;
             return row;
         }
         finally
         {
             _gitGate.Release();
         }
+    }
+
+    /// <summary>
+    /// This node's worktree of a git URL from an earlier phase, set to where the last phase (here or on another node)
+    /// pushed the branch. Outside the node's git gate: it adds and removes no worktree, and the run has one phase at a time.
+    /// </summary>
+    private async Task<WorkspaceRow> CatchUpAsync(WorkspaceRow workspace, RepositoryRow repository, CancellationToken ct)
+    {
+        var source = SourceGitDir(repository);
+        ResetCloneConfig(repository, source);
+        var tip = await FetchRunBranchAsync(repository, source, workspace.OwnerId, ct);
+        if (tip.Length > 0)
+        {
+            var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
+            await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", tip]);
+        }
+        workspace.RemoteTip = tip;
+        return workspace;
+    }
+
+    /// <summary>
+    /// Fetches the run's (or execution's) branch from a git URL into <c>refs/baton/remote/&lt;owner&gt;</c> of the clone,
+    /// never into the branch a worktree has checked out. Returns its commit, or "" when the remote has no such branch
+    /// (the first phase, or a run from before phases pushed).
+    /// </summary>
+    private async Task<string> FetchRunBranchAsync(RepositoryRow repository, string source, string ownerId, CancellationToken ct)
+    {
+        var credential = await CredentialAsync(repository, ct);
+        // A pattern refspec, so that a branch the remote lacks is no error; its '*' also matches the empty rest.
+        await GitAsync(options.WorkDir, credential, ct, "--git-dir", source, "fetch", "--quiet", "--no-tags", "--prune", repository.Url,
+            $"+refs/heads/baton/{ownerId}*:refs/baton/remote/{ownerId}*");
+        var tip = await Git.RunAsync(options.WorkDir, credential, ["--git-dir", source, "rev-parse", "--verify", "--quiet", $"refs/baton/remote/{ownerId}^{{commit}}"], ct);
+        return tip.ExitCode == 0 ? tip.Stdout.Trim() : "";
+    }
+
+    /// <summary>
+    /// Pushes a git URL workspace's new commit to the run's branch on the remote, before the finish transaction
+    /// records it, so whichever node takes the next phase finds it there. Only over the tip this phase started from
+    /// (--force-with-lease): a node that lost its lease meanwhile cannot overwrite the commit of the node that took the
+    /// phase over. Forced otherwise, since a commit of an unfinished execution may lie on top, which the reset dropped.
+    /// </summary>
+    private async Task PushAsync(RepositoryRow repository, string source, WorkspaceRow workspace, string commit, CancellationToken ct)
+    {
+        var credential = await CredentialAsync(repository, ct);
+        var branch = $"refs/heads/{workspace.Branch}";
+        await GitAsync(options.WorkDir, credential, ct, "--git-dir", source, "push", "--quiet", "--no-verify", $"--force-with-lease={branch}:{workspace.RemoteTip}",
+            repository.Url, $"{commit}:{branch}");
+        workspace.RemoteTip = commit;
     }
 
     /// <summary>
@@ -143,6 +222,12 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         await GitAsync(workspace.Path, overrides, ct, [.. args, "add", "-A"]);
         await GitAsync(workspace.Path, overrides, ct, [.. args, "commit", "--allow-empty", "--no-verify", "--quiet", "-m", message]);
         var commit = (await GitAsync(workspace.Path, overrides, ct, [.. args, "rev-parse", "HEAD"])).Trim();
+        if (workspace.RemoteTip is not null)
+        {
+            var repository = await db.ReadAsync(c => RepositoryStore.FindAsync(c, null, workspace.RepositoryId), ct)
+                ?? throw new AgentFailedException($"the repository of workspace {workspace.Id} is gone");
+            await PushAsync(repository, SourceGitDir(repository), workspace, commit, ct);
+        }
         string[] diffArgs = [.. args, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"];
         var diff = Succeeded(await Git.RunAsync(workspace.Path, overrides, diffArgs, ct, Git.DiffLimits), diffArgs);
         var numstat = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--numstat", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
@@ -204,7 +289,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         if (Directory.Exists(Root))
         {
             var active = (await db.ReadAsync(c => WorkspaceStore.ActivePathsAsync(c, null), ct)).ToHashSet();
-            foreach (var folder in Directory.EnumerateDirectories(Root).Where(f => !active.Contains(f)))
+            // A git URL's run that moved on to another node has its path there: this node's folder of it stays for
+            // when the run comes back (each node names a workspace's folder by its id).
+            var activeIds = (await db.ReadAsync(c => WorkspaceStore.ListActiveAsync(c, null), ct)).Select(w => w.Id).ToHashSet();
+            foreach (var folder in Directory.EnumerateDirectories(Root).Where(f => !active.Contains(f) && !activeIds.Contains(System.IO.Path.GetFileName(f))))
             {
                 logger.LogInformation("Removing orphaned workspace folder {Folder}", folder);
                 Directory.Delete(folder, recursive: true);
@@ -318,7 +406,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         {
             ResetCloneConfig(repository, source);
             // From the URL as registered, not from a remote in a config an agent could have edited.
-            await GitAsync(options.WorkDir, credential, ct, "--git-dir", source, "fetch", "--quiet", "--no-tags", repository.Url, "+refs/heads/*:refs/heads/*");
+            // Not the runs' branches: a worktree may have one checked out (git refuses to move it), and each run's
+            // own is fetched on its own, into another ref (FetchRunBranchAsync).
+            await GitAsync(options.WorkDir, credential, ct, "--git-dir", source, "fetch", "--quiet", "--no-tags", repository.Url,
+                "+refs/heads/*:refs/heads/*", "^refs/heads/baton/*");
         }
         return source;
     }

@@ -23,6 +23,15 @@ public sealed class WorkspaceRow
     public string? FinishedCommit { get; set; }
     public string Status { get; set; } = "";
     public long CreatedAt { get; set; }
+
+    /// <summary>The node whose disk holds the workspace, for a local-path repository (its jobs wait for it); null when it may move.</summary>
+    public string? PinnedNode { get; set; }
+
+    /// <summary>
+    /// Not stored: for a git URL, the run's branch on the remote as this phase fetched it ("" when there was none),
+    /// which the phase's push must find unchanged; null for a local repository, which pushes nothing.
+    /// </summary>
+    public string? RemoteTip { get; set; }
 }
 
 /// <summary>A workspace with its repository and whether its owner is a run or a standalone execution.</summary>
@@ -83,13 +92,13 @@ public static class WorkspaceStore
             LIMIT @limit
             """, new { state, limit }, tx);
 
-    /// <summary>The owner's workspace, active again at this path if the owner had one before.</summary>
+    /// <summary>The owner's workspace, active again at this path (on this node) if the owner had one before.</summary>
     public static Task SaveActiveAsync(IDbConnection c, IDbTransaction tx, WorkspaceRow row) =>
         c.ExecuteAsync(
             """
-            INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, finished_commit, status, created_at)
-            VALUES (@Id, @RepositoryId, @OwnerId, @Path, @Branch, @BaseCommit, @FinishedCommit, @Status, @CreatedAt)
-            ON CONFLICT(owner_id) DO UPDATE SET path = excluded.path, status = 'active', deleted_at = NULL
+            INSERT INTO workspaces(id, repository_id, owner_id, path, branch, base_commit, finished_commit, status, created_at, pinned_node)
+            VALUES (@Id, @RepositoryId, @OwnerId, @Path, @Branch, @BaseCommit, @FinishedCommit, @Status, @CreatedAt, @PinnedNode)
+            ON CONFLICT(owner_id) DO UPDATE SET path = excluded.path, status = 'active', deleted_at = NULL, pinned_node = excluded.pinned_node
             """, row, tx);
 
     /// <summary>Inside an execution's finish transaction: the owner's branch now stands at this commit.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -230,52 +229,27 @@ public sealed class RepositorySecurityTests : IDisposable
     [Fact]
     public async Task An_operator_runs_twice_on_a_git_url_through_a_clone_whose_config_baton_resets()
     {
-        // A real git server (git daemon, git:// protocol) on this machine, serving the hooked repository.
-        var port = FreePort();
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var daemon = new Process
-        {
-            StartInfo = new ProcessStartInfo("git", ["daemon", "--verbose", "--export-all", "--reuseaddr", "--listen=127.0.0.1", $"--port={port}", $"--base-path={_repo.Root}", _repo.Root])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            },
-        };
-        // With --verbose it says "Ready to rumble" once it listens.
-        daemon.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data?.Contains("Ready to rumble", StringComparison.Ordinal) == true)
-            {
-                ready.TrySetResult();
-            }
-        };
-        daemon.Start();
-        daemon.BeginErrorReadLine();
-        try
-        {
-            var url = $"git://127.0.0.1:{port}/repo";
-            await ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            var admin = _factory.Client();
-            await admin.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "echo changed >> notes.txt"]));
-            var operatorClient = await _factory.ClientAsAsync("operator");
-            var repository = await operatorClient.CreateRepositoryAsync(new CreateRepositoryRequest("remote", url));
-            var first = await operatorClient.CreateRunAsync(new CreateRunRequest("edit", "x", RepositoryId: repository.RepositoryId));
-            await admin.WaitForStatusAsync(first.RunId, "completed");
+        // A real git server (git daemon, git:// protocol) on this machine, serving a bare copy of the hooked repository
+        // (Baton pushes each phase's commit there, which runs the server's hooks: those are the server's, not Baton's).
+        var served = Path.Combine(_repo.Root, "served");
+        _repo.Git("clone", "--quiet", "--bare", "--template=", _repo.Path, Path.Combine(served, "repo.git"));
+        await using var daemon = await GitDaemon.StartAsync(served);
+        var url = daemon.UrlOf("repo.git");
+        var admin = _factory.Client();
+        await admin.CreateWorkerAsync(new CreateWorkerRequest("writer", "command", ["sh", "-c", "echo changed >> notes.txt"]));
+        var operatorClient = await _factory.ClientAsAsync("operator");
+        var repository = await operatorClient.CreateRepositoryAsync(new CreateRepositoryRequest("remote", url));
+        var first = await operatorClient.CreateRunAsync(new CreateRunRequest("edit", "x", RepositoryId: repository.RepositoryId));
+        await admin.WaitForStatusAsync(first.RunId, "completed");
 
-            // What an agent could leave in the clone's shared config is gone before the next fetch.
-            var clone = Path.Combine(_factory.WorkDir, "repos", repository.RepositoryId + ".git");
-            File.AppendAllText(Path.Combine(clone, "config"), $"[core]\n\tfsmonitor = {Path.Combine(_repo.Root, "program.sh")}\n");
-            var second = await operatorClient.CreateRunAsync(new CreateRunRequest("edit", "y", RepositoryId: repository.RepositoryId));
-            await admin.WaitForStatusAsync(second.RunId, "completed");
-            Assert.DoesNotContain("fsmonitor", File.ReadAllText(Path.Combine(clone, "config")), StringComparison.Ordinal);
-            Assert.False(Directory.Exists(Path.Combine(clone, "hooks")));
-            Assert.Empty(_repo.Markers());
-        }
-        finally
-        {
-            daemon.Kill(entireProcessTree: true);
-            await daemon.WaitForExitAsync();
-        }
+        // What an agent could leave in the clone's shared config is gone before the next fetch.
+        var clone = Path.Combine(_factory.WorkDir, "repos", repository.RepositoryId + ".git");
+        File.AppendAllText(Path.Combine(clone, "config"), $"[core]\n\tfsmonitor = {Path.Combine(_repo.Root, "program.sh")}\n");
+        var second = await operatorClient.CreateRunAsync(new CreateRunRequest("edit", "y", RepositoryId: repository.RepositoryId));
+        await admin.WaitForStatusAsync(second.RunId, "completed");
+        Assert.DoesNotContain("fsmonitor", File.ReadAllText(Path.Combine(clone, "config")), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(clone, "hooks")));
+        Assert.Empty(_repo.Markers());
     }
 
     [Fact]

@@ -60,6 +60,14 @@ public sealed class NodeIdentityTests : IDisposable
         Assert.Contains(Path.Combine(dataDir, "node-id"), output, StringComparison.Ordinal);
     }
 
+    /// <summary>A git server with a bare copy of <paramref name="repo"/> as textutil.git.</summary>
+    private static async Task<GitDaemon> ServedCopyAsync(SampleRepo repo)
+    {
+        var served = Path.Combine(repo.Root, "served");
+        TestGit.Run(repo.Root, "clone", "--quiet", "--bare", repo.Path, Path.Combine(served, "textutil.git"));
+        return await GitDaemon.StartAsync(served);
+    }
+
     /// <summary>
     /// Node A runs an agent. Node B starts (on PostgreSQL alongside A, on one database; on SQLite, which one process
     /// owns, after A died): B leaves A's lease alone. Once A's lease has run out, B takes the phase over and records
@@ -79,7 +87,10 @@ public sealed class NodeIdentityTests : IDisposable
         using var nodeA = await ServerProcess.StartAsync(dirA, Token, new Dictionary<string, string> { ["BATON_NODE_ID"] = "node-a" });
         var clientA = nodeA.Client(Token);
         await clientA.CreateWorkerAsync(new CreateWorkerRequest("slow", "command", [repo.ScriptPath("slow-implement.sh")]));
-        var repository = await clientA.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", repo.Path));
+        // On PostgreSQL B takes the run over from A, which a run on a local path never does (it waits for the node that
+        // holds its workspace, ADR 26): there the repository is a git URL, served by a real git server.
+        await using var daemon = TestDatabase.IsPostgres ? await ServedCopyAsync(repo) : null;
+        var repository = await clientA.CreateRepositoryAsync(new CreateRepositoryRequest("textutil", daemon?.UrlOf("textutil.git") ?? repo.Path));
         var runId = (await clientA.CreateRunAsync(new CreateRunRequest("software_delivery", "slugify", RepositoryId: repository.RepositoryId))).RunId;
         var folderA = await ExecutionFolders.WaitForAsync(executionsA, "implementing", except: null);
         // The agent's process group, as recorded: what a server stopping it would kill.
