@@ -1,2 +1,0 @@
--- Placeholder in branch 'spread' only: number 0014 belongs to the lead's migration (events on PostgreSQL), made in
--- parallel. It keeps the numbers without a gap here (tests/schema-parity.py asks for that); drop it at the merge.
