@@ -62,7 +62,6 @@ public static partial class RunStore
     public static Task<RunRow?> FindByIdempotencyKeyAsync(IDbConnection c, IDbTransaction? tx, string idempotencyKey) =>
         c.QuerySingleOrDefaultAsync<RunRow?>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
 
-    /// <summary>How many runs the key created that have not finished yet.</summary>
     /// <summary>The key's runs not finished yet, but <paramref name="exceptRunId"/> (the one its transaction is creating).</summary>
     public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId, string exceptRunId) =>
         c.ExecuteScalarAsync<long>(

@@ -288,11 +288,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         var removed = expired.Count;
         if (Directory.Exists(Root))
         {
-            var active = (await db.ReadAsync(c => WorkspaceStore.ActivePathsAsync(c, null), ct)).ToHashSet();
-            // A git URL's run that moved on to another node has its path there: this node's folder of it stays for
-            // when the run comes back (each node names a workspace's folder by its id).
+            // By id, not by path: a git URL's run that moved on to another node has its path there, and this node's
+            // folder of it (named by the workspace's id, as on every node) stays for when the run comes back.
             var activeIds = (await db.ReadAsync(c => WorkspaceStore.ListActiveAsync(c, null), ct)).Select(w => w.Id).ToHashSet();
-            foreach (var folder in Directory.EnumerateDirectories(Root).Where(f => !active.Contains(f) && !activeIds.Contains(System.IO.Path.GetFileName(f))))
+            foreach (var folder in Directory.EnumerateDirectories(Root).Where(f => !activeIds.Contains(System.IO.Path.GetFileName(f))))
             {
                 logger.LogInformation("Removing orphaned workspace folder {Folder}", folder);
                 Directory.Delete(folder, recursive: true);
