@@ -40,9 +40,22 @@ public abstract class Database : IAsyncDisposable, IDisposable
     public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);
-        await using var connection = await OpenReaderAsync(ct);
-        return await read(connection);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await OpenReaderAsync(ct);
+                return await read(connection);
+            }
+            catch (Exception ex) when (attempt == 1 && IsStalePlan(ex))
+            {
+                // Prepared anew on the second try: see the override.
+            }
+        }
     }
+
+    /// <summary>Whether <paramref name="ex"/> says only that a statement prepared earlier must be prepared again.</summary>
+    protected virtual bool IsStalePlan(Exception ex) => false;
 
     /// <summary>
     /// Runs <paramref name="write"/> atomically and durably: the task completes after the COMMIT that holds it
