@@ -228,6 +228,8 @@ public sealed class EngineHost(
         logger.LogError(ex, "Job {JobId} ({Kind}) of {RunId} failed {Attempts} times; giving up", job.Id, job.Kind, job.RunId, job.Attempts);
         var decision = await db.WriteAsync(async (c, tx) =>
         {
+            // The run's jobs before its executions and its row, the order every writer takes them in.
+            await JobQueue.LockOfRunAsync(c, tx, job.RunId);
             if (!await JobQueue.EndAsync(c, tx, job))
             {
                 return null;
@@ -241,10 +243,8 @@ public sealed class EngineHost(
             {
                 return null;
             }
-            // The run's other jobs before its executions and its row, the order every writer takes them in.
-            await JobQueue.LockOfRunAsync(c, tx, job.RunId);
             await ExecutionStore.EndRunningOfPhaseAsync(c, tx, job.RunId, job.Phase!, job.Iteration!.Value, error, now.ToMs());
-            return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error))).Decision;
+            return (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(job.Phase!, job.Iteration!.Value, error), jobsLocked: true)).Decision;
         }, CancellationToken.None);
         if (decision is not null)
         {

@@ -72,7 +72,7 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
     }
 
     /// <summary>
-    /// The finish transaction: the fence (ending the job, or moving it to <paramref name="retryAt"/>), the log lines
+    /// The finish transaction: the run's jobs locked, the fence (ending the job, or moving it to <paramref name="retryAt"/>), the log lines
     /// still buffered, the execution's record, then <paramref name="then"/>, what the kind of execution adds, and all
     /// their events in one go. The log lines leave their buffer only once this has committed: should it roll back,
     /// disposing the log writes them. The lease keeper is disposed here, after the commit.
@@ -85,6 +85,9 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
         await log.SealAsync();
         var (logged, value) = await db.WriteAsync(async (c, tx) =>
         {
+            // The run's jobs first, the order every writer takes them in: a cancel that locked the run's other job
+            // and waits for this one would otherwise deadlock with the transition below.
+            await JobQueue.LockOfRunAsync(c, tx, job.RunId);
             if (!await JobQueue.EndAsync(c, tx, job, retryAt))
             {
                 logger.LogWarning("Lost the lease on job {JobId} of {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, executionId);

@@ -236,7 +236,6 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public static Task DeleteOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);
 
-    /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
     /// <summary>
     /// Locks the run's jobs before its row, where a decision outside the engine (approve, cancel) may delete them:
     /// the engine locks a job, then its run, and taking the two the other way round would deadlock with it. Nothing
@@ -247,6 +246,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
             ? Task.CompletedTask
             : c.ExecuteAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
 
+    /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
     public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
 

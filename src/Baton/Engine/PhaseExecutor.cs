@@ -285,7 +285,7 @@ public sealed class PhaseExecutor(
             {
                 failures.Add($"`{check.Command}` exited with code {check.ExitCode}" + (check.TestsRun is { } run ? $" ({check.TestsPassed}/{run} tests passed)" : ""));
             }
-            return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures), events: events, takeNextPhase: takeNextPhase);
+            return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseSucceeded(phase, s.Iteration, failures), events: events, takeNextPhase: takeNextPhase, jobsLocked: true);
         }
 
         if (retryAt is { } at)
@@ -295,7 +295,7 @@ public sealed class PhaseExecutor(
                 new Dictionary<string, object?> { ["attempt"] = s.Attempt, ["error"] = r.Error, ["retry_at"] = at }), now);
             return null;
         }
-        return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"), events: events, takeNextPhase: takeNextPhase);
+        return await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new PhaseFailed(phase, s.Iteration, r.Error ?? "failed"), events: events, takeNextPhase: takeNextPhase, jobsLocked: true);
     }
 
     public static TimeSpan Backoff(int attempt) => TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, attempt)));

@@ -62,12 +62,17 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     /// Decides and applies a trigger inside the caller's transaction. The events go to <paramref name="events"/> when
     /// the caller writes a batch of its own, else they are written here. With <paramref name="takeNextPhase"/> the
     /// caller goes straight on with the run's next phase: its job is inserted leased to the caller (when its worker has
-    /// room) and its phase run marked running, in the statements that would have queued it.
+    /// room) and its phase run marked running, in the statements that would have queued it. <paramref name="jobsLocked"/>
+    /// says the caller locked the run's jobs already (<see cref="JobQueue.LockOfRunAsync"/>), first thing.
     /// </summary>
     public async Task<TransitionOutcome> ApplyInTransactionAsync(
-        IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger, long? expectedVersion = null, EventBatch? events = null, bool takeNextPhase = false)
+        IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger, long? expectedVersion = null, EventBatch? events = null,
+        bool takeNextPhase = false, bool jobsLocked = false)
     {
-        await JobQueue.LockOfRunAsync(c, tx, runId);
+        if (!jobsLocked)
+        {
+            await JobQueue.LockOfRunAsync(c, tx, runId);
+        }
         var run = await RunStore.LoadAsync(c, tx, runId);
         if (run is null)
         {
