@@ -41,12 +41,12 @@ public sealed class EngineHost(
         }
         await Task.Yield();
         var loops = Enumerable.Range(0, options.Concurrency).Select(_ => WorkLoopAsync(stoppingToken));
-        await Task.WhenAll(loops);
+        await Task.WhenAll(loops.Append(PaceAsync(stoppingToken)));
     }
 
+    /// <summary>A worker: claims and runs jobs while there are any, then sleeps until woken (a new job, a freed slot, the pacemaker).</summary>
     private async Task WorkLoopAsync(CancellationToken ct)
     {
-        var claimedAgain = false;
         while (!ct.IsCancellationRequested)
         {
             using var ticket = signals.Jobs.Enter();
@@ -55,32 +55,11 @@ public sealed class EngineHost(
                 var claimed = await ClaimAsync(ct);
                 if (claimed is not null)
                 {
-                    claimedAgain = false;
                     ticket.PassOn();
                     await ProcessAsync(claimed, ct);
                     continue;
                 }
-                var delay = await queue.IdleDelayAsync(ct);
-                if (delay == TimeSpan.Zero)
-                {
-                    if (!claimedAgain)
-                    {
-                        // A job may have come due between the claim and this look (a retry's backoff ending, a gate's
-                        // deadline passing): claim once more before taking the due jobs for ones held back by limits.
-                        claimedAgain = true;
-                        continue;
-                    }
-                    // Jobs are due but none could be claimed: their workers are at their limits. An execution
-                    // ending wakes a worker; until then, do not spin.
-                    delay = JobQueue.IdlePoll;
-                }
-                else
-                {
-                    claimedAgain = false;
-                }
-                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                await Task.WhenAny(ticket.Woken, Task.Delay(delay, time, sleep.Token));
-                await sleep.CancelAsync();
+                await ticket.Woken.WaitAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -93,6 +72,58 @@ public sealed class EngineHost(
             }
         }
     }
+
+    /// <summary>
+    /// The node's one timer, for jobs that come due by time rather than by a signal: a retry's backoff ending, a gate's
+    /// deadline, a lease that a stopped worker or node let run out. When the next of them comes due, it wakes as many
+    /// idle workers as there are jobs to claim. A signal (jobs queued here or on another node, a slot freed) wakes
+    /// workers itself and makes the pacemaker look again at when the next job is due; jobs it then finds claimable
+    /// are most likely the signalled ones, being claimed, so it looks once more after <see cref="SignalGrace"/> and
+    /// wakes workers for what is left. An idle node so queries once per <see cref="JobQueue.IdlePoll"/>, not once per
+    /// worker, and jobs held back by their worker's limit are not counted, so they cost no spinning.
+    /// </summary>
+    private async Task PaceAsync(CancellationToken ct)
+    {
+        var wakeForClaimable = true;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var changed = signals.Jobs.Changed;
+                var (claimable, nextAt) = await queue.DueAsync(options.Concurrency, ct);
+                if (wakeForClaimable)
+                {
+                    signals.Jobs.WakeWorkers(claimable);
+                }
+                else if (claimable > 0)
+                {
+                    // Real time, not the node's clock: this is how long a signalled claim takes to commit.
+                    await Task.Delay(SignalGrace, TimeProvider.System, ct);
+                    wakeForClaimable = true;
+                    continue;
+                }
+                // From the clock as it is now, not as it was at the look: it may have moved meanwhile.
+                var sleepFor = nextAt is { } at ? at - time.GetUtcNow() : JobQueue.IdlePoll;
+                sleepFor = sleepFor < TimeSpan.Zero ? TimeSpan.Zero : sleepFor > JobQueue.IdlePoll ? JobQueue.IdlePoll : sleepFor;
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wakeForClaimable = await Task.WhenAny(changed, Task.Delay(sleepFor, time, sleep.Token)) != changed;
+                await sleep.CancelAsync();
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Engine pacemaker failed; carrying on");
+                wakeForClaimable = true;
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>How long the pacemaker leaves signalled workers to claim their jobs before it wakes others for them.</summary>
+    private static readonly TimeSpan SignalGrace = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// What an engine error leads to: the job again after a backoff while it has attempts left (null when it has none),

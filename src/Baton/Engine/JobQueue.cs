@@ -159,22 +159,31 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public static Task PinOfOwnerAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? node) =>
         c.ExecuteAsync("UPDATE jobs SET pinned_node = @node WHERE run_id = @ownerId", new { ownerId, node }, tx);
 
-    /// <summary>How long an idle worker may sleep: until the next job is due or a lease runs out.</summary>
-    public async Task<TimeSpan> IdleDelayAsync(CancellationToken ct)
+    /// <summary>
+    /// How many jobs this node could claim now (due, their worker has room, not pinned to another node), counted up to
+    /// <paramref name="atMost"/>, and when the next job comes due or a lease runs out (null: nothing is waiting).
+    /// </summary>
+    public async Task<(int Claimable, DateTimeOffset? NextAt)> DueAsync(int atMost, CancellationToken ct)
     {
-        // Two index-served minimums rather than one expression over the whole table.
-        var (due, leaseEnds) = await db.ReadAsync(c => c.QuerySingleAsync<(long? Due, long? LeaseEnds)>(
-            """
-            SELECT (SELECT MIN(run_at) FROM jobs WHERE lease_expires_at IS NULL),
-                   (SELECT MIN(lease_expires_at) FROM jobs WHERE lease_expires_at IS NOT NULL)
-            """), ct);
-        var next = due is null ? leaseEnds : leaseEnds is null ? due : Math.Min(due.Value, leaseEnds.Value);
-        if (next is null)
+        var now = time.GetUtcNow().ToMs();
+        var (claimable, nextRun, nextLeaseEnd) = await db.ReadAsync(c => c.QuerySingleAsync<(long Claimable, long? NextRun, long? NextLeaseEnd)>(
+            $"""
+            SELECT (SELECT COUNT(*) FROM (
+                        SELECT 1 FROM jobs j
+                        WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
+                          {(SqlDialect.Of(c).SingleWriter ? "" : "AND (j.pinned_node IS NULL OR j.pinned_node = @owner)")} {WorkerHasRoom}
+                        LIMIT @atMost) d),
+                   (SELECT MIN(run_at) FROM jobs WHERE run_at > @now AND lease_expires_at IS NULL),
+                   (SELECT MIN(lease_expires_at) FROM jobs WHERE lease_expires_at > @now)
+            """, new { now, atMost, owner = NodeId }), ct);
+        long? next = (nextRun, nextLeaseEnd) switch
         {
-            return IdlePoll;
-        }
-        var delay = Times.FromMs(next.Value) - time.GetUtcNow();
-        return delay <= TimeSpan.Zero ? TimeSpan.Zero : delay < IdlePoll ? delay : IdlePoll;
+            (null, null) => null,
+            ({ } run, null) => run,
+            (null, { } lease) => lease,
+            ({ } run, { } lease) => Math.Min(run, lease),
+        };
+        return ((int)claimable, next is { } at ? Times.FromMs(at) : null);
     }
 
     /// <summary>Extends the job's lease; returns when it now runs out, or null when the lease is no longer this worker's.</summary>

@@ -13,6 +13,13 @@ public sealed class JobSignal
 {
     private readonly Lock _lock = new();
     private readonly LinkedList<TaskCompletionSource> _waiting = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes at the next wake: jobs were queued or a worker's slot freed, so the node's pacemaker (in
+    /// <see cref="EngineHost"/>) looks again at when the next job comes due. Take it before that look.
+    /// </summary>
+    public Task Changed => Volatile.Read(ref _changed).Task;
 
     /// <summary>Wakes up to <paramref name="jobs"/> workers, the ones that have waited longest first, here and on the other nodes.</summary>
     public void Wake(int jobs = 1)
@@ -26,6 +33,13 @@ public sealed class JobSignal
 
     /// <summary>Wakes this node's workers only: for new jobs another node announced.</summary>
     public void WakeHere(int jobs)
+    {
+        WakeWorkers(jobs);
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Wakes up to <paramref name="jobs"/> idle workers of this node: the pacemaker's wake, for jobs that came due by time.</summary>
+    public void WakeWorkers(int jobs)
     {
         lock (_lock)
         {
@@ -67,7 +81,7 @@ public sealed class JobSignal
             Dispose();
             if (Woken.IsCompleted)
             {
-                _signal.WakeHere(1);
+                _signal.WakeWorkers(1);
             }
         }
 

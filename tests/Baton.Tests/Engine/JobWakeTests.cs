@@ -10,6 +10,25 @@ public sealed class JobWakeTests : IDisposable
 {
     private const int Workers = 8;
     private readonly BatonFactory _factory = new() { Settings = { ["BATON_WORKERS"] = Workers.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly BatonFactory _gated;
+
+    public JobWakeTests()
+    {
+        _gated = new BatonFactory(clock: _clock, profiles: new Dictionary<string, string>
+        {
+            ["gated"] = """
+                name: gated
+                phases:
+                  - name: plan
+                    prompt: "{{intake}}"
+                    gate:
+                      timeout: 1h
+                      on_timeout: expire
+                """,
+        });
+        _gated.Settings["BATON_WORKERS"] = Workers.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     [Fact]
     public async Task A_run_on_a_node_of_idle_workers_wakes_one_of_them()
@@ -30,11 +49,42 @@ public sealed class JobWakeTests : IDisposable
         await client.WaitForStatusAsync(run.RunId, "completed");
 
         // One worker woke for the run and took every phase itself (each finish hands the next phase to it). At most
-        // two looks found nothing: the woken worker's own (if another beat it to the job) and the one woken when the
-        // run ended and its slot freed. Waking every worker made seven idle workers claim nothing, twice.
+        // three looks found nothing: the woken worker's own (if another beat it to the job) and the one woken when the
+        // run ended and its slot freed, and one the node's pacemaker woke when the signalled claim had not committed
+        // after its grace (a loaded machine). Waking every worker made seven idle workers claim nothing, twice.
         Assert.Equal(1, claims.Value(JobQueue.FoundClaim));
+        Assert.InRange(claims.Value(JobQueue.EmptyClaim) - emptyBefore, 0, 3);
+    }
+
+    [Fact]
+    public async Task A_job_that_comes_due_by_time_wakes_one_worker_and_idle_time_wakes_none()
+    {
+        var client = _gated.Client();
+        var claims = _gated.Service<NodeMetrics>().JobClaims;
+        var run = await client.CreateRunAsync(new CreateRunRequest("gated", "Mission: wait for the gate's deadline", "deadline"));
+        await client.WaitForStatusAsync(run.RunId, "awaiting_approval");
+        // The gate's deadline is a job due in an hour; the node's one timer sleeps at most the slow poll.
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (!_clock.HasTimerDueIn(JobQueue.IdlePoll))
+            {
+                await Task.Delay(20, limit.Token);
+            }
+        }
+        var (foundBefore, emptyBefore) = (claims.Value(JobQueue.FoundClaim), claims.Value(JobQueue.EmptyClaim));
+
+        _clock.Advance(TimeSpan.FromHours(1));
+        await client.WaitForStatusAsync(run.RunId, "expired");
+
+        // One worker woke for the deadline's job. Workers that each kept a timer of their own all woke, and all but
+        // one found nothing (seven here). At most two empty looks are the gate's own wake racing the first read above.
+        Assert.Equal(1, claims.Value(JobQueue.FoundClaim) - foundBefore);
         Assert.InRange(claims.Value(JobQueue.EmptyClaim) - emptyBefore, 0, 2);
     }
 
-    public void Dispose() => _factory.Dispose();
+    public void Dispose()
+    {
+        _factory.Dispose();
+        _gated.Dispose();
+    }
 }
