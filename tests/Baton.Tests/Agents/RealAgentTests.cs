@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Baton.Client;
+using Baton.Tests.Support;
+
+namespace Baton.Tests.Agents;
+
+/// <summary>
+/// One scripted model server for the class, and the Baton server variables the ready-made worker files name:
+/// ANTHROPIC_BASE_URL and OPENAI_BASE_URL point at it, the keys are fake. Set on this process, which is the Baton
+/// server's (the tests of this class run one at a time; no other class reads these variables).
+/// </summary>
+public sealed class ModelServerFixture : IAsyncLifetime
+{
+    public ScriptedModelServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Server = await ScriptedModelServer.StartAsync();
+        Environment.SetEnvironmentVariable("ANTHROPIC_BASE_URL", Server.Address);
+        Environment.SetEnvironmentVariable("ANTHROPIC_API_KEY", "sk-ant-scripted-test-key");
+        Environment.SetEnvironmentVariable("OPENAI_BASE_URL", Server.Address + "/v1");
+        Environment.SetEnvironmentVariable("OPENAI_API_KEY", "sk-scripted-test-key");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var name in new[] { "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY" })
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+        await Server.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The real programs, Claude Code and Codex (pinned in tools/agents), run by Baton through the worker files in
+/// docs/workers exactly as they are, inside the real sandbox, against a model server that plays a script.
+/// </summary>
+public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposable
+{
+    private readonly ScriptedModelServer _model;
+    private readonly SampleRepo _repo = new();
+    private readonly BatonFactory _factory = new();
+    private readonly BatonClient _client;
+
+    public RealAgentTests(ModelServerFixture fixture)
+    {
+        _model = fixture.Server;
+        var bin = RealAgents.RequireInstalled();
+        // The programs are found on the server's PATH, as an admin's `npm install -g` would leave them.
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        if (!path.Split(':').Contains(bin))
+        {
+            Environment.SetEnvironmentVariable("PATH", bin + ":" + path);
+        }
+        _factory.Settings["BATON_SANDBOX_RO_PATHS"] = RealAgents.Modules;
+        var workers = Path.Combine(_factory.DataDir, "workers");
+        Directory.CreateDirectory(workers);
+        foreach (var name in new[] { "claude-code", "codex" })
+        {
+            File.Copy(RealAgents.WorkerFile(name), Path.Combine(workers, name + ".yaml"));
+        }
+        _client = _factory.Client();
+    }
+
+    [Fact]
+    public async Task Claude_Code_writes_and_edits_a_file_that_is_committed_and_its_usage_is_what_it_reported()
+    {
+        _model.Play(
+            ModelTurn.Call(new WriteFile("greeting.txt", "hello from claude\n"), inputTokens: 1000, outputTokens: 50),
+            ModelTurn.Call(new EditFile("greeting.txt", "hello", "hello, world,"), inputTokens: 1200, outputTokens: 40),
+            ModelTurn.Final("Wrote greeting.txt.", inputTokens: 1300, outputTokens: 30));
+
+        var run = await StartAsync("claude-code");
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.True(done.Status == "completed", done.Error + "\n" + await LogTextAsync(run.RunId));
+
+        Assert.Equal("hello, world, from claude\n", _repo.Git("show", $"baton/{run.RunId}:greeting.txt").Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("greeting.txt", _repo.Git("show", "--stat", "--format=%s", $"baton/{run.RunId}"), StringComparison.Ordinal);
+        var diff = await _client.GetArtifactAsync(run.RunId, "implement.diff.patch");
+        Assert.Contains("+hello, world, from claude", diff, StringComparison.Ordinal);
+
+        // The program's own report: its result line, as Baton logged it.
+        var result = await ResultLineAsync(run.RunId);
+        var usage = result.GetProperty("usage");
+        var reportedIn = usage.GetProperty("input_tokens").GetInt64() + usage.GetProperty("cache_creation_input_tokens").GetInt64()
+            + usage.GetProperty("cache_read_input_tokens").GetInt64();
+        var metrics = (await _client.GetMetricsAsync(run.RunId)).Phases.Single(p => p.Phase == "implement");
+        Assert.Equal((3500L, 120L), (reportedIn, usage.GetProperty("output_tokens").GetInt64()));
+        Assert.Equal((reportedIn, usage.GetProperty("output_tokens").GetInt64()), (metrics.TokensIn, metrics.TokensOut));
+        // Claude Code prices the tokens by the model it asked for, in JavaScript doubles (0.016399999999999998); Baton
+        // keeps dollars to 1e-10.
+        var reportedCost = Math.Round(result.GetProperty("total_cost_usd").GetDecimal(), 10);
+        Assert.True(reportedCost > 0);
+        Assert.Equal(reportedCost, metrics.CostUsd);
+        Assert.Equal(reportedCost, (await _client.GetRunAsync(run.RunId)).CostUsd);
+        Assert.Equal(3, _model.Requests.Count);
+        Assert.All(_model.Requests, r => Assert.StartsWith("/v1/messages", r.Path, StringComparison.Ordinal));
+    }
+
+    private async Task<RunDetail> StartAsync(string worker)
+    {
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample-" + Guid.NewGuid().ToString("N")[..8], _repo.Path));
+        var profile = "real-" + worker;
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", profile + ".yaml"), $"""
+            name: {profile}
+            phases:
+              - name: implement
+                worker: {worker}
+                max_attempts: 1
+            """);
+        return await _client.CreateRunAsync(new CreateRunRequest(profile, "Write greeting.txt.", RepositoryId: repo.RepositoryId));
+    }
+
+    private async Task<string> LogTextAsync(string runId) =>
+        string.Join('\n', (await _client.GetLogsAsync(runId, 500)).Lines.Select(l => $"[{l.Level}] {l.Message}"));
+
+    private async Task<JsonElement> ResultLineAsync(string runId)
+    {
+        var line = (await _client.GetLogsAsync(runId, 500)).Lines.Select(l => l.Message)
+            .LastOrDefault(m => m.StartsWith('{') && m.Contains("\"type\":\"result\"", StringComparison.Ordinal));
+        Assert.True(line is not null, "no result line in the log:\n" + await LogTextAsync(runId));
+        return JsonDocument.Parse(line).RootElement.Clone();
+    }
+
+    public void Dispose()
+    {
+        _factory.Dispose();
+        _repo.Dispose();
+    }
+}

@@ -1,0 +1,39 @@
+namespace Baton.Tests.Support;
+
+/// <summary>
+/// The real agent programs, Claude Code and Codex, as ./test installs them (npm ci in tools/agents, pinned in its
+/// package-lock.json), and the ready-made worker files in docs/workers that run them.
+/// </summary>
+public static class RealAgents
+{
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    /// <summary>tools/agents/node_modules: where the programs are; shown read-only to the sandbox (BATON_SANDBOX_RO_PATHS).</summary>
+    public static string Modules => Path.Combine(RepositoryRoot, "tools", "agents", "node_modules");
+
+    public static string Bin => Path.Combine(Modules, ".bin");
+
+    public static string WorkerFile(string name) => Path.Combine(RepositoryRoot, "docs", "workers", name + ".yaml");
+
+    /// <summary>The programs' folder, or a failure that says what to run: CI must run these tests, never skip them.</summary>
+    public static string RequireInstalled()
+    {
+        var missing = new[] { "claude", "codex" }.Where(p => !File.Exists(Path.Combine(Bin, p))).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"{string.Join(" and ", missing)} not installed in {Bin}: run `npm ci --prefix tools/agents` in {RepositoryRoot} (./test does it)");
+        }
+        return Bin;
+    }
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Baton.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException($"no Baton.slnx above {AppContext.BaseDirectory}");
+    }
+}
