@@ -43,8 +43,11 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
     private readonly BatonFactory _factory = new();
     private readonly BatonClient _client;
 
-    public RealAgentTests(ModelServerFixture fixture)
+    private readonly Xunit.Abstractions.ITestOutputHelper _output;
+
+    public RealAgentTests(ModelServerFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
     {
+        _output = output;
         _model = fixture.Server;
         var bin = RealAgents.RequireInstalled();
         // The programs are found on the server's PATH, as an admin's `npm install -g` would leave them.
@@ -98,6 +101,44 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         Assert.All(_model.Requests, r => Assert.StartsWith("/v1/messages", r.Path, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Codex_applies_a_patch_and_runs_a_command_that_are_committed_and_its_tokens_are_priced_from_the_worker_file()
+    {
+        _model.Play(
+            ModelTurn.Call(new ApplyPatch("*** Begin Patch\n*** Add File: greeting.txt\n+hello from codex\n*** End Patch\n"), inputTokens: 1000, outputTokens: 50)
+                with { CachedInputTokens = 200 },
+            ModelTurn.Call(new RunCommand("printf 'made by a command\\n' > command.txt"), inputTokens: 1200, outputTokens: 40) with { CachedInputTokens = 1000 },
+            ModelTurn.Final("Wrote greeting.txt and command.txt.", inputTokens: 1300, outputTokens: 30));
+
+        var run = await StartAsync("codex");
+        var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
+        Assert.True(done.Status == "completed", done.Error + "\n" + await LogTextAsync(run.RunId));
+        await LogTextAsync(run.RunId);
+
+        Assert.Equal("hello from codex\n", _repo.Git("show", $"baton/{run.RunId}:greeting.txt"));
+        Assert.Equal("made by a command\n", _repo.Git("show", $"baton/{run.RunId}:command.txt"));
+        var diff = await _client.GetArtifactAsync(run.RunId, "implement.diff.patch");
+        Assert.Contains("+hello from codex", diff, StringComparison.Ordinal);
+        Assert.Contains("+made by a command", diff, StringComparison.Ordinal);
+        Assert.All(_model.Requests, r => Assert.Equal("/v1/responses", r.Path));
+        Assert.Equal(3, _model.Requests.Count);
+        Assert.Equal("gpt-5.5", _model.Requests[0].Json.GetProperty("model").GetString());
+
+        // What Codex reported: the tokens of each turn.completed, added up; it reports no cost.
+        var turns = (await _client.GetLogsAsync(run.RunId, 500)).Lines.Select(l => l.Message)
+            .Where(m => m.StartsWith("{\"type\":\"turn.completed\"", StringComparison.Ordinal))
+            .Select(m => JsonDocument.Parse(m).RootElement.GetProperty("usage").Clone()).ToList();
+        Assert.NotEmpty(turns);
+        var (input, cached, output) = (turns.Sum(u => u.GetProperty("input_tokens").GetInt64()),
+            turns.Sum(u => u.GetProperty("cached_input_tokens").GetInt64()), turns.Sum(u => u.GetProperty("output_tokens").GetInt64()));
+        Assert.Equal((3500L, 1200L, 120L), (input, cached, output));
+        var metrics = (await _client.GetMetricsAsync(run.RunId)).Phases.Single(p => p.Phase == "implement");
+        Assert.Equal((input, output), (metrics.TokensIn, metrics.TokensOut));
+        // docs/workers/codex.yaml: $1.25 per million input tokens, $0.125 cached, $10 output.
+        Assert.Equal(((input - cached) * 1.25m + cached * 0.125m + output * 10m) / 1_000_000m, metrics.CostUsd);
+        Assert.Equal(0.004225m, metrics.CostUsd);
+    }
+
     private async Task<RunDetail> StartAsync(string worker)
     {
         var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample-" + Guid.NewGuid().ToString("N")[..8], _repo.Path));
@@ -112,8 +153,12 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         return await _client.CreateRunAsync(new CreateRunRequest(profile, "Write greeting.txt.", RepositoryId: repo.RepositoryId));
     }
 
-    private async Task<string> LogTextAsync(string runId) =>
-        string.Join('\n', (await _client.GetLogsAsync(runId, 500)).Lines.Select(l => $"[{l.Level}] {l.Message}"));
+    private async Task<string> LogTextAsync(string runId)
+    {
+        var text = string.Join('\n', (await _client.GetLogsAsync(runId, 500)).Lines.Select(l => $"[{l.Level}] {l.Message}"));
+        _output.WriteLine(text);
+        return text;
+    }
 
     private async Task<JsonElement> ResultLineAsync(string runId)
     {
