@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Diagnostics;
 using Baton.Client;
 using Baton.Tests.Support;
 
@@ -137,6 +138,40 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         // docs/workers/codex.yaml: $1.25 per million input tokens, $0.125 cached, $10 output.
         Assert.Equal(((input - cached) * 1.25m + cached * 0.125m + output * 10m) / 1_000_000m, metrics.CostUsd);
         Assert.Equal(0.004225m, metrics.CostUsd);
+    }
+
+    [Fact]
+    public async Task A_model_error_fails_the_Claude_Code_phase_with_the_programs_own_message()
+    {
+        _model.Play(ModelTurn.Error(529, "Overloaded (scripted)"));
+        var run = await StartAsync("claude-code");
+        var failed = await _client.WaitForStatusAsync(run.RunId, "failed");
+        // Claude Code's result says is_error (its subtype may still say success): its text is the phase's error.
+        Assert.Contains("claude exited with code 1: API Error: 529 Overloaded (scripted)", failed.Error, StringComparison.Ordinal);
+        Assert.Single(_model.Requests);
+    }
+
+    [Theory]
+    [InlineData("claude-code")]
+    [InlineData("codex")]
+    public async Task Cancelling_during_a_long_model_pause_kills_the_programs_whole_process_tree_within_two_seconds(string worker)
+    {
+        _model.Play(ModelTurn.Pause(TimeSpan.FromMinutes(2)));
+        var run = await StartAsync(worker);
+        await _model.NextRequestAsync(TimeSpan.FromSeconds(30));
+        // Seen from the host: bwrap, the sandbox's init, the program and whatever it started.
+        var tree = AgentProcesses.Of(run.RunId);
+        Assert.True(tree.Count >= 3, $"agent processes: {string.Join(' ', tree)}");
+
+        var clock = Stopwatch.StartNew();
+        var cancelled = await _client.CancelAsync(run.RunId, "stop");
+        while (tree.Any(AgentProcesses.IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await Task.Delay(20);
+        }
+        Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
+        Assert.Empty(AgentProcesses.Of(run.RunId));
+        Assert.Equal("cancelled", cancelled.Status);
     }
 
     private async Task<RunDetail> StartAsync(string worker)
