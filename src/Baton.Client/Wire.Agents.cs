@@ -99,7 +99,8 @@ public sealed record ExecutionInfo(
     ExecutionOutput Output,
     long? DurationMs,
     long TokensUsed,
-    decimal CostUsd,
+    // null: unknown (its tokens have no price, ADR 28), never shown as $0.
+    decimal? CostUsd,
     int ToolCallsCount,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,

@@ -25,8 +25,6 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
     /// <summary>The program's own account of why it failed (Claude's is_error result, Codex's turn.failed or error event).</summary>
     public string? Error { get; private set; }
 
-    /// <summary>Codex reported tokens but the worker has no prices for them: the cost is unknown, not zero.</summary>
-    public bool CostUnknown { get; private set; }
 
     public AgentUsage Usage { get; private set; } = AgentUsage.None;
 
@@ -88,16 +86,9 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
                 var input = Long(usage, "input_tokens");
                 var cached = Math.Min(Long(usage, "cached_input_tokens"), input);
                 var output = Long(usage, "output_tokens");
-                decimal cost = 0;
-                if (prices?.Cost(input - cached, cached, output) is { } priced)
-                {
-                    cost = priced;
-                }
-                else if (input + output > 0)
-                {
-                    CostUnknown = true;
-                }
-                Usage = Usage.Add(new AgentUsage(input, output, cost, 0));
+                // Without the worker's prices the cost is unknown, not zero.
+                var cost = prices?.Cost(input - cached, cached, output);
+                Usage = Usage.Add(new AgentUsage(input, output, Math.Round(cost ?? 0m, 10), 0, cost is null));
                 break;
             case "item.completed" when root.TryGetProperty("item", out var item) && item.ValueKind == JsonValueKind.Object:
                 var itemType = item.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Diagnostics;
+using Baton.Agents;
 using Baton.Client;
 using Baton.Tests.Support;
 
@@ -172,6 +173,47 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
         Assert.Empty(AgentProcesses.Of(run.RunId));
         Assert.Equal("cancelled", cancelled.Status);
+    }
+
+    [Fact]
+    public async Task Codex_without_prices_has_an_unknown_cost_not_zero_and_a_budget_stops_the_run_on_it()
+    {
+        // The ready-made file less its prices.
+        var unpriced = string.Join('\n', File.ReadAllLines(RealAgents.WorkerFile("codex"))
+            .Where(l => !l.Contains("price_per_mtok", StringComparison.Ordinal))
+            .Select(l => l == "name: codex" ? "name: codex-unpriced" : l));
+        await _client.CreateWorkerAsync(WorkerFiles.Parse(unpriced).Request!);
+
+        _model.Play(ModelTurn.Final("Nothing to change.", inputTokens: 1000, outputTokens: 20));
+        var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample-unpriced", _repo.Path));
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "unpriced.yaml"), """
+            name: unpriced
+            phases:
+              - name: implement
+                worker: codex-unpriced
+                max_attempts: 1
+              - name: review
+                worker: codex-unpriced
+                max_attempts: 1
+            """);
+        var run = await _client.CreateRunAsync(new CreateRunRequest("unpriced", "Look around.", BudgetUsd: 5m, RepositoryId: repo.RepositoryId));
+        // $0 of $5 spent, but the spend is not known: the budget stops the run before the second phase.
+        var stopped = await _client.WaitForAsync(run.RunId, r => r.Status is "awaiting_approval" or "failed" or "completed", "stopped");
+        Assert.Equal(("awaiting_approval", "budget", "review"), (stopped.Status, stopped.WaitingFor, stopped.CurrentPhase));
+        Assert.Equal((true, 0m, 1020L), (stopped.CostUnknown, stopped.CostUsd, stopped.TokensUsed));
+        var json = await _factory.Http().GetStringAsync($"/api/runs/{run.RunId}");
+        Assert.Contains("\"cost_unknown\":true", json, StringComparison.Ordinal);
+        var budgetStop = (await _client.EventsUntilAsync(run.RunId, "run.budget_stopped")).Last();
+        Assert.True(budgetStop.Data!.Value.GetProperty("cost_unknown").GetBoolean());
+
+        // A standalone execution says null, not 0.
+        _model.Play(ModelTurn.Final("Nothing to change.", inputTokens: 1000, outputTokens: 20));
+        var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Look around", RepositoryId: repo.RepositoryId));
+        var id = (await _client.ExecuteAsync(new ExecuteRequest("codex-unpriced", item.WorkItemId, "Look around."))).ExecutionId;
+        var done = await _client.WaitForExecutionEndAsync(id, _factory.Service<Baton.Engine.EngineSignals>());
+        Assert.True(done.Status == "success", done.ErrorMessage);
+        Assert.Equal((1020L, (decimal?)null), (done.TokensUsed, done.CostUsd));
+        Assert.Contains("\"cost_usd\":null", await _factory.Http().GetStringAsync($"/api/agent-runtime/executions/{id}"), StringComparison.Ordinal);
     }
 
     private async Task<RunDetail> StartAsync(string worker)
