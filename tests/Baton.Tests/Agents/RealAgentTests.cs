@@ -71,8 +71,9 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
     [Fact]
     public async Task Claude_Code_writes_and_edits_a_file_that_is_committed_and_its_usage_is_what_it_reported()
     {
+        var write = new WriteFile("greeting.txt", "hello from claude\n");
         _model.Play(
-            ModelTurn.Call(new WriteFile("greeting.txt", "hello from claude\n"), inputTokens: 1000, outputTokens: 50),
+            ModelTurn.Call(write, inputTokens: 1000, outputTokens: 50),
             ModelTurn.Call(new EditFile("greeting.txt", "hello", "hello, world,"), inputTokens: 1200, outputTokens: 40),
             ModelTurn.Final("Wrote greeting.txt.", inputTokens: 1300, outputTokens: 30));
 
@@ -101,16 +102,21 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         Assert.Equal(reportedCost, (await _client.GetRunAsync(run.RunId)).CostUsd);
         Assert.Equal(3, _model.Requests.Count);
         Assert.All(_model.Requests, r => Assert.StartsWith("/v1/messages", r.Path, StringComparison.Ordinal));
+        Assert.Contains("greeting.txt", _model.Requests[1].ToolResult(write.CallId), StringComparison.Ordinal);
+        // Claude Code kept its state in the execution's private HOME, not the server's.
+        Assert.Contains(Directory.GetFiles(Path.Combine(_factory.WorkDir, "executions"), ".claude.json", SearchOption.AllDirectories),
+            f => Path.GetFileName(Path.GetDirectoryName(f)) == "home");
     }
 
     [Fact]
     public async Task Codex_applies_a_patch_and_runs_a_command_that_are_committed_and_its_tokens_are_priced_from_the_worker_file()
     {
+        var command = new RunCommand("printf 'made by a command\\n' > command.txt && echo exit-ok");
         _model.Play(
             ModelTurn.Call(new ApplyPatch("*** Begin Patch\n*** Add File: greeting.txt\n+hello from codex\n*** End Patch\n"), inputTokens: 1000, outputTokens: 50)
                 with { CachedInputTokens = 200 },
-            ModelTurn.Call(new RunCommand("printf 'made by a command\\n' > command.txt"), inputTokens: 1200, outputTokens: 40) with { CachedInputTokens = 1000 },
-            ModelTurn.Final("Wrote greeting.txt and command.txt.", inputTokens: 1300, outputTokens: 30));
+            ModelTurn.Call(command, inputTokens: 1200, outputTokens: 40) with { CachedInputTokens = 1000 },
+            ModelTurn.FinalFrom(r => "Wrote greeting.txt and command.txt; the command said: " + r.ToolResult(command.CallId)) with { InputTokens = 1300, OutputTokens = 30 });
 
         var run = await StartAsync("codex");
         var done = await _client.WaitForAsync(run.RunId, r => r.Status is "completed" or "failed", "finished");
@@ -125,6 +131,9 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         Assert.All(_model.Requests, r => Assert.Equal("/v1/responses", r.Path));
         Assert.Equal(3, _model.Requests.Count);
         Assert.Equal("gpt-5.5", _model.Requests[0].Json.GetProperty("model").GetString());
+        // The command's output went back to the model, and its final text is the execution's summary.
+        Assert.Contains("exit-ok", _model.Requests[2].ToolResult(command.CallId), StringComparison.Ordinal);
+        Assert.Contains((await _client.GetLogsAsync(run.RunId, 500)).Lines, l => l.Message.Contains("the command said:", StringComparison.Ordinal));
 
         // What Codex reported: the tokens of each turn.completed, added up; it reports no cost.
         var turns = (await _client.GetLogsAsync(run.RunId, 500)).Lines.Select(l => l.Message)

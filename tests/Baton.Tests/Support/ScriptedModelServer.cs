@@ -124,6 +124,10 @@ public sealed class ScriptedModelServer : IAsyncDisposable
             await ErrorAsync(context.Response, protocol, 500, "the test's script has no turn for this request", aborted);
             return;
         }
+        if (turn.TextFrom is { } textFrom)
+        {
+            turn = turn with { Text = textFrom(request) };
+        }
         if (turn.PauseFor is { } pause)
         {
             // Nothing, not even headers, until the pause ends or the agent hangs up (killed, cancelled).
@@ -386,6 +390,9 @@ public sealed record ModelTurn
 
     public string? Text { get; init; }
 
+    /// <summary>The text made from the request (e.g. what the agent sent back for the last tool call), instead of <see cref="Text"/>.</summary>
+    public Func<ModelRequest, string>? TextFrom { get; init; }
+
     public int? ErrorStatus { get; init; }
 
     public TimeSpan? PauseFor { get; init; }
@@ -401,6 +408,9 @@ public sealed record ModelTurn
 
     public static ModelTurn Final(string text, int inputTokens = 100, int outputTokens = 20) =>
         new() { Text = text, InputTokens = inputTokens, OutputTokens = outputTokens };
+
+    /// <summary>A final text made from the request: `ModelTurn.FinalFrom(r => r.ToolResult(call.CallId) ?? "no result")`.</summary>
+    public static ModelTurn FinalFrom(Func<ModelRequest, string> text) => new() { TextFrom = text };
 
     public static ModelTurn Error(int status, string message) => new() { ErrorStatus = status, Text = message };
 
