@@ -8,8 +8,13 @@ public static class RealAgents
 {
     public static string RepositoryRoot { get; } = FindRoot();
 
-    /// <summary>tools/agents/node_modules: where the programs are; shown read-only to the sandbox (BATON_SANDBOX_RO_PATHS).</summary>
-    public static string Modules => Path.Combine(RepositoryRoot, "tools", "agents", "node_modules");
+    /// <summary>
+    /// tools/agents/node_modules (or BATON_TEST_AGENTS/node_modules: ./test installs there when the checkout is inside
+    /// HOME, which the sandbox never shows): where the programs are; shown read-only to the sandbox.
+    /// </summary>
+    public static string Modules => Path.Combine(
+        Environment.GetEnvironmentVariable("BATON_TEST_AGENTS") is { Length: > 0 } folder ? folder : Path.Combine(RepositoryRoot, "tools", "agents"),
+        "node_modules");
 
     public static string Bin => Path.Combine(Modules, ".bin");
 
@@ -23,6 +28,12 @@ public static class RealAgents
         {
             throw new InvalidOperationException(
                 $"{string.Join(" and ", missing)} not installed in {Bin}: run `npm ci --prefix tools/agents` in {RepositoryRoot} (./test does it)");
+        }
+        var home = Environment.GetEnvironmentVariable("HOME");
+        if (home is { Length: > 1 } && Path.GetFullPath(Bin).StartsWith(Path.GetFullPath(home).TrimEnd('/') + "/", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"{Bin} is inside HOME ({home}), which the sandbox never shows to agents: run the tests with ./test, which installs them outside HOME then");
         }
         return Bin;
     }
