@@ -223,6 +223,11 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         Assert.True(done.Status == "success", done.ErrorMessage);
         Assert.Equal((1020L, (decimal?)null), (done.TokensUsed, done.CostUsd));
         Assert.Contains("\"cost_usd\":null", await _factory.Http().GetStringAsync($"/api/agent-runtime/executions/{id}"), StringComparison.Ordinal);
+
+        // The dashboard says unknown, never $0.
+        using var browser = await Baton.Tests.Dashboard.Browser.SignedInAsync(_factory, "viewer");
+        Assert.Contains("<dt>Cost</dt><dd>unknown</dd>", (await browser.GetAsync($"/executions/{id}")).Html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Cost</dt><dd>unknown of $5.00</dd>", (await browser.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
     }
 
     private async Task<RunDetail> StartAsync(string worker)
