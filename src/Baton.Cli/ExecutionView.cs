@@ -30,7 +30,7 @@ public static class ExecutionView
             ("Summary", output.Summary is { Length: > 0 } summary ? RunView.OneLine(summary, 200) : "-"),
             ("Files", output.FilesChanged.ToString(CultureInfo.InvariantCulture) + (output.FilesChanged == 1 ? " file changed" : " files changed")),
             ("Tests", output.TestsRun is { } run ? $"{output.TestsPassed ?? 0} of {run} passed" : "-"),
-            ("Usage", $"{execution.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens, {RunView.Money(execution.CostUsd)}, {execution.ToolCallsCount.ToString(CultureInfo.InvariantCulture)} tool calls"),
+            ("Usage", $"{execution.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens, {RunView.Money(execution.CostUsd, unknown: false)}, {execution.ToolCallsCount.ToString(CultureInfo.InvariantCulture)} tool calls"),
         };
         foreach (var (label, value) in rows)
         {

@@ -25,6 +25,10 @@ public static class RunView
 
     public static string Money(decimal usd) => "$" + usd.ToString("0.00##", CultureInfo.InvariantCulture);
 
+    /// <summary>A cost of which some part may be unknown (ADR 28): never a bare $0 for tokens nobody priced.</summary>
+    public static string Money(decimal? knownUsd, bool unknown) =>
+        knownUsd is not { } known ? "unknown cost" : !unknown ? Money(known) : known == 0 ? "unknown cost" : Money(known) + " + unknown";
+
     public static string Size(long bytes) => bytes switch
     {
         < 1024 => $"{bytes} B",
@@ -77,7 +81,7 @@ public static class RunView
         {
             rows.Add(("Finished", Time(completed)));
         }
-        rows.Add(("Usage", $"{Money(run.CostUsd)}, {run.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens" + (run.BudgetUsd is { } budget ? $" (budget {Money(budget)})" : "")));
+        rows.Add(("Usage", $"{Money(run.CostUsd, run.CostUnknown)}, {run.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens" + (run.BudgetUsd is { } budget ? $" (budget {Money(budget)})" : "")));
         if (run.Error is { } error)
         {
             rows.Add(("Error", new Piece(error, Tone.Bad)));

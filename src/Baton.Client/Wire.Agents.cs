@@ -23,7 +23,22 @@ public sealed record CreateWorkerRequest(
     string? SystemPrompt = null,
     string? Timeout = null,
     int? Concurrency = null,
-    bool? Network = null);
+    bool? Network = null,
+    IReadOnlyDictionary<string, string>? PassEnv = null,
+    decimal? CachedInputPricePerMtok = null,
+    CodexSettings? Codex = null);
+
+/// <summary>
+/// command: Baton writes CODEX_HOME/config.toml for each execution from these (Codex reads no other settings then).
+/// <see cref="BaseUrlEnv"/> names a variable of the Baton server whose value, when set, replaces <see cref="BaseUrl"/>.
+/// </summary>
+public sealed record CodexSettings(
+    string? Model = null,
+    string? BaseUrl = null,
+    string? BaseUrlEnv = null,
+    string? ApiKeyEnv = null,
+    string? SandboxMode = null,
+    string? ReasoningEffort = null);
 
 public sealed record WorkerInfo(
     string WorkerId,
@@ -43,7 +58,10 @@ public sealed record WorkerInfo(
     string? Timeout,
     int Concurrency,
     DateTimeOffset CreatedAt,
-    bool? Network = null);
+    bool? Network = null,
+    IReadOnlyDictionary<string, string>? PassEnv = null,
+    decimal? CachedInputPricePerMtok = null,
+    CodexSettings? Codex = null);
 
 public sealed record WorkerList(IReadOnlyList<WorkerInfo> Workers);
 
@@ -81,7 +99,8 @@ public sealed record ExecutionInfo(
     ExecutionOutput Output,
     long? DurationMs,
     long TokensUsed,
-    decimal CostUsd,
+    // null: unknown (its tokens have no price, ADR 28), never shown as $0.
+    decimal? CostUsd,
     int ToolCallsCount,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,

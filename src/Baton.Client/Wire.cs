@@ -71,7 +71,9 @@ public sealed record RunDetail(
     IReadOnlyDictionary<string, DateTimeOffset> StepTimestamps,
     // The node the run's next step waits for: its workspace (a local-path repository) is on that node's disk, and
     // the node has been gone for two lease lengths. Null otherwise, and always on a single node (SQLite).
-    string? WaitingForNode = null);
+    string? WaitingForNode = null,
+    // Some execution's cost is unknown (a worker without prices): CostUsd is only the known part (ADR 28).
+    bool CostUnknown = false);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 

@@ -1,12 +1,15 @@
 namespace Baton.Agents;
 
-/// <summary>Token use and cost of one execution, as the agent reported it.</summary>
-public sealed record AgentUsage(long TokensIn, long TokensOut, decimal CostUsd, int ToolCalls)
+/// <summary>
+/// Token use and cost of one execution, as the agent reported it. <see cref="CostUnknown"/>: some of the tokens have no
+/// price (Codex reports none, and the worker has no prices): <see cref="CostUsd"/> is then only the known part (ADR 28).
+/// </summary>
+public sealed record AgentUsage(long TokensIn, long TokensOut, decimal CostUsd, int ToolCalls, bool CostUnknown = false)
 {
     public static readonly AgentUsage None = new(0, 0, 0m, 0);
 
     public AgentUsage Add(AgentUsage other) =>
-        new(TokensIn + other.TokensIn, TokensOut + other.TokensOut, CostUsd + other.CostUsd, ToolCalls + other.ToolCalls);
+        new(TokensIn + other.TokensIn, TokensOut + other.TokensOut, CostUsd + other.CostUsd, ToolCalls + other.ToolCalls, CostUnknown || other.CostUnknown);
 }
 
 /// <summary>What an agent is asked to do: a rendered prompt, a place to work, artifacts to produce.</summary>

@@ -148,6 +148,6 @@ public static class AgentRuntimeApi
     private static ExecutionInfo ToInfo(ExecutionRow r, string workerId, IReadOnlyList<string> logs) => new(
         r.Id, workerId, r.WorkItemId, null, r.Status, r.ErrorMessage,
         new ExecutionOutput(r.Summary, r.FilesChanged ?? 0, r.TestsRun, r.TestsPassed, logs, r.Diff),
-        r.DurationMs, r.TokensIn + r.TokensOut, (decimal)r.CostUsd, r.ToolCalls,
+        r.DurationMs, r.TokensIn + r.TokensOut, r.CostUnknown ? null : (decimal)r.CostUsd, r.ToolCalls,
         Times.FromMs(r.CreatedAt), Times.FromMs(r.StartedAt), Times.FromMs(r.CompletedAt));
 }

@@ -22,7 +22,8 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
     {
         var argv = config.Argv ?? throw new AgentFailedException("the worker has no argv");
         Directory.CreateDirectory(request.ArtifactsDirectory);
-        var promptFile = Path.Combine(Path.GetDirectoryName(request.ArtifactsDirectory)!, "prompt.md");
+        var executionDirectory = Path.GetDirectoryName(request.ArtifactsDirectory)!;
+        var promptFile = Path.Combine(executionDirectory, "prompt.md");
         await File.WriteAllTextAsync(promptFile, request.Prompt, ct);
 
         var values = new Dictionary<string, string>
@@ -34,16 +35,27 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
             ["phase"] = request.Phase ?? "",
             ["run_id"] = request.OwnerId,
             ["iteration"] = request.Iteration.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["home"] = Sandbox.HomeOf(executionDirectory),
+            ["temp_dir"] = Sandbox.TempOf(executionDirectory),
         };
         // Each argument is rendered on its own and passed as one argv entry: a prompt holding `; rm -rf /` or
         // `$(...)` stays a literal argument, because no shell ever sees it. One pass: a prompt that contains
         // "{{workspace}}" keeps it as text.
-        var rendered = argv.Select(a => Placeholder().Replace(a, m => values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value)).ToList();
+        string Render(string template) => Placeholder().Replace(template, m => values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+        var rendered = argv.Select(Render).ToList();
 
         var env = ProcessRunner.BaseEnvironment();
         foreach (var (name, value) in config.Env ?? new Dictionary<string, string>())
         {
-            env[name] = value;
+            // A value may name the execution's private folders: CLAUDE_CODE_TMPDIR: "{{temp_dir}}".
+            env[name] = Render(value);
+        }
+        foreach (var (name, source) in config.PassEnv ?? new Dictionary<string, string>())
+        {
+            if (readEnvironment(source) is { Length: > 0 } value)
+            {
+                env[name] = value;
+            }
         }
         foreach (var (name, source) in config.SecretEnv ?? new Dictionary<string, string>())
         {
@@ -58,9 +70,13 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         env["BATON_ARTIFACTS_DIR"] = request.ArtifactsDirectory;
         env["BATON_PROMPT_FILE"] = promptFile;
 
-        var usage = new UsageParser(config.Usage);
-        string? lastError = null;
-        var executionDirectory = Path.GetDirectoryName(request.ArtifactsDirectory)!;
+        if (config.Codex is { } codex)
+        {
+            env["CODEX_HOME"] = await CodexHome.WriteAsync(codex, Sandbox.HomeOf(executionDirectory), readEnvironment, ct);
+        }
+
+        var usage = new UsageParser(config.Usage, TokenPrices.Of(config));
+        var stderrTail = new Queue<string>();
         var spec = await sandbox.WrapAsync(new ProcessSpec(rendered[0], rendered.Skip(1).ToList(), request.WorkingDirectory, env),
             new SandboxLayout(request.WorkingDirectory, executionDirectory, request.Git, config.Network ?? true));
         var exitCode = await ProcessRunner.RunAsync(
@@ -73,7 +89,14 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
                 }
                 else if (line.Trim().Length > 0)
                 {
-                    lastError = line.Trim();
+                    lock (stderrTail)
+                    {
+                        stderrTail.Enqueue(line.TrimEnd());
+                        if (stderrTail.Count > StderrTailLines)
+                        {
+                            stderrTail.Dequeue();
+                        }
+                    }
                 }
                 await request.Log(stream == "stderr" ? "warn" : "info", line);
             },
@@ -89,7 +112,9 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
             });
         if (exitCode != 0)
         {
-            throw new AgentFailedException($"{Path.GetFileName(rendered[0])} exited with code {exitCode}" + (lastError is null ? "" : $": {lastError}"), usage.Usage);
+            // The program's own words first (Claude's is_error result, Codex's turn.failed), else what it last said on stderr.
+            var why = usage.Error ?? (stderrTail.Count == 0 ? null : Tail(string.Join('\n', stderrTail)));
+            throw new AgentFailedException($"{Path.GetFileName(rendered[0])} exited with code {exitCode}" + (why is null ? "" : $": {why}"), usage.Usage);
         }
 
         var artifacts = new List<ProducedArtifact>();
@@ -105,6 +130,13 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         }
         return new AgentOutcome(artifacts, usage.Summary ?? usage.LastLine, usage.Usage);
     }
+
+    /// <summary>How many of the last stderr lines a failure's message carries (at most <see cref="MaxErrorChars"/>).</summary>
+    private const int StderrTailLines = 10;
+
+    private const int MaxErrorChars = 2000;
+
+    private static string Tail(string text) => text.Length <= MaxErrorChars ? text : "…" + text[^MaxErrorChars..];
 
     [GeneratedRegex(@"\{\{([a-z_]+)\}\}")]
     private static partial Regex Placeholder();

@@ -73,6 +73,12 @@ public sealed class Sandbox
 
     public string? BwrapPath => _options.BwrapPath ?? FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
 
+    /// <summary>The private HOME of an execution's program.</summary>
+    public static string HomeOf(string executionDirectory) => Path.Combine(executionDirectory, "home");
+
+    /// <summary>The private TMPDIR of an execution's program.</summary>
+    public static string TempOf(string executionDirectory) => Path.Combine(executionDirectory, "tmp");
+
     /// <summary>`bubblewrap`, `off`, or `unavailable` (and why), found by running bwrap; a failure is tried again after a minute.</summary>
     public Task<(string Mode, string? Problem)> StatusAsync()
     {
@@ -111,8 +117,8 @@ public sealed class Sandbox
     /// </summary>
     public async Task<ProcessSpec> WrapAsync(ProcessSpec program, SandboxLayout layout)
     {
-        var home = Path.Combine(layout.ExecutionDirectory, "home");
-        var temp = Path.Combine(layout.ExecutionDirectory, "tmp");
+        var home = HomeOf(layout.ExecutionDirectory);
+        var temp = TempOf(layout.ExecutionDirectory);
         Directory.CreateDirectory(home);
         Directory.CreateDirectory(temp);
         var env = new Dictionary<string, string>(program.Environment, StringComparer.Ordinal) { ["HOME"] = home, ["TMPDIR"] = temp };

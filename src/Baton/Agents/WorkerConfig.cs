@@ -25,10 +25,19 @@ public sealed record WorkerConfig
     /// <summary>command: program variable → name of the Baton variable that holds the secret.</summary>
     public IReadOnlyDictionary<string, string>? SecretEnv { get; init; }
 
+    /// <summary>
+    /// command: program variable → name of a Baton variable passed when it is set (not a secret: a model server's
+    /// address), so one worker file serves both the real API and a local server.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? PassEnv { get; init; }
+
+    /// <summary>command: Baton writes CODEX_HOME/config.toml from these for each execution.</summary>
+    public Baton.Client.CodexSettings? Codex { get; init; }
+
     /// <summary>command: false runs the program without a network (its own empty network namespace); default true.</summary>
     public bool? Network { get; init; }
 
-    /// <summary>command: how to read usage from stdout: auto (default), claude, generic or none.</summary>
+    /// <summary>command: how to read usage from stdout: auto (default), claude, codex, generic or none.</summary>
     public string? Usage { get; init; }
 
     /// <summary>openai: the chat-completions base URL (https://api.openai.com/v1, http://localhost:11434/v1, ...).</summary>
@@ -39,11 +48,14 @@ public sealed record WorkerConfig
     /// <summary>openai: name of the Baton variable that holds the API key (none for local servers).</summary>
     public string? ApiKeyEnv { get; init; }
 
-    /// <summary>openai: US dollars per million input tokens.</summary>
+    /// <summary>openai, and command with usage: codex: US dollars per million input tokens (none: the cost is unknown).</summary>
     public decimal? InputPricePerMtok { get; init; }
 
-    /// <summary>openai: US dollars per million output tokens.</summary>
+    /// <summary>openai, and command with usage: codex: US dollars per million output tokens.</summary>
     public decimal? OutputPricePerMtok { get; init; }
+
+    /// <summary>command with usage: codex: US dollars per million cached input tokens; the input price when not given.</summary>
+    public decimal? CachedInputPricePerMtok { get; init; }
 
     public int? MaxTokens { get; init; }
 

@@ -26,7 +26,7 @@ public sealed class WorkerRow
         var c = ToDefinition().Config;
         return new WorkerInfo(Id, Name, Kind, c.Argv, c.Env, c.SecretEnv, c.Usage, c.BaseUrl, c.Model, c.ApiKeyEnv,
             c.InputPricePerMtok, c.OutputPricePerMtok, c.MaxTokens, c.SystemPrompt, c.Timeout is { } t ? Durations.Format(t) : null,
-            Concurrency, Times.FromMs(CreatedAt), c.Network);
+            Concurrency, Times.FromMs(CreatedAt), c.Network, c.PassEnv, c.CachedInputPricePerMtok, c.Codex);
     }
 }
 

@@ -61,12 +61,25 @@ public static partial class WorkerValidation
             {
                 Error("usage", $"usage must be one of {string.Join(", ", UsageParser.Modes)}");
             }
-            foreach (var (name, _) in (body.Env ?? new Dictionary<string, string>()).Concat(body.SecretEnv ?? new Dictionary<string, string>()))
+            foreach (var (name, _) in (body.Env ?? new Dictionary<string, string>()).Concat(body.SecretEnv ?? new Dictionary<string, string>())
+                .Concat(body.PassEnv ?? new Dictionary<string, string>()))
             {
                 if (!EnvNamePattern().IsMatch(name))
                 {
                     Error("env", $"'{name}' is not an environment variable name");
                 }
+            }
+            foreach (var source in (body.PassEnv ?? new Dictionary<string, string>()).Values.Where(s => !EnvNamePattern().IsMatch(s)))
+            {
+                Error("pass_env", $"pass_env maps to the NAME of a variable on the Baton server; '{Shorten(source)}' is not a name");
+            }
+            if (body.Codex is { } codex)
+            {
+                ValidateCodex(codex, Error);
+            }
+            if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000 || body.CachedInputPricePerMtok is < 0 or > 10_000)
+            {
+                Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
             }
             foreach (var source in (body.SecretEnv ?? new Dictionary<string, string>()).Values)
             {
@@ -119,6 +132,9 @@ public static partial class WorkerValidation
             SystemPrompt = body.SystemPrompt,
             Timeout = timeout,
             Network = body.Network,
+            PassEnv = body.PassEnv,
+            Codex = body.Codex,
+            CachedInputPricePerMtok = body.CachedInputPricePerMtok,
         };
         var row = new WorkerRow
         {
@@ -131,6 +147,37 @@ public static partial class WorkerValidation
         };
         return (row, errors);
     }
+
+    /// <summary>Codex's settings become a TOML file: every value is checked here (and quoted when written).</summary>
+    private static void ValidateCodex(Baton.Client.CodexSettings codex, Action<string, string> error)
+    {
+        if (string.IsNullOrWhiteSpace(codex.Model) || !SettingPattern().IsMatch(codex.Model))
+        {
+            error("codex.model", "codex.model is required: the model Codex asks for, e.g. gpt-5.5 (letters, digits, '.', '-', '_', '/', ':')");
+        }
+        if (codex.BaseUrl is not null && (!Uri.TryCreate(codex.BaseUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")))
+        {
+            error("codex.base_url", "codex.base_url must be an http(s) URL, e.g. https://api.openai.com/v1");
+        }
+        foreach (var (field, name) in new[] { ("codex.base_url_env", codex.BaseUrlEnv), ("codex.api_key_env", codex.ApiKeyEnv) })
+        {
+            if (name is not null && !EnvNamePattern().IsMatch(name))
+            {
+                error(field, $"{field} is the NAME of an environment variable, not a value");
+            }
+        }
+        if (codex.SandboxMode is not (null or "read-only" or "workspace-write" or "danger-full-access"))
+        {
+            error("codex.sandbox_mode", "codex.sandbox_mode must be read-only, workspace-write or danger-full-access");
+        }
+        if (codex.ReasoningEffort is not (null or "minimal" or "low" or "medium" or "high" or "xhigh"))
+        {
+            error("codex.reasoning_effort", "codex.reasoning_effort must be minimal, low, medium, high or xhigh");
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._/:-]{1,128}$")]
+    private static partial Regex SettingPattern();
 
     private static string Shorten(string value) => value.Length <= 4 ? "****" : value[..2] + "…";
 

@@ -80,6 +80,10 @@ public static class DashboardPages
 
     public static string Cost(decimal usd) => "$" + usd.ToString("0.00##", CultureInfo.InvariantCulture);
 
+    /// <summary>A cost of which some part is unknown (ADR 28): the known part and "unknown", never a bare $0.</summary>
+    public static string Cost(decimal knownUsd, bool unknown) =>
+        !unknown ? Cost(knownUsd) : knownUsd == 0 ? "unknown" : Cost(knownUsd) + " + unknown";
+
     public static string Duration(TimeSpan d) =>
         d.TotalDays >= 1 ? $"{(int)d.TotalDays}d {d.Hours}h"
         : d.TotalHours >= 1 ? $"{(int)d.TotalHours}h {d.Minutes}m"

@@ -40,6 +40,9 @@ public sealed class ExecutionRow
     public long TokensIn { get; set; }
     public long TokensOut { get; set; }
     public double CostUsd { get; set; }
+
+    /// <summary>Some of its tokens have no price (ADR 28): <see cref="CostUsd"/> is only the known part.</summary>
+    public bool CostUnknown { get; set; }
     public int ToolCalls { get; set; }
     public int? TestsRun { get; set; }
     public int? TestsPassed { get; set; }
@@ -96,7 +99,7 @@ public static class ExecutionStore
 
     internal static string ListSql(string? status, string? worker) => $"""
         SELECT id, run_id, phase, iteration, work_item_id, worker, worker_kind, status, error_message, created_at, started_at,
-               completed_at, duration_ms, tokens_in, tokens_out, cost_usd
+               completed_at, duration_ms, tokens_in, tokens_out, cost_usd, cost_unknown
         FROM executions{Filter(status, worker)}
         ORDER BY created_at DESC, id DESC LIMIT @take OFFSET @skip
         """;
@@ -233,7 +236,7 @@ public static class ExecutionStore
         c.ExecuteAsync(
             """
             UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
-                tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, tool_calls = @ToolCalls, summary = @summary,
+                tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, cost_unknown = @CostUnknown, tool_calls = @ToolCalls, summary = @summary,
                 files_changed = @files, diff = @diff, tests_run = @testsRun, tests_passed = @testsPassed
             WHERE id = @id
             """,
@@ -246,6 +249,7 @@ public static class ExecutionStore
                 r.Usage.TokensIn,
                 r.Usage.TokensOut,
                 cost = (double)r.Usage.CostUsd,
+                r.Usage.CostUnknown,
                 r.Usage.ToolCalls,
                 summary = r.Outcome?.Summary,
                 files = r.Commit?.FilesChanged,

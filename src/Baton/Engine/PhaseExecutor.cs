@@ -260,7 +260,7 @@ public sealed class PhaseExecutor(
         var phase = s.Phase.Name;
         if (r.Usage.CostUsd != 0 || r.Usage.TokensIn + r.Usage.TokensOut != 0)
         {
-            await RunStore.AddUsageAsync(c, tx, job.RunId, r.Usage.CostUsd, r.Usage.TokensIn + r.Usage.TokensOut);
+            await RunStore.AddUsageAsync(c, tx, job.RunId, r.Usage.CostUsd, r.Usage.TokensIn + r.Usage.TokensOut, r.Usage.CostUnknown);
         }
 
         if (r.Outcome is { } outcome)

@@ -15,7 +15,8 @@ public sealed record RunState(
     int SucceededExecutions,
     int IterationBase = 0,
     string? ResumePhase = null,
-    string? ResumeFeedback = null);
+    string? ResumeFeedback = null,
+    bool CostUnknown = false);
 
 public abstract record RunTrigger;
 
@@ -102,12 +103,19 @@ public static class RunDecider
     public static RunDecision Decide(RunState run, Profile profile, RunTrigger trigger, DateTimeOffset now) =>
         new Plan(run, profile, now).Apply(trigger);
 
-    /// <summary>The next phase would push spend past the budget, judged by the average cost of a phase so far.</summary>
+    /// <summary>
+    /// The next phase would push spend past the budget, judged by the average cost of a phase so far; or some of the
+    /// spend is unknown (ADR 28), which no budget can be checked against: a human decides either way.
+    /// </summary>
     public static bool BudgetWouldBeExceeded(RunState run)
     {
         if (run.BudgetUsd is not { } budget || run.BudgetApproved)
         {
             return false;
+        }
+        if (run.CostUnknown)
+        {
+            return true;
         }
         var averagePhaseCost = run.SucceededExecutions > 0 ? run.CostUsd / run.SucceededExecutions : 0m;
         return run.CostUsd + averagePhaseCost > budget;
@@ -436,7 +444,7 @@ public static class RunDecider
                 _phases.Add(new PhaseChange(name, iteration, PhaseStatus.Pending) { Feedback = feedback, ValidationSkippedBy = skipValidationBy });
                 _status = RunStatus.AwaitingApproval;
                 _wait = WaitReason.Budget;
-                Event("run.budget_stopped", name, data: new() { ["cost_usd"] = run.CostUsd, ["budget_usd"] = run.BudgetUsd });
+                Event("run.budget_stopped", name, data: new() { ["cost_usd"] = run.CostUsd, ["budget_usd"] = run.BudgetUsd, ["cost_unknown"] = run.CostUnknown });
                 return;
             }
             StartPhase(profile.Phase(name)!, iteration, feedback, skipValidationBy);

@@ -12,7 +12,7 @@ public sealed class RunRow
     public const string Columns =
         "id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error, budget_usd, " +
         "budget_approved, cost_usd, tokens_used, request_hash, created_by, created_at, updated_at, completed_at, version, " +
-        "iteration_base, resume_phase, resume_feedback, repository_id";
+        "iteration_base, resume_phase, resume_feedback, repository_id, cost_unknown";
 
     public string Id { get; set; } = "";
     public string Profile { get; set; } = "";
@@ -27,6 +27,9 @@ public sealed class RunRow
     public double? BudgetUsd { get; set; }
     public bool BudgetApproved { get; set; }
     public double CostUsd { get; set; }
+
+    /// <summary>An execution's cost was unknown (ADR 28): <see cref="CostUsd"/> is only the known part.</summary>
+    public bool CostUnknown { get; set; }
     public long TokensUsed { get; set; }
     public string? RequestHash { get; set; }
     public string? CreatedBy { get; set; }
@@ -72,5 +75,6 @@ public sealed class RunRow
         succeededExecutions,
         IterationBase,
         ResumePhase,
-        ResumeFeedback);
+        ResumeFeedback,
+        CostUnknown);
 }

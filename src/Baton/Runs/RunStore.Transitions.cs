@@ -57,10 +57,11 @@ public static partial class RunStore
     public static Task TouchAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>
         c.ExecuteAsync("UPDATE runs SET updated_at = @nowMs WHERE id = @runId", new { runId, nowMs }, tx);
 
-    /// <summary>Adds an execution's spend to its run's totals.</summary>
-    public static Task AddUsageAsync(IDbConnection c, IDbTransaction tx, string runId, decimal costUsd, long tokens) =>
-        c.ExecuteAsync("UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens WHERE id = @runId",
-            new { cost = (double)costUsd, tokens, runId }, tx);
+    /// <summary>Adds an execution's spend to its run's totals; a cost unknown in part makes the run's unknown in part (ADR 28).</summary>
+    public static Task AddUsageAsync(IDbConnection c, IDbTransaction tx, string runId, decimal costUsd, long tokens, bool costUnknown = false) =>
+        c.ExecuteAsync(
+            $"UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens{(costUnknown ? ", cost_unknown = @costUnknown" : "")} WHERE id = @runId",
+            new { cost = (double)costUsd, tokens, costUnknown, runId }, tx);
 
     /// <summary>A phase run starts one more attempt; returns what that attempt works from.</summary>
     public static Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)> StartPhaseRunAsync(

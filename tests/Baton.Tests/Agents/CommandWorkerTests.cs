@@ -146,6 +146,23 @@ public sealed class CommandWorkerTests : IDisposable
         Assert.Contains("fail.sh exited with code 3: about to fail", failed.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_failing_agent_fails_the_phase_with_the_tail_of_its_stderr()
+    {
+        File.WriteAllText(_repo.ScriptPath("noisy-fail.sh"), """
+            #!/bin/sh
+            for i in $(seq 1 15); do echo "stderr line $i" >&2; echo "stdout line $i"; done
+            exit 2
+            """ + "\n");
+        File.SetUnixFileMode(_repo.ScriptPath("noisy-fail.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var run = await StartAsync("noisy-fail.sh");
+        var failed = await _client.WaitForStatusAsync(run.RunId, "failed");
+        Assert.Contains("noisy-fail.sh exited with code 2: stderr line 6\nstderr line 7", failed.Error, StringComparison.Ordinal);
+        Assert.EndsWith("stderr line 15", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("stderr line 5\n", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("stdout", failed.Error, StringComparison.Ordinal);
+    }
+
     private async Task<string> WaitForFileAsync(string name)
     {
         var root = Path.Combine(_factory.WorkDir, "executions");

@@ -33,6 +33,16 @@ public sealed class WorkerFilesTests : IDisposable
     }
 
     [Fact]
+    public void The_readme_shows_the_worker_files_the_real_agent_tests_run_exactly()
+    {
+        var readme = File.ReadAllText(Path.Combine(DocsWorkers(), "..", "..", "README.md"));
+        foreach (var name in new[] { "claude-code", "codex" })
+        {
+            Assert.Contains("```yaml\n" + File.ReadAllText(Path.Combine(DocsWorkers(), name + ".yaml")) + "```", readme, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task The_worker_files_in_the_docs_load_as_workers_and_a_bad_file_is_skipped()
     {
         var folder = Path.Combine(_factory.DataDir, "workers");
@@ -51,6 +61,10 @@ public sealed class WorkerFilesTests : IDisposable
         Assert.Equal(("command", "claude", "30m", 2), (claude.Kind, claude.Usage, claude.Timeout, claude.Concurrency));
         Assert.Equal(["claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits", "--", "{{prompt}}"], claude.Argv);
         Assert.Equal("ANTHROPIC_API_KEY", claude.SecretEnv!["ANTHROPIC_API_KEY"]);
+        Assert.Equal("ANTHROPIC_BASE_URL", claude.PassEnv!["ANTHROPIC_BASE_URL"]);
+        var codex = workers["codex"];
+        Assert.Equal(("codex", "gpt-5.5", "OPENAI_BASE_URL", 1.25m, 0.125m, 10m),
+            (codex.Usage, codex.Codex!.Model, codex.Codex.BaseUrlEnv, codex.InputPricePerMtok, codex.CachedInputPricePerMtok, codex.OutputPricePerMtok));
         Assert.Contains("{{prompt_file}}", workers["aider"].Argv!);
         Assert.Equal(("openai", "http://127.0.0.1:11434/v1", 4096), (workers["ollama-coder"].Kind, workers["ollama-coder"].BaseUrl, workers["ollama-coder"].MaxTokens));
         Assert.Equal((0.20m, 0.60m, "VLLM_API_KEY"), (workers["vllm"].InputPricePerMtok, workers["vllm"].OutputPricePerMtok, workers["vllm"].ApiKeyEnv));

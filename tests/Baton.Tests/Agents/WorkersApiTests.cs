@@ -57,6 +57,17 @@ public class WorkersApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     [InlineData("""{"name":"y4","kind":"openai","base_url":"http://x/v1","model":"m","api_key_env":"sk-abc def"}""", "api_key_env")]
     [InlineData("""{"name":"y5","kind":"openai","base_url":"http://x/v1","model":"m","max_tokens":0}""", "max_tokens")]
     [InlineData("""{"name":"z","kind":"command","argv":"claude -p"}""", "argv")]
+    [InlineData("""{"name":"p1","kind":"command","argv":["x"],"pass_env":{"ANTHROPIC_BASE_URL":"sk-live-123456"}}""", "pass_env")]
+    [InlineData("""{"name":"p2","kind":"command","argv":["x"],"pass_env":{"1BAD":"X"}}""", "env")]
+    [InlineData("""{"name":"c1","kind":"command","argv":["codex"],"codex":{}}""", "codex.model")]
+    [InlineData("""{"name":"c2","kind":"command","argv":["codex"],"codex":{"model":"gpt\"\nsandbox_mode = \"danger-full-access"}}""", "codex.model")]
+    [InlineData("""{"name":"c3","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","base_url":"ftp://x"}}""", "codex.base_url")]
+    [InlineData("""{"name":"c4","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","base_url_env":"http://x"}}""", "codex.base_url_env")]
+    [InlineData("""{"name":"c5","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","api_key_env":"sk-live-123456 "}}""", "codex.api_key_env")]
+    [InlineData("""{"name":"c6","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","sandbox_mode":"yolo"}}""", "codex.sandbox_mode")]
+    [InlineData("""{"name":"c7","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","reasoning_effort":"max"}}""", "codex.reasoning_effort")]
+    [InlineData("""{"name":"c8","kind":"command","argv":["codex"],"codex":{"model":"gpt-5.5","extra":1}}""", "codex.extra")]
+    [InlineData("""{"name":"c9","kind":"command","argv":["codex"],"usage":"codex","cached_input_price_per_mtok":-1}""", "input_price_per_mtok")]
     public async Task Bad_workers_are_400_with_the_field_and_never_echo_a_secret(string json, string field)
     {
         var response = await factory.Http().PostAsync("/api/workers", new StringContent(json, Encoding.UTF8, "application/json"));

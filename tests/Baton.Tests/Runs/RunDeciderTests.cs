@@ -373,6 +373,16 @@ public class RunDeciderTests
     }
 
     [Fact]
+    public void An_unknown_spend_stops_a_budgeted_run_until_a_human_approves_it()
+    {
+        var state = new RunState(RunStatus.Running, RunMode.Auto, "x", 1, null, 0m, 5m, false, 1, CostUnknown: true);
+        Assert.True(RunDecider.BudgetWouldBeExceeded(state));
+        Assert.False(RunDecider.BudgetWouldBeExceeded(state with { BudgetApproved = true }));
+        Assert.False(RunDecider.BudgetWouldBeExceeded(state with { BudgetUsd = null }));
+        Assert.False(RunDecider.BudgetWouldBeExceeded(state with { CostUnknown = false }));
+    }
+
+    [Fact]
     public void A_budget_stop_cannot_be_rejected()
     {
         var state = State(RunStatus.AwaitingApproval, wait: WaitReason.Budget);
