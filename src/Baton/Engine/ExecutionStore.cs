@@ -45,6 +45,12 @@ public sealed class ExecutionRow
     public int? TestsPassed { get; set; }
     public string? Summary { get; set; }
     public int? FilesChanged { get; set; }
+
+    /// <summary>The changed paths as a JSON array of strings (the first <see cref="Workspaces.GitWorkspaces.MaxChangedPaths"/>); null without a commit.</summary>
+    public string? ChangedPaths { get; set; }
+
+    /// <summary>The exit code of the phase's check; null when none ran.</summary>
+    public int? CheckExitCode { get; set; }
     public string? Diff { get; set; }
 
     public bool IsActive => Status is ExecutionStatus.Pending or ExecutionStatus.Running;
@@ -234,7 +240,8 @@ public static class ExecutionStore
             """
             UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
                 tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, tool_calls = @ToolCalls, summary = @summary,
-                files_changed = @files, diff = @diff, tests_run = @testsRun, tests_passed = @testsPassed
+                files_changed = @files, changed_paths = @paths, diff = @diff, check_exit_code = @checkExitCode,
+                tests_run = @testsRun, tests_passed = @testsPassed
             WHERE id = @id
             """,
             new
@@ -249,6 +256,8 @@ public static class ExecutionStore
                 r.Usage.ToolCalls,
                 summary = r.Outcome?.Summary,
                 files = r.Commit?.FilesChanged,
+                paths = r.Commit is { } commit ? System.Text.Json.JsonSerializer.Serialize(commit.Paths) : null,
+                checkExitCode = r.Check?.ExitCode,
                 diff = r.Commit?.Diff,
                 testsRun = r.Check?.TestsRun,
                 testsPassed = r.Check?.TestsPassed,

@@ -105,11 +105,13 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
 
         var shown = JsonDocument.Parse((await Baton("exec", "show", id, "--json")).Succeeds().Stdout).RootElement;
         Assert.Equal("success", shown.GetProperty("status").GetString());
-        Assert.Equal(1, shown.GetProperty("output").GetProperty("files_changed").GetInt32());
+        Assert.Equal(["notes.txt"], shown.GetProperty("output").GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
+        Assert.False(shown.GetProperty("output").GetProperty("tests_run").GetBoolean());
         Assert.Equal("done", shown.GetProperty("output").GetProperty("summary").GetString());
         Assert.Equal((15, 0.001m), (shown.GetProperty("tokens_used").GetInt64(), shown.GetProperty("cost_usd").GetDecimal()));
         var text = (await Baton("exec", "show", id, "--diff")).Succeeds().Stdout;
-        Assert.Contains("Files:     1 file changed\n", text, StringComparison.Ordinal);
+        Assert.Contains("Files:     notes.txt\n", text, StringComparison.Ordinal);
+        Assert.Contains("Tests:     -\n", text, StringComparison.Ordinal);
         Assert.Contains("Usage:     15 tokens, $0.001, 0 tool calls\n", text, StringComparison.Ordinal);
         Assert.Contains("+++ b/notes.txt\n", text, StringComparison.Ordinal);
         Assert.Contains("\n+a line\n", text, StringComparison.Ordinal);
