@@ -135,6 +135,69 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
     }
 
     [Fact]
+    public async Task Exec_run_watch_follows_the_status_and_the_log_live_while_the_agent_runs()
+    {
+        var repository = await shared.Admin.CreateRepositoryAsync(new CreateRepositoryRequest("live", GitRepository("live")));
+        var item = await WorkItemAsync(repository.RepositoryId);
+        // Says one line, then waits (at most a minute) for a file `go` in its execution folder, which the test writes
+        // only once `--watch` has shown that line: the watch must follow the execution while it runs.
+        var worker = await ScriptWorkerAsync("""
+            echo "first line from the agent"
+            i=0; while [ ! -f "$BATON_ARTIFACTS_DIR/../go" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+            echo "second line"
+            """);
+        var lines = new List<string>();
+        var shown = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = Process.Start(BatonProcess.StartInfo(shared.Folder, shared.Env, "exec", "run", "--worker", worker.Name, "--work-item", item.WorkItemId, "--prompt", "Go", "--watch"))!;
+        try
+        {
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    return;
+                }
+                lock (lines)
+                {
+                    lines.Add(e.Data);
+                }
+                if (e.Data == "  first line from the agent")
+                {
+                    shown.TrySetResult(e.Data);
+                }
+            };
+            process.BeginOutputReadLine();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(BatonProcess.CommandTimeout);
+            await shown.Task.WaitAsync(timeout.Token);
+
+            string[] soFar;
+            lock (lines)
+            {
+                soFar = [.. lines];
+            }
+            var id = System.Text.RegularExpressions.Regex.Match(soFar[0], "^Started (exe_[0-9a-z]+) ").Groups[1].Value;
+            Assert.Equal(["pending", "running"], soFar.Where(l => l is "pending" or "running" or "success"));
+            Assert.Equal("running", (await shared.Admin.GetExecutionAsync(id)).Status);
+            await File.WriteAllTextAsync(Path.Combine(shared.Server.DataDir + "-work", "executions", id, "go"), "");
+            await process.WaitForExitAsync(timeout.Token);
+
+            Assert.True(process.ExitCode == 0, await stderr);
+            lock (lines)
+            {
+                Assert.Equal(["pending", "running", "success"], lines.Where(l => l is "pending" or "running" or "success"));
+                var second = lines.IndexOf("  second line");
+                Assert.True(second > lines.IndexOf("  first line from the agent") && second < lines.IndexOf("success"), string.Join('\n', lines));
+                Assert.Equal($"Execution {id} succeeded.", lines[^1]);
+            }
+        }
+        finally
+        {
+            BatonProcess.Kill(process);
+        }
+    }
+
+    [Fact]
     public async Task Exec_run_watch_of_a_failing_worker_exits_8_and_an_unknown_worker_is_not_found()
     {
         var repository = await shared.Admin.CreateRepositoryAsync(new CreateRepositoryRequest("failing", GitRepository("failing")));
