@@ -243,6 +243,36 @@ public sealed class AgentRuntimeApiTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, (await _factory.Http(token: null).GetAsync($"/api/agent-runtime/executions/{id}/events")).StatusCode);
     }
 
+    [Fact]
+    public async Task The_dashboard_page_of_a_running_execution_follows_its_events_and_of_an_ended_one_does_not()
+    {
+        var (worker, item) = await SetUpAsync("tree.sh");
+        var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "p"))).ExecutionId;
+        await WaitAsync(id, e => e.Output.Logs.Contains("started tree"));
+        using var browser = await Baton.Tests.Dashboard.Browser.SignedInAsync(_factory, "viewer");
+
+        var page = await browser.GetAsync($"/executions/{id}");
+        Assert.Matches($"<div id=\"live\" data-events=\"/executions/{id}/events\" data-url=\"/executions/{id}\" data-last-event=\"[1-9][0-9]*\" data-logs=\"refresh\" data-finished=\"false\">", page.Html);
+        Assert.Contains("/dashboard/live.js", page.Html, StringComparison.Ordinal);
+        var lastEvent = System.Text.RegularExpressions.Regex.Match(page.Html, "data-last-event=\"([0-9]+)\"").Groups[1].Value;
+
+        // The page's stream: from what the page shows on, the cancel comes as it happens, unnamed (the page's script
+        // refreshes on those), and the stream ends with the execution.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var response = await browser.Raw.GetAsync($"/executions/{id}/events?last_event_id={lastEvent}", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        await _client.CancelExecutionAsync(id);
+        var rest = await reader.ReadToEndAsync(timeout.Token);
+        Assert.Contains("\"type\":\"execution.cancelled\"", rest, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"type\":\"execution.started\"", rest, StringComparison.Ordinal);
+        Assert.DoesNotContain("event: execution.", rest, StringComparison.Ordinal);
+
+        var ended = await browser.GetAsync($"/executions/{id}");
+        Assert.Contains("data-finished=\"true\"", ended.Html, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await browser.Raw.GetAsync("/executions/exe_nope/events")).StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"work_item_id":"x","prompt":"p"}""", "worker_id")]
     [InlineData("""{"worker_id":"x","prompt":"p"}""", "work_item_id")]
