@@ -131,9 +131,12 @@ public sealed class AgentRuntimeApiTests : IDisposable
     }
 
     [Theory]
-    [InlineData("implement.sh", true, 2, 2)]
-    [InlineData("env.sh", false, 2, 1)]
-    public async Task A_phase_executions_output_has_its_checks_tests(string script, bool passed, int total, int passing)
+    [InlineData("implement.sh", "[python3, -m, unittest]", true, 2, 2)]
+    [InlineData("env.sh", "[python3, -m, unittest]", false, 2, 1)]
+    // A check that fails with every test it reported passing did not pass; one that reports no counts still ran.
+    [InlineData("implement.sh", "[sh, -c, 'echo 3 passed; exit 1']", false, 3, 3)]
+    [InlineData("implement.sh", "[sh, -c, 'echo all good']", true, null, null)]
+    public async Task A_phase_executions_output_has_its_checks_tests(string script, string check, bool passed, int? total, int? passing)
     {
         await _client.CreateWorkerAsync(new CreateWorkerRequest("implementer", "command", [_repo.ScriptPath(script)]));
         File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "checked.yaml"), """
@@ -142,8 +145,8 @@ public sealed class AgentRuntimeApiTests : IDisposable
             phases:
               - name: implementation
                 worker: implementer
-                check: [python3, -m, unittest]
-            """);
+                check: {{check}}
+            """.Replace("{{check}}", check, StringComparison.Ordinal));
         var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
         var run = await _client.CreateRunAsync(new CreateRunRequest("checked", "slugify", RepositoryId: repo.RepositoryId));
         await _client.WaitForStatusAsync(run.RunId, passed ? "completed" : "failed");
@@ -152,10 +155,15 @@ public sealed class AgentRuntimeApiTests : IDisposable
 
         var output = await OutputAsync(id);
 
-        Assert.Equal(passed ? ["textutil.py"] : [], Paths(output));
+        Assert.Equal(script == "implement.sh" ? ["textutil.py"] : [], Paths(output));
         Assert.True(output.GetProperty("tests_run").GetBoolean());
         Assert.Equal(passed, output.GetProperty("tests_passed").GetBoolean());
         var tests = output.GetProperty("tests");
+        if (total is null)
+        {
+            Assert.Equal(JsonValueKind.Null, tests.ValueKind);
+            return;
+        }
         Assert.Equal((total, passing, total - passing), (tests.GetProperty("total").GetInt32(), tests.GetProperty("passed").GetInt32(), tests.GetProperty("failed").GetInt32()));
     }
 
