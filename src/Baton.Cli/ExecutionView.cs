@@ -15,7 +15,23 @@ public static class ExecutionView
     public static string Outcome(ExecutionInfo execution) =>
         execution.Status + (execution.ErrorMessage is { Length: > 0 } error && error != execution.Status ? $": {RunView.OneLine(error, 200)}" : "");
 
-    public static void WriteDetail(Terminal terminal, ExecutionInfo execution, bool diff)
+    /// <summary>Files listed on one line: the first few, then how many more.</summary>
+    private const int FilesShown = 5;
+
+    private static string Files(IReadOnlyList<string> paths) =>
+        string.Join(", ", paths.Take(FilesShown).Select(p => RunView.OneLine(p, 80)))
+        + (paths.Count > FilesShown ? $" and {(paths.Count - FilesShown).ToString(CultureInfo.InvariantCulture)} more" : "");
+
+    /// <summary>"passed: 2 of 2", "failed: 1 of 2 passed", "passed" (no counts), or "-" when none ran.</summary>
+    private static string Tests(ExecutionOutput output) => (output.TestsRun, output.Tests) switch
+    {
+        (false, _) => "-",
+        (true, { } t) => $"{(output.TestsPassed ? "passed" : "failed")}: {t.Passed.ToString(CultureInfo.InvariantCulture)} of {t.Total.ToString(CultureInfo.InvariantCulture)} passed",
+        (true, null) => output.TestsPassed ? "passed" : "failed",
+    };
+
+    // logs: false when the log lines were shown already (`exec run --watch` streams them).
+    public static void WriteDetail(Terminal terminal, ExecutionInfo execution, bool diff, bool logs = true)
     {
         var output = execution.Output;
         var rows = new List<(string Label, Piece Value)>
@@ -28,15 +44,15 @@ public static class ExecutionView
             ("Finished", RunView.Time(execution.CompletedAt)),
             ("Duration", RunView.Duration(execution.DurationMs)),
             ("Summary", output.Summary is { Length: > 0 } summary ? RunView.OneLine(summary, 200) : "-"),
-            ("Files", output.FilesChanged.ToString(CultureInfo.InvariantCulture) + (output.FilesChanged == 1 ? " file changed" : " files changed")),
-            ("Tests", output.TestsRun is { } run ? $"{output.TestsPassed ?? 0} of {run} passed" : "-"),
+            ("Files", output.FilesChanged.Count == 0 ? "none changed" : Files(output.FilesChanged)),
+            ("Tests", Tests(output)),
             ("Usage", $"{execution.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens, {RunView.Money(execution.CostUsd, unknown: false)}, {execution.ToolCallsCount.ToString(CultureInfo.InvariantCulture)} tool calls"),
         };
         foreach (var (label, value) in rows)
         {
             terminal.Line((label + ":").PadRight(11), value);
         }
-        if (output.Logs.Count > 0)
+        if (logs && output.Logs.Count > 0)
         {
             terminal.Blank();
             terminal.Line(new Piece(output.Logs.Count > LogLines ? $"Log (last {LogLines} lines):" : "Log:", Tone.Bold));

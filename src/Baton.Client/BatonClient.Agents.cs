@@ -27,6 +27,14 @@ public sealed partial class BatonClient
 
     public Task<ExecutionInfo> GetExecutionAsync(string id, CancellationToken ct = default) => GetAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}", ct);
 
+    /// <summary>
+    /// A standalone execution's events as they happen: `execution.created`, `execution.started`, `log` lines, then
+    /// `execution.succeeded`, `execution.failed` or `execution.cancelled` (each with data {status, error_message}), from
+    /// its creation or after <paramref name="lastEventId"/>. Ends once the execution has ended and every event is sent.
+    /// </summary>
+    public IAsyncEnumerable<RunEventInfo> StreamExecutionEventsAsync(string id, long? lastEventId = null, CancellationToken ct = default) =>
+        StreamAsync($"api/agent-runtime/executions/{Escape(id)}/events", lastEventId, ct);
+
     public Task<ExecutionInfo> CancelExecutionAsync(string id, CancellationToken ct = default) => CreateAsync<ExecutionInfo>($"api/agent-runtime/executions/{Escape(id)}/cancel", null, ct);
 
     public Task<WorkspaceList> ListWorkspacesAsync(CancellationToken ct = default) => GetAsync<WorkspaceList>("api/agent-runtime/workspaces", ct);

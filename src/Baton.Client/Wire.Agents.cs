@@ -87,7 +87,23 @@ public sealed record ExecuteRequest(string? WorkerId, string? WorkItemId, string
 
 public sealed record ExecuteResponse(string ExecutionId);
 
-public sealed record ExecutionOutput(string? Summary, int FilesChanged, int? TestsRun, int? TestsPassed, IReadOnlyList<string> Logs, string? Diff);
+/// <summary>How many tests the check reported: passed and failed add up to the total.</summary>
+public sealed record TestCounts(int Total, int Passed, int Failed);
+
+/// <summary>
+/// What an execution did, in seed 003's shapes (docs/agents.md maps its camelCase names to these).
+/// <paramref name="FilesChanged"/>: the paths its commit changed, as they are named (the first 10,000).
+/// <paramref name="TestsRun"/>: whether a check ran; <paramref name="TestsPassed"/>: whether it passed (exit code 0 and
+/// no test reported failing); <paramref name="Tests"/>: the counts, when the check's output reported them.
+/// </summary>
+public sealed record ExecutionOutput(
+    string? Summary,
+    IReadOnlyList<string> FilesChanged,
+    bool TestsRun,
+    bool TestsPassed,
+    TestCounts? Tests,
+    IReadOnlyList<string> Logs,
+    string? Diff);
 
 public sealed record ExecutionInfo(
     string Id,

@@ -117,7 +117,8 @@ public sealed record RunEventInfo(long Seq, string RunId, string Type, string? P
 
 public sealed record ProfileSummary(string Name, string? Description, string Source, string Mode, int MaxIterations, decimal? BudgetUsd, IReadOnlyList<string> Phases);
 
-public sealed record ProfileProblem(string File, int Line, string Message);
+/// <summary>A profile file's problem; <paramref name="Column"/> is known for YAML syntax errors.</summary>
+public sealed record ProfileProblem(string File, int Line, string Message, int? Column = null);
 
 public sealed record ProfileList(IReadOnlyList<ProfileSummary> Profiles, IReadOnlyList<ProfileProblem> Errors);
 

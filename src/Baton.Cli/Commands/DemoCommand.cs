@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Baton.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -49,8 +51,7 @@ public sealed class DemoCommand : BatonCommand
         output.WriteLine($"Sample repository: {Shell.Path(project.Repository)} (a Python module whose slugify() is not written yet)");
 
         var settings = new ServerSettings(parseResult.GetValue(_urls), project.DataDir, Role: "all", LocalAdminKey: true, Terse: true);
-        var app = ServerHost.Build(settings);
-        await app.StartAsync(cancellationToken);
+        var app = await StartAsync(settings, output, cancellationToken);
         try
         {
             var url = ServerHost.ClientUrl(app);
@@ -93,6 +94,38 @@ public sealed class DemoCommand : BatonCommand
             await app.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// Starts the demo's own server; where its address is taken (most often by `baton up` on the same default port)
+    /// on a free port of the same host instead, saying so. The demo never uses the server already there: that one has
+    /// its own data dir, without the demo's profile, and a repository root that need not hold the demo's repository
+    /// (ADR 29).
+    /// </summary>
+    private static async Task<WebApplication> StartAsync(ServerSettings settings, TextWriter output, CancellationToken ct)
+    {
+        var app = ServerHost.Build(settings);
+        try
+        {
+            await app.StartAsync(ct);
+            return app;
+        }
+        catch (IOException e) when (e.InnerException is AddressInUseException && FreePortOf(settings.Urls) is { } elsewhere)
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+            app = ServerHost.Build(settings with { Urls = elsewhere.AbsoluteUri.TrimEnd('/') });
+            await app.StartAsync(ct);
+            var taken = new Uri(settings.Urls!);
+            output.WriteLine($"{taken.Authority} is in use (is `baton up` running there?); the demo listens on {ServerHost.ClientUrl(app)} instead");
+            return app;
+        }
+    }
+
+    /// <summary>The same address on port 0 (a free port the system picks); null for several addresses or a non-URL.</summary>
+    private static Uri? FreePortOf(string? urls) =>
+        urls is not null && !urls.Contains(';', StringComparison.Ordinal) && Uri.TryCreate(urls, UriKind.Absolute, out var uri)
+            ? new UriBuilder(uri) { Port = 0 }.Uri
+            : null;
 
     /// <summary>Prints the run as it goes, and approves the design gate as a reviewer would.</summary>
     private static async Task<RunDetail> FollowAsync(BatonClient client, string runId, TextWriter output, CancellationToken ct)

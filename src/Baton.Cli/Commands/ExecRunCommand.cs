@@ -5,24 +5,15 @@ namespace Baton.Cli.Commands;
 
 /// <summary>
 /// `baton exec run`: starts a standalone execution of a worker on a work item (in a workspace of the work item's
-/// repository, on branch baton/&lt;execution id&gt;), and with --watch waits for its outcome.
+/// repository, on branch baton/&lt;execution id&gt;), and with --watch follows its status changes and log lines live.
 /// </summary>
 public sealed class ExecRunCommand : ClientCommand
 {
-    /// <summary>
-    /// How often --watch asks: executions have no event stream of their own, and a quarter of a second is quick
-    /// enough that a short agent run does not feel slow, and cheap for the server.
-    /// </summary>
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>Failed polls in a row (the server away) before --watch gives up: about 30 s, on top of the client's retries.</summary>
-    private const int MaxOutages = 8;
-
     private readonly Option<string> _worker = new("--worker") { Description = "The worker's name or id (see `baton worker list`)", Required = true, HelpName = "worker" };
     private readonly Option<string> _workItem = new("--work-item") { Description = "The work item (wki_...; see `baton work-item list`)", Required = true, HelpName = "work-item-id" };
     private readonly Option<string> _prompt = new("--prompt") { Description = "What the agent should do", HelpName = "text" };
     private readonly Option<string> _promptFile = new("--prompt-file") { Description = "Read the prompt from this file", HelpName = "file" };
-    private readonly Option<bool> _watch = new("--watch") { Description = "Wait until it ends; exit 0 on success, 8 on error or cancellation" };
+    private readonly Option<bool> _watch = new("--watch") { Description = "Follow its status and log live until it ends; exit 0 on success, 8 on error or cancellation" };
     private readonly Option<bool> _json = JsonOption("{execution_id}; with --watch, then the ended execution as `exec show --json`");
 
     public ExecRunCommand()
@@ -70,9 +61,16 @@ public sealed class ExecRunCommand : ClientCommand
             return ExitCodes.Ok;
         }
 
-        var execution = json
-            ? await WaitAsync(client, started.ExecutionId, _ => { }, cancellationToken)
-            : await terminal.SpinAsync($"{started.ExecutionId}: pending", status => WaitAsync(client, started.ExecutionId, status, cancellationToken));
+        // The execution's own event stream: its status changes and log lines as they happen (the client resumes it
+        // after a dropped connection), then the ended execution.
+        await foreach (var e in client.StreamExecutionEventsAsync(started.ExecutionId, ct: cancellationToken))
+        {
+            if (!json)
+            {
+                Tell(terminal, e);
+            }
+        }
+        var execution = await client.GetExecutionAsync(started.ExecutionId, cancellationToken);
         if (json)
         {
             RunView.WriteJson(terminal.Out, execution);
@@ -80,7 +78,7 @@ public sealed class ExecRunCommand : ClientCommand
         else
         {
             terminal.Blank();
-            ExecutionView.WriteDetail(terminal, execution, diff: false);
+            ExecutionView.WriteDetail(terminal, execution, diff: false, logs: false);
             terminal.Blank();
             terminal.Line(new Piece(execution.Status == "success"
                 ? $"Execution {execution.Id} succeeded."
@@ -89,27 +87,21 @@ public sealed class ExecRunCommand : ClientCommand
         return ExitCodes.ForExecution(execution.Status)!.Value;
     }
 
-    private static async Task<ExecutionInfo> WaitAsync(BatonClient client, string id, Action<string> status, CancellationToken ct)
+    /// <summary>A status change as its own line ("running", "error: why"), a log line indented under it.</summary>
+    private static void Tell(Terminal terminal, RunEventInfo e)
     {
-        var outages = 0;
-        while (true)
+        if (e.Data is not { ValueKind: System.Text.Json.JsonValueKind.Object } data)
         {
-            try
-            {
-                var execution = await client.GetExecutionAsync(id, ct);
-                outages = 0;
-                if (ExecutionView.Finished(execution))
-                {
-                    return execution;
-                }
-                status($"{id}: {execution.Status}" + (execution.Output.Logs.Count > 0 ? $": {RunView.OneLine(execution.Output.Logs[^1])}" : ""));
-            }
-            catch (HttpRequestException e) when (e.StatusCode is null && ++outages < MaxOutages)
-            {
-                // The server is away for a moment (a restart): ask again rather than lose the outcome.
-                status($"{id}: waiting for the server");
-            }
-            await Task.Delay(outages == 0 ? PollInterval : TimeSpan.FromSeconds(Math.Min(outages, 5)), ct);
+            return;
+        }
+        if (e.Type == "log" && data.TryGetProperty("message", out var message))
+        {
+            terminal.Line(new Piece("  " + message.GetString(), Tone.Dim));
+        }
+        else if (e.Type.StartsWith("execution.", StringComparison.Ordinal) && data.TryGetProperty("status", out var status) && status.GetString() is { } now)
+        {
+            var error = data.TryGetProperty("error_message", out var why) && why.GetString() is { Length: > 0 } text && text != now ? $": {RunView.OneLine(text, 200)}" : "";
+            terminal.Line(new Piece(now + error, Terminal.ToneOf(now)));
         }
     }
 }

@@ -8,7 +8,7 @@ public sealed class ExecShowCommand : ClientCommand
 {
     private readonly Argument<string> _execution = new("execution-id") { Description = "The execution (exe_...)" };
     private readonly Option<bool> _diff = new("--diff") { Description = "Also print the diff of what it changed" };
-    private readonly Option<bool> _json = JsonOption("the execution: status, error_message, output{summary, files_changed, tests_run, tests_passed, logs, diff}, tokens_used, cost_usd, ...");
+    private readonly Option<bool> _json = JsonOption("the execution: status, error_message, output{summary, files_changed[], tests_run, tests_passed, tests{total, passed, failed}, logs, diff}, tokens_used, cost_usd, ...");
 
     public ExecShowCommand()
         : base("show", "Show an execution: status, summary, files changed, tests, tokens, cost and duration.",

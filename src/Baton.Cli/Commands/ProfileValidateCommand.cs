@@ -8,12 +8,13 @@ public sealed record ProfileValidation(string File, bool Valid, string? Profile,
 
 /// <summary>
 /// `baton profile validate FILE`: checks a profile file with the server's own parser, here, without a server, and
-/// prints every problem as file:line: message (the format editors and CI annotate from).
+/// prints every problem as file:line: message, a YAML syntax error as file:line:column: message (the formats
+/// editors and CI annotate from).
 /// </summary>
 public sealed class ProfileValidateCommand : BatonCommand
 {
     private readonly Argument<string[]> _file = new("file") { Description = "The profile's YAML file (or several)", Arity = ArgumentArity.OneOrMore };
-    private readonly Option<bool> _json = JsonOption("{file, valid, profile, phases, errors[{file, line, message}]}");
+    private readonly Option<bool> _json = JsonOption("{file, valid, profile, phases, errors[{file, line, column?, message}]}");
 
     public ProfileValidateCommand()
         : base("validate", "Check a profile file and print every error with its line; exits 1 if there are any.",
@@ -49,9 +50,10 @@ public sealed class ProfileValidateCommand : BatonCommand
                 terminal.Line($"{file}: ", new Piece("valid", Tone.Good), $" profile '{profile!.Name}' ({string.Join(" > ", profile.Phases.Select(p => p.Name))})");
                 continue;
             }
-            foreach (var error in errors.OrderBy(e => e.Line))
+            foreach (var error in errors.OrderBy(e => e.Line).ThenBy(e => e.Column))
             {
-                terminal.Line(new Piece($"{error.File}:{error.Line}: ", Tone.Bold), error.Message);
+                var at = error.Column is { } column ? $"{error.File}:{error.Line}:{column}" : $"{error.File}:{error.Line}";
+                terminal.Line(new Piece($"{at}: ", Tone.Bold), error.Message);
             }
             terminal.Line(new Piece($"{file}: {errors.Count} error(s)", Tone.Bad));
         }

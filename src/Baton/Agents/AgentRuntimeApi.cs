@@ -19,6 +19,8 @@ public static class AgentRuntimeApi
         group.MapPost("/execute", ExecuteAsync).RequireAuthorization(Roles.Operator);
         group.MapGet("/executions/{id}", GetAsync);
         group.MapPost("/executions/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
+        group.MapGet("/executions/{id}/events", (string id, HttpContext http, Database db, Runs.EventFeed feed, TimeProvider time) =>
+            Runs.EventStream.ForExecutionAsync(id, http, db, feed, time));
         group.MapGet("/workspaces", ListWorkspacesAsync);
         group.MapDelete("/workspaces/{id}", DeleteWorkspaceAsync).RequireAuthorization(Roles.Operator);
         return app;
@@ -66,6 +68,7 @@ public static class AgentRuntimeApi
             }
             var now = time.GetUtcNow().ToMs();
             await ExecutionStore.CreateStandaloneAsync(c, tx, id, worker.Name, worker.Kind, body.WorkItemId!, body.Prompt!, now);
+            await ExecutionEvents.AppendAsync(c, tx, id, ExecutionStatus.Pending, null, time.GetUtcNow());
             await JobQueue.EnqueueExecutionAsync(c, tx, id, worker.Name, now);
             return null;
         });
@@ -73,6 +76,7 @@ public static class AgentRuntimeApi
         {
             return outcome;
         }
+        signals.EventsCommitted();
         signals.Jobs.Wake();
         return TypedResults.Created($"/api/agent-runtime/executions/{id}", new ExecuteResponse(id));
     }
@@ -103,7 +107,12 @@ public static class AgentRuntimeApi
             // The job first: a claim locks the job, then starts the execution; taking the two in the other order
             // deadlocks with it on PostgreSQL. Only a standalone execution has a job of its own, and an ended one none.
             await JobQueue.DeleteOfExecutionAsync(c, tx, id);
-            return await ExecutionStore.CancelStandaloneAsync(c, tx, id, time.GetUtcNow().ToMs());
+            var before = await ExecutionStore.CancelStandaloneAsync(c, tx, id, time.GetUtcNow().ToMs());
+            if (before is ExecutionStatus.Pending or ExecutionStatus.Running)
+            {
+                await ExecutionEvents.AppendAsync(c, tx, id, ExecutionStatus.Cancelled, "cancelled", time.GetUtcNow());
+            }
+            return before;
         });
         switch (status)
         {
@@ -146,8 +155,20 @@ public static class AgentRuntimeApi
     public static WorkspaceInfo ToInfo(WorkspaceRow w) => new(w.Id, w.RepositoryId, w.OwnerId, w.Path, w.Branch, w.Status, Times.FromMs(w.CreatedAt));
 
     private static ExecutionInfo ToInfo(ExecutionRow r, string workerId, IReadOnlyList<string> logs) => new(
-        r.Id, workerId, r.WorkItemId, null, r.Status, r.ErrorMessage,
-        new ExecutionOutput(r.Summary, r.FilesChanged ?? 0, r.TestsRun, r.TestsPassed, logs, r.Diff),
+        r.Id, workerId, r.WorkItemId, null, r.Status, r.ErrorMessage, ToOutput(r, logs),
         r.DurationMs, r.TokensIn + r.TokensOut, r.CostUnknown ? null : (decimal)r.CostUsd, r.ToolCalls,
         Times.FromMs(r.CreatedAt), Times.FromMs(r.StartedAt), Times.FromMs(r.CompletedAt));
+
+    /// <summary>
+    /// Seed 003's output. Tests ran when a check ran (or, for an execution recorded before check exit codes were kept,
+    /// when it reported counts); they passed when the check exited 0 and none of those it reported failed.
+    /// </summary>
+    public static ExecutionOutput ToOutput(ExecutionRow r, IReadOnlyList<string> logs)
+    {
+        var counts = r.TestsRun is { } total ? new TestCounts(total, r.TestsPassed ?? 0, total - (r.TestsPassed ?? 0)) : null;
+        var testsRun = r.CheckExitCode is not null || counts is not null;
+        var testsPassed = testsRun && (r.CheckExitCode is null or 0) && counts is not { Failed: > 0 };
+        var paths = r.ChangedPaths is { } json ? System.Text.Json.JsonSerializer.Deserialize<List<string>>(json) ?? [] : [];
+        return new ExecutionOutput(r.Summary, paths, testsRun, testsPassed, counts, logs, r.Diff);
+    }
 }

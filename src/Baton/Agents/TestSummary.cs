@@ -6,12 +6,13 @@ namespace Baton.Agents;
 /// <summary>
 /// Tests run and passed, read from what common test runners print at the end: dotnet test, pytest, Jest/Vitest,
 /// Python unittest, node --test/TAP, and the plain "N passed, N failed" line. Several summaries (one per project) add up.
+/// The output is the agent's to write, so the counts stay sane whatever it says: never negative, at most int.MaxValue.
 /// </summary>
 public static partial class TestSummary
 {
     public static (int Run, int Passed)? Parse(string output)
     {
-        int passed = 0, failed = 0;
+        long passed = 0, failed = 0;
         var found = false;
         foreach (var rawLine in output.Split('\n'))
         {
@@ -35,8 +36,9 @@ public static partial class TestSummary
             }
             else if (UnittestFailed().Match(line) is { Success: true } bad)
             {
+                // Failures and errors are among the tests "Ran" counted; more of them than that is still no negative count.
                 var broken = Int(bad.Groups["failures"]) + Int(bad.Groups["errors"]);
-                passed -= broken;
+                passed = Math.Max(0, passed - broken);
                 failed += broken;
             }
             else if (Tap().Match(line) is { Success: true } tap)
@@ -58,10 +60,17 @@ public static partial class TestSummary
                 found = true;
             }
         }
-        return found ? (passed + failed, passed) : null;
+        if (!found)
+        {
+            return null;
+        }
+        var total = (int)Math.Min(passed + failed, int.MaxValue);
+        return (total, (int)Math.Min(passed, total));
     }
 
-    private static int Int(Group group) => group.Success ? int.Parse(group.Value, CultureInfo.InvariantCulture) : 0;
+    /// <summary>A count, capped at int.MaxValue (a sum of capped counts stays far inside a long).</summary>
+    private static long Int(Group group) =>
+        !group.Success ? 0 : long.TryParse(group.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? Math.Min(n, int.MaxValue) : int.MaxValue;
 
     [GeneratedRegex(@"^(?:Passed|Failed)!\s+-\s+Failed:\s+(?<failed>\d+),\s+Passed:\s+(?<passed>\d+)")]
     private static partial Regex DotnetTest();

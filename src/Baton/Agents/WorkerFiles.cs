@@ -66,18 +66,16 @@ public static class WorkerFiles
     {
         try
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(yaml));
+            if (Profiles.YamlText.TryLoad(yaml, out var syntax) is not { } stream)
+            {
+                return (null, $"line {syntax!.Line}, column {syntax.Column}: {syntax.Message}");
+            }
             if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             {
                 return (null, "a worker file is a YAML mapping (name, kind, argv or base_url, ...)");
             }
             var request = ToJson(root).Deserialize<CreateWorkerRequest>(Strict);
             return request is null ? (null, "empty") : (request, null);
-        }
-        catch (YamlException ex)
-        {
-            return (null, $"line {ex.Start.Line}: {ex.Message}");
         }
         catch (JsonException ex)
         {

@@ -76,13 +76,15 @@ public static partial class AgentPages
             }
             var worker = await WorkerStore.FindAsync(c, null, row.Worker);
             var logs = await LogsAsync(c, row, time.GetUtcNow());
-            return new { row, worker = worker?.ToInfo(), logs };
+            // Where the page's live stream starts: after what the page shows, so opening it replays nothing.
+            var lastEvent = await Runs.EventLog.LastSeqOfRunAsync(c, null, row.RunId ?? row.Id);
+            return new { row, worker = worker?.ToInfo(), logs, lastEvent };
         });
         if (loaded is null)
         {
             return DashboardPages.NotFound("Execution not found", $"There is no execution '{id}'. The executions list shows every execution.");
         }
-        return DashboardPages.Render<ExecutionPage>(new { Execution = loaded.row, Worker = loaded.worker, Logs = loaded.logs, Problem = problem }, statusCode);
+        return DashboardPages.Render<ExecutionPage>(new { Execution = loaded.row, Worker = loaded.worker, Logs = loaded.logs, LastEvent = loaded.lastEvent, Problem = problem }, statusCode);
     }
 
     /// <summary>

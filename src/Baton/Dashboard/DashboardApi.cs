@@ -29,6 +29,8 @@ public static class DashboardApi
         ArtifactPages.Map(pages);
         pages.MapGet("/runs/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
             EventStream.ForRunAsync(id, http, db, feed, time, EventStream.Style.RunPage));
+        pages.MapGet("/executions/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
+            EventStream.ForExecutionAsync(id, http, db, feed, time, EventStream.Style.RunPage));
         RunDetailPages.Map(pages);
         AgentPages.Map(pages);
         ProfilePages.Map(pages);

@@ -268,7 +268,10 @@ public sealed class EngineHost(
             if (job.Kind == JobRequest.RunExecution)
             {
                 // Ended with its job: a pending or running execution without one would hold a slot of its worker forever.
-                await ExecutionStore.EndWithErrorAsync(c, tx, job.ExecutionId!, error, now.ToMs());
+                if (await ExecutionStore.EndWithErrorAsync(c, tx, job.ExecutionId!, error, now.ToMs()))
+                {
+                    await ExecutionEvents.AppendAsync(c, tx, job.ExecutionId!, ExecutionStatus.Error, error, now);
+                }
             }
             if (job.Kind != JobRequest.ExecutePhase)
             {

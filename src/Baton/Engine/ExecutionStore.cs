@@ -48,6 +48,12 @@ public sealed class ExecutionRow
     public int? TestsPassed { get; set; }
     public string? Summary { get; set; }
     public int? FilesChanged { get; set; }
+
+    /// <summary>The changed paths as a JSON array of strings (the first <see cref="Workspaces.GitWorkspaces.MaxChangedPaths"/>); null without a commit.</summary>
+    public string? ChangedPaths { get; set; }
+
+    /// <summary>The exit code of the phase's check; null when none ran.</summary>
+    public int? CheckExitCode { get; set; }
     public string? Diff { get; set; }
 
     public bool IsActive => Status is ExecutionStatus.Pending or ExecutionStatus.Running;
@@ -237,7 +243,8 @@ public static class ExecutionStore
             """
             UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
                 tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, cost_unknown = @CostUnknown, tool_calls = @ToolCalls, summary = @summary,
-                files_changed = @files, diff = @diff, tests_run = @testsRun, tests_passed = @testsPassed
+                files_changed = @files, changed_paths = @paths, diff = @diff, check_exit_code = @checkExitCode,
+                tests_run = @testsRun, tests_passed = @testsPassed
             WHERE id = @id
             """,
             new
@@ -253,6 +260,8 @@ public static class ExecutionStore
                 r.Usage.ToolCalls,
                 summary = r.Outcome?.Summary,
                 files = r.Commit?.FilesChanged,
+                paths = r.Commit is { } commit ? System.Text.Json.JsonSerializer.Serialize(commit.Paths) : null,
+                checkExitCode = r.Check?.ExitCode,
                 diff = r.Commit?.Diff,
                 testsRun = r.Check?.TestsRun,
                 testsPassed = r.Check?.TestsPassed,

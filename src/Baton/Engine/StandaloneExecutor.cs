@@ -48,7 +48,9 @@ public sealed class StandaloneExecutor(
                 // Claimed again after a crash: a standalone execution is one attempt, so it ends as lost.
                 // Its agent is stopped only by the node that ran it: elsewhere its pid names nothing.
                 int[] orphans = execution.Pid is { } pid && node.Ran(execution.NodeId) && ProcessRunner.IsOrphanOf(pid, id) ? [pid] : [];
-                await ExecutionStore.EndWithErrorAsync(c, tx, id, "worker lost" + (orphans.Length > 0 ? " (its agent process was stopped)" : ""), now.ToMs());
+                var lost = "worker lost" + (orphans.Length > 0 ? " (its agent process was stopped)" : "");
+                await ExecutionStore.EndWithErrorAsync(c, tx, id, lost, now.ToMs());
+                await ExecutionEvents.AppendAsync(c, tx, id, ExecutionStatus.Error, lost, now);
                 await JobQueue.DeleteAsync(c, tx, job);
                 return new StandaloneStart(job, handle, orphans, null);
             }
@@ -59,11 +61,13 @@ public sealed class StandaloneExecutor(
                 if (execution is { Status: ExecutionStatus.Pending })
                 {
                     await ExecutionStore.EndWithErrorAsync(c, tx, id, "the worker was deleted", now.ToMs());
+                    await ExecutionEvents.AppendAsync(c, tx, id, ExecutionStatus.Error, "the worker was deleted", now);
                 }
                 return new StandaloneStart(job, handle, [], null);
             }
             var repositoryId = execution.WorkItemId is null ? null : await WorkItemStore.RepositoryIdOfAsync(c, tx, execution.WorkItemId);
             await ExecutionStore.StartStandaloneAsync(c, tx, id, node.Id, now.ToMs());
+            await ExecutionEvents.AppendAsync(c, tx, id, ExecutionStatus.Running, null, now);
             await EventLog.AppendLogsAsync(c, tx, id, null, null, "info", [$"running worker {worker.Name} ({worker.Kind})"], now);
             return new StandaloneStart(job, handle, [], new Work(execution.Prompt ?? "", worker.ToDefinition(), repositoryId));
         }
@@ -93,7 +97,12 @@ public sealed class StandaloneExecutor(
         {
             await log.WriteAsync("error", error);
         }
-        await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _, _) => Task.FromResult(true));
+        await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _, events) =>
+        {
+            var result = attempt.Result;
+            events.Add(id, ExecutionEvents.Of(result.Error is null ? ExecutionStatus.Success : ExecutionStatus.Error, result.Error), time.GetUtcNow());
+            return Task.FromResult(true);
+        });
         signals.EventsCommitted();
         // This worker's slot is free: a job held back by its concurrency limit may go now.
         signals.Jobs.Wake();

@@ -74,7 +74,8 @@ public sealed record GateDefinition(TimeSpan Timeout, GateTimeoutAction OnTimeou
 /// <summary>A validation of a phase's output: the artifact must exist, be non-empty and contain the text (if given).</summary>
 public sealed record ArtifactCheck(string Artifact, string? Contains);
 
-public sealed record ProfileError(string File, int Line, string Message)
+public sealed record ProfileError(string File, int Line, string Message, int? Column = null)
 {
-    public override string ToString() => $"{File}:{Line}: {Message}";
+    /// <summary>file:line: message, or file:line:column: message when the column is known (YAML syntax errors).</summary>
+    public override string ToString() => Column is { } column ? $"{File}:{Line}:{column}: {Message}" : $"{File}:{Line}: {Message}";
 }

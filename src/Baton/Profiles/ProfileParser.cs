@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Baton.Profiles;
@@ -18,14 +17,9 @@ public static partial class ProfileParser
     public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
     {
         var errors = new List<ProfileError>();
-        var stream = new YamlStream();
-        try
+        if (YamlText.TryLoad(yaml, out var syntax) is not { } stream)
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            return (null, [new ProfileError(file, (int)ex.Start.Line, $"invalid YAML: {ex.InnerException?.Message ?? ex.Message}")]);
+            return (null, [new ProfileError(file, syntax!.Line, $"invalid YAML: {syntax.Message}", syntax.Column)]);
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {

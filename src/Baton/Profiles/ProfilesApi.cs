@@ -20,7 +20,7 @@ public static class ProfilesApi
         return TypedResults.Ok(new ProfileList(
             set.Profiles.Select(p => new ProfileSummary(p.Profile.Name, p.Profile.Description, p.Origin, p.Profile.Mode.ToString().ToLowerInvariant(),
                 p.Profile.MaxIterations, p.Profile.BudgetUsd, p.Profile.Phases.Select(ph => ph.Name).ToList())).ToList(),
-            set.Errors.Select(e => new ProfileProblem(e.File, e.Line, e.Message)).ToList()));
+            set.Errors.Select(e => new ProfileProblem(e.File, e.Line, e.Message, e.Column)).ToList()));
     }
 
     public static Results<Ok<ProfileDetail>, ProblemHttpResult> Get(string name, ProfileCatalog catalog)

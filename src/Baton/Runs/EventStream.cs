@@ -40,14 +40,32 @@ public static class EventStream
         {
             return Problems.NotFound("run", id);
         }
-        return Start(http, id, db, feed, time, style ?? Style.Api);
+        return Start(http, id, RunFinishedForGood(id), db, feed, time, style ?? Style.Api);
     }
+
+    /// <summary>
+    /// A standalone execution's events: its status changes and log lines, from its creation (or after Last-Event-ID);
+    /// the stream ends once it has ended (success, error or cancelled) and every event is sent.
+    /// </summary>
+    public static async Task<IResult> ForExecutionAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
+    {
+        if (await db.ReadAsync(c => Engine.ExecutionStore.FindAsync(c, null, id)) is not { RunId: null })
+        {
+            return Problems.NotFound("standalone execution", id);
+        }
+        return Start(http, id, async c => await Engine.ExecutionStore.FindAsync(c, null, id) is not { IsActive: true }, db, feed, time, style ?? Style.Api);
+    }
+
+    private static Func<System.Data.Common.DbConnection, Task<bool>> RunFinishedForGood(string runId) =>
+        async c => StateNames.IsFinishedForGood(await RunStore.StatusAsync(c, null, runId));
 
     /// <summary>Every run's events; from now on, unless Last-Event-ID says where to resume (0 replays all history).</summary>
     public static async Task<IResult> ForAllAsync(HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null) =>
-        Start(http, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => EventLog.LastSeqAsync(c, null)));
+        Start(http, null, null, db, feed, time, style ?? Style.Api, await db.ReadAsync(c => EventLog.LastSeqAsync(c, null)));
 
-    private static IResult Start(HttpContext http, string? runId, Database db, EventFeed feed, TimeProvider time, Style style, long from = 0)
+    // runId: the run or standalone execution whose events are sent, null for every event; finishedForGood: whether it
+    // will never change again (its stream then ends), null for every event.
+    private static IResult Start(HttpContext http, string? runId, Func<System.Data.Common.DbConnection, Task<bool>>? finishedForGood, Database db, EventFeed feed, TimeProvider time, Style style, long from = 0)
     {
         string? resume = http.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? http.Request.Query["last_event_id"].FirstOrDefault();
         var after = from;
@@ -55,10 +73,10 @@ public static class EventStream
         {
             return Problems.Invalid("Last-Event-ID", "Last-Event-ID must be the id of an event (a whole number)");
         }
-        return new StreamResult(runId, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), http.User.FindFirstValue(Dashboard.DashboardAuth.SessionClaim), db, feed, time);
+        return new StreamResult(runId, finishedForGood, after, style, http.User.FindFirstValue(ClaimTypes.NameIdentifier), http.User.FindFirstValue(Dashboard.DashboardAuth.SessionClaim), db, feed, time);
     }
 
-    private sealed class StreamResult(string? runId, long after, Style style, string? keyId, string? sessionId, Database db, EventFeed feed, TimeProvider time) : IResult
+    private sealed class StreamResult(string? runId, Func<System.Data.Common.DbConnection, Task<bool>>? finishedForGood, long after, Style style, string? keyId, string? sessionId, Database db, EventFeed feed, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -121,10 +139,10 @@ public static class EventStream
                     // A run finishes with an event, so its status needs reading only when its events came (and at first, and on a
                     // periodic look).
                     var finished = finishedSeen;
-                    if (!finished && runId is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
+                    if (!finished && finishedForGood is not null && events.Count < Batch && (events.Count > 0 || !statusKnown || timedOut))
                     {
                         statusKnown = true;
-                        finished = StateNames.IsFinishedForGood(await db.ReadAsync(c => RunStore.StatusAsync(c, null, runId), ct));
+                        finished = await db.ReadAsync(finishedForGood, ct);
                     }
                     if (events.Count > 0)
                     {

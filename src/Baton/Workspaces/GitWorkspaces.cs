@@ -6,7 +6,11 @@ using Baton.Storage;
 namespace Baton.Workspaces;
 
 /// <summary>What a phase changed, as git committed it.</summary>
-public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged);
+/// <summary>
+/// A phase's commit: its diff, how many paths it changed, and the first <see cref="GitWorkspaces.MaxChangedPaths"/> of
+/// them as they are named (a deleted or renamed file's old path too).
+/// </summary>
+public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged, IReadOnlyList<string> Paths);
 
 /// <summary>
 /// Workspaces are git worktrees on branch `baton/&lt;run or execution id&gt;`, made with the `git` program (run by
@@ -230,10 +234,22 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         }
         string[] diffArgs = [.. args, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"];
         var diff = Succeeded(await Git.RunAsync(workspace.Path, overrides, diffArgs, ct, Git.DiffLimits), diffArgs);
-        var numstat = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--numstat", "--no-ext-diff", "--no-textconv", "HEAD~1", "HEAD"]);
-        var files = numstat.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
-        return new PhaseCommit(commit, diff, files);
+        // NUL-separated names are never quoted, so a name with a space, a quote, a newline or bytes that are not UTF-8
+        // comes out as it is. A rename counts as its two paths, as it changed both.
+        var names = await Git.RunAsync(workspace.Path, overrides, [.. args, "diff", "--name-only", "-z", "--no-renames", "HEAD~1", "HEAD"], ct, ChangedPathLimits);
+        var paths = Succeeded(names, ["diff"]).Split('\0');
+        // The last piece is what followed the last NUL: nothing, or a name cut at the output limit; the count comes
+        // whole from --shortstat (" 3 files changed, …"; nothing for an empty commit).
+        var shortstat = await GitAsync(workspace.Path, overrides, ct, [.. args, "diff", "--shortstat", "--no-renames", "HEAD~1", "HEAD"]);
+        var count = int.TryParse(shortstat.Trim().Split(' ')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
+        return new PhaseCommit(commit, diff, count, paths[..^1].Take(MaxChangedPaths).ToList());
     }
+
+    /// <summary>How many changed paths an execution lists; more are counted, not listed.</summary>
+    public const int MaxChangedPaths = 10_000;
+
+    /// <summary>`diff -z` is one "line" (NULs, no newlines): room for 10,000 long paths, and no more.</summary>
+    private static readonly OutputLimits ChangedPathLimits = new(4 * 1024 * 1024, 4 * 1024 * 1024, MaxChangedPaths);
 
     public async Task DeleteAsync(WorkspaceRow workspace, CancellationToken ct)
     {

@@ -105,11 +105,13 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
 
         var shown = JsonDocument.Parse((await Baton("exec", "show", id, "--json")).Succeeds().Stdout).RootElement;
         Assert.Equal("success", shown.GetProperty("status").GetString());
-        Assert.Equal(1, shown.GetProperty("output").GetProperty("files_changed").GetInt32());
+        Assert.Equal(["notes.txt"], shown.GetProperty("output").GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
+        Assert.False(shown.GetProperty("output").GetProperty("tests_run").GetBoolean());
         Assert.Equal("done", shown.GetProperty("output").GetProperty("summary").GetString());
         Assert.Equal((15, 0.001m), (shown.GetProperty("tokens_used").GetInt64(), shown.GetProperty("cost_usd").GetDecimal()));
         var text = (await Baton("exec", "show", id, "--diff")).Succeeds().Stdout;
-        Assert.Contains("Files:     1 file changed\n", text, StringComparison.Ordinal);
+        Assert.Contains("Files:     notes.txt\n", text, StringComparison.Ordinal);
+        Assert.Contains("Tests:     -\n", text, StringComparison.Ordinal);
         Assert.Contains("Usage:     15 tokens, $0.001, 0 tool calls\n", text, StringComparison.Ordinal);
         Assert.Contains("+++ b/notes.txt\n", text, StringComparison.Ordinal);
         Assert.Contains("\n+a line\n", text, StringComparison.Ordinal);
@@ -130,6 +132,69 @@ public sealed class AgentRuntimeCommandsTests(SharedServer shared) : IDisposable
         Assert.DoesNotContain(workspaces.Workspaces, w => w.Id == workspace.Id);
         Assert.Contains($"baton/{id}", Git(path, "branch", "--list", $"baton/{id}"), StringComparison.Ordinal);
         (await Baton("workspace", "delete", workspace.Id)).FailsWithOneLine(ExitCodes.NotFound);
+    }
+
+    [Fact]
+    public async Task Exec_run_watch_follows_the_status_and_the_log_live_while_the_agent_runs()
+    {
+        var repository = await shared.Admin.CreateRepositoryAsync(new CreateRepositoryRequest("live", GitRepository("live")));
+        var item = await WorkItemAsync(repository.RepositoryId);
+        // Says one line, then waits (at most a minute) for a file `go` in its execution folder, which the test writes
+        // only once `--watch` has shown that line: the watch must follow the execution while it runs.
+        var worker = await ScriptWorkerAsync("""
+            echo "first line from the agent"
+            i=0; while [ ! -f "$BATON_ARTIFACTS_DIR/../go" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+            echo "second line"
+            """);
+        var lines = new List<string>();
+        var shown = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = Process.Start(BatonProcess.StartInfo(shared.Folder, shared.Env, "exec", "run", "--worker", worker.Name, "--work-item", item.WorkItemId, "--prompt", "Go", "--watch"))!;
+        try
+        {
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    return;
+                }
+                lock (lines)
+                {
+                    lines.Add(e.Data);
+                }
+                if (e.Data == "  first line from the agent")
+                {
+                    shown.TrySetResult(e.Data);
+                }
+            };
+            process.BeginOutputReadLine();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(BatonProcess.CommandTimeout);
+            await shown.Task.WaitAsync(timeout.Token);
+
+            string[] soFar;
+            lock (lines)
+            {
+                soFar = [.. lines];
+            }
+            var id = System.Text.RegularExpressions.Regex.Match(soFar[0], "^Started (exe_[0-9a-z]+) ").Groups[1].Value;
+            Assert.Equal(["pending", "running"], soFar.Where(l => l is "pending" or "running" or "success"));
+            Assert.Equal("running", (await shared.Admin.GetExecutionAsync(id)).Status);
+            await File.WriteAllTextAsync(Path.Combine(shared.Server.DataDir + "-work", "executions", id, "go"), "");
+            await process.WaitForExitAsync(timeout.Token);
+
+            Assert.True(process.ExitCode == 0, await stderr);
+            lock (lines)
+            {
+                Assert.Equal(["pending", "running", "success"], lines.Where(l => l is "pending" or "running" or "success"));
+                var second = lines.IndexOf("  second line");
+                Assert.True(second > lines.IndexOf("  first line from the agent") && second < lines.IndexOf("success"), string.Join('\n', lines));
+                Assert.Equal($"Execution {id} succeeded.", lines[^1]);
+            }
+        }
+        finally
+        {
+            BatonProcess.Kill(process);
+        }
     }
 
     [Fact]

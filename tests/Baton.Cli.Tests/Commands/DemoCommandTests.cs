@@ -25,6 +25,29 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Contains("NotImplementedError", File.ReadAllText(Path.Combine(repository, "textutil.py")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_demo_beside_a_running_baton_up_listens_on_a_free_port_and_says_so()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_dir.Path, "up")).FullName;
+        await using var up = await BatonServer.StartAsync("up", folder);
+        var demo = Path.Combine(_dir.Path, "demo");
+
+        var result = await BatonProcess.RunAsync(_dir.Path, null, "demo", "--dir", demo, "--urls", up.Url, "--exit");
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        var port = new Uri(up.Url).Port;
+        var moved = System.Text.RegularExpressions.Regex.Match(result.Stdout, $@"127\.0\.0\.1:{port} is in use \(is `baton up` running there\?\); the demo listens on (http://127\.0\.0\.1:(\d+)) instead");
+        Assert.True(moved.Success, result.Stdout);
+        Assert.NotEqual(port.ToString(System.Globalization.CultureInfo.InvariantCulture), moved.Groups[2].Value);
+        Assert.Contains($"Baton is up at {moved.Groups[1].Value};", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"BATON_URL={moved.Groups[1].Value} ", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Done: 3/3 tests passed; 5 phases", result.Stdout, StringComparison.Ordinal);
+        // The running server was not touched: the demo's run is not among its runs.
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", File.ReadAllText(Path.Combine(up.DataDir, "admin.token")).Trim());
+        Assert.Contains("\"runs\":[]", await http.GetStringAsync(new Uri(up.Url + "/api/runs")), StringComparison.Ordinal);
+    }
+
     private static string Git(string directory, params string[] args)
     {
         var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardOutput = true };

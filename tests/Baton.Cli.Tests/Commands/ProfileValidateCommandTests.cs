@@ -44,14 +44,33 @@ public sealed class ProfileValidateCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Invalid_yaml_is_one_error_with_its_line()
+    public async Task Invalid_yaml_is_one_error_with_its_line_and_column()
     {
         var file = Write("bad-yaml.yaml", "name: x\nphases: [\n  - a: b\n");
 
         var result = await BatonProcess.RunAsync(_dir.Path, null, "profile", "validate", file);
 
         Assert.Equal(ExitCodes.Failure, result.ExitCode);
-        Assert.Matches("^bad-yaml\\.yaml:[0-9]+: invalid YAML", result.Stdout);
+        Assert.Matches("^bad-yaml\\.yaml:3:3: invalid YAML: ", result.Stdout);
+    }
+
+    [Fact]
+    public async Task Every_yaml_syntax_error_is_file_line_column_message()
+    {
+        var unclosed = Write("unclosed.yaml", "name: x\nphases:\n  - name: [a\n    worker: template\n");
+        var indent = Write("indent.yaml", "name: x\nphases:\n  - name: a\n   worker: b\n");
+        var quote = Write("quote.yaml", "name: 'x\nphases: []\n");
+
+        var result = await BatonProcess.RunAsync(_dir.Path, null, "profile", "validate", unclosed, indent, quote);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Equal("", result.Stderr);
+        var lines = result.Stdout.TrimEnd().Split('\n');
+        Assert.Equal(6, lines.Length);
+        Assert.Matches(@"^unclosed\.yaml:4:5: invalid YAML: \S", lines[0]);
+        Assert.Matches(@"^indent\.yaml:4:4: invalid YAML: \S", lines[2]);
+        Assert.Matches(@"^quote\.yaml:1:7: invalid YAML: \S", lines[4]);
+        Assert.Equal(["unclosed.yaml: 1 error(s)", "indent.yaml: 1 error(s)", "quote.yaml: 1 error(s)"], [lines[1], lines[3], lines[5]]);
     }
 
     [Fact]

@@ -97,5 +97,16 @@ public sealed class WorkerFilesTests : IDisposable
         Assert.Contains("symbolic link", WorkerFiles.Read(Path.Combine(_factory.DataDir, "zero.yaml")).Problem, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("name: x\nkind: command\nargv:\n  - a: [b\n    c: d\n", "line 5, column 5: ")]
+    [InlineData("name: x\nkind: command\nargv: [a\n", "line 4, column 1: ")]
+    public void A_yaml_syntax_error_in_a_worker_file_says_its_line_and_column(string yaml, string where)
+    {
+        var (request, problem) = WorkerFiles.Parse(yaml);
+
+        Assert.Null(request);
+        Assert.StartsWith(where, problem, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _factory.Dispose();
 }

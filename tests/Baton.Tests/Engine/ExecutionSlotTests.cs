@@ -111,6 +111,16 @@ public sealed class JobAttemptsTests : IDisposable
         Assert.Equal("error", execution.Status);
         Assert.StartsWith("engine error: ", execution.ErrorMessage, StringComparison.Ordinal);
         Assert.NotNull(execution.CompletedAt);
+        // Its end is an event like any other status change: created, then failed with the reason (it never started).
+        var changes = new List<(string Type, string? Error)>();
+        await foreach (var e in _client.StreamExecutionEventsAsync(id))
+        {
+            if (e.Type != "log")
+            {
+                changes.Add((e.Type, e.Data?.GetProperty("error_message").GetString()));
+            }
+        }
+        Assert.Equal([("execution.created", null), ("execution.failed", execution.ErrorMessage)], changes);
     }
 
     /// <summary>The attempts of the execution's job, or null once the job is gone.</summary>

@@ -120,6 +120,23 @@ public class ProfileParserTests
         Assert.Contains(errors, e => e.Message.Contains(message, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("name: x\nphases:\n  - name: [a\n    worker: template\n", 4, 5)]
+    [InlineData("name: x\nphases: [\n", 3, 1)]
+    [InlineData("name: x\nphases:\n  - name: a\n   worker: b\n", 4, 4)]
+    [InlineData("name: 'x\nphases: []\n", 1, 7)]
+    [InlineData("name: x\nphases: {a: [}\n", 2, 14)]
+    public void A_yaml_syntax_error_is_one_error_with_its_line_and_column(string yaml, int line, int column)
+    {
+        var (profile, errors) = ProfileParser.Parse(yaml, "broken.yaml");
+
+        Assert.Null(profile);
+        var error = Assert.Single(errors);
+        Assert.StartsWith("invalid YAML: ", error.Message, StringComparison.Ordinal);
+        Assert.Equal(("broken.yaml", line, column), (error.File, error.Line, error.Column));
+        Assert.Equal($"broken.yaml:{line}:{column}: {error.Message}", error.ToString());
+    }
+
     [Fact]
     public void A_user_profile_with_errors_is_listed_as_errors_and_the_rest_still_load()
     {

@@ -52,6 +52,21 @@ public sealed class ProfilesApiTests : IDisposable
     }
 
     [Fact]
+    public async Task A_user_profile_with_a_yaml_syntax_error_is_listed_with_its_line_and_column()
+    {
+        File.WriteAllText(Path.Combine(_factory.DataDir, "profiles", "unclosed.yaml"), "name: unclosed\nphases:\n  - name: [a\n    worker: template\n");
+
+        var response = await _factory.Http().GetAsync("/api/profiles");
+        var list = await _factory.Client().ListProfilesAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var error = Assert.Single(list.Errors, e => e.File == "unclosed.yaml");
+        Assert.Equal((4, 5), (error.Line, error.Column));
+        Assert.StartsWith("invalid YAML: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("mine", list.Profiles.Select(p => p.Name));
+    }
+
+    [Fact]
     public async Task Viewers_see_profile_file_names_not_the_servers_paths()
     {
         File.CreateSymbolicLink(Path.Combine(_factory.DataDir, "profiles", "dangling.yaml"), Path.Combine(_factory.DataDir, "no-such-file"));

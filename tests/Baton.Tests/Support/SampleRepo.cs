@@ -132,6 +132,25 @@ public sealed class SampleRepo : IDisposable
             echo "about to fail" >&2
             exit 3
             """);
+        // Changes paths git would quote (space, newline, quote, not UTF-8, a leading dash), deletes one and renames one.
+        Script("odd-names.sh", """
+            #!/bin/bash
+            printf x > 'with space.txt'
+            printf x > "$(printf 'new\nline.txt')"
+            printf x > 'quote".txt'
+            printf x > 'ünïcode.txt'
+            printf x > "$(printf 'bad\377name.txt')"
+            printf x > ./-dash.txt
+            mkdir -p deep/er && printf x > deep/er/file.txt
+            rm test_textutil.py
+            mv .gitignore gitignore.txt
+            echo renamed
+            """);
+        // Adds more files than an execution lists.
+        Script("many-files.sh", """
+            #!/bin/bash
+            mkdir many && cd many && for i in $(seq 0 10000); do : > "f$i"; done
+            """);
     }
 
     public string Root { get; }

@@ -1,5 +1,5 @@
-// Live updates for a run's page: when the run's event stream says something happened, fetch the page again and
-// swap the #live region. Without this script the page still works; it just needs a reload. The Logs tab's panel is
+// Live updates for a run's page (and an execution's: #live names its stream in data-events): when the event stream
+// says something happened, fetch the page again and swap the #live region. Without this script the page still works; it just needs a reload. The Logs tab's panel is
 // outside #live: logs.js appends to it, and a swap must not throw those lines away.
 // This script opens the page's only EventSource and shares it as window.batonRunEvents (logs.js listens on it):
 // browsers allow a handful of connections per site, and every open tab holds its streams.
@@ -22,10 +22,15 @@
   // page tries again later, waiting longer each time, and tells logs.js about the new stream.
   var retryIn = 30000;
   function connect() {
-    source = new EventSource("/runs/" + encodeURIComponent(run) + "/events?last_event_id=" + encodeURIComponent(lastEvent));
+    var events = live.getAttribute("data-events") || "/runs/" + encodeURIComponent(run) + "/events";
+    source = new EventSource(events + "?last_event_id=" + encodeURIComponent(lastEvent));
     window.batonRunEvents = source;
     source.onmessage = function (m) { if (m.lastEventId) lastEvent = m.lastEventId; changed(); };
-    source.addEventListener("log", function (m) { if (m.lastEventId) lastEvent = m.lastEventId; });
+    // An execution's page shows its log's tail: a new line refreshes it (data-logs="refresh"); a run's has logs.js.
+    source.addEventListener("log", function (m) {
+      if (m.lastEventId) lastEvent = m.lastEventId;
+      if (live.getAttribute("data-logs") === "refresh") changed();
+    });
     source.onopen = function () { retryIn = 30000; };
     source.onerror = function () {
       if (source.readyState !== EventSource.CLOSED || finished()) return;
