@@ -66,19 +66,8 @@ public sealed class CommandWorkerTests : IDisposable
         await _client.WaitForAsync(run.RunId, r => r.Phases[0].Status == "running", "running");
         await WaitForFileAsync("parent.pid");
         await WaitForFileAsync("child.pid");
-        // Seen from the host: bwrap, the sandbox's init, the script and its SIGTERM-ignoring child (and their sleeps).
-        var tree = AgentProcesses.Of(run.RunId);
-        Assert.True(tree.Count >= 3, $"agent processes: {string.Join(' ', tree)}");
-
-        var clock = Stopwatch.StartNew();
-        var cancelled = await _client.CancelAsync(run.RunId, "stop");
-        while (tree.Any(AgentProcesses.IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            await Task.Delay(20);
-        }
-        Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
-        Assert.Empty(AgentProcesses.Of(run.RunId));
-        Assert.Equal("cancelled", cancelled.Status);
+        // Its tree: bwrap, the sandbox's init, the script and its SIGTERM-ignoring child (and their sleeps).
+        await AgentProcesses.CancelKillsTheTreeWithinTwoSecondsAsync(_client, run.RunId);
     }
 
     [Fact]

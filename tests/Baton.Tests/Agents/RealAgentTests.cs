@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Diagnostics;
 using Baton.Agents;
 using Baton.Client;
 using Baton.Tests.Support;
@@ -169,19 +168,7 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         _model.Play(ModelTurn.Pause(TimeSpan.FromMinutes(2)));
         var run = await StartAsync(worker);
         await _model.NextRequestAsync(TimeSpan.FromSeconds(30));
-        // Seen from the host: bwrap, the sandbox's init, the program and whatever it started.
-        var tree = AgentProcesses.Of(run.RunId);
-        Assert.True(tree.Count >= 3, $"agent processes: {string.Join(' ', tree)}");
-
-        var clock = Stopwatch.StartNew();
-        var cancelled = await _client.CancelAsync(run.RunId, "stop");
-        while (tree.Any(AgentProcesses.IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            await Task.Delay(20);
-        }
-        Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
-        Assert.Empty(AgentProcesses.Of(run.RunId));
-        Assert.Equal("cancelled", cancelled.Status);
+        await AgentProcesses.CancelKillsTheTreeWithinTwoSecondsAsync(_client, run.RunId);
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Baton.Client;
+
 namespace Baton.Tests.Support;
 
 /// <summary>
@@ -7,6 +10,26 @@ namespace Baton.Tests.Support;
 /// </summary>
 public static class AgentProcesses
 {
+    /// <summary>
+    /// Cancels the run whose agent is running and checks that its whole process tree, seen from the host (bwrap, the
+    /// sandbox's init, the program and whatever it started), is gone within 2 s of the request.
+    /// </summary>
+    public static async Task CancelKillsTheTreeWithinTwoSecondsAsync(BatonClient client, string runId)
+    {
+        var tree = Of(runId);
+        Assert.True(tree.Count >= 3, $"agent processes: {string.Join(' ', tree)}");
+
+        var clock = Stopwatch.StartNew();
+        var cancelled = await client.CancelAsync(runId, "stop");
+        while (tree.Any(IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await Task.Delay(20);
+        }
+        Assert.DoesNotContain(tree, IsAlive);
+        Assert.Empty(Of(runId));
+        Assert.Equal("cancelled", cancelled.Status);
+    }
+
     public static IReadOnlyList<int> Of(string ownerId)
     {
         var found = new List<int>();
