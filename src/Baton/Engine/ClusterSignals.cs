@@ -168,7 +168,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
                     await listen.ExecuteNonQueryAsync(ct);
                 }
                 // Whatever was announced while this node was not listening: look now.
-                signals.Jobs.WakeHere(int.MaxValue);
+                signals.Jobs.LookAgain();
                 signals.Events.FireHere();
                 while (!ct.IsCancellationRequested)
                 {

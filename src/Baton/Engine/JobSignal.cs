@@ -35,8 +35,16 @@ public sealed class JobSignal
     public void WakeHere(int jobs)
     {
         WakeWorkers(jobs);
-        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        LookAgain();
     }
+
+    /// <summary>
+    /// Asks the node's pacemaker to look for claimable jobs and wake as many workers, waking none itself: for when this
+    /// node may have missed signals (it was not listening to the other nodes), where waking every worker would send
+    /// all of them to claim for what may be nothing.
+    /// </summary>
+    public void LookAgain() =>
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Wakes up to <paramref name="jobs"/> idle workers of this node: the pacemaker's wake, for jobs that came due by time.</summary>
     public void WakeWorkers(int jobs)
