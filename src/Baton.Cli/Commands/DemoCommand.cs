@@ -124,7 +124,8 @@ public sealed class DemoCommand : BatonCommand
     /// <summary>The same address on port 0 (a free port the system picks); null for several addresses or a non-URL.</summary>
     private static Uri? FreePortOf(string? urls) =>
         urls is not null && !urls.Contains(';', StringComparison.Ordinal) && Uri.TryCreate(urls, UriKind.Absolute, out var uri)
-            ? new UriBuilder(uri) { Port = 0 }.Uri
+            // Kestrel takes port 0 on an address only, not on "localhost".
+            ? new UriBuilder(uri) { Host = uri.IsLoopback && uri.HostNameType == UriHostNameType.Dns ? "127.0.0.1" : uri.Host, Port = 0 }.Uri
             : null;
 
     /// <summary>Prints the run as it goes, and approves the design gate as a reviewer would.</summary>

@@ -8,8 +8,17 @@ public sealed record AgentUsage(long TokensIn, long TokensOut, decimal CostUsd, 
 {
     public static readonly AgentUsage None = new(0, 0, 0m, 0);
 
+    /// <summary>
+    /// The most an execution's usage may claim. An agent's output is not to be trusted: beyond these a number is a bug
+    /// or a lie, and would overflow a sum or PostgreSQL's numeric(20,10), failing the finish instead of the agent.
+    /// </summary>
+    public const long MaxTokens = 1_000_000_000_000;
+    public const decimal MaxCostUsd = 1_000_000m;
+    public const int MaxToolCalls = 1_000_000;
+
     public AgentUsage Add(AgentUsage other) =>
-        new(TokensIn + other.TokensIn, TokensOut + other.TokensOut, CostUsd + other.CostUsd, ToolCalls + other.ToolCalls, CostUnknown || other.CostUnknown);
+        new(Math.Min(TokensIn + other.TokensIn, MaxTokens), Math.Min(TokensOut + other.TokensOut, MaxTokens),
+            Math.Min(CostUsd + other.CostUsd, MaxCostUsd), Math.Min(ToolCalls + other.ToolCalls, MaxToolCalls), CostUnknown || other.CostUnknown);
 }
 
 /// <summary>What an agent is asked to do: a rendered prompt, a place to work, artifacts to produce.</summary>

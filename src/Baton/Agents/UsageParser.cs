@@ -51,10 +51,10 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
             {
                 var usage = root.TryGetProperty("usage", out var u) ? u : default;
                 Usage = new AgentUsage(
-                    Long(usage, "input_tokens") + Long(usage, "cache_creation_input_tokens") + Long(usage, "cache_read_input_tokens"),
+                    Math.Min(Long(usage, "input_tokens") + Long(usage, "cache_creation_input_tokens") + Long(usage, "cache_read_input_tokens"), AgentUsage.MaxTokens),
                     Long(usage, "output_tokens"),
                     Decimal(root, "total_cost_usd"),
-                    (int)Long(root, "num_turns"));
+                    Count(root, "num_turns"));
                 Summary = root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.String ? result.GetString() : Summary;
                 // An API error still ends in a result (its subtype may even say success): is_error and the text say what went wrong.
                 if (root.TryGetProperty("is_error", out var isError) && isError.ValueKind == JsonValueKind.True)
@@ -62,13 +62,14 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
                     Error = Summary ?? "the result says is_error";
                 }
             }
-            else if (_mode is Auto or Codex && root.TryGetProperty("type", out var codexType) && codexType.ValueKind == JsonValueKind.String)
+            else if (_mode is Auto or Codex && root.TryGetProperty("type", out var codexType) && codexType.ValueKind == JsonValueKind.String
+                && codexType.GetString() is "turn.completed" or "item.completed" or "turn.failed" or "error")
             {
                 ObserveCodex(codexType.GetString(), root);
             }
             else if (_mode is Auto or Generic && root.TryGetProperty("baton_usage", out var generic) && generic.ValueKind == JsonValueKind.Object)
             {
-                Usage = Usage.Add(new AgentUsage(Long(generic, "tokens_in"), Long(generic, "tokens_out"), Decimal(generic, "cost_usd"), (int)Long(generic, "tool_calls")));
+                Usage = Usage.Add(new AgentUsage(Long(generic, "tokens_in"), Long(generic, "tokens_out"), Decimal(generic, "cost_usd"), Count(generic, "tool_calls")));
                 Summary = generic.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : Summary;
             }
         }
@@ -88,7 +89,7 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
                 var output = Long(usage, "output_tokens");
                 // Without the worker's prices the cost is unknown, not zero.
                 var cost = prices?.Cost(input - cached, cached, output);
-                Usage = Usage.Add(new AgentUsage(input, output, Math.Round(cost ?? 0m, 10), 0, cost is null));
+                Usage = Usage.Add(new AgentUsage(input, output, Math.Round(Math.Min(cost ?? 0m, AgentUsage.MaxCostUsd), 10), 0, cost is null));
                 break;
             case "item.completed" when root.TryGetProperty("item", out var item) && item.ValueKind == JsonValueKind.Object:
                 var itemType = item.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
@@ -110,8 +111,12 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
         }
     }
 
+    /// <summary>A token count, 0 when absent or negative, at most <see cref="AgentUsage.MaxTokens"/>.</summary>
     private static long Long(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0 ? n : 0;
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0
+            ? Math.Min(n, AgentUsage.MaxTokens) : 0;
+
+    private static int Count(JsonElement element, string name) => (int)Math.Min(Long(element, name), AgentUsage.MaxToolCalls);
 
     /// <summary>
     /// A cost to the 1e-10 dollar Baton keeps (numeric(20,10)): Claude Code prices in JavaScript doubles
@@ -119,7 +124,7 @@ public sealed class UsageParser(string? mode, TokenPrices? prices = null)
     /// </summary>
     private static decimal Decimal(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out var d) && d >= 0
-            ? Math.Round(d, 10, MidpointRounding.ToEven) : 0m;
+            ? Math.Round(Math.Min(d, AgentUsage.MaxCostUsd), 10, MidpointRounding.ToEven) : 0m;
 }
 
 /// <summary>A worker's prices, US dollars per million tokens; cached input costs the input price unless it has its own.</summary>

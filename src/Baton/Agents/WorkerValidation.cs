@@ -73,13 +73,19 @@ public static partial class WorkerValidation
             {
                 Error("pass_env", $"pass_env maps to the NAME of a variable on the Baton server; '{Shorten(source)}' is not a name");
             }
+            foreach (var (field, source) in (body.PassEnv ?? new Dictionary<string, string>()).Values.Select(v => ("pass_env", v))
+                .Concat((body.SecretEnv ?? new Dictionary<string, string>()).Values.Select(v => ("secret_env", v)))
+                .Concat(new[] { ("codex.base_url_env", body.Codex?.BaseUrlEnv), ("codex.api_key_env", body.Codex?.ApiKeyEnv) }
+                    .Where(p => p.Item2 is not null).Select(p => (p.Item1, p.Item2!))))
+            {
+                if (ServerSecrets.Contains(source))
+                {
+                    Error(field, $"{field} cannot hand an agent the server's own {source}: it holds Baton's own secret (its database password, its admin key, a client's key)");
+                }
+            }
             if (body.Codex is { } codex)
             {
                 ValidateCodex(codex, Error);
-            }
-            if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000 || body.CachedInputPricePerMtok is < 0 or > 10_000)
-            {
-                Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
             }
             foreach (var source in (body.SecretEnv ?? new Dictionary<string, string>()).Values)
             {
@@ -103,14 +109,14 @@ public static partial class WorkerValidation
             {
                 Error("api_key_env", "api_key_env is the NAME of the variable that holds the key on the Baton server, not the key");
             }
-            if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000)
-            {
-                Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
-            }
             if (body.MaxTokens is < 1 or > 1_000_000)
             {
                 Error("max_tokens", "max_tokens must be from 1 to 1000000");
             }
+        }
+        if (body.InputPricePerMtok is < 0 or > 10_000 || body.OutputPricePerMtok is < 0 or > 10_000 || body.CachedInputPricePerMtok is < 0 or > 10_000)
+        {
+            Error("input_price_per_mtok", "prices are US dollars per million tokens, from 0 to 10000");
         }
         if (errors.Count > 0)
         {
@@ -186,4 +192,7 @@ public static partial class WorkerValidation
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
     private static partial Regex EnvNamePattern();
+
+    /// <summary>The server's settings that hold its own secrets, which no worker may pass on to an agent.</summary>
+    private static readonly HashSet<string> ServerSecrets = new(StringComparer.Ordinal) { "BATON_DATABASE", "BATON_ADMIN_TOKEN", "BATON_TOKEN" };
 }

@@ -16,8 +16,9 @@ public sealed class EngineOptions
 }
 
 /// <summary>
-/// The node's workers: each claims a due job, runs it, and claims again at once; with nothing due it sleeps
-/// until a signal, the next due time, or a slow poll — so an idle node uses no CPU and a new job starts at once.
+/// The node's workers: each claims a due job, runs it, and claims again at once; with nothing to claim it sleeps
+/// until woken by a signal or by the node's pacemaker (a job due by time): an idle node uses no CPU and a new job
+/// starts at once.
 /// </summary>
 public sealed class EngineHost(
     JobQueue queue,
@@ -209,9 +210,13 @@ public sealed class EngineHost(
                     break;
                 case JobRequest.ExpireGate:
                     var decision = await db.WriteAsync(async (c, tx) =>
-                        await JobQueue.EndAsync(c, tx, job)
-                            ? (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value))).Decision
-                            : null, ct);
+                    {
+                        // The run's jobs before anything else, the order every writer takes them in.
+                        await JobQueue.LockOfRunAsync(c, tx, job.RunId);
+                        return await JobQueue.EndAsync(c, tx, job)
+                            ? (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value), jobsLocked: true)).Decision
+                            : null;
+                    }, ct);
                     if (decision is not null)
                     {
                         transitions.AfterCommit(decision);

@@ -89,6 +89,10 @@ public static class ExecutionStore
     public static Task<ExecutionRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string id) =>
         c.QuerySingleOrDefaultAsync<ExecutionRow>("SELECT * FROM executions WHERE id = @id", new { id }, tx);
 
+    /// <summary>A standalone execution's status (null: no such standalone execution): what its stream checks on every batch.</summary>
+    public static Task<string?> StandaloneStatusAsync(IDbConnection c, IDbTransaction? tx, string id) =>
+        c.QuerySingleOrDefaultAsync<string?>("SELECT status FROM executions WHERE id = @id AND run_id IS NULL", new { id }, tx);
+
     /// <summary>An execution with the title of its work item, for its page.</summary>
     public static Task<ExecutionRow?> FindWithWorkItemAsync(IDbConnection c, IDbTransaction? tx, string id) =>
         c.QuerySingleOrDefaultAsync<ExecutionRow>(

@@ -2,7 +2,7 @@ namespace Baton.Engine;
 
 /// <summary>
 /// "There is a job to claim": wakes one idle worker per job instead of every worker (each woken worker runs a claim,
-/// which is a write). Carries no data, so losing a wake costs at most a worker's idle poll: the database is the truth.
+/// which is a write). Carries no data, so losing a wake costs at most the pacemaker's slow poll: the database is the truth.
 /// </summary>
 /// <remarks>
 /// A worker takes a <see cref="Ticket"/> before it looks for a job, so a job that comes after the look still finds

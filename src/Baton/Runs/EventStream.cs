@@ -49,11 +49,12 @@ public static class EventStream
     /// </summary>
     public static async Task<IResult> ForExecutionAsync(string id, HttpContext http, Database db, EventFeed feed, TimeProvider time, Style? style = null)
     {
-        if (await db.ReadAsync(c => Engine.ExecutionStore.FindAsync(c, null, id)) is not { RunId: null })
+        if (await db.ReadAsync(c => Engine.ExecutionStore.StandaloneStatusAsync(c, null, id)) is null)
         {
             return Problems.NotFound("standalone execution", id);
         }
-        return Start(http, id, async c => await Engine.ExecutionStore.FindAsync(c, null, id) is not { IsActive: true }, db, feed, time, style ?? Style.Api);
+        return Start(http, id, async c => await Engine.ExecutionStore.StandaloneStatusAsync(c, null, id) is not (Engine.ExecutionStatus.Pending or Engine.ExecutionStatus.Running),
+            db, feed, time, style ?? Style.Api);
     }
 
     private static Func<System.Data.Common.DbConnection, Task<bool>> RunFinishedForGood(string runId) =>

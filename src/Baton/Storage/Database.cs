@@ -47,15 +47,18 @@ public abstract class Database : IAsyncDisposable, IDisposable
                 await using var connection = await OpenReaderAsync(ct);
                 return await read(connection);
             }
-            catch (Exception ex) when (attempt == 1 && IsStalePlan(ex))
+            catch (Exception ex) when (attempt == 1 && ForgotStalePlans(ex))
             {
                 // Prepared anew on the second try: see the override.
             }
         }
     }
 
-    /// <summary>Whether <paramref name="ex"/> says only that a statement prepared earlier must be prepared again.</summary>
-    protected virtual bool IsStalePlan(Exception ex) => false;
+    /// <summary>
+    /// Whether <paramref name="ex"/> says only that statements prepared earlier must be prepared again; if so, they
+    /// are forgotten on every connection, so the next try cannot meet another stale one.
+    /// </summary>
+    protected virtual bool ForgotStalePlans(Exception ex) => false;
 
     /// <summary>
     /// Runs <paramref name="write"/> atomically and durably: the task completes after the COMMIT that holds it

@@ -25,18 +25,20 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Contains("NotImplementedError", File.ReadAllText(Path.Combine(repository, "textutil.py")), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task The_demo_beside_a_running_baton_up_listens_on_a_free_port_and_says_so()
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("localhost")] // Kestrel takes port 0 on an address only
+    public async Task The_demo_beside_a_running_baton_up_listens_on_a_free_port_and_says_so(string host)
     {
         var folder = Directory.CreateDirectory(Path.Combine(_dir.Path, "up")).FullName;
         await using var up = await BatonServer.StartAsync("up", folder);
         var demo = Path.Combine(_dir.Path, "demo");
+        var port = new Uri(up.Url).Port;
 
-        var result = await BatonProcess.RunAsync(_dir.Path, null, "demo", "--dir", demo, "--urls", up.Url, "--exit");
+        var result = await BatonProcess.RunAsync(_dir.Path, null, "demo", "--dir", demo, "--urls", $"http://{host}:{port}", "--exit");
 
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
-        var port = new Uri(up.Url).Port;
-        var moved = System.Text.RegularExpressions.Regex.Match(result.Stdout, $@"127\.0\.0\.1:{port} is in use \(is `baton up` running there\?\); the demo listens on (http://127\.0\.0\.1:(\d+)) instead");
+        var moved = System.Text.RegularExpressions.Regex.Match(result.Stdout, $@"{System.Text.RegularExpressions.Regex.Escape(host)}:{port} is in use \(is `baton up` running there\?\); the demo listens on (http://127\.0\.0\.1:(\d+)) instead");
         Assert.True(moved.Success, result.Stdout);
         Assert.NotEqual(port.ToString(System.Globalization.CultureInfo.InvariantCulture), moved.Groups[2].Value);
         Assert.Contains($"Baton is up at {moved.Groups[1].Value};", result.Stdout, StringComparison.Ordinal);

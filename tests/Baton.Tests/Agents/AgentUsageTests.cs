@@ -30,6 +30,31 @@ public sealed class AgentUsageTests
     }
 
     [Theory]
+    [InlineData(UsageParser.Claude, "{\"type\":\"result\",\"usage\":{\"input_tokens\":99999999999999999,\"output_tokens\":9223372036854775807},\"total_cost_usd\":1e30,\"num_turns\":9999999999999}")]
+    [InlineData(UsageParser.Codex, "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":9223372036854775807,\"output_tokens\":9223372036854775807}}")]
+    [InlineData(UsageParser.Auto, "{\"baton_usage\":{\"tokens_in\":9223372036854775807,\"tokens_out\":1,\"cost_usd\":79228162514264337593543950335,\"tool_calls\":9999999999}}")]
+    public void Usage_an_agent_claims_beyond_reason_is_capped_not_an_overflow(string mode, string line)
+    {
+        var parser = new UsageParser(mode, new TokenPrices(1000m, 1000m, 1000m));
+        for (var i = 0; i < 3; i++)
+        {
+            parser.Observe(line);
+        }
+        Assert.InRange(parser.Usage.TokensIn, 0, AgentUsage.MaxTokens);
+        Assert.InRange(parser.Usage.TokensOut, 0, AgentUsage.MaxTokens);
+        Assert.InRange(parser.Usage.CostUsd, 0m, AgentUsage.MaxCostUsd);
+        Assert.InRange(parser.Usage.ToolCalls, 0, AgentUsage.MaxToolCalls);
+    }
+
+    [Fact]
+    public void A_generic_usage_line_with_a_type_of_its_own_still_counts()
+    {
+        var parser = new UsageParser(UsageParser.Auto);
+        parser.Observe("{\"type\":\"progress\",\"baton_usage\":{\"tokens_in\":10,\"tokens_out\":5,\"cost_usd\":0.01,\"tool_calls\":1}}");
+        Assert.Equal(new AgentUsage(10, 5, 0.01m, 1), parser.Usage);
+    }
+
+    [Theory]
     [InlineData(null, null, null)]
     [InlineData(1.25, null, null)]
     [InlineData(null, null, 10.0)]

@@ -44,13 +44,18 @@ public sealed class PreparedStatementTests : IDisposable
         const string Write = "UPDATE stale_plan SET v = v + 1 WHERE id = @id RETURNING v";
         for (var i = 0; i < 10; i++)
         {
-            await db.ReadAsync(c => c.QuerySingleAsync<long>(Read, new { id = 1 }));
+            // Two connections at once, so the pool holds two that prepared the read: a retry must not meet the other.
+            await db.ReadAsync(async first =>
+            {
+                await first.QuerySingleAsync<long>(Read, new { id = 1 });
+                return await db.ReadAsync(second => second.QuerySingleAsync<long>(Read, new { id = 1 }));
+            });
             await db.WriteAsync((c, tx) => c.QuerySingleAsync<long>(Write, new { id = 1 }, tx));
         }
-        // Both prepared, on the one connection the pool lends each time.
+        // Prepared (the read at least: the write may have had the other connection).
         var prepared = await db.ReadAsync(c => c.QuerySingleAsync<long>(
             "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%stale_plan%'"));
-        Assert.Equal(2, prepared);
+        Assert.InRange(prepared, 1, 2);
 
         // Another node's migration, on a connection of its own.
         await using (var other = new NpgsqlConnection(_connectionString))
@@ -58,7 +63,10 @@ public sealed class PreparedStatementTests : IDisposable
             await other.ExecuteAsync("ALTER TABLE stale_plan ALTER COLUMN v TYPE bigint");
         }
 
-        Assert.Equal(10, await db.ReadAsync(c => c.QuerySingleAsync<long>(Read, new { id = 1 })));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(10, await db.ReadAsync(c => c.QuerySingleAsync<long>(Read, new { id = 1 })));
+        }
         Assert.Equal(11, await db.WriteAsync((c, tx) => c.QuerySingleAsync<long>(Write, new { id = 1 }, tx)));
     }
 
