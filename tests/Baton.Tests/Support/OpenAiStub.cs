@@ -3,12 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Tests.Support;
 
@@ -52,14 +47,9 @@ public sealed class OpenAiStub : IAsyncDisposable
 
     public static async Task<OpenAiStub> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var stub = new OpenAiStub(builder.Build());
+        var stub = new OpenAiStub(LoopbackApp.Build());
         await stub._app.StartAsync();
-        var address = stub._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
-            .Addresses.Single();
-        stub.BaseUrl = address.TrimEnd('/') + "/v1";
+        stub.BaseUrl = LoopbackApp.AddressOf(stub._app) + "/v1";
         return stub;
     }
 

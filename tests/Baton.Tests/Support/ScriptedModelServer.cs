@@ -3,12 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Tests.Support;
 
@@ -53,12 +48,9 @@ public sealed class ScriptedModelServer : IAsyncDisposable
 
     public static async Task<ScriptedModelServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var server = new ScriptedModelServer(builder.Build());
+        var server = new ScriptedModelServer(LoopbackApp.Build());
         await server._app.StartAsync();
-        server.Address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().TrimEnd('/');
+        server.Address = LoopbackApp.AddressOf(server._app);
         return server;
     }
 
