@@ -1,6 +1,4 @@
-using System.Security.Claims;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using Baton.Agents;
 using Baton.Auth;
 using Baton.Client;
@@ -83,31 +81,7 @@ public static class BatonHost
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<BatonOptions>((kestrel, o) => kestrel.Limits.MaxRequestBodySize = o.MaxRequestBytes);
 
-        services.AddRateLimiter(limiter =>
-        {
-            // Per API key (per address for anonymous calls), so one noisy script cannot starve everyone else.
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var perSecond = context.RequestServices.GetRequiredService<BatonOptions>().RateLimit;
-                var who = context.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous";
-                return perSecond == 0
-                    ? RateLimitPartition.GetNoLimiter(who)
-                    : RateLimitPartition.GetTokenBucketLimiter(who, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = perSecond * 2,
-                        TokensPerPeriod = perSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    });
-            });
-            limiter.OnRejected = (rejected, ct) =>
-            {
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-                rejected.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return new ValueTask(Problems.WriteAsync(rejected.HttpContext, 429, "Too many requests", $"rate limit reached; try again in {retryAfter} s"));
-            };
-        });
+        services.AddSingleton<RequestRateLimit>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -148,7 +122,19 @@ public static class BatonHost
                 TimeProvider.System.GetElapsedTime(started).TotalSeconds);
         });
         app.UseAuthentication();
-        app.UseRateLimiter();
+        var rateLimit = app.Services.GetRequiredService<RequestRateLimit>();
+        app.Use(async (context, next) =>
+        {
+            // Per API key (per address for anonymous calls), so one noisy script cannot starve everyone else.
+            if (!rateLimit.TryTake(context, out var wait))
+            {
+                var retryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Problems.WriteAsync(context, 429, "Too many requests", $"rate limit reached; try again in {retryAfter} s");
+                return;
+            }
+            await next(context);
+        });
         app.UseAuthorization();
 
         app.MapOpsApi();
