@@ -24,6 +24,7 @@ public sealed class EngineHost(
     JobQueue queue,
     PhaseExecutor phases,
     StandaloneExecutor standalone,
+    Webhooks.WebhookSender webhooks,
     RunTransitions transitions,
     Database db,
     EngineSignals signals,
@@ -214,6 +215,9 @@ public sealed class EngineHost(
                     {
                         transitions.AfterCommit(decision);
                     }
+                    break;
+                case JobRequest.DeliverWebhook:
+                    await webhooks.DeliverAsync(job, ct);
                     break;
                 default:
                     logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", job.Kind, job.Id);

@@ -248,6 +248,18 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
             $"INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at, pinned_node) VALUES (@kind, @executionId, @executionId, @worker, @now, @now, {PinOf("@executionId")})",
             new { kind = JobRequest.RunExecution, executionId, worker, now }, tx);
 
+    /// <summary>A webhook delivery's job, due now; the delivery's id stands in the run's place (ADR 35).</summary>
+    public static Task EnqueueDeliveryAsync(IDbConnection c, IDbTransaction tx, string deliveryId, long now) =>
+        c.ExecuteAsync(
+            "INSERT INTO jobs(kind, run_id, run_at, created_at) VALUES (@kind, @deliveryId, @now, @now)",
+            new { kind = JobRequest.DeliverWebhook, deliveryId, now }, tx);
+
+    /// <summary>Drops the jobs of a webhook's deliveries (the webhook is being deleted).</summary>
+    public static Task DeleteOfWebhookAsync(IDbConnection c, IDbTransaction tx, string webhookId) =>
+        c.ExecuteAsync(
+            "DELETE FROM jobs WHERE kind = @kind AND run_id IN (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = @webhookId)",
+            new { kind = JobRequest.DeliverWebhook, webhookId }, tx);
+
     /// <summary>Drops a run's jobs (it ended, or was sent elsewhere): a worker holding one finds its fence gone.</summary>
     public static Task DeleteOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
         c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);

@@ -7,6 +7,7 @@ using Baton.Engine;
 using Baton.Ops;
 using Baton.Profiles;
 using Baton.Runs;
+using Baton.Webhooks;
 using Baton.Storage;
 using Baton.Workspaces;
 using Microsoft.AspNetCore.Authentication;
@@ -50,6 +51,9 @@ public static class BatonHost
         services.AddSingleton<OpenStreams>();
         services.AddSingleton<EventFeed>();
         services.AddSingleton<EventSequencer>();
+        services.AddSingleton<Webhooks.WebhookSender>();
+        services.AddHttpClient(Webhooks.WebhookSender.HttpClientName, c => c.Timeout = Webhooks.WebhookSender.Timeout)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
@@ -66,6 +70,7 @@ public static class BatonHost
         services.AddHostedService<WorkspaceJanitor>();
         // After the start-up initializer: the feed reads the events table, which the migrations create.
         services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());
+        services.AddHostedService<Webhooks.WebhookWaker>();
 
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -151,6 +156,7 @@ public static class BatonHost
         app.MapWorkersApi();
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();
+        app.MapWebhooksApi();
         app.MapDashboard();
         return app;
     }
