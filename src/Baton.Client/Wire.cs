@@ -179,3 +179,10 @@ public sealed record WebhookDeliveryInfo(
     string DeliveryId, string Event, string RunId, string Status, int Attempts, int? LastStatusCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset? DeliveredAt);
 
 public sealed record WebhookDeliveryList(IReadOnlyList<WebhookDeliveryInfo> Deliveries);
+
+/// <summary>One write request as the audit log recorded it: who (key and name), what (method, route, path, run), when, from where, and its status.</summary>
+public sealed record AuditEntry(
+    long Id, DateTimeOffset At, string? KeyId, string Actor, string Method, string Route, string Path, string? RunId, int Status, string? Address);
+
+/// <summary>A page of the audit log, newest first; <c>next_before</c> asks for the page after it (null: none).</summary>
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, long? NextBefore);

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Baton.Agents;
+using Baton.Audit;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Dashboard;
@@ -107,6 +108,8 @@ public static class BatonHost
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
         // First, so that everything after sees the scheme and address the browser used (when a trusted proxy says so).
         app.UseForwardedHeaders();
+        // First after the address is known: every write is recorded with the answer it got, refusals included.
+        app.UseMiddleware<AuditLog>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(async (context, next) =>
@@ -157,6 +160,7 @@ public static class BatonHost
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();
         app.MapWebhooksApi();
+        app.MapAuditApi();
         app.MapDashboard();
         return app;
     }
