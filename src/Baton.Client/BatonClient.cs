@@ -154,6 +154,10 @@ public sealed partial class BatonClient(HttpClient http)
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
+    /// <summary>Retention now (admin): deletes the events, logs and artifacts of finished runs older than <paramref name="olderThan"/> (<c>30d</c>).</summary>
+    public Task<GcResult> GcAsync(string olderThan, CancellationToken ct = default) =>
+        SendAsync<GcResult>(() => Post("api/gc", new GcRequest(olderThan)), idempotent: true, ct);
+
     /// <summary>A page of the audit log (admin), newest first, filtered by key, action (<c>METHOD route</c>) or run.</summary>
     public Task<AuditPage> ListAuditAsync(string? keyId = null, string? action = null, string? runId = null, long? before = null, int limit = 50, CancellationToken ct = default)
     {

@@ -186,3 +186,13 @@ public sealed record AuditEntry(
 
 /// <summary>A page of the audit log, newest first; <c>next_before</c> asks for the page after it (null: none).</summary>
 public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, long? NextBefore);
+
+/// <summary>A garbage collection to run now (admin): finished runs older than <c>older_than</c> (a duration: <c>30d</c>).</summary>
+public sealed record GcRequest(string? OlderThan);
+
+/// <summary>What retention or a gc freed: runs retained, events (log lines included), artifacts and blobs deleted, bytes.</summary>
+public sealed record GcResult(long Runs, long EventsDeleted, long ArtifactsDeleted, long BlobsDeleted, long BytesFreed)
+{
+    public GcResult Add(GcResult other) =>
+        new(Runs + other.Runs, EventsDeleted + other.EventsDeleted, ArtifactsDeleted + other.ArtifactsDeleted, BlobsDeleted + other.BlobsDeleted, BytesFreed + other.BytesFreed);
+}

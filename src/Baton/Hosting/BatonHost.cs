@@ -7,6 +7,7 @@ using Baton.Dashboard;
 using Baton.Engine;
 using Baton.Ops;
 using Baton.Profiles;
+using Baton.Retention;
 using Baton.Runs;
 using Baton.Webhooks;
 using Baton.Storage;
@@ -52,6 +53,8 @@ public static class BatonHost
         services.AddSingleton<OpenStreams>();
         services.AddSingleton<EventFeed>();
         services.AddSingleton<EventSequencer>();
+        services.AddSingleton<Retention.RunRetention>();
+        services.AddHostedService<Retention.RetentionJanitor>();
         services.AddSingleton<Webhooks.WebhookSender>();
         services.AddHttpClient(Webhooks.WebhookSender.HttpClientName, c => c.Timeout = Webhooks.WebhookSender.Timeout)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
@@ -161,6 +164,7 @@ public static class BatonHost
         app.MapAgentRuntimeApi();
         app.MapWebhooksApi();
         app.MapAuditApi();
+        app.MapGcApi();
         app.MapDashboard();
         return app;
     }

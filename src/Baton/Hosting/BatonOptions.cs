@@ -55,6 +55,9 @@ public sealed class BatonOptions
     /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
     public int RateLimit { get; init; } = 100;
 
+    /// <summary>BATON_RETENTION: finished runs older than this lose their events, logs and artifacts (hourly); none when unset.</summary>
+    public TimeSpan? Retention { get; init; }
+
     /// <summary>BATON_PUBLIC_URL: the dashboard's address as people reach it, for links in webhook deliveries; none when unset.</summary>
     public string? PublicUrl { get; init; }
 
@@ -145,8 +148,18 @@ public sealed class BatonOptions
         {
             throw new InvalidOperationException($"BATON_PUBLIC_URL must be an absolute http or https URL, such as https://baton.example.com, not '{publicUrl}'");
         }
+        TimeSpan? retention = null;
+        if (config["BATON_RETENTION"] is { Length: > 0 } retentionText)
+        {
+            if (!Profiles.Durations.TryParse(retentionText, out var keep) || keep < TimeSpan.FromHours(1))
+            {
+                throw new InvalidOperationException($"BATON_RETENTION must be a duration from 1h to 365d, such as 90d, not '{retentionText}'");
+            }
+            retention = keep;
+        }
         return new BatonOptions
         {
+            Retention = retention,
             PublicUrl = publicUrl,
             RepoRoots = RepoRootsFrom(config["BATON_REPO_ROOTS"], dataDir, localAdminKey),
             SandboxEnabled = sandbox == "on",

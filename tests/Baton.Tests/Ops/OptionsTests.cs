@@ -64,6 +64,8 @@ public class OptionsTests
     [InlineData("BATON_WORKERS", "0", "BATON_WORKERS")]
     [InlineData("BATON_RATE_LIMIT", "-1", "BATON_RATE_LIMIT")]
     [InlineData("BATON_PUBLIC_URL", "baton.example.com", "BATON_PUBLIC_URL")]
+    [InlineData("BATON_RETENTION", "forever", "BATON_RETENTION")]
+    [InlineData("BATON_RETENTION", "5m", "BATON_RETENTION")]
     [InlineData("BATON_PUBLIC_URL", "ftp://baton.example.com", "BATON_PUBLIC_URL")]
     [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
     [InlineData("BATON_ROLE", "api", "PostgreSQL")]
