@@ -73,7 +73,9 @@ public sealed record RunDetail(
     // the node has been gone for two lease lengths. Null otherwise, and always on a single node (SQLite).
     string? WaitingForNode = null,
     // Some execution's cost is unknown (a worker without prices): CostUsd is only the known part (ADR 28).
-    bool CostUnknown = false);
+    bool CostUnknown = false,
+    // Its agents' requests to use a tool a phase lists in tool_approvals, oldest first (ADR 31).
+    IReadOnlyList<ToolApprovalInfo>? ToolApprovals = null);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 

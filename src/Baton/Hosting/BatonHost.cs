@@ -44,6 +44,8 @@ public static class BatonHost
         services.AddSingleton<ExecutionLifecycle>();
         services.AddSingleton<StandaloneExecutor>();
         services.AddSingleton<AgentWork>();
+        services.AddSingleton<ToolApprovals.AgentKeys>();
+        services.AddSingleton<ToolApprovals.AgentCallbacks>();
         services.AddSingleton<Agents.Sandbox>();
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
@@ -165,6 +167,7 @@ public static class BatonHost
         app.MapWorkersApi();
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();
+        ToolApprovals.ToolApprovalsApi.MapToolApprovalsApi(app);
         app.MapDashboard();
         return app;
     }

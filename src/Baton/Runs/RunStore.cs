@@ -252,7 +252,8 @@ public static partial class RunStore
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
-            run.Version, phases, steps, waitingForNode, run.CostUnknown);
+            run.Version, phases, steps, waitingForNode, run.CostUnknown,
+            (await ToolApprovals.ToolApprovalStore.OfRunAsync(c, tx, run.Id)).Select(a => a.ToInfo()).ToList());
     }
 
     public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
