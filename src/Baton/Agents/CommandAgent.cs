@@ -46,6 +46,7 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         if (request.Approvals is { } approvals)
         {
             rendered.InsertRange(1, await ApprovalArgumentsAsync(approvals, executionDirectory, ct));
+            await request.Log("info", $"tool_approvals: {string.Join(", ", approvals.Tools)} wait for a human (via {ApprovalTool})");
         }
 
         var env = ProcessRunner.BaseEnvironment();
@@ -164,10 +165,15 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
             // A human may take hours; the phase's and worker's timeouts bound the wait, not Claude Code's tool timeout.
             ["timeout"] = McpToolTimeoutMs,
         };
-        var file = Path.Combine(executionDirectory, "baton-mcp.json");
-        await File.WriteAllTextAsync(file, System.Text.Json.JsonSerializer.Serialize(
+        var mcp = Path.Combine(executionDirectory, "baton-mcp.json");
+        await File.WriteAllTextAsync(mcp, System.Text.Json.JsonSerializer.Serialize(
             new Dictionary<string, object> { ["mcpServers"] = new Dictionary<string, object> { ["baton"] = server } }), ct);
-        return ["--mcp-config", file, "--permission-prompt-tool", ApprovalTool];
+        // "ask" rules: the listed tools always ask, even where the permission mode would let them run unasked
+        // (acceptEdits lets `echo x > file` through Bash without a prompt).
+        var settings = Path.Combine(executionDirectory, "baton-settings.json");
+        await File.WriteAllTextAsync(settings, System.Text.Json.JsonSerializer.Serialize(
+            new Dictionary<string, object> { ["permissions"] = new Dictionary<string, object> { ["ask"] = approvals.Tools } }), ct);
+        return ["--mcp-config", mcp, "--settings", settings, "--permission-prompt-tool", ApprovalTool];
     }
 
     private const int McpToolTimeoutMs = 7 * 24 * 60 * 60 * 1000;
