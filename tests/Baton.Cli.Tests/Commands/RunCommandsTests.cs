@@ -129,6 +129,20 @@ public sealed class RunCommandsTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Tool_approval_needs_one_decision_and_names_what_it_did_not_find()
+    {
+        var run = await RunAtGateAsync();
+        foreach (var args in new[] { Array.Empty<string>(), ["--allow", "--deny"] })
+        {
+            var usage = (await Baton(["run", "tool-approval", run.RunId, "tap_x", .. args])).FailsWithOneLine(ExitCodes.Usage);
+            Assert.Contains("give exactly one of --allow or --deny", usage, StringComparison.Ordinal);
+        }
+        var line = (await Baton("run", "tool-approval", run.RunId, "tap_does_not_exist", "--deny", "-m", "no")).FailsWithOneLine(ExitCodes.NotFound);
+        Assert.Equal("error: Not found (404): no tool approval 'tap_does_not_exist'", line);
+        Assert.Empty((await shared.Admin.GetRunAsync(run.RunId)).ToolApprovals!);
+    }
+
+    [Fact]
     public async Task Show_json_is_the_run_detail_and_show_for_people_has_phases_and_next_steps()
     {
         var run = await RunAtGateAsync();
