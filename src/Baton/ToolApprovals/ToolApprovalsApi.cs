@@ -49,33 +49,43 @@ public static class ToolApprovalsApi
         {
             return Problems.Invalid("message", $"message is longer than {MaxMessageChars} characters");
         }
+        var outcome = await ApplyDecisionAsync(db, signals, time, id, approvalId, status, user.Actor(), body.Message);
+        return outcome.Problem is { } problem ? problem : TypedResults.Ok(outcome.Row!.ToInfo());
+    }
+
+    /// <summary>
+    /// Decides a pending request of run <paramref name="runId"/> (the API's and the dashboard's way): the row and its
+    /// event in one transaction, then the agent's wait is woken.
+    /// </summary>
+    public static async Task<(ToolApprovalRow? Row, ProblemHttpResult? Problem)> ApplyDecisionAsync(
+        Database db, EngineSignals signals, TimeProvider time, string runId, string approvalId, string status, string actor, string? message)
+    {
         var now = time.GetUtcNow();
         var outcome = await db.WriteAsync<(ToolApprovalRow? Row, ProblemHttpResult? Problem)>(async (c, tx) =>
         {
             var row = await ToolApprovalStore.FindAsync(c, tx, approvalId);
-            if (row is null || row.RunId != id)
+            if (row is null || row.RunId != runId)
             {
-                return (null, await RunStore.LoadAsync(c, tx, id) is null ? Problems.NotFound("run", id) : Problems.NotFound("tool approval", approvalId));
+                return (null, await RunStore.LoadAsync(c, tx, runId) is null ? Problems.NotFound("run", runId) : Problems.NotFound("tool approval", approvalId));
             }
-            if (!await ToolApprovalStore.DecideAsync(c, tx, row.Id, status, user.Actor(), body.Message, now.ToMs()))
+            if (!await ToolApprovalStore.DecideAsync(c, tx, row.Id, status, actor, message, now.ToMs()))
             {
                 return (null, Problems.Conflict($"tool approval '{approvalId}' is {row.Status} already", row.Status));
             }
-            await EventLog.AppendAsync(c, tx, row.RunId, new RunEvent("tool_approval.decided", row.Phase, row.Iteration, user.Actor(),
+            await EventLog.AppendAsync(c, tx, row.RunId, new RunEvent("tool_approval.decided", row.Phase, row.Iteration, actor,
                 new Dictionary<string, object?>
                 {
                     ["approval_id"] = row.Id, ["tool"] = row.Tool, ["execution_id"] = row.ExecutionId,
-                    ["decision"] = status, ["message"] = body.Message,
+                    ["decision"] = status, ["message"] = message,
                 }), now);
             return (await ToolApprovalStore.FindAsync(c, tx, row.Id), null);
         });
-        if (outcome.Problem is not null)
+        if (outcome.Problem is null)
         {
-            return outcome.Problem;
+            // Wakes the agent's wait (on every node: the events pulse is broadcast).
+            signals.EventsCommitted();
         }
-        // Wakes the agent's wait (on every node: the events pulse is broadcast).
-        signals.EventsCommitted();
-        return TypedResults.Ok(outcome.Row!.ToInfo());
+        return outcome;
     }
 
     public static async Task<Results<Ok<ToolApprovalInfo>, ValidationProblem, ProblemHttpResult>> RequestAsync(
