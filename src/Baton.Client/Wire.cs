@@ -29,7 +29,9 @@ public sealed record RunSummary(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     decimal CostUsd,
-    long TokensUsed);
+    long TokensUsed,
+    // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
+    bool CostUnknown = false);
 
 public sealed record RunList(IReadOnlyList<RunSummary> Runs, long Total, int Limit, int Offset);
 
@@ -93,7 +95,8 @@ public sealed record PhaseMetrics(
     long DurationMs,
     int ToolCalls,
     int TestsRun,
-    int TestsPassed);
+    int TestsPassed,
+    bool CostUnknown = false);
 
 public sealed record RunMetrics(
     string RunId,
@@ -109,7 +112,9 @@ public sealed record RunMetrics(
     int Iterations,
     int Approvals,
     int Rejections,
-    IReadOnlyList<PhaseMetrics> Phases);
+    IReadOnlyList<PhaseMetrics> Phases,
+    // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
+    bool CostUnknown = false);
 
 public sealed record LogLine(long Seq, DateTimeOffset Timestamp, string? Phase, int? Iteration, string Level, string Message);
 
