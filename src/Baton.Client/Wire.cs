@@ -29,7 +29,9 @@ public sealed record RunSummary(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     decimal CostUsd,
-    long TokensUsed);
+    long TokensUsed,
+    // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
+    bool CostUnknown = false);
 
 public sealed record RunList(IReadOnlyList<RunSummary> Runs, long Total, int Limit, int Offset);
 
@@ -73,7 +75,9 @@ public sealed record RunDetail(
     // the node has been gone for two lease lengths. Null otherwise, and always on a single node (SQLite).
     string? WaitingForNode = null,
     // Some execution's cost is unknown (a worker without prices): CostUsd is only the known part (ADR 28).
-    bool CostUnknown = false);
+    bool CostUnknown = false,
+    // Its agents' requests to use a tool a phase lists in tool_approvals, oldest first (ADR 31).
+    IReadOnlyList<ToolApprovalInfo>? ToolApprovals = null);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 
@@ -91,7 +95,8 @@ public sealed record PhaseMetrics(
     long DurationMs,
     int ToolCalls,
     int TestsRun,
-    int TestsPassed);
+    int TestsPassed,
+    bool CostUnknown = false);
 
 public sealed record RunMetrics(
     string RunId,
@@ -107,7 +112,9 @@ public sealed record RunMetrics(
     int Iterations,
     int Approvals,
     int Rejections,
-    IReadOnlyList<PhaseMetrics> Phases);
+    IReadOnlyList<PhaseMetrics> Phases,
+    // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
+    bool CostUnknown = false);
 
 public sealed record LogLine(long Seq, DateTimeOffset Timestamp, string? Phase, int? Iteration, string Level, string Message);
 

@@ -19,6 +19,12 @@ public sealed class McpCommand : ClientCommand
 {
     private readonly Option<bool> _verbose = new("--verbose") { Description = "Log what the MCP server does to standard error (it logs only warnings otherwise)" };
 
+    private readonly Option<string> _execution = new("--execution")
+    {
+        Description = "Serve only approve_tool, for the agent of this execution (Baton starts it so for a phase's tool_approvals, with the execution's key)",
+        HelpName = "execution-id",
+    };
+
     public McpCommand()
         : base("mcp", "Serve Baton's tools to AI assistants over MCP (stdio): list, show, create, approve, reject, cancel runs, read artifacts and logs.",
             "claude mcp add baton -- baton mcp",
@@ -26,6 +32,7 @@ public sealed class McpCommand : ClientCommand
             "BATON_URL=https://baton.example.com BATON_TOKEN=... baton mcp")
     {
         Options.Add(_verbose);
+        Options.Add(_execution);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, BatonClient client, CancellationToken cancellationToken)
@@ -35,7 +42,25 @@ public sealed class McpCommand : ClientCommand
         builder.Logging.SetMinimumLevel(parseResult.GetValue(_verbose) ? LogLevel.Information : LogLevel.Warning);
         builder.Services.AddSingleton(client);
         builder.Services.AddSingleton(ResolveConnection(parseResult));
-        builder.Services
+        if (parseResult.GetValue(_execution) is { Length: > 0 } execution)
+        {
+            builder.Services.AddSingleton(new AgentExecution(execution));
+            builder.Services
+                .AddMcpServer(options => options.ServerInfo = new Implementation { Name = "baton", Title = "Baton tool approvals", Version = Version })
+                .WithStdioServerTransport()
+                .WithTools<AgentTools>(ToolJson);
+        }
+        else
+        {
+            AddTools(builder.Services);
+        }
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return ExitCodes.Ok;
+    }
+
+    private static void AddTools(IServiceCollection services) =>
+        services
             .AddMcpServer(options =>
             {
                 options.ServerInfo = new Implementation { Name = "baton", Title = "Baton", Version = Version };
@@ -46,10 +71,6 @@ public sealed class McpCommand : ClientCommand
             })
             .WithStdioServerTransport()
             .WithTools<BatonTools>(ToolJson);
-        using var host = builder.Build();
-        await host.RunAsync(cancellationToken);
-        return ExitCodes.Ok;
-    }
 
     /// <summary>For the tools' input schemas: snake_case like the API (the SDK needs an explicit type resolver).</summary>
     private static readonly JsonSerializerOptions ToolJson = new(BatonJson.Options) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };

@@ -15,6 +15,7 @@ public sealed class RunCommand : GroupCommand
         Subcommands.Add(new RunWatchCommand());
         Subcommands.Add(new RunNextCommand());
         Subcommands.Add(new RunApproveCommand());
+        Subcommands.Add(new RunToolApprovalCommand());
         Subcommands.Add(new RunRejectCommand());
         Subcommands.Add(new RunCancelCommand());
         Subcommands.Add(new RunRetryCommand());

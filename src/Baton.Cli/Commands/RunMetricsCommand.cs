@@ -31,7 +31,7 @@ public sealed class RunMetricsCommand : ClientCommand
         static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
         terminal.Line($"Run:         {m.RunId}");
         terminal.Line($"Duration:    {RunView.Duration(m.DurationMs)}");
-        terminal.Line($"Cost:        {RunView.Money(m.CostUsd)}");
+        terminal.Line($"Cost:        {RunView.Money(m.CostUsd, m.CostUnknown)}");
         terminal.Line($"Tokens:      {N(m.TokensUsed)} ({N(m.TokensIn)} in, {N(m.TokensOut)} out)");
         terminal.Line($"Executions:  {N(m.Executions)}, {N(m.ToolCalls)} tool calls");
         terminal.Line($"Tests:       {N(m.TestsPassed)} of {N(m.TestsRun)} passed");
@@ -44,7 +44,7 @@ public sealed class RunMetricsCommand : ClientCommand
                 m.Phases.Select(p => new[]
                 {
                     p.Phase, N(p.Iterations), N(p.Executions), RunView.Duration(p.DurationMs), N(p.TokensIn), N(p.TokensOut),
-                    RunView.Money(p.CostUsd), N(p.ToolCalls), $"{N(p.TestsPassed)}/{N(p.TestsRun)}",
+                    RunView.Money(p.CostUsd, p.CostUnknown), N(p.ToolCalls), $"{N(p.TestsPassed)}/{N(p.TestsRun)}",
                 }));
         }
         return ExitCodes.Ok;

@@ -37,6 +37,9 @@ public sealed record AgentRequest(
 
     /// <summary>The workspace's git folders, shown to a sandboxed program so git works in the workspace.</summary>
     public WorktreeGitDirs? Git { get; init; }
+
+    /// <summary>Set when the phase lists tools in `tool_approvals`: the agent asks Baton before using them.</summary>
+    public ApprovalChannel? Approvals { get; init; }
 }
 
 public sealed record AgentOutcome(IReadOnlyList<ProducedArtifact> Artifacts, string? Summary, AgentUsage Usage);
@@ -52,3 +55,10 @@ public interface IAgent
 {
     Task<AgentOutcome> RunAsync(AgentRequest request, CancellationToken ct);
 }
+
+/// <summary>
+/// The tools whose use a human approves (a phase's `tool_approvals`, ADR 31), and how the agent asks: the MCP server
+/// command (`baton mcp --execution ID`) and what it connects with.
+/// </summary>
+public sealed record ApprovalChannel(
+    string Url, string Key, string ExecutionId, string Command, IReadOnlyList<string> Args, IReadOnlyList<string> Tools, string? DotnetRoot);

@@ -43,6 +43,11 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         // "{{workspace}}" keeps it as text.
         string Render(string template) => Placeholder().Replace(template, m => values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
         var rendered = argv.Select(Render).ToList();
+        if (request.Approvals is { } approvals)
+        {
+            rendered.InsertRange(1, await ApprovalArgumentsAsync(approvals, executionDirectory, ct));
+            await request.Log("info", $"tool_approvals: {string.Join(", ", approvals.Tools)} wait for a human (via {ApprovalTool})");
+        }
 
         var env = ProcessRunner.BaseEnvironment();
         foreach (var (name, value) in config.Env ?? new Dictionary<string, string>())
@@ -130,6 +135,48 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         }
         return new AgentOutcome(artifacts, usage.Summary ?? usage.LastLine, usage.Usage);
     }
+
+    /// <summary>The MCP tool Claude Code asks before using a tool that needs permission (ADR 31).</summary>
+    public const string ApprovalTool = "mcp__baton__approve_tool";
+
+    /// <summary>
+    /// Claude Code's options for tool approvals: its permission prompts go to `baton mcp`'s approve_tool, started from
+    /// an MCP config in the execution's folder (not the workspace: it holds the execution's key, which is not committed).
+    /// Only Claude Code asks a tool for permission; another program would run its tools unasked, so it is refused.
+    /// </summary>
+    private async Task<string[]> ApprovalArgumentsAsync(ApprovalChannel approvals, string executionDirectory, CancellationToken ct)
+    {
+        if (config.Usage != "claude")
+        {
+            throw new AgentFailedException(
+                $"the phase lists tool_approvals ({string.Join(", ", approvals.Tools)}), which only Claude Code workers (usage: claude) support: this worker would use them unasked");
+        }
+        var env = new Dictionary<string, string> { ["BATON_URL"] = approvals.Url, ["BATON_TOKEN"] = approvals.Key };
+        if (approvals.DotnetRoot is { } root)
+        {
+            env["DOTNET_ROOT"] = root;
+        }
+        var server = new Dictionary<string, object>
+        {
+            ["type"] = "stdio",
+            ["command"] = approvals.Command,
+            ["args"] = approvals.Args,
+            ["env"] = env,
+            // A human may take hours; the phase's and worker's timeouts bound the wait, not Claude Code's tool timeout.
+            ["timeout"] = McpToolTimeoutMs,
+        };
+        var mcp = Path.Combine(executionDirectory, "baton-mcp.json");
+        await File.WriteAllTextAsync(mcp, System.Text.Json.JsonSerializer.Serialize(
+            new Dictionary<string, object> { ["mcpServers"] = new Dictionary<string, object> { ["baton"] = server } }), ct);
+        // "ask" rules: the listed tools always ask, even where the permission mode would let them run unasked
+        // (acceptEdits lets `echo x > file` through Bash without a prompt).
+        var settings = Path.Combine(executionDirectory, "baton-settings.json");
+        await File.WriteAllTextAsync(settings, System.Text.Json.JsonSerializer.Serialize(
+            new Dictionary<string, object> { ["permissions"] = new Dictionary<string, object> { ["ask"] = approvals.Tools } }), ct);
+        return ["--mcp-config", mcp, "--settings", settings, "--permission-prompt-tool", ApprovalTool];
+    }
+
+    private const int McpToolTimeoutMs = 7 * 24 * 60 * 60 * 1000;
 
     /// <summary>How many of the last stderr lines a failure's message carries (at most <see cref="MaxErrorChars"/>).</summary>
     private const int StderrTailLines = 10;

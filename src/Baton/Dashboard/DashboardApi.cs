@@ -32,6 +32,7 @@ public static class DashboardApi
         pages.MapGet("/executions/{id}/events", (string id, HttpContext http, Database db, EventFeed feed, TimeProvider time) =>
             EventStream.ForExecutionAsync(id, http, db, feed, time, EventStream.Style.RunPage));
         RunDetailPages.Map(pages);
+        ToolApprovalPages.Map(pages);
         AgentPages.Map(pages);
         ProfilePages.Map(pages);
         KeyPages.Map(pages);

@@ -72,7 +72,7 @@ public sealed record RunListQuery(string? Status, string? Profile, string? Proje
 /// <summary>One row of the runs list, with the version its bulk checkbox posts.</summary>
 public sealed record RunListRow(
     string RunId, string Profile, string? ProjectName, string Status, string? WaitingFor, string? CurrentPhase, int Iteration,
-    decimal CostUsd, DateTimeOffset CreatedAt, long Version);
+    decimal CostUsd, DateTimeOffset CreatedAt, long Version, bool CostUnknown = false);
 
 /// <summary>
 /// A page of the runs list: its rows, how many match in all, the matches per status (whatever the status filter), and

@@ -77,6 +77,9 @@ public sealed class PhaseTotals
     public int ToolCalls { get; set; }
     public int TestsRun { get; set; }
     public int TestsPassed { get; set; }
+
+    /// <summary>Executions whose cost nobody knows (ADR 28): the phase's cost is then only the known part.</summary>
+    public int UnpricedExecutions { get; set; }
 }
 
 /// <summary>
@@ -141,7 +144,8 @@ public static class ExecutionStore
             SELECT phase, COUNT(DISTINCT iteration) AS iterations, COUNT(*) AS executions,
                    SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, SUM(cost_usd) AS cost_usd,
                    COALESCE(SUM(duration_ms), 0) AS duration_ms, SUM(tool_calls) AS tool_calls,
-                   COALESCE(SUM(tests_run), 0) AS tests_run, COALESCE(SUM(tests_passed), 0) AS tests_passed
+                   COALESCE(SUM(tests_run), 0) AS tests_run, COALESCE(SUM(tests_passed), 0) AS tests_passed,
+                   COUNT(CASE WHEN cost_unknown THEN 1 END) AS unpriced_executions
             FROM executions WHERE run_id = @runId GROUP BY phase
             """, new { runId }, tx)).ToList();
 

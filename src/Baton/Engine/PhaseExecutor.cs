@@ -25,6 +25,7 @@ public sealed class PhaseExecutor(
     EngineSignals signals,
     Ops.NodeMetrics metrics,
     NodeIdentity node,
+    ToolApprovals.AgentCallbacks callbacks,
     TimeProvider time)
 {
     /// <summary>A started phase execution.</summary>
@@ -167,6 +168,7 @@ public sealed class PhaseExecutor(
             {
                 OnProcessStarted = pid => work.RecordPidAsync(s.ExecutionId, pid),
                 Git = place.Git,
+                Approvals = callbacks.For(s.ExecutionId, s.Phase.ToolApprovals),
             };
             outcome = await work.AgentFor(s.Worker).RunAsync(request, ct);
         }

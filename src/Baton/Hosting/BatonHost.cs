@@ -9,6 +9,7 @@ using Baton.Ops;
 using Baton.Profiles;
 using Baton.Retention;
 using Baton.Runs;
+using Baton.ToolApprovals;
 using Baton.Webhooks;
 using Baton.Storage;
 using Baton.Workspaces;
@@ -45,6 +46,8 @@ public static class BatonHost
         services.AddSingleton<ExecutionLifecycle>();
         services.AddSingleton<StandaloneExecutor>();
         services.AddSingleton<AgentWork>();
+        services.AddSingleton<ToolApprovals.AgentKeys>();
+        services.AddSingleton<ToolApprovals.AgentCallbacks>();
         services.AddSingleton<Agents.Sandbox>();
         services.AddSingleton<GitWorkspaces>();
         services.AddSingleton<NodeMetrics>();
@@ -165,6 +168,7 @@ public static class BatonHost
         app.MapWebhooksApi();
         app.MapAuditApi();
         app.MapGcApi();
+        app.MapToolApprovalsApi();
         app.MapDashboard();
         return app;
     }

@@ -62,7 +62,13 @@ public sealed record PhaseDefinition(
     public const string TemplateWorker = "template";
     public const string ExternalWorker = "external";
 
+    /// <summary>The most tools a phase's <see cref="ToolApprovals"/> may list.</summary>
+    public const int MaxToolApprovals = 32;
+
     public bool IsExternal => Worker == ExternalWorker;
+
+    /// <summary>Tools of the agent (Claude Code's Bash, WebFetch ...) whose every use a human approves first (ADR 31).</summary>
+    public IReadOnlyList<string> ToolApprovals { get; init; } = [];
 }
 
 /// <summary>After the phase, a human approves or rejects; rejection sends the run back to one of <see cref="RejectTo"/> (the first is the default).</summary>

@@ -11,7 +11,7 @@ namespace Baton.Profiles;
 public static partial class ProfileParser
 {
     private static readonly string[] TopKeys = ["name", "description", "mode", "max_iterations", "budget_usd", "phases"];
-    private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "check", "gate", "on_failure", "timeout", "max_attempts", "delay"];
+    private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "check", "gate", "on_failure", "timeout", "max_attempts", "delay", "tool_approvals"];
     private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to"];
 
     public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
@@ -219,11 +219,29 @@ public static partial class ProfileParser
         var timeoutValue = ctx.Duration(node, "timeout", TimeSpan.FromMinutes(30), Durations.MaxTimer);
         var maxAttempts = ctx.Int(node, "max_attempts", 3, 1, 20);
         var delay = ctx.Duration(node, "delay", TimeSpan.Zero, Durations.MaxTimer);
+        var toolApprovals = ctx.StringList(node, "tool_approvals");
+        // Tool names are the agent's own (Bash, WebFetch, mcp__server__tool): free-form, but bounded, since each
+        // becomes part of the agent's command line.
+        if (toolApprovals.Count > PhaseDefinition.MaxToolApprovals)
+        {
+            ctx.Error(node, "tool_approvals", $"`tool_approvals` lists at most {PhaseDefinition.MaxToolApprovals} tools");
+        }
+        foreach (var tool in toolApprovals.Where(t => !ToolNamePattern().IsMatch(t)))
+        {
+            ctx.Error(node, "tool_approvals", $"tool name '{tool}' must be 1-128 characters of letters, digits, '_', '-' or '.'");
+        }
+        if (toolApprovals.Distinct(StringComparer.Ordinal).Count() != toolApprovals.Count)
+        {
+            ctx.Error(node, "tool_approvals", "a tool is listed twice");
+        }
         if (name is null)
         {
             return null;
         }
-        return new PhaseDefinition(name, worker, prompt, produces, templates, checks, gate, retryFrom, timeoutValue, maxAttempts, delay, checkCommand);
+        return new PhaseDefinition(name, worker, prompt, produces, templates, checks, gate, retryFrom, timeoutValue, maxAttempts, delay, checkCommand)
+        {
+            ToolApprovals = toolApprovals,
+        };
     }
 
     /// <summary>reject_to, retry_from and checks may only point back to this phase or an earlier one.</summary>
@@ -269,6 +287,9 @@ public static partial class ProfileParser
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex ArtifactNamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")]
+    private static partial Regex ToolNamePattern();
 
     private sealed class Context(string file, List<ProfileError> errors)
     {

@@ -92,7 +92,7 @@ public static partial class RunStore
 
     public static RunSummary Summary(RunRow r) => new(
         r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
-        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed);
+        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed, r.CostUnknown);
 
     public sealed record ListQuery(string? Status, string? Profile, string? Project, int Limit, int Offset);
 
@@ -119,7 +119,7 @@ public static partial class RunStore
         // The summary's columns only (the intake is not in this table any more: run_intakes, migration 0011).
         var rows = await c.QueryAsync<RunRow>(
             $"""
-            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used
+            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used, cost_unknown
             FROM runs WHERE 1 = 1{where} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset
             """, q, tx);
         var total = await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{counts}", q, tx);
@@ -132,7 +132,7 @@ public static partial class RunStore
     /// </summary>
     public static async Task<RunListData> ListPageAsync(IDbConnection c, IDbTransaction? tx, RunListQuery q, int searchWindow)
     {
-        const string columns = "id AS RunId, profile, project_name, status, wait_reason AS WaitingFor, current_phase, iteration, cost_usd, created_at, version";
+        const string columns = "id AS RunId, profile, project_name, status, wait_reason AS WaitingFor, current_phase, iteration, cost_usd, created_at, version, cost_unknown";
         // Only the filters given appear in the SQL, so each query can use its (filter, created_at, id) index.
         var scope = new StringBuilder();
         if (q.Profile is not null)
@@ -205,7 +205,9 @@ public static partial class RunStore
         public long CreatedAt { get; set; }
         public long Version { get; set; }
 
-        public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version);
+        public bool CostUnknown { get; set; }
+
+        public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version, CostUnknown);
     }
 
     private sealed class PhaseRunRow
@@ -256,7 +258,8 @@ public static partial class RunStore
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
-            run.Version, phases, steps, waitingForNode, run.CostUnknown);
+            run.Version, phases, steps, waitingForNode, run.CostUnknown,
+            (await ToolApprovals.ToolApprovalStore.OfRunAsync(c, tx, run.Id)).Select(a => a.ToInfo()).ToList());
     }
 
     public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)
@@ -265,7 +268,7 @@ public static partial class RunStore
         var phases = totals
             .OrderBy(t => profile.IndexOf(t.Phase))
             .Select(t => new PhaseMetrics(t.Phase, t.Iterations, t.Executions, t.TokensIn, t.TokensOut, (decimal)t.CostUsd,
-                t.DurationMs, t.ToolCalls, t.TestsRun, t.TestsPassed))
+                t.DurationMs, t.ToolCalls, t.TestsRun, t.TestsPassed, t.UnpricedExecutions > 0))
             .ToList();
         var decisions = await EventLog.DecisionsOfRunAsync(c, tx, run.Id);
         var end = run.CompletedAt ?? run.UpdatedAt;
@@ -274,6 +277,6 @@ public static partial class RunStore
             phases.Sum(p => p.TokensIn), phases.Sum(p => p.TokensOut), run.TokensUsed, (decimal)run.CostUsd,
             end - run.CreatedAt,
             phases.Sum(p => p.Executions), phases.Sum(p => p.ToolCalls), phases.Sum(p => p.TestsRun), phases.Sum(p => p.TestsPassed),
-            run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases);
+            run.Iteration, (int)decisions.Approvals, (int)decisions.Rejections, phases, run.CostUnknown);
     }
 }

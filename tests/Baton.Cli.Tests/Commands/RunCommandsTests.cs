@@ -129,6 +129,20 @@ public sealed class RunCommandsTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Tool_approval_needs_one_decision_and_names_what_it_did_not_find()
+    {
+        var run = await RunAtGateAsync();
+        foreach (var args in new[] { Array.Empty<string>(), ["--allow", "--deny"] })
+        {
+            var usage = (await Baton(["run", "tool-approval", run.RunId, "tap_x", .. args])).FailsWithOneLine(ExitCodes.Usage);
+            Assert.Contains("give exactly one of --allow or --deny", usage, StringComparison.Ordinal);
+        }
+        var line = (await Baton("run", "tool-approval", run.RunId, "tap_does_not_exist", "--deny", "-m", "no")).FailsWithOneLine(ExitCodes.NotFound);
+        Assert.Equal("error: Not found (404): no tool approval 'tap_does_not_exist'", line);
+        Assert.Empty((await shared.Admin.GetRunAsync(run.RunId)).ToolApprovals!);
+    }
+
+    [Fact]
     public async Task Show_json_is_the_run_detail_and_show_for_people_has_phases_and_next_steps()
     {
         var run = await RunAtGateAsync();
@@ -209,6 +223,26 @@ public sealed class RunCommandsTests(SharedServer shared)
         Assert.Matches("discovery +1 +prd\\.md", artifactTable);
         Assert.Equal(2, metrics.Executions);
         Assert.Contains("Executions:  2, 0 tool calls", metricText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_of_a_run_whose_cost_nobody_knows_say_unknown_not_zero()
+    {
+        // A Codex-style worker without prices (ADR 28): its tokens are counted, their cost is unknown.
+        var name = "unpriced-" + Guid.NewGuid().ToString("N")[..8];
+        var turn = "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":100,\"cached_input_tokens\":0,\"output_tokens\":20}}";
+        await shared.Admin.CreateWorkerAsync(new CreateWorkerRequest(name, "command", ["sh", "-c", $"echo '{turn}'"], Usage: "codex"));
+        Directory.CreateDirectory(Path.Combine(shared.Server.DataDir, "profiles"));
+        File.WriteAllText(Path.Combine(shared.Server.DataDir, "profiles", name + ".yaml"), $"name: {name}\nphases:\n  - name: implement\n    worker: {name}\n    max_attempts: 1\n");
+        var run = await WaitAsync((await shared.Admin.CreateRunAsync(new CreateRunRequest(name, "Count only."))).RunId, r => r.Status is "completed" or "failed");
+        Assert.True(run.Status == "completed", run.Error);
+
+        var metrics = JsonSerializer.Deserialize<RunMetrics>((await Baton("run", "metrics", run.RunId, "--json")).Succeeds().Stdout, BatonJson.Options)!;
+        var text = (await Baton("run", "metrics", run.RunId)).Succeeds().Stdout;
+
+        Assert.Equal((120L, true, true), (metrics.TokensUsed, metrics.CostUnknown, metrics.Phases.Single().CostUnknown));
+        Assert.Contains("Cost:        unknown cost", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("$0.00", text, StringComparison.Ordinal);
     }
 
     [Fact]

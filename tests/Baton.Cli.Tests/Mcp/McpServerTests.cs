@@ -48,6 +48,25 @@ public sealed class McpServerTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task For_an_execution_it_serves_only_approve_tool_and_no_answer_is_a_denial()
+    {
+        // As Baton starts it for a phase's tool_approvals: the execution's key, not an API key (here one that is not
+        // the execution's, so the server refuses it and the tool must refuse the use).
+        var env = new Dictionary<string, string>(shared.Env) { ["BATON_TOKEN"] = "bex_not-this-executions-key" };
+        await using var mcp = await McpSession.StartAsync(shared.Folder, env, "--execution", "exe_nope");
+
+        var tools = (await mcp.RequestAsync("tools/list", new JsonObject()))["tools"]!.AsArray();
+        var tool = Assert.Single(tools)!;
+        Assert.Equal("approve_tool", tool["name"]!.GetValue<string>());
+        Assert.Equal(["tool_name", "input"], tool["inputSchema"]!["required"]!.AsArray().Select(n => n!.GetValue<string>()));
+
+        var answer = JsonNode.Parse(await mcp.CallToolAsync("approve_tool",
+            new JsonObject { ["tool_name"] = "Bash", ["input"] = new JsonObject { ["command"] = "ls" }, ["tool_use_id"] = "toolu_1" }))!;
+        Assert.Equal("deny", answer["behavior"]!.GetValue<string>());
+        Assert.Contains("Baton could not get a decision: Unauthorized (401)", answer["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Decision_tools_are_marked_destructive_and_read_tools_read_only()
     {
         await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);
@@ -126,9 +145,9 @@ public sealed class McpServerTests(SharedServer shared)
             }
         }
 
-        public static async Task<McpSession> StartAsync(string folder, IReadOnlyDictionary<string, string> env)
+        public static async Task<McpSession> StartAsync(string folder, IReadOnlyDictionary<string, string> env, params string[] options)
         {
-            var info = BatonProcess.StartInfo(folder, env, "mcp");
+            var info = BatonProcess.StartInfo(folder, env, ["mcp", .. options]);
             info.RedirectStandardInput = true;
             var process = Process.Start(info)!;
             var session = new McpSession(process);

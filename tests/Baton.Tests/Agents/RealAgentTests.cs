@@ -215,6 +215,12 @@ public sealed class RealAgentTests : IClassFixture<ModelServerFixture>, IDisposa
         using var browser = await Baton.Tests.Dashboard.Browser.SignedInAsync(_factory, "viewer");
         Assert.Contains("<dt>Cost</dt><dd>unknown</dd>", (await browser.GetAsync($"/executions/{id}")).Html, StringComparison.Ordinal);
         Assert.Contains("<dt>Cost</dt><dd>unknown of $5.00</dd>", (await browser.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
+        // The runs list too, and the run's metrics (API).
+        Assert.Matches($"(?s)<tr[^>]*>(?:(?!</tr>).)*{run.RunId}(?:(?!</tr>).)*<td class=\"num\">unknown</td>", (await browser.GetAsync("/")).Html);
+        var listed = (await _client.ListRunsAsync(profile: "unpriced")).Runs.Single(r => r.RunId == run.RunId);
+        Assert.True(listed.CostUnknown);
+        var metrics = await _client.GetMetricsAsync(run.RunId);
+        Assert.True(metrics.CostUnknown && metrics.Phases.Single(p => p.Phase == "implement").CostUnknown);
     }
 
     private async Task<RunDetail> StartAsync(string worker)

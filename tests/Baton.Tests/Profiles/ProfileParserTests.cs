@@ -120,6 +120,40 @@ public class ProfileParserTests
         Assert.Contains(errors, e => e.Message.Contains(message, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_phase_names_the_tools_a_human_approves()
+    {
+        var (profile, errors) = ProfileParser.Parse("name: x\nphases:\n  - name: a\n    worker: claude-code\n    tool_approvals: [Bash, WebFetch, mcp__github__create_issue]\n  - name: b\n", "p.yaml");
+        Assert.Empty(errors);
+        Assert.Equal(["Bash", "WebFetch", "mcp__github__create_issue"], profile!.Phases[0].ToolApprovals);
+        Assert.Empty(profile.Phases[1].ToolApprovals);
+    }
+
+    [Theory]
+    [InlineData("tool_approvals: Bash", "`tool_approvals` must be a list of names")]
+    [InlineData("tool_approvals: [Bash, Bash]", "a tool is listed twice")]
+    [InlineData("tool_approvals: [\"Bash(rm -rf)\"]", "tool name 'Bash(rm -rf)' must be 1-128 characters")]
+    [InlineData("tool_approvals: [\"-Bash\"]", "tool name '-Bash' must be")]
+    [InlineData("tool_approvals: [{a: b}]", "`tool_approvals` must be a list of names")]
+    public void Bad_tool_approvals_are_errors_with_their_line(string field, string message)
+    {
+        var (profile, errors) = ProfileParser.Parse($"name: x\nphases:\n  - name: a\n    worker: claude-code\n    {field}\n", "p.yaml");
+        Assert.Null(profile);
+        var error = Assert.Single(errors);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.Equal(("p.yaml", 5), (error.File, error.Line));
+    }
+
+    [Fact]
+    public void A_phase_lists_at_most_32_tools_to_approve()
+    {
+        var tools = string.Join(", ", Enumerable.Range(0, 33).Select(i => $"Tool{i}"));
+        var (_, errors) = ProfileParser.Parse($"name: x\nphases:\n  - name: a\n    tool_approvals: [{tools}]\n", "p.yaml");
+        Assert.Equal("p.yaml:4: `tool_approvals` lists at most 32 tools", Assert.Single(errors).ToString());
+        var (_, long_) = ProfileParser.Parse($"name: x\nphases:\n  - name: a\n    tool_approvals: [{new string('B', 129)}]\n", "p.yaml");
+        Assert.Contains("must be 1-128 characters", Assert.Single(long_).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("name: x\nphases:\n  - name: [a\n    worker: template\n", 4, 5)]
     [InlineData("name: x\nphases: [\n", 3, 1)]

@@ -20,6 +20,18 @@ public static class RealAgents
 
     public static string WorkerFile(string name) => Path.Combine(RepositoryRoot, "docs", "workers", name + ".yaml");
 
+    /// <summary>
+    /// The `baton` CLI as built beside these tests (same configuration): what an agent runs for `baton mcp`. A failure
+    /// says how to build it when it is missing.
+    /// </summary>
+    public static string Cli()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var cli = Path.Combine(RepositoryRoot, "src", "Baton.Cli", "bin", configuration, "net10.0", "baton.dll");
+        return File.Exists(cli) ? cli
+            : throw new InvalidOperationException($"the baton CLI is not built at {cli}: run `dotnet build src/Baton.Cli -c {configuration}` (building Baton.slnx does it)");
+    }
+
     /// <summary>The programs' folder, or a failure that says what to run: CI must run these tests, never skip them.</summary>
     public static string RequireInstalled()
     {
