@@ -154,9 +154,6 @@ public static class DashboardAuth
     }
 
     private static ClaimsPrincipal Principal(ApiKeyRow key, string sessionId) => new(new ClaimsIdentity(
-        [
-            new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role),
-            new Claim(SessionClaim, sessionId),
-        ],
+        [.. Roles.ClaimsOf(key), new Claim(SessionClaim, sessionId)],
         CookieScheme));
 }
