@@ -81,7 +81,7 @@ public static class RunDetailPages
             var profile = await transitions.ProfileOfAsync(c, null, row);
             // Read before the log lines: a line the page does not show has a higher number, so the live tail catches it.
             var lastEvent = await EventLog.LastSeqOfRunAsync(c, null, id);
-            var run = await RunStore.DetailAsync(c, null, row, profile, time.GetUtcNow());
+            var run = await RunTransitions.WithGateAsync(c, row, profile, await RunStore.DetailAsync(c, null, row, profile, time.GetUtcNow()));
             var gateEvents = await EventLog.GateEventsAsync(c, null, id);
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
@@ -242,31 +242,22 @@ public static class RunDetailPages
     }
 
     /// <summary>
-    /// The gate form's fields (`input.NAME`) as JSON values; the decider checks them against the gate. An unticked
-    /// checkbox sends nothing, so a boolean field's hidden `input.NAME` carries false and a ticked one true after it.
+    /// The gate form's fields (`input.NAME`, with its type in `type.NAME`) as JSON values; the decider checks them
+    /// against the gate. A field left empty is not sent, so a required one is named as missing.
     /// </summary>
     private static Dictionary<string, System.Text.Json.JsonElement>? GateFormValues(IFormCollection form)
     {
-        var values = new Dictionary<string, System.Text.Json.JsonElement>();
-        foreach (var (key, value) in form.Where(f => f.Key.StartsWith("input.", StringComparison.Ordinal)))
+        var values = new Dictionary<string, System.Text.Json.JsonElement>(StringComparer.Ordinal);
+        foreach (var (key, value) in form.Where(f => f.Key.StartsWith("input.", StringComparison.Ordinal) && f.Value.ToString().Length > 0))
         {
-            var text = value.Count > 0 ? value[^1] ?? "" : "";
-            var kind = form[$"type.{key["input.".Length..]}"].ToString();
-            if (text.Length == 0 && kind != "text" && kind != "string")
-            {
-                continue;
-            }
-            values[key["input.".Length..]] = kind switch
+            var name = key["input.".Length..];
+            var text = value.ToString();
+            values[name] = form["type." + name].ToString() switch
             {
                 "number" when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) => System.Text.Json.JsonSerializer.SerializeToElement(n),
                 "boolean" when bool.TryParse(text, out var b) => System.Text.Json.JsonSerializer.SerializeToElement(b),
-                _ when text.Length == 0 => default,
                 _ => System.Text.Json.JsonSerializer.SerializeToElement(text),
             };
-            if (values[key["input.".Length..]].ValueKind == System.Text.Json.JsonValueKind.Undefined)
-            {
-                values.Remove(key["input.".Length..]);
-            }
         }
         return values.Count == 0 ? null : values;
     }

@@ -26,11 +26,14 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     public async Task<RunDetail> DetailAsync(IDbConnection c, RunRow run)
     {
         var profile = await ProfileOfAsync(c, null, run);
-        var detail = await RunStore.DetailAsync(c, null, run, profile, time.GetUtcNow());
-        return run.WaitReason == WaitReason.Gate.Wire() && run.CurrentPhase is { } phase && profile.Phase(phase) is { } definition
+        return await WithGateAsync(c, run, profile, await RunStore.DetailAsync(c, null, run, profile, time.GetUtcNow()));
+    }
+
+    /// <summary>The run's detail with the gate it waits at, if any (the API's run and the dashboard's run page alike).</summary>
+    public static async Task<RunDetail> WithGateAsync(IDbConnection c, RunRow run, Profile profile, RunDetail detail) =>
+        run.WaitReason == WaitReason.Gate.Wire() && run.CurrentPhase is { } phase && profile.Phase(phase) is { } definition
             ? detail with { Gate = await OpenGateAsync(c, run, definition) }
             : detail;
-    }
 
     /// <summary>The gate the run waits at, as `gate` in GET /api/runs/{id}: what it needs, what it has, and what it is bound to.</summary>
     private static async Task<OpenGate> OpenGateAsync(IDbConnection c, RunRow run, PhaseDefinition phase)

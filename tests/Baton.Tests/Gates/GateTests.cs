@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Baton.Client;
+using Baton.Tests.Dashboard;
 using Baton.Tests.Support;
 
 namespace Baton.Tests.Gates;
@@ -188,6 +189,44 @@ public class GateTests(GateFactory factory) : IClassFixture<GateFactory>
         await _admin.WaitForStatusAsync(run.RunId, "completed");
         var rejected = (await _admin.EventsOfAsync(run.RunId)).Single(e => e.Type == "gate.rejected");
         Assert.Equal(first.Digest, rejected.Data!.Value.GetProperty("digest").GetString());
+    }
+
+    [Fact]
+    public async Task The_dashboard_renders_the_gate_form_and_its_values_reach_the_next_phase()
+    {
+        var key = await _admin.CreateKeyAsync(new CreateKeyRequest("page-" + Guid.NewGuid().ToString("N")[..8], "approver"));
+        using var browser = new Browser(factory);
+        await browser.SignInAsync(key.Token);
+        var run = await _admin.CreateRunAsync(new CreateRunRequest("form", "x"));
+        var gate = (await _admin.WaitForGateAsync(run.RunId, "review", 1)).Gate!;
+
+        var page = await browser.GetAsync($"/runs/{run.RunId}");
+        Assert.Contains($"name=\"digest\" value=\"{gate.Digest}\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("name=\"input.ticket\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("<option value=\"high\">high</option>", page.Html, StringComparison.Ordinal);
+        Assert.Contains("0 of 1 approvals", page.Html, StringComparison.Ordinal);
+
+        var missing = await browser.PostAsync($"/runs/{run.RunId}/approve", new Dictionary<string, string>
+        {
+            ["version"] = page.Version, ["digest"] = gate.Digest, ["type.ticket"] = "string", ["input.ticket"] = "", ["type.risk"] = "enum", ["input.risk"] = "low",
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, missing.Status);
+        Assert.Contains("ticket: required", missing.Html, StringComparison.Ordinal);
+
+        var stale = await browser.PostAsync($"/runs/{run.RunId}/approve", new Dictionary<string, string>
+        {
+            ["version"] = page.Version, ["digest"] = "sha256:0", ["type.ticket"] = "string", ["input.ticket"] = "CHG-3", ["type.risk"] = "enum", ["input.risk"] = "low",
+        });
+        Assert.Equal(HttpStatusCode.Conflict, stale.Status);
+
+        var posted = await browser.PostAsync($"/runs/{run.RunId}/approve", new Dictionary<string, string>
+        {
+            ["version"] = page.Version, ["digest"] = gate.Digest, ["type.ticket"] = "string", ["input.ticket"] = "CHG-3", ["type.risk"] = "enum", ["input.risk"] = "low",
+            ["type.hours"] = "number", ["input.hours"] = "4", ["type.urgent"] = "boolean", ["input.urgent"] = "false",
+        });
+        Assert.Equal(HttpStatusCode.Redirect, posted.Status);
+        await _admin.WaitForStatusAsync(run.RunId, "completed");
+        Assert.Equal("ticket=CHG-3 risk=low hours=4 urgent=false", await _admin.GetArtifactAsync(run.RunId, "ship.md"));
     }
 
     [Fact]
