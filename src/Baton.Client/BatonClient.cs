@@ -162,6 +162,9 @@ public sealed partial class BatonClient(HttpClient http)
         return Http.BaseAddress is { } server ? link with { Url = new Uri(server, new Uri(link.Url).PathAndQuery + new Uri(link.Url).Fragment).AbsoluteUri } : link;
     }
 
+    /// <summary>The open gates and budget stops this key may decide now, oldest first.</summary>
+    public Task<Inbox> GetInboxAsync(CancellationToken ct = default) => GetAsync<Inbox>("api/inbox", ct);
+
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
     /// <summary>Revokes a key at once. Not retried: a repeat after a lost answer would be a 409 "already revoked".</summary>

@@ -23,6 +23,24 @@ public sealed record GateVoteInfo(string By, DateTimeOffset At, string? Comment,
 /// <summary>A field of a gate's form: string, text, number, boolean or enum (with <paramref name="Values"/>).</summary>
 public sealed record GateInputInfo(string Name, string Type, bool Required, string? Description, IReadOnlyList<string>? Values);
 
+/// <summary>A decision waiting for the caller: a gate (<paramref name="Kind"/> "gate") or a budget stop ("budget").</summary>
+public sealed record InboxItem(
+    string RunId,
+    string Profile,
+    string? ProjectName,
+    string Kind,
+    string Phase,
+    int Iteration,
+    DateTimeOffset OpenedAt,
+    DateTimeOffset? ExpiresAt,
+    long AgeSeconds,
+    int Approvals,
+    int ApprovalsRequired,
+    string? CreatedBy);
+
+/// <summary>GET /api/inbox: what the caller may decide now, oldest first.</summary>
+public sealed record Inbox(IReadOnlyList<InboxItem> Items, int Total);
+
 /// <summary>The gate a run waits at (`gate` of a run): its policy, the approvals so far, and what they are bound to.</summary>
 public sealed record OpenGate(
     string Phase,

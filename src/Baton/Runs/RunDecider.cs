@@ -174,6 +174,27 @@ public static class RunDecider
         return run.CostUsd + averagePhaseCost > budget;
     }
 
+    /// <summary>
+    /// Why the gate's policy does not let this key decide (not among `approvers`, or its own run under
+    /// `self_approval: deny`), or null when it may: the decider's 403 and the inbox's filter alike.
+    /// </summary>
+    public static string? WhyNot(GateDefinition gate, GateDecider by, string? createdByKey, string verb)
+    {
+        var matches = gate.Approvers.Any(a => a.StartsWith("role:", StringComparison.Ordinal)
+            ? Roles.Rank(by.Role) >= Roles.Rank(a["role:".Length..]) && Roles.Rank(a["role:".Length..]) >= 0
+            : a.StartsWith("group:", StringComparison.Ordinal) && by.Groups.Contains(a["group:".Length..]));
+        if (!matches)
+        {
+            var groups = by.Groups.Count == 0 ? "no groups" : "groups " + string.Join(", ", by.Groups);
+            return $"key '{by.Name}' (role {by.Role}, {groups}) may not {verb} this gate; its approvers are: {string.Join(", ", gate.Approvers)}";
+        }
+        if (!gate.SelfApproval && createdByKey is { } creator && creator == by.KeyId)
+        {
+            return $"self_approval is deny at this gate: key '{by.Name}' created the run, so it may not {verb} it; another key must";
+        }
+        return null;
+    }
+
     private sealed class Plan(RunState run, Profile profile, DateTimeOffset now)
     {
         private readonly List<PhaseChange> _phases = [];
@@ -494,23 +515,8 @@ public static class RunDecider
 
         private static GateDefinition DefaultGate(string phase) => new(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [phase]);
 
-        /// <summary>403 when the gate's policy does not let this key decide: not among `approvers`, or its own run under `self_approval: deny`.</summary>
-        private static Refused? MayNotDecide(GateDefinition gate, GateDecider by, OpenGateState open, string verb)
-        {
-            var matches = gate.Approvers.Any(a => a.StartsWith("role:", StringComparison.Ordinal)
-                ? Roles.Rank(by.Role) >= Roles.Rank(a["role:".Length..]) && Roles.Rank(a["role:".Length..]) >= 0
-                : a.StartsWith("group:", StringComparison.Ordinal) && by.Groups.Contains(a["group:".Length..]));
-            if (!matches)
-            {
-                var groups = by.Groups.Count == 0 ? "no groups" : "groups " + string.Join(", ", by.Groups);
-                return new Refused($"key '{by.Name}' (role {by.Role}, {groups}) may not {verb} this gate; its approvers are: {string.Join(", ", gate.Approvers)}") { Forbidden = true };
-            }
-            if (!gate.SelfApproval && open.CreatedByKey is { } creator && creator == by.KeyId)
-            {
-                return new Refused($"self_approval is deny at this gate: key '{by.Name}' created the run, so it may not {verb} it; another key must") { Forbidden = true };
-            }
-            return null;
-        }
+        private static Refused? MayNotDecide(GateDefinition gate, GateDecider by, OpenGateState open, string verb) =>
+            WhyNot(gate, by, open.CreatedByKey, verb) is { } reason ? new Refused(reason) { Forbidden = true } : null;
 
         /// <summary>409 with the current digest when the decision was made on something that has changed since.</summary>
         private static Refused? StaleDigest(string? digest, OpenGateState open) =>
