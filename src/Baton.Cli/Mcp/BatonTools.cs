@@ -34,6 +34,11 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         CancellationToken cancellationToken = default) =>
         CallAsync(() => client.GetRunAsync(run_id, cancellationToken));
 
+    [McpServerTool(Name = "list_inbox", Title = "List the decisions waiting for this key", ReadOnly = true, Idempotent = true)]
+    [Description("The open gates and budget stops this key may decide now, oldest first, with age and expiry (approve_run or reject_run them).")]
+    public Task<CallToolResult> ListInboxAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.GetInboxAsync(cancellationToken));
+
     [McpServerTool(Name = "list_profiles", Title = "List profiles", ReadOnly = true, Idempotent = true)]
     [Description("The profiles (workflows) runs can be created from, with their phases.")]
     public Task<CallToolResult> ListProfilesAsync(CancellationToken cancellationToken = default) =>

@@ -27,7 +27,7 @@ public static class DashboardAuth
         path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
         || path.StartsWithSegments("/runs") || path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/theme")
         || path.StartsWithSegments("/executions") || path.StartsWithSegments("/workspaces") || path.StartsWithSegments("/profiles")
-        || path.StartsWithSegments("/keys") || path.StartsWithSegments("/events");
+        || path.StartsWithSegments("/keys") || path.StartsWithSegments("/events") || path.StartsWithSegments("/inbox");
 
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {

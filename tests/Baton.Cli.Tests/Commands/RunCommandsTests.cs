@@ -180,6 +180,10 @@ public sealed class RunCommandsTests(SharedServer shared)
         var notPair = (await Baton("run", "approve", run.RunId, "--input", "ticket")).FailsWithOneLine(ExitCodes.Usage);
         Assert.Contains("--input 'ticket' is not field=value", notPair, StringComparison.Ordinal);
 
+        var inbox = JsonSerializer.Deserialize<Inbox>((await Baton("inbox", "--json")).Succeeds().Stdout, BatonJson.Options)!;
+        Assert.Contains(inbox.Items, i => i.RunId == run.RunId && i.Phase == "review");
+        Assert.Contains(run.RunId, (await Baton("inbox")).Succeeds().Stdout, StringComparison.Ordinal);
+
         var approved = (await Baton("run", "approve", run.RunId, "--input", "ticket=CHG-9", "--input", "hours=3", "--digest", waiting.Gate!.Digest)).Succeeds();
         Assert.StartsWith($"Approved {run.RunId}: now ", approved.Stdout, StringComparison.Ordinal);
         await WaitAsync(run.RunId, r => r.Status == "completed");

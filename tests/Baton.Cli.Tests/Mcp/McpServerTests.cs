@@ -55,6 +55,8 @@ public sealed class McpServerTests(SharedServer shared)
         var run = JsonSerializer.Deserialize<RunDetail>(created, BatonJson.Options)!;
         await WaitForGateAsync(run.RunId);
         var digest = (await shared.Admin.GetRunAsync(run.RunId)).Gate!.Digest;
+        var inbox = JsonSerializer.Deserialize<Inbox>(await mcp.CallToolAsync("list_inbox", new JsonObject()), BatonJson.Options)!;
+        Assert.Contains(inbox.Items, i => i.RunId == run.RunId && i.Kind == "gate" && i.Phase == "review");
 
         var missing = await mcp.CallToolAsync("approve_run", new JsonObject { ["run_id"] = run.RunId, ["inputs"] = new JsonObject { ["hours"] = 2 } }, expectError: true);
         Assert.Contains("ticket: required", missing, StringComparison.Ordinal);

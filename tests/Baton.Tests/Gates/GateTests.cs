@@ -38,6 +38,20 @@ public sealed class GateFactory() : BatonFactory(profiles: new Dictionary<string
           - name: publish
             produces: [published.md]
         """,
+    // Two of the security group, never the run's creator: whose inbox holds what.
+    ["inbox_gate"] = """
+        name: inbox_gate
+        phases:
+          - name: draft
+            produces: [draft.md]
+            gate:
+              timeout: 2d
+              approvals: 2
+              approvers: [group:security]
+              self_approval: deny
+          - name: publish
+            produces: [published.md]
+        """,
     ["form"] = """
         name: form
         max_iterations: 3
@@ -150,6 +164,67 @@ public class GateTests(GateFactory factory) : IClassFixture<GateFactory>
         var done = await _admin.WaitForStatusAsync(run.RunId, "completed");
         Assert.Equal(guardName, done.Phases.Single(p => p.Name == "draft").Approval!.Actor);
         _ = outsider;
+    }
+
+    [Fact]
+    public async Task The_inbox_holds_what_each_key_may_decide_now_oldest_first()
+    {
+        var (ann, _, _) = await KeyAsync("approver", "security");
+        var (dan, _, _) = await KeyAsync("approver", "security");
+        var (bob, _, _) = await KeyAsync("approver");
+        var (vic, _, _) = await KeyAsync("viewer", "security");
+        var (creator, _, _) = await KeyAsync("approver", "security");
+        var older = await creator.CreateRunAsync(new CreateRunRequest("inbox_gate", "older"));
+        await _admin.WaitForGateAsync(older.RunId, "draft", 1);
+        var newer = await creator.CreateRunAsync(new CreateRunRequest("inbox_gate", "newer"));
+        var gate = (await _admin.WaitForGateAsync(newer.RunId, "draft", 1)).Gate!;
+        string[] ours = [older.RunId, newer.RunId];
+        async Task<List<InboxItem>> InboxOf(BatonClient client) => [.. (await client.GetInboxAsync()).Items.Where(i => ours.Contains(i.RunId))];
+
+        var annSees = await InboxOf(ann);
+        Assert.Equal(ours, annSees.Select(i => i.RunId));
+        var item = annSees[1];
+        Assert.Equal(("gate", "draft", 1, 0, 2), (item.Kind, item.Phase, item.Iteration, item.Approvals, item.ApprovalsRequired));
+        Assert.Equal((gate.OpenedAt, gate.ExpiresAt), (item.OpenedAt, item.ExpiresAt));
+        Assert.True(item.AgeSeconds >= 0);
+        Assert.Empty(await InboxOf(bob));      // not in the security group
+        Assert.Empty(await InboxOf(vic));      // a viewer decides nothing
+        Assert.Empty(await InboxOf(creator));  // self_approval: deny
+        Assert.Empty(await InboxOf(_admin));   // admin, but not among the approvers
+
+        await ann.ApproveAsync(newer.RunId);
+        Assert.Equal([older.RunId], (await InboxOf(ann)).Select(i => i.RunId));   // ann approved the newer one already
+        var danSees = await InboxOf(dan);
+        Assert.Equal(ours, danSees.Select(i => i.RunId));
+        Assert.Equal(1, danSees[1].Approvals);
+
+        await dan.ApproveAsync(newer.RunId);
+        await _admin.WaitForStatusAsync(newer.RunId, "completed");
+        Assert.Equal([older.RunId], (await InboxOf(dan)).Select(i => i.RunId));
+        await _admin.CancelAsync(older.RunId);
+        Assert.Empty(await InboxOf(ann));
+    }
+
+    [Fact]
+    public async Task The_inbox_page_lists_the_waiting_gates_and_the_top_bar_counts_them()
+    {
+        var key = await _admin.CreateKeyAsync(new CreateKeyRequest("inbox-page-" + Guid.NewGuid().ToString("N")[..8], "approver", Groups: ["security"]));
+        using var browser = new Browser(factory);
+        await browser.SignInAsync(key.Token);
+        var before = int.Parse((await browser.GetAsync("/inbox/count")).Html, System.Globalization.CultureInfo.InvariantCulture);
+        var run = await _admin.CreateRunAsync(new CreateRunRequest("inbox_gate", "x"));
+        await _admin.WaitForGateAsync(run.RunId, "draft", 1);
+
+        var page = await browser.GetAsync("/inbox");
+        Assert.Contains($"data-run=\"{run.RunId}\"", page.Html, StringComparison.Ordinal);
+        Assert.Contains("0 of 2", page.Html, StringComparison.Ordinal);
+        Assert.Contains("data-inbox-count", page.Html, StringComparison.Ordinal);
+        Assert.Equal((before + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), (await browser.GetAsync("/inbox/count")).Html);
+
+        await factory.Client(key.Token).ApproveAsync(run.RunId);
+        Assert.Equal(before.ToString(System.Globalization.CultureInfo.InvariantCulture), (await browser.GetAsync("/inbox/count")).Html);
+        Assert.DoesNotContain($"data-run=\"{run.RunId}\"", (await browser.GetAsync("/inbox")).Html, StringComparison.Ordinal);
+        await _admin.CancelAsync(run.RunId);
     }
 
     [Fact]
