@@ -119,7 +119,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         var succeeded = run.BudgetUsd is null ? 0 : await ExecutionStore.CountSucceededAsync(c, tx, run.Id);
         var now = time.GetUtcNow();
         var state = run.ToState(succeeded);
-        if (trigger is ApproveRun or RejectRun or NextPhase or GateReminderDue && run.CurrentPhase is { } waiting
+        if (trigger is ApproveRun or RejectRun or NextPhase or GateReminderDue or GateTimedOut && run.CurrentPhase is { } waiting
             && (run.WaitReason == WaitReason.Gate.Wire() || run.RunStatus == RunStatus.Paused))
         {
             // What the decision is bound to, read under the run's lock: a racing approval on another node waits for it.

@@ -52,6 +52,15 @@ public sealed class GateFactory() : BatonFactory(profiles: new Dictionary<string
           - name: publish
             produces: [published.md]
         """,
+    ["stepwise"] = """
+        name: stepwise
+        mode: manual
+        phases:
+          - name: first
+            produces: [first.md]
+          - name: second
+            produces: [second.md]
+        """,
     ["form"] = """
         name: form
         max_iterations: 3
@@ -302,6 +311,22 @@ public class GateTests(GateFactory factory) : IClassFixture<GateFactory>
         Assert.Equal(HttpStatusCode.Redirect, posted.Status);
         await _admin.WaitForStatusAsync(run.RunId, "completed");
         Assert.Equal("ticket=CHG-3 risk=low hours=4 urgent=false", await _admin.GetArtifactAsync(run.RunId, "ship.md"));
+    }
+
+    [Fact]
+    public async Task Next_on_a_paused_phase_takes_a_digest_too()
+    {
+        var run = await _admin.CreateRunAsync(new CreateRunRequest("stepwise", "x"));
+        await _admin.WaitForStatusAsync(run.RunId, "paused");
+        var stale = await PostAsync(factory.Http(), $"/api/runs/{run.RunId}/next", new { digest = "sha256:0" });
+        Assert.Equal(HttpStatusCode.Conflict, stale.Status);
+        var current = stale.Problem.GetProperty("digest").GetString()!;
+        Assert.StartsWith("sha256:", current, StringComparison.Ordinal);
+
+        await _admin.NextAsync(run.RunId, new NextRequest(Digest: current));
+        await _admin.WaitForStatusAsync(run.RunId, "completed");
+        var resumed = (await _admin.EventsUntilAsync(run.RunId, "run.resumed"))[^1];
+        Assert.Equal(current, resumed.Data!.Value.GetProperty("digest").GetString());
     }
 
     [Fact]
