@@ -180,6 +180,7 @@ public sealed class RunCommandsTests(SharedServer shared)
         var notPair = (await Baton("run", "approve", run.RunId, "--input", "ticket")).FailsWithOneLine(ExitCodes.Usage);
         Assert.Contains("--input 'ticket' is not field=value", notPair, StringComparison.Ordinal);
 
+        Assert.Contains($"baton run approve {run.RunId} --input ticket=VALUE [--input hours=VALUE] [--comment TEXT]", (await Baton("run", "show", run.RunId)).Succeeds().Stdout, StringComparison.Ordinal);
         var inbox = JsonSerializer.Deserialize<Inbox>((await Baton("inbox", "--json")).Succeeds().Stdout, BatonJson.Options)!;
         Assert.Contains(inbox.Items, i => i.RunId == run.RunId && i.Phase == "review");
         Assert.Contains(run.RunId, (await Baton("inbox")).Succeeds().Stdout, StringComparison.Ordinal);
