@@ -33,8 +33,11 @@ internal sealed record BenchOptions
 
     public int PeersGatedRuns { get; init; } = 200;
 
-    /// <summary>How long the server is left alone after the load, to measure its idle CPU.</summary>
-    public TimeSpan IdleTime { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long the server is left alone after the load before its idle CPU is measured: the load's tail (JIT, GC, the thread pool shrinking) is not idleness.</summary>
+    public TimeSpan IdleSettle { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long the server's idle CPU is measured, after <see cref="IdleSettle"/>.</summary>
+    public TimeSpan IdleTime { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>The cluster part (issue 11): an Npgsql connection string to a PostgreSQL server on this machine.</summary>
     public string? Postgres { get; init; }
@@ -98,7 +101,10 @@ internal sealed record BenchOptions
                                peers: runs of 5 template phases one at a time (default 200)
           --peers-gated-runs N peers: runs with a gate after phase 2, approved as soon as it opens; measured in
                                flight and again one at a time (default 200)
-          --idle-seconds N     peers: how long the server is left idle after each load, for its idle CPU (default 10)
+          --idle-settle-seconds N
+                               how long the server is left alone after each load before its idle CPU is measured
+                               (default 20)
+          --idle-seconds N     how long its idle CPU is then measured (default 20)
           --postgres CONN      cluster: an Npgsql connection string to a PostgreSQL server on this machine whose
                                user may create databases (a fresh one per measurement, dropped afterwards)
           --cluster-workers N[,M]
@@ -144,6 +150,7 @@ internal sealed record BenchOptions
                 "--peers-workers" => options with { PeersWorkers = Positive(arg, Value()) },
                 "--peers-sequential-runs" => options with { PeersSequentialRuns = Positive(arg, Value()) },
                 "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
+                "--idle-settle-seconds" => options with { IdleSettle = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers" or "cluster") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard, peers or cluster") },
                 "--postgres" => options with { Postgres = Value() },

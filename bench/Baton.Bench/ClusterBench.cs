@@ -136,6 +136,7 @@ internal static class ClusterBench
             await watch.DisposeAsync();
         }
 
+        await Task.Delay(options.IdleSettle);
         var idleBefore = (Api: nodes.Api.CpuTime(), Workers: nodes.Workers.Select(w => w.CpuTime()).ToList(), Postgres: postgres.CpuTime());
         var idle = Stopwatch.StartNew();
         await Task.Delay(options.IdleTime);

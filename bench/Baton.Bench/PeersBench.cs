@@ -101,6 +101,7 @@ internal static class PeersBench
             await watch.DisposeAsync();
         }
 
+        await Task.Delay(options.IdleSettle);
         var idleCpu = server.CpuTime();
         var idle = Stopwatch.StartNew();
         await Task.Delay(options.IdleTime);

@@ -167,6 +167,20 @@ public sealed partial class BatonClient(HttpClient http)
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 
+    /// <summary>A page of the audit log (admin), newest first, filtered by key, action (<c>METHOD route</c>) or run.</summary>
+    public Task<AuditPage> ListAuditAsync(string? keyId = null, string? action = null, string? runId = null, long? before = null, int limit = 50, CancellationToken ct = default)
+    {
+        var query = new List<string> { $"limit={limit}" };
+        foreach (var (name, value) in new[] { ("key", keyId), ("action", action), ("run", runId), ("before", before?.ToString(System.Globalization.CultureInfo.InvariantCulture)) })
+        {
+            if (value is not null)
+            {
+                query.Add($"{name}={Uri.EscapeDataString(value)}");
+            }
+        }
+        return GetAsync<AuditPage>("api/audit?" + string.Join('&', query), ct);
+    }
+
     /// <summary>Revokes a key at once. Not retried: a repeat after a lost answer would be a 409 "already revoked".</summary>
     public async Task RevokeKeyAsync(string keyId, CancellationToken ct = default)
     {

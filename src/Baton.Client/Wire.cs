@@ -208,3 +208,24 @@ public sealed record Readiness(string Status, string Database, DateTimeOffset Ti
 
 /// <summary>An artifact's stored bytes (not JSON on the wire: the body is the content, the iteration a header).</summary>
 public sealed record ArtifactContent(string Name, int Iteration, string MediaType, byte[] Content);
+
+/// <summary>A webhook to create: where to POST, the HMAC secret that signs each body, and which events to send.</summary>
+public sealed record CreateWebhookRequest(string? Url, string? Secret, IReadOnlyList<string>? Events);
+
+/// <summary>A webhook as listed: never its secret.</summary>
+public sealed record WebhookInfo(string WebhookId, string Url, IReadOnlyList<string> Events, string? CreatedBy, DateTimeOffset CreatedAt);
+
+public sealed record WebhookList(IReadOnlyList<WebhookInfo> Webhooks);
+
+/// <summary>One event's delivery to one webhook: <c>pending</c> (being tried, with backoff), <c>delivered</c>, or <c>failed</c> (gave up).</summary>
+public sealed record WebhookDeliveryInfo(
+    string DeliveryId, string Event, string RunId, string Status, int Attempts, int? LastStatusCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset? DeliveredAt);
+
+public sealed record WebhookDeliveryList(IReadOnlyList<WebhookDeliveryInfo> Deliveries);
+
+/// <summary>One write request as the audit log recorded it: who (key and name), what (method, route, path, run), when, from where, and its status.</summary>
+public sealed record AuditEntry(
+    long Id, DateTimeOffset At, string? KeyId, string Actor, string Method, string Route, string Path, string? RunId, int Status, string? Address);
+
+/// <summary>A page of the audit log, newest first; <c>next_before</c> asks for the page after it (null: none).</summary>
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, long? NextBefore);

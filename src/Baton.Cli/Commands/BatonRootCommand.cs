@@ -29,6 +29,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new ExecCommand());
         Subcommands.Add(new WorkspaceCommand());
         Subcommands.Add(new KeyCommand());
+        Subcommands.Add(new AuditCommand());
         Subcommands.Add(new DashboardCommand());
         Subcommands.Add(new ContextCommand());
         Subcommands.Add(new McpCommand());

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Baton.Storage;
@@ -13,7 +14,7 @@ namespace Baton.Engine;
 /// <remarks>
 /// Batched, not one NOTIFY per transaction: a signal marks what is pending and the sender sends everything pending
 /// in one <c>pg_notify</c>, at most one per <see cref="Coalesce"/> plus its round trip, however many commits happened
-/// meanwhile. One listening connection per node, as River does; when it is lost, the node reconnects and wakes its
+/// meanwhile. The first signal after a quiet spell goes at once: it is a wake-up another node is waiting for. One listening connection per node, as River does; when it is lost, the node reconnects and wakes its
 /// own workers and feed once (a full look at the database), since notifications sent meanwhile are gone. Signals carry
 /// no state: a lost one costs a wait until the workers' and the feed's slow polls, never a wrong result.
 /// </remarks>
@@ -21,7 +22,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
 {
     public const string Channel = "baton";
 
-    /// <summary>How long a signal waits for others to share its NOTIFY: bounds NOTIFYs to about a thousand a second.</summary>
+    /// <summary>The least time between two NOTIFYs of a node: signals meanwhile share the next, about a thousand a second at most.</summary>
     private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(1);
 
     /// <summary>How long to wait before connecting again after the listener or sender lost its connection.</summary>
@@ -70,12 +71,18 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     private async Task SendAsync(PostgresDatabase pg, CancellationToken ct)
     {
         NpgsqlConnection? connection = null;
+        var lastSent = 0L;
         try
         {
             while (!ct.IsCancellationRequested)
             {
                 await _pending.WaitAsync(ct);
-                await Task.Delay(Coalesce, ct);
+                var sinceLast = Stopwatch.GetElapsedTime(lastSent);
+                if (sinceLast < Coalesce)
+                {
+                    await Task.Delay(Coalesce - sinceLast, ct);
+                }
+                lastSent = Stopwatch.GetTimestamp();
                 var payload = TakePending();
                 if (payload is null)
                 {

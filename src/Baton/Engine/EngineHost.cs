@@ -24,6 +24,7 @@ public sealed class EngineHost(
     JobQueue queue,
     PhaseExecutor phases,
     StandaloneExecutor standalone,
+    Webhooks.WebhookSender webhooks,
     RunTransitions transitions,
     Database db,
     EngineSignals signals,
@@ -78,36 +79,30 @@ public sealed class EngineHost(
     /// The node's one timer, for jobs that come due by time rather than by a signal: a retry's backoff ending, a gate's
     /// deadline, a lease that a stopped worker or node let run out. When the next of them comes due, it wakes as many
     /// idle workers as there are jobs to claim. A signal (jobs queued here or on another node, a slot freed) wakes
-    /// workers itself and makes the pacemaker look again at when the next job is due; jobs it then finds claimable
-    /// are most likely the signalled ones, being claimed, so it looks once more after <see cref="SignalGrace"/> and
-    /// wakes workers for what is left. An idle node so queries once per <see cref="JobQueue.IdlePoll"/>, not once per
-    /// worker, and jobs held back by their worker's limit are not counted, so they cost no spinning.
+    /// workers itself; the pacemaker then looks again after <see cref="SignalGrace"/>, once the signalled claims have
+    /// committed, for when the next job is due and for claimable jobs left over, and wakes workers for those. Its look
+    /// so stays out of the way of the claims a signal set off. An idle node queries once per
+    /// <see cref="JobQueue.IdlePoll"/>, not once per worker, and jobs held back by their worker's limit are not
+    /// counted, so they cost no spinning.
     /// </summary>
     private async Task PaceAsync(CancellationToken ct)
     {
-        var wakeForClaimable = true;
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 var changed = signals.Jobs.Changed;
                 var (claimable, nextAt) = await queue.DueAsync(options.Concurrency, ct);
-                if (wakeForClaimable)
-                {
-                    signals.Jobs.WakeWorkers(claimable);
-                }
-                else if (claimable > 0)
-                {
-                    // Real time, not the node's clock: this is how long a signalled claim takes to commit.
-                    await Task.Delay(SignalGrace, TimeProvider.System, ct);
-                    wakeForClaimable = true;
-                    continue;
-                }
+                signals.Jobs.WakeWorkers(claimable);
                 // From the clock as it is now, not as it was at the look: it may have moved meanwhile.
                 var sleepFor = nextAt is { } at ? at - time.GetUtcNow() : JobQueue.IdlePoll;
                 sleepFor = sleepFor < TimeSpan.Zero ? TimeSpan.Zero : sleepFor > JobQueue.IdlePoll ? JobQueue.IdlePoll : sleepFor;
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wakeForClaimable = await Task.WhenAny(changed, Task.Delay(sleepFor, time, sleep.Token)) != changed;
+                if (await Task.WhenAny(changed, Task.Delay(sleepFor, time, sleep.Token)) == changed)
+                {
+                    // Real time, not the node's clock: this is how long a signalled claim takes to commit.
+                    await Task.Delay(SignalGrace, TimeProvider.System, ct);
+                }
                 await sleep.CancelAsync();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -117,7 +112,6 @@ public sealed class EngineHost(
             catch (Exception ex)
             {
                 logger.LogError(ex, "Engine pacemaker failed; carrying on");
-                wakeForClaimable = true;
                 await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
@@ -222,6 +216,9 @@ public sealed class EngineHost(
                     {
                         transitions.AfterCommit(decision);
                     }
+                    break;
+                case JobRequest.DeliverWebhook:
+                    await webhooks.DeliverAsync(job, ct);
                     break;
                 default:
                     logger.LogError("Unknown job kind {Kind} (job {JobId}); dropping it", job.Kind, job.Id);

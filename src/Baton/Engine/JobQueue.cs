@@ -88,7 +88,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
               AND (j.pinned_node IS NULL OR j.pinned_node = @owner) {WorkerHasRoom}
             ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED
             """, claim, tx);
-        if (picked is not { } job || (job.Worker is { } worker && !await LockWorkerWithRoomAsync(c, tx, worker, claim)))
+        if (picked is not { } job || (MayHaveLimit(job.Worker) && !await LockWorkerWithRoomAsync(c, tx, job.Worker, claim)))
         {
             return null;
         }
@@ -106,6 +106,13 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         await LockWorkerAsync(c, tx, worker);
         return await c.ExecuteScalarAsync<bool>($"SELECT {HasRoom("@worker")}", With(claim, "worker", worker), tx);
     }
+
+    /// <summary>
+    /// The built-in workers (<c>template</c>, <c>external</c>) have no row and so no limit: nothing to lock or count,
+    /// and two round trips fewer in each claim and hand-off of theirs.
+    /// </summary>
+    private static bool MayHaveLimit([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? worker) =>
+        worker is not (null or Profiles.PhaseDefinition.TemplateWorker or Profiles.PhaseDefinition.ExternalWorker);
 
     /// <summary>
     /// With several writers, a worker with a limit is counted under its row's lock: a second claim or hand-off of it
@@ -131,7 +138,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     public async Task<JobRow?> EnqueueLeasedAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now)
     {
         var leased = new { job.Kind, runId, job.Phase, job.Iteration, job.Worker, now, owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds };
-        if (!SqlDialect.Of(c).SingleWriter && job.Worker is not null)
+        if (!SqlDialect.Of(c).SingleWriter && MayHaveLimit(job.Worker))
         {
             await LockWorkerAsync(c, tx, job.Worker);
         }
@@ -240,6 +247,18 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         c.ExecuteAsync(
             $"INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at, pinned_node) VALUES (@kind, @executionId, @executionId, @worker, @now, @now, {PinOf("@executionId")})",
             new { kind = JobRequest.RunExecution, executionId, worker, now }, tx);
+
+    /// <summary>A webhook delivery's job, due now; the delivery's id stands in the run's place (ADR 35).</summary>
+    public static Task EnqueueDeliveryAsync(IDbConnection c, IDbTransaction tx, string deliveryId, long now) =>
+        c.ExecuteAsync(
+            "INSERT INTO jobs(kind, run_id, run_at, created_at) VALUES (@kind, @deliveryId, @now, @now)",
+            new { kind = JobRequest.DeliverWebhook, deliveryId, now }, tx);
+
+    /// <summary>Drops the jobs of a webhook's deliveries (the webhook is being deleted).</summary>
+    public static Task DeleteOfWebhookAsync(IDbConnection c, IDbTransaction tx, string webhookId) =>
+        c.ExecuteAsync(
+            "DELETE FROM jobs WHERE kind = @kind AND run_id IN (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = @webhookId)",
+            new { kind = JobRequest.DeliverWebhook, webhookId }, tx);
 
     /// <summary>Drops a run's jobs (it ended, or was sent elsewhere): a worker holding one finds its fence gone.</summary>
     public static Task DeleteOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>

@@ -1,7 +1,6 @@
-using System.Security.Claims;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using Baton.Agents;
+using Baton.Audit;
 using Baton.Auth;
 using Baton.Client;
 using Baton.Dashboard;
@@ -9,6 +8,7 @@ using Baton.Engine;
 using Baton.Ops;
 using Baton.Profiles;
 using Baton.Runs;
+using Baton.Webhooks;
 using Baton.Storage;
 using Baton.Workspaces;
 using Microsoft.AspNetCore.Authentication;
@@ -52,6 +52,9 @@ public static class BatonHost
         services.AddSingleton<OpenStreams>();
         services.AddSingleton<EventFeed>();
         services.AddSingleton<EventSequencer>();
+        services.AddSingleton<Webhooks.WebhookSender>();
+        services.AddHttpClient(Webhooks.WebhookSender.HttpClientName, c => c.Timeout = Webhooks.WebhookSender.Timeout)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<BatonOptions>();
@@ -68,6 +71,7 @@ public static class BatonHost
         services.AddHostedService<WorkspaceJanitor>();
         // After the start-up initializer: the feed reads the events table, which the migrations create.
         services.AddHostedService(sp => sp.GetRequiredService<EventFeed>());
+        services.AddHostedService<Webhooks.WebhookWaker>();
 
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -83,31 +87,7 @@ public static class BatonHost
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<BatonOptions>((kestrel, o) => kestrel.Limits.MaxRequestBodySize = o.MaxRequestBytes);
 
-        services.AddRateLimiter(limiter =>
-        {
-            // Per API key (per address for anonymous calls), so one noisy script cannot starve everyone else.
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var perSecond = context.RequestServices.GetRequiredService<BatonOptions>().RateLimit;
-                var who = context.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? context.Connection.RemoteIpAddress?.ToString() ?? "anonymous";
-                return perSecond == 0
-                    ? RateLimitPartition.GetNoLimiter(who)
-                    : RateLimitPartition.GetTokenBucketLimiter(who, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = perSecond * 2,
-                        TokensPerPeriod = perSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    });
-            });
-            limiter.OnRejected = (rejected, ct) =>
-            {
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-                rejected.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return new ValueTask(Problems.WriteAsync(rejected.HttpContext, 429, "Too many requests", $"rate limit reached; try again in {retryAfter} s"));
-            };
-        });
+        services.AddSingleton<RequestRateLimit>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -128,6 +108,8 @@ public static class BatonHost
         var metrics = app.Services.GetRequiredService<NodeMetrics>();
         // First, so that everything after sees the scheme and address the browser used (when a trusted proxy says so).
         app.UseForwardedHeaders();
+        // First after the address is known: every write is recorded with the answer it got, refusals included.
+        app.UseMiddleware<AuditLog>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(async (context, next) =>
@@ -148,7 +130,19 @@ public static class BatonHost
                 TimeProvider.System.GetElapsedTime(started).TotalSeconds);
         });
         app.UseAuthentication();
-        app.UseRateLimiter();
+        var rateLimit = app.Services.GetRequiredService<RequestRateLimit>();
+        app.Use(async (context, next) =>
+        {
+            // Per API key (per address for anonymous calls), so one noisy script cannot starve everyone else.
+            if (!rateLimit.TryTake(context, out var wait))
+            {
+                var retryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Problems.WriteAsync(context, 429, "Too many requests", $"rate limit reached; try again in {retryAfter} s");
+                return;
+            }
+            await next(context);
+        });
         app.UseAuthorization();
 
         app.MapOpsApi();
@@ -166,6 +160,8 @@ public static class BatonHost
         app.MapWorkersApi();
         app.MapRepositoriesApi();
         app.MapAgentRuntimeApi();
+        app.MapWebhooksApi();
+        app.MapAuditApi();
         app.MapDashboard();
         return app;
     }

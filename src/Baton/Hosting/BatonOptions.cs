@@ -55,6 +55,9 @@ public sealed class BatonOptions
     /// <summary>BATON_RATE_LIMIT: requests per second per API key (bursts of twice that); 0 turns limiting off.</summary>
     public int RateLimit { get; init; } = 100;
 
+    /// <summary>BATON_PUBLIC_URL: the dashboard's address as people reach it, for links in webhook deliveries; none when unset.</summary>
+    public string? PublicUrl { get; init; }
+
     /// <summary>BATON_SANDBOX: on (default) runs command workers and checks inside bubblewrap; off runs them unconfined.</summary>
     public bool SandboxEnabled { get; init; } = true;
 
@@ -137,8 +140,14 @@ public sealed class BatonOptions
             throw new InvalidOperationException($"BATON_NODE_ID must be 1 to 64 letters, digits, '.', '_' or '-', not '{nodeId}'");
         }
         var localAdminKey = string.Equals(config["BATON_LOCAL_ADMIN_KEY"], "true", StringComparison.OrdinalIgnoreCase);
+        var publicUrl = config["BATON_PUBLIC_URL"] is { Length: > 0 } p ? p : null;
+        if (publicUrl is not null && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var publicUri) || publicUri.Scheme is not ("http" or "https")))
+        {
+            throw new InvalidOperationException($"BATON_PUBLIC_URL must be an absolute http or https URL, such as https://baton.example.com, not '{publicUrl}'");
+        }
         return new BatonOptions
         {
+            PublicUrl = publicUrl,
             RepoRoots = RepoRootsFrom(config["BATON_REPO_ROOTS"], dataDir, localAdminKey),
             SandboxEnabled = sandbox == "on",
             BwrapPath = config["BATON_BWRAP"] is { Length: > 0 } bwrap ? bwrap : null,

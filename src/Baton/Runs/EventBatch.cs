@@ -23,6 +23,8 @@ public sealed class EventBatch
     public async Task WriteAsync(IDbConnection c, IDbTransaction tx)
     {
         await EventLog.AppendManyAsync(c, tx, _rows);
+        // In the same transaction: an event that commits has its webhook deliveries queued, and one that rolls back has none.
+        await Webhooks.WebhookDeliveries.QueueAsync(c, tx, _rows);
         _rows.Clear();
     }
 }

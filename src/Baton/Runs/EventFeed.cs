@@ -34,6 +34,18 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
 
     private long _chars;
 
+    /// <summary>The seq of the newest event held; -1 until the first read.</summary>
+    public long Tail
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _tail;
+            }
+        }
+    }
+
     /// <summary>Fires after new events are held: streams wait on this instead of on the writers' signal.</summary>
     public Pulse Updated { get; } = new();
 

@@ -141,6 +141,7 @@ public sealed record JobRequest(string Kind, string Phase, int Iteration, DateTi
     public const string ExpireGate = "expire_gate";
     public const string RunExecution = "run_execution";
     public const string RemindGate = "remind_gate";
+    public const string DeliverWebhook = "deliver_webhook";
 }
 
 public sealed record RunEvent(string Type, string? Phase, int? Iteration, string? Actor, IReadOnlyDictionary<string, object?>? Data = null);

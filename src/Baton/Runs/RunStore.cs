@@ -75,6 +75,10 @@ public static partial class RunStore
     public static Task<string?> StatusAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         c.ExecuteScalarAsync<string?>("SELECT status FROM runs WHERE id = @runId", new { runId }, tx);
 
+    /// <summary>The run's profile's name, or null when there is no such run.</summary>
+    public static Task<string?> ProfileAsync(IDbConnection c, string runId) =>
+        c.ExecuteScalarAsync<string?>("SELECT profile FROM runs WHERE id = @runId", new { runId });
+
     /// <summary>Renames the run's project (null: none), as a change of the run: a new version.</summary>
     public static Task SetProjectAsync(IDbConnection c, IDbTransaction tx, string runId, string? project, DateTimeOffset now) =>
         c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",

@@ -7,10 +7,12 @@ public static class Ids
 {
     private const string Alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
-    public static string New(string prefix, TimeProvider time)
+    public static string New(string prefix, TimeProvider time) => New(prefix, time.GetUtcNow().ToUnixTimeMilliseconds());
+
+    /// <summary>An id whose time part is <paramref name="ms"/> (Unix ms), for a row made at a time already taken.</summary>
+    public static string New(string prefix, long ms)
     {
         Span<char> chars = stackalloc char[26];
-        var ms = time.GetUtcNow().ToUnixTimeMilliseconds();
         for (var i = 9; i >= 0; i--)
         {
             chars[i] = Alphabet[(int)(ms & 31)];

@@ -122,6 +122,32 @@ public class OpsApiTests
     }
 
     [Fact]
+    public async Task A_caller_out_of_requests_gets_them_back_as_the_clock_moves_at_its_rate()
+    {
+        var clock = new ManualClock(DateTimeOffset.Parse("2026-12-06T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var factory = new BatonFactory(clock) { RateLimit = 2 };
+        var http = factory.Http();
+        async Task<int> OkInARowAsync()
+        {
+            var ok = 0;
+            while ((await http.GetAsync("/api/profiles")).StatusCode == HttpStatusCode.OK)
+            {
+                ok++;
+            }
+            return ok;
+        }
+
+        // The bucket holds twice the rate; the clock stands still, so nothing refills while the test asks.
+        Assert.Equal(4, await OkInARowAsync());
+        var refused = await http.GetAsync("/api/profiles");
+        Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, await OkInARowAsync());
+        clock.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(4, await OkInARowAsync());
+    }
+
+    [Fact]
     public async Task Unknown_routes_and_methods_are_problems_not_empty_pages()
     {
         using var factory = new BatonFactory();

@@ -63,6 +63,8 @@ public class OptionsTests
     [InlineData("BATON_WORKERS", "many", "BATON_WORKERS")]
     [InlineData("BATON_WORKERS", "0", "BATON_WORKERS")]
     [InlineData("BATON_RATE_LIMIT", "-1", "BATON_RATE_LIMIT")]
+    [InlineData("BATON_PUBLIC_URL", "baton.example.com", "BATON_PUBLIC_URL")]
+    [InlineData("BATON_PUBLIC_URL", "ftp://baton.example.com", "BATON_PUBLIC_URL")]
     [InlineData("BATON_ROLE", "boss", "BATON_ROLE")]
     [InlineData("BATON_ROLE", "api", "PostgreSQL")]
     [InlineData("BATON_ROLE", "api", "BATON_DATABASE")]

@@ -1,0 +1,73 @@
+using System.Security.Claims;
+using Baton.Storage;
+
+namespace Baton.Audit;
+
+/// <summary>
+/// Records every write request (any method but GET, HEAD and OPTIONS) once it has its answer: refused ones too (401,
+/// 403, 409, 413, 429 …), since an attempt is what an audit looks for. Written after the response, in a transaction
+/// of its own: a node that dies in between loses that one entry, never the change it reports.
+/// </summary>
+public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider time, ILogger<AuditLog> logger)
+{
+    /// <summary>Paths longer than this are cut (the route names the endpoint; the path only adds its ids).</summary>
+    public const int MaxPathLength = 512;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method) || HttpMethods.IsOptions(context.Request.Method))
+        {
+            await next(context);
+            return;
+        }
+        var threw = false;
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            // The exception handler before this answers 500.
+            threw = true;
+            throw;
+        }
+        finally
+        {
+            await RecordAsync(context, threw ? StatusCodes.Status500InternalServerError : context.Response.StatusCode);
+        }
+    }
+
+    private async Task RecordAsync(HttpContext context, int status)
+    {
+        // A group's "/" route is the group's own path: "/api/runs/" is recorded (and filtered) as "/api/runs".
+        var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { } raw ? (raw.Length > 1 ? raw.TrimEnd('/') : raw) : "unmatched";
+        var path = context.Request.Path.Value ?? "";
+        var row = new AuditRow
+        {
+            At = time.GetUtcNow().ToMs(),
+            KeyId = context.User.FindFirstValue(ClaimTypes.NameIdentifier),
+            Actor = context.User.Identity?.Name ?? "anonymous",
+            Method = context.Request.Method.Length > 16 ? context.Request.Method[..16] : context.Request.Method,
+            Route = route,
+            Path = path.Length > MaxPathLength ? path[..MaxPathLength] : path,
+            RunId = RunOf(route, context.Request.RouteValues),
+            Status = status,
+            Address = context.Connection.RemoteIpAddress?.ToString(),
+        };
+        try
+        {
+            await db.WriteAsync((c, tx) => AuditStore.AppendAsync(c, tx, row), CancellationToken.None);
+        }
+        catch (Exception ex) when (db.Dialect.IsDatabaseError(ex))
+        {
+            logger.LogError(ex, "Could not record {Method} {Path} ({Status}) by {Actor} in the audit log", row.Method, row.Path, row.Status, row.Actor);
+        }
+    }
+
+    /// <summary>The run a request is about: the <c>{id}</c> of a run's route (API or dashboard page), else none.</summary>
+    private static string? RunOf(string route, RouteValueDictionary values) =>
+        (route.StartsWith("/api/runs/{id}", StringComparison.Ordinal) || route.StartsWith("/runs/{id}", StringComparison.Ordinal))
+            && values.TryGetValue("id", out var id) && id is string runId && runId.Length <= 64
+            ? runId
+            : null;
+}
