@@ -44,6 +44,9 @@ public static class RunView
     public static IReadOnlyList<string> NextSteps(RunDetail run) => (run.Status, run.WaitingFor) switch
     {
         ("awaiting_approval", "budget") => [$"baton run approve {run.RunId}   (lifts the budget for the rest of the run)", $"baton run cancel {run.RunId}"],
+        ("awaiting_approval", _) when run.Gate is { Inputs.Count: > 0 } gate =>
+            [$"baton run approve {run.RunId} {string.Join(" ", gate.Inputs.Select(i => i.Required ? $"--input {i.Name}=VALUE" : $"[--input {i.Name}=VALUE]"))} [--comment TEXT]",
+                $"baton run reject {run.RunId} --feedback TEXT [--to PHASE]"],
         ("awaiting_approval", _) => [$"baton run approve {run.RunId} [--comment TEXT]", $"baton run reject {run.RunId} --feedback TEXT [--to PHASE]"],
         ("paused", "checks_failed") => [$"baton run next {run.RunId}   (follows the failure path)", $"baton run next {run.RunId} --skip-validation   (accepts the output as it is)"],
         ("paused", _) => [$"baton run next {run.RunId}"],

@@ -164,6 +164,10 @@ public static class RunWatcher
                 // The phase's own time ends here; what follows until its approval is a person's.
                 var worked = started.Remove(phase, out var from) ? $" (worked {RunView.Duration((long)(e.CreatedAt - from).TotalMilliseconds)})" : "";
                 return [Phase(phase), new Piece("awaits approval", Tone.Warn), worked];
+            case "gate.approval_recorded":
+                return [Phase(phase), new Piece($"approval {Text(e.Data, "approvals")} of {Text(e.Data, "approvals_required")}", Tone.Info), by, Comment(Text(e.Data, "comment"))];
+            case "gate.reminded":
+                return [Phase(phase), new Piece("still awaits approval", Tone.Warn), $" (reminder after {Text(e.Data, "remind_after")})"];
             case "gate.approved":
                 return [Phase(phase), new Piece("approved", Tone.Good), by, Comment(Text(e.Data, "comment"))];
             case "gate.rejected":

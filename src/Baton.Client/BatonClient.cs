@@ -88,6 +88,16 @@ public sealed partial class BatonClient(HttpClient http)
     public Task<RunDetail> RejectAsync(string runId, string feedback, string? rejectTo = null, long? expectedVersion = null, CancellationToken ct = default) =>
         ActAsync($"api/runs/{Escape(runId)}/reject", new RejectRequest(feedback, rejectTo), expectedVersion, ct);
 
+    /// <summary>An approval with a gate's digest and form values (`request.Inputs`).</summary>
+    public Task<RunDetail> ApproveAsync(string runId, ApproveRequest request, long? expectedVersion = null, CancellationToken ct = default) =>
+        ActAsync($"api/runs/{Escape(runId)}/approve", request, expectedVersion, ct);
+
+    public Task<RunDetail> RejectAsync(string runId, RejectRequest request, long? expectedVersion = null, CancellationToken ct = default) =>
+        ActAsync($"api/runs/{Escape(runId)}/reject", request, expectedVersion, ct);
+
+    public Task<RunDetail> NextAsync(string runId, NextRequest request, long? expectedVersion = null, CancellationToken ct = default) =>
+        ActAsync($"api/runs/{Escape(runId)}/next", request, expectedVersion, ct);
+
     public Task<RunDetail> CancelAsync(string runId, string? reason = null, long? expectedVersion = null, CancellationToken ct = default) =>
         ActAsync($"api/runs/{Escape(runId)}/cancel", new CancelRequest(reason), expectedVersion, ct);
 
@@ -151,6 +161,9 @@ public sealed partial class BatonClient(HttpClient http)
         var link = await SendAsync<SignInLink>(() => new HttpRequestMessage(HttpMethod.Post, "api/signin-links"), idempotent: false, ct);
         return Http.BaseAddress is { } server ? link with { Url = new Uri(server, new Uri(link.Url).PathAndQuery + new Uri(link.Url).Fragment).AbsoluteUri } : link;
     }
+
+    /// <summary>The open gates and budget stops this key may decide now, oldest first.</summary>
+    public Task<Inbox> GetInboxAsync(CancellationToken ct = default) => GetAsync<Inbox>("api/inbox", ct);
 
     public Task<KeyList> ListKeysAsync(CancellationToken ct = default) => GetAsync<KeyList>("api/keys", ct);
 

@@ -9,11 +9,52 @@ public sealed record CreateRunRequest(string? Profile, string? Intake, string? P
 
 public sealed record UpdateRunRequest(string? ProjectName = null, string? CurrentStep = null, string? Status = null);
 
-public sealed record NextRequest(bool? SkipValidation = null);
+/// <summary>`digest`: the gate's (or paused phase's) digest as the caller reviewed it (`gate.digest`); a stale one is a 409.</summary>
+public sealed record NextRequest(bool? SkipValidation = null, string? Digest = null);
 
-public sealed record ApproveRequest(string? Comment = null);
+/// <summary>An approval, bound to the digest reviewed (optional) and carrying the gate form's values by field name.</summary>
+public sealed record ApproveRequest(string? Comment = null, string? Digest = null, IReadOnlyDictionary<string, JsonElement>? Inputs = null);
 
-public sealed record RejectRequest(string? Feedback, string? RejectTo = null);
+public sealed record RejectRequest(string? Feedback, string? RejectTo = null, string? Digest = null);
+
+/// <summary>A decision recorded at a gate: who, when, their comment (or feedback) and form values.</summary>
+public sealed record GateVoteInfo(string By, DateTimeOffset At, string? Comment, IReadOnlyDictionary<string, JsonElement>? Inputs = null);
+
+/// <summary>A field of a gate's form: string, text, number, boolean or enum (with <paramref name="Values"/>).</summary>
+public sealed record GateInputInfo(string Name, string Type, bool Required, string? Description, IReadOnlyList<string>? Values);
+
+/// <summary>A decision waiting for the caller: a gate (<paramref name="Kind"/> "gate") or a budget stop ("budget").</summary>
+public sealed record InboxItem(
+    string RunId,
+    string Profile,
+    string? ProjectName,
+    string Kind,
+    string Phase,
+    int Iteration,
+    DateTimeOffset OpenedAt,
+    DateTimeOffset? ExpiresAt,
+    long AgeSeconds,
+    int Approvals,
+    int ApprovalsRequired,
+    string? CreatedBy);
+
+/// <summary>GET /api/inbox: what the caller may decide now, oldest first.</summary>
+public sealed record Inbox(IReadOnlyList<InboxItem> Items, int Total);
+
+/// <summary>The gate a run waits at (`gate` of a run): its policy, the approvals so far, and what they are bound to.</summary>
+public sealed record OpenGate(
+    string Phase,
+    int Iteration,
+    DateTimeOffset OpenedAt,
+    DateTimeOffset? ExpiresAt,
+    int ApprovalsRequired,
+    IReadOnlyList<GateVoteInfo> Approvals,
+    IReadOnlyList<GateVoteInfo> Rejections,
+    string Digest,
+    string? Commit,
+    IReadOnlyList<GateInputInfo> Inputs,
+    IReadOnlyList<string> Approvers,
+    string SelfApproval);
 
 public sealed record CancelRequest(string? Reason = null);
 
@@ -77,7 +118,9 @@ public sealed record RunDetail(
     // Some execution's cost is unknown (a worker without prices): CostUsd is only the known part (ADR 28).
     bool CostUnknown = false,
     // Its agents' requests to use a tool a phase lists in tool_approvals, oldest first (ADR 31).
-    IReadOnlyList<ToolApprovalInfo>? ToolApprovals = null);
+    IReadOnlyList<ToolApprovalInfo>? ToolApprovals = null,
+    // The gate the run waits at, while one is open (ADR 32).
+    OpenGate? Gate = null);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 
@@ -154,14 +197,14 @@ public sealed record ProfileDetail(
     IReadOnlyList<PhaseDefinitionInfo> Phases,
     string Yaml);
 
-public sealed record CreateKeyRequest(string? Name, string? Role, DateTimeOffset? ExpiresAt = null);
+public sealed record CreateKeyRequest(string? Name, string? Role, DateTimeOffset? ExpiresAt = null, IReadOnlyList<string>? Groups = null);
 
 /// <summary>A one-time link that signs a browser in to the dashboard as the key that asked for it.</summary>
 public sealed record SignInLink(string Url, DateTimeOffset ExpiresAt);
 
-public sealed record CreatedKey(string KeyId, string Name, string Role, string Token, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
+public sealed record CreatedKey(string KeyId, string Name, string Role, string Token, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, IReadOnlyList<string>? Groups = null);
 
-public sealed record KeyInfo(string KeyId, string Name, string Role, string? CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt);
+public sealed record KeyInfo(string KeyId, string Name, string Role, string? CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, IReadOnlyList<string>? Groups = null);
 
 public sealed record KeyList(IReadOnlyList<KeyInfo> Keys);
 

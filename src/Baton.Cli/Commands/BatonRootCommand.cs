@@ -21,6 +21,7 @@ public sealed class BatonRootCommand : RootCommand
         Subcommands.Add(new ServeCommand());
         Subcommands.Add(new DemoCommand());
         Subcommands.Add(new RunCommand());
+        Subcommands.Add(new InboxCommand());
         Subcommands.Add(new ProfileCommand());
         Subcommands.Add(new WorkerCommand());
         Subcommands.Add(new RepoCommand());

@@ -32,7 +32,14 @@ public sealed partial class KeyCreateCommand : ClientCommand
         },
     };
 
-    private readonly Option<bool> _json = JsonOption("{key_id, name, role, token, created_at, expires_at}");
+    private readonly Option<string[]> _groups = new("--group")
+    {
+        Description = "A group the key belongs to (repeat for several), which a gate's approvers can name as group:NAME",
+        HelpName = "name",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<bool> _json = JsonOption("{key_id, name, role, token, created_at, expires_at, groups}");
 
     public KeyCreateCommand()
         : base("create", "Create an API key; its token is printed once and never again.",
@@ -44,13 +51,15 @@ public sealed partial class KeyCreateCommand : ClientCommand
         Options.Add(_name);
         Options.Add(_role);
         Options.Add(_expiresIn);
+        Options.Add(_groups);
         Options.Add(_json);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, BatonClient client, CancellationToken cancellationToken)
     {
         var expiresAt = parseResult.GetValue(_expiresIn) is { } lifetime ? DateTimeOffset.UtcNow + lifetime : (DateTimeOffset?)null;
-        var key = await client.CreateKeyAsync(new CreateKeyRequest(parseResult.GetValue(_name), parseResult.GetValue(_role), expiresAt), cancellationToken);
+        var key = await client.CreateKeyAsync(new CreateKeyRequest(parseResult.GetValue(_name), parseResult.GetValue(_role), expiresAt,
+            parseResult.GetValue(_groups) is { Length: > 0 } groups ? groups : null), cancellationToken);
         var terminal = Terminal.For(parseResult);
         if (parseResult.GetValue(_json))
         {

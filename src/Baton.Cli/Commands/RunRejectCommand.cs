@@ -7,6 +7,7 @@ namespace Baton.Cli.Commands;
 public sealed class RunRejectCommand : RunActionCommand
 {
     private readonly Option<string> _feedback = new("--feedback", "-m") { Description = "What the agent should change (goes into its prompt)", Required = true, HelpName = "text" };
+    private readonly Option<string> _digest = new("--digest") { Description = "Reject only what you reviewed: the gate's digest (gate.digest); a changed gate exits 4", HelpName = "sha256:..." };
     private readonly Option<string> _to = new("--to") { Description = "The phase to go back to, among the gate's reject_to [default: the first of them]", HelpName = "phase" };
 
     public RunRejectCommand()
@@ -16,11 +17,12 @@ public sealed class RunRejectCommand : RunActionCommand
     {
         Options.Add(_feedback);
         Options.Add(_to);
+        Options.Add(_digest);
         AddSharedOptions();
     }
 
     protected override string Done => "Rejected";
 
     protected override Task<RunDetail> ActAsync(ParseResult parseResult, BatonClient client, string runId, long? version, CancellationToken cancellationToken) =>
-        client.RejectAsync(runId, parseResult.GetValue(_feedback)!, parseResult.GetValue(_to), version, cancellationToken);
+        client.RejectAsync(runId, new RejectRequest(parseResult.GetValue(_feedback)!, parseResult.GetValue(_to), parseResult.GetValue(_digest)), version, cancellationToken);
 }

@@ -34,6 +34,11 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         CancellationToken cancellationToken = default) =>
         CallAsync(() => client.GetRunAsync(run_id, cancellationToken));
 
+    [McpServerTool(Name = "list_inbox", Title = "List the decisions waiting for this key", ReadOnly = true, Idempotent = true)]
+    [Description("The open gates and budget stops this key may decide now, oldest first, with age and expiry (approve_run or reject_run them).")]
+    public Task<CallToolResult> ListInboxAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.GetInboxAsync(cancellationToken));
+
     [McpServerTool(Name = "list_profiles", Title = "List profiles", ReadOnly = true, Idempotent = true)]
     [Description("The profiles (workflows) runs can be created from, with their phases.")]
     public Task<CallToolResult> ListProfilesAsync(CancellationToken cancellationToken = default) =>
@@ -54,13 +59,15 @@ public sealed class BatonTools(BatonClient client, Connection connection)
     // The decisions are destructive: they change what a run does next and cannot be taken back, so a client that
     // asks a person before destructive calls asks before an assistant approves or rejects in their name.
     [McpServerTool(Name = "approve_run", Title = "Approve a run's gate", Destructive = true, ReadOnly = false)]
-    [Description("Approve the gate (or budget stop) a run is waiting at (status awaiting_approval). Needs the approver role.")]
+    [Description("Approve the gate (or budget stop) a run is waiting at (status awaiting_approval). Needs the approver role, and the gate's approvers and self_approval policy. A gate with a form (show_run: gate.inputs) needs its required fields in `inputs`.")]
     public Task<CallToolResult> ApproveRunAsync(
         [Description("The run id (run_...)")] string run_id,
         [Description("A note kept with the approval")] string? comment = null,
         [Description("Act only if the run is still at this version (from show_run); otherwise the call fails with a conflict")] long? expected_version = null,
+        [Description("The gate's digest as reviewed (show_run: gate.digest); if what waits at the gate changed since, the call fails with a conflict")] string? digest = null,
+        [Description("The gate form's values by field name, e.g. {\"ticket\": \"CHG-42\", \"hours\": 2}, typed as gate.inputs says")] Dictionary<string, JsonElement>? inputs = null,
         CancellationToken cancellationToken = default) =>
-        CallAsync(() => client.ApproveAsync(run_id, comment, expected_version, cancellationToken));
+        CallAsync(() => client.ApproveAsync(run_id, new ApproveRequest(comment, digest, inputs), expected_version, cancellationToken));
 
     [McpServerTool(Name = "reject_run", Title = "Reject a run's gate with feedback", Destructive = true, ReadOnly = false)]
     [Description("Reject the gate a run is waiting at: the feedback goes to the agent and the phase (or an earlier one) runs again as a new iteration. Needs the approver role.")]
@@ -69,8 +76,9 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         [Description("What the agent should change")] string feedback,
         [Description("The phase to go back to, among the gate's reject_to (default: the first)")] string? reject_to = null,
         [Description("Act only if the run is still at this version (from show_run)")] long? expected_version = null,
+        [Description("The gate's digest as reviewed (show_run: gate.digest); if what waits at the gate changed since, the call fails with a conflict")] string? digest = null,
         CancellationToken cancellationToken = default) =>
-        CallAsync(() => client.RejectAsync(run_id, feedback, reject_to, expected_version, cancellationToken));
+        CallAsync(() => client.RejectAsync(run_id, new RejectRequest(feedback, reject_to, digest), expected_version, cancellationToken));
 
     [McpServerTool(Name = "cancel_run", Title = "Cancel a run", Destructive = true, ReadOnly = false)]
     [Description("Cancel a run for good: its running agent is stopped and it ends as cancelled. Needs the operator role.")]

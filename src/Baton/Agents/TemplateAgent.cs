@@ -16,7 +16,12 @@ public sealed record AgentInput(
     PhaseDefinition Phase,
     int Iteration,
     string? Feedback,
-    EarlierArtifacts Earlier);
+    EarlierArtifacts Earlier)
+{
+    /// <summary>The form values of the run's approved gates, by phase then field: {{gate.PHASE.FIELD}}.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Gates { get; init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>();
+}
 
 /// <summary>A run's earlier artifacts, as far as a phase reads them: every name, and the latest content of some.</summary>
 public sealed record EarlierArtifacts(IReadOnlyList<string> Names, IReadOnlyDictionary<string, string> Contents)
@@ -27,16 +32,23 @@ public sealed record EarlierArtifacts(IReadOnlyList<string> Names, IReadOnlyDict
 /// <summary>What rendering a template reads of its run besides the phase: the intake, the earlier artifacts' names, some contents.</summary>
 public sealed record TemplateNeeds(bool Intake, bool ArtifactNames, IReadOnlySet<string> Artifacts)
 {
+    /// <summary>The template names a gate's form value ({{gate.PHASE.FIELD}}).</summary>
+    public bool GateValues { get; init; }
+
     public static readonly TemplateNeeds Nothing = new(false, false, new HashSet<string>());
     public static readonly TemplateNeeds TheIntake = Nothing with { Intake = true };
     public static readonly TemplateNeeds TheNames = Nothing with { ArtifactNames = true };
+    public static readonly TemplateNeeds TheGateValues = Nothing with { GateValues = true };
 
     public static TemplateNeeds Contents(params IEnumerable<string> names) => Nothing with { Artifacts = names.ToHashSet(StringComparer.Ordinal) };
 
-    public bool IsNothing => !Intake && !ArtifactNames && Artifacts.Count == 0;
+    public bool IsNothing => !Intake && !ArtifactNames && Artifacts.Count == 0 && !GateValues;
 
     public TemplateNeeds With(TemplateNeeds other) =>
-        new(Intake || other.Intake, ArtifactNames || other.ArtifactNames, Artifacts.Union(other.Artifacts, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal));
+        new(Intake || other.Intake, ArtifactNames || other.ArtifactNames, Artifacts.Union(other.Artifacts, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal))
+        {
+            GateValues = GateValues || other.GateValues,
+        };
 }
 
 public sealed record ProducedArtifact(string Name, string Content);
@@ -88,6 +100,7 @@ public static partial class TemplateAgent
                 "artifacts" => TemplateNeeds.TheNames,
                 "artifact" or "artifact_size" when arg is not null => TemplateNeeds.Contents(arg),
                 "prompt" when phase.Prompt is { } prompt => NeedsOf(prompt, phase with { Prompt = null }),
+                "gate" when arg is not null => TemplateNeeds.TheGateValues,
                 _ => TemplateNeeds.Nothing,
             });
         }
@@ -119,6 +132,8 @@ public static partial class TemplateAgent
         "artifacts" => input.Earlier.Names.Order(StringComparer.Ordinal).ToArray(),
         "artifact" => arg is not null && input.Earlier.Contents.TryGetValue(arg, out var content) ? content : "",
         "artifact_size" => arg is not null && input.Earlier.Contents.TryGetValue(arg, out var c) ? Encoding.UTF8.GetByteCount(c) : 0,
+        // {{gate.PHASE.FIELD}}: a value the gate's approval gave, or nothing (the gate has not been approved with it).
+        "gate" => arg?.Split('.', 2) is [var phase, var field] && input.Gates.TryGetValue(phase, out var fields) && fields.TryGetValue(field, out var value) ? value : "",
         _ => "{{" + key + "}}",
     };
 
@@ -168,6 +183,7 @@ public static partial class TemplateAgent
         return words.Length == 0 ? artifact : char.ToUpperInvariant(words[0]) + words[1..];
     }
 
-    [GeneratedRegex(@"\{\{\s*(?<key>[a-z_]+)(?::(?<arg>[A-Za-z0-9._-]+))?\s*(?:\|\s*(?<filter>json)\s*)?\}\}")]
+    // `gate.PHASE.FIELD` reads as the key `gate` with the argument `PHASE.FIELD`, like `artifact:NAME`.
+    [GeneratedRegex(@"\{\{\s*(?:(?<key>gate)\.(?<arg>[a-z0-9_-]+\.[A-Za-z0-9_]+)|(?<key>[a-z_]+)(?::(?<arg>[A-Za-z0-9._-]+))?)\s*(?:\|\s*(?<filter>json)\s*)?\}\}")]
     private static partial Regex Placeholder();
 }

@@ -13,6 +13,11 @@ public sealed class ApiKeyRow
     public long CreatedAt { get; set; }
     public long? ExpiresAt { get; set; }
     public long? RevokedAt { get; set; }
+
+    /// <summary>The groups the key belongs to, a JSON array of names (null: none), which a gate's approvers may name.</summary>
+    public string? Groups { get; set; }
+
+    public IReadOnlyList<string> GroupList => Groups is null ? [] : System.Text.Json.JsonSerializer.Deserialize<List<string>>(Groups) ?? [];
 }
 
 /// <summary>
@@ -64,8 +69,8 @@ public static class ApiKeyStore
 
     public static Task InsertAsync(IDbConnection c, IDbTransaction tx, ApiKeyRow key, string tokenHash) =>
         c.ExecuteAsync(
-            "INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at, expires_at) VALUES (@Id, @Name, @Role, @tokenHash, @CreatedBy, @CreatedAt, @ExpiresAt)",
-            new { key.Id, key.Name, key.Role, tokenHash, key.CreatedBy, key.CreatedAt, key.ExpiresAt }, tx);
+            "INSERT INTO api_keys(id, name, role, token_hash, created_by, created_at, expires_at, groups) VALUES (@Id, @Name, @Role, @tokenHash, @CreatedBy, @CreatedAt, @ExpiresAt, @Groups)",
+            new { key.Id, key.Name, key.Role, tokenHash, key.CreatedBy, key.CreatedAt, key.ExpiresAt, key.Groups }, tx);
 
     /// <summary>Revokes the key; false when it was revoked already (by a request that got there first, say).</summary>
     public static async Task<bool> RevokeAsync(IDbConnection c, IDbTransaction tx, string id, long now) =>

@@ -24,11 +24,31 @@ public static class Roles
 
     public static bool Has(this ClaimsPrincipal user, string role) =>
         Rank(user.FindFirstValue(ClaimTypes.Role) ?? "") >= Rank(role);
+
+    /// <summary>A claim per group of the key (a gate's `approvers` may name `group:NAME`).</summary>
+    public const string GroupClaim = "baton:group";
+
+    /// <summary>The claims that say who a key is, for the API and the dashboard alike.</summary>
+    public static List<Claim> ClaimsOf(ApiKeyRow key) =>
+        [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role),
+            .. key.GroupList.Select(g => new Claim(GroupClaim, g))];
+
+    /// <summary>The key deciding a gate, as its claims say.</summary>
+    public static GateDecider Decider(this ClaimsPrincipal user) => new(
+        user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Actor(),
+        user.Actor(),
+        user.FindFirstValue(ClaimTypes.Role) ?? "",
+        user.FindAll(GroupClaim).Select(c => c.Value).ToList());
 }
 
 /// <summary>API keys: random tokens shown once; only their SHA-256 is stored (they are long and random, so a slow hash adds nothing).</summary>
-public static class ApiKeys
+public static partial class ApiKeys
 {
+    public const int MaxGroups = 20;
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    private static partial System.Text.RegularExpressions.Regex GroupName();
+
     public const string TokenPrefix = "bat_";
 
     public static string NewToken() => TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
@@ -80,6 +100,21 @@ public static class ApiKeys
         {
             errors["expires_at"] = ["expires_at must be in the future"];
         }
+        if (body?.Groups is { } groups)
+        {
+            if (groups.Count > MaxGroups)
+            {
+                errors["groups"] = [$"a key belongs to at most {MaxGroups} groups"];
+            }
+            else if (groups.Any(g => g is null || !GroupName().IsMatch(g)))
+            {
+                errors["groups"] = [$"group '{groups.First(g => g is null || !GroupName().IsMatch(g))}' must be 1-64 characters of a-z, 0-9, '_' or '-'"];
+            }
+            else if (groups.Distinct().Count() != groups.Count)
+            {
+                errors["groups"] = ["a group is listed twice"];
+            }
+        }
         return errors;
     }
 
@@ -100,6 +135,7 @@ public static class ApiKeys
             CreatedBy = actor,
             CreatedAt = now.ToMs(),
             ExpiresAt = body.ExpiresAt?.ToMs(),
+            Groups = body.Groups is { Count: > 0 } groups ? System.Text.Json.JsonSerializer.Serialize(groups) : null,
         };
         var created = await db.WriteAsync(async (c, tx) =>
         {
@@ -112,7 +148,7 @@ public static class ApiKeys
             return true;
         });
         return created
-            ? new KeyCreation.Created(new CreatedKey(key.Id, key.Name, key.Role, token, now, body.ExpiresAt))
+            ? new KeyCreation.Created(new CreatedKey(key.Id, key.Name, key.Role, token, now, body.ExpiresAt, key.GroupList))
             : new KeyCreation.NameTaken($"an active key named '{key.Name}' exists; names identify who approved what, so they are unique");
     }
 

@@ -31,7 +31,7 @@ public static class KeysApi
     {
         var rows = await db.ReadAsync(c => ApiKeyStore.ListAsync(c, null, newestFirst: false));
         return TypedResults.Ok(new KeyList(rows.Select(k => new KeyInfo(
-            k.Id, k.Name, k.Role, k.CreatedBy, Times.FromMs(k.CreatedAt), Times.FromMs(k.ExpiresAt), Times.FromMs(k.RevokedAt))).ToList()));
+            k.Id, k.Name, k.Role, k.CreatedBy, Times.FromMs(k.CreatedAt), Times.FromMs(k.ExpiresAt), Times.FromMs(k.RevokedAt), k.GroupList)).ToList()));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(string id, Database db, TimeProvider time, OpenStreams streams) =>

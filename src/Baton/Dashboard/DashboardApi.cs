@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using Baton.Auth;
@@ -36,6 +37,11 @@ public static class DashboardApi
         AgentPages.Map(pages);
         ProfilePages.Map(pages);
         KeyPages.Map(pages);
+        pages.MapGet("/inbox", async (HttpContext http, Database db, RunTransitions transitions, TimeProvider time) =>
+            DashboardPages.Render<Components.InboxPage>(new { Inbox = await GateInbox.ForAsync(db, transitions, http.User.Decider(), time.GetUtcNow(), http.RequestAborted) }));
+        // The top bar's count, read again by site.js when a page's event stream says something changed.
+        pages.MapGet("/inbox/count", async (HttpContext http, Database db, RunTransitions transitions, TimeProvider time) =>
+            Results.Text((await GateInbox.ForAsync(db, transitions, http.User.Decider(), time.GetUtcNow(), http.RequestAborted)).Total.ToString(CultureInfo.InvariantCulture)));
         return app;
     }
 
@@ -139,6 +145,7 @@ public static class DashboardApi
         ["site.js"] = ("dashboard/site.js", "text/javascript; charset=utf-8"),
         ["logs.js"] = ("dashboard/logs.js", "text/javascript; charset=utf-8"),
         ["runs.js"] = ("dashboard/runs.js", "text/javascript; charset=utf-8"),
+        ["inbox.js"] = ("dashboard/inbox.js", "text/javascript; charset=utf-8"),
     };
 
     /// <summary>Each asset's bytes and ETag (a hash of the bytes), read from the assembly once, when first asked for.</summary>

@@ -27,7 +27,7 @@ public static class DashboardAuth
         path == "/" || path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout")
         || path.StartsWithSegments("/runs") || path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/theme")
         || path.StartsWithSegments("/executions") || path.StartsWithSegments("/workspaces") || path.StartsWithSegments("/profiles")
-        || path.StartsWithSegments("/keys") || path.StartsWithSegments("/events");
+        || path.StartsWithSegments("/keys") || path.StartsWithSegments("/events") || path.StartsWithSegments("/inbox");
 
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
@@ -154,9 +154,6 @@ public static class DashboardAuth
     }
 
     private static ClaimsPrincipal Principal(ApiKeyRow key, string sessionId) => new(new ClaimsIdentity(
-        [
-            new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id), new Claim(ClaimTypes.Role, key.Role),
-            new Claim(SessionClaim, sessionId),
-        ],
+        [.. Roles.ClaimsOf(key), new Claim(SessionClaim, sessionId)],
         CookieScheme));
 }

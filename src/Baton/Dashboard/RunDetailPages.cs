@@ -81,7 +81,7 @@ public static class RunDetailPages
             var profile = await transitions.ProfileOfAsync(c, null, row);
             // Read before the log lines: a line the page does not show has a higher number, so the live tail catches it.
             var lastEvent = await EventLog.LastSeqOfRunAsync(c, null, id);
-            var run = await RunStore.DetailAsync(c, null, row, profile, time.GetUtcNow());
+            var run = await RunTransitions.WithGateAsync(c, row, profile, await RunStore.DetailAsync(c, null, row, profile, time.GetUtcNow()));
             var gateEvents = await EventLog.GateEventsAsync(c, null, id);
             // A finished run's duration stops at its end; a live one's runs to now.
             var ended = run.CompletedAt ?? (row.RunStatus.IsTerminal() ? run.UpdatedAt : time.GetUtcNow());
@@ -158,7 +158,8 @@ public static class RunDetailPages
         DecideAsync("approve", id, http, antiforgery, db, transitions, time, (form, actor) =>
         {
             var comment = QueryText.Blank(form["comment"]);
-            return comment is { Length: > MaxTextLength } ? Bad("comment", "The comment is too long.") : new ApproveRun(actor, comment);
+            return comment is { Length: > MaxTextLength } ? Bad("comment", "The comment is too long.")
+                : new ApproveRun(actor, comment) { By = http.User.Decider(), Digest = QueryText.Blank(form["digest"]), Inputs = GateFormValues(form) };
         });
 
     private static Task<IResult> RejectAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
@@ -167,7 +168,7 @@ public static class RunDetailPages
             var feedback = QueryText.Blank(form["feedback"]);
             return feedback is null ? Bad("feedback", "Feedback is required to reject: tell the agent what to change.")
                 : feedback.Length > MaxTextLength ? Bad("feedback", "The feedback is too long.")
-                : new RejectRun(actor, feedback, QueryText.Blank(form["reject_to"]));
+                : new RejectRun(actor, feedback, QueryText.Blank(form["reject_to"])) { By = http.User.Decider(), Digest = QueryText.Blank(form["digest"]) };
         });
 
     private static Task<IResult> NextAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
@@ -218,6 +219,14 @@ public static class RunDetailPages
         {
             case { Run: null }:
                 return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
+            case { Decision: Refused { Forbidden: true } forbidden }:
+                return await Problem(null, forbidden.Reason, 403);
+            case { Decision: Refused { CurrentDigest: not null } stale }:
+                return await Problem(null, $"What waits at the gate changed since you loaded the page ({stale.Reason}). Review it again and decide.", 409);
+            case { Decision: Refused refused } when refused.Reason.Contains("already approved", StringComparison.Ordinal):
+                return await Problem(null, refused.Reason, 409);
+            case { Decision: Invalid { Errors: { } errors } }:
+                return await Problem(errors.Keys.First(), string.Join(" ", errors.SelectMany(e => e.Value)), 400);
             case { Decision: Refused, Run: { } current }:
                 return await Problem(null, $"The run changed: it is now {current.Status.Replace('_', ' ')}. Check the page and decide again.", 409);
             case { Decision: Invalid { Field: "reject_to" } invalid }:
@@ -230,6 +239,27 @@ public static class RunDetailPages
             await afterApplied();
         }
         return Results.Redirect(DashboardPages.RunUrl(id));
+    }
+
+    /// <summary>
+    /// The gate form's fields (`input.NAME`, with its type in `type.NAME`) as JSON values; the decider checks them
+    /// against the gate. A field left empty is not sent, so a required one is named as missing.
+    /// </summary>
+    private static Dictionary<string, System.Text.Json.JsonElement>? GateFormValues(IFormCollection form)
+    {
+        var values = new Dictionary<string, System.Text.Json.JsonElement>(StringComparer.Ordinal);
+        foreach (var (key, value) in form.Where(f => f.Key.StartsWith("input.", StringComparison.Ordinal) && f.Value.ToString().Length > 0))
+        {
+            var name = key["input.".Length..];
+            var text = value.ToString();
+            values[name] = form["type." + name].ToString() switch
+            {
+                "number" when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) => System.Text.Json.JsonSerializer.SerializeToElement(n),
+                "boolean" when bool.TryParse(text, out var b) => System.Text.Json.JsonSerializer.SerializeToElement(b),
+                _ => System.Text.Json.JsonSerializer.SerializeToElement(text),
+            };
+        }
+        return values.Count == 0 ? null : values;
     }
 
     /// <summary>Either a trigger or what is wrong with the input (and which field).</summary>

@@ -146,7 +146,7 @@ public static class RunListEndpoints
         var outcomes = new List<BulkOutcome>();
         foreach (var (id, version) in request.Runs)
         {
-            RunTrigger trigger = request.Action == BulkAction.Cancel ? new CancelRun(actor, "cancelled from the runs list") : new ApproveRun(actor, null);
+            RunTrigger trigger = request.Action == BulkAction.Cancel ? new CancelRun(actor, "cancelled from the runs list") : new ApproveRun(actor, null) { By = http.User.Decider() };
             var outcome = await transitions.ApplyAsync(id, trigger, version);
             outcomes.Add(BulkOutcome.Of(id, version, outcome));
         }

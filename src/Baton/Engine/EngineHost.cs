@@ -202,13 +202,14 @@ public sealed class EngineHost(
                 case JobRequest.RunExecution:
                     await standalone.ExecuteAsync((StandaloneExecutor.StandaloneStart)claimed.Start!, ct);
                     break;
-                case JobRequest.ExpireGate:
+                case JobRequest.ExpireGate or JobRequest.RemindGate:
+                    RunTrigger timer = job.Kind == JobRequest.ExpireGate ? new GateTimedOut(job.Phase!, job.Iteration!.Value) : new GateReminderDue(job.Phase!, job.Iteration!.Value);
                     var decision = await db.WriteAsync(async (c, tx) =>
                     {
                         // The run's jobs before anything else, the order every writer takes them in.
                         await JobQueue.LockOfRunAsync(c, tx, job.RunId);
                         return await JobQueue.EndAsync(c, tx, job)
-                            ? (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, new GateTimedOut(job.Phase!, job.Iteration!.Value), jobsLocked: true)).Decision
+                            ? (await transitions.ApplyInTransactionAsync(c, tx, job.RunId, timer, jobsLocked: true)).Decision
                             : null;
                     }, ct);
                     if (decision is not null)

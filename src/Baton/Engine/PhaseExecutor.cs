@@ -149,7 +149,7 @@ public sealed class PhaseExecutor(
         // Only the intake and earlier artifacts that the phase's templates, prompt or checks name.
         var inputs = await PhaseInputs.ReadAsync(db, s.Run.Id, PhaseInputs.NeedsOf(s.Phase, s.Worker is null ? null : s.Phase.Prompt ?? DefaultPrompt), ct);
         var earlier = inputs.Earlier.Contents;
-        var input = new AgentInput(s.Run.Id, s.Run.ProjectName, inputs.Intake, s.Phase, s.Iteration, s.Feedback, inputs.Earlier);
+        var input = new AgentInput(s.Run.Id, s.Run.ProjectName, inputs.Intake, s.Phase, s.Iteration, s.Feedback, inputs.Earlier) { Gates = inputs.Gates };
 
         AgentOutcome outcome;
         if (s.Worker is null)

@@ -13,6 +13,10 @@ namespace Baton.Engine;
 /// </summary>
 public sealed record PhaseInputs(string Intake, EarlierArtifacts Earlier)
 {
+    /// <summary>The run's approved gates' form values, when the phase's templates name one.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Gates { get; init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
     public static readonly PhaseInputs None = new("", EarlierArtifacts.None);
 
     /// <summary>What the phase reads. <paramref name="prompt"/> is the prompt a worker is given (its templates are then not rendered), or null for the template agent.</summary>
@@ -31,6 +35,9 @@ public sealed record PhaseInputs(string Intake, EarlierArtifacts Earlier)
             needs.Intake ? await RunIntakes.ReadAsync(c, null, runId) : "",
             new EarlierArtifacts(
                 needs.ArtifactNames ? await ArtifactStore.NamesAsync(c, null, runId) : [],
-                await ArtifactStore.LatestContentsAsync(c, null, runId, [.. needs.Artifacts]))), ct);
+                await ArtifactStore.LatestContentsAsync(c, null, runId, [.. needs.Artifacts])))
+        {
+            Gates = needs.GateValues ? await GateStore.ValuesAsync(c, null, runId) : new Dictionary<string, IReadOnlyDictionary<string, string>>(),
+        }, ct);
     }
 }

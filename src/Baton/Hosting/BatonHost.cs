@@ -159,6 +159,7 @@ public static class BatonHost
         }
         app.MapOpenApi();
         app.MapRunsApi();
+        app.MapInboxApi();
         app.MapProfilesApi();
         app.MapKeysApi();
         app.MapSignInLinksApi();

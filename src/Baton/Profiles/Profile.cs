@@ -75,6 +75,42 @@ public sealed record PhaseDefinition(
 public sealed record GateDefinition(TimeSpan Timeout, GateTimeoutAction OnTimeout, IReadOnlyList<string> RejectTo)
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromDays(7);
+
+    /// <summary>Who may decide when a gate names no one: keys with the approver role and above.</summary>
+    public static readonly IReadOnlyList<string> DefaultApprovers = ["role:approver"];
+
+    /// <summary>How many distinct keys must approve; one rejection is enough to send the run back.</summary>
+    public int Approvals { get; init; } = 1;
+
+    /// <summary>`role:NAME` (that role and above) or `group:NAME` (a key in that group); a key matching any one may decide.</summary>
+    public IReadOnlyList<string> Approvers { get; init; } = DefaultApprovers;
+
+    /// <summary>false (`self_approval: deny`): the key that created the run may neither approve nor reject it.</summary>
+    public bool SelfApproval { get; init; } = true;
+
+    /// <summary>While the gate waits, `gate.reminded` comes again after each such interval.</summary>
+    public TimeSpan? RemindAfter { get; init; }
+
+    /// <summary>The gate's form: the values an approval carries, usable later as {{gate.PHASE.FIELD}}.</summary>
+    public IReadOnlyList<GateInput> Inputs { get; init; } = [];
+}
+
+public enum GateInputType
+{
+    String,
+    Text,
+    Number,
+    Boolean,
+    Enum,
+}
+
+/// <summary>A field of a gate's form; <see cref="Values"/> are an enum's choices.</summary>
+public sealed record GateInput(string Name, GateInputType Type, bool Required, string? Description, IReadOnlyList<string> Values)
+{
+    /// <summary>The longest `string` value, in characters; a `text` may be as long as a comment.</summary>
+    public const int MaxStringLength = 1_000;
+
+    public const int MaxTextLength = 64 * 1024;
 }
 
 /// <summary>A validation of a phase's output: the artifact must exist, be non-empty and contain the text (if given).</summary>

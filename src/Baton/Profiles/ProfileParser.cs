@@ -12,7 +12,9 @@ public static partial class ProfileParser
 {
     private static readonly string[] TopKeys = ["name", "description", "mode", "max_iterations", "budget_usd", "phases"];
     private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "check", "gate", "on_failure", "timeout", "max_attempts", "delay", "tool_approvals"];
-    private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to"];
+    private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to", "approvals", "approvers", "self_approval", "remind_after", "inputs"];
+    private static readonly string[] PolicyKeys = ["approvals", "approvers", "self_approval", "remind_after", "inputs"];
+    private static readonly string[] InputKeys = ["type", "required", "description", "values"];
 
     public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
     {
@@ -175,14 +177,22 @@ public static partial class ProfileParser
                 var timeout = ctx.Duration(g, "timeout", GateDefinition.DefaultTimeout, Durations.Max);
                 var onTimeout = ctx.Enum(g, "on_timeout", GateTimeoutAction.Expire);
                 var rejectTo = ctx.StringList(g, "reject_to");
-                if (required)
+                var policy = ParseGatePolicy(ctx, g, timeout, onTimeout);
+                if (!required)
                 {
-                    gate = new GateDefinition(timeout, onTimeout, rejectTo.Count > 0 ? rejectTo : [name ?? ""]);
+                    foreach (var key in PolicyKeys.Where(k => g.Children.ContainsKey(new YamlScalarNode(k))))
+                    {
+                        ctx.Error(g, key, $"`{key}` on a gate that is not required: without a gate there is no one to apply it to");
+                    }
+                }
+                else
+                {
+                    gate = policy with { RejectTo = rejectTo.Count > 0 ? rejectTo : [name ?? ""] };
                 }
             }
             else
             {
-                ctx.Error(gateNode, "`gate` must be a mapping (required, timeout, on_timeout, reject_to)");
+                ctx.Error(gateNode, $"`gate` must be a mapping ({string.Join(", ", GateKeys)})");
             }
         }
 
@@ -244,6 +254,137 @@ public static partial class ProfileParser
         };
     }
 
+    /// <summary>
+    /// A gate's policy and form (ADR 32), with what cannot work reported rather than run: a role below approver (which
+    /// may not call approve at all), a reminder that never comes before the timeout, required fields that an automatic
+    /// approval on timeout could not fill.
+    /// </summary>
+    private static GateDefinition ParseGatePolicy(Context ctx, YamlMappingNode g, TimeSpan timeout, GateTimeoutAction onTimeout)
+    {
+        var approvals = ctx.Int(g, "approvals", 1, 1, 20);
+        var approvers = GateDefinition.DefaultApprovers;
+        if (g.Children.ContainsKey(new YamlScalarNode("approvers")))
+        {
+            var listed = ctx.StringList(g, "approvers");
+            if (listed.Count == 0)
+            {
+                ctx.Error(g, "approvers", "`approvers` must name at least one `role:approver`, `role:admin` or `group:NAME`; leave it out for the default (role:approver)");
+            }
+            foreach (var entry in listed)
+            {
+                var (kind, value) = entry.IndexOf(':') is var colon and > 0 ? (entry[..colon], entry[(colon + 1)..]) : ("", entry);
+                if (kind == "role" && Auth.Roles.Rank(value) >= 0 && Auth.Roles.Rank(value) < Auth.Roles.Rank(Auth.Roles.Approver))
+                {
+                    ctx.Error(g, "approvers", $"'{entry}' can never decide: approving and rejecting need the approver role; use role:approver, role:admin or a group");
+                }
+                else if (!(kind == "role" && Auth.Roles.Rank(value) >= 0) && !(kind == "group" && NamePattern().IsMatch(value)))
+                {
+                    ctx.Error(g, "approvers", $"approver '{entry}' must be role:approver, role:admin or group:NAME (a-z, 0-9, '_' or '-')");
+                }
+            }
+            if (listed.Distinct().Count() != listed.Count)
+            {
+                ctx.Error(g, "approvers", "an approver is listed twice");
+            }
+            approvers = listed.Count > 0 ? listed : approvers;
+        }
+        var selfApproval = true;
+        if (g.Children.TryGetValue(new YamlScalarNode("self_approval"), out var selfNode))
+        {
+            selfApproval = (selfNode as YamlScalarNode)?.Value switch
+            {
+                "allow" => true,
+                "deny" => false,
+                _ => Invalid(),
+            };
+            bool Invalid()
+            {
+                ctx.Error(selfNode, "`self_approval` must be allow or deny");
+                return true;
+            }
+        }
+        TimeSpan? remindAfter = null;
+        if (g.Children.ContainsKey(new YamlScalarNode("remind_after")))
+        {
+            remindAfter = ctx.Duration(g, "remind_after", TimeSpan.Zero, Durations.MaxTimer);
+            if (remindAfter < TimeSpan.FromSeconds(1))
+            {
+                ctx.Error(g, "remind_after", "`remind_after` must be at least 1s");
+                remindAfter = null;
+            }
+            else if (remindAfter >= timeout)
+            {
+                ctx.Error(g, "remind_after", $"`remind_after` ({Durations.Format(remindAfter.Value)}) is not shorter than the gate's timeout ({Durations.Format(timeout)}): no reminder would ever be sent");
+            }
+        }
+        var inputs = ParseGateInputs(ctx, g);
+        if (onTimeout == GateTimeoutAction.Approve && inputs.FirstOrDefault(i => i.Required) is { } required)
+        {
+            ctx.Error(g, "on_timeout", $"`on_timeout: approve` cannot fill the required input '{required.Name}'; make it optional or choose expire or reject");
+        }
+        return new GateDefinition(timeout, onTimeout, [])
+        {
+            Approvals = approvals,
+            Approvers = approvers,
+            SelfApproval = selfApproval,
+            RemindAfter = remindAfter,
+            Inputs = inputs,
+        };
+    }
+
+    private static List<GateInput> ParseGateInputs(Context ctx, YamlMappingNode g)
+    {
+        var inputs = new List<GateInput>();
+        if (!g.Children.TryGetValue(new YamlScalarNode("inputs"), out var inputsNode))
+        {
+            return inputs;
+        }
+        if (inputsNode is not YamlMappingNode fields)
+        {
+            ctx.Error(inputsNode, "`inputs` maps field names to {type, required, description, values}");
+            return inputs;
+        }
+        foreach (var (key, value) in fields.Children)
+        {
+            var field = (key as YamlScalarNode)?.Value ?? "";
+            if (!InputNamePattern().IsMatch(field))
+            {
+                ctx.Error(key, $"input name '{field}' must be 1-64 characters of a-z, A-Z, 0-9 or '_', starting with a letter");
+                continue;
+            }
+            if (value is not YamlMappingNode spec)
+            {
+                ctx.Error(value, $"input '{field}' is a mapping: {{type, required, description, values}}");
+                continue;
+            }
+            ctx.UnknownKeys(spec, InputKeys, "input");
+            var type = GateInputType.String;
+            if (!spec.Children.ContainsKey(new YamlScalarNode("type")))
+            {
+                ctx.Error(spec, $"input '{field}' needs a `type`: string, text, number, boolean or enum");
+            }
+            else
+            {
+                type = ctx.Enum(spec, "type", GateInputType.String);
+            }
+            var values = ctx.StringList(spec, "values");
+            if (type == GateInputType.Enum && values.Count == 0)
+            {
+                ctx.Error(spec, "type", $"enum input '{field}' needs `values`, the choices");
+            }
+            if (type != GateInputType.Enum && spec.Children.ContainsKey(new YamlScalarNode("values")))
+            {
+                ctx.Error(spec, "values", $"`values` applies to an enum; input '{field}' is a {type.ToString().ToLowerInvariant()}");
+            }
+            if (values.Distinct().Count() != values.Count)
+            {
+                ctx.Error(spec, "values", $"a value of input '{field}' is listed twice");
+            }
+            inputs.Add(new GateInput(field, type, ctx.Bool(spec, "required", false), ctx.OptionalString(spec, "description"), values));
+        }
+        return inputs;
+    }
+
     /// <summary>reject_to, retry_from and checks may only point back to this phase or an earlier one.</summary>
     private static void CheckReferences(Context ctx, YamlSequenceNode list, List<PhaseDefinition> phases)
     {
@@ -284,6 +425,9 @@ public static partial class ProfileParser
 
     [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+    private static partial Regex InputNamePattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex ArtifactNamePattern();

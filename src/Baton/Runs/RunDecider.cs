@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Baton.Auth;
 using Baton.Profiles;
 
 namespace Baton.Runs;
@@ -16,7 +18,27 @@ public sealed record RunState(
     int IterationBase = 0,
     string? ResumePhase = null,
     string? ResumeFeedback = null,
-    bool CostUnknown = false);
+    bool CostUnknown = false)
+{
+    /// <summary>The gate (or paused phase) the run waits at, as it is now: what a decision must match. Null elsewhere.</summary>
+    public OpenGateState? Gate { get; init; }
+}
+
+/// <summary>Who decides a gate, as their key says; <see cref="KeyId"/> tells approvals apart.</summary>
+public sealed record GateDecider(string KeyId, string Name, string Role, IReadOnlyList<string> Groups);
+
+/// <summary>An approval or rejection of a gate, as `gate_decisions` keeps it.</summary>
+public sealed record GateVote(string Decider, string Actor, string Decision, string Digest, string? Commit, string? Comment, string? InputsJson, DateTimeOffset At)
+{
+    public const string Approved = "approved";
+    public const string Rejected = "rejected";
+}
+
+/// <summary>
+/// What a decision at a gate is bound to: the digest over the phase's artifacts and the workspace commit, that commit,
+/// the decisions so far of this gate, and the key that created the run (for self_approval: deny).
+/// </summary>
+public sealed record OpenGateState(string Digest, string? Commit, IReadOnlyList<GateVote> Votes, string? CreatedByKey);
 
 public abstract record RunTrigger;
 
@@ -26,11 +48,24 @@ public sealed record PhaseSucceeded(string Phase, int Iteration, IReadOnlyList<s
 
 public sealed record PhaseFailed(string Phase, int Iteration, string Error) : RunTrigger;
 
-public sealed record ApproveRun(string Actor, string? Comment) : RunTrigger;
+/// <summary>A human's (or the timeout's) approval; <see cref="By"/>, <see cref="Digest"/> and <see cref="Inputs"/> as the request gave them.</summary>
+public sealed record ApproveRun(string Actor, string? Comment) : RunTrigger
+{
+    public GateDecider? By { get; init; }
+    public string? Digest { get; init; }
+    public IReadOnlyDictionary<string, JsonElement>? Inputs { get; init; }
+}
 
-public sealed record RejectRun(string Actor, string Feedback, string? RejectTo) : RunTrigger;
+public sealed record RejectRun(string Actor, string Feedback, string? RejectTo) : RunTrigger
+{
+    public GateDecider? By { get; init; }
+    public string? Digest { get; init; }
+}
 
-public sealed record NextPhase(string Actor, bool SkipValidation) : RunTrigger;
+public sealed record NextPhase(string Actor, bool SkipValidation) : RunTrigger
+{
+    public string? Digest { get; init; }
+}
 
 public sealed record CancelRun(string Actor, string? Reason) : RunTrigger;
 
@@ -38,16 +73,29 @@ public sealed record RetryRun(string Actor) : RunTrigger;
 
 public sealed record GateTimedOut(string Phase, int Iteration) : RunTrigger;
 
+/// <summary>A gate's remind_after came round: remind again while it waits.</summary>
+public sealed record GateReminderDue(string Phase, int Iteration) : RunTrigger;
+
 /// <summary>An `external` phase's progress reported through PATCH: running, completed or failed.</summary>
 public sealed record ExternalReport(string Actor, string Phase, PhaseStatus Status) : RunTrigger;
 
 public abstract record RunDecision;
 
 /// <summary>The trigger does not apply to the run's current state: 409 with the current status.</summary>
-public sealed record Refused(string Reason) : RunDecision;
+public sealed record Refused(string Reason) : RunDecision
+{
+    /// <summary>The decider may not decide this gate (its policy): 403 rather than 409.</summary>
+    public bool Forbidden { get; init; }
 
-/// <summary>The trigger's input is wrong for this run: 400 with a field error.</summary>
-public sealed record Invalid(string Field, string Message) : RunDecision;
+    /// <summary>The decision named a digest that is no longer what waits at the gate: this is the current one.</summary>
+    public string? CurrentDigest { get; init; }
+}
+
+/// <summary>The trigger's input is wrong for this run: 400 with a field error (or, for a gate's form, one per field).</summary>
+public sealed record Invalid(string Field, string Message) : RunDecision
+{
+    public IReadOnlyDictionary<string, string[]>? Errors { get; init; }
+}
 
 /// <summary>A job's trigger that no longer matches the run (the run moved on); nothing to do.</summary>
 public sealed record Ignored(string Why) : RunDecision;
@@ -66,7 +114,11 @@ public sealed record Transition(
     IReadOnlyList<JobRequest> Jobs,
     bool ClearJobs,
     bool CancelOpenPhases,
-    IReadOnlyList<RunEvent> Events) : RunDecision;
+    IReadOnlyList<RunEvent> Events) : RunDecision
+{
+    /// <summary>A gate decision to record in `gate_decisions`, in the same transaction.</summary>
+    public GateVote? Vote { get; init; }
+}
 
 /// <summary>An upsert of one phase run; null fields keep what is stored.</summary>
 public sealed record PhaseChange(string Phase, int Iteration, PhaseStatus Status)
@@ -88,6 +140,7 @@ public sealed record JobRequest(string Kind, string Phase, int Iteration, DateTi
     public const string ExecutePhase = "execute_phase";
     public const string ExpireGate = "expire_gate";
     public const string RunExecution = "run_execution";
+    public const string RemindGate = "remind_gate";
     public const string DeliverWebhook = "deliver_webhook";
 }
 
@@ -122,6 +175,27 @@ public static class RunDecider
         return run.CostUsd + averagePhaseCost > budget;
     }
 
+    /// <summary>
+    /// Why the gate's policy does not let this key decide (not among `approvers`, or its own run under
+    /// `self_approval: deny`), or null when it may: the decider's 403 and the inbox's filter alike.
+    /// </summary>
+    public static string? WhyNot(GateDefinition gate, GateDecider by, string? createdByKey, string verb)
+    {
+        var matches = gate.Approvers.Any(a => a.StartsWith("role:", StringComparison.Ordinal)
+            ? Roles.Rank(by.Role) >= Roles.Rank(a["role:".Length..]) && Roles.Rank(a["role:".Length..]) >= 0
+            : a.StartsWith("group:", StringComparison.Ordinal) && by.Groups.Contains(a["group:".Length..]));
+        if (!matches)
+        {
+            var groups = by.Groups.Count == 0 ? "no groups" : "groups " + string.Join(", ", by.Groups);
+            return $"key '{by.Name}' (role {by.Role}, {groups}) may not {verb} this gate; its approvers are: {string.Join(", ", gate.Approvers)}";
+        }
+        if (!gate.SelfApproval && createdByKey is { } creator && creator == by.KeyId)
+        {
+            return $"self_approval is deny at this gate: key '{by.Name}' created the run, so it may not {verb} it; another key must";
+        }
+        return null;
+    }
+
     private sealed class Plan(RunState run, Profile profile, DateTimeOffset now)
     {
         private readonly List<PhaseChange> _phases = [];
@@ -138,6 +212,7 @@ public static class RunDecider
         private string? _resumeFeedback;
         private bool _clearJobs;
         private bool _cancelOpen;
+        private GateVote? _vote;
 
         public RunDecision Apply(RunTrigger trigger) => trigger switch
         {
@@ -150,6 +225,7 @@ public static class RunDecider
             CancelRun c => Cancel(c),
             RetryRun r => Retry(r),
             GateTimedOut g => GateTimeout(g),
+            GateReminderDue r => Remind(r),
             ExternalReport e => External(e),
             _ => throw new ArgumentOutOfRangeException(nameof(trigger), trigger, "unknown trigger"),
         };
@@ -217,6 +293,41 @@ public static class RunDecider
                 return Done();
             }
             var phase = profile.Phase(_current!)!;
+            var policy = phase.Gate ?? DefaultGate(phase.Name);
+            var open = run.Gate ?? new OpenGateState("", null, [], null);
+            var human = a.Actor != SystemActor;
+            var by = a.By ?? new GateDecider(a.Actor, a.Actor, Roles.Approver, []);
+            if (human && (MayNotDecide(policy, by, open, "approve") ?? StaleDigest(a.Digest, open)) is { } refused)
+            {
+                return refused;
+            }
+            var approvals = open.Votes.Where(v => v.Decision == GateVote.Approved).ToList();
+            if (human && approvals.Any(v => v.Decider == by.KeyId))
+            {
+                return new Refused($"key '{by.Name}' already approved this gate ({approvals.Count} of {policy.Approvals} approvals); another key must approve");
+            }
+            Dictionary<string, string[]> errors = [];
+            var values = human ? CheckInputs(policy, a.Inputs, out errors) : null;
+            if (human && errors.Count > 0)
+            {
+                return new Invalid(errors.Keys.First(), string.Join(" ", errors.SelectMany(e => e.Value))) { Errors = errors };
+            }
+            _vote = new GateVote(human ? by.KeyId : SystemActor, a.Actor, GateVote.Approved, open.Digest, open.Commit, a.Comment, values, now);
+            var decision = new Dictionary<string, object?>
+            {
+                ["comment"] = a.Comment,
+                ["digest"] = open.Digest,
+                ["commit"] = open.Commit,
+                ["decider"] = _vote.Decider,
+                ["approvals"] = approvals.Count + 1,
+                ["approvals_required"] = policy.Approvals,
+            };
+            if (human && approvals.Count + 1 < policy.Approvals)
+            {
+                // Not enough approvals yet: the run keeps waiting, with the expiry job that is already there.
+                Event("gate.approval_recorded", phase.Name, a.Actor, decision);
+                return Done();
+            }
             _clearJobs = true; // the gate's expiry job has nothing left to do
             _phases.Add(new PhaseChange(phase.Name, _iteration, PhaseStatus.Completed)
             {
@@ -225,7 +336,7 @@ public static class RunDecider
                 GateActor = a.Actor,
                 GateComment = a.Comment,
             });
-            Event("gate.approved", phase.Name, a.Actor, new() { ["comment"] = a.Comment });
+            Event("gate.approved", phase.Name, a.Actor, decision);
             Event("phase.completed", phase.Name);
             AfterAccepted(phase, humanGoAhead: true);
             return Done();
@@ -240,6 +351,12 @@ public static class RunDecider
                     : $"run is {run.Status.Wire()}; only a run waiting at a gate can be rejected");
             }
             var phase = profile.Phase(_current!)!;
+            var open = run.Gate ?? new OpenGateState("", null, [], null);
+            var by = r.By ?? new GateDecider(r.Actor, r.Actor, Roles.Approver, []);
+            if (r.Actor != SystemActor && (MayNotDecide(phase.Gate ?? DefaultGate(phase.Name), by, open, "reject") ?? StaleDigest(r.Digest, open)) is { } refused)
+            {
+                return refused;
+            }
             var allowed = phase.Gate?.RejectTo ?? [phase.Name];
             var target = r.RejectTo ?? allowed[0];
             if (!allowed.Contains(target))
@@ -254,7 +371,15 @@ public static class RunDecider
                 GateActor = r.Actor,
                 GateComment = r.Feedback,
             });
-            Event("gate.rejected", phase.Name, r.Actor, new() { ["feedback"] = r.Feedback, ["reject_to"] = target });
+            _vote = new GateVote(r.Actor == SystemActor ? SystemActor : by.KeyId, r.Actor, GateVote.Rejected, open.Digest, open.Commit, r.Feedback, null, now);
+            Event("gate.rejected", phase.Name, r.Actor, new()
+            {
+                ["feedback"] = r.Feedback,
+                ["reject_to"] = target,
+                ["digest"] = open.Digest,
+                ["commit"] = open.Commit,
+                ["decider"] = _vote.Decider,
+            });
             LoopBack(target, r.Feedback);
             return Done();
         }
@@ -265,10 +390,19 @@ public static class RunDecider
             {
                 return new Refused($"run is {run.Status.Wire()}; next applies to a paused run (manual mode)");
             }
+            if (run.Gate is { } open && StaleDigest(n.Digest, open) is { } stale)
+            {
+                return stale;
+            }
             var phase = profile.Phase(_current!)!;
             _status = RunStatus.Running;
             _wait = null;
-            Event("run.resumed", phase.Name, n.Actor, new() { ["skip_validation"] = n.SkipValidation });
+            Event("run.resumed", phase.Name, n.Actor, new()
+            {
+                ["skip_validation"] = n.SkipValidation,
+                ["digest"] = run.Gate?.Digest,
+                ["commit"] = run.Gate?.Commit,
+            });
             if (run.Wait == WaitReason.ChecksFailed)
             {
                 if (!n.SkipValidation)
@@ -327,7 +461,7 @@ public static class RunDecider
             {
                 return new Ignored("gate already decided");
             }
-            var gate = profile.Phase(g.Phase)!.Gate ?? new GateDefinition(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [g.Phase]);
+            var gate = profile.Phase(g.Phase)!.Gate ?? DefaultGate(g.Phase);
             switch (gate.OnTimeout)
             {
                 case GateTimeoutAction.Approve:
@@ -367,6 +501,53 @@ public static class RunDecider
             };
         }
 
+        private RunDecision Remind(GateReminderDue r)
+        {
+            if (run.Status != RunStatus.AwaitingApproval || run.Wait != WaitReason.Gate || run.CurrentPhase != r.Phase || run.Iteration != r.Iteration
+                || profile.Phase(r.Phase)?.Gate is not { RemindAfter: { } every })
+            {
+                return new Ignored("gate already decided");
+            }
+            var approvals = run.Gate?.Votes.Count(v => v.Decision == GateVote.Approved) ?? 0;
+            Event("gate.reminded", r.Phase, SystemActor, new() { ["approvals"] = approvals, ["remind_after"] = Durations.Format(every) });
+            _jobs.Add(new JobRequest(JobRequest.RemindGate, r.Phase, r.Iteration, now + every));
+            return Done();
+        }
+
+        private static GateDefinition DefaultGate(string phase) => new(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [phase]);
+
+        private static Refused? MayNotDecide(GateDefinition gate, GateDecider by, OpenGateState open, string verb) =>
+            WhyNot(gate, by, open.CreatedByKey, verb) is { } reason ? new Refused(reason) { Forbidden = true } : null;
+
+        /// <summary>409 with the current digest when the decision was made on something that has changed since.</summary>
+        private static Refused? StaleDigest(string? digest, OpenGateState open) =>
+            digest is null || digest == open.Digest ? null
+                : new Refused($"digest '{digest}' is stale: what waits at the gate now has digest '{open.Digest}'; review it again and decide on that") { CurrentDigest = open.Digest };
+
+        /// <summary>The form's values checked against its fields: the values as JSON when they are right, else a field error each.</summary>
+        private static string? CheckInputs(GateDefinition gate, IReadOnlyDictionary<string, JsonElement>? inputs, out Dictionary<string, string[]> errors)
+        {
+            errors = [];
+            var given = inputs ?? new Dictionary<string, JsonElement>();
+            foreach (var (name, value) in given)
+            {
+                var field = gate.Inputs.FirstOrDefault(i => i.Name == name);
+                var error = field is null
+                    ? gate.Inputs.Count == 0 ? "this gate has no inputs" : $"unknown input; the gate's inputs are: {string.Join(", ", gate.Inputs.Select(i => i.Name))}"
+                    : GateForms.Check(field, value);
+                if (error is not null)
+                {
+                    errors[$"inputs.{name}"] = [$"{name}: {error}"];
+                }
+            }
+            foreach (var missing in gate.Inputs.Where(i => i.Required && (!given.TryGetValue(i.Name, out var v) || v.ValueKind == JsonValueKind.Null)))
+            {
+                errors.TryAdd($"inputs.{missing.Name}", [$"{missing.Name}: required{(missing.Description is { } d ? $" ({d})" : "")}"]);
+            }
+            return errors.Count > 0 || given.Count == 0 ? null
+                : JsonSerializer.Serialize(given.Where(g => g.Value.ValueKind != JsonValueKind.Null).ToDictionary(g => g.Key, g => g.Value));
+        }
+
         private bool IsWorkingOn(string phase, int iteration) =>
             run.Status == RunStatus.Running && run.CurrentPhase == phase && run.Iteration == iteration && run.Wait is null or WaitReason.External;
 
@@ -385,6 +566,10 @@ public static class RunDecider
                 _status = RunStatus.AwaitingApproval;
                 _wait = WaitReason.Gate;
                 _jobs.Add(new JobRequest(JobRequest.ExpireGate, phase.Name, iteration, deadline));
+                if (gate.RemindAfter is { } remind && now + remind < deadline)
+                {
+                    _jobs.Add(new JobRequest(JobRequest.RemindGate, phase.Name, iteration, now + remind));
+                }
                 Event("gate.opened", phase.Name, data: new() { ["deadline"] = deadline, ["reject_to"] = gate.RejectTo });
                 return;
             }
@@ -497,6 +682,6 @@ public static class RunDecider
 
         private Transition Done() =>
             new(_status, _current, _iteration, _wait, _error, _budgetApproved, _iterationBase, _resumePhase, _resumeFeedback,
-                _phases, _jobs, _clearJobs, _cancelOpen, _events);
+                _phases, _jobs, _clearJobs, _cancelOpen, _events) { Vote = _vote };
     }
 }

@@ -23,8 +23,41 @@ public sealed record TakenPhase(JobRow Job, string? Feedback, string? Validation
 public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog catalog, TimeProvider time, EngineSignals signals)
 {
     /// <summary>The run as the API shows it, now.</summary>
-    public async Task<RunDetail> DetailAsync(IDbConnection c, RunRow run) =>
-        await RunStore.DetailAsync(c, null, run, await ProfileOfAsync(c, null, run), time.GetUtcNow());
+    public async Task<RunDetail> DetailAsync(IDbConnection c, RunRow run)
+    {
+        var profile = await ProfileOfAsync(c, null, run);
+        return await WithGateAsync(c, run, profile, await RunStore.DetailAsync(c, null, run, profile, time.GetUtcNow()));
+    }
+
+    /// <summary>The run's detail with the gate it waits at, if any (the API's run and the dashboard's run page alike).</summary>
+    public static async Task<RunDetail> WithGateAsync(IDbConnection c, RunRow run, Profile profile, RunDetail detail) =>
+        run.WaitReason == WaitReason.Gate.Wire() && run.CurrentPhase is { } phase && profile.Phase(phase) is { } definition
+            ? detail with { Gate = await OpenGateAsync(c, run, definition) }
+            : detail;
+
+    /// <summary>The gate the run waits at, as `gate` in GET /api/runs/{id}: what it needs, what it has, and what it is bound to.</summary>
+    private static async Task<OpenGate> OpenGateAsync(IDbConnection c, RunRow run, PhaseDefinition phase)
+    {
+        var policy = phase.Gate ?? new GateDefinition(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [phase.Name]);
+        var state = await GateStore.ReadAsync(c, null, run.Id, phase.Name, run.Iteration);
+        var deadline = Times.FromMs(await GateStore.DeadlineAsync(c, null, run.Id, phase.Name, run.Iteration));
+        GateVoteInfo Info(GateVote v) => new(v.Actor, v.At, v.Comment,
+            v.InputsJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(v.InputsJson));
+        return new OpenGate(
+            phase.Name,
+            run.Iteration,
+            // The gate opened its timeout before its deadline: the profile version of a run never changes.
+            deadline is { } d ? d - policy.Timeout : Times.FromMs(run.UpdatedAt),
+            deadline,
+            policy.Approvals,
+            state.Votes.Where(v => v.Decision == GateVote.Approved).Select(Info).ToList(),
+            state.Votes.Where(v => v.Decision == GateVote.Rejected).Select(Info).ToList(),
+            state.Digest,
+            state.Commit,
+            policy.Inputs.Select(i => new GateInputInfo(i.Name, i.Type.ToString().ToLowerInvariant(), i.Required, i.Description, i.Type == GateInputType.Enum ? i.Values : null)).ToList(),
+            policy.Approvers,
+            policy.SelfApproval ? "allow" : "deny");
+    }
 
     /// <summary>Decides and applies a trigger in one transaction. An expectedVersion (from If-Match) other than the run's is a 409.</summary>
     public async Task<TransitionOutcome> ApplyAsync(string runId, RunTrigger trigger, long? expectedVersion = null, CancellationToken ct = default)
@@ -85,7 +118,14 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         var profile = await ProfileOfAsync(c, tx, run);
         var succeeded = run.BudgetUsd is null ? 0 : await ExecutionStore.CountSucceededAsync(c, tx, run.Id);
         var now = time.GetUtcNow();
-        var decision = RunDecider.Decide(run.ToState(succeeded), profile, trigger, now);
+        var state = run.ToState(succeeded);
+        if (trigger is ApproveRun or RejectRun or NextPhase or GateReminderDue or GateTimedOut && run.CurrentPhase is { } waiting
+            && (run.WaitReason == WaitReason.Gate.Wire() || run.RunStatus == RunStatus.Paused))
+        {
+            // What the decision is bound to, read under the run's lock: a racing approval on another node waits for it.
+            state = state with { Gate = await GateStore.ReadAsync(c, tx, run.Id, waiting, run.Iteration) };
+        }
+        var decision = RunDecider.Decide(state, profile, trigger, now);
         if (decision is not Transition t)
         {
             return new TransitionOutcome(decision, run);
@@ -128,6 +168,10 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             await JobQueue.EnqueueAsync(c, tx, run.Id, job, nowMs);
         }
         var started = await RunStore.UpsertPhaseRunsAsync(c, tx, run.Id, profile, t.Phases, takenJob, nowMs);
+        if (t.Vote is { } vote)
+        {
+            await GateStore.InsertAsync(c, tx, run.Id, run.CurrentPhase!, run.Iteration, vote);
+        }
 
         if (t.CancelOpenPhases)
         {

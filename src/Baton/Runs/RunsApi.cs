@@ -13,6 +13,8 @@ public static class RunsApi
 {
     private const int MaxNameLength = RunCreation.MaxNameLength;
     private const int MaxTextLength = 64 * 1024;
+    private const int MaxDigestLength = 128;
+    private const string DigestTooLong = "digest is not a gate's digest (sha256:<64 hex digits>)";
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
@@ -159,14 +161,27 @@ public static class RunsApi
         {
             return TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: "skip_validation needs the approver role");
         }
-        return await ApplyAsync(http, id, new NextPhase(user.Actor(), skip), db, transitions);
+        if (body?.Digest is { Length: > MaxDigestLength })
+        {
+            return Problems.Invalid("digest", DigestTooLong);
+        }
+        return await ApplyAsync(http, id, new NextPhase(user.Actor(), skip) { Digest = body?.Digest }, db, transitions);
     }
 
-    public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApproveAsync(
-        string id, ApproveRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
-        body?.Comment is { Length: > MaxTextLength }
-            ? Task.FromResult<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>>(Problems.Invalid("comment", $"comment is longer than {MaxTextLength} characters"))
-            : ApplyAsync(http, id, new ApproveRun(user.Actor(), body?.Comment), db, transitions);
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> ApproveAsync(
+        string id, ApproveRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions)
+    {
+        if (body?.Comment is { Length: > MaxTextLength })
+        {
+            return Problems.Invalid("comment", $"comment is longer than {MaxTextLength} characters");
+        }
+        if (body?.Digest is { Length: > MaxDigestLength })
+        {
+            return Problems.Invalid("digest", DigestTooLong);
+        }
+        // The form's values are checked against the gate's fields by the decider, which knows the profile.
+        return await ApplyAsync(http, id, new ApproveRun(user.Actor(), body?.Comment) { By = user.Decider(), Digest = body?.Digest, Inputs = body?.Inputs }, db, transitions);
+    }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RejectAsync(
         string id, RejectRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions)
@@ -179,7 +194,15 @@ public static class RunsApi
         {
             return Problems.Invalid("feedback", $"feedback is longer than {MaxTextLength} characters");
         }
-        return await ApplyAsync(http, id, new RejectRun(user.Actor(), body.Feedback, string.IsNullOrWhiteSpace(body.RejectTo) ? null : body.RejectTo), db, transitions);
+        if (body.Digest is { Length: > MaxDigestLength })
+        {
+            return Problems.Invalid("digest", DigestTooLong);
+        }
+        return await ApplyAsync(http, id, new RejectRun(user.Actor(), body.Feedback, string.IsNullOrWhiteSpace(body.RejectTo) ? null : body.RejectTo)
+        {
+            By = user.Decider(),
+            Digest = body.Digest,
+        }, db, transitions);
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> CancelAsync(
@@ -308,8 +331,15 @@ public static class RunsApi
         {
             case { Run: null }:
                 return Problems.NotFound("run", id);
+            case { Decision: Refused { Forbidden: true } forbidden }:
+                return TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: forbidden.Reason);
+            case { Decision: Refused { CurrentDigest: { } digest } stale, Run: { } current }:
+                return TypedResults.Problem(statusCode: 409, title: "Conflict", detail: stale.Reason, type: "urn:baton:problem:stale-digest",
+                    extensions: new Dictionary<string, object?> { ["current_status"] = current.Status, ["digest"] = digest });
             case { Decision: Refused refused, Run: { } current }:
                 return Problems.Conflict(refused.Reason, current.Status);
+            case { Decision: Invalid { Errors: { } errors } }:
+                return Problems.Invalid(errors.ToDictionary());
             case { Decision: Invalid invalid }:
                 return Problems.Invalid(invalid.Field, invalid.Message);
             default:

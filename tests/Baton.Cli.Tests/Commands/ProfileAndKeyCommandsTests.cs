@@ -61,4 +61,14 @@ public sealed class ProfileAndKeyCommandsTests(SharedServer shared)
         Assert.Equal("Token (shown once; store it now):", lines[1]);
         Assert.True(lines[2].Length >= 32);
     }
+
+    [Fact]
+    public async Task Key_create_gives_the_key_its_groups()
+    {
+        var created = (await Baton("key", "create", "--name", "cli-security", "--role", "approver", "--group", "security", "--group", "ops", "--json")).Succeeds();
+        var key = JsonSerializer.Deserialize<CreatedKey>(created.Stdout, BatonJson.Options)!;
+        Assert.Equal(["security", "ops"], key.Groups!);
+        var bad = (await Baton("key", "create", "--name", "cli-bad-group", "--role", "approver", "--group", "Not A Group")).FailsWithOneLine(ExitCodes.Usage);
+        Assert.Contains("Not A Group", bad, StringComparison.Ordinal);
+    }
 }

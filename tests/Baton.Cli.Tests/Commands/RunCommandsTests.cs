@@ -184,6 +184,28 @@ public sealed class RunCommandsTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Approve_fills_the_gate_form_with_input_options_typed_as_the_form_says()
+    {
+        var run = await shared.Admin.CreateRunAsync(new CreateRunRequest(SharedServer.FormProfile, "x"));
+        var waiting = await WaitAsync(run.RunId, r => r.Status == "awaiting_approval");
+
+        var missing = (await Baton("run", "approve", run.RunId, "--input", "hours=3")).FailsWithOneLine(ExitCodes.Usage);
+        Assert.Contains("ticket: required", missing, StringComparison.Ordinal);
+        var notPair = (await Baton("run", "approve", run.RunId, "--input", "ticket")).FailsWithOneLine(ExitCodes.Usage);
+        Assert.Contains("--input 'ticket' is not field=value", notPair, StringComparison.Ordinal);
+
+        Assert.Contains($"baton run approve {run.RunId} --input ticket=VALUE [--input hours=VALUE] [--comment TEXT]", (await Baton("run", "show", run.RunId)).Succeeds().Stdout, StringComparison.Ordinal);
+        var inbox = JsonSerializer.Deserialize<Inbox>((await Baton("inbox", "--json")).Succeeds().Stdout, BatonJson.Options)!;
+        Assert.Contains(inbox.Items, i => i.RunId == run.RunId && i.Phase == "review");
+        Assert.Contains(run.RunId, (await Baton("inbox")).Succeeds().Stdout, StringComparison.Ordinal);
+
+        var approved = (await Baton("run", "approve", run.RunId, "--input", "ticket=CHG-9", "--input", "hours=3", "--digest", waiting.Gate!.Digest)).Succeeds();
+        Assert.StartsWith($"Approved {run.RunId}: now ", approved.Stdout, StringComparison.Ordinal);
+        await WaitAsync(run.RunId, r => r.Status == "completed");
+        Assert.Equal("ticket=CHG-9 hours=3", await shared.Admin.GetArtifactAsync(run.RunId, "ship.md"));
+    }
+
+    [Fact]
     public async Task List_json_has_the_api_shape_and_all_pages_through_everything()
     {
         const string project = "list-all-project";

@@ -67,6 +67,39 @@ public sealed class McpServerTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Approve_run_takes_the_gate_form_and_its_digest()
+    {
+        await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);
+        var created = await mcp.CallToolAsync("create_run", new JsonObject { ["profile"] = SharedServer.FormProfile, ["intake"] = "x" });
+        var run = JsonSerializer.Deserialize<RunDetail>(created, BatonJson.Options)!;
+        await WaitForGateAsync(run.RunId);
+        var digest = (await shared.Admin.GetRunAsync(run.RunId)).Gate!.Digest;
+        var inbox = JsonSerializer.Deserialize<Inbox>(await mcp.CallToolAsync("list_inbox", new JsonObject()), BatonJson.Options)!;
+        Assert.Contains(inbox.Items, i => i.RunId == run.RunId && i.Kind == "gate" && i.Phase == "review");
+
+        var missing = await mcp.CallToolAsync("approve_run", new JsonObject { ["run_id"] = run.RunId, ["inputs"] = new JsonObject { ["hours"] = 2 } }, expectError: true);
+        Assert.Contains("ticket: required", missing, StringComparison.Ordinal);
+        var stale = await mcp.CallToolAsync("approve_run", new JsonObject { ["run_id"] = run.RunId, ["digest"] = "sha256:0", ["inputs"] = new JsonObject { ["ticket"] = "CHG-1" } }, expectError: true);
+        Assert.Contains("Conflict (409)", stale, StringComparison.Ordinal);
+
+        await mcp.CallToolAsync("approve_run", new JsonObject
+        {
+            ["run_id"] = run.RunId,
+            ["digest"] = digest,
+            ["inputs"] = new JsonObject { ["ticket"] = "CHG-5", ["hours"] = 2 },
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var e in shared.Admin.StreamRunEventsAsync(run.RunId, ct: timeout.Token))
+        {
+            if (e.Type == "run.completed")
+            {
+                break;
+            }
+        }
+        Assert.Equal("ticket=CHG-5 hours=2", await shared.Admin.GetArtifactAsync(run.RunId, "ship.md"));
+    }
+
+    [Fact]
     public async Task Decision_tools_are_marked_destructive_and_read_tools_read_only()
     {
         await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);

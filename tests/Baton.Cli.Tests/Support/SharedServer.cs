@@ -10,6 +10,7 @@ namespace Baton.Cli.Tests.Support;
 public sealed class SharedServer : IAsyncLifetime
 {
     public const string FailingProfile = "always_fails";
+    public const string FormProfile = "gate_form";
 
     private readonly TempDir _dir = new();
     private BatonServer? _server;
@@ -38,6 +39,21 @@ public sealed class SharedServer : IAsyncLifetime
                 checks:
                   - artifact: draft.md
                     contains: text no template writes
+            """);
+        await File.WriteAllTextAsync(Path.Combine(profiles, FormProfile + ".yaml"), """
+            name: gate_form
+            description: A gate with a form whose values the next phase writes.
+            phases:
+              - name: review
+                produces: [review.md]
+                gate:
+                  inputs:
+                    ticket: {type: string, required: true}
+                    hours: {type: number}
+              - name: ship
+                produces: [ship.md]
+                templates:
+                  ship.md: "ticket={{gate.review.ticket}} hours={{gate.review.hours}}"
             """);
         // Test classes make their repositories in their own temp folders, outside this server's folder (the default root of `baton up`).
         _server = await BatonServer.StartAsync("up", _dir.Path, new Dictionary<string, string> { ["BATON_REPO_ROOTS"] = Path.GetTempPath() });

@@ -25,7 +25,7 @@
     var events = live.getAttribute("data-events") || "/runs/" + encodeURIComponent(run) + "/events";
     source = new EventSource(events + "?last_event_id=" + encodeURIComponent(lastEvent));
     window.batonRunEvents = source;
-    source.onmessage = function (m) { if (m.lastEventId) lastEvent = m.lastEventId; changed(); };
+    source.onmessage = function (m) { if (m.lastEventId) lastEvent = m.lastEventId; changed(); window.dispatchEvent(new Event("baton-events")); };
     // An execution's page shows its log's tail: a new line refreshes it (data-logs="refresh"); a run's has logs.js.
     source.addEventListener("log", function (m) {
       if (m.lastEventId) lastEvent = m.lastEventId;

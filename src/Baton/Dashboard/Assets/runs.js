@@ -82,7 +82,7 @@
   var retryIn = 30000;
   function connect() {
     var source = new EventSource("/events");
-    source.onmessage = changed;
+    source.onmessage = function () { changed(); window.dispatchEvent(new Event("baton-events")); };
     source.onopen = function () { retryIn = 30000; };
     source.onerror = function () {
       if (source.readyState !== EventSource.CLOSED) return;

@@ -89,3 +89,27 @@
     }
   });
 })();
+
+// The top bar's inbox count, live: pages that follow an event stream (a run, the runs list, the inbox) say
+// "baton-events" when something happened, and a tab coming back into view may have missed changes; the count is
+// then read again from /inbox/count (at most once a second).
+(function () {
+  "use strict";
+  var count = document.querySelector("[data-inbox-count]");
+  if (!count || !window.fetch) return;
+  var timer = null;
+  function refresh() {
+    timer = null;
+    fetch("/inbox/count", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        if (text === null) return;
+        count.textContent = text === "0" ? "" : text;
+        count.hidden = text === "0";
+      })
+      .catch(function () { /* the next change tries again */ });
+  }
+  function soon() { if (!timer) timer = setTimeout(refresh, 1000); }
+  window.addEventListener("baton-events", soon);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) soon(); });
+})();
