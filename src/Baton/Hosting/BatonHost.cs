@@ -46,7 +46,7 @@ public static class BatonHost
         services.AddSingleton<AgentWork>();
         services.AddSingleton<Agents.Sandbox>();
         services.AddSingleton<GitWorkspaces>();
-        services.AddSingleton<NodeMetrics>();
+        services.AddBatonTelemetry();
         services.AddSingleton<RenderCache>();
         services.AddSingleton(sp => UsageLimits.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton<OpenStreams>();
@@ -125,7 +125,6 @@ public static class BatonHost
     public static WebApplication MapBaton(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<BatonOptions>();
-        var metrics = app.Services.GetRequiredService<NodeMetrics>();
         // First, so that everything after sees the scheme and address the browser used (when a trusted proxy says so).
         app.UseForwardedHeaders();
         app.UseExceptionHandler();
@@ -140,12 +139,7 @@ public static class BatonHost
                 await Problems.WriteAsync(context, 413, "Payload too large", $"the request body is larger than {options.MaxRequestBytes / 1024 / 1024} MiB");
                 return;
             }
-            var started = TimeProvider.System.GetTimestamp();
             await next(context);
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            metrics.HttpRequests.Observe(
-                $"{NodeMetrics.Label("method", context.Request.Method)},{NodeMetrics.Label("route", route)},{NodeMetrics.Label("status", context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture))}",
-                TimeProvider.System.GetElapsedTime(started).TotalSeconds);
         });
         app.UseAuthentication();
         app.UseRateLimiter();

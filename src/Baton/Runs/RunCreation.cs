@@ -157,7 +157,7 @@ public static class RunCreation
             var runMode = mode ?? loaded.Profile.Mode;
             var inserted = await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
                 id, loaded, string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName, runMode,
-                body.BudgetUsd ?? loaded.Profile.BudgetUsd, idempotencyKey, requestHash, user.Actor(), keyId, body.RepositoryId, now));
+                body.BudgetUsd ?? loaded.Profile.BudgetUsd, idempotencyKey, requestHash, user.Actor(), keyId, body.RepositoryId, now, Ops.BatonTracing.CurrentTraceParent()));
             if (!inserted)
             {
                 // A request with the same Idempotency-Key (another key's, or on a server without quotas) committed its run
