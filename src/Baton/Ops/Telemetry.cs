@@ -40,6 +40,10 @@ public static class Telemetry
         // Settings are read from the final configuration (tests and hosts add theirs after AddBaton).
         services.ConfigureOpenTelemetryMeterProvider((sp, b) =>
         {
+            // A meter listener hears every meter of its name in the process: only this host's (and the process-wide
+            // runtime's, which has no factory) are this node's. Several hosts share a process in tests.
+            var ours = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+            b.AddView(instrument => instrument.Meter.Scope is { } scope && !ReferenceEquals(scope, ours) ? MetricStreamConfiguration.Drop : null);
             if (OtlpOf(sp.GetRequiredService<IConfiguration>(), "v1/metrics") is { } otlp)
             {
                 b.AddReader(new PeriodicExportingMetricReader(new OtlpMetricExporter(otlp)));
