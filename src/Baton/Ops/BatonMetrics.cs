@@ -27,6 +27,8 @@ public sealed class BatonMetrics
 
     private static readonly TimeSpan GaugeSnapshotAge = TimeSpan.FromSeconds(1);
 
+    private const int MaxPhaseStarts = 10_000;
+
     private readonly Meter _meter;
     private readonly Database _db;
     private readonly TimeProvider _time;
@@ -45,8 +47,9 @@ public sealed class BatonMetrics
     /// <summary>What a transition will count once its transaction has committed (<see cref="Committed"/>).</summary>
     private readonly ConditionalWeakTable<RunDecision, PendingCount> _pending = [];
 
-    /// <summary>When each phase running on this node started, by (run, phase, iteration): for its duration at its end.</summary>
+    /// <summary>When each phase this node started began, by (run, phase, iteration): for its duration when it ends here.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Run, string Phase, int Iteration), long> _phaseStarts = new();
+    private int _phaseStartCount;
 
     private readonly Lock _snapshotLock = new();
     private GaugeSnapshot? _snapshot;
@@ -126,7 +129,7 @@ public sealed class BatonMetrics
             // A phase starts when its job is queued (an external phase, with its phase.started event).
             if (job.Kind == JobRequest.ExecutePhase)
             {
-                _phaseStarts.TryAdd((d.RunId, job.Phase, job.Iteration), d.Now);
+                PhaseStarted(d.RunId, job.Phase, job.Iteration, d.Now);
             }
         }
         foreach (var e in t.Events)
@@ -152,12 +155,13 @@ public sealed class BatonMetrics
                     _gateWait.Record(d.WaitedSeconds, profile, new("kind", "gate"), new("outcome", "expired"));
                     break;
                 case "phase.started" when e.Phase is not null && e.Iteration is { } i:
-                    _phaseStarts.TryAdd((d.RunId, e.Phase, i), d.Now);
+                    PhaseStarted(d.RunId, e.Phase, i, d.Now);
                     break;
                 case "phase.completed" or "phase.failed" or "gate.opened" when e.Phase is not null && e.Iteration is { } i:
                     // A phase with a gate has done its work when the gate opens; the wait is the gate's histogram.
                     if (_phaseStarts.TryRemove((d.RunId, e.Phase, i), out var started))
                     {
+                        Interlocked.Decrement(ref _phaseStartCount);
                         _phaseDuration.Record((d.Now - started) / 1000.0, profile, new("phase", e.Phase),
                             new("outcome", e.Type == "phase.failed" ? "failed" : "completed"));
                     }
@@ -166,14 +170,31 @@ public sealed class BatonMetrics
         }
     }
 
+    private void PhaseStarted(string runId, string phase, int iteration, long now)
+    {
+        // With several nodes a phase queued here may end on another node, and its start would stay here for good:
+        // past this many, the starts are forgotten (those phases' durations go unrecorded) instead of growing.
+        // (ConcurrentDictionary.Count takes every lock: a count of its own instead.)
+        if (Volatile.Read(ref _phaseStartCount) >= MaxPhaseStarts)
+        {
+            _phaseStarts.Clear();
+            Volatile.Write(ref _phaseStartCount, 0);
+        }
+        if (_phaseStarts.TryAdd((runId, phase, iteration), now))
+        {
+            Interlocked.Increment(ref _phaseStartCount);
+        }
+    }
+
     /// <summary>A run that ended with a phase open (a cancel) leaves no start behind.</summary>
     private void ForgetPhases(string runId)
     {
-        foreach (var key in _phaseStarts.Keys)
+        // Enumerating takes no lock (Keys would take them all).
+        foreach (var (key, _) in _phaseStarts)
         {
-            if (key.Run == runId)
+            if (key.Run == runId && _phaseStarts.TryRemove(key, out _))
             {
-                _phaseStarts.TryRemove(key, out _);
+                Interlocked.Decrement(ref _phaseStartCount);
             }
         }
     }
