@@ -25,7 +25,8 @@ public sealed class PhaseExecutor(
     EngineSignals signals,
     Ops.BatonMetrics metrics,
     NodeIdentity node,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<PhaseExecutor> logger)
 {
     /// <summary>A started phase execution.</summary>
     internal sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
@@ -87,6 +88,7 @@ public sealed class PhaseExecutor(
     private async Task<(JobRow Job, Started? Next)> RunPhaseAsync(JobRow job, Started started, RunningExecutions.Handle handle, CancellationToken stopping)
     {
         var timeout = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
+        using var logScope = logger.BeginScope(new Ops.ExecutionLogScope(job.RunId, started.ExecutionId, started.Phase.Name));
         using var phaseSpan = Ops.BatonTracing.StartPhase(job.RunId, started.Run.TraceParent, started.Phase.Name, started.Iteration, started.Attempt, started.Phase.Worker);
         await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration, job);
         var earlier = NoArtifacts;
@@ -107,6 +109,7 @@ public sealed class PhaseExecutor(
             phaseSpan?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
         }
         metrics.ExecutionFinished(started.Phase.Worker, started.Worker?.Config.Model, result.Error is null, TimeSpan.FromMilliseconds(attempt.DurationMs), result.Usage);
+        Ops.Logs.ExecutionEnded(logger, started.ExecutionId, started.Phase.Name, started.Phase.Worker, result.Error is null ? "success" : "error", attempt.DurationMs);
 
         var retryAt = Retries(started, result) ? time.GetUtcNow() + Backoff(started.Attempt) : (DateTimeOffset?)null;
         var (_, finished) = await lifecycle.FinishAsync(job, started.ExecutionId, log, attempt, retryAt, async (c, tx, events) =>

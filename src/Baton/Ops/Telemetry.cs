@@ -20,6 +20,7 @@ public static class Telemetry
     public static IServiceCollection AddBatonTelemetry(this IServiceCollection services)
     {
         services.AddSingleton<BatonMetrics>();
+        services.AddBatonLogFormat();
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("baton", serviceVersion: typeof(Telemetry).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>
