@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Baton.Engine;
 using Baton.Storage;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Baton.Bench;
 
@@ -22,7 +23,7 @@ internal static class WriteFloor
         {
             var db = new SqliteDatabase(Path.Combine(dataDir, "baton.db"));
             await db.MigrateAsync(TimeProvider.System);
-            var queue = new JobQueue(db, new Ops.NodeMetrics(), TimeProvider.System, new NodeIdentity("bench"));
+            var queue = new JobQueue(db, new Ops.BatonMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), db, TimeProvider.System), TimeProvider.System, new NodeIdentity("bench"));
             var now = DateTimeOffset.UtcNow.ToMs();
             return
             [

@@ -24,7 +24,7 @@ public sealed class JobRow
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
 /// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
 /// </summary>
-public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider time, NodeIdentity node)
+public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider time, NodeIdentity node)
 {
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
@@ -51,6 +51,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
     /// </summary>
     public async Task<JobRow?> ClaimAsync(IDbConnection c, IDbTransaction tx)
     {
+        var claiming = time.GetTimestamp();
         var now = time.GetUtcNow().ToMs();
         var claim = new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now };
         var job = SqlDialect.Of(c).SingleWriter
@@ -66,7 +67,7 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
                 """,
                 claim, tx)
             : await ClaimOfManyWritersAsync(c, tx, claim);
-        metrics.JobClaims.Add(job is null ? EmptyClaim : FoundClaim);
+        metrics.JobClaimed(job is not null, time.GetElapsedTime(claiming));
         return job;
     }
 
@@ -127,9 +128,6 @@ public sealed class JobQueue(Database db, Ops.NodeMetrics metrics, TimeProvider 
         all.Add(name, value);
         return all;
     }
-
-    public static readonly string EmptyClaim = Ops.NodeMetrics.Label("result", "empty");
-    public static readonly string FoundClaim = Ops.NodeMetrics.Label("result", "job");
 
     /// <summary>
     /// Inside a transition that the caller goes straight on from: the run's next phase job, inserted already leased to

@@ -23,10 +23,11 @@ public sealed class PhaseExecutor(
     AgentWork work,
     GitWorkspaces workspaces,
     EngineSignals signals,
-    Ops.NodeMetrics metrics,
+    Ops.BatonMetrics metrics,
     NodeIdentity node,
     ToolApprovals.AgentCallbacks callbacks,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<PhaseExecutor> logger)
 {
     /// <summary>A started phase execution.</summary>
     internal sealed record Started(RunRow Run, PhaseDefinition Phase, int Iteration, string? Feedback, bool SkipChecks,
@@ -88,10 +89,13 @@ public sealed class PhaseExecutor(
     private async Task<(JobRow Job, Started? Next)> RunPhaseAsync(JobRow job, Started started, RunningExecutions.Handle handle, CancellationToken stopping)
     {
         var timeout = started.Worker?.Config.Timeout is { } t && t < started.Phase.Timeout ? t : started.Phase.Timeout;
+        using var logScope = logger.BeginScope(new Ops.ExecutionLogScope(job.RunId, started.ExecutionId, started.Phase.Name));
+        using var phaseSpan = Ops.BatonTracing.StartPhase(job.RunId, started.Run.TraceParent, started.Phase.Name, started.Iteration, started.Attempt, started.Phase.Worker);
         await using var log = work.Log(job.RunId, started.Phase.Name, started.Iteration, job);
         var earlier = NoArtifacts;
         var attempt = await lifecycle.RunAsync(job, handle, timeout, async ct =>
         {
+            using var executionSpan = Ops.BatonTracing.StartExecution(job.RunId, started.Phase.Name, started.ExecutionId, started.Phase.Worker);
             (var result, earlier) = await RunAsync(started, log, ct);
             return result;
         }, stopping);
@@ -103,10 +107,10 @@ public sealed class PhaseExecutor(
         if (result.Error is { } error)
         {
             await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
+            phaseSpan?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
         }
-        metrics.PhaseExecutions.Observe(
-            $"{Ops.NodeMetrics.Label("worker", started.Phase.Worker)},{Ops.NodeMetrics.Label("status", result.Error is null ? "success" : "error")}",
-            attempt.DurationMs / 1000.0);
+        metrics.ExecutionFinished(started.Phase.Worker, started.Worker?.Config.Model, result.Error is null, TimeSpan.FromMilliseconds(attempt.DurationMs), result.Usage);
+        Ops.Logs.ExecutionEnded(logger, started.ExecutionId, started.Phase.Name, started.Phase.Worker, result.Error is null ? "success" : "error", attempt.DurationMs);
 
         var retryAt = Retries(started, result) ? time.GetUtcNow() + Backoff(started.Attempt) : (DateTimeOffset?)null;
         var (_, finished) = await lifecycle.FinishAsync(job, started.ExecutionId, log, attempt, retryAt, async (c, tx, events) =>
@@ -170,7 +174,9 @@ public sealed class PhaseExecutor(
                 Git = place.Git,
                 Approvals = callbacks.For(s.ExecutionId, s.Phase.ToolApprovals),
             };
+            using var agentSpan = Ops.BatonTracing.StartAgent(s.Run.Id, s.Phase.Name, s.Worker);
             outcome = await work.AgentFor(s.Worker).RunAsync(request, ct);
+            Ops.BatonTracing.AgentFinished(agentSpan, outcome.Usage, null);
         }
 
         AgentWork.RestoreGitLink(place);

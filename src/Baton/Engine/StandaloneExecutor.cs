@@ -18,7 +18,8 @@ public sealed class StandaloneExecutor(
     GitWorkspaces workspaces,
     EngineSignals signals,
     NodeIdentity node,
-    TimeProvider time)
+    TimeProvider time,
+    Ops.BatonMetrics metrics)
 {
     /// <summary>How long an agent of a worker that sets no timeout may run.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
@@ -97,6 +98,7 @@ public sealed class StandaloneExecutor(
         {
             await log.WriteAsync("error", error);
         }
+        metrics.ExecutionFinished(what.Worker.Name, what.Worker.Config.Model, attempt.Result.Error is null, TimeSpan.FromMilliseconds(attempt.DurationMs), attempt.Result.Usage);
         await lifecycle.FinishAsync(job, id, log, attempt, retryAt: null, (_, _, events) =>
         {
             var result = attempt.Result;

@@ -50,7 +50,7 @@ public static class BatonHost
         services.AddSingleton<ToolApprovals.AgentCallbacks>();
         services.AddSingleton<Agents.Sandbox>();
         services.AddSingleton<GitWorkspaces>();
-        services.AddSingleton<NodeMetrics>();
+        services.AddBatonTelemetry();
         services.AddSingleton<RenderCache>();
         services.AddSingleton(sp => UsageLimits.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton<OpenStreams>();
@@ -111,7 +111,6 @@ public static class BatonHost
     public static WebApplication MapBaton(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<BatonOptions>();
-        var metrics = app.Services.GetRequiredService<NodeMetrics>();
         // First, so that everything after sees the scheme and address the browser used (when a trusted proxy says so).
         app.UseForwardedHeaders();
         // First after the address is known: every write is recorded with the answer it got, refusals included.
@@ -128,12 +127,7 @@ public static class BatonHost
                 await Problems.WriteAsync(context, 413, "Payload too large", $"the request body is larger than {options.MaxRequestBytes / 1024 / 1024} MiB");
                 return;
             }
-            var started = TimeProvider.System.GetTimestamp();
             await next(context);
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            metrics.HttpRequests.Observe(
-                $"{NodeMetrics.Label("method", context.Request.Method)},{NodeMetrics.Label("route", route)},{NodeMetrics.Label("status", context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture))}",
-                TimeProvider.System.GetElapsedTime(started).TotalSeconds);
         });
         app.UseAuthentication();
         var rateLimit = app.Services.GetRequiredService<RequestRateLimit>();

@@ -125,6 +125,8 @@ public static class RunCreation
         var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
         var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, BatonJson.Options)));
         var loaded = profile;
+        // Read here: the transaction may run on the group-commit writer's thread, outside this request's span.
+        var traceParent = Ops.BatonTracing.CurrentTraceParent();
         CreateRunOutcome outcome;
         RunDecision? decision;
         try
@@ -157,7 +159,7 @@ public static class RunCreation
             var runMode = mode ?? loaded.Profile.Mode;
             var inserted = await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
                 id, loaded, string.IsNullOrWhiteSpace(body.ProjectName) ? null : body.ProjectName, runMode,
-                body.BudgetUsd ?? loaded.Profile.BudgetUsd, idempotencyKey, requestHash, user.Actor(), keyId, body.RepositoryId, now));
+                body.BudgetUsd ?? loaded.Profile.BudgetUsd, idempotencyKey, requestHash, user.Actor(), keyId, body.RepositoryId, now, traceParent));
             if (!inserted)
             {
                 // A request with the same Idempotency-Key (another key's, or on a server without quotas) committed its run

@@ -12,7 +12,7 @@ public sealed class RunRow
     public const string Columns =
         "id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error, budget_usd, " +
         "budget_approved, cost_usd, tokens_used, request_hash, created_by, created_at, updated_at, completed_at, version, " +
-        "iteration_base, resume_phase, resume_feedback, repository_id, cost_unknown";
+        "iteration_base, resume_phase, resume_feedback, repository_id, cost_unknown, trace_parent";
 
     public string Id { get; set; } = "";
     public string Profile { get; set; } = "";
@@ -41,6 +41,9 @@ public sealed class RunRow
     public string? ResumePhase { get; set; }
     public string? ResumeFeedback { get; set; }
     public string? RepositoryId { get; set; }
+
+    /// <summary>The W3C trace context of the request that created the run: the parent of its phases' spans (ADR 33).</summary>
+    public string? TraceParent { get; set; }
 
     public RunStatus RunStatus => StateNames.Parse<RunStatus>(Status);
 

@@ -21,7 +21,7 @@ public static partial class RunStore
     /// <summary>What creating a run stores in `runs` (and `profile_versions`, once per profile version).</summary>
     public sealed record NewRunRow(
         string Id, LoadedProfile Profile, string? ProjectName, RunMode Mode, decimal? BudgetUsd, string? IdempotencyKey,
-        string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now);
+        string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now, string? TraceParent = null);
 
     /// <summary>
     /// Stores the profile version the run uses (unless it is stored already) and the run, pending. False when another
@@ -37,8 +37,8 @@ public static partial class RunStore
         return await c.ExecuteAsync(
             """
             INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
-                             idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id)
-            VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository)
+                             idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id, trace_parent)
+            VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository, @traceParent)
             ON CONFLICT(idempotency_key) DO NOTHING
             """,
             new
@@ -55,6 +55,7 @@ public static partial class RunStore
                 keyId = run.KeyId,
                 now,
                 repository = run.RepositoryId,
+                traceParent = run.TraceParent,
             }, tx) == 1;
     }
 

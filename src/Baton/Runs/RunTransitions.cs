@@ -20,7 +20,7 @@ public sealed record TakenPhase(JobRow Job, string? Feedback, string? Validation
 /// Carries out <see cref="RunDecider"/> decisions: in one transaction it reads the run, decides, updates the run
 /// with a guard on its version (no silent no-op), upserts phase runs, enqueues jobs and appends events.
 /// </summary>
-public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog catalog, TimeProvider time, EngineSignals signals)
+public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog catalog, TimeProvider time, EngineSignals signals, Ops.BatonMetrics metrics)
 {
     /// <summary>The run as the API shows it, now.</summary>
     public async Task<RunDetail> DetailAsync(IDbConnection c, RunRow run)
@@ -71,6 +71,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     /// <param name="jobsTaken">The committing worker already took the new jobs: no other worker needs waking.</param>
     public void AfterCommit(RunDecision decision, bool jobsTaken = false)
     {
+        metrics.Committed(decision);
         if (decision is Transition t)
         {
             if (t.Jobs.Count > 0 && !jobsTaken)
@@ -132,6 +133,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         }
         var batch = events ?? new EventBatch();
         var taken = await ApplyAsync(c, tx, run, profile, t, now, batch, takeNextPhase);
+        metrics.Decided(t, run, now);
         if (events is null)
         {
             await batch.WriteAsync(c, tx);

@@ -34,16 +34,16 @@ public sealed class JobWakeTests : IDisposable
     public async Task A_run_on_a_node_of_idle_workers_wakes_one_of_them()
     {
         var client = _factory.Client();
-        var claims = _factory.Service<NodeMetrics>().JobClaims;
+        var claims = _factory.Service<BatonMetrics>();
         // Every worker looks once at start-up, finds nothing and goes to sleep.
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
-            while (claims.Value(JobQueue.EmptyClaim) < Workers)
+            while (claims.Claims(found: false) < Workers)
             {
                 await Task.Delay(20, limit.Token);
             }
         }
-        var emptyBefore = claims.Value(JobQueue.EmptyClaim);
+        var emptyBefore = claims.Claims(found: false);
 
         var run = await client.CreateRunAsync(new CreateRunRequest("planning_rail", "Mission: count the claims", "wake"));
         await client.WaitForStatusAsync(run.RunId, "completed");
@@ -52,15 +52,15 @@ public sealed class JobWakeTests : IDisposable
         // three looks found nothing: the woken worker's own (if another beat it to the job) and the one woken when the
         // run ended and its slot freed, and one the node's pacemaker woke when the signalled claim had not committed
         // after its grace (a loaded machine). Waking every worker made seven idle workers claim nothing, twice.
-        Assert.Equal(1, claims.Value(JobQueue.FoundClaim));
-        Assert.InRange(claims.Value(JobQueue.EmptyClaim) - emptyBefore, 0, 3);
+        Assert.Equal(1, claims.Claims(found: true));
+        Assert.InRange(claims.Claims(found: false) - emptyBefore, 0, 3);
     }
 
     [Fact]
     public async Task A_job_that_comes_due_by_time_wakes_one_worker_and_idle_time_wakes_none()
     {
         var client = _gated.Client();
-        var claims = _gated.Service<NodeMetrics>().JobClaims;
+        var claims = _gated.Service<BatonMetrics>();
         var run = await client.CreateRunAsync(new CreateRunRequest("gated", "Mission: wait for the gate's deadline", "deadline"));
         await client.WaitForStatusAsync(run.RunId, "awaiting_approval");
         // The gate's deadline is a job due in an hour; the node's one timer sleeps at most the slow poll.
@@ -71,15 +71,15 @@ public sealed class JobWakeTests : IDisposable
                 await Task.Delay(20, limit.Token);
             }
         }
-        var (foundBefore, emptyBefore) = (claims.Value(JobQueue.FoundClaim), claims.Value(JobQueue.EmptyClaim));
+        var (foundBefore, emptyBefore) = (claims.Claims(found: true), claims.Claims(found: false));
 
         _clock.Advance(TimeSpan.FromHours(1));
         await client.WaitForStatusAsync(run.RunId, "expired");
 
         // One worker woke for the deadline's job. Workers that each kept a timer of their own all woke, and all but
         // one found nothing (seven here). At most two empty looks are the gate's own wake racing the first read above.
-        Assert.Equal(1, claims.Value(JobQueue.FoundClaim) - foundBefore);
-        Assert.InRange(claims.Value(JobQueue.EmptyClaim) - emptyBefore, 0, 2);
+        Assert.Equal(1, claims.Claims(found: true) - foundBefore);
+        Assert.InRange(claims.Claims(found: false) - emptyBefore, 0, 2);
     }
 
     public void Dispose()

@@ -48,45 +48,6 @@ public class OpsApiTests
     }
 
     [Fact]
-    public async Task Prometheus_metrics_come_from_the_database_and_survive_a_restart()
-    {
-        string dataDir;
-        string before;
-        using (var first = new BatonFactory(profiles: new Dictionary<string, string> { ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal) }))
-        {
-            dataDir = first.DataDir;
-            first.KeepDataDir = true;
-            var client = first.Client();
-            var a = await client.CreateRunAsync(new CreateRunRequest("gated", "x"));
-            await client.WaitForGateAsync(a.RunId, "draft", 1);
-            await client.ApproveAsync(a.RunId);
-            await client.WaitForStatusAsync(a.RunId, "completed");
-            var b = await client.CreateRunAsync(new CreateRunRequest("gated", "y"));
-            await client.WaitForGateAsync(b.RunId, "draft", 1);
-            await client.RejectAsync(b.RunId, "again");
-            await client.WaitForGateAsync(b.RunId, "draft", 2);
-
-            var response = await first.Http().GetAsync("/metrics");
-            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-            before = await response.Content.ReadAsStringAsync();
-            Assert.Contains("baton_runs_total{profile=\"gated\",status=\"completed\"} 1", before, StringComparison.Ordinal);
-            Assert.Contains("baton_runs_total{profile=\"gated\",status=\"awaiting_approval\"} 1", before, StringComparison.Ordinal);
-            Assert.Contains("baton_runs_active 1", before, StringComparison.Ordinal);
-            Assert.Contains("baton_approvals_total 1", before, StringComparison.Ordinal);
-            Assert.Contains("baton_rejections_total 1", before, StringComparison.Ordinal);
-            Assert.Contains("# TYPE baton_http_request_duration_seconds histogram", before, StringComparison.Ordinal);
-            Assert.Contains("route=\"/api/runs/{id}/approve\"", before, StringComparison.Ordinal);
-        }
-
-        using var second = new BatonFactory(dataDir: dataDir);
-        var after = await second.Http().GetStringAsync("/metrics");
-        foreach (var line in before.Split('\n').Where(l => l.StartsWith("baton_runs_", StringComparison.Ordinal) || l.StartsWith("baton_approvals", StringComparison.Ordinal) || l.StartsWith("baton_rejections", StringComparison.Ordinal)))
-        {
-            Assert.Contains(line, after, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public async Task OpenApi_describes_the_api_in_snake_case()
     {
         using var factory = new BatonFactory();

@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using Baton.Agents;
+using Baton.Runs;
+using Baton.Storage;
+using Dapper;
+
+namespace Baton.Ops;
+
+/// <summary>
+/// Baton's own instruments (ADR 33), exported with ASP.NET Core's and the runtime's by OpenTelemetry: on /metrics for
+/// Prometheus, and by OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. Counters and histograms are this process's, counted
+/// where the change happens, after its commit, from data already in hand (no database read on the hot path); a restart
+/// starts them at zero, which Prometheus reads as the counter reset it is. Gauges are read from the database at scrape
+/// time, from small tables (run_counts, jobs), at most once a second.
+/// </summary>
+public sealed class BatonMetrics
+{
+    public const string MeterName = "Baton";
+
+    /// <summary>Seconds, from a millisecond to an hour: agents take minutes and gates wait for people.</summary>
+    public static readonly double[] SecondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
+
+    /// <summary>Claims take a statement or two: finer buckets, to a second.</summary>
+    public static readonly double[] ClaimBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+    private static readonly TimeSpan GaugeSnapshotAge = TimeSpan.FromSeconds(1);
+
+    private const int MaxPhaseStarts = 10_000;
+
+    private readonly Meter _meter;
+    private readonly Database _db;
+    private readonly TimeProvider _time;
+    private readonly Counter<long> _created;
+    private readonly Counter<long> _finished;
+    private readonly Counter<long> _approvals;
+    private readonly Counter<long> _rejections;
+    private readonly Histogram<double> _gateWait;
+    private readonly Histogram<double> _phaseDuration;
+    private readonly Histogram<double> _executionDuration;
+    private readonly Counter<long> _tokens;
+    private readonly Counter<double> _cost;
+    private readonly Histogram<double> _claimDuration;
+    private readonly long[] _claims = new long[2];
+
+    /// <summary>What a transition will count once its transaction has committed (<see cref="Committed"/>).</summary>
+    private readonly ConditionalWeakTable<RunDecision, PendingCount> _pending = [];
+
+    /// <summary>When each phase this node started began, by (run, phase, iteration): for its duration when it ends here.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Run, string Phase, int Iteration), long> _phaseStarts = new();
+    private int _phaseStartCount;
+
+    private readonly Lock _snapshotLock = new();
+    private GaugeSnapshot? _snapshot;
+
+    public BatonMetrics(IMeterFactory meters, Database db, TimeProvider time)
+    {
+        _db = db;
+        _time = time;
+        _meter = meters.Create(MeterName);
+        _created = _meter.CreateCounter<long>("baton.runs.created", "{run}", "Runs created, by profile.");
+        _finished = _meter.CreateCounter<long>("baton.runs.finished", "{run}", "Runs that reached a final status (completed, failed, cancelled, expired), by profile and status.");
+        _approvals = _meter.CreateCounter<long>("baton.approvals", "{approval}", "Gate and budget approvals, by profile and kind.");
+        _rejections = _meter.CreateCounter<long>("baton.rejections", "{rejection}", "Gate rejections, by profile.");
+        _gateWait = _meter.CreateHistogram("baton.gate.wait.duration", "s", "How long runs waited for a decision at a gate or budget stop, by profile, kind and outcome.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _phaseDuration = _meter.CreateHistogram("baton.phase.duration", "s", "Phase durations from the phase's start (its job queued) to its completion, failure or gate (gate waits excluded), by profile, phase and outcome.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _executionDuration = _meter.CreateHistogram("baton.execution.duration", "s", "Agent execution durations, by worker and status.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _tokens = _meter.CreateCounter<long>("baton.tokens", "{token}", "Model tokens used by agents, by worker, model and direction (input, output).");
+        _cost = _meter.CreateCounter<double>("baton.cost.usd", "{USD}", "Agent cost in US dollars, by worker and model (known costs only).");
+        _claimDuration = _meter.CreateHistogram("baton.job.claim.duration", "s", "How long a worker's job claim took, by whether it found a job.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });
+        _meter.CreateObservableGauge("baton.runs.active", ActiveRuns, "{run}", "Runs not finished yet, by status (pending, running, awaiting_approval, paused).");
+        _meter.CreateObservableGauge("baton.queue.depth", QueueDepth, "{job}", "Jobs waiting: due and not leased, by kind.");
+    }
+
+    /// <summary>Claims this node made, by whether they found a job (also in <c>baton_job_claim_duration_seconds_count</c>).</summary>
+    public long Claims(bool found) => Interlocked.Read(ref _claims[found ? 1 : 0]);
+
+    public void JobClaimed(bool found, TimeSpan took)
+    {
+        Interlocked.Increment(ref _claims[found ? 1 : 0]);
+        _claimDuration.Record(took.TotalSeconds, new KeyValuePair<string, object?>("result", found ? "job" : "empty"));
+    }
+
+    public void ExecutionFinished(string worker, string? model, bool succeeded, TimeSpan took, AgentUsage usage)
+    {
+        _executionDuration.Record(took.TotalSeconds, new("worker", worker), new("status", succeeded ? "success" : "error"));
+        if (usage.TokensIn != 0)
+        {
+            _tokens.Add(usage.TokensIn, new("worker", worker), new("model", model ?? ""), new("direction", "input"));
+        }
+        if (usage.TokensOut != 0)
+        {
+            _tokens.Add(usage.TokensOut, new("worker", worker), new("model", model ?? ""), new("direction", "output"));
+        }
+        if (usage.CostUsd != 0)
+        {
+            _cost.Add((double)usage.CostUsd, new("worker", worker), new("model", model ?? ""));
+        }
+    }
+
+    /// <summary>
+    /// Inside a transition's transaction, once applied: what it will count, kept until <see cref="Committed"/> (a
+    /// transaction rolled back never gets there, and its entry goes with its decision).
+    /// </summary>
+    public void Decided(Transition t, RunRow before, DateTimeOffset now)
+    {
+        if (t.Events.Count > 0)
+        {
+            _pending.AddOrUpdate(t, new PendingCount(before.Profile, before.Id, before.UpdatedAt, before.WaitReason, now.ToUnixTimeMilliseconds()));
+        }
+    }
+
+    /// <summary>After the commit of <paramref name="decision"/>: counts its events.</summary>
+    public void Committed(RunDecision decision)
+    {
+        if (decision is not Transition t || !_pending.TryGetValue(t, out var d))
+        {
+            return;
+        }
+        _pending.Remove(t);
+        var profile = new KeyValuePair<string, object?>("profile", d.Profile);
+        foreach (var job in t.Jobs)
+        {
+            // A phase starts when its job is queued (an external phase, with its phase.started event).
+            if (job.Kind == JobRequest.ExecutePhase)
+            {
+                PhaseStarted(d.RunId, job.Phase, job.Iteration, d.Now);
+            }
+        }
+        foreach (var e in t.Events)
+        {
+            switch (e.Type)
+            {
+                case "run.started":
+                    _created.Add(1, profile);
+                    break;
+                case "run.completed" or "run.failed" or "run.cancelled" or "run.expired":
+                    _finished.Add(1, profile, new("status", e.Type["run.".Length..]));
+                    ForgetPhases(d.RunId);
+                    break;
+                case "gate.approved" or "budget.approved":
+                    _approvals.Add(1, profile, new("kind", e.Type == "gate.approved" ? "gate" : "budget"));
+                    _gateWait.Record(d.WaitedSeconds, profile, new("kind", d.WaitReason ?? "gate"), new("outcome", "approved"));
+                    break;
+                case "gate.rejected":
+                    _rejections.Add(1, profile);
+                    _gateWait.Record(d.WaitedSeconds, profile, new("kind", "gate"), new("outcome", "rejected"));
+                    break;
+                case "gate.expired":
+                    _gateWait.Record(d.WaitedSeconds, profile, new("kind", "gate"), new("outcome", "expired"));
+                    break;
+                case "phase.started" when e.Phase is not null && e.Iteration is { } i:
+                    PhaseStarted(d.RunId, e.Phase, i, d.Now);
+                    break;
+                case "phase.completed" or "phase.failed" or "gate.opened" when e.Phase is not null && e.Iteration is { } i:
+                    // A phase with a gate has done its work when the gate opens; the wait is the gate's histogram.
+                    if (_phaseStarts.TryRemove((d.RunId, e.Phase, i), out var started))
+                    {
+                        Interlocked.Decrement(ref _phaseStartCount);
+                        _phaseDuration.Record((d.Now - started) / 1000.0, profile, new("phase", e.Phase),
+                            new("outcome", e.Type == "phase.failed" ? "failed" : "completed"));
+                    }
+                    break;
+            }
+        }
+    }
+
+    private void PhaseStarted(string runId, string phase, int iteration, long now)
+    {
+        // With several nodes a phase queued here may end on another node, and its start would stay here for good:
+        // past this many, the starts are forgotten (those phases' durations go unrecorded) instead of growing.
+        // (ConcurrentDictionary.Count takes every lock: a count of its own instead.)
+        if (Volatile.Read(ref _phaseStartCount) >= MaxPhaseStarts)
+        {
+            _phaseStarts.Clear();
+            Volatile.Write(ref _phaseStartCount, 0);
+        }
+        if (_phaseStarts.TryAdd((runId, phase, iteration), now))
+        {
+            Interlocked.Increment(ref _phaseStartCount);
+        }
+    }
+
+    /// <summary>A run that ended with a phase open (a cancel) leaves no start behind.</summary>
+    private void ForgetPhases(string runId)
+    {
+        // Enumerating takes no lock (Keys would take them all).
+        foreach (var (key, _) in _phaseStarts)
+        {
+            if (key.Run == runId && _phaseStarts.TryRemove(key, out _))
+            {
+                Interlocked.Decrement(ref _phaseStartCount);
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ActiveRuns() =>
+        Snapshot().Active.Select(a => new Measurement<long>(a.Count, new KeyValuePair<string, object?>("status", a.Status)));
+
+    private IEnumerable<Measurement<long>> QueueDepth() =>
+        Snapshot().Queued.Select(q => new Measurement<long>(q.Count, new KeyValuePair<string, object?>("kind", q.Kind)));
+
+    /// <summary>
+    /// One read for both gauges, shared by the callbacks of one collection (OpenTelemetry calls each gauge's callback
+    /// on its own, synchronously). A database that cannot answer leaves the gauges out rather than fail the scrape.
+    /// </summary>
+    private GaugeSnapshot Snapshot()
+    {
+        lock (_snapshotLock)
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (_snapshot is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < GaugeSnapshotAge)
+            {
+                return fresh;
+            }
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+                _snapshot = _db.ReadAsync(async c =>
+                {
+                    // run_counts is a small table of counts kept by triggers; the jobs that wait are few (a queue, not history).
+                    var active = await c.QueryAsync<(string Status, long Count)>(
+                        """
+                        SELECT status, SUM(count) FROM run_counts
+                        WHERE status IN ('pending', 'running', 'awaiting_approval', 'paused') GROUP BY status
+                        """);
+                    var queued = await c.QueryAsync<(string Kind, long Count)>(
+                        "SELECT kind, COUNT(*) FROM jobs WHERE run_at <= @nowMs AND (lease_expires_at IS NULL OR lease_expires_at <= @nowMs) GROUP BY kind",
+                        new { nowMs });
+                    var all = new[] { "pending", "running", "awaiting_approval", "paused" }
+                        .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
+                    var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RunExecution }
+                        .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
+                    return new GaugeSnapshot(now, all, kinds);
+                }, timeout.Token).GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or OperationCanceledException or InvalidOperationException)
+            {
+                _snapshot = new GaugeSnapshot(now, [], []);
+            }
+            return _snapshot;
+        }
+    }
+
+    private sealed record GaugeSnapshot(long ReadAt, IReadOnlyList<(string Status, long Count)> Active, IReadOnlyList<(string Kind, long Count)> Queued);
+
+    private sealed record PendingCount(string Profile, string RunId, long WaitingSince, string? WaitReason, long Now)
+    {
+        public double WaitedSeconds => Math.Max(0, Now - WaitingSince) / 1000.0;
+    }
+}
