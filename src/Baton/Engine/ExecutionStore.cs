@@ -149,15 +149,6 @@ public static class ExecutionStore
             FROM executions WHERE run_id = @runId GROUP BY phase
             """, new { runId }, tx)).ToList();
 
-    /// <summary>Tokens in and out and cost over every execution (`/metrics`).</summary>
-    public static Task<(long TokensIn, long TokensOut, double Cost)> UsageTotalsAsync(IDbConnection c, IDbTransaction? tx) =>
-        c.QuerySingleAsync<(long TokensIn, long TokensOut, double Cost)>(
-            "SELECT COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) FROM executions", transaction: tx);
-
-    /// <summary>Executions by status (`/metrics`).</summary>
-    public static Task<IEnumerable<(string Status, long Count)>> CountsByStatusAsync(IDbConnection c, IDbTransaction? tx) =>
-        c.QueryAsync<(string Status, long Count)>("SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status", transaction: tx);
-
     /// <summary>A phase's execution, running from its start.</summary>
     public static Task StartPhaseAsync(IDbConnection c, IDbTransaction tx, string id, string runId, string phase, int iteration, string worker, string workerKind, string nodeId, long now) =>
         c.ExecuteAsync(

@@ -42,6 +42,7 @@ public sealed class BatonMetrics
     private readonly Counter<long> _tokens;
     private readonly Counter<double> _cost;
     private readonly Histogram<double> _claimDuration;
+    private readonly Counter<long> _webhookAttempts;
     private readonly long[] _claims = new long[2];
 
     /// <summary>What a transition will count once its transaction has committed (<see cref="Committed"/>).</summary>
@@ -73,6 +74,7 @@ public sealed class BatonMetrics
         _cost = _meter.CreateCounter<double>("baton.cost.usd", "{USD}", "Agent cost in US dollars, by worker and model (known costs only).");
         _claimDuration = _meter.CreateHistogram("baton.job.claim.duration", "s", "How long a worker's job claim took, by whether it found a job.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });
+        _webhookAttempts = _meter.CreateCounter<long>("baton.webhook.attempts", "{attempt}", "Webhook delivery attempts, by event and result (delivered, retrying, failed: given up).");
         _meter.CreateObservableGauge("baton.runs.active", ActiveRuns, "{run}", "Runs not finished yet, by status (pending, running, awaiting_approval, paused).");
         _meter.CreateObservableGauge("baton.queue.depth", QueueDepth, "{job}", "Jobs waiting: due and not leased, by kind.");
     }
@@ -85,6 +87,10 @@ public sealed class BatonMetrics
         Interlocked.Increment(ref _claims[found ? 1 : 0]);
         _claimDuration.Record(took.TotalSeconds, new KeyValuePair<string, object?>("result", found ? "job" : "empty"));
     }
+
+    /// <summary>A webhook delivery attempt this node made, once recorded: <c>delivered</c>, <c>pending</c> (to be retried) or <c>failed</c>.</summary>
+    public void WebhookAttempted(string eventType, string outcome) =>
+        _webhookAttempts.Add(1, new("event", eventType), new("result", outcome == "pending" ? "retrying" : outcome));
 
     public void ExecutionFinished(string worker, string? model, bool succeeded, TimeSpan took, AgentUsage usage)
     {

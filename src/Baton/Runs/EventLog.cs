@@ -87,12 +87,6 @@ public static class EventLog
             FROM events WHERE run_id = @runId AND type IN ('gate.approved', 'budget.approved', 'gate.rejected')
             """, new { runId }, tx);
 
-    /// <summary>Every run's gate and budget approvals and gate rejections, for the metrics endpoint.</summary>
-    public static Task<(long Approvals, long Rejections)> DecisionsAsync(IDbConnection c, IDbTransaction? tx) =>
-        c.QuerySingleAsync<(long Approvals, long Rejections)>(
-            "SELECT (SELECT COUNT(*) FROM events WHERE type IN ('gate.approved', 'budget.approved')), (SELECT COUNT(*) FROM events WHERE type = 'gate.rejected')",
-            transaction: tx);
-
     /// <summary>An event to append, its data serialized.</summary>
     public sealed record NewEvent(string RunId, string Type, string? Phase, int? Iteration, string? Actor, string? Data, long CreatedAt);
 

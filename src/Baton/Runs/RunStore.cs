@@ -85,12 +85,6 @@ public static partial class RunStore
         c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",
             new { project, now = now.ToMs(), runId }, tx);
 
-    /// <summary>Runs by profile and current status, from the counts the triggers keep (no scan of `runs`).</summary>
-    public static Task<IEnumerable<(string Profile, string Status, long Count)>> CountsAsync(IDbConnection c, IDbTransaction? tx) =>
-        c.QueryAsync<(string Profile, string Status, long Count)>(
-            "SELECT profile, status, SUM(count) FROM run_counts GROUP BY profile, status HAVING SUM(count) > 0 ORDER BY profile, status",
-            transaction: tx);
-
     public static RunSummary Summary(RunRow r) => new(
         r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
         Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed, r.CostUnknown);

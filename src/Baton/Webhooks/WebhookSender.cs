@@ -12,7 +12,7 @@ namespace Baton.Webhooks;
 /// moves it to after its backoff, until <see cref="WebhookDeliveries.MaxAttempts"/>. A run never waits for it.
 /// Delivery is at least once: a node that dies after the POST and before its commit sends it again, under the same id.
 /// </summary>
-public sealed class WebhookSender(Database db, IHttpClientFactory http, BatonOptions options, TimeProvider time, ILogger<WebhookSender> logger)
+public sealed class WebhookSender(Database db, IHttpClientFactory http, BatonOptions options, Ops.BatonMetrics metrics, EngineSignals signals, TimeProvider time, ILogger<WebhookSender> logger)
 {
     public const string HttpClientName = "webhooks";
 
@@ -36,13 +36,24 @@ public sealed class WebhookSender(Database db, IHttpClientFactory http, BatonOpt
         var now = time.GetUtcNow();
         DateTimeOffset? retryAt = delivered || attempts >= WebhookDeliveries.MaxAttempts ? null : now + WebhookDeliveries.Backoff(attempts);
         var outcome = delivered ? WebhookStore.Delivered : retryAt is null ? WebhookStore.Failed : WebhookStore.Pending;
-        await db.WriteAsync(async (c, tx) =>
+        var recorded = await db.WriteAsync(async (c, tx) =>
         {
-            if (await JobQueue.EndAsync(c, tx, job, retryAt))
+            if (!await JobQueue.EndAsync(c, tx, job, retryAt))
             {
-                await WebhookStore.RecordAttemptAsync(c, tx, delivery.Id, outcome, status, error, delivered ? now.ToMs() : null);
+                return false;
             }
+            await WebhookStore.RecordAttemptAsync(c, tx, delivery.Id, outcome, status, error, delivered ? now.ToMs() : null);
+            return true;
         }, CancellationToken.None);
+        if (recorded)
+        {
+            metrics.WebhookAttempted(delivery.Event, outcome);
+            if (retryAt is not null)
+            {
+                // The pacemaker last looked before this job moved: it would sleep through the retry's time.
+                signals.Jobs.LookAgain();
+            }
+        }
         if (!delivered)
         {
             logger.LogWarning("Webhook delivery {DeliveryId} ({Event}) to {Url} failed (attempt {Attempts}): {Error}",

@@ -73,6 +73,11 @@ public sealed class WebhookTests
         var deliveries = await WaitForAsync(http, webhook!.WebhookId, d => d.Status == "delivered");
         var delivery = Assert.Single(deliveries);
         Assert.Equal((attempts[0].DeliveryId, "run.completed", runId, 3, 200), (delivery.DeliveryId, delivery.Event, delivery.RunId, delivery.Attempts, delivery.LastStatusCode));
+
+        var families = Ops.PrometheusText.Parse(await http.GetStringAsync("/metrics"));
+        var counted = families["baton_webhook_attempts_total"].Samples
+            .ToDictionary(s => s.Labels["result"], s => s.Value);
+        Assert.Equal(("counter", 2.0, 1.0), (families["baton_webhook_attempts_total"].Type, counted["retrying"], counted["delivered"]));
     }
 
     [Fact]
