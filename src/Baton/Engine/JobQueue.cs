@@ -191,6 +191,12 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
         return ((int)claimable, next is { } at ? Times.FromMs(at) : null);
     }
 
+    /// <summary>Jobs due and not leased, by kind: the `/metrics` queue depth (a queue is short, not history).</summary>
+    public static Task<IEnumerable<(string Kind, long Count)>> DueByKindAsync(IDbConnection c, long nowMs) =>
+        c.QueryAsync<(string Kind, long Count)>(
+            "SELECT kind, COUNT(*) FROM jobs WHERE run_at <= @nowMs AND (lease_expires_at IS NULL OR lease_expires_at <= @nowMs) GROUP BY kind",
+            new { nowMs });
+
     /// <summary>Extends the job's lease; returns when it now runs out, or null when the lease is no longer this worker's.</summary>
     public async Task<DateTimeOffset?> RenewAsync(JobRow job, CancellationToken ct)
     {

@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using Baton.Agents;
 using Baton.Runs;
 using Baton.Storage;
-using Dapper;
 
 namespace Baton.Ops;
 
@@ -230,18 +229,12 @@ public sealed class BatonMetrics
                 var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
                 _snapshot = _db.ReadAsync(async c =>
                 {
-                    // run_counts is a small table of counts kept by triggers; the jobs that wait are few (a queue, not history).
-                    var active = await c.QueryAsync<(string Status, long Count)>(
-                        """
-                        SELECT status, SUM(count) FROM run_counts
-                        WHERE status IN ('pending', 'running', 'awaiting_approval', 'paused') GROUP BY status
-                        """);
-                    var queued = await c.QueryAsync<(string Kind, long Count)>(
-                        "SELECT kind, COUNT(*) FROM jobs WHERE run_at <= @nowMs AND (lease_expires_at IS NULL OR lease_expires_at <= @nowMs) GROUP BY kind",
-                        new { nowMs });
+                    var active = await RunStore.ActiveCountsAsync(c);
+                    var queued = await Engine.JobQueue.DueByKindAsync(c, nowMs);
                     var all = new[] { "pending", "running", "awaiting_approval", "paused" }
                         .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
-                    var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RunExecution }
+                    // Every kind of job, also those none of is waiting (a series that comes and goes reads as a gap).
+                    var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RemindGate, JobRequest.RunExecution, JobRequest.DeliverWebhook }
                         .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
                     return new GaugeSnapshot(now, all, kinds);
                 }, timeout.Token).GetAwaiter().GetResult();

@@ -76,6 +76,14 @@ public static partial class RunStore
     public static Task<string?> StatusAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         c.ExecuteScalarAsync<string?>("SELECT status FROM runs WHERE id = @runId", new { runId }, tx);
 
+    /// <summary>Runs not finished yet, by status, from the counts the triggers keep (no scan of `runs`): the `/metrics` gauge.</summary>
+    public static Task<IEnumerable<(string Status, long Count)>> ActiveCountsAsync(IDbConnection c) =>
+        c.QueryAsync<(string Status, long Count)>(
+            """
+            SELECT status, SUM(count) FROM run_counts
+            WHERE status IN ('pending', 'running', 'awaiting_approval', 'paused') GROUP BY status
+            """);
+
     /// <summary>The run's profile's name, or null when there is no such run.</summary>
     public static Task<string?> ProfileAsync(IDbConnection c, string runId) =>
         c.ExecuteScalarAsync<string?>("SELECT profile FROM runs WHERE id = @runId", new { runId });
