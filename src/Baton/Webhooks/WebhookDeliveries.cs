@@ -27,10 +27,10 @@ public static class WebhookDeliveries
         {
             return;
         }
-        var webhooks = await WebhookStore.ListAsync(c, tx);
+        var webhooks = (await WebhookStore.ListAsync(c, tx)).Select(w => (w.Id, Events: JsonSerializer.Deserialize<List<string>>(w.Events)!)).ToList();
         foreach (var e in notified)
         {
-            foreach (var webhook in webhooks.Where(w => JsonSerializer.Deserialize<List<string>>(w.Events)!.Contains(e.Type)))
+            foreach (var webhook in webhooks.Where(w => w.Events.Contains(e.Type)))
             {
                 var delivery = new DeliveryRow
                 {
