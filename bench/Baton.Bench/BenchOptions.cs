@@ -68,6 +68,17 @@ internal sealed record BenchOptions
 
     public int ClusterWakeRuns { get; init; } = 200;
 
+    /// <summary>The load harness (issue 14): runs seeded, concurrent clients, SSE subscribers, warm-up and measured time.</summary>
+    public int LoadSeedRuns { get; init; } = 1_000_000;
+
+    public int LoadClients { get; init; } = 200;
+
+    public int LoadSubscribers { get; init; } = 20;
+
+    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan LoadDuration { get; init; } = TimeSpan.FromSeconds(60);
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -80,8 +91,8 @@ internal sealed record BenchOptions
 
     public int LatencyWorkers => Workers.FirstOrDefault(w => w > 1, Workers[0]);
 
-    /// <summary>Everything but the peers' workload and the cluster by default: they start their own server processes and take minutes.</summary>
-    public bool Includes(string part) => Only == part || (Only is null && part is not ("peers" or "cluster"));
+    /// <summary>Everything but the peers' workload, the cluster and the load harness by default: they start their own server processes and take minutes.</summary>
+    public bool Includes(string part) => Only == part || (Only is null && part is not ("peers" or "cluster" or "load"));
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/Baton.Bench -- [options]
@@ -92,8 +103,8 @@ internal sealed record BenchOptions
           --sequential-runs N  runs created one at a time on an idle server for wake-up latency (default 50)
           --requests N         timed requests per GET /api/runs query and dashboard page (default 300)
           --repeat N           run everything N times and report each pass and the median (default 1)
-          --only PART          transitions | latency | list | dashboard | peers | cluster (peers and cluster run only
-                               when named)
+          --only PART          transitions | latency | list | dashboard | peers | cluster | load (peers, cluster and
+                               load run only when named)
           --peers-runs N       peers: runs of 5 template phases kept --peers-in-flight at a time (default 2000)
           --peers-in-flight N  peers: runs outstanding at once; each finished run is replaced by a new one (default 32)
           --peers-workers N    peers: the server's BATON_WORKERS (default: the shipped default)
@@ -123,6 +134,12 @@ internal sealed record BenchOptions
                                cluster: delayed runs outstanding at once (default 4 × --cluster-delayed-workers)
           --cluster-wake-runs N
                                cluster: runs one at a time for the wake-ups (default 200)
+          --load-seed-runs N   load: runs seeded before the server starts (default 1000000)
+          --load-clients N     load: concurrent clients, each with its own approver key (default 200)
+          --load-subscribers N load: SSE subscribers on /api/events, each with a viewer key (default 20)
+          --load-warmup-seconds N
+                               load: seconds of load before the measured window (default 15)
+          --load-seconds N     load: the measured window (default 60)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -152,7 +169,7 @@ internal sealed record BenchOptions
                 "--peers-gated-runs" => options with { PeersGatedRuns = Positive(arg, Value()) },
                 "--idle-settle-seconds" => options with { IdleSettle = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--idle-seconds" => options with { IdleTime = TimeSpan.FromSeconds(Positive(arg, Value())) },
-                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers" or "cluster") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard, peers or cluster") },
+                "--only" => options with { Only = Value() is var part and ("transitions" or "latency" or "list" or "dashboard" or "peers" or "cluster" or "load") ? part : throw new ArgumentException("--only takes transitions, latency, list, dashboard, peers, cluster or load") },
                 "--postgres" => options with { Postgres = Value() },
                 "--cluster-workers" => options with { ClusterWorkers = Value().Split(',').Select(w => Positive(arg, w)).ToList() },
                 "--cluster-loads" => options with { ClusterLoads = Value().Split(',').Select(Load).ToList() },
@@ -161,6 +178,11 @@ internal sealed record BenchOptions
                 "--cluster-delayed-workers" => options with { ClusterDelayedWorkers = Positive(arg, Value()) },
                 "--cluster-delayed-in-flight" => options with { ClusterDelayedInFlightSetting = Positive(arg, Value()) },
                 "--cluster-wake-runs" => options with { ClusterWakeRuns = Positive(arg, Value()) },
+                "--load-seed-runs" => options with { LoadSeedRuns = Positive(arg, Value()) },
+                "--load-clients" => options with { LoadClients = Positive(arg, Value()) },
+                "--load-subscribers" => options with { LoadSubscribers = Positive(arg, Value()) },
+                "--load-warmup-seconds" => options with { LoadWarmup = TimeSpan.FromSeconds(Positive(arg, Value())) },
+                "--load-seconds" => options with { LoadDuration = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },
@@ -171,9 +193,9 @@ internal sealed record BenchOptions
         {
             throw new ArgumentException("--only cluster needs --postgres, and --postgres is only for --only cluster");
         }
-        if (options.Only == "cluster" && options.WriteDoc)
+        if (options.Only is "cluster" or "load" && options.WriteDoc)
         {
-            throw new ArgumentException("--write-doc does not take the cluster's results: they are printed, to be copied into docs/BENCHMARKS.md");
+            throw new ArgumentException("--write-doc does not take the cluster's or the load harness's results: they are printed, to be copied into docs/BENCHMARKS.md");
         }
         if (options.Workers.Any(w => w > 256) || options.ClusterDelayedWorkers > 256 || options.PeersWorkers > 256)
         {

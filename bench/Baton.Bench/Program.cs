@@ -36,6 +36,15 @@ internal static class Program
             return await RunClusterAsync(options);
         }
 
+        if (options.Only == "load")
+        {
+            var started = Stopwatch.StartNew();
+            var machine = Machine.Describe(options.DataRoot);
+            var result = await LoadBench.RunAsync(options, what => Console.Error.WriteLine($"[{started.Elapsed:mm\\:ss}] {what}"));
+            Console.WriteLine(LoadBench.Markdown(result, machine, options));
+            return result.Errors == 0 && result.SubscriberErrors == 0 ? 0 : 1;
+        }
+
         var clock = Stopwatch.StartNew();
         var results = new Results { Options = options, Machine = Machine.Describe(options.DataRoot), Started = DateTimeOffset.UtcNow };
         Progress("fdatasync floor");

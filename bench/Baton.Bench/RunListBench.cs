@@ -186,8 +186,9 @@ internal static class RunListBench
                     "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
                     new { loaded.Hash, name = loaded.Profile.Name, loaded.Source, now = end.AddDays(-91).ToMs() }, tx);
             }
-            using var insert = (SqliteCommand)c.CreateCommand();
-            insert.Transaction = (SqliteTransaction)tx;
+            // Through the connection's own commands (the server's connections wrap SQLite's to reuse prepared statements).
+            using var insert = c.CreateCommand();
+            insert.Transaction = (System.Data.Common.DbTransaction)tx;
             insert.CommandText = """
                 INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error,
                                  created_by, created_at, updated_at, completed_at)
@@ -195,7 +196,13 @@ internal static class RunListBench
                 INSERT INTO run_intakes(run_id, intake) VALUES ($id, $intake);
                 """;
             var p = new[] { "$id", "$profile", "$hash", "$project", "$status", "$phase", "$wait", "$error", "$intake", "$created", "$updated", "$completed" }
-                .ToDictionary(n => n, n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }));
+                .ToDictionary(n => n, n =>
+                {
+                    var parameter = insert.CreateParameter();
+                    parameter.ParameterName = n;
+                    insert.Parameters.Add(parameter);
+                    return parameter;
+                });
             insert.Prepare();
 
             for (var i = 0; i < count; i++)
