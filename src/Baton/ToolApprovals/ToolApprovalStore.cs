@@ -43,11 +43,16 @@ public static class ToolApprovalStore
     public static async Task<List<ToolApprovalRow>> OfRunAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         (await c.QueryAsync<ToolApprovalRow>("SELECT * FROM tool_approvals WHERE run_id = @runId ORDER BY requested_at, id", new { runId }, tx)).ToList();
 
-    public static Task InsertAsync(IDbConnection c, IDbTransaction tx, ToolApprovalRow row) =>
-        c.ExecuteAsync("""
+    /// <summary>
+    /// Inserts the request; false when the same call (execution and tool_use_id) was inserted by a request that
+    /// overlapped this one, whose row then stands (on PostgreSQL both found none before either committed).
+    /// </summary>
+    public static async Task<bool> InsertAsync(IDbConnection c, IDbTransaction tx, ToolApprovalRow row) =>
+        await c.ExecuteAsync("""
             INSERT INTO tool_approvals (id, run_id, execution_id, phase, iteration, tool, input, tool_use_id, status, message, requested_at, decided_by, decided_at)
             VALUES (@Id, @RunId, @ExecutionId, @Phase, @Iteration, @Tool, @Input, @ToolUseId, @Status, @Message, @RequestedAt, @DecidedBy, @DecidedAt)
-            """, row, tx);
+            ON CONFLICT (execution_id, tool_use_id) WHERE tool_use_id IS NOT NULL DO NOTHING
+            """, row, tx) == 1;
 
     /// <summary>Decides a pending request; false when it was decided already (the first decision stands).</summary>
     public static async Task<bool> DecideAsync(IDbConnection c, IDbTransaction tx, string id, string status, string actor, string? message, long now) =>

@@ -151,7 +151,11 @@ public static class ToolApprovalsApi
                         ["approval_id"] = row.Id, ["tool"] = row.Tool, ["execution_id"] = id, ["decision"] = row.Status, ["message"] = row.Message,
                     }), now);
             }
-            await ToolApprovalStore.InsertAsync(c, tx, row);
+            if (!await ToolApprovalStore.InsertAsync(c, tx, row))
+            {
+                // The same call, asked twice at once: the request that got there first is the one, with its events.
+                return (await ToolApprovalStore.FindByUseAsync(c, tx, id, row.ToolUseId!), null);
+            }
             await events.WriteAsync(c, tx);
             return (row, null);
         });

@@ -80,6 +80,27 @@ public sealed class ToolApprovalPagesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_same_tool_call_asked_at_once_several_times_is_one_request()
+    {
+        // On PostgreSQL the requests' transactions overlap: each found no row for the call and inserted one, and all
+        // but the first hit the unique index as a 500.
+        var (runId, executionId) = await StartWaitingPhaseAsync("waiter", "claude");
+        using var agent = _factory.Http(null);
+        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
+        var asks = Enumerable.Range(0, 8).Select(_ => agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
+            new { tool_name = "Bash", input = new { command = "make" }, tool_use_id = "toolu_same" })).ToList();
+        var answers = await Task.WhenAll(asks);
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        var ids = await Task.WhenAll(answers.Select(async a => (await a.Content.ReadFromJsonAsync<ToolApprovalInfo>(BatonJson.Options))!.Id));
+        Assert.Single(ids.Distinct());
+        var run = await _client.GetRunAsync(runId);
+        Assert.Equal(ids[0], Assert.Single(run.ToolApprovals!).Id);
+        var requested = await _factory.Service<Baton.Storage.Database>().ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
+            "SELECT COUNT(*) FROM events WHERE run_id = @runId AND type = 'tool_approval.requested'", new { runId }));
+        Assert.Equal(1, requested);
+    }
+
+    [Fact]
     public async Task A_worker_that_cannot_ask_fails_the_phase_instead_of_using_the_tools_unasked()
     {
         var run = await StartAsync("plain", usage: null);
