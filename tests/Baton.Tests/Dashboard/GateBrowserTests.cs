@@ -1,9 +1,6 @@
-using System.Net;
 using Baton.Client;
+using Baton.Tests.Gates;
 using Baton.Tests.Support;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -16,16 +13,18 @@ namespace Baton.Tests.Dashboard;
 /// </summary>
 public sealed class GateBrowserTests
 {
-    private static readonly string ChromiumPath = Environment.GetEnvironmentVariable("BATON_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
-
     /// <summary>How long an expectation may take (ms): it returns as soon as it holds (2 shared cores can be slow).</summary>
     private const float Wait = 60_000;
 
     [Fact]
     public async Task Two_approvers_in_two_sessions_see_the_inbox_live_and_the_second_completes_the_gate_with_its_form()
     {
-        Assert.True(File.Exists(ChromiumPath), $"Chromium is not installed at {ChromiumPath} (apt-get install -y chromium, or set BATON_CHROMIUM). Never `playwright install`.");
-        await using var factory = new KestrelFactory();
+        Chromium.AssertInstalled();
+        await using var factory = new KestrelBatonFactory(profiles: new Dictionary<string, string>
+        {
+            ["quick_review"] = "name: quick_review\nphases:\n  - name: draft\n    produces: [draft.md]\n    gate: {}\n  - name: publish\n    produces: [published.md]\n",
+            ["two_keys"] = GateFactory.TwoKeys,
+        });
         var baseUrl = factory.Start();
         using var http = new HttpClient { BaseAddress = baseUrl };
         http.DefaultRequestHeaders.Authorization = new("Bearer", BatonFactory.AdminToken);
@@ -35,17 +34,16 @@ public sealed class GateBrowserTests
 
         // One run waits at a one-approval gate, the other at a two-approval gate with a form.
         var quick = (await api.CreateRunAsync(new CreateRunRequest("quick_review", "x"))).RunId;
-        var pair = (await api.CreateRunAsync(new CreateRunRequest("pair_review", "y"))).RunId;
+        var pair = (await api.CreateRunAsync(new CreateRunRequest("two_keys", "y"))).RunId;
         await api.WaitForGateAsync(quick, "draft", 1);
         await api.WaitForGateAsync(pair, "draft", 1);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = ChromiumPath,
+            ExecutablePath = Chromium.ExecutablePath,
             Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+            Args = Chromium.Args,
         });
         var problems = new List<string>();
         async Task<IPage> SignInAsync(string token)
@@ -83,7 +81,7 @@ public sealed class GateBrowserTests
         await Expect(Count(second)).ToHaveTextAsync("1", new() { Timeout = Wait });
         await Expect(Row(second, quick)).ToHaveCountAsync(0, new() { Timeout = Wait });
 
-        // The first gives the two-approval gate its first approval (the form is required of every approval).
+        // The first gives the two-approval gate its first approval, with a ticket of its own.
         await first.GotoAsync($"/runs/{pair}");
         await first.Locator("#approve-input-ticket").FillAsync("CHG-1");
         await first.Locator("form.action-approve").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
@@ -108,45 +106,5 @@ public sealed class GateBrowserTests
         var approved = (await api.EventsOfAsync(pair)).Single(e => e.Type == "gate.approved");
         Assert.Equal("bob", approved.Actor);
         Assert.Empty(problems);
-    }
-
-    private sealed class KestrelFactory : BatonFactory
-    {
-        public KestrelFactory()
-            : base(profiles: new Dictionary<string, string>
-            {
-                ["quick_review"] = """
-                    name: quick_review
-                    phases:
-                      - name: draft
-                        produces: [draft.md]
-                        gate: {}
-                      - name: publish
-                        produces: [published.md]
-                    """,
-                ["pair_review"] = """
-                    name: pair_review
-                    phases:
-                      - name: draft
-                        produces: [draft.md]
-                        gate:
-                          approvals: 2
-                          inputs:
-                            ticket: {type: string, required: true, description: the change ticket}
-                      - name: publish
-                        produces: [published.md]
-                        templates:
-                          published.md: "ticket={{gate.draft.ticket}}"
-                    """,
-            })
-        {
-            UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        }
-
-        public Uri Start()
-        {
-            StartServer();
-            return new Uri(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
-        }
     }
 }

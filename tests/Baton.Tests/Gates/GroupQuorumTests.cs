@@ -44,12 +44,7 @@ public class GroupQuorumTests(GroupQuorumFactory factory) : IClassFixture<GroupQ
 {
     private readonly BatonClient _admin = factory.Client();
 
-    private async Task<(BatonClient Client, HttpClient Http, string Name, string Token)> KeyAsync(string role, params string[] groups)
-    {
-        var name = $"{role}-{Guid.NewGuid():N}"[..20];
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest(name, role, Groups: groups.Length == 0 ? null : groups));
-        return (factory.Client(key.Token), factory.Http(key.Token), name, key.Token);
-    }
+    private Task<GateKey> KeyAsync(string role, params string[] groups) => GateKey.CreateAsync(factory, role, groups);
 
     private static async Task<(HttpStatusCode Status, JsonElement Problem)> ApproveAsync(HttpClient http, string runId)
     {

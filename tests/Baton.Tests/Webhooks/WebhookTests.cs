@@ -57,20 +57,7 @@ public sealed class WebhookTests
     {
         await using var receiver = await Receiver.StartAsync();
         var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
-        using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string>
-        {
-            ["reminded"] = """
-                name: reminded
-                phases:
-                  - name: draft
-                    produces: [draft.md]
-                    gate:
-                      timeout: 1d
-                      remind_after: 4h
-                  - name: publish
-                    produces: [published.md]
-                """,
-        });
+        using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Gates.GateReminderTests.Reminded });
         factory.Settings["BATON_PUBLIC_URL"] = "https://baton.example.com";
         var http = factory.Http();
         var created = await http.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, secret = Secret, events = new[] { "gate.reminded" } });
