@@ -17,8 +17,8 @@ public sealed record ApproveRequest(string? Comment = null, string? Digest = nul
 
 public sealed record RejectRequest(string? Feedback, string? RejectTo = null, string? Digest = null);
 
-/// <summary>A decision recorded at a gate: who, when, their comment (or feedback) and form values.</summary>
-public sealed record GateVoteInfo(string By, DateTimeOffset At, string? Comment, IReadOnlyDictionary<string, JsonElement>? Inputs = null);
+/// <summary>A decision recorded at a gate: who, when, their comment (or feedback), form values, and the key's groups then.</summary>
+public sealed record GateVoteInfo(string By, DateTimeOffset At, string? Comment, IReadOnlyDictionary<string, JsonElement>? Inputs = null, IReadOnlyList<string>? Groups = null);
 
 /// <summary>A field of a gate's form: string, text, number, boolean or enum (with <paramref name="Values"/>).</summary>
 public sealed record GateInputInfo(string Name, string Type, bool Required, string? Description, IReadOnlyList<string>? Values);
@@ -54,7 +54,10 @@ public sealed record OpenGate(
     string? Commit,
     IReadOnlyList<GateInputInfo> Inputs,
     IReadOnlyList<string> Approvers,
-    string SelfApproval);
+    string SelfApproval,
+    // require_groups (ADR 39): how many approvals each group must give, and how many of those are still missing.
+    IReadOnlyDictionary<string, int>? RequiredGroups = null,
+    IReadOnlyDictionary<string, int>? MissingGroups = null);
 
 public sealed record CancelRequest(string? Reason = null);
 

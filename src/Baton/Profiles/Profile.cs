@@ -85,6 +85,12 @@ public sealed record GateDefinition(TimeSpan Timeout, GateTimeoutAction OnTimeou
     /// <summary>`role:NAME` (that role and above) or `group:NAME` (a key in that group); a key matching any one may decide.</summary>
     public IReadOnlyList<string> Approvers { get; init; } = DefaultApprovers;
 
+    /// <summary>
+    /// `require_groups`: how many of the <see cref="Approvals"/> must come from keys of each group (ADR 39). One
+    /// approval fills one group's place, so the counts add up to at most <see cref="Approvals"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> RequiredGroups { get; init; } = new Dictionary<string, int>();
+
     /// <summary>false (`self_approval: deny`): the key that created the run may neither approve nor reject it.</summary>
     public bool SelfApproval { get; init; } = true;
 

@@ -12,8 +12,8 @@ public static partial class ProfileParser
 {
     private static readonly string[] TopKeys = ["name", "description", "mode", "max_iterations", "budget_usd", "phases"];
     private static readonly string[] PhaseKeys = ["name", "worker", "prompt", "produces", "templates", "checks", "check", "gate", "on_failure", "timeout", "max_attempts", "delay", "tool_approvals"];
-    private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to", "approvals", "approvers", "self_approval", "remind_after", "inputs"];
-    private static readonly string[] PolicyKeys = ["approvals", "approvers", "self_approval", "remind_after", "inputs"];
+    private static readonly string[] GateKeys = ["required", "timeout", "on_timeout", "reject_to", "approvals", "approvers", "require_groups", "self_approval", "remind_after", "inputs"];
+    private static readonly string[] PolicyKeys = ["approvals", "approvers", "require_groups", "self_approval", "remind_after", "inputs"];
     private static readonly string[] InputKeys = ["type", "required", "description", "values"];
 
     public static (Profile? Profile, IReadOnlyList<ProfileError> Errors) Parse(string yaml, string file)
@@ -288,6 +288,7 @@ public static partial class ProfileParser
             }
             approvers = listed.Count > 0 ? listed : approvers;
         }
+        var requiredGroups = ParseRequiredGroups(ctx, g, approvals, approvers);
         var selfApproval = true;
         if (g.Children.TryGetValue(new YamlScalarNode("self_approval"), out var selfNode))
         {
@@ -326,10 +327,54 @@ public static partial class ProfileParser
         {
             Approvals = approvals,
             Approvers = approvers,
+            RequiredGroups = requiredGroups,
             SelfApproval = selfApproval,
             RemindAfter = remindAfter,
             Inputs = inputs,
         };
+    }
+
+    /// <summary>
+    /// `require_groups: {security: 1}`: of the gate's approvals, at least that many from keys of the group (ADR 39).
+    /// What no set of keys could meet is reported: counts adding up to more than `approvals` (one approval fills one
+    /// group's place), and a group that `approvers` shuts out (only groups listed, and not this one).
+    /// </summary>
+    private static Dictionary<string, int> ParseRequiredGroups(Context ctx, YamlMappingNode g, int approvals, IReadOnlyList<string> approvers)
+    {
+        var required = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (!g.Children.TryGetValue(new YamlScalarNode("require_groups"), out var node))
+        {
+            return required;
+        }
+        if (node is not YamlMappingNode groups || groups.Children.Count == 0)
+        {
+            ctx.Error(node, "`require_groups` maps group names to how many approvals must come from each, e.g. {security: 1}");
+            return required;
+        }
+        foreach (var (key, value) in groups.Children)
+        {
+            var group = (key as YamlScalarNode)?.Value ?? "";
+            if (!NamePattern().IsMatch(group))
+            {
+                ctx.Error(key, $"group '{group}' in `require_groups` must be 1-64 characters of a-z, 0-9, '_' or '-' (a key's group, without `group:`)");
+                continue;
+            }
+            if (value is not YamlScalarNode { Value: { } text } || !int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) || count < 1 || count > approvals)
+            {
+                ctx.Error(value, $"`require_groups.{group}` must be a whole number from 1 to `approvals` ({approvals})");
+                continue;
+            }
+            if (approvers.All(a => a.StartsWith("group:", StringComparison.Ordinal)) && !approvers.Contains("group:" + group))
+            {
+                ctx.Error(key, $"group '{group}' is required but `approvers` ({string.Join(", ", approvers)}) does not let it decide; add group:{group} or a role to `approvers`");
+            }
+            required[group] = count;
+        }
+        if (required.Values.Sum() is var sum && sum > approvals)
+        {
+            ctx.Error(node, $"`require_groups` asks for {sum} approvals from groups but the gate takes {approvals} (`approvals`); each approval fills one group's place, so raise `approvals` to at least {sum}");
+        }
+        return required;
     }
 
     private static List<GateInput> ParseGateInputs(Context ctx, YamlMappingNode g)

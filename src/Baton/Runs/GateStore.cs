@@ -23,6 +23,7 @@ public static class GateStore
         public string? CommitSha { get; set; }
         public string? Comment { get; set; }
         public string? Inputs { get; set; }
+        public string? Groups { get; set; }
         public long DecidedAt { get; set; }
     }
 
@@ -37,13 +38,16 @@ public static class GateStore
         var createdBy = await c.QuerySingleOrDefaultAsync<string?>("SELECT created_by_key FROM runs WHERE id = @runId", new { runId }, tx);
         var votes = await c.QueryAsync<VoteRow>(
             """
-            SELECT decider, actor, decision, digest, commit_sha, comment, inputs, decided_at FROM gate_decisions
+            SELECT decider, actor, decision, digest, commit_sha, comment, inputs, groups, decided_at FROM gate_decisions
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration ORDER BY decided_at, decider
             """, new { runId, phase, iteration }, tx);
         return new OpenGateState(
             Digest(artifacts, commit),
             commit,
-            votes.Select(v => new GateVote(v.Decider, v.Actor, v.Decision, v.Digest, v.CommitSha, v.Comment, v.Inputs, Times.FromMs(v.DecidedAt))).ToList(),
+            votes.Select(v => new GateVote(v.Decider, v.Actor, v.Decision, v.Digest, v.CommitSha, v.Comment, v.Inputs, Times.FromMs(v.DecidedAt))
+            {
+                Groups = GroupsOf(v.Groups),
+            }).ToList(),
             createdBy);
     }
 
@@ -66,10 +70,19 @@ public static class GateStore
     public static Task InsertAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, GateVote vote) =>
         c.ExecuteAsync(
             """
-            INSERT INTO gate_decisions(run_id, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, decided_at)
-            VALUES (@runId, @phase, @iteration, @Decider, @Actor, @Decision, @Digest, @Commit, @Comment, @InputsJson, @at)
+            INSERT INTO gate_decisions(run_id, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, groups, decided_at)
+            VALUES (@runId, @phase, @iteration, @Decider, @Actor, @Decision, @Digest, @Commit, @Comment, @InputsJson, @groups, @at)
             """,
-            new { runId, phase, iteration, vote.Decider, vote.Actor, vote.Decision, vote.Digest, vote.Commit, vote.Comment, vote.InputsJson, at = vote.At.ToMs() }, tx);
+            new
+            {
+                runId, phase, iteration, vote.Decider, vote.Actor, vote.Decision, vote.Digest, vote.Commit, vote.Comment, vote.InputsJson,
+                groups = vote.Groups.Count == 0 ? null : JsonSerializer.Serialize(vote.Groups),
+                at = vote.At.ToMs(),
+            }, tx);
+
+    /// <summary>`gate_decisions.groups` (a JSON array, or null for none) as names.</summary>
+    public static IReadOnlyList<string> GroupsOf(string? json) =>
+        json is null ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
 
     /// <summary>
     /// The form values of the run's approved gates, per phase: `{{gate.PHASE.FIELD}}` in later templates. A later

@@ -11,7 +11,8 @@ namespace Baton.Runs;
 /// <summary>
 /// What waits for the caller (issue 13 item 4): the open gates and budget stops this key may decide now, oldest first.
 /// A gate it already approved, or may not decide (not among `approvers`, or its own run under `self_approval: deny`),
-/// is left out: the same rules the decider applies (<see cref="RunDecider.WhyNot"/>).
+/// is left out, and so is a gate whose remaining approvals must come from groups the key is not in: the same rules
+/// the decider applies (<see cref="RunDecider.WhyNot"/>, <see cref="GateQuorum.WhyNotCounted"/>).
 /// </summary>
 public static class GateInbox
 {
@@ -58,12 +59,12 @@ public static class GateInbox
                 ORDER BY r.created_at, r.id
                 LIMIT {MaxScanned}
                 """)).ToList();
-            var votes = (await c.QueryAsync<(string RunId, string Decider)>(
+            var votes = (await c.QueryAsync<(string RunId, string Decider, string? Groups)>(
                 """
-                SELECT d.run_id, d.decider FROM gate_decisions d
+                SELECT d.run_id, d.decider, d.groups FROM gate_decisions d
                 JOIN runs r ON r.id = d.run_id AND r.current_phase = d.phase AND r.iteration = d.iteration
                 WHERE r.status = 'awaiting_approval' AND d.decision = 'approved'
-                """)).ToLookup(v => v.RunId, v => v.Decider);
+                """)).ToLookup(v => v.RunId, v => (v.Decider, Groups: GateStore.GroupsOf(v.Groups)));
             var items = new List<InboxItem>();
             foreach (var run in waiting)
             {
@@ -80,11 +81,16 @@ public static class GateInbox
         }, ct);
     }
 
-    private static async Task<InboxItem?> GateItemAsync(System.Data.IDbConnection c, RunTransitions transitions, WaitingRow run, GateDecider by, List<string> approvedBy)
+    private static async Task<InboxItem?> GateItemAsync(
+        System.Data.IDbConnection c, RunTransitions transitions, WaitingRow run, GateDecider by, List<(string Decider, IReadOnlyList<string> Groups)> approvedBy)
     {
         var profile = await transitions.ProfileOfAsync(c, null, new RunRow { Id = run.Id, ProfileHash = run.ProfileHash });
         var gate = profile.Phase(run.CurrentPhase)?.Gate ?? new GateDefinition(GateDefinition.DefaultTimeout, GateTimeoutAction.Expire, [run.CurrentPhase]);
-        if (approvedBy.Contains(by.KeyId) || RunDecider.WhyNot(gate, by, run.CreatedByKey, "decide") is not null)
+        // A key whose approval could not count (the places left are the required groups', and it is in none of them)
+        // has nothing to do here: the gate waits for someone else, as after the key's own approval (ADR 39).
+        if (approvedBy.Any(a => a.Decider == by.KeyId)
+            || RunDecider.WhyNot(gate, by, run.CreatedByKey, "decide") is not null
+            || GateQuorum.WhyNotCounted(gate, approvedBy.Select(a => a.Groups).ToList(), by.Name, by.Groups) is not null)
         {
             return null;
         }

@@ -32,6 +32,9 @@ public sealed record GateVote(string Decider, string Actor, string Decision, str
 {
     public const string Approved = "approved";
     public const string Rejected = "rejected";
+
+    /// <summary>The deciding key's groups when it decided: what `require_groups` counts it for (ADR 39).</summary>
+    public IReadOnlyList<string> Groups { get; init; } = [];
 }
 
 /// <summary>
@@ -306,13 +309,21 @@ public static class RunDecider
             {
                 return new Refused($"key '{by.Name}' already approved this gate ({approvals.Count} of {policy.Approvals} approvals); another key must approve");
             }
+            var approvedGroups = approvals.Select(v => v.Groups).ToList();
+            if (human && GateQuorum.WhyNotCounted(policy, approvedGroups, by.Name, by.Groups) is { } uncounted)
+            {
+                return new Refused(uncounted);
+            }
             Dictionary<string, string[]> errors = [];
             var values = human ? CheckInputs(policy, a.Inputs, out errors) : null;
             if (human && errors.Count > 0)
             {
                 return new Invalid(errors.Keys.First(), string.Join(" ", errors.SelectMany(e => e.Value))) { Errors = errors };
             }
-            _vote = new GateVote(human ? by.KeyId : SystemActor, a.Actor, GateVote.Approved, open.Digest, open.Commit, a.Comment, values, now);
+            _vote = new GateVote(human ? by.KeyId : SystemActor, a.Actor, GateVote.Approved, open.Digest, open.Commit, a.Comment, values, now)
+            {
+                Groups = human ? by.Groups : [],
+            };
             var decision = new Dictionary<string, object?>
             {
                 ["comment"] = a.Comment,
@@ -322,6 +333,11 @@ public static class RunDecider
                 ["approvals"] = approvals.Count + 1,
                 ["approvals_required"] = policy.Approvals,
             };
+            if (policy.RequiredGroups.Count > 0)
+            {
+                decision["groups"] = _vote.Groups;
+                decision["missing_groups"] = GateQuorum.MissingGroups(policy.RequiredGroups, [.. approvedGroups, _vote.Groups]);
+            }
             if (human && approvals.Count + 1 < policy.Approvals)
             {
                 // Not enough approvals yet: the run keeps waiting, with the expiry job that is already there.
@@ -371,7 +387,10 @@ public static class RunDecider
                 GateActor = r.Actor,
                 GateComment = r.Feedback,
             });
-            _vote = new GateVote(r.Actor == SystemActor ? SystemActor : by.KeyId, r.Actor, GateVote.Rejected, open.Digest, open.Commit, r.Feedback, null, now);
+            _vote = new GateVote(r.Actor == SystemActor ? SystemActor : by.KeyId, r.Actor, GateVote.Rejected, open.Digest, open.Commit, r.Feedback, null, now)
+            {
+                Groups = r.Actor == SystemActor ? [] : by.Groups,
+            };
             Event("gate.rejected", phase.Name, r.Actor, new()
             {
                 ["feedback"] = r.Feedback,

@@ -42,7 +42,9 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         var state = await GateStore.ReadAsync(c, null, run.Id, phase.Name, run.Iteration);
         var deadline = Times.FromMs(await GateStore.DeadlineAsync(c, null, run.Id, phase.Name, run.Iteration));
         GateVoteInfo Info(GateVote v) => new(v.Actor, v.At, v.Comment,
-            v.InputsJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(v.InputsJson));
+            v.InputsJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(v.InputsJson),
+            v.Groups);
+        var approvals = state.Votes.Where(v => v.Decision == GateVote.Approved).ToList();
         return new OpenGate(
             phase.Name,
             run.Iteration,
@@ -50,13 +52,15 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             deadline is { } d ? d - policy.Timeout : Times.FromMs(run.UpdatedAt),
             deadline,
             policy.Approvals,
-            state.Votes.Where(v => v.Decision == GateVote.Approved).Select(Info).ToList(),
+            approvals.Select(Info).ToList(),
             state.Votes.Where(v => v.Decision == GateVote.Rejected).Select(Info).ToList(),
             state.Digest,
             state.Commit,
             policy.Inputs.Select(i => new GateInputInfo(i.Name, i.Type.ToString().ToLowerInvariant(), i.Required, i.Description, i.Type == GateInputType.Enum ? i.Values : null)).ToList(),
             policy.Approvers,
-            policy.SelfApproval ? "allow" : "deny");
+            policy.SelfApproval ? "allow" : "deny",
+            policy.RequiredGroups,
+            GateQuorum.MissingGroups(policy.RequiredGroups, approvals.Select(v => v.Groups).ToList()));
     }
 
     /// <summary>Decides and applies a trigger in one transaction. An expectedVersion (from If-Match) other than the run's is a 409.</summary>

@@ -1,11 +1,7 @@
-using System.Net;
 using System.Text.RegularExpressions;
 using Baton.Client;
 using Baton.Profiles;
 using Baton.Tests.Support;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -22,9 +18,6 @@ namespace Baton.Tests.Dashboard;
 /// </summary>
 public sealed class BrowserTests(ITestOutputHelper output)
 {
-    /// <summary>Debian's Chromium (CI installs it with apt); BATON_CHROMIUM points elsewhere.</summary>
-    private static readonly string ChromiumPath = Environment.GetEnvironmentVariable("BATON_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
-
     /// <summary>The design phase takes this long on the test's manual clock, so the page is open before the gate opens.</summary>
     private static readonly TimeSpan DesignDelay = TimeSpan.FromSeconds(17);
 
@@ -37,8 +30,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
     [Fact]
     public async Task A_run_reaches_its_gate_live_is_rejected_approved_and_completes_in_chromium()
     {
-        Assert.True(File.Exists(ChromiumPath),
-            $"Chromium is not installed at {ChromiumPath}: the browser test needs it (apt-get install -y chromium, or set BATON_CHROMIUM). Never `playwright install`.");
+        Chromium.AssertInstalled();
         var shots = Path.Combine(AppContext.BaseDirectory, "screenshots");
         if (Directory.Exists(shots))
         {
@@ -48,7 +40,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
         output.WriteLine($"Screenshots: {shots}");
 
         var clock = new ManualClock(DateTimeOffset.UtcNow);
-        await using var factory = new KestrelFactory(clock);
+        await using var factory = new KestrelBatonFactory(clock, new Dictionary<string, string> { ["software_delivery"] = SlowDesign() });
         var baseUrl = factory.Start();
         // The factory's own clients talk to the in-memory server's address; this one goes through the real port.
         using var http = new HttpClient { BaseAddress = baseUrl };
@@ -58,12 +50,11 @@ public sealed class BrowserTests(ITestOutputHelper output)
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile.FullName, new BrowserTypeLaunchPersistentContextOptions
         {
-            ExecutablePath = ChromiumPath,
+            ExecutablePath = Chromium.ExecutablePath,
             Headless = true,
             BaseURL = baseUrl.ToString(),
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+            Args = Chromium.Args,
         });
         try
         {
@@ -337,29 +328,14 @@ public sealed class BrowserTests(ITestOutputHelper output)
     /// software_delivery's design phase taking <see cref="DesignDelay"/>: otherwise its template agents reach the
     /// gate before a browser has loaded the page, and the page would never have to update itself.
     /// </summary>
-    private sealed class KestrelFactory : BatonFactory
+    /// <summary>The built-in software_delivery profile, with a design phase slow enough (on the manual clock) to watch.</summary>
+    private static string SlowDesign()
     {
-        public KestrelFactory(ManualClock clock)
-            : base(clock, profiles: new Dictionary<string, string> { ["software_delivery"] = SlowDesign() })
-        {
-            UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        }
-
-        public Uri Start()
-        {
-            StartServer();
-            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-            return new Uri(addresses.Single());
-        }
-
-        private static string SlowDesign()
-        {
-            using var stream = typeof(ProfileCatalog).Assembly.GetManifestResourceStream("profiles/software_delivery.yaml")
-                ?? throw new InvalidOperationException("The built-in software_delivery profile is not embedded.");
-            var yaml = new StreamReader(stream).ReadToEnd();
-            const string design = "  - name: design\n    worker: template\n";
-            Assert.Contains(design, yaml, StringComparison.Ordinal);
-            return yaml.Replace(design, design + $"    delay: {(int)DesignDelay.TotalSeconds}s\n", StringComparison.Ordinal);
-        }
+        using var stream = typeof(ProfileCatalog).Assembly.GetManifestResourceStream("profiles/software_delivery.yaml")
+            ?? throw new InvalidOperationException("The built-in software_delivery profile is not embedded.");
+        var yaml = new StreamReader(stream).ReadToEnd();
+        const string design = "  - name: design\n    worker: template\n";
+        Assert.Contains(design, yaml, StringComparison.Ordinal);
+        return yaml.Replace(design, design + $"    delay: {(int)DesignDelay.TotalSeconds}s\n", StringComparison.Ordinal);
     }
 }

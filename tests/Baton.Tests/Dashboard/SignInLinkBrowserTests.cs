@@ -1,9 +1,5 @@
-using System.Net;
 using Baton.Client;
 using Baton.Tests.Support;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -16,16 +12,13 @@ namespace Baton.Tests.Dashboard;
 /// </summary>
 public sealed class SignInLinkBrowserTests
 {
-    private static readonly string ChromiumPath = Environment.GetEnvironmentVariable("BATON_CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
-
     private const float Wait = 20_000;
 
     [Fact]
     public async Task Opening_a_link_shows_whom_it_signs_in_as_and_one_click_signs_in()
     {
-        Assert.True(File.Exists(ChromiumPath),
-            $"Chromium is not installed at {ChromiumPath}: the browser test needs it (apt-get install -y chromium, or set BATON_CHROMIUM). Never `playwright install`.");
-        await using var factory = new KestrelFactory();
+        Chromium.AssertInstalled();
+        await using var factory = new KestrelBatonFactory();
         var baseUrl = factory.Start();
         using var http = new HttpClient { BaseAddress = baseUrl };
         http.DefaultRequestHeaders.Authorization = new("Bearer", BatonFactory.AdminToken);
@@ -37,10 +30,9 @@ public sealed class SignInLinkBrowserTests
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile.FullName, new BrowserTypeLaunchPersistentContextOptions
         {
-            ExecutablePath = ChromiumPath,
+            ExecutablePath = Chromium.ExecutablePath,
             Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+            Args = Chromium.Args,
         });
         try
         {
@@ -60,20 +52,6 @@ public sealed class SignInLinkBrowserTests
         {
             await browser.CloseAsync();
             profile.Delete(recursive: true);
-        }
-    }
-
-    private sealed class KestrelFactory : BatonFactory
-    {
-        public KestrelFactory()
-        {
-            UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        }
-
-        public Uri Start()
-        {
-            StartServer();
-            return new Uri(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
         }
     }
 }

@@ -82,4 +82,64 @@ public class GatePolicyParserTests
         Has(16, "input name '9lives'");
         Has(20, "`approvals` on a gate that is not required");
     }
+
+    [Fact]
+    public void Require_groups_parses_as_counts_per_group()
+    {
+        var (profile, errors) = ProfileParser.Parse("""
+            name: team
+            phases:
+              - name: review
+                gate:
+                  approvals: 3
+                  approvers: [role:approver]
+                  require_groups: {security: 1, legal: 2}
+            """, "team.yaml");
+        Assert.Empty(errors);
+        Assert.Equal(new Dictionary<string, int> { ["security"] = 1, ["legal"] = 2 }, profile!.Phases[0].Gate!.RequiredGroups);
+        Assert.Empty(ProfileParser.Parse("name: p\nphases:\n  - name: a\n    gate: {}\n", "p.yaml").Profile!.Phases[0].Gate!.RequiredGroups);
+    }
+
+    [Fact]
+    public void Group_quorums_no_set_of_keys_could_meet_are_reported_with_file_and_line()
+    {
+        var (profile, errors) = ProfileParser.Parse("""
+            name: broken
+            phases:
+              - name: a
+                gate:
+                  approvals: 2
+                  require_groups:
+                    security: 2
+                    legal: 1
+              - name: b
+                gate:
+                  approvers: [group:legal]
+                  require_groups: {security: 1}
+              - name: c
+                gate:
+                  approvals: 2
+                  require_groups: {Security!: 1, ops: 0, qa: many}
+              - name: d
+                gate:
+                  require_groups: [security]
+              - name: e
+                gate:
+                  required: false
+                  require_groups: {security: 1}
+            """, "broken.yaml");
+        Assert.Null(profile);
+        var text = errors.Select(e => e.ToString()).ToList();
+        void Has(int line, string fragment) =>
+            Assert.True(text.Any(t => t.StartsWith($"broken.yaml:{line}:", StringComparison.Ordinal) && t.Contains(fragment, StringComparison.Ordinal)),
+                $"no error at line {line} containing '{fragment}' in:\n{string.Join("\n", text)}");
+        Has(7, "asks for 3 approvals from groups but the gate takes 2");
+        Has(12, "group 'security' is required but `approvers` (group:legal) does not let it decide");
+        Has(16, "group 'Security!' in `require_groups` must be");
+        Has(16, "`require_groups.ops` must be a whole number from 1 to `approvals` (2)");
+        Has(16, "`require_groups.qa` must be a whole number");
+        Has(19, "`require_groups` maps group names to how many approvals");
+        Has(23, "`require_groups` on a gate that is not required");
+        Assert.Equal(7, text.Count);
+    }
 }

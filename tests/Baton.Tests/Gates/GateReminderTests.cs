@@ -6,24 +6,24 @@ namespace Baton.Tests.Gates;
 /// <summary>remind_after on a manual clock: `gate.reminded` while the gate waits, and never after it is decided.</summary>
 public class GateReminderTests
 {
+    /// <summary>A gate that waits a day and reminds every 4 hours.</summary>
+    public const string Reminded = """
+        name: reminded
+        phases:
+          - name: draft
+            produces: [draft.md]
+            gate:
+              timeout: 1d
+              remind_after: 4h
+          - name: publish
+            produces: [published.md]
+        """;
+
     [Fact]
     public async Task A_waiting_gate_is_reminded_every_interval_until_it_is_decided()
     {
         var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
-        using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string>
-        {
-            ["reminded"] = """
-                name: reminded
-                phases:
-                  - name: draft
-                    produces: [draft.md]
-                    gate:
-                      timeout: 1d
-                      remind_after: 4h
-                  - name: publish
-                    produces: [published.md]
-                """,
-        });
+        using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Reminded });
         var client = factory.Client();
         var run = await client.CreateRunAsync(new CreateRunRequest("reminded", "x"));
         await client.WaitForGateAsync(run.RunId, "draft", 1);

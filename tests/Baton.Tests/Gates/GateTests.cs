@@ -10,21 +10,7 @@ namespace Baton.Tests.Gates;
 /// <summary>One server with the governed-gate profiles of issue 13 (ADR 32).</summary>
 public sealed class GateFactory() : BatonFactory(profiles: new Dictionary<string, string>
 {
-    // Two distinct keys must approve; the next phase writes what the gate's form said.
-    ["two_keys"] = """
-        name: two_keys
-        phases:
-          - name: draft
-            produces: [draft.md]
-            gate:
-              approvals: 2
-              inputs:
-                ticket: {type: string, description: the change ticket}
-          - name: publish
-            produces: [published.md]
-            templates:
-              published.md: "ticket={{gate.draft.ticket}}"
-        """,
+    ["two_keys"] = TwoKeys,
     // Only the security group decides, and never the key that started the run.
     ["guarded"] = """
         name: guarded
@@ -80,7 +66,24 @@ public sealed class GateFactory() : BatonFactory(profiles: new Dictionary<string
             templates:
               ship.md: "ticket={{gate.review.ticket}} risk={{gate.review.risk}} hours={{gate.review.hours}} urgent={{gate.review.urgent}}"
         """,
-});
+})
+{
+    /// <summary>Two distinct keys must approve; the next phase writes what the gate's form said.</summary>
+    public const string TwoKeys = """
+        name: two_keys
+        phases:
+          - name: draft
+            produces: [draft.md]
+            gate:
+              approvals: 2
+              inputs:
+                ticket: {type: string, description: the change ticket}
+          - name: publish
+            produces: [published.md]
+            templates:
+              published.md: "ticket={{gate.draft.ticket}}"
+        """;
+}
 
 /// <summary>Every rule of a governed gate through the API: N of M, approvers, self-approval, digests, forms.</summary>
 public class GateTests(GateFactory factory) : IClassFixture<GateFactory>
@@ -89,9 +92,8 @@ public class GateTests(GateFactory factory) : IClassFixture<GateFactory>
 
     private async Task<(BatonClient Client, HttpClient Http, string Name)> KeyAsync(string role, params string[] groups)
     {
-        var name = $"{role}-{Guid.NewGuid():N}"[..20];
-        var key = await _admin.CreateKeyAsync(new CreateKeyRequest(name, role, Groups: groups.Length == 0 ? null : groups));
-        return (factory.Client(key.Token), factory.Http(key.Token), name);
+        var key = await GateKey.CreateAsync(factory, role, groups);
+        return (key.Client, key.Http, key.Name);
     }
 
     private static async Task<(HttpStatusCode Status, JsonElement Problem)> PostAsync(HttpClient http, string path, object body)

@@ -53,6 +53,48 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public async Task A_waiting_gate_with_remind_after_sends_gate_reminded_signed_by_the_real_remind_gate_job()
+    {
+        await using var receiver = await Receiver.StartAsync();
+        var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
+        using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Gates.GateReminderTests.Reminded });
+        factory.Settings["BATON_PUBLIC_URL"] = "https://baton.example.com";
+        var http = factory.Http();
+        var created = await http.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, secret = Secret, events = new[] { "gate.reminded" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var webhookId = (await created.Content.ReadFromJsonAsync<WebhookInfo>(BatonJson.Options))!.WebhookId;
+        var client = factory.Client();
+        var runId = (await client.CreateRunAsync(new CreateRunRequest("reminded", "x"))).RunId;
+        await client.WaitForGateAsync(runId, "draft", 1);
+
+        clock.Advance(TimeSpan.FromHours(4) + TimeSpan.FromSeconds(1));
+        var first = await receiver.NextAsync();
+        Assert.Equal("gate.reminded", first.Event);
+        Assert.Equal(WebhookDeliveries.Signature(Secret, first.Body), first.Signature);
+        using (var body = JsonDocument.Parse(first.Body))
+        {
+            var root = body.RootElement;
+            Assert.Equal((runId, "draft", 1), (root.GetProperty("run").GetProperty("id").GetString(), root.GetProperty("gate").GetProperty("phase").GetString(),
+                root.GetProperty("gate").GetProperty("iteration").GetInt32()));
+            Assert.Equal($"Reminder: Run {runId} (reminded) still waits for approval after phase draft <https://baton.example.com/runs/{runId}>", root.GetProperty("text").GetString());
+            Assert.Equal(("system", "4h"), (root.GetProperty("actor").GetString(), root.GetProperty("data").GetProperty("remind_after").GetString()));
+        }
+
+        // The next reminder is a delivery of its own; gate.opened was not subscribed to and never came. (The clock
+        // moves on only after the first delivery is recorded: jumping 4 h past its 30 s lease mid-POST would hand the
+        // job to another worker, which sends it again under the same id, as at-least-once delivery does.)
+        await WaitForAsync(http, webhookId, d => d.DeliveryId == first.DeliveryId && d.Status == "delivered");
+        clock.Advance(TimeSpan.FromHours(4));
+        var second = await receiver.NextAsync();
+        Assert.Equal(("gate.reminded", WebhookDeliveries.Signature(Secret, second.Body)), (second.Event, second.Signature));
+        Assert.NotEqual(first.DeliveryId, second.DeliveryId);
+        var deliveries = await WaitForAsync(http, webhookId, d => d.DeliveryId == second.DeliveryId && d.Status == "delivered");
+        Assert.Equal(2, deliveries.Count);
+        Assert.Equal([first.DeliveryId, second.DeliveryId], receiver.All.Select(r => r.DeliveryId));
+        Assert.All(receiver.All, r => Assert.Equal("gate.reminded", r.Event));
+    }
+
+    [Fact]
     public async Task A_receiver_that_answers_500_twice_gets_the_same_delivery_a_third_time_and_the_run_does_not_wait_for_it()
     {
         await using var receiver = await Receiver.StartAsync(HttpStatusCode.InternalServerError, HttpStatusCode.InternalServerError);
