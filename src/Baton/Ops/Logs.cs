@@ -43,6 +43,10 @@ public static partial class Logs
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} of phase {Phase} (worker {Worker}) ended: {Status} after {DurationMs} ms")]
     public static partial void ExecutionEnded(this ILogger logger, string executionId, string phase, string worker, string status, long durationMs);
+
+    /// <summary>Why an attempt failed, as recorded (redacted, ADR 40): the agent's error or the check's.</summary>
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} of phase {Phase} (worker {Worker}) failed: {Error}")]
+    public static partial void ExecutionFailed(this ILogger logger, string executionId, string phase, string worker, string error);
 }
 
 /// <summary>A phase execution's scope: its fields as properties in JSON logs, and one short line in text logs.</summary>
