@@ -77,6 +77,9 @@ public sealed class RedactionTests : IAsyncLifetime
             // Everything Baton logs, so its own log has every chance to repeat the agent.
             ["Logging__LogLevel__Baton"] = "Debug",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = _collector.Endpoint,
+            // Names whose values cannot be redacted: said at start-up.
+            [Redactor.ExtraNamesSetting] = "REDACTION_TEST_SHORT, REDACTION_TEST_UNSET",
+            ["REDACTION_TEST_SHORT"] = "abc",
             // What Baton keeps of the agent is the subject here, not its confinement (other tests' with bubblewrap).
             ["BATON_SANDBOX"] = "off",
         }))
@@ -132,6 +135,8 @@ public sealed class RedactionTests : IAsyncLifetime
         Assert.DoesNotContain(_core, output, StringComparison.Ordinal);
         Assert.DoesNotContain(_apiKey, output, StringComparison.Ordinal);
         Assert.Contains(Redactor.Mask, output, StringComparison.Ordinal);
+        Assert.Contains("BATON_REDACT_ENV names REDACTION_TEST_SHORT, which is unset or shorter than 8 characters", output, StringComparison.Ordinal);
+        Assert.Contains("BATON_REDACT_ENV names REDACTION_TEST_UNSET, which is unset or shorter than 8 characters", output, StringComparison.Ordinal);
 
         // Every span, every byte of each export (attributes, status, events).
         foreach (var body in _collector.Bodies)
