@@ -222,35 +222,18 @@ public sealed class BatonMetrics
     /// </summary>
     private GaugeSnapshot Snapshot()
     {
-        lock (_snapshotLock)
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return ReadCached(ref _snapshot, GaugeSnapshotAge, async (c, readAt) =>
         {
-            var now = Stopwatch.GetTimestamp();
-            if (_snapshot is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < GaugeSnapshotAge)
-            {
-                return fresh;
-            }
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                _snapshot = _db.ReadAsync(async c =>
-                {
-                    var active = await RunStore.ActiveCountsAsync(c);
-                    var queued = await Engine.JobQueue.DueByKindAsync(c, nowMs);
-                    var all = new[] { "pending", "running", "awaiting_approval", "paused" }
-                        .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
-                    // Every kind of job, also those none of is waiting (a series that comes and goes reads as a gap).
-                    var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RemindGate, JobRequest.RunExecution, JobRequest.DeliverWebhook }
-                        .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
-                    return new GaugeSnapshot(now, all, kinds);
-                }, timeout.Token).GetAwaiter().GetResult();
-            }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or OperationCanceledException or InvalidOperationException)
-            {
-                _snapshot = new GaugeSnapshot(now, [], []);
-            }
-            return _snapshot;
-        }
+            var active = await RunStore.ActiveCountsAsync(c);
+            var queued = await Engine.JobQueue.DueByKindAsync(c, nowMs);
+            var all = new[] { "pending", "running", "awaiting_approval", "paused" }
+                .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
+            // Every kind of job, also those none of is waiting (a series that comes and goes reads as a gap).
+            var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RemindGate, JobRequest.RunExecution, JobRequest.DeliverWebhook }
+                .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
+            return new GaugeSnapshot(readAt, all, kinds);
+        }, readAt => new GaugeSnapshot(readAt, [], []));
     }
 
     /// <summary>
@@ -258,38 +241,48 @@ public sealed class BatonMetrics
     /// database's files. A database that cannot answer leaves the gauges out.
     /// </summary>
     private IEnumerable<Measurement<long>> SizeMeasurement(Func<SizeRead, long> of) =>
-        SizeSnapshot() is { Bytes: >= 0 } read ? [new Measurement<long>(of(read))] : [];
+        ReadCached(ref _size, SizeSnapshotAge, async (c, readAt) =>
+        {
+            var bytes = await DatabaseSize.BytesAsync(c);
+            var runs = await RunStore.TotalCountAsync(c);
+            return new SizeRead(readAt, bytes, runs == 0 ? 0 : bytes / runs);
+        }, readAt => new SizeRead(readAt, -1, -1)) is { Bytes: >= 0 } read ? [new Measurement<long>(of(read))] : [];
 
-    private SizeRead SizeSnapshot()
+    /// <summary>
+    /// <paramref name="cached"/> while younger than <paramref name="maxAge"/>, else read afresh (within 5 s), or
+    /// <paramref name="unavailable"/> when the database cannot answer. One read at a time, for all the gauges.
+    /// </summary>
+    private T ReadCached<T>(ref T? cached, TimeSpan maxAge, Func<System.Data.IDbConnection, long, Task<T>> read, Func<long, T> unavailable)
+        where T : class, IReadAt
     {
         lock (_snapshotLock)
         {
             var now = Stopwatch.GetTimestamp();
-            if (_size is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < SizeSnapshotAge)
+            if (cached is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < maxAge)
             {
                 return fresh;
             }
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                _size = _db.ReadAsync(async c =>
-                {
-                    var bytes = await DatabaseSize.BytesAsync(c);
-                    var runs = await RunStore.TotalCountAsync(c);
-                    return new SizeRead(now, bytes, runs == 0 ? 0 : bytes / runs);
-                }, timeout.Token).GetAwaiter().GetResult();
+                cached = _db.ReadAsync(c => read(c, now), timeout.Token).GetAwaiter().GetResult();
             }
             catch (Exception ex) when (ex is System.Data.Common.DbException or OperationCanceledException or InvalidOperationException)
             {
-                _size = new SizeRead(now, -1, -1);
+                cached = unavailable(now);
             }
-            return _size;
+            return cached;
         }
     }
 
-    private sealed record SizeRead(long ReadAt, long Bytes, long BytesPerRun);
+    private interface IReadAt
+    {
+        long ReadAt { get; }
+    }
 
-    private sealed record GaugeSnapshot(long ReadAt, IReadOnlyList<(string Status, long Count)> Active, IReadOnlyList<(string Kind, long Count)> Queued);
+    private sealed record SizeRead(long ReadAt, long Bytes, long BytesPerRun) : IReadAt;
+
+    private sealed record GaugeSnapshot(long ReadAt, IReadOnlyList<(string Status, long Count)> Active, IReadOnlyList<(string Kind, long Count)> Queued) : IReadAt;
 
     private sealed record PendingCount(string Profile, string RunId, long WaitingSince, string? WaitReason, long Now)
     {
