@@ -64,9 +64,13 @@ public sealed partial class CommandAgent(WorkerConfig config, Func<string, strin
         }
         foreach (var (name, source) in config.SecretEnv ?? new Dictionary<string, string>())
         {
-            env[name] = readEnvironment(source) is { Length: > 0 } secret
-                ? secret
-                : throw new AgentFailedException($"environment variable {source} (secret_env for {name}) is not set on the Baton server");
+            if (readEnvironment(source) is not { Length: > 0 } secret)
+            {
+                throw new AgentFailedException($"environment variable {source} (secret_env for {name}) is not set on the Baton server");
+            }
+            // Redacted from now on (ADR 40), before the program can print it.
+            Ops.Redactor.Process.Add(secret);
+            env[name] = secret;
         }
         env["BATON_RUN_ID"] = request.OwnerId;
         env["BATON_PHASE"] = request.Phase ?? "";

@@ -77,8 +77,12 @@ internal static partial class ModelOutput
     private static partial Regex Marker();
 }
 
-/// <summary>Cuts streamed text into lines as it arrives, so a live log shows them before the response ends.</summary>
-internal sealed class LineSplitter(Func<string, Task> emit)
+/// <summary>
+/// Cuts streamed text into lines as it arrives, so a live log shows them before the response ends. A line that grows
+/// past <see cref="MaxPending"/> is shown in pieces: each piece is redacted first, and the last characters, where a
+/// secret cut in two could begin (<see cref="Ops.Redactor.MaxLength"/>), stay for the next piece.
+/// </summary>
+internal sealed class LineSplitter(Func<string, Task> emit, Ops.Redactor redactor)
 {
     // A model can write a long paragraph with no newline; past this many characters it is shown anyway.
     private const int MaxPending = 4000;
@@ -98,7 +102,7 @@ internal sealed class LineSplitter(Func<string, Task> emit)
                 _pending.Append(ch);
                 if (_pending.Length >= MaxPending)
                 {
-                    await EmitAsync();
+                    await EmitPieceAsync();
                 }
             }
         }
@@ -112,5 +116,15 @@ internal sealed class LineSplitter(Func<string, Task> emit)
         _pending.Clear();
         // Blank lines carry nothing in a log and markdown has many of them.
         return line.Trim().Length == 0 ? Task.CompletedTask : emit(line);
+    }
+
+    private Task EmitPieceAsync()
+    {
+        var text = redactor.Redact(_pending.ToString());
+        // (A secret longer than half a piece, were there one, could still be cut: the pieces must move on.)
+        var held = Math.Min(Math.Clamp(redactor.MaxLength - 1, 0, MaxPending / 2), text.Length);
+        _pending.Clear().Append(text, text.Length - held, held);
+        var piece = text[..^held];
+        return piece.Trim().Length == 0 ? Task.CompletedTask : emit(piece);
     }
 }

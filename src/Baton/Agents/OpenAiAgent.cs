@@ -55,8 +55,10 @@ public sealed class OpenAiAgent : IAgent
     {
         ArgumentNullException.ThrowIfNull(request);
         var apiKey = ReadApiKey();
-        var redact = Redactor(apiKey);
-        Task Log(string level, string line) => request.Log(level, redact(line));
+        // The key is a secret from now on (ADR 40): not in this log, an error, the artifacts or anything else stored.
+        var redactor = Ops.Redactor.Process;
+        redactor.Add(apiKey == NoKey ? null : apiKey);
+        Task Log(string level, string line) => request.Log(level, redactor.Redact(line));
 
         var client = CreateClient(apiKey);
         var messages = Messages(request);
@@ -84,7 +86,7 @@ public sealed class OpenAiAgent : IAgent
         }
         catch (Exception ex)
         {
-            throw new AgentFailedException(redact(Describe(ex, linked.Token)));
+            throw new AgentFailedException(redactor.Redact(Describe(ex, linked.Token)));
         }
 
         var usage = await UsageAsync(response, Log);
@@ -107,9 +109,6 @@ public sealed class OpenAiAgent : IAgent
             ? throw new AgentFailedException($"environment variable {_config.ApiKeyEnv} (api_key_env) is not set")
             : key.Trim();
     }
-
-    private static Func<string, string> Redactor(string apiKey) =>
-        apiKey == NoKey ? s => s : s => s.Replace(apiKey, "[redacted]", StringComparison.Ordinal);
 
     private ChatClient CreateClient(string apiKey)
     {
@@ -179,7 +178,7 @@ public sealed class OpenAiAgent : IAgent
     {
         var options = new ChatCompletionOptions { MaxOutputTokenCount = _config.MaxTokens };
         var text = new StringBuilder();
-        var lines = new LineSplitter(line => log("info", line));
+        var lines = new LineSplitter(line => log("info", line), Ops.Redactor.Process);
         ChatTokenUsage? usage = null;
         ChatFinishReason? finish = null;
         // 2.15.0 asks for stream_options.include_usage itself whenever it streams: the last chunk carries the usage.

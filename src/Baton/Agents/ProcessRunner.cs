@@ -191,7 +191,8 @@ public static class ProcessRunner
             length--;
         }
         var text = System.Text.Encoding.UTF8.GetString(kept, 0, length);
-        return cut ? text + "…" : text;
+        // A secret the cut went through is not whole in what is kept, for a later redaction to find (ADR 40).
+        return cut ? Ops.Redactor.Process.RedactCut(text) + "…" : text;
     }
 
     /// <summary>What one program may still write, over both of its streams.</summary>

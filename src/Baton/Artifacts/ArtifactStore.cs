@@ -28,7 +28,8 @@ public static class ArtifactStore
 {
     public static async Task SaveAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string name, string content, DateTimeOffset now)
     {
-        var bytes = Encoding.UTF8.GetBytes(content);
+        // Every artifact, an agent's or one rendered from user text, is stored redacted (ADR 40).
+        var bytes = Encoding.UTF8.GetBytes(Ops.Redactor.Process.Redact(content));
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         await c.ExecuteAsync(
             "INSERT INTO blobs(sha256, size, content) VALUES (@sha, @size, @bytes) ON CONFLICT(sha256) DO NOTHING",

@@ -145,6 +145,8 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
         var schedule = false;
         lock (_lock)
         {
+            // Redacted whole (ADR 40), before the cut, which could leave half a secret.
+            message = Ops.Redactor.Process.Redact(message);
             _pending.Add((level, message.Length > 8192 ? message[..8192] + "…" : message));
             flushNow = _pending.Count >= 200 || time.GetUtcNow() - _lastFlush >= Interval;
             if (!flushNow && !_flushScheduled)

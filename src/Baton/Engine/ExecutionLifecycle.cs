@@ -12,6 +12,19 @@ public sealed record AttemptResult(AgentOutcome? Outcome, string? Error, bool Pe
 {
     public static AttemptResult Failed(string error, AgentUsage? usage = null, bool permanent = false) =>
         new(null, error, permanent, usage ?? AgentUsage.None, null, null);
+
+    /// <summary>
+    /// With secrets masked (ADR 40) in all the agent's words that are kept: its error (a program's stderr tail), its
+    /// summary, its artifacts and the diff of what it committed.
+    /// </summary>
+    public AttemptResult Redacted(Ops.Redactor redactor) => this with
+    {
+        Error = redactor.Redact(Error),
+        Outcome = Outcome is { } o
+            ? o with { Summary = redactor.Redact(o.Summary), Artifacts = [.. o.Artifacts.Select(a => a with { Content = redactor.Redact(a.Content) })] }
+            : null,
+        Commit = Commit is { } c ? c with { Diff = redactor.Redact(c.Diff) } : null,
+    };
 }
 
 /// <summary>A finished attempt, how long it took, and its lease keeper (stopped; disposed once the finish has committed).</summary>
@@ -60,7 +73,7 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
             // The lease is renewed until here: the finish's fence then finds it held unless another worker has the job.
             await lease.StopAsync();
             handedToFinish = true;
-            return new Attempt(result, (long)time.GetElapsedTime(clock).TotalMilliseconds, lease);
+            return new Attempt(result.Redacted(Ops.Redactor.Process), (long)time.GetElapsedTime(clock).TotalMilliseconds, lease);
         }
         finally
         {

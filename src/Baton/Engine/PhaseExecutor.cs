@@ -108,6 +108,7 @@ public sealed class PhaseExecutor(
         {
             await log.WriteAsync("error", $"attempt {started.Attempt} failed: {error}");
             phaseSpan?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
+            Ops.Logs.ExecutionFailed(logger, started.ExecutionId, started.Phase.Name, started.Phase.Worker, error);
         }
         metrics.ExecutionFinished(started.Phase.Worker, started.Worker?.Config.Model, result.Error is null, TimeSpan.FromMilliseconds(attempt.DurationMs), result.Usage);
         Ops.Logs.ExecutionEnded(logger, started.ExecutionId, started.Phase.Name, started.Phase.Worker, result.Error is null ? "success" : "error", attempt.DurationMs);

@@ -13,6 +13,7 @@ public sealed class StartupInitializer(
     Database db,
     JobQueue queue,
     Agents.Sandbox sandbox,
+    IConfiguration config,
     TimeProvider time,
     ILogger<StartupInitializer> logger) : IHostedService, IDisposable
 {
@@ -69,6 +70,11 @@ public sealed class StartupInitializer(
         if (workers > 0)
         {
             logger.LogInformation("Loaded {Count} worker(s) from {Folder}", workers, Path.Combine(options.DataDir, "workers"));
+        }
+        foreach (var name in await Ops.KnownSecrets.AddAsync(Ops.Redactor.Process, db, config, cancellationToken))
+        {
+            logger.LogWarning("{Setting} names {Name}, which is unset or shorter than {Length} characters: its value is not redacted",
+                Ops.Redactor.ExtraNamesSetting, name, Ops.Redactor.MinSecretLength);
         }
         await sandbox.LogStatusAsync();
         var freed = await queue.ReleaseOwnLeasesAsync(cancellationToken);

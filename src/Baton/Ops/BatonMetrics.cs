@@ -12,7 +12,7 @@ namespace Baton.Ops;
 /// Prometheus, and by OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set. Counters and histograms are this process's, counted
 /// where the change happens, after its commit, from data already in hand (no database read on the hot path); a restart
 /// starts them at zero, which Prometheus reads as the counter reset it is. Gauges are read from the database at scrape
-/// time, from small tables (run_counts, jobs), at most once a second.
+/// time, from small tables (run_counts, jobs), at most once a second; the database's size at most once a minute.
 /// </summary>
 public sealed class BatonMetrics
 {
@@ -25,6 +25,8 @@ public sealed class BatonMetrics
     public static readonly double[] ClaimBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
     private static readonly TimeSpan GaugeSnapshotAge = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan SizeSnapshotAge = TimeSpan.FromMinutes(1);
 
     private const int MaxPhaseStarts = 10_000;
 
@@ -53,6 +55,7 @@ public sealed class BatonMetrics
 
     private readonly Lock _snapshotLock = new();
     private GaugeSnapshot? _snapshot;
+    private SizeRead? _size;
 
     public BatonMetrics(IMeterFactory meters, Database db, TimeProvider time)
     {
@@ -76,6 +79,9 @@ public sealed class BatonMetrics
         _webhookAttempts = _meter.CreateCounter<long>("baton.webhook.attempts", "{attempt}", "Webhook delivery attempts, by event and result (delivered, retrying, failed: given up).");
         _meter.CreateObservableGauge("baton.runs.active", ActiveRuns, "{run}", "Runs not finished yet, by status (pending, running, awaiting_approval, paused).");
         _meter.CreateObservableGauge("baton.queue.depth", QueueDepth, "{job}", "Jobs waiting: due and not leased, by kind.");
+        _meter.CreateObservableGauge("baton.database.size", () => SizeMeasurement(r => r.Bytes), "By", "The database's size on disk (SQLite: its file without the WAL; PostgreSQL: pg_database_size), read at most once a minute.");
+        _meter.CreateObservableGauge("baton.database.run.size", () => SizeMeasurement(r => r.BytesPerRun), "By",
+            "The database's size divided by the runs it holds (finished ones included; 0 with none): what a run costs to keep, read at most once a minute.");
     }
 
     /// <summary>Claims this node made, by whether they found a job (also in <c>baton_job_claim_duration_seconds_count</c>).</summary>
@@ -216,38 +222,67 @@ public sealed class BatonMetrics
     /// </summary>
     private GaugeSnapshot Snapshot()
     {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return ReadCached(ref _snapshot, GaugeSnapshotAge, async (c, readAt) =>
+        {
+            var active = await RunStore.ActiveCountsAsync(c);
+            var queued = await Engine.JobQueue.DueByKindAsync(c, nowMs);
+            var all = new[] { "pending", "running", "awaiting_approval", "paused" }
+                .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
+            // Every kind of job, also those none of is waiting (a series that comes and goes reads as a gap).
+            var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RemindGate, JobRequest.RunExecution, JobRequest.DeliverWebhook }
+                .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
+            return new GaugeSnapshot(readAt, all, kinds);
+        }, readAt => new GaugeSnapshot(readAt, [], []));
+    }
+
+    /// <summary>
+    /// The size gauges' read, kept a minute: the size moves slowly, and PostgreSQL's pg_database_size walks the
+    /// database's files. A database that cannot answer leaves the gauges out.
+    /// </summary>
+    private IEnumerable<Measurement<long>> SizeMeasurement(Func<SizeRead, long> of) =>
+        ReadCached(ref _size, SizeSnapshotAge, async (c, readAt) =>
+        {
+            var bytes = await DatabaseSize.BytesAsync(c);
+            var runs = await RunStore.TotalCountAsync(c);
+            return new SizeRead(readAt, bytes, runs == 0 ? 0 : bytes / runs);
+        }, readAt => new SizeRead(readAt, -1, -1)) is { Bytes: >= 0 } read ? [new Measurement<long>(of(read))] : [];
+
+    /// <summary>
+    /// <paramref name="cached"/> while younger than <paramref name="maxAge"/>, else read afresh (within 5 s), or
+    /// <paramref name="unavailable"/> when the database cannot answer. One read at a time, for all the gauges.
+    /// </summary>
+    private T ReadCached<T>(ref T? cached, TimeSpan maxAge, Func<System.Data.IDbConnection, long, Task<T>> read, Func<long, T> unavailable)
+        where T : class, IReadAt
+    {
         lock (_snapshotLock)
         {
             var now = Stopwatch.GetTimestamp();
-            if (_snapshot is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < GaugeSnapshotAge)
+            if (cached is { } fresh && Stopwatch.GetElapsedTime(fresh.ReadAt, now) < maxAge)
             {
                 return fresh;
             }
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                _snapshot = _db.ReadAsync(async c =>
-                {
-                    var active = await RunStore.ActiveCountsAsync(c);
-                    var queued = await Engine.JobQueue.DueByKindAsync(c, nowMs);
-                    var all = new[] { "pending", "running", "awaiting_approval", "paused" }
-                        .Select(s => (s, active.Where(a => a.Status == s).Sum(a => a.Count))).ToList();
-                    // Every kind of job, also those none of is waiting (a series that comes and goes reads as a gap).
-                    var kinds = new[] { JobRequest.ExecutePhase, JobRequest.ExpireGate, JobRequest.RemindGate, JobRequest.RunExecution, JobRequest.DeliverWebhook }
-                        .Select(k => (k, queued.Where(q => q.Kind == k).Sum(q => q.Count))).ToList();
-                    return new GaugeSnapshot(now, all, kinds);
-                }, timeout.Token).GetAwaiter().GetResult();
+                cached = _db.ReadAsync(c => read(c, now), timeout.Token).GetAwaiter().GetResult();
             }
             catch (Exception ex) when (ex is System.Data.Common.DbException or OperationCanceledException or InvalidOperationException)
             {
-                _snapshot = new GaugeSnapshot(now, [], []);
+                cached = unavailable(now);
             }
-            return _snapshot;
+            return cached;
         }
     }
 
-    private sealed record GaugeSnapshot(long ReadAt, IReadOnlyList<(string Status, long Count)> Active, IReadOnlyList<(string Kind, long Count)> Queued);
+    private interface IReadAt
+    {
+        long ReadAt { get; }
+    }
+
+    private sealed record SizeRead(long ReadAt, long Bytes, long BytesPerRun) : IReadAt;
+
+    private sealed record GaugeSnapshot(long ReadAt, IReadOnlyList<(string Status, long Count)> Active, IReadOnlyList<(string Kind, long Count)> Queued) : IReadAt;
 
     private sealed record PendingCount(string Profile, string RunId, long WaitingSince, string? WaitReason, long Now)
     {

@@ -5,7 +5,8 @@ namespace Baton.Ops;
 /// <summary>
 /// Log output (issue 14): `BATON_LOG_FORMAT=json` writes one JSON object a line (the console's JSON formatter, UTC
 /// times, with scopes), for a log shipper; anything else keeps the readable text. Engine logs of a phase carry its
-/// run_id, execution_id and phase as a scope (<see cref="ExecutionLogScope"/>).
+/// run_id, execution_id and phase as a scope (<see cref="ExecutionLogScope"/>). Either way the output is redacted
+/// (<see cref="RedactingConsoleFormatter"/>).
 /// </summary>
 public static partial class Logs
 {
@@ -20,7 +21,17 @@ public static partial class Logs
             {
                 o.FormatterName = ConsoleFormatterNames.Json;
             }
+            // Whichever standard format is chosen, its redacting wrapper writes it (ADR 40).
+            var format = o.FormatterName ?? ConsoleFormatterNames.Simple;
+            if (RedactingConsoleFormatter.Wrapped.Contains(format, StringComparer.OrdinalIgnoreCase))
+            {
+                o.FormatterName = RedactingConsoleFormatter.Prefix + format.ToLowerInvariant();
+            }
         });
+        foreach (var format in RedactingConsoleFormatter.Wrapped)
+        {
+            services.AddSingleton<ConsoleFormatter>(sp => new RedactingConsoleFormatter(format, sp, Redactor.Process));
+        }
         services.Configure<JsonConsoleFormatterOptions>(o =>
         {
             o.IncludeScopes = true;
@@ -32,6 +43,10 @@ public static partial class Logs
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} of phase {Phase} (worker {Worker}) ended: {Status} after {DurationMs} ms")]
     public static partial void ExecutionEnded(this ILogger logger, string executionId, string phase, string worker, string status, long durationMs);
+
+    /// <summary>Why an attempt failed, as recorded (redacted, ADR 40): the agent's error or the check's.</summary>
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} of phase {Phase} (worker {Worker}) failed: {Error}")]
+    public static partial void ExecutionFailed(this ILogger logger, string executionId, string phase, string worker, string error);
 }
 
 /// <summary>A phase execution's scope: its fields as properties in JSON logs, and one short line in text logs.</summary>

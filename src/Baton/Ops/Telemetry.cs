@@ -34,7 +34,9 @@ public static class Telemetry
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(BatonTracing.SourceName)
+                // First of the processors: spans are redacted before the exporter's, added below, takes them (ADR 40).
+                tracing.AddProcessor(new RedactingSpanProcessor(Redactor.Process))
+                    .AddSource(BatonTracing.SourceName)
                     .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics"))
                     .AddHttpClientInstrumentation();
             });

@@ -84,6 +84,10 @@ public static partial class RunStore
             WHERE status IN ('pending', 'running', 'awaiting_approval', 'paused') GROUP BY status
             """);
 
+    /// <summary>All runs, finished or not, from the same counts (the database's bytes per run gauge).</summary>
+    public static Task<long> TotalCountAsync(IDbConnection c) =>
+        c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(count), 0) FROM run_counts");
+
     /// <summary>The run's profile's name, or null when there is no such run.</summary>
     public static Task<string?> ProfileAsync(IDbConnection c, string runId) =>
         c.ExecuteScalarAsync<string?>("SELECT profile FROM runs WHERE id = @runId", new { runId });

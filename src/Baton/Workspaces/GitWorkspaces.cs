@@ -469,6 +469,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
         }
         var userAndToken = value.Contains(':', StringComparison.Ordinal) ? value : "x-access-token:" + value;
         var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(userAndToken));
+        // The credential, its token and the header git sends are secrets from now on (ADR 40): git may echo any of them.
+        Ops.Redactor.Process.Add(value);
+        Ops.Redactor.Process.Add(userAndToken[(userAndToken.IndexOf(':', StringComparison.Ordinal) + 1)..]);
+        Ops.Redactor.Process.Add(basic);
         return [($"http.{uri.GetLeftPart(UriPartial.Authority)}/.extraHeader", $"Authorization: Basic {basic}")];
     }
 

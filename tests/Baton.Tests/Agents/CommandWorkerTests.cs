@@ -87,7 +87,9 @@ public sealed class CommandWorkerTests : IDisposable
         await _client.WaitForStatusAsync(run.RunId, "completed");
         var env = (await _client.GetLogsAsync(run.RunId, 500)).Lines.Select(l => l.Message).ToList();
         Assert.Contains("AGENT_MODE=test", env);
-        Assert.Contains($"AGENT_TOKEN={SecretValue}", env);
+        // The program had the value; its log has the mask in its place (ADR 40), which only a known secret gets.
+        Assert.Contains($"AGENT_TOKEN={Baton.Ops.Redactor.Mask}", env);
+        Assert.DoesNotContain(env, l => l.Contains(SecretValue, StringComparison.Ordinal));
         Assert.Contains($"BATON_RUN_ID={run.RunId}", env);
         Assert.Contains(env, l => l.StartsWith("PATH=", StringComparison.Ordinal));
         Assert.DoesNotContain(env, l => l.StartsWith("BATON_ADMIN_TOKEN", StringComparison.Ordinal));

@@ -213,7 +213,7 @@ public sealed class OpenAiAgentTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<AgentFailedException>(() =>
             Agent(Config() with { ApiKeyEnv = KeyVariable }, Environment(Key)).RunAsync(Request(["out.md"]), CancellationToken.None));
 
-        Assert.Equal("the model server refused the request: HTTP 401: Incorrect API key provided: [redacted]", error.Message);
+        Assert.Equal("the model server refused the request: HTTP 401: Incorrect API key provided: [REDACTED]", error.Message);
     }
 
     [Theory]

@@ -28,6 +28,11 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public IReadOnlyList<ReceivedSpan> Spans => [.. _spans];
 
+    /// <summary>Every export request's body as it came, for a test that searches all of it (events and status too).</summary>
+    public IReadOnlyList<byte[]> Bodies => [.. _bodies];
+
+    private readonly ConcurrentQueue<byte[]> _bodies = new();
+
     public static async Task<OtlpReceiver> StartAsync()
     {
         var receiver = new OtlpReceiver(LoopbackApp.Build());
@@ -40,6 +45,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     {
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        _bodies.Enqueue(body.ToArray());
         // ExportTraceServiceRequest: resource_spans = 1; ResourceSpans: scope_spans = 2; ScopeSpans: spans = 2.
         foreach (var resourceSpans in Fields(body.ToArray()).Where(f => f.Number == 1))
         {
