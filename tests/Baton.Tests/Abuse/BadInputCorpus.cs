@@ -8,7 +8,7 @@ namespace Baton.Tests.Abuse;
 public sealed record BadRequest(string What, string Method, string PathAndQuery, Func<HttpContent?> Body, IReadOnlyList<(string Name, string Value)> Headers, string? Token);
 
 /// <summary>Ids that exist, so that a mutated field, not an unknown id, is what a request gets refused for.</summary>
-public sealed record KnownIds(string RunId, string Artifact, string Profile, string AdminToken, string ViewerToken, string OperatorToken, string Csrf, string CsrfCookie);
+public sealed record KnownIds(string RunId, string Artifact, string Profile, string AdminToken, string ViewerToken, string OperatorToken, string Csrf);
 
 /// <summary>
 /// Bad input for every endpoint, generated from its route, query parameters and JSON body type (read from the app's
@@ -20,11 +20,14 @@ public static class BadInputCorpus
 {
     public const int Seed = 14;
 
-    /// <summary>Path segments, already escaped as they go on the wire: traversal (plain, encoded, double-encoded, absolute), NUL, bad UTF-8 and the like.</summary>
+    /// <summary>
+    /// Path segments, already escaped as they go on the wire: traversal (encoded, double-encoded, absolute), bad UTF-8
+    /// and the like. A NUL in the path cannot go through the in-memory test server; <see cref="RawRequestTests"/> sends it to Kestrel.
+    /// </summary>
     private static readonly string[] HostileSegments =
     [
         "..%2F..%2F..%2Fetc%2Fpasswd", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "..%252F..%252Fetc%252Fpasswd", "..%5C..%5Cwindows%5Cwin.ini",
-        "%2Fetc%2Fpasswd", "C:%5Cboot.ini", "..", "%2E%2E", "a%00b", "%00", "%ED%A0%80", "%FF%FE", "%E2%80%AEcod.exe",
+        "%2Fetc%2Fpasswd", "C:%5Cboot.ini", "..", "%2E%2E", "%ED%A0%80", "%FF%FE", "%E2%80%AEcod.exe",
         "%F0%9F%98%80", "-1", "99999999999999999999999", new string('a', 10_000), "x'%20OR%20'1'%3D'1", "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
     ];
 
@@ -165,16 +168,15 @@ public static class BadInputCorpus
         }
         else if (endpoint.IsDashboard && endpoint.IsWrite)
         {
-            // The dashboard's forms, with a valid antiforgery token, so the fields themselves are what is read.
-            (string, string)[] csrf = [("Cookie", ids.CsrfCookie)];
+            // The dashboard's forms, with a valid antiforgery token (its cookie is in the client), so the fields themselves are what is read.
             for (var i = 0; i < 40; i++)
             {
                 var fields = Enumerable.Range(0, random.Next(1, 4)).Select(_ => (FormFields[random.Next(FormFields.Length)], FormValues[random.Next(FormValues.Length)])).ToList();
                 yield return new("form " + string.Join("&", fields.Select(f => $"{f.Item1}={Short(f.Item2)}")), endpoint.Method, path,
-                    () => new FormUrlEncodedContent([new("__csrf", ids.Csrf), .. fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))]), csrf, ids.AdminToken);
+                    () => new FormUrlEncodedContent([new("__csrf", ids.Csrf), .. fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))]), [], ids.AdminToken);
             }
             yield return new("form with 5,000 fields", endpoint.Method, path,
-                () => new FormUrlEncodedContent([new("__csrf", ids.Csrf), .. Enumerable.Range(0, 5000).Select(i => new KeyValuePair<string, string>("f" + i, "v"))]), csrf, ids.AdminToken);
+                () => new FormUrlEncodedContent([new("__csrf", ids.Csrf), .. Enumerable.Range(0, 5000).Select(i => new KeyValuePair<string, string>("f" + i, "v"))]), [], ids.AdminToken);
             yield return new("form without its antiforgery token", endpoint.Method, path, () => new FormUrlEncodedContent([new("intake", "x")]), [], ids.AdminToken);
         }
     }

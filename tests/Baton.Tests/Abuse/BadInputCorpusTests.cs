@@ -28,8 +28,8 @@ public sealed class BadInputCorpusTests : IDisposable
         var artifact = (await admin.ListArtifactsAsync(run.RunId)).Phases[0].Artifacts[0].Name;
         var viewer = await admin.CreateKeyAsync(new CreateKeyRequest("corpus-viewer", "viewer"));
         var @operator = await admin.CreateKeyAsync(new CreateKeyRequest("corpus-operator", "operator"));
-        var (csrf, csrfCookie) = await AntiforgeryAsync();
-        var ids = new KnownIds(run.RunId, artifact, "gated", BatonFactory.AdminToken, viewer.Token, @operator.Token, csrf, csrfCookie);
+        using var http = _factory.Http(token: null);
+        var ids = new KnownIds(run.RunId, artifact, "gated", BatonFactory.AdminToken, viewer.Token, @operator.Token, await AntiforgeryTokenAsync(http));
 
         var db = _factory.Service<Database>();
         var random = new Random(BadInputCorpus.Seed);
@@ -40,7 +40,6 @@ public sealed class BadInputCorpusTests : IDisposable
         var baseline = await QuietSnapshotAsync(db);
         var failures = new List<string>();
         var refused = 0;
-        using var http = _factory.Http(token: null);
         foreach (var (endpoint, bad) in requests)
         {
             int status;
@@ -110,15 +109,18 @@ public sealed class BadInputCorpusTests : IDisposable
         return last;
     }
 
-    /// <summary>The admin key's antiforgery token and cookie, from the new-run page's form, so forms are read past it.</summary>
-    private async Task<(string Token, string Cookie)> AntiforgeryAsync()
+    /// <summary>
+    /// The admin key's antiforgery token, from the new-run page's form, so forms are read past it. Its cookie stays in
+    /// <paramref name="http"/>'s cookie jar, which the corpus is sent with.
+    /// </summary>
+    private static async Task<string> AntiforgeryTokenAsync(HttpClient http)
     {
-        var page = await _factory.Http().GetAsync("/runs/new");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/runs/new");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BatonFactory.AdminToken);
+        using var page = await http.SendAsync(request);
         page.EnsureSuccessStatusCode();
-        var html = await new HtmlParser().ParseDocumentAsync(await page.Content.ReadAsStringAsync());
-        var token = html.QuerySelector("input[name=__csrf]")?.GetAttribute("value") ?? throw new InvalidOperationException("the new-run form has no antiforgery field");
-        var cookie = page.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("baton_csrf=", StringComparison.Ordinal)).Split(';')[0];
-        return (token, cookie);
+        using var html = await new HtmlParser().ParseDocumentAsync(await page.Content.ReadAsStringAsync());
+        return html.QuerySelector("input[name=__csrf]")?.GetAttribute("value") ?? throw new InvalidOperationException("the new-run form has no antiforgery field");
     }
 
     public void Dispose() => _factory.Dispose();

@@ -40,7 +40,9 @@ public static class EndpointCatalog
         // Operations.
         ["GET /healthz"] = Anonymous,
         ["GET /readyz"] = Anonymous,
+        // The Prometheus exporter maps /metrics for every method: a POST is a read too, and still needs a key.
         ["GET /metrics"] = "viewer",
+        ["POST /metrics"] = "viewer",
         ["GET /openapi/{documentName}.json"] = "viewer",
         ["POST /api/gc"] = "admin",
         ["GET /api/audit"] = "admin",
@@ -143,9 +145,12 @@ public static class EndpointCatalog
     /// <summary>Every endpoint the app maps, one per method, in route order.</summary>
     public static IReadOnlyList<MappedEndpoint> Of(IServiceProvider services) =>
         services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"]).Select(m => Describe(e, m)))
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? AnyMethod).Select(m => Describe(e, m)))
             .OrderBy(e => e.Route, StringComparer.Ordinal).ThenBy(e => e.Method, StringComparer.Ordinal)
             .ToList();
+
+    /// <summary>What an endpoint mapped for every method is tried with.</summary>
+    private static readonly string[] AnyMethod = ["GET", "POST"];
 
     /// <summary>The least role of an endpoint, or a failure that says what to add.</summary>
     public static string RoleOf(MappedEndpoint e) => Expected.TryGetValue(e.Key, out var role)

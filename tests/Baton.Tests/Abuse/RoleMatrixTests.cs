@@ -114,7 +114,7 @@ public sealed class RoleMatrixTests : IDisposable
         {
             // A browser without a session is sent to sign in; a script gets 401.
             return endpoint.IsDashboard
-                ? new("302 to /signin", (s, l) => s == 302 && l?.StartsWith("/signin", StringComparison.Ordinal) == true)
+                ? new("302 to /signin", (s, l) => s == 302 && l is not null && new Uri(new Uri("http://localhost"), l).AbsolutePath == "/signin")
                 : new("401", (s, _) => s == 401);
         }
         if (who.Rank < 0)
