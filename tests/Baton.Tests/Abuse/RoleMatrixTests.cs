@@ -49,8 +49,9 @@ public sealed class RoleMatrixTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, (await _factory.Http(revoked.Token).GetAsync("/api/keys")).StatusCode);
         _clock.Advance(TimeSpan.FromMinutes(5));
         Assert.Equal(HttpStatusCode.Unauthorized, (await _factory.Http(expiring.Token).GetAsync("/api/keys")).StatusCode);
-        credentials.Add(new("revoked admin key", revoked.Token, null, -1));
-        credentials.Add(new("expired admin key", expiring.Token, null, -1));
+        // Refused, but recorded with the key they came with.
+        credentials.Add(new("revoked admin key", revoked.Token, revoked.KeyId, -1));
+        credentials.Add(new("expired admin key", expiring.Token, expiring.KeyId, -1));
 
         var endpoints = EndpointCatalog.Of(_factory.Services);
         AssertCatalogMatches(endpoints);
