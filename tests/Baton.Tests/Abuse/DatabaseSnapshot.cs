@@ -23,6 +23,21 @@ public static class DatabaseSnapshot
             .Where(t => !Excluded.Contains(t))
             .ToList();
         var text = new StringBuilder();
+        if (!db.Dialect.SingleWriter)
+        {
+            // PostgreSQL: one statement for every table (a round trip per table made the corpus twice as slow), each
+            // table's rows as row text, sorted.
+            var each = string.Join(", ", tables.Select(t => $"(SELECT COALESCE(string_agg(r::text, E'\\n' ORDER BY r::text COLLATE \"C\"), '') FROM \"{t}\" r)"));
+            await using var all = c.CreateCommand();
+            all.CommandText = $"SELECT {each}";
+            await using var reader = await all.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            for (var i = 0; i < tables.Count; i++)
+            {
+                text.Append("== ").Append(tables[i]).Append('\n').Append(reader.GetString(i)).Append('\n');
+            }
+            return text.ToString();
+        }
         foreach (var table in tables)
         {
             text.Append("== ").Append(table).Append('\n');
