@@ -13,6 +13,12 @@ public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider tim
     /// <summary>Paths longer than this are cut (the route names the endpoint; the path only adds its ids).</summary>
     public const int MaxPathLength = 512;
 
+    /// <summary>
+    /// The <see cref="Auth.ApiKeyRow"/> of a revoked or expired key a request was refused with, which the entry names
+    /// (in <see cref="HttpContext.Items"/>, set by the API key handler).
+    /// </summary>
+    public const string RefusedKeyItem = "baton.audit.refused-key";
+
     public async Task InvokeAsync(HttpContext context)
     {
         if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method) || HttpMethods.IsOptions(context.Request.Method))
@@ -42,11 +48,12 @@ public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider tim
         // A group's "/" route is the group's own path: "/api/runs/" is recorded (and filtered) as "/api/runs".
         var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { } raw ? (raw.Length > 1 ? raw.TrimEnd('/') : raw) : "unmatched";
         var path = context.Request.Path.Value ?? "";
+        var refusedKey = context.Items.TryGetValue(RefusedKeyItem, out var item) ? item as Auth.ApiKeyRow : null;
         var row = new AuditRow
         {
             At = time.GetUtcNow().ToMs(),
-            KeyId = context.User.FindFirstValue(ClaimTypes.NameIdentifier),
-            Actor = context.User.Identity?.Name ?? "anonymous",
+            KeyId = context.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? refusedKey?.Id,
+            Actor = context.User.Identity?.Name ?? refusedKey?.Name ?? "anonymous",
             Method = context.Request.Method.Length > 16 ? context.Request.Method[..16] : context.Request.Method,
             Route = route,
             Path = path.Length > MaxPathLength ? path[..MaxPathLength] : path,

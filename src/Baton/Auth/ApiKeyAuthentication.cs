@@ -32,6 +32,12 @@ public sealed class ApiKeyAuthenticationHandler(
         var key = await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()), Context.RequestAborted);
         if (key is null)
         {
+            // A revoked or expired key's attempt is the audit log's business: it is recorded with that key, so a leaked
+            // key still in use shows up by its id. Only on refusal, so an accepted request still costs one read.
+            if (await db.ReadAsync(c => ApiKeys.FindAnyAsync(c, token), Context.RequestAborted) is { } refused)
+            {
+                Context.Items[Audit.AuditLog.RefusedKeyItem] = refused;
+            }
             return AuthenticateResult.Fail("unknown, revoked or expired API key");
         }
         var identity = new ClaimsIdentity(Roles.ClaimsOf(key), SchemeName);

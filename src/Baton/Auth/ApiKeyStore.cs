@@ -36,6 +36,10 @@ public static class ApiKeyStore
     public static Task<ApiKeyRow?> FindActiveByHashAsync(IDbConnection c, IDbTransaction? tx, string tokenHash, long now) =>
         c.QuerySingleOrDefaultAsync<ApiKeyRow>($"SELECT * FROM api_keys WHERE token_hash = @tokenHash AND {Active}", new { tokenHash, now }, tx);
 
+    /// <summary>The key with this token, whatever its state: a refused request is audited with the revoked or expired key it came with.</summary>
+    public static Task<ApiKeyRow?> FindByHashAsync(IDbConnection c, IDbTransaction? tx, string tokenHash) =>
+        c.QuerySingleOrDefaultAsync<ApiKeyRow>("SELECT * FROM api_keys WHERE token_hash = @tokenHash", new { tokenHash }, tx);
+
     public static Task<ApiKeyRow?> FindRevokedByHashAsync(IDbConnection c, IDbTransaction? tx, string tokenHash) =>
         c.QuerySingleOrDefaultAsync<ApiKeyRow>("SELECT * FROM api_keys WHERE token_hash = @tokenHash AND revoked_at IS NOT NULL", new { tokenHash }, tx);
 

@@ -58,6 +58,9 @@ public static partial class ApiKeys
     public static Task<ApiKeyRow?> FindActiveAsync(IDbConnection c, string token, DateTimeOffset now) =>
         ApiKeyStore.FindActiveByHashAsync(c, null, Hash(token), now.ToMs());
 
+    /// <summary>The key of this token, active or not (null when no key ever had it).</summary>
+    public static Task<ApiKeyRow?> FindAnyAsync(IDbConnection c, string token) => ApiKeyStore.FindByHashAsync(c, null, Hash(token));
+
     /// <summary>
     /// Makes sure a key with this token exists with this role (the bootstrap admin and `baton up`'s local key), and
     /// returns null; or, when the token's key was revoked, changes nothing and returns that key. A revoked key never

@@ -127,6 +127,11 @@ public static class BatonHost
                 await Problems.WriteAsync(context, 413, "Payload too large", $"the request body is larger than {options.MaxRequestBytes / 1024 / 1024} MiB");
                 return;
             }
+            if (RequestCharset.Unsupported(context.Request) is { } charset)
+            {
+                await Problems.WriteAsync(context, 415, "Unsupported media type", $"the request body's charset '{charset[..Math.Min(charset.Length, 40)]}' is not supported; send UTF-8");
+                return;
+            }
             await next(context);
         });
         app.UseAuthentication();
