@@ -184,7 +184,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     public async Task ResetAsync(WorkspaceRow workspace, CancellationToken ct)
     {
         var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
-        var target = await ResetTargetAsync(workspace, args, drivers, ct);
+        // A retry from an earlier phase (ADR 38) asked for its base commit: whatever lies past it goes, anyone's. Done
+        // again by every attempt until one finishes (its finish clears the request), so a crash in between redoes it.
+        var target = await db.ReadAsync(c => WorkspaceStore.PendingResetAsync(c, null, workspace.OwnerId), ct)
+            ?? await ResetTargetAsync(workspace, args, drivers, ct);
         await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", target]);
         await GitAsync(workspace.Path, drivers, ct, [.. args, "clean", "-fd", "--quiet"]);
     }

@@ -59,7 +59,7 @@ public class RunDeciderTests
             [RunStatus.Paused] = "R R R T T R",
             [RunStatus.Completed] = "R R R R R R",
             [RunStatus.Failed] = "R R R R R T",
-            [RunStatus.Cancelled] = "R R R R R R",
+            [RunStatus.Cancelled] = "R R R R R T",
             [RunStatus.Expired] = "R R R R R R",
         };
         string[] triggers = ["start", "approve", "reject", "next", "cancel", "retry"];
