@@ -104,6 +104,14 @@ public sealed partial class BatonClient(HttpClient http)
     public Task<RunDetail> RetryAsync(string runId, long? expectedVersion = null, CancellationToken ct = default) =>
         ActAsync($"api/runs/{Escape(runId)}/retry", null, expectedVersion, ct);
 
+    /// <summary>A retry from an earlier phase (`request.FromPhase`): the workspace goes back to that phase's base commit.</summary>
+    public Task<RunDetail> RetryAsync(string runId, RetryRequest request, long? expectedVersion = null, CancellationToken ct = default) =>
+        ActAsync($"api/runs/{Escape(runId)}/retry", request, expectedVersion, ct);
+
+    /// <summary>A new run from one of this run's phases on (`request.AtPhase`); like a create, sent once.</summary>
+    public Task<RunDetail> ForkRunAsync(string runId, ForkRunRequest request, CancellationToken ct = default) =>
+        SendAsync<RunDetail>(() => Post($"api/runs/{Escape(runId)}/fork", request), idempotent: false, ct);
+
     public Task<ArtifactManifest> ListArtifactsAsync(string runId, CancellationToken ct = default) =>
         GetAsync<ArtifactManifest>($"api/runs/{Escape(runId)}/artifacts", ct);
 

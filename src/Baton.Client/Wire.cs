@@ -61,6 +61,12 @@ public sealed record OpenGate(
 
 public sealed record CancelRequest(string? Reason = null);
 
+/// <summary>A retry of a failed or cancelled run; <see cref="FromPhase"/> null goes on at the phase where it stopped (ADR 38).</summary>
+public sealed record RetryRequest(string? FromPhase = null);
+
+/// <summary>A fork of a run at one of its phases; <see cref="Intake"/> null keeps the parent's intake (ADR 38).</summary>
+public sealed record ForkRunRequest(string? AtPhase, string? Intake = null);
+
 public sealed record RunSummary(
     string RunId,
     string Profile,
@@ -75,7 +81,9 @@ public sealed record RunSummary(
     decimal CostUsd,
     long TokensUsed,
     // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
-    bool CostUnknown = false);
+    bool CostUnknown = false,
+    // A fork's: the run it was forked from (ADR 38).
+    string? ParentRunId = null);
 
 public sealed record RunList(IReadOnlyList<RunSummary> Runs, long Total, int Limit, int Offset);
 
@@ -123,7 +131,10 @@ public sealed record RunDetail(
     // Its agents' requests to use a tool a phase lists in tool_approvals, oldest first (ADR 31).
     IReadOnlyList<ToolApprovalInfo>? ToolApprovals = null,
     // The gate the run waits at, while one is open (ADR 32).
-    OpenGate? Gate = null);
+    OpenGate? Gate = null,
+    // A fork's: the run it was forked from and the phase it started at (ADR 38).
+    string? ParentRunId = null,
+    string? ForkedAtPhase = null);
 
 public sealed record ArtifactInfo(string Name, string Phase, int Iteration, long Size, string Sha256, string MediaType, DateTimeOffset CreatedAt);
 
@@ -160,7 +171,9 @@ public sealed record RunMetrics(
     int Rejections,
     IReadOnlyList<PhaseMetrics> Phases,
     // Some execution's cost is unknown: CostUsd is only the known part (ADR 28).
-    bool CostUnknown = false);
+    bool CostUnknown = false,
+    // A fork's: the run it was forked from (ADR 38).
+    string? ParentRunId = null);
 
 public sealed record LogLine(long Seq, DateTimeOffset Timestamp, string? Phase, int? Iteration, string Level, string Message);
 

@@ -19,6 +19,7 @@ public sealed class RunCommand : GroupCommand
         Subcommands.Add(new RunRejectCommand());
         Subcommands.Add(new RunCancelCommand());
         Subcommands.Add(new RunRetryCommand());
+        Subcommands.Add(new RunForkCommand());
         Subcommands.Add(new RunLogsCommand());
         Subcommands.Add(new RunArtifactsCommand());
         Subcommands.Add(new RunMetricsCommand());

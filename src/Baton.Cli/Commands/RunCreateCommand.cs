@@ -8,9 +8,7 @@ namespace Baton.Cli.Commands;
 public sealed class RunCreateCommand : ClientCommand
 {
     private readonly Option<string> _profile = new("--profile", "-p") { Description = "The profile to run (see `baton profile list`)", Required = true, HelpName = "name" };
-    private readonly Option<string> _intake = new("--intake") { Description = "The intake as text: the PRD, mission or ticket the run works from", HelpName = "text" };
-    private readonly Option<string> _intakeFile = new("--intake-file", "-f") { Description = "Read the intake from this file", HelpName = "file" };
-    private readonly Argument<string?> _stdin = new("stdin") { Description = "- reads the intake from standard input", HelpName = "-", Arity = ArgumentArity.ZeroOrOne };
+    private readonly IntakeOptions _intake = new("The intake as text: the PRD, mission or ticket the run works from");
     private readonly Option<string> _projectName = new("--project-name") { Description = "The project the run belongs to", HelpName = "name" };
     private readonly Option<string> _mode = new("--mode") { Description = "auto runs phase after phase; manual pauses after each [default: the profile's]", HelpName = "mode" };
 
@@ -48,31 +46,18 @@ public sealed class RunCreateCommand : ClientCommand
     {
         _mode.AcceptOnlyFromAmong("auto", "manual");
         Options.Add(_profile);
-        Options.Add(_intake);
-        Options.Add(_intakeFile);
-        Arguments.Add(_stdin);
+        _intake.AddTo(this, required: true);
         Options.Add(_projectName);
         Options.Add(_mode);
         Options.Add(_budget);
         Options.Add(_idempotencyKey);
         Options.Add(_watch);
         Options.Add(_json);
-        _stdin.AcceptOnlyFromAmong("-");
-        Validators.Add(result =>
-        {
-            var sources = (result.GetValue(_intake) is not null ? 1 : 0) + (result.GetValue(_intakeFile) is not null ? 1 : 0) + (result.GetValue(_stdin) is not null ? 1 : 0);
-            if (sources != 1)
-            {
-                result.AddError(sources == 0
-                    ? "give the intake: --intake TEXT, --intake-file FILE, or - to read it from standard input"
-                    : "give the intake once: --intake TEXT, --intake-file FILE, or - (not more than one)");
-            }
-        });
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, BatonClient client, CancellationToken cancellationToken)
     {
-        var intake = await ReadIntakeAsync(parseResult, cancellationToken);
+        var intake = await _intake.ReadAsync(parseResult, cancellationToken);
         var request = new CreateRunRequest(
             parseResult.GetValue(_profile),
             intake,
@@ -84,41 +69,7 @@ public sealed class RunCreateCommand : ClientCommand
         var key = parseResult.GetValue(_idempotencyKey) ?? "cli-" + Guid.NewGuid().ToString("N");
         var run = await client.CreateRunAsync(request, key, cancellationToken);
 
-        var terminal = Terminal.For(parseResult);
-        var json = parseResult.GetValue(_json);
-        if (json)
-        {
-            RunView.WriteJson(terminal.Out, run);
-        }
-        else
-        {
-            terminal.Line("Created ", new Piece(run.RunId, Tone.Bold), $" ({run.Profile}, {run.Mode} mode): ", new Piece(RunView.Where(run), Terminal.ToneOf(run.Status)));
-        }
-        if (!parseResult.GetValue(_watch))
-        {
-            if (!json)
-            {
-                terminal.Line(new Piece($"Follow it: baton run watch {run.RunId}", Tone.Dim));
-            }
-            return ExitCodes.Ok;
-        }
-        return await RunWatcher.WatchAsync(client, terminal, run, json, cancellationToken, announce: false);
-    }
-
-    private async Task<string> ReadIntakeAsync(ParseResult parseResult, CancellationToken cancellationToken)
-    {
-        if (parseResult.GetValue(_intake) is { } text)
-        {
-            return text;
-        }
-        if (parseResult.GetValue(_intakeFile) is { } file)
-        {
-            return await InputFiles.ReadTextAsync(file, "--intake-file", cancellationToken);
-        }
-        if (!Console.IsInputRedirected)
-        {
-            throw new CliException("- reads the intake from standard input, but nothing is piped in: pipe a file, or use --intake-file", ExitCodes.Usage);
-        }
-        return await Console.In.ReadToEndAsync(cancellationToken);
+        return await StartedRun.ReportAsync(Terminal.For(parseResult), client, run, parseResult.GetValue(_json), parseResult.GetValue(_watch),
+            ["Created ", new Piece(run.RunId, Tone.Bold), $" ({run.Profile}, {run.Mode} mode): "], cancellationToken);
     }
 }

@@ -42,6 +42,15 @@ public static class ArtifactStore
             new { runId, name, iteration, phase, sha, size = bytes.Length, mediaType = MediaTypeOf(name), now = now.ToMs() }, tx);
     }
 
+    /// <summary>A fork's (ADR 38): the parent's artifacts of <paramref name="phases"/> up to <paramref name="maxIteration"/>, sharing their blobs.</summary>
+    public static Task CopyAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
+        c.ExecuteAsync(
+            $"""
+            INSERT INTO artifacts(run_id, name, iteration, phase, sha256, size, media_type, created_at)
+            SELECT @forkId, name, iteration, phase, sha256, size, media_type, created_at FROM artifacts
+            WHERE run_id = @parentId AND iteration <= @maxIteration AND {SqlDialect.Of(c).In("phase", "@phases")}
+            """, new { parentId, forkId, maxIteration, phases = phases.ToArray() }, tx);
+
     /// <summary>The names of a run's artifacts, from the primary key's index: no content is read.</summary>
     public static async Task<IReadOnlyList<string>> NamesAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         [.. await c.QueryAsync<string>("SELECT DISTINCT name FROM artifacts WHERE run_id = @runId ORDER BY name", new { runId }, tx)];

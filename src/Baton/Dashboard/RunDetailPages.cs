@@ -48,6 +48,7 @@ public static class RunDetailPages
         pages.MapPost("/runs/{id}/next", NextAsync).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
         pages.MapPost("/runs/{id}/retry", RetryAsync).RequireAuthorization(Roles.Operator);
+        pages.MapPost("/runs/{id}/fork", ForkAsync).RequireAuthorization(Roles.Operator);
     }
 
     /// <summary>An unknown tab is the default tab: an old or mistyped link still shows the run.</summary>
@@ -186,7 +187,49 @@ public static class RunDetailPages
         }, () => running.StopAsync(id, TimeSpan.FromSeconds(10)));
 
     private static Task<IResult> RetryAsync(string id, HttpContext http, IAntiforgery antiforgery, Database db, RunTransitions transitions, TimeProvider time) =>
-        DecideAsync("retry", id, http, antiforgery, db, transitions, time, (_, actor) => new RetryRun(actor));
+        DecideAsync("retry", id, http, antiforgery, db, transitions, time, (form, actor) =>
+        {
+            // Empty: where the run stopped. The decider checks the phase against the run's profile.
+            var from = QueryText.Blank(form["from_phase"]);
+            return from is { Length: > RunCreation.MaxPhaseNameLength } ? Bad("from_phase", "That is not a phase of this run.") : new RetryRun(actor, from);
+        });
+
+    /// <summary>
+    /// A fork of the run (ADR 38), as the API makes it: to the new run's page, or back to this one with the problem and
+    /// the input kept.
+    /// </summary>
+    private static async Task<IResult> ForkAsync(string id, HttpContext http, IAntiforgery antiforgery, [AsParameters] RunServices services)
+    {
+        var (form, badForm) = await DashboardForms.ReadAsync(http, antiforgery);
+        if (form is null)
+        {
+            return badForm!;
+        }
+        var values = form.ToDictionary(f => f.Key, f => f.Value.ToString());
+        var request = new ForkRunRequest(QueryText.Blank(form["at_phase"]), QueryText.Blank(form["intake"]));
+        var outcome = await RunCreation.ForkAsync(services, id, request, http.User);
+        (string? Field, string Message, int Status) problem;
+        switch (outcome)
+        {
+            case CreateRunOutcome.Created(var fork):
+                return Results.Redirect(DashboardPages.RunUrl(fork.Id));
+            case CreateRunOutcome.NotFound:
+                return DashboardPages.NotFound("Run not found", $"There is no run '{id}'.");
+            case CreateRunOutcome.Invalid(var errors):
+                problem = (errors.Keys.First(), string.Join(" ", errors.SelectMany(e => e.Value)), 400);
+                break;
+            case CreateRunOutcome.TooLarge(var detail):
+                problem = ("intake", detail, 413);
+                break;
+            case CreateRunOutcome.QuotaReached quota:
+                problem = (null, quota.Detail, 403);
+                break;
+            default:
+                problem = (null, "The fork could not be created.", 400);
+                break;
+        }
+        return await RenderAsync(id, "phases", null, services.Db, services.Transitions, services.Time, new FormState("fork", problem.Message, values), problem.Field, problem.Status);
+    }
 
     /// <summary>
     /// Validates the form, applies the trigger on the version the person looked at (a stale page is a 409, like If-Match),

@@ -26,8 +26,11 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
         _ => throw new AgentFailedException($"workers of kind '{worker.Kind}' cannot run here"),
     };
 
-    /// <summary>The owner's workspace (reset to its last commit) when it has a repository, else a scratch folder.</summary>
-    public async Task<Workplace> PrepareAsync(string ownerId, string? repositoryId, CancellationToken ct)
+    /// <summary>
+    /// The owner's workspace (reset to its last commit) when it has a repository, else a scratch folder. A fork's
+    /// (<paramref name="fork"/>) is made on a branch that starts at its parent's commit.
+    /// </summary>
+    public async Task<Workplace> PrepareAsync(string ownerId, string? repositoryId, CancellationToken ct, ForkStart? fork = null)
     {
         if (repositoryId is null)
         {
@@ -37,7 +40,7 @@ public sealed class AgentWork(Database db, GitWorkspaces workspaces, BatonOption
         }
         var repository = await db.ReadAsync(c => RepositoryStore.FindAsync(c, null, repositoryId), ct)
             ?? throw new AgentFailedException($"repository '{repositoryId}' no longer exists");
-        var workspace = await workspaces.EnsureAsync(ownerId, repository, ct);
+        var workspace = await workspaces.EnsureAsync(ownerId, repository, ct, fork);
         var place = new Workplace(workspace, workspace.Path, workspaces.GitDirsOf(repository, workspace));
         RestoreGitLink(place);
         await workspaces.ResetAsync(workspace, ct);

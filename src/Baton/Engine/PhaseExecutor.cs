@@ -149,7 +149,7 @@ public sealed class PhaseExecutor(
         }
         // A folder only where something works in one: a repository's workspace, a program, or a check command.
         var needsFolder = s.Run.RepositoryId is not null || s.Worker is not null || s.Phase.Check is { Count: > 0 };
-        var place = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct) : new Workplace(null, "", null);
+        var place = needsFolder ? await work.PrepareAsync(s.Run.Id, s.Run.RepositoryId, ct, ForkStart.Of(s.Run)) : new Workplace(null, "", null);
         var workspace = place.Workspace;
         // Only the intake and earlier artifacts that the phase's templates, prompt or checks name.
         var inputs = await PhaseInputs.ReadAsync(db, s.Run.Id, PhaseInputs.NeedsOf(s.Phase, s.Worker is null ? null : s.Phase.Prompt ?? DefaultPrompt), ct);

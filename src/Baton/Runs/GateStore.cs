@@ -84,6 +84,15 @@ public static class GateStore
     public static IReadOnlyList<string> GroupsOf(string? json) =>
         json is null ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
 
+    /// <summary>A fork's (ADR 38): the parent's gate decisions at <paramref name="phases"/> up to <paramref name="maxIteration"/>, whose values later templates read.</summary>
+    public static Task CopyAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
+        c.ExecuteAsync(
+            $"""
+            INSERT INTO gate_decisions(run_id, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, decided_at)
+            SELECT @forkId, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, decided_at FROM gate_decisions
+            WHERE run_id = @parentId AND iteration <= @maxIteration AND {SqlDialect.Of(c).In("phase", "@phases")}
+            """, new { parentId, forkId, maxIteration, phases = phases.ToArray() }, tx);
+
     /// <summary>
     /// The form values of the run's approved gates, per phase: `{{gate.PHASE.FIELD}}` in later templates. A later
     /// iteration's approval, or a later approval of the same gate, overrides an earlier value of the field.

@@ -36,6 +36,9 @@ public abstract record CreateRunOutcome
 
     /// <summary>The Idempotency-Key was used before with a different request.</summary>
     public sealed record KeyReused(string Detail) : CreateRunOutcome;
+
+    /// <summary>A fork's parent run does not exist.</summary>
+    public sealed record NotFound(string RunId) : CreateRunOutcome;
 }
 
 /// <summary>
@@ -46,6 +49,9 @@ public static class RunCreation
 {
     public const int MaxIntakeBytes = 1024 * 1024;
     public const int MaxNameLength = 200;
+
+    /// <summary>Longer than any phase name (ProfileParser's limit): a request naming a phase is refused past it.</summary>
+    public const int MaxPhaseNameLength = 64;
 
     public static async Task<CreateRunOutcome> CreateAsync(RunServices services, CreateRunRequest? body, string? idempotencyKey, ClaimsPrincipal user)
     {
@@ -166,32 +172,149 @@ public static class RunCreation
                 // while this one was on its way: it is answered as the replay it is.
                 return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
             }
-            await RunIntakes.SaveAsync(c, tx, id, body.Intake!);
-            // One batch with the start's events, written last (ADR 23): the transaction's events are its final statement.
             var events = new EventBatch();
             events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = runMode.Wire() }), now);
-            var started = await transitions.ApplyInTransactionAsync(c, tx, id, new StartRun(), events: events);
-            if (keyId is not null)
-            {
-                // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:
-                // the key's usage row is locked until the commit, and the creates of one key take turns here (on any
-                // node). Last, so that the turn lasts only these statements and the commit: taken first, it made every
-                // create of a busy key wait for the whole transaction of each one before it (issue 11's bench).
-                if (limits.QuotaActiveRuns > 0 || limits.QuotaStoredBytes > 0)
-                {
-                    var stored = await Auth.ApiKeyStore.LockUsageAsync(c, tx, keyId);
-                    if (await QuotaReachedAsync(c, tx, keyId, id, stored, intakeBytes, limits) is { } quota)
-                    {
-                        // Nothing of this create may stay: the exception rolls the transaction back.
-                        throw new QuotaRollback(quota);
-                    }
-                }
-                await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
-            }
-            await events.WriteAsync(c, tx);
+            var started = await StartStoredAsync(c, tx, transitions, limits, id, body.Intake!, intakeBytes, keyId, events, new StartRun());
             return (new CreateRunOutcome.Created(started.Run!), started.Decision);
         });
+    }
+
+    /// <summary>
+    /// A fork (ADR 38): a new run of the parent's profile version, repository, mode and budget, with the parent's intake
+    /// or <see cref="ForkRunRequest.Intake"/>, that starts at <see cref="ForkRunRequest.AtPhase"/> in the iteration the
+    /// parent last entered it. It keeps the parent's phase runs, artifacts and gate decisions of the phases before it, and
+    /// its branch starts at that phase's base commit (made when its first phase runs). A run in any state may be forked:
+    /// only what the parent has recorded of phases it has left behind is copied. Counted against the key like a create.
+    /// </summary>
+    public static async Task<CreateRunOutcome> ForkAsync(RunServices services, string parentId, ForkRunRequest? body, ClaimsPrincipal user)
+    {
+        var (db, _, transitions, limits, time) = services;
+        if (body is null)
+        {
+            return new CreateRunOutcome.Invalid(new() { ["body"] = ["a JSON body is required: {\"at_phase\": ..., \"intake\": ... (optional)}"] });
+        }
+        var intakeBytes = body.Intake is null ? (long?)null : Encoding.UTF8.GetByteCount(body.Intake);
+        if (intakeBytes > MaxIntakeBytes)
+        {
+            return new CreateRunOutcome.TooLarge($"intake is larger than {MaxIntakeBytes / 1024} KiB");
+        }
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body.AtPhase))
+        {
+            errors["at_phase"] = ["at_phase is required: the phase of the run the fork starts at"];
+        }
+        else if (body.AtPhase.Length > MaxPhaseNameLength)
+        {
+            errors["at_phase"] = [$"at_phase is longer than {MaxPhaseNameLength} characters; no phase has such a name"];
+        }
+        if (body.Intake is not null && string.IsNullOrWhiteSpace(body.Intake))
+        {
+            errors["intake"] = ["intake, when given, must not be empty: leave it out to keep the parent's"];
+        }
+        if (errors.Count > 0)
+        {
+            return new CreateRunOutcome.Invalid(errors);
+        }
+        var at = body.AtPhase!;
+        var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
+        var traceParent = Ops.BatonTracing.CurrentTraceParent();
+        CreateRunOutcome outcome;
+        RunDecision? decision;
+        try
+        {
+            (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
+            {
+                // Jobs before the run (the lock order, ADR 25): the parent stays as it is read until this commits.
+                await Engine.JobQueue.LockOfRunAsync(c, tx, parentId);
+                var parent = await RunStore.LoadAsync(c, tx, parentId);
+                if (parent is null)
+                {
+                    return (new CreateRunOutcome.NotFound(parentId), null);
+                }
+                var profile = await transitions.ProfileOfAsync(c, tx, parent);
+                if (profile.Phase(at) is null)
+                {
+                    return (Bad("at_phase", $"'{at}' is not a phase of profile {profile.Name}; its phases are: {string.Join(", ", profile.Phases.Select(p => p.Name))}"), null);
+                }
+                var bases = await RunStore.PhaseBasesAsync(c, tx, parentId);
+                if (!bases.TryGetValue(at, out var atBase))
+                {
+                    var reached = profile.Phases.Where(p => bases.ContainsKey(p.Name)).Select(p => p.Name).ToList();
+                    return (Bad("at_phase", $"'{at}' never ran in run {parentId}, so it has no base commit to fork from; it reached: {(reached.Count == 0 ? "no phase" : string.Join(", ", reached))}"), null);
+                }
+                var now = time.GetUtcNow();
+                var id = Ids.New("run", time);
+                var intake = body.Intake ?? await RunIntakes.ReadAsync(c, tx, parentId);
+                var loaded = new LoadedProfile(profile, await RunStore.ProfileSourceAsync(c, tx, parent.ProfileHash), parent.ProfileHash, "stored", "");
+                var requestHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"fork {parentId} {at}\n{intake}")));
+                await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
+                    id, loaded, parent.ProjectName, StateNames.Parse<RunMode>(parent.Mode), parent.BudgetUsd is { } b ? (decimal)b : null,
+                    null, requestHash, user.Actor(), keyId, parent.RepositoryId, now, traceParent) { Fork = (parentId, at, atBase.CommitSha) });
+                // What the phases before `at` left, as the parent has it: the fork's later phases read these.
+                var earlier = profile.Phases.TakeWhile(p => p.Name != at).Select(p => p.Name).ToList();
+                if (earlier.Count > 0)
+                {
+                    await RunStore.CopyPhaseRunsAsync(c, tx, parentId, id, earlier, atBase.Iteration);
+                    await Artifacts.ArtifactStore.CopyAsync(c, tx, parentId, id, earlier, atBase.Iteration);
+                    await GateStore.CopyAsync(c, tx, parentId, id, earlier, atBase.Iteration);
+                }
+                var events = new EventBatch();
+                events.Add(id, new RunEvent("run.created", null, atBase.Iteration, user.Actor(),
+                    new Dictionary<string, object?> { ["profile"] = profile.Name, ["mode"] = parent.Mode, ["parent_run_id"] = parentId }), now);
+                events.Add(id, new RunEvent("run.forked", at, atBase.Iteration, user.Actor(), new Dictionary<string, object?>
+                {
+                    ["parent_run_id"] = parentId,
+                    ["at_phase"] = at,
+                    ["base_commit"] = atBase.CommitSha,
+                    ["kept_phases"] = earlier,
+                    ["intake_replaced"] = body.Intake is not null,
+                }), now);
+                var started = await StartStoredAsync(c, tx, transitions, limits, id, intake, Encoding.UTF8.GetByteCount(intake), keyId, events, new StartRun(at, atBase.Iteration));
+                return (new CreateRunOutcome.Created(started.Run!), started.Decision);
+            });
+        }
+        catch (QuotaRollback reached)
+        {
+            return reached.Outcome;
+        }
+        if (decision is not null)
+        {
+            transitions.AfterCommit(decision);
+        }
+        return outcome;
+
+        static CreateRunOutcome Bad(string field, string message) => new CreateRunOutcome.Invalid(new() { [field] = [message] });
+    }
+
+    /// <summary>
+    /// The rest of a create (or a fork) after its `runs` row, in its transaction: the intake, the start's events with
+    /// <paramref name="events"/> (written last, ADR 23), and the key's quota checked and counted.
+    /// </summary>
+    private static async Task<TransitionOutcome> StartStoredAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, RunTransitions transitions,
+        UsageLimits limits, string id, string intake, long intakeBytes, string? keyId, EventBatch events, StartRun start)
+    {
+        await RunIntakes.SaveAsync(c, tx, id, intake);
+        var started = await transitions.ApplyInTransactionAsync(c, tx, id, start, events: events);
+        if (keyId is not null)
+        {
+            // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:
+            // the key's usage row is locked until the commit, and the creates of one key take turns here (on any
+            // node). Last, so that the turn lasts only these statements and the commit: taken first, it made every
+            // create of a busy key wait for the whole transaction of each one before it (issue 11's bench).
+            if (limits.QuotaActiveRuns > 0 || limits.QuotaStoredBytes > 0)
+            {
+                var stored = await Auth.ApiKeyStore.LockUsageAsync(c, tx, keyId);
+                if (await QuotaReachedAsync(c, tx, keyId, id, stored, intakeBytes, limits) is { } quota)
+                {
+                    // Nothing of this create may stay: the exception rolls the transaction back.
+                    throw new QuotaRollback(quota);
+                }
+            }
+            await Auth.ApiKeyStore.AddStoredBytesAsync(c, tx, keyId, intakeBytes);
+        }
+        await events.WriteAsync(c, tx);
+        return started;
     }
 
     /// <summary>A quota found reached after the run was written: thrown to roll its transaction back.</summary>

@@ -22,6 +22,9 @@ public sealed record RunState(
 {
     /// <summary>The gate (or paused phase) the run waits at, as it is now: what a decision must match. Null elsewhere.</summary>
     public OpenGateState? Gate { get; init; }
+
+    /// <summary>For a retry from a phase: each phase entered so far, with its base commit (ADR 38). Null elsewhere.</summary>
+    public IReadOnlyDictionary<string, PhaseBase>? PhaseBases { get; init; }
 }
 
 /// <summary>Who decides a gate, as their key says; <see cref="KeyId"/> tells approvals apart.</summary>
@@ -45,7 +48,8 @@ public sealed record OpenGateState(string Digest, string? Commit, IReadOnlyList<
 
 public abstract record RunTrigger;
 
-public sealed record StartRun : RunTrigger;
+/// <summary>A new run starts at its first phase; a fork (ADR 38) at <see cref="AtPhase"/>, in the parent's iteration of it.</summary>
+public sealed record StartRun(string? AtPhase = null, int Iteration = 1) : RunTrigger;
 
 public sealed record PhaseSucceeded(string Phase, int Iteration, IReadOnlyList<string> CheckFailures) : RunTrigger;
 
@@ -72,7 +76,8 @@ public sealed record NextPhase(string Actor, bool SkipValidation) : RunTrigger
 
 public sealed record CancelRun(string Actor, string? Reason) : RunTrigger;
 
-public sealed record RetryRun(string Actor) : RunTrigger;
+/// <summary>A failed or cancelled run goes on as a new iteration, at <see cref="FromPhase"/> or (null) where it stopped.</summary>
+public sealed record RetryRun(string Actor, string? FromPhase = null) : RunTrigger;
 
 public sealed record GateTimedOut(string Phase, int Iteration) : RunTrigger;
 
@@ -121,6 +126,9 @@ public sealed record Transition(
 {
     /// <summary>A gate decision to record in `gate_decisions`, in the same transaction.</summary>
     public GateVote? Vote { get; init; }
+
+    /// <summary>The commit the run's workspace goes back to before its next phase runs (a retry from an earlier phase, ADR 38).</summary>
+    public string? ResetWorkspaceTo { get; init; }
 }
 
 /// <summary>An upsert of one phase run; null fields keep what is stored.</summary>
@@ -216,10 +224,11 @@ public static class RunDecider
         private bool _clearJobs;
         private bool _cancelOpen;
         private GateVote? _vote;
+        private string? _resetTo;
 
         public RunDecision Apply(RunTrigger trigger) => trigger switch
         {
-            StartRun => Start(),
+            StartRun s => Start(s),
             PhaseSucceeded s => Succeeded(s),
             PhaseFailed f => Failed(f),
             ApproveRun a => Approve(a),
@@ -233,14 +242,16 @@ public static class RunDecider
             _ => throw new ArgumentOutOfRangeException(nameof(trigger), trigger, "unknown trigger"),
         };
 
-        private RunDecision Start()
+        private RunDecision Start(StartRun s)
         {
             if (run.Status != RunStatus.Pending)
             {
                 return new Refused($"run is {run.Status.Wire()}; only a pending run can start");
             }
             Event("run.started", null);
-            EnterPhase(profile.Phases[0].Name, 1, feedback: null, skipValidationBy: null);
+            // A fork goes on in the iteration its parent was in at that phase, with max_iterations counted afresh.
+            _iterationBase = s.Iteration - 1;
+            EnterPhase(s.AtPhase ?? profile.Phases[0].Name, s.Iteration, feedback: null, skipValidationBy: null);
             return Done();
         }
 
@@ -459,18 +470,44 @@ public static class RunDecider
 
         private RunDecision Retry(RetryRun r)
         {
-            if (run.Status != RunStatus.Failed)
+            if (run.Status is not (RunStatus.Failed or RunStatus.Cancelled))
             {
-                return new Refused($"run is {run.Status.Wire()}; only a failed run can be retried");
+                return new Refused($"run is {run.Status.Wire()}; only a failed or cancelled run can be retried");
             }
             // A retry is a new iteration, so nothing the failed attempt produced is overwritten. It is a human's
             // explicit decision: max_iterations counts afresh from here. A run stopped by max_iterations resumes
             // where its loop was going, with the feedback that loop carried.
+            var stoppedAt = _current!;
+            var target = run.ResumePhase ?? stoppedAt;
+            var feedback = run.ResumeFeedback;
+            string? resetTo = null;
+            if (r.FromPhase is { } from)
+            {
+                if (profile.Phase(from) is null)
+                {
+                    return new Invalid("from_phase", $"'{from}' is not a phase of profile {profile.Name}; its phases are: {string.Join(", ", profile.Phases.Select(p => p.Name))}");
+                }
+                if (profile.IndexOf(from) > profile.IndexOf(stoppedAt))
+                {
+                    return new Invalid("from_phase", $"'{from}' comes after '{stoppedAt}', where the run stopped; retry from '{stoppedAt}' or a phase before it");
+                }
+                if (from != stoppedAt)
+                {
+                    if (run.PhaseBases?.GetValueOrDefault(from) is not { } entered)
+                    {
+                        return new Invalid("from_phase", $"'{from}' never ran in this run, so it has no base commit to go back to");
+                    }
+                    // The later phases' work is discarded: the workspace goes back to where it stood as `from` began.
+                    resetTo = entered.CommitSha;
+                }
+                feedback = from == run.ResumePhase ? run.ResumeFeedback : null;
+                target = from;
+            }
             var iteration = _iteration + 1;
             _iterationBase = _iteration;
-            var target = run.ResumePhase ?? _current!;
-            Event("run.retried", target, r.Actor, new() { ["iteration"] = iteration });
-            EnterPhase(target, iteration, run.ResumeFeedback, skipValidationBy: null);
+            _resetTo = resetTo;
+            Event("run.retried", target, r.Actor, new() { ["iteration"] = iteration, ["from_phase"] = target, ["reset_to"] = resetTo });
+            EnterPhase(target, iteration, feedback, skipValidationBy: null);
             return Done();
         }
 
@@ -701,6 +738,6 @@ public static class RunDecider
 
         private Transition Done() =>
             new(_status, _current, _iteration, _wait, _error, _budgetApproved, _iterationBase, _resumePhase, _resumeFeedback,
-                _phases, _jobs, _clearJobs, _cancelOpen, _events) { Vote = _vote };
+                _phases, _jobs, _clearJobs, _cancelOpen, _events) { Vote = _vote, ResetWorkspaceTo = _resetTo };
     }
 }

@@ -12,7 +12,7 @@ public sealed class RunRow
     public const string Columns =
         "id, profile, profile_hash, project_name, status, mode, current_phase, iteration, wait_reason, error, budget_usd, " +
         "budget_approved, cost_usd, tokens_used, request_hash, created_by, created_at, updated_at, completed_at, version, " +
-        "iteration_base, resume_phase, resume_feedback, repository_id, cost_unknown, trace_parent";
+        "iteration_base, resume_phase, resume_feedback, repository_id, cost_unknown, trace_parent, parent_run_id, forked_at_phase, fork_commit";
 
     public string Id { get; set; } = "";
     public string Profile { get; set; } = "";
@@ -44,6 +44,13 @@ public sealed class RunRow
 
     /// <summary>The W3C trace context of the request that created the run: the parent of its phases' spans (ADR 33).</summary>
     public string? TraceParent { get; set; }
+
+    /// <summary>A fork's: the run it was forked from, the phase it started at, and the commit its branch started at (ADR 38).</summary>
+    public string? ParentRunId { get; set; }
+
+    public string? ForkedAtPhase { get; set; }
+
+    public string? ForkCommit { get; set; }
 
     public RunStatus RunStatus => StateNames.Parse<RunStatus>(Status);
 

@@ -89,8 +89,11 @@ public static partial class RunStore
     /// attempt, its last error cleared), and its row comes back; null fields of a change keep what is stored.
     /// </summary>
     public static async Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)?> UpsertPhaseRunsAsync(
-        IDbConnection c, IDbTransaction tx, string runId, Profile profile, IReadOnlyList<PhaseChange> phases, JobRow? taken, long nowMs)
+        IDbConnection c, IDbTransaction tx, string runId, Profile profile, IReadOnlyList<PhaseChange> phases, JobRow? taken, long nowMs, bool hasWorkspace = false)
     {
+        // Where the workspace stands as the phase is entered: its base commit, which a retry from it or a fork at it
+        // goes back to (ADR 38). A pending reset is where it will stand. Kept from the first upsert of the phase run.
+        var baseCommit = hasWorkspace ? "(SELECT COALESCE(w.reset_to, w.finished_commit) FROM workspaces w WHERE w.owner_id = @runId)" : "NULL";
         if (phases.Count == 0)
         {
             return null;
@@ -104,7 +107,7 @@ public static partial class RunStore
             var starts = taken is not null && p.Phase == taken.Phase && p.Iteration == taken.Iteration;
             takenIndex = starts ? i : takenIndex;
             rows.Append(i == 0 ? "" : ", ")
-                .Append($"(@runId, @p{i}, @it{i}, @pos{i}, @st{i}, @att{i}, @fb{i}, @err{i}, @sa{i}, @ca{i}, @gs{i}, @ga{i}, @gc{i}, @gd{i}, @gdl{i}, @vs{i})");
+                .Append($"(@runId, @p{i}, @it{i}, @pos{i}, @st{i}, @att{i}, @fb{i}, @err{i}, @sa{i}, @ca{i}, @gs{i}, @ga{i}, @gc{i}, @gd{i}, @gdl{i}, @vs{i}, {baseCommit})");
             parameters.Add($"p{i}", p.Phase);
             parameters.Add($"it{i}", p.Iteration);
             parameters.Add($"pos{i}", profile.IndexOf(p.Phase));
@@ -123,7 +126,7 @@ public static partial class RunStore
         }
         var sql = $"""
             INSERT INTO phase_runs(run_id, phase, iteration, position, status, attempts, feedback, error, started_at, completed_at,
-                gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by)
+                gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by, base_commit)
             VALUES {rows}
             ON CONFLICT(run_id, iteration, phase) DO UPDATE SET
                 status = excluded.status,
@@ -137,7 +140,8 @@ public static partial class RunStore
                 gate_comment = COALESCE(excluded.gate_comment, phase_runs.gate_comment),
                 gate_decided_at = COALESCE(excluded.gate_decided_at, phase_runs.gate_decided_at),
                 gate_deadline = COALESCE(excluded.gate_deadline, phase_runs.gate_deadline),
-                validation_skipped_by = COALESCE(excluded.validation_skipped_by, phase_runs.validation_skipped_by)
+                validation_skipped_by = COALESCE(excluded.validation_skipped_by, phase_runs.validation_skipped_by),
+                base_commit = COALESCE(phase_runs.base_commit, excluded.base_commit)
             """;
         if (takenIndex < 0)
         {
@@ -149,4 +153,41 @@ public static partial class RunStore
         var row = returned.Single(r => r.Phase == taken!.Phase && r.Iteration == taken.Iteration);
         return (row.Feedback, row.ValidationSkippedBy, row.Attempts);
     }
+
+    /// <summary>
+    /// Each phase of the run that was entered, with the iteration it was entered in last and its base commit there:
+    /// where the workspace stood as it was entered, or (entered before the run had a workspace) the fork's start commit
+    /// or the workspace's own base. Null for a run without a repository.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, PhaseBase>> PhaseBasesAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
+        (await c.QueryAsync<PhaseBase>(
+            """
+            SELECT p.phase, p.iteration, COALESCE(p.base_commit, r.fork_commit, w.base_commit) AS commit_sha
+            FROM phase_runs p JOIN runs r ON r.id = p.run_id LEFT JOIN workspaces w ON w.owner_id = p.run_id
+            WHERE p.run_id = @runId AND p.iteration = (SELECT MAX(x.iteration) FROM phase_runs x WHERE x.run_id = p.run_id AND x.phase = p.phase)
+            """, new { runId }, tx)).ToDictionary(p => p.Phase, StringComparer.Ordinal);
+
+    /// <summary>
+    /// A fork's history: the parent's runs of <paramref name="phases"/> up to <paramref name="maxIteration"/>, as they
+    /// were, with their base commits resolved in the parent (the fork's own fallbacks would name other commits).
+    /// </summary>
+    public static Task CopyPhaseRunsAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
+        c.ExecuteAsync(
+            $"""
+            INSERT INTO phase_runs(run_id, phase, iteration, position, status, attempts, feedback, error, started_at, completed_at,
+                gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by, base_commit)
+            SELECT @forkId, p.phase, p.iteration, p.position, p.status, p.attempts, p.feedback, p.error, p.started_at, p.completed_at,
+                p.gate_status, p.gate_actor, p.gate_comment, p.gate_decided_at, p.gate_deadline, p.validation_skipped_by,
+                COALESCE(p.base_commit, r.fork_commit, w.base_commit)
+            FROM phase_runs p JOIN runs r ON r.id = p.run_id LEFT JOIN workspaces w ON w.owner_id = p.run_id
+            WHERE p.run_id = @parentId AND p.iteration <= @maxIteration AND {SqlDialect.Of(c).In("p.phase", "@phases")}
+            """, new { parentId, forkId, maxIteration, phases = phases.ToArray() }, tx);
+}
+
+/// <summary>A phase's latest entry in a run: its iteration and its base commit (null: the run has no repository).</summary>
+public sealed class PhaseBase
+{
+    public string Phase { get; set; } = "";
+    public int Iteration { get; set; }
+    public string? CommitSha { get; set; }
 }

@@ -21,7 +21,11 @@ public static partial class RunStore
     /// <summary>What creating a run stores in `runs` (and `profile_versions`, once per profile version).</summary>
     public sealed record NewRunRow(
         string Id, LoadedProfile Profile, string? ProjectName, RunMode Mode, decimal? BudgetUsd, string? IdempotencyKey,
-        string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now, string? TraceParent = null);
+        string RequestHash, string Actor, string? KeyId, string? RepositoryId, DateTimeOffset Now, string? TraceParent = null)
+    {
+        /// <summary>A fork's (ADR 38): the run it comes from, the phase it starts at, and the commit its branch starts at.</summary>
+        public (string ParentRunId, string AtPhase, string? Commit)? Fork { get; init; }
+    }
 
     /// <summary>
     /// Stores the profile version the run uses (unless it is stored already) and the run, pending. False when another
@@ -37,8 +41,10 @@ public static partial class RunStore
         return await c.ExecuteAsync(
             """
             INSERT INTO runs(id, profile, profile_hash, project_name, status, mode, current_phase, iteration, budget_usd,
-                             idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id, trace_parent)
-            VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository, @traceParent)
+                             idempotency_key, request_hash, created_by, created_by_key, created_at, updated_at, repository_id, trace_parent,
+                             parent_run_id, forked_at_phase, fork_commit)
+            VALUES (@id, @profile, @hash, @project, 'pending', @mode, NULL, 1, @budget, @idempotencyKey, @requestHash, @actor, @keyId, @now, @now, @repository, @traceParent,
+                    @parent, @forkedAt, @forkCommit)
             ON CONFLICT(idempotency_key) DO NOTHING
             """,
             new
@@ -56,6 +62,9 @@ public static partial class RunStore
                 now,
                 repository = run.RepositoryId,
                 traceParent = run.TraceParent,
+                parent = run.Fork?.ParentRunId,
+                forkedAt = run.Fork?.AtPhase,
+                forkCommit = run.Fork?.Commit,
             }, tx) == 1;
     }
 
@@ -99,7 +108,7 @@ public static partial class RunStore
 
     public static RunSummary Summary(RunRow r) => new(
         r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
-        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed, r.CostUnknown);
+        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed, r.CostUnknown, r.ParentRunId);
 
     public sealed record ListQuery(string? Status, string? Profile, string? Project, int Limit, int Offset);
 
@@ -126,7 +135,7 @@ public static partial class RunStore
         // The summary's columns only (the intake is not in this table any more: run_intakes, migration 0011).
         var rows = await c.QueryAsync<RunRow>(
             $"""
-            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used, cost_unknown
+            SELECT id, profile, project_name, status, current_phase, iteration, mode, wait_reason, created_at, updated_at, cost_usd, tokens_used, cost_unknown, parent_run_id
             FROM runs WHERE 1 = 1{where} ORDER BY created_at DESC, id DESC LIMIT @Limit OFFSET @Offset
             """, q, tx);
         var total = await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{counts}", q, tx);
@@ -266,7 +275,8 @@ public static partial class RunStore
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
             run.Version, phases, steps, waitingForNode, run.CostUnknown,
-            (await ToolApprovals.ToolApprovalStore.OfRunAsync(c, tx, run.Id)).Select(a => a.ToInfo()).ToList());
+            (await ToolApprovals.ToolApprovalStore.OfRunAsync(c, tx, run.Id)).Select(a => a.ToInfo()).ToList(),
+            ParentRunId: run.ParentRunId, ForkedAtPhase: run.ForkedAtPhase);
     }
 
     public static async Task<RunMetrics> MetricsAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile)

@@ -130,6 +130,11 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             // What the decision is bound to, read under the run's lock: a racing approval on another node waits for it.
             state = state with { Gate = await GateStore.ReadAsync(c, tx, run.Id, waiting, run.Iteration) };
         }
+        if (trigger is RetryRun { FromPhase: not null })
+        {
+            // The base commits a retry from an earlier phase goes back to (ADR 38), read under the run's lock.
+            state = state with { PhaseBases = await RunStore.PhaseBasesAsync(c, tx, run.Id) };
+        }
         var decision = RunDecider.Decide(state, profile, trigger, now);
         if (decision is not Transition t)
         {
@@ -173,7 +178,12 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             }
             await JobQueue.EnqueueAsync(c, tx, run.Id, job, nowMs);
         }
-        var started = await RunStore.UpsertPhaseRunsAsync(c, tx, run.Id, profile, t.Phases, takenJob, nowMs);
+        if (t.ResetWorkspaceTo is { } resetTo)
+        {
+            // Before the phase runs below: they record the commit the workspace will stand at as their base.
+            await Workspaces.WorkspaceStore.ResetToAsync(c, tx, run.Id, resetTo);
+        }
+        var started = await RunStore.UpsertPhaseRunsAsync(c, tx, run.Id, profile, t.Phases, takenJob, nowMs, hasWorkspace: run.RepositoryId is not null);
         if (t.Vote is { } vote)
         {
             await GateStore.InsertAsync(c, tx, run.Id, run.CurrentPhase!, run.Iteration, vote);

@@ -28,6 +28,7 @@ public static class RunsApi
         runs.MapPost("/{id}/reject", RejectAsync).RequireAuthorization(Roles.Approver);
         runs.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(Roles.Operator);
         runs.MapPost("/{id}/retry", RetryAsync).RequireAuthorization(Roles.Operator);
+        runs.MapPost("/{id}/fork", ForkAsync).RequireAuthorization(Roles.Operator);
         runs.MapGet("/{id}/artifacts", ArtifactsAsync);
         runs.MapGet("/{id}/artifacts/{name}", ArtifactAsync);
         runs.MapGet("/{id}/metrics", MetricsAsync);
@@ -41,7 +42,15 @@ public static class RunsApi
 
     public static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         CreateRunRequest? body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, [AsParameters] RunServices services) =>
-        await RunCreation.CreateAsync(services, body, idempotencyKey, user) switch
+        await CreatedAsync(await RunCreation.CreateAsync(services, body, idempotencyKey, user), services);
+
+    /// <summary>A new run from one of this run's phases on (ADR 38): 201 with the fork, which names its parent.</summary>
+    public static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> ForkAsync(
+        string id, ForkRunRequest? body, ClaimsPrincipal user, [AsParameters] RunServices services) =>
+        await CreatedAsync(await RunCreation.ForkAsync(services, id, body, user), services);
+
+    private static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> CreatedAsync(CreateRunOutcome outcome, RunServices services) =>
+        outcome switch
         {
             CreateRunOutcome.Created(var run) => TypedResults.Created($"/api/runs/{run.Id}", await DetailAsync(services.Db, services.Transitions, run)),
             CreateRunOutcome.Invalid(var errors) => Problems.Invalid(errors),
@@ -51,6 +60,7 @@ public static class RunsApi
             CreateRunOutcome.QuotaReached(var quota, var limit, var used, var detail) => TypedResults.Problem(statusCode: 403, title: "Quota reached",
                 detail: detail, type: "urn:baton:problem:quota", extensions: new Dictionary<string, object?> { ["quota"] = quota, ["limit"] = limit, ["used"] = used }),
             CreateRunOutcome.KeyReused(var detail) => Problems.Conflict(detail),
+            CreateRunOutcome.NotFound(var runId) => Problems.NotFound("run", runId),
             var other => throw new InvalidOperationException($"unexpected outcome {other.GetType().Name}"),
         };
 
@@ -223,9 +233,17 @@ public static class RunsApi
         return result;
     }
 
-    public static Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RetryAsync(
-        string id, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions) =>
-        ApplyAsync(http, id, new RetryRun(user.Actor()), db, transitions);
+    /// <summary>A failed or cancelled run goes on as a new iteration: where it stopped, or at an earlier `from_phase` (ADR 38).</summary>
+    public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> RetryAsync(
+        string id, RetryRequest? body, HttpContext http, ClaimsPrincipal user, Database db, RunTransitions transitions)
+    {
+        if (body?.FromPhase is { } from && (string.IsNullOrWhiteSpace(from) || from.Length > RunCreation.MaxPhaseNameLength))
+        {
+            return Problems.Invalid("from_phase", $"from_phase must be a phase name (1 to {RunCreation.MaxPhaseNameLength} characters), or left out to retry where the run stopped");
+        }
+        // The phase is checked against the run's profile by the decider, which knows it.
+        return await ApplyAsync(http, id, new RetryRun(user.Actor(), body?.FromPhase), db, transitions);
+    }
 
     public static async Task<Results<Ok<ArtifactManifest>, ProblemHttpResult>> ArtifactsAsync(string id, Database db, RunTransitions transitions)
     {

@@ -12,6 +12,14 @@ namespace Baton.Workspaces;
 /// </summary>
 public sealed record PhaseCommit(string Commit, string Diff, int FilesChanged, IReadOnlyList<string> Paths);
 
+/// <summary>Where a fork's branch starts (ADR 38): a commit of its parent's branch.</summary>
+public sealed record ForkStart(string ParentRunId, string Commit)
+{
+    /// <summary>The run's, when it is a fork of a run with a workspace; null otherwise.</summary>
+    public static ForkStart? Of(RunRow run) =>
+        run is { ParentRunId: { } parent, ForkCommit: { } commit } ? new ForkStart(parent, commit) : null;
+}
+
 /// <summary>
 /// Workspaces are git worktrees on branch `baton/&lt;run or execution id&gt;`, made with the `git` program (run by
 /// <see cref="Git"/>, which runs no repository code) from a repository: a local repository directly (the branch
@@ -44,7 +52,7 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     /// before every phase its branch is fetched from the remote, where the last phase pushed it, and this node's
     /// worktree (made here if this node has none) is set to it.
     /// </summary>
-    public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct)
+    public async Task<WorkspaceRow> EnsureAsync(string ownerId, RepositoryRow repository, CancellationToken ct, ForkStart? fork = null)
     {
         var existing = await db.ReadAsync(c => WorkspaceStore.FindActiveOfOwnerAsync(c, null, ownerId), ct);
         var local = RepositoryLocations.IsLocal(repository.Url);
@@ -91,7 +99,12 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
                 }
                 else
                 {
-                    await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", "-b", branch, path, repository.DefaultBranch);
+                    if (fork is not null && !local)
+                    {
+                        // The parent's commit may have been made on another node: its branch, pushed there, has it.
+                        await FetchRunBranchAsync(repository, source, fork.ParentRunId, ct);
+                    }
+                    await GitAsync(options.WorkDir, drivers, ct, "--git-dir", source, "worktree", "add", "-b", branch, path, fork?.Commit ?? repository.DefaultBranch);
                 }
             }
             else if (remoteTip is { Length: > 0 } tip)
@@ -184,7 +197,10 @@ public sealed class GitWorkspaces(Database db, BatonOptions options, TimeProvide
     public async Task ResetAsync(WorkspaceRow workspace, CancellationToken ct)
     {
         var (args, drivers) = await WorkspaceGitAsync(workspace, ct);
-        var target = await ResetTargetAsync(workspace, args, drivers, ct);
+        // A retry from an earlier phase (ADR 38) asked for its base commit: whatever lies past it goes, anyone's. Done
+        // again by every attempt until one finishes (its finish clears the request), so a crash in between redoes it.
+        var target = await db.ReadAsync(c => WorkspaceStore.PendingResetAsync(c, null, workspace.OwnerId), ct)
+            ?? await ResetTargetAsync(workspace, args, drivers, ct);
         await GitAsync(workspace.Path, drivers, ct, [.. args, "reset", "--hard", "--quiet", target]);
         await GitAsync(workspace.Path, drivers, ct, [.. args, "clean", "-fd", "--quiet"]);
     }

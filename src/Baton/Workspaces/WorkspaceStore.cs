@@ -101,9 +101,23 @@ public static class WorkspaceStore
             ON CONFLICT(owner_id) DO UPDATE SET path = excluded.path, status = 'active', deleted_at = NULL, pinned_node = excluded.pinned_node
             """, row, tx);
 
-    /// <summary>Inside an execution's finish transaction: the owner's branch now stands at this commit.</summary>
+    /// <summary>
+    /// Inside an execution's finish transaction: the owner's branch now stands at this commit, so a reset a retry asked
+    /// for (<see cref="ResetToAsync"/>) has been done.
+    /// </summary>
     public static Task RecordFinishedAsync(IDbConnection c, IDbTransaction tx, string ownerId, string commit) =>
-        c.ExecuteAsync("UPDATE workspaces SET finished_commit = @commit WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
+        c.ExecuteAsync("UPDATE workspaces SET finished_commit = @commit, reset_to = NULL WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
+
+    /// <summary>
+    /// Inside a retry's transaction (ADR 38): the owner's next execution resets its workspace to this commit, discarding
+    /// what later phases did. Also on a workspace deleted since: made again, it is reset all the same.
+    /// </summary>
+    public static Task ResetToAsync(IDbConnection c, IDbTransaction tx, string ownerId, string commit) =>
+        c.ExecuteAsync("UPDATE workspaces SET reset_to = @commit WHERE owner_id = @ownerId", new { ownerId, commit }, tx);
+
+    /// <summary>The commit a retry asked the owner's workspace to go back to, while no execution has finished on it since.</summary>
+    public static Task<string?> PendingResetAsync(IDbConnection c, IDbTransaction? tx, string ownerId) =>
+        c.QuerySingleOrDefaultAsync<string?>("SELECT reset_to FROM workspaces WHERE owner_id = @ownerId", new { ownerId }, tx);
 
     public static Task MarkDeletedAsync(IDbConnection c, IDbTransaction tx, string id, long now) =>
         c.ExecuteAsync("UPDATE workspaces SET status = 'deleted', deleted_at = @now WHERE id = @id", new { id, now }, tx);

@@ -19,6 +19,7 @@ public class AuthorizationMatrixTests(ApiFactory factory) : IClassFixture<ApiFac
         { "POST", "/api/runs/run_x/reject", "approver" },
         { "POST", "/api/runs/run_x/cancel", "operator" },
         { "POST", "/api/runs/run_x/retry", "operator" },
+        { "POST", "/api/runs/run_x/fork", "operator" },
         { "POST", "/api/runs/run_x/tool-approvals/tap_x", "approver" },
         { "GET", "/api/runs/run_x/artifacts", "viewer" },
         { "GET", "/api/runs/run_x/artifacts/a.md", "viewer" },

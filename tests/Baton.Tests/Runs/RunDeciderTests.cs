@@ -59,7 +59,7 @@ public class RunDeciderTests
             [RunStatus.Paused] = "R R R T T R",
             [RunStatus.Completed] = "R R R R R R",
             [RunStatus.Failed] = "R R R R R T",
-            [RunStatus.Cancelled] = "R R R R R R",
+            [RunStatus.Cancelled] = "R R R R R T",
             [RunStatus.Expired] = "R R R R R R",
         };
         string[] triggers = ["start", "approve", "reject", "next", "cancel", "retry"];
@@ -303,6 +303,47 @@ public class RunDeciderTests
         Assert.Equal(("discovery", 4, 3), (retried.CurrentPhase, retried.Iteration, retried.IterationBase));
         Assert.Contains(retried.Phases, p => p is { Phase: "discovery", Iteration: 4, Feedback: "cover errors" });
         Assert.Null(retried.ResumePhase);
+    }
+
+    private static IReadOnlyDictionary<string, PhaseBase> Bases(params (string Phase, int Iteration, string? Commit)[] phases) =>
+        phases.ToDictionary(p => p.Phase, p => new PhaseBase { Phase = p.Phase, Iteration = p.Iteration, CommitSha = p.Commit });
+
+    [Fact]
+    public void A_retry_from_an_earlier_phase_resets_to_its_base_commit_and_enters_it_as_a_new_iteration()
+    {
+        var state = State(RunStatus.Failed, "test", 2) with { PhaseBases = Bases(("discovery", 2, "c-disc"), ("design", 2, "c-design"), ("test", 2, "c-test")) };
+        var t = Accepts(state, new RetryRun("ann", "design"));
+        Assert.Equal(("design", 3, 2, "c-design"), (t.CurrentPhase, t.Iteration, t.IterationBase, t.ResetWorkspaceTo));
+        Assert.Contains(t.Phases, p => p is { Phase: "design", Iteration: 3, Feedback: null });
+        var retried = Assert.Single(t.Events, e => e.Type == "run.retried");
+        Assert.Equal(("design", "c-design"), (retried.Data!["from_phase"], retried.Data!["reset_to"]));
+
+        // The phase where it stopped, named or not, goes on from the workspace as it is (no reset); so does a run
+        // without a repository (no base commit).
+        Assert.Null(Accepts(state, new RetryRun("ann", "test")).ResetWorkspaceTo);
+        Assert.Null(Accepts(state, new RetryRun("ann")).ResetWorkspaceTo);
+        Assert.Null(Accepts(state with { PhaseBases = Bases(("discovery", 1, null)) }, new RetryRun("ann", "discovery")).ResetWorkspaceTo);
+    }
+
+    [Theory]
+    [InlineData("nope", "'nope' is not a phase of profile delivery")]
+    [InlineData("document", "'document' comes after 'test', where the run stopped")]
+    [InlineData("design", "'design' never ran in this run")]
+    public void A_retry_from_a_phase_it_cannot_go_back_to_is_invalid(string from, string reason)
+    {
+        var state = State(RunStatus.Failed, "test", 1) with { PhaseBases = Bases(("discovery", 1, "c")) };
+        var invalid = Assert.IsType<Invalid>(RunDecider.Decide(state, Delivery, new RetryRun("ann", from), Now));
+        Assert.Equal("from_phase", invalid.Field);
+        Assert.Contains(reason, invalid.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_fork_starts_at_its_phase_in_the_parent_iteration_with_max_iterations_afresh()
+    {
+        var t = Accepts(State(RunStatus.Pending, null), new StartRun("test", 3));
+        Assert.Equal(("test", 3, 2, RunStatus.Running), (t.CurrentPhase, t.Iteration, t.IterationBase, t.Status));
+        var job = Assert.Single(t.Jobs);
+        Assert.Equal(("test", 3), (job.Phase, job.Iteration));
     }
 
     [Fact]
