@@ -80,8 +80,6 @@ public sealed class RedactionTests : IAsyncLifetime
             // Names whose values cannot be redacted: said at start-up.
             [Redactor.ExtraNamesSetting] = "REDACTION_TEST_SHORT, REDACTION_TEST_UNSET",
             ["REDACTION_TEST_SHORT"] = "abc",
-            // What Baton keeps of the agent is the subject here, not its confinement (other tests' with bubblewrap).
-            ["BATON_SANDBOX"] = "off",
         }))
         {
             var client = server.Client(Token);

@@ -44,11 +44,7 @@ public sealed class RetryAndForkGitTests : IDisposable
         """;
 
     private readonly SampleRepo _repo = new();
-    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string> { ["chain"] = Chain })
-    {
-        // What is tested is git, not the agent's confinement (AgentConfinementTests): this runs where bubblewrap is not.
-        Settings = { ["BATON_SANDBOX"] = "off" },
-    };
+    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string> { ["chain"] = Chain });
 
     private async Task<(BatonClient Client, RunDetail Failed)> FailedRunAsync()
     {
