@@ -79,6 +79,9 @@ internal sealed record BenchOptions
 
     public TimeSpan LoadDuration { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Requests per second the clients offer between them (an open loop); null: each sends as soon as answered.</summary>
+    public int? LoadRate { get; init; }
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -140,6 +143,9 @@ internal sealed record BenchOptions
           --load-warmup-seconds N
                                load: seconds of load before the measured window (default 15)
           --load-seconds N     load: the measured window (default 60)
+          --load-rate N        load: the requests per second the clients offer between them, each paced at its share,
+                               with latency counted from when a request was due (default: none, a closed loop: each
+                               client sends as soon as its last request is answered)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -183,6 +189,7 @@ internal sealed record BenchOptions
                 "--load-subscribers" => options with { LoadSubscribers = Positive(arg, Value()) },
                 "--load-warmup-seconds" => options with { LoadWarmup = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--load-seconds" => options with { LoadDuration = TimeSpan.FromSeconds(Positive(arg, Value())) },
+                "--load-rate" => options with { LoadRate = Positive(arg, Value()) },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },

@@ -13,7 +13,7 @@ namespace Baton.Bench;
 internal sealed record LoadKindResult(string Kind, string Example, long Requests, long Errors, Distribution Latency);
 
 internal sealed record LoadResult(
-    int SeedRuns, double SeedSeconds, long DatabaseBytesBefore, long DatabaseBytesAfter, int Clients, int Subscribers,
+    int SeedRuns, double SeedSeconds, long DatabaseBytesBefore, long DatabaseBytesAfter, int Clients, int Subscribers, int? Rate,
     TimeSpan Warmup, TimeSpan Window, IReadOnlyList<LoadKindResult> Kinds, Distribution All, long Requests, long Errors,
     IReadOnlyList<string> ErrorSamples, double ServerCpuSeconds, double ClientCpuSeconds, long PeakRssBytes,
     long SubscriberEvents, int SubscriberErrors, string LoadAverage);
@@ -24,7 +24,9 @@ internal sealed record LoadResult(
 /// run lists (first page, filtered, later pages), a seeded run's detail, and the writes an operator makes (create a run
 /// of a one-phase gated profile, read it, approve or cancel it at its gate), while SSE subscribers, each with a viewer
 /// key, follow every event on /api/events. Each client sends its next request when the last one is answered (a closed
-/// loop), so the rate is what the server sustains at this concurrency. Any answer but the expected one is an error.
+/// loop), so the rate is what the server sustains at this concurrency; or, with a rate, at its share of that rate
+/// (an open loop), and a request's latency counts from when it was due, so a server that falls behind is not excused
+/// by the clients waiting for it. Any answer but the expected one is an error.
 /// </summary>
 internal static class LoadBench
 {
@@ -104,7 +106,8 @@ internal static class LoadBench
         var baseAddress = server.Client.Http.BaseAddress!;
         var subscribers = subscriberKeys.Select(key => new Subscriber(Http(baseAddress, key, Timeout.InfiniteTimeSpan))).ToList();
         var subscriberTasks = subscribers.Select(s => s.FollowAsync(stop.Token)).ToList();
-        var clients = clientKeys.Select((key, i) => new LoadClient(Http(baseAddress, key, TimeSpan.FromSeconds(30)), seededIds, recorder, seed: i)).ToList();
+        TimeSpan? interval = options.LoadRate is { } rate ? TimeSpan.FromSeconds((double)options.LoadClients / rate) : null;
+        var clients = clientKeys.Select((key, i) => new LoadClient(Http(baseAddress, key, TimeSpan.FromSeconds(30)), seededIds, recorder, seed: i, interval)).ToList();
         var clientTasks = clients.Select(c => Task.Run(() => c.LoopAsync(stop.Token))).ToList();
 
         progress($"load: warm-up {options.LoadWarmup.TotalSeconds:0} s (not measured)");
@@ -136,7 +139,7 @@ internal static class LoadBench
         var bytesAfter = new FileInfo(databasePath).Length;
 
         var kinds = Mix.Select(m => new LoadKindResult(Name(m.Kind), m.Example, recorder.Count(m.Kind), recorder.Errors(m.Kind), Distribution.Of(recorder.Latencies(m.Kind)))).ToList();
-        return new LoadResult(options.LoadSeedRuns, seedSeconds, bytesBefore, bytesAfter, options.LoadClients, options.LoadSubscribers,
+        return new LoadResult(options.LoadSeedRuns, seedSeconds, bytesBefore, bytesAfter, options.LoadClients, options.LoadSubscribers, options.LoadRate,
             options.LoadWarmup, elapsed, kinds, Distribution.Of(Mix.SelectMany(m => recorder.Latencies(m.Kind))),
             kinds.Sum(k => k.Requests), kinds.Sum(k => k.Errors), recorder.ErrorSamples(), serverCpuSeconds, clientCpuSeconds,
             peakRss, subscribers.Sum(s => s.Events), subscribers.Sum(s => s.Errors), loadAverage);
@@ -233,9 +236,12 @@ internal static class LoadBench
     }
 
     /// <summary>One client in a closed loop: a request, its answer read in full, the next request.</summary>
-    private sealed class LoadClient(HttpClient http, string[] seededIds, Recorder recorder, int seed) : IDisposable
+    private sealed class LoadClient(HttpClient http, string[] seededIds, Recorder recorder, int seed, TimeSpan? interval) : IDisposable
     {
         private readonly Random _random = new(seed);
+
+        /// <summary>With a rate: when the request being sent was due, which its latency counts from.</summary>
+        private long? _due;
         private readonly List<string> _created = [];
         private readonly HashSet<string> _atGate = [];
         private int _createdCount;
@@ -243,12 +249,24 @@ internal static class LoadBench
         public async Task LoopAsync(CancellationToken stop)
         {
             var total = Mix.Sum(m => m.Weight);
+            // Paced clients start spread over one interval, so that the offered load is even from the start.
+            var next = Stopwatch.GetTimestamp() + (long)((interval?.TotalSeconds ?? 0) * _random.NextDouble() * Stopwatch.Frequency);
             while (!stop.IsCancellationRequested)
             {
                 var roll = _random.Next(total);
                 var kind = Mix.First(m => (roll -= m.Weight) < 0).Kind;
                 try
                 {
+                    if (interval is { } pace)
+                    {
+                        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                        if (wait > TimeSpan.Zero)
+                        {
+                            await Task.Delay(wait, stop);
+                        }
+                        _due = next;
+                        next += (long)(pace.TotalSeconds * Stopwatch.Frequency);
+                    }
                     await SendAsync(kind, stop);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -273,7 +291,7 @@ internal static class LoadBench
 
         private async Task GetAsync(Kind kind, string path, CancellationToken ct)
         {
-            var start = Stopwatch.GetTimestamp();
+            var start = _due ?? Stopwatch.GetTimestamp();
             var (status, body) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, path), ct);
             recorder.Record(kind, start, status == HttpStatusCode.OK ? null : Describe(status, body));
         }
@@ -281,7 +299,7 @@ internal static class LoadBench
         private async Task GetOwnAsync(CancellationToken ct)
         {
             var id = _created[_random.Next(_created.Count)];
-            var start = Stopwatch.GetTimestamp();
+            var start = _due ?? Stopwatch.GetTimestamp();
             var (status, body) = await SendAsync(new HttpRequestMessage(HttpMethod.Get, $"api/runs/{id}"), ct);
             recorder.Record(Kind.GetOwnRun, start, status == HttpStatusCode.OK ? null : Describe(status, body));
             if (status == HttpStatusCode.OK && StatusOf(body) == "awaiting_approval")
@@ -296,7 +314,7 @@ internal static class LoadBench
             {
                 Content = Json(new { profile = ReviewProfile, intake = TransitionsBench.Intake(_createdCount++, 900), project_name = "load" }),
             };
-            var start = Stopwatch.GetTimestamp();
+            var start = _due ?? Stopwatch.GetTimestamp();
             var (status, body) = await SendAsync(request, ct);
             recorder.Record(Kind.CreateRun, start, status == HttpStatusCode.Created ? null : Describe(status, body));
             if (status == HttpStatusCode.Created)
@@ -320,7 +338,7 @@ internal static class LoadBench
             {
                 Content = Json(kind == Kind.ApproveRun ? new { comment = "load" } : new { reason = "load" }),
             };
-            var start = Stopwatch.GetTimestamp();
+            var start = _due ?? Stopwatch.GetTimestamp();
             var (status, body) = await SendAsync(request, ct);
             recorder.Record(kind, start, status == HttpStatusCode.OK ? null : Describe(status, body));
             _created.Remove(id);
@@ -430,10 +448,10 @@ internal static class LoadBench
         md.AppendLine(Inv($"Machine: {machine.Cpu}, {machine.Cores} cores, {machine.Memory}, {machine.Os}, {machine.Runtime}; load average at the end {r.LoadAverage}."));
         md.AppendLine();
         md.AppendLine("```");
-        md.AppendLine(Inv($"dotnet run -c Release --project bench/Baton.Bench -- --only load --load-seed-runs {r.SeedRuns} --load-clients {r.Clients} --load-subscribers {r.Subscribers} --load-seconds {seconds:0}"));
+        md.AppendLine(Inv($"dotnet run -c Release --project bench/Baton.Bench -- --only load --load-seed-runs {r.SeedRuns} --load-clients {r.Clients} --load-subscribers {r.Subscribers} --load-seconds {seconds:0}{(r.Rate is { } offeredRate ? $" --load-rate {offeredRate}" : "")}"));
         md.AppendLine("```");
         md.AppendLine();
-        md.AppendLine(Inv($"{r.SeedRuns:N0} runs seeded in {r.SeedSeconds:0.0} s ({r.DatabaseBytesBefore / 1048576.0:0} MiB of SQLite, {o.IntakeBytes}-byte intakes); the server a process of its own (`dotnet Baton.Server.dll`, shipped defaults, BATON_RATE_LIMIT 100 per key); {r.Clients} clients in a closed loop, each with its own approver key and connection, and {r.Subscribers} SSE subscribers on `/api/events`, each with a viewer key; {r.Warmup.TotalSeconds:0} s of warm-up, then {seconds:0.0} s measured. Latency is the client's, request sent to body read, over loopback."));
+        md.AppendLine(Inv($"{r.SeedRuns:N0} runs seeded in {r.SeedSeconds:0.0} s ({r.DatabaseBytesBefore / 1048576.0:0} MiB of SQLite, {o.IntakeBytes}-byte intakes); the server a process of its own (`dotnet Baton.Server.dll`, shipped defaults, BATON_RATE_LIMIT 100 per key); {r.Clients} clients {(r.Rate is { } offered ? $"offering {offered} requests/s between them (an open loop; latency counts from when each request was due)" : "in a closed loop")}, each with its own approver key and connection, and {r.Subscribers} SSE subscribers on `/api/events`, each with a viewer key; {r.Warmup.TotalSeconds:0} s of warm-up, then {seconds:0.0} s measured. Latency is the client's, request sent to body read, over loopback."));
         md.AppendLine();
         md.AppendLine("| request | example | share | requests | errors | req/s | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");

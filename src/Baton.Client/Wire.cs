@@ -188,7 +188,17 @@ public sealed record ProfileProblem(string File, int Line, string Message, int? 
 
 public sealed record ProfileList(IReadOnlyList<ProfileSummary> Profiles, IReadOnlyList<ProfileProblem> Errors);
 
-public sealed record GateInfo(string Timeout, string OnTimeout, IReadOnlyList<string> RejectTo);
+/// <summary>A phase's gate as its profile defines it: the timeout, and the policy (docs/gates.md).</summary>
+public sealed record GateInfo(
+    string Timeout,
+    string OnTimeout,
+    IReadOnlyList<string> RejectTo,
+    int Approvals = 1,
+    IReadOnlyList<string>? Approvers = null,
+    IReadOnlyDictionary<string, int>? RequiredGroups = null,
+    string SelfApproval = "allow",
+    string? RemindAfter = null,
+    IReadOnlyList<GateInputInfo>? Inputs = null);
 
 public sealed record CheckInfo(string Artifact, string? Contains);
 

@@ -35,7 +35,9 @@ public static class ProfilesApi
             p.Phases.Select(ph => new PhaseDefinitionInfo(
                 ph.Name, ph.Worker, ph.Prompt, ph.Produces,
                 ph.Checks.Select(c => new CheckInfo(c.Artifact, c.Contains)).ToList(),
-                ph.Gate is { } g ? new GateInfo(Durations.Format(g.Timeout), g.OnTimeout.ToString().ToLowerInvariant(), g.RejectTo) : null,
+                ph.Gate is { } g ? new GateInfo(Durations.Format(g.Timeout), g.OnTimeout.ToString().ToLowerInvariant(), g.RejectTo,
+                    g.Approvals, g.Approvers, g.RequiredGroups, g.SelfApproval ? "allow" : "deny",
+                    g.RemindAfter is { } remind ? Durations.Format(remind) : null, Runs.GateForms.Describe(g.Inputs)) : null,
                 ph.RetryFrom, Durations.Format(ph.Timeout), ph.MaxAttempts)).ToList(),
             loaded.Source));
     }

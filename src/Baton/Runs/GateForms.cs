@@ -7,6 +7,10 @@ namespace Baton.Runs;
 /// <summary>A gate form's values: checked against the field's type, and written into later phases' templates.</summary>
 public static class GateForms
 {
+    /// <summary>The form's fields as the API shows them, in a run's open gate and in its profile.</summary>
+    public static List<Client.GateInputInfo> Describe(IEnumerable<GateInput> inputs) =>
+        inputs.Select(i => new Client.GateInputInfo(i.Name, i.Type.ToString().ToLowerInvariant(), i.Required, i.Description, i.Type == GateInputType.Enum ? i.Values : null)).ToList();
+
     /// <summary>What is wrong with <paramref name="value"/> for <paramref name="field"/>, or null when it fits.</summary>
     public static string? Check(GateInput field, JsonElement value) => field.Type switch
     {

@@ -56,7 +56,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
             state.Votes.Where(v => v.Decision == GateVote.Rejected).Select(Info).ToList(),
             state.Digest,
             state.Commit,
-            policy.Inputs.Select(i => new GateInputInfo(i.Name, i.Type.ToString().ToLowerInvariant(), i.Required, i.Description, i.Type == GateInputType.Enum ? i.Values : null)).ToList(),
+            GateForms.Describe(policy.Inputs),
             policy.Approvers,
             policy.SelfApproval ? "allow" : "deny",
             policy.RequiredGroups,

@@ -50,6 +50,12 @@ public sealed partial class GatesDocTests
         var profiles = await factory.Client().ListProfilesAsync();
         Assert.Empty(profiles.Errors);
         Assert.Contains(profiles.Profiles, p => p.Name == "team_delivery");
+        // The policy is part of the profile as the API shows it, so a client can say who will have to decide.
+        var gate = (await factory.Client().GetProfileAsync("team_delivery")).Phases.Single(p => p.Name == "implement").Gate!;
+        Assert.Equal((2, "deny", 1), (gate.Approvals, gate.SelfApproval, gate.RequiredGroups!["security"]));
+        Assert.NotNull(gate.RemindAfter);
+        Assert.NotEmpty(gate.Inputs!);
+        Assert.Equal(["role:approver"], gate.Approvers!);
 
         var call = Block("## Slack", "sh");
         Assert.Contains("/api/webhooks", call, StringComparison.Ordinal);
