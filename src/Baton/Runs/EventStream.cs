@@ -109,7 +109,6 @@ public static class EventStream
             http.Response.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
             http.Response.Headers["X-Accel-Buffering"] = "no";
-            await http.Response.Body.FlushAsync(ct);
             var last = after;
             var lastWrite = time.GetUtcNow();
             var keyCheckedAt = lastWrite;
@@ -118,6 +117,9 @@ public static class EventStream
             var timedOut = false;
             try
             {
+                // Inside the try: a session or key that ends while the headers go out ends the stream like any other
+                // time (it was an unhandled cancellation, which aborted the response).
+                await http.Response.Body.FlushAsync(ct);
                 while (!ct.IsCancellationRequested)
                 {
                     var wake = feed.Updated.Current;

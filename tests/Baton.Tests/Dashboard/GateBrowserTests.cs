@@ -98,8 +98,11 @@ public sealed class GateBrowserTests
         await second.Locator("#approve-input-ticket").FillAsync("CHG-42");
         await second.Locator("#approve-comment").FillAsync("second pair of eyes");
         await second.Locator("form.action-approve").GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
-        await Expect(second.Locator("#live dl.facts dt:text-is('Status') + dd")).ToContainTextAsync("completed", new() { Timeout = Wait });
+        // The gate opened: the run went on (what the page shows after the approval's redirect), and its next phase ran
+        // (waited for through the API: on a busy machine the phase may take longer than the page's expectations wait).
+        await Expect(second.Locator("#live dl.facts dt:text-is('Status') + dd")).Not.ToContainTextAsync("awaiting_approval", new() { Timeout = Wait });
         await Expect(Count(second)).ToBeHiddenAsync();
+        await api.WaitForStatusAsync(pair, "completed");
 
         // The latest approval's value is the one the next phase's template wrote.
         Assert.Equal("ticket=CHG-42", await api.GetArtifactAsync(pair, "published.md"));
