@@ -84,6 +84,10 @@ public static class RunView
         {
             rows.Add(("Finished", Time(completed)));
         }
+        if (run.ParentRunId is { } parent)
+        {
+            rows.Add(("Forked", $"from {parent} at {run.ForkedAtPhase ?? "?"}"));
+        }
         rows.Add(("Usage", $"{Money(run.CostUsd, run.CostUnknown)}, {run.TokensUsed.ToString(CultureInfo.InvariantCulture)} tokens" + (run.BudgetUsd is { } budget ? $" (budget {Money(budget)})" : "")));
         if (run.Error is { } error)
         {

@@ -85,6 +85,9 @@ public sealed class RunRetryForkCommandsTests(SharedServer shared)
         var made = (await Baton("run", "fork", run.RunId, "--at", "discovery")).Succeeds();
         Assert.Matches($"^Forked run_\\S+ from {run.RunId} at discovery: ", made.Stdout);
         Assert.Contains("Follow it: baton run watch run_", made.Stdout, StringComparison.Ordinal);
+        var forkId = made.Stdout.Split(' ')[1];
+        var shown = (await Baton("run", "show", forkId)).Succeeds();
+        Assert.Contains($"Forked:    from {run.RunId} at discovery", shown.Stdout, StringComparison.Ordinal);
 
         var line = (await Baton("run", "fork", run.RunId, "--at", "document")).FailsWithOneLine(ExitCodes.Usage);
         Assert.Contains("'document' never ran in run", line, StringComparison.Ordinal);
