@@ -270,7 +270,10 @@ public sealed class BrowserTests(ITestOutputHelper output)
 
             // The dark theme, chosen once, stays chosen; and the pages work at a phone's width.
             await page.GotoAsync($"/runs/{runId}");
-            await page.Locator("form.theme button").ClickAsync();
+            // The page applies the theme at once and saves it in the background: the reload waits for the save (it
+            // read "auto" once in CI when it came first).
+            await page.RunAndWaitForResponseAsync(() => page.Locator("form.theme button").ClickAsync(),
+                r => r.Url.EndsWith("/theme", StringComparison.Ordinal) && r.Request.Method == "POST");
             await Expect(page.Locator("html")).ToHaveAttributeAsync("data-theme", new Regex("dark|light"));
             var chosen = await page.Locator("html").GetAttributeAsync("data-theme");
             await page.ReloadAsync();
