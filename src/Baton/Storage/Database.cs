@@ -42,14 +42,25 @@ public abstract class Database : IAsyncDisposable, IDisposable
         Interlocked.Increment(ref _reads);
         for (var attempt = 1; ; attempt++)
         {
+            var connection = await RentReaderAsync(ct);
+            var result = default(T);
+            var succeeded = false;
             try
             {
-                await using var connection = await OpenReaderAsync(ct);
-                return await read(connection);
+                result = await read(connection);
+                succeeded = true;
             }
             catch (Exception ex) when (attempt == 1 && ForgotStalePlans(ex))
             {
                 // Prepared anew on the second try: see the override.
+            }
+            finally
+            {
+                await ReturnReaderAsync(connection, succeeded);
+            }
+            if (succeeded)
+            {
+                return result!;
             }
         }
     }
@@ -77,7 +88,13 @@ public abstract class Database : IAsyncDisposable, IDisposable
     public abstract Task<bool> IsReachableAsync(CancellationToken ct);
 
     /// <summary>A connection for reads, open, with nothing else set up.</summary>
-    protected abstract Task<DbConnection> OpenReaderAsync(CancellationToken ct);
+    protected abstract Task<DbConnection> RentReaderAsync(CancellationToken ct);
+
+    /// <summary>
+    /// A connection <see cref="RentReaderAsync"/> gave, after its read: kept for the next one, or closed. A read that
+    /// threw may have left it mid-statement, so <paramref name="clean"/> is false then.
+    /// </summary>
+    protected virtual ValueTask ReturnReaderAsync(DbConnection connection, bool clean) => connection.DisposeAsync();
 
     public abstract ValueTask DisposeAsync();
 

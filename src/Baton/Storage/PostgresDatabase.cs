@@ -57,7 +57,7 @@ public sealed class PostgresDatabase : Database
 
     public override long Writes => Interlocked.Read(ref _writes);
 
-    protected override async Task<DbConnection> OpenReaderAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
+    protected override async Task<DbConnection> RentReaderAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
 
     public override async Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default)
     {

@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 namespace Baton.Storage;
 
 /// <summary>
-/// The writer's connection, which keeps every SQL text's prepared statements for its whole life. Microsoft.Data.Sqlite
+/// The writer's connection and the readers', which keep every SQL text's prepared statements for their whole life. Microsoft.Data.Sqlite
 /// keeps them only as long as one command object lives (dotnet/efcore#14044), and Dapper makes a new command for every
 /// call, so each statement of each transition was parsed and planned again; here it is bound and run.
 /// </summary>
@@ -15,7 +15,9 @@ namespace Baton.Storage;
 /// <see cref="CreateDbCommand"/>: the command it gets collects the text and parameters and, when run, runs the
 /// prepared command for that text. Prepared statements survive schema changes (SQLite re-prepares them itself).
 /// </remarks>
-internal sealed class PreparedStatementConnection(string connectionString) : SqliteConnection(connectionString)
+/// <param name="connectionString">Where, and how to open it.</param>
+/// <param name="onPrepare">Told of each SQL text prepared: how the database counts its readers' prepares.</param>
+internal sealed class PreparedStatementConnection(string connectionString, Action? onPrepare = null) : SqliteConnection(connectionString)
 {
     /// <summary>The hot path has a few dozen distinct statements; a bound keeps text built at run time from piling up.</summary>
     private const int Capacity = 512;
@@ -76,6 +78,7 @@ internal sealed class PreparedStatementConnection(string connectionString) : Sql
         // has run. A command prepares its statements as it first runs them and keeps them for the next run.
         prepared = new Prepared(NewCommand(sql));
         Prepares++;
+        onPrepare?.Invoke();
         _prepared[sql] = prepared;
         return prepared;
     }

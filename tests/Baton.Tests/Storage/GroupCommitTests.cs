@@ -109,6 +109,30 @@ public sealed class GroupCommitTests : IAsyncLifetime
         Assert.Equal(new long[] { 9, 10 }, nested);
     }
 
+    [Fact]
+    public async Task Readers_keep_their_statements_prepared_and_still_see_each_commit()
+    {
+        const string Count = "SELECT COUNT(*) FROM items WHERE id >= @from";
+        Assert.Equal(0, await _db.ReadAsync(c => c.ExecuteScalarAsync<long>(Count, new { from = 0 })));
+        var afterFirst = _db.ReaderPrepares;
+        for (var id = 1; id <= 5; id++)
+        {
+            await _db.WriteAsync((c, tx) => c.ExecuteAsync("INSERT INTO items(id) VALUES (@id)", new { id }, tx));
+            // The reader kept from the last read holds no snapshot: it counts the row just committed.
+            Assert.Equal(id, await _db.ReadAsync(c => c.ExecuteScalarAsync<long>(Count, new { from = 0 })));
+        }
+        Assert.Equal(afterFirst, _db.ReaderPrepares);
+
+        // A read that failed gives its connection up; the next read works as before.
+        await Assert.ThrowsAsync<SqliteException>(() => _db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT nope FROM items")));
+        Assert.Equal(3, await _db.ReadAsync(c => c.ExecuteScalarAsync<long>(Count, new { from = 3 })));
+
+        // Reads at the same time each get a connection: one does not see the other's open reader.
+        var together = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+            _db.ReadAsync(async c => (await c.QueryAsync<long>("SELECT id FROM items ORDER BY id")).Sum()))));
+        Assert.All(together, sum => Assert.Equal(15, sum));
+    }
+
     /// <summary>A write that keeps the writer busy until released: writes queued meanwhile form the next batch.</summary>
     private async Task<(Task Held, TaskCompletionSource Release)> HoldTheWriterAsync(Func<System.Data.Common.DbConnection, IDbTransaction, Task>? thenWrite = null)
     {
