@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using System.Text.Json;
+using Baton.Client;
 using Baton.Storage;
 using Dapper;
 using Npgsql;
@@ -37,6 +38,14 @@ public static class EventLog
         public string? Actor { get; set; }
         public string? Data { get; set; }
         public long CreatedAt { get; set; }
+
+        /// <summary>
+        /// The event as a stream's <c>data:</c> line, made by the first stream that sends it: the feed hands the same
+        /// row to every open stream, and twenty subscribers need not parse and write the same JSON twenty times.
+        /// </summary>
+        public string StreamJson => _streamJson ??= JsonSerializer.Serialize(EventStream.ToWire(this), BatonJson.Options);
+
+        private string? _streamJson;
     }
 
     public static Task AppendAsync(IDbConnection c, IDbTransaction tx, string runId, RunEvent e, DateTimeOffset now)

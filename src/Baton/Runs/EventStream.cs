@@ -115,6 +115,7 @@ public static class EventStream
             var statusKnown = false;
             var finishedSeen = false;
             var timedOut = false;
+            Task? quiet = null;
             try
             {
                 // Inside the try: a session or key that ends while the headers go out ends the stream like any other
@@ -163,8 +164,7 @@ public static class EventStream
                             {
                                 text.Append("\nevent: ").Append(e.Type);
                             }
-                            text.Append("\ndata: ")
-                                .Append(JsonSerializer.Serialize(ToWire(e), BatonJson.Options)).Append("\n\n");
+                            text.Append("\ndata: ").Append(e.StreamJson).Append("\n\n");
                         }
                         if (text.Length > 0)
                         {
@@ -190,9 +190,11 @@ public static class EventStream
                     {
                         continue;
                     }
-                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    timedOut = await Task.WhenAny(wake, Task.Delay(KeepAlive, time, sleep.Token)) != wake;
-                    await sleep.CancelAsync();
+                    // One timer per keep-alive period, not one made and cancelled on every wake: a busy node wakes every
+                    // open stream for each batch of events it reads.
+                    quiet ??= Task.Delay(KeepAlive, time, ct);
+                    timedOut = await Task.WhenAny(wake, quiet) != wake;
+                    quiet = timedOut ? null : quiet;
                     // Proxies drop connections that stay silent; other runs' events waking this loop are no sign of life.
                     if (!ct.IsCancellationRequested && time.GetUtcNow() - lastWrite >= KeepAlive)
                     {
