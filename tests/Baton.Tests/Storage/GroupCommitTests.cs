@@ -133,6 +133,13 @@ public sealed class GroupCommitTests : IAsyncLifetime
         Assert.All(together, sum => Assert.Equal(15, sum));
     }
 
+    [Fact]
+    public async Task Readers_and_the_writer_read_pages_through_a_memory_map()
+    {
+        Assert.True(await _db.ReadAsync(c => c.ExecuteScalarAsync<long>("PRAGMA mmap_size")) > 0);
+        Assert.True(await _db.WriteAsync((c, tx) => c.ExecuteScalarAsync<long>("PRAGMA mmap_size", transaction: tx)) > 0);
+    }
+
     /// <summary>A write that keeps the writer busy until released: writes queued meanwhile form the next batch.</summary>
     private async Task<(Task Held, TaskCompletionSource Release)> HoldTheWriterAsync(Func<System.Data.Common.DbConnection, IDbTransaction, Task>? thenWrite = null)
     {
