@@ -338,7 +338,7 @@ public static class RunCreation
     {
         if (limits.QuotaActiveRuns > 0)
         {
-            var active = await RunStore.CountActiveOfKeyAsync(c, tx, keyId, exceptRunId: runId);
+            var active = await RunStore.CountActiveOfKeyAsync(c, tx, keyId, exceptRunId: runId, upTo: limits.QuotaActiveRuns);
             if (active >= limits.QuotaActiveRuns)
             {
                 return new("active_runs", limits.QuotaActiveRuns, active,

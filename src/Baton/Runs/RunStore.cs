@@ -72,11 +72,15 @@ public static partial class RunStore
     public static Task<RunRow?> FindByIdempotencyKeyAsync(IDbConnection c, IDbTransaction? tx, string idempotencyKey) =>
         c.QuerySingleOrDefaultAsync<RunRow?>($"SELECT {RunRow.Columns} FROM runs WHERE idempotency_key = @idempotencyKey", new { idempotencyKey }, tx);
 
-    /// <summary>The key's runs not finished yet, but <paramref name="exceptRunId"/> (the one its transaction is creating).</summary>
-    public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId, string exceptRunId) =>
+    /// <summary>
+    /// The key's runs not finished yet, but <paramref name="exceptRunId"/> (the one its transaction is creating), counted
+    /// up to <paramref name="upTo"/>: a quota check needs no more, and every create of a key with thousands of runs
+    /// waiting at gates would otherwise walk them all.
+    /// </summary>
+    public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId, string exceptRunId, long upTo) =>
         c.ExecuteScalarAsync<long>(
-            $"SELECT COUNT(*) FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")} AND id <> @exceptRunId",
-            new { keyId, ActiveStatuses, exceptRunId }, tx);
+            $"SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")} AND id <> @exceptRunId LIMIT @upTo) active",
+            new { keyId, ActiveStatuses, exceptRunId, upTo }, tx);
 
     public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @runId", new { runId }, tx) != 0;
