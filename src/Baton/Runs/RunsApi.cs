@@ -84,13 +84,16 @@ public static class RunsApi
 
     public static async Task<Results<Ok<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)
     {
-        var run = await db.ReadAsync(c => RunStore.LoadAsync(c, null, id));
+        // The row and its detail on one connection: the most frequent read of all (dashboards and CLIs poll it).
+        var (run, detail) = await db.ReadAsync(async c => await RunStore.LoadAsync(c, null, id) is { } row
+            ? (row, await transitions.DetailAsync(c, row))
+            : ((RunRow?)null, (RunDetail?)null));
         if (run is null)
         {
             return Problems.NotFound("run", id);
         }
         http.Response.Headers.ETag = ETag(run);
-        return TypedResults.Ok(await DetailAsync(db, transitions, run));
+        return TypedResults.Ok(detail!);
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
