@@ -16,7 +16,10 @@ internal sealed record LoadResult(
     int SeedRuns, double SeedSeconds, long DatabaseBytesBefore, long DatabaseBytesAfter, int Clients, int Subscribers, int? Rate,
     TimeSpan Warmup, TimeSpan Window, IReadOnlyList<LoadKindResult> Kinds, Distribution All, long Requests, long Errors,
     IReadOnlyList<string> ErrorSamples, double ServerCpuSeconds, double ClientCpuSeconds, long PeakRssBytes,
-    long SubscriberEvents, int SubscriberErrors, string LoadAverage);
+    long SubscriberEvents, int SubscriberErrors, string LoadAverage, IReadOnlyList<LoadGroupCost> Breakdown);
+
+/// <summary>What one group of requests costs the server when the clients send only those: where the mix's CPU goes.</summary>
+internal sealed record LoadGroupCost(string Group, string Kinds, long Requests, double Seconds, double ServerCpuSeconds);
 
 /// <summary>
 /// Issue 14's load harness: the server as a process of its own with its shipped defaults (rate limit included) over a
@@ -61,6 +64,20 @@ internal static class LoadBench
         (Kind.ApproveRun, 4, "POST /api/runs/{id}/approve at its gate"),
         (Kind.CancelRun, 2, "POST /api/runs/{id}/cancel at its gate"),
     ];
+
+    /// <summary>
+    /// The mix's parts, each sent alone after the measured window (a closed loop only) to see what each costs the server:
+    /// the lists, the run details, and the write path as a user drives it (create, read the run until its gate, decide).
+    /// </summary>
+    private static readonly (string Name, Kind[] Kinds)[] Groups =
+    [
+        ("lists", [Kind.ListFirstPage, Kind.ListFiltered, Kind.ListLaterPage]),
+        ("run details", [Kind.GetSeededRun]),
+        ("writes (with reads of the client's own runs)", [Kind.CreateRun, Kind.ApproveRun, Kind.CancelRun, Kind.GetOwnRun]),
+    ];
+
+    private static readonly TimeSpan GroupSettle = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan GroupWindow = TimeSpan.FromSeconds(15);
 
     private static readonly string[] FilteredQueries =
     [
@@ -107,7 +124,8 @@ internal static class LoadBench
         var subscribers = subscriberKeys.Select(key => new Subscriber(Http(baseAddress, key, Timeout.InfiniteTimeSpan))).ToList();
         var subscriberTasks = subscribers.Select(s => s.FollowAsync(stop.Token)).ToList();
         TimeSpan? interval = options.LoadRate is { } rate ? TimeSpan.FromSeconds((double)options.LoadClients / rate) : null;
-        var clients = clientKeys.Select((key, i) => new LoadClient(Http(baseAddress, key, TimeSpan.FromSeconds(30)), seededIds, recorder, seed: i, interval)).ToList();
+        var mix = new MixSelector();
+        var clients = clientKeys.Select((key, i) => new LoadClient(Http(baseAddress, key, TimeSpan.FromSeconds(30)), seededIds, recorder, mix, seed: i, interval)).ToList();
         var clientTasks = clients.Select(c => Task.Run(() => c.LoopAsync(stop.Token))).ToList();
 
         progress($"load: warm-up {options.LoadWarmup.TotalSeconds:0} s (not measured)");
@@ -123,6 +141,22 @@ internal static class LoadBench
         var serverCpuSeconds = (server.CpuTime() - serverCpu).TotalSeconds;
         var clientCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds;
         var loadAverage = Machine.LoadAverageNow();
+        var breakdown = new List<LoadGroupCost>();
+        if (interval is null)
+        {
+            foreach (var (name, groupKinds) in Groups)
+            {
+                progress($"load: only {name} for {GroupWindow.TotalSeconds:0} s, to see what they cost");
+                mix.Only(groupKinds);
+                await Task.Delay(GroupSettle);
+                var cpuBefore = server.CpuTime();
+                var requestsBefore = mix.Sent;
+                var clock = Stopwatch.StartNew();
+                await Task.Delay(GroupWindow);
+                breakdown.Add(new LoadGroupCost(name, string.Join(", ", groupKinds.Select(Name)), mix.Sent - requestsBefore, clock.Elapsed.TotalSeconds,
+                    (server.CpuTime() - cpuBefore).TotalSeconds));
+            }
+        }
         await stop.CancelAsync();
         await Task.WhenAll(clientTasks);
         await Task.WhenAll(subscriberTasks);
@@ -142,7 +176,7 @@ internal static class LoadBench
         return new LoadResult(options.LoadSeedRuns, seedSeconds, bytesBefore, bytesAfter, options.LoadClients, options.LoadSubscribers, options.LoadRate,
             options.LoadWarmup, elapsed, kinds, Distribution.Of(Mix.SelectMany(m => recorder.Latencies(m.Kind))),
             kinds.Sum(k => k.Requests), kinds.Sum(k => k.Errors), recorder.ErrorSamples(), serverCpuSeconds, clientCpuSeconds,
-            peakRss, subscribers.Sum(s => s.Events), subscribers.Sum(s => s.Errors), loadAverage);
+            peakRss, subscribers.Sum(s => s.Events), subscribers.Sum(s => s.Errors), loadAverage, breakdown);
     }
 
     private static string Name(Kind kind) => kind switch
@@ -197,6 +231,25 @@ internal static class LoadBench
         return [.. ids];
     }
 
+    /// <summary>The kinds the clients choose from, with the mix's weights; and how many requests they have sent.</summary>
+    private sealed class MixSelector
+    {
+        private volatile (Kind Kind, int Weight, string Example)[] _kinds = Mix;
+        private long _sent;
+
+        public long Sent => Interlocked.Read(ref _sent);
+
+        public void Only(Kind[] kinds) => _kinds = [.. Mix.Where(m => kinds.Contains(m.Kind))];
+
+        public Kind Next(Random random)
+        {
+            var kinds = _kinds;
+            var roll = random.Next(kinds.Sum(m => m.Weight));
+            Interlocked.Increment(ref _sent);
+            return kinds.First(m => (roll -= m.Weight) < 0).Kind;
+        }
+    }
+
     /// <summary>Latencies and errors per kind, kept only while the window is open.</summary>
     private sealed class Recorder
     {
@@ -236,7 +289,7 @@ internal static class LoadBench
     }
 
     /// <summary>One client in a closed loop: a request, its answer read in full, the next request.</summary>
-    private sealed class LoadClient(HttpClient http, string[] seededIds, Recorder recorder, int seed, TimeSpan? interval) : IDisposable
+    private sealed class LoadClient(HttpClient http, string[] seededIds, Recorder recorder, MixSelector mix, int seed, TimeSpan? interval) : IDisposable
     {
         private readonly Random _random = new(seed);
 
@@ -248,13 +301,11 @@ internal static class LoadBench
 
         public async Task LoopAsync(CancellationToken stop)
         {
-            var total = Mix.Sum(m => m.Weight);
             // Paced clients start spread over one interval, so that the offered load is even from the start.
             var next = Stopwatch.GetTimestamp() + (long)((interval?.TotalSeconds ?? 0) * _random.NextDouble() * Stopwatch.Frequency);
             while (!stop.IsCancellationRequested)
             {
-                var roll = _random.Next(total);
-                var kind = Mix.First(m => (roll -= m.Weight) < 0).Kind;
+                var kind = mix.Next(_random);
                 try
                 {
                     if (interval is { } pace)
@@ -469,6 +520,18 @@ internal static class LoadBench
             foreach (var e in r.ErrorSamples)
             {
                 md.AppendLine($"- {e}");
+            }
+        }
+        if (r.Breakdown.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Inv($"Then each part of the mix alone, the same {r.Clients} clients and {r.Subscribers} subscribers, {GroupWindow.TotalSeconds:0} s each after {GroupSettle.TotalSeconds:0} s to settle:"));
+            md.AppendLine();
+            md.AppendLine("| part | requests | req/s | server CPU (cores) | server CPU per request (ms) |");
+            md.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var g in r.Breakdown)
+            {
+                md.AppendLine(Inv($"| {g.Group} ({g.Kinds}) | {g.Requests} | {g.Requests / g.Seconds:0} | {g.ServerCpuSeconds / g.Seconds:0.00} | {1000 * g.ServerCpuSeconds / Math.Max(1, g.Requests):0.000} |"));
             }
         }
         md.AppendLine();
