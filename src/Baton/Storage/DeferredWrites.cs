@@ -9,7 +9,7 @@ namespace Baton.Storage;
 /// <summary>
 /// Statements of a write transaction whose result nobody reads (ADR 42): on PostgreSQL each statement is one round trip
 /// to the server, so those are held back and sent in one <see cref="NpgsqlBatch"/> with the next statement that needs
-/// an answer, or just before the COMMIT. On SQLite (in-process, no round trip) they run at once, as before.
+/// an answer, or with the COMMIT. On SQLite (in-process, no round trip) they run at once, as before.
 /// </summary>
 /// <remarks>
 /// A held-back statement that fails (a constraint, a deadlock) fails the statement it rides with, inside the write's
@@ -36,7 +36,10 @@ public static class DeferredWrites
     /// <summary>What starts the text of a held-back statement in <see cref="Cost.Texts"/>.</summary>
     public const string HeldMark = "[held] ";
 
-    /// <summary>What one write transaction cost on PostgreSQL: statements run, and round trips (batches) that carried them.</summary>
+    /// <summary>
+    /// What one write transaction cost on PostgreSQL: statements run (the COMMIT not counted), and round trips (batches)
+    /// that carried them, the COMMIT's included.
+    /// </summary>
     public readonly record struct Cost(int Statements, int RoundTrips, IReadOnlyList<string>? Texts);
 
     /// <summary>
@@ -74,19 +77,39 @@ public static class DeferredWrites
 
         private bool _deferringReturnsRows;
 
-        /// <summary>Sends what is held back, if anything: before the COMMIT, and before a savepoint is set.</summary>
-        public async Task FlushAsync(CancellationToken ct)
+        /// <summary>
+        /// Commits <paramref name="tx"/>, with what is still held back in the same round trip (a COMMIT statement after
+        /// them, which Npgsql sees end the transaction). Not cancellable: once sent, the caller learns whether it
+        /// committed. A <see cref="PostgresException"/> from here means it did not: the server refused a statement or
+        /// the COMMIT itself, and the rest of the batch was skipped.
+        /// </summary>
+        public async Task CommitAsync(NpgsqlTransaction tx)
         {
             if (_deferred.Count == 0)
             {
+                _roundTrips++;
+                await tx.CommitAsync(CancellationToken.None);
                 return;
             }
-            await using var batch = TakeBatch(null);
-            await batch.ExecuteNonQueryAsync(ct);
+            await using var batch = TakeBatch(new NpgsqlBatchCommand("COMMIT"));
+            await batch.ExecuteNonQueryAsync(CancellationToken.None);
         }
 
-        /// <summary>A savepoint set or released rides with the next round trip too: it is only a marker in the statement order.</summary>
-        internal void DeferRaw(string sql) => Hold(new NpgsqlBatchCommand(sql), returnsRows: false);
+        /// <summary>A savepoint set rides with the next round trip: it is only a marker in the statement order.</summary>
+        internal void SetSavepoint(string savepoint) => Hold(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"), returnsRows: false);
+
+        /// <summary>
+        /// Releases <paramref name="savepoint"/> with what is held back, in one round trip: the statements written since
+        /// it was set fail here if they fail, while the code that set it can still roll back to it (a job's start,
+        /// whose failure must not undo the claim in the same transaction).
+        /// </summary>
+        internal async Task ReleaseAsync(string savepoint, CancellationToken ct)
+        {
+            var release = new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}");
+            Count(release.CommandText, held: false);
+            await using var batch = TakeBatch(release);
+            await batch.ExecuteNonQueryAsync(ct);
+        }
 
         /// <summary>
         /// Rolls back to <paramref name="savepoint"/>, which stays set (as in SQL): when it is still held back, so is
@@ -128,8 +151,8 @@ public static class DeferredWrites
             _roundTrips++;
         }
 
-        /// <summary>A batch of what is held back, then <paramref name="last"/> if given; the held-back list is empty after.</summary>
-        private NpgsqlBatch TakeBatch(NpgsqlBatchCommand? last)
+        /// <summary>A batch of what is held back, then <paramref name="last"/>; the held-back list is empty after.</summary>
+        private NpgsqlBatch TakeBatch(NpgsqlBatchCommand last)
         {
             var batch = new NpgsqlBatch(inner);
             foreach (var (command, _) in _deferred)
@@ -137,10 +160,7 @@ public static class DeferredWrites
                 batch.BatchCommands.Add(command);
             }
             _deferred.Clear();
-            if (last is not null)
-            {
-                batch.BatchCommands.Add(last);
-            }
+            batch.BatchCommands.Add(last);
             _roundTrips++;
             return batch;
         }
@@ -312,8 +332,9 @@ public static class DeferredWrites
 
     /// <summary>
     /// The transaction a PostgreSQL write's closure gets: Npgsql's, whose savepoints go in the statement order of the
-    /// held-back writes (a savepoint set or released is held back too; a rollback to one drops what came after it).
-    /// COMMIT and ROLLBACK stay with <see cref="PostgresDatabase.WriteAsync{T}"/>, which sends what is held back first.
+    /// held-back writes (a savepoint set is held back too; its release sends what was held back since, so that their
+    /// errors surface before it; a rollback to one drops what came after it).
+    /// COMMIT and ROLLBACK stay with <see cref="PostgresDatabase.WriteAsync{T}"/>, which sends what is held back with the COMMIT.
     /// </summary>
     internal sealed class PipelinedTransaction(NpgsqlConnection connection, NpgsqlTransaction inner) : DbTransaction
     {
@@ -331,15 +352,12 @@ public static class DeferredWrites
 
         public override Task SaveAsync(string savepointName, CancellationToken cancellationToken = default)
         {
-            connection.DeferRaw($"SAVEPOINT {Checked(savepointName)}");
+            connection.SetSavepoint(Checked(savepointName));
             return Task.CompletedTask;
         }
 
-        public override Task ReleaseAsync(string savepointName, CancellationToken cancellationToken = default)
-        {
-            connection.DeferRaw($"RELEASE SAVEPOINT {Checked(savepointName)}");
-            return Task.CompletedTask;
-        }
+        public override Task ReleaseAsync(string savepointName, CancellationToken cancellationToken = default) =>
+            connection.ReleaseAsync(Checked(savepointName), cancellationToken);
 
         public override Task RollbackAsync(string savepointName, CancellationToken cancellationToken = default) =>
             connection.RollbackToAsync(Checked(savepointName), cancellationToken);

@@ -88,21 +88,22 @@ public sealed class PostgresDatabase : Database
                 var pipelined = new DeferredWrites.NpgsqlConnection(connection, keepTexts: WriteCommitted is not null);
                 await using var pipelinedTx = new DeferredWrites.PipelinedTransaction(pipelined, tx);
                 var result = await write(pipelined, pipelinedTx);
-                await pipelined.FlushAsync(ct);
                 committing = true;
                 // Not cancellable: once the write ran, its caller learns whether it committed.
-                await tx.CommitAsync(CancellationToken.None);
+                await pipelined.CommitAsync(tx);
                 Interlocked.Increment(ref _commits);
                 var cost = pipelined.Cost;
                 Interlocked.Add(ref _statements, cost.Statements);
-                Interlocked.Add(ref _roundTrips, cost.RoundTrips + 1);
-                WriteCommitted?.Invoke(cost with { RoundTrips = cost.RoundTrips + 1 });
+                Interlocked.Add(ref _roundTrips, cost.RoundTrips);
+                WriteCommitted?.Invoke(cost);
                 return result;
             }
-            catch (Exception ex) when (!committing && attempt < MaxAttempts && (IsTransient(ex) || ForgotStalePlans(ex)) && !ct.IsCancellationRequested)
+            catch (Exception ex) when ((!committing || ex is PostgresException { InvariantSeverity: "ERROR" }) && attempt < MaxAttempts && (IsTransient(ex) || ForgotStalePlans(ex)) && !ct.IsCancellationRequested)
             {
-                // Rolled back before its COMMIT was sent, so running it again cannot apply it twice. (A connection lost
-                // during the COMMIT leaves the outcome unknown: that one is the caller's, like any other error.)
+                // Rolled back before its COMMIT was sent, or refused with it (an ERROR in a held-back statement sent with
+                // the COMMIT, which the server then skipped, or in the COMMIT itself), so running it again cannot apply it
+                // twice. (A connection lost or a FATAL error during the COMMIT leaves the outcome unknown: that one is
+                // the caller's, like any other error.)
                 await Task.Delay(Backoff(attempt), ct);
             }
         }
