@@ -31,10 +31,10 @@ public static class ArtifactStore
         // Every artifact, an agent's or one rendered from user text, is stored redacted (ADR 40).
         var bytes = Encoding.UTF8.GetBytes(Ops.Redactor.Process.Redact(content));
         var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        await c.ExecuteAsync(
+        await c.DeferAsync(
             "INSERT INTO blobs(sha256, size, content) VALUES (@sha, @size, @bytes) ON CONFLICT(sha256) DO NOTHING",
             new { sha, size = bytes.Length, bytes }, tx);
-        await c.ExecuteAsync(
+        await c.DeferAsync(
             """
             INSERT INTO artifacts(run_id, name, iteration, phase, sha256, size, media_type, created_at)
             VALUES (@runId, @name, @iteration, @phase, @sha, @size, @mediaType, @now)
@@ -44,7 +44,7 @@ public static class ArtifactStore
 
     /// <summary>A fork's (ADR 38): the parent's artifacts of <paramref name="phases"/> up to <paramref name="maxIteration"/>, sharing their blobs.</summary>
     public static Task CopyAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"""
             INSERT INTO artifacts(run_id, name, iteration, phase, sha256, size, media_type, created_at)
             SELECT @forkId, name, iteration, phase, sha256, size, media_type, created_at FROM artifacts

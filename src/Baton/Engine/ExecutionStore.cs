@@ -151,7 +151,7 @@ public static class ExecutionStore
 
     /// <summary>A phase's execution, running from its start.</summary>
     public static Task StartPhaseAsync(IDbConnection c, IDbTransaction tx, string id, string runId, string phase, int iteration, string worker, string workerKind, string nodeId, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             """
             INSERT INTO executions(id, run_id, phase, iteration, worker, worker_kind, status, created_at, started_at, node_id)
             VALUES (@id, @runId, @phase, @iteration, @worker, @workerKind, 'running', @now, @now, @nodeId)
@@ -167,7 +167,7 @@ public static class ExecutionStore
 
     /// <summary>A pending standalone execution starts.</summary>
     public static Task StartStandaloneAsync(IDbConnection c, IDbTransaction tx, string id, string nodeId, long now) =>
-        c.ExecuteAsync("UPDATE executions SET status = 'running', started_at = @now, node_id = @nodeId WHERE id = @id AND status = 'pending'", new { id, nodeId, now }, tx);
+        c.DeferAsync("UPDATE executions SET status = 'running', started_at = @now, node_id = @nodeId WHERE id = @id AND status = 'pending'", new { id, nodeId, now }, tx);
 
     public static Task RecordPidAsync(IDbConnection c, IDbTransaction tx, string id, int pid) =>
         c.ExecuteAsync("UPDATE executions SET pid = @pid WHERE id = @id", new { id, pid }, tx);
@@ -225,7 +225,7 @@ public static class ExecutionStore
 
     /// <summary>A cancelled run's open executions.</summary>
     public static Task CancelOpenOfRunAsync(IDbConnection c, IDbTransaction tx, string runId, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             """
             UPDATE executions SET status = 'cancelled', error_message = 'run cancelled', completed_at = @now,
                 duration_ms = @now - COALESCE(started_at, created_at)
@@ -238,7 +238,7 @@ public static class ExecutionStore
 
     /// <summary>Records how an attempt ended, for every kind of execution, after its job's fence.</summary>
     public static Task FinishAsync(IDbConnection c, IDbTransaction tx, string id, AttemptResult r, long durationMs, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             """
             UPDATE executions SET status = @status, error_message = @Error, completed_at = @now, duration_ms = @durationMs,
                 tokens_in = @TokensIn, tokens_out = @TokensOut, cost_usd = @cost, cost_unknown = @CostUnknown, tool_calls = @ToolCalls, summary = @summary,

@@ -74,22 +74,38 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     private const string Returned = "id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id";
 
     /// <summary>
-    /// The claim with several writers, in steps: lock a due job no one else is locking (SKIP LOCKED) and that is not
-    /// pinned to another node (its workspace is on that node's disk, ADR 26), then, if its
-    /// worker has a limit, lock the worker's row and count again. Under read committed two claimers would each count
+    /// The claim with several writers: lock a due job no one else is locking (SKIP LOCKED) and that is not pinned to
+    /// another node (its workspace is on that node's disk, ADR 26) and lease it, or, if its worker has a limit, lock the
+    /// worker's row, count again, and then lease it. Under read committed two claimers would each count
     /// the other's claim out; the worker's lock makes the second wait until the first committed, and its count (a new
     /// statement) sees it.
     /// </summary>
     private static async Task<JobRow?> ClaimOfManyWritersAsync(IDbConnection c, IDbTransaction tx, object claim)
     {
-        var picked = await c.QuerySingleOrDefaultAsync<(long Id, string? Worker)?>(
+        // One round trip when the job's worker has no limit (the built-in ones): the pick and the lease in one
+        // statement (ADR 42). The pick comes back either way, still locked, for a worker whose limit is counted below.
+        var parameters = new DynamicParameters(claim);
+        parameters.Add("template", Profiles.PhaseDefinition.TemplateWorker);
+        parameters.Add("external", Profiles.PhaseDefinition.ExternalWorker);
+        var (picked, claimed) = (await c.QueryAsync<PickedJob, JobRow?, (PickedJob? Picked, JobRow? Claimed)>(
             $"""
-            SELECT j.id, j.worker FROM jobs j
-            WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
-              AND (j.pinned_node IS NULL OR j.pinned_node = @owner) {WorkerHasRoom}
-            ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED
-            """, claim, tx);
-        if (picked is not { } job || (MayHaveLimit(job.Worker) && !await LockWorkerWithRoomAsync(c, tx, job.Worker, claim)))
+            WITH picked AS (
+                SELECT j.id, j.worker FROM jobs j
+                WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
+                  AND (j.pinned_node IS NULL OR j.pinned_node = @owner) {WorkerHasRoom}
+                ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED),
+            claimed AS (
+                UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+                FROM picked WHERE jobs.id = picked.id AND (picked.worker IS NULL OR picked.worker IN (@template, @external))
+                RETURNING {string.Join(", ", Returned.Split(", ").Select(column => "jobs." + column))})
+            SELECT picked.id AS picked_id, picked.worker AS picked_worker, claimed.* FROM picked LEFT JOIN claimed ON true
+            """,
+            (p, j) => (p, j), parameters, tx, splitOn: "id")).SingleOrDefault();
+        if (picked is null || claimed is not null)
+        {
+            return claimed;
+        }
+        if (MayHaveLimit(picked.PickedWorker) && !await LockWorkerWithRoomAsync(c, tx, picked.PickedWorker, claim))
         {
             return null;
         }
@@ -98,7 +114,14 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
             UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
             WHERE id = @id
             RETURNING {Returned}
-            """, With(claim, "id", job.Id), tx);
+            """, With(claim, "id", picked.PickedId), tx);
+    }
+
+    /// <summary>The job a claim picked and locked: its id and worker.</summary>
+    private sealed class PickedJob
+    {
+        public long PickedId { get; set; }
+        public string? PickedWorker { get; set; }
     }
 
     /// <summary>Locks a worker's row (when it has a limit) until the commit, then says whether it has room for one more job.</summary>
@@ -120,7 +143,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// waits until the first commits, and its count (a new statement) sees it.
     /// </summary>
     private static Task LockWorkerAsync(IDbConnection c, IDbTransaction tx, string worker) =>
-        c.ExecuteAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
+        c.DeferLockAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
 
     private static DynamicParameters With(object parameters, string name, object value)
     {
@@ -162,7 +185,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// records the workspace: a job already queued (or leased, should its lease run out) stays on that node too.
     /// </summary>
     public static Task PinOfOwnerAsync(IDbConnection c, IDbTransaction tx, string ownerId, string? node) =>
-        c.ExecuteAsync("UPDATE jobs SET pinned_node = @node WHERE run_id = @ownerId", new { ownerId, node }, tx);
+        c.DeferAsync("UPDATE jobs SET pinned_node = @node WHERE run_id = @ownerId", new { ownerId, node }, tx);
 
     /// <summary>
     /// How many jobs this node could claim now (due, their worker has room, not pinned to another node), counted up to
@@ -238,35 +261,37 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
             ? await c.ExecuteAsync(
                 "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
                 new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx) == 1
-            : await c.ExecuteAsync("DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken", job, tx) == 1;
+            : await c.ExecuteAsync(FenceSql, job, tx) == 1;
+
+    private const string FenceSql = "DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken";
 
     /// <summary>A run's phase or gate job, as the decider asked for it.</summary>
     public static Task EnqueueAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"INSERT INTO jobs(kind, run_id, phase, iteration, run_at, created_at, worker, pinned_node) VALUES (@Kind, @runId, @Phase, @Iteration, @runAt, @now, @Worker, {PinOf("@runId")})",
             new { job.Kind, runId, job.Phase, job.Iteration, runAt = job.RunAt.ToMs(), now, job.Worker }, tx);
 
     /// <summary>A standalone execution's job, due now.</summary>
     public static Task EnqueueExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId, string worker, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"INSERT INTO jobs(kind, run_id, execution_id, worker, run_at, created_at, pinned_node) VALUES (@kind, @executionId, @executionId, @worker, @now, @now, {PinOf("@executionId")})",
             new { kind = JobRequest.RunExecution, executionId, worker, now }, tx);
 
     /// <summary>A webhook delivery's job, due now; the delivery's id stands in the run's place (ADR 35).</summary>
     public static Task EnqueueDeliveryAsync(IDbConnection c, IDbTransaction tx, string deliveryId, long now) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             "INSERT INTO jobs(kind, run_id, run_at, created_at) VALUES (@kind, @deliveryId, @now, @now)",
             new { kind = JobRequest.DeliverWebhook, deliveryId, now }, tx);
 
     /// <summary>Drops the jobs of a webhook's deliveries (the webhook is being deleted).</summary>
     public static Task DeleteOfWebhookAsync(IDbConnection c, IDbTransaction tx, string webhookId) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             "DELETE FROM jobs WHERE kind = @kind AND run_id IN (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = @webhookId)",
             new { kind = JobRequest.DeliverWebhook, webhookId }, tx);
 
     /// <summary>Drops a run's jobs (it ended, or was sent elsewhere): a worker holding one finds its fence gone.</summary>
     public static Task DeleteOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
-        c.ExecuteAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);
+        c.DeferAsync("DELETE FROM jobs WHERE run_id = @runId", new { runId }, tx);
 
     /// <summary>
     /// Locks the run's jobs before its row, where a decision outside the engine (approve, cancel) may delete them:
@@ -276,12 +301,15 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     public static Task LockOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
         SqlDialect.Of(c).SingleWriter
             ? Task.CompletedTask
-            : c.ExecuteAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
+            : c.DeferLockAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
 
     /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
     public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>
-        c.ExecuteAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
+        c.DeferAsync("DELETE FROM jobs WHERE execution_id = @executionId", new { executionId }, tx);
 
-    /// <summary>Drops a job this worker claimed and will not run (its run moved on, its execution ended).</summary>
-    public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) => EndAsync(c, tx, job);
+    /// <summary>
+    /// Drops a job this worker claimed and will not run (its run moved on, its execution ended): the fence's statement,
+    /// but whether the lease was still held changes nothing here, so it rides with the next round trip.
+    /// </summary>
+    public static Task DeleteAsync(IDbConnection c, IDbTransaction tx, JobRow job) => c.DeferAsync(FenceSql, job, tx);
 }

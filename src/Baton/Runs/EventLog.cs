@@ -120,7 +120,7 @@ public static class EventLog
         {
             // PostgreSQL takes any number of rows as one statement of arrays: one round trip for a flush of 100,000
             // log lines, where a statement per line would take one each. ORDER BY n: `pos` follows the batch's order.
-            await c.ExecuteAsync(
+            await c.DeferAsync(
                 """
                 INSERT INTO events(run_id, type, phase, iteration, actor, data, created_at)
                 SELECT r, t, p, i, a, d::jsonb, c FROM unnest(@r, @t, @p, @i, @a, @d, @c) WITH ORDINALITY AS e(r, t, p, i, a, d, c, n)
@@ -132,7 +132,7 @@ public static class EventLog
         }
         if (events.Count > RowsPerStatement)
         {
-            await c.ExecuteAsync(InsertStatements[1], events.Select(e => new { r0 = e.RunId, t0 = e.Type, p0 = e.Phase, i0 = e.Iteration, a0 = e.Actor, d0 = new JsonParameter(e.Data), c0 = e.CreatedAt }), tx);
+            await c.DeferAsync(InsertStatements[1], events.Select(e => new { r0 = e.RunId, t0 = e.Type, p0 = e.Phase, i0 = e.Iteration, a0 = e.Actor, d0 = new JsonParameter(e.Data), c0 = e.CreatedAt }), tx);
             return;
         }
         if (events.Count == 0)
@@ -151,7 +151,7 @@ public static class EventLog
             parameters.Add($"d{i}", new JsonParameter(e.Data));
             parameters.Add($"c{i}", e.CreatedAt);
         }
-        await c.ExecuteAsync(InsertStatements[events.Count], parameters, tx);
+        await c.DeferAsync(InsertStatements[events.Count], parameters, tx);
     }
 
     /// <summary>Whether any committed event still waits for its id (PostgreSQL; the partial index ix_events_unsequenced answers).</summary>

@@ -68,7 +68,7 @@ public static class GateStore
             "SELECT gate_deadline FROM phase_runs WHERE run_id = @runId AND phase = @phase AND iteration = @iteration", new { runId, phase, iteration }, tx);
 
     public static Task InsertAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, GateVote vote) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             """
             INSERT INTO gate_decisions(run_id, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, groups, decided_at)
             VALUES (@runId, @phase, @iteration, @Decider, @Actor, @Decision, @Digest, @Commit, @Comment, @InputsJson, @groups, @at)
@@ -86,7 +86,7 @@ public static class GateStore
 
     /// <summary>A fork's (ADR 38): the parent's gate decisions at <paramref name="phases"/> up to <paramref name="maxIteration"/>, whose values later templates read.</summary>
     public static Task CopyAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"""
             INSERT INTO gate_decisions(run_id, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, decided_at)
             SELECT @forkId, phase, iteration, decider, actor, decision, digest, commit_sha, comment, inputs, decided_at FROM gate_decisions

@@ -295,7 +295,8 @@ public static class RunCreation
         UsageLimits limits, string id, string intake, long intakeBytes, string? keyId, EventBatch events, StartRun start)
     {
         await RunIntakes.SaveAsync(c, tx, id, intake);
-        var started = await transitions.ApplyInTransactionAsync(c, tx, id, start, events: events);
+        // A run this transaction is creating has no jobs to lock: no other transaction can see it yet.
+        var started = await transitions.ApplyInTransactionAsync(c, tx, id, start, events: events, jobsLocked: true);
         if (keyId is not null)
         {
             // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:

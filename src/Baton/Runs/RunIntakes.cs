@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Runs;
@@ -10,7 +11,7 @@ namespace Baton.Runs;
 public static class RunIntakes
 {
     public static Task SaveAsync(IDbConnection c, IDbTransaction tx, string runId, string intake) =>
-        c.ExecuteAsync("INSERT INTO run_intakes(run_id, intake) VALUES (@runId, @intake)", new { runId, intake }, tx);
+        c.DeferAsync("INSERT INTO run_intakes(run_id, intake) VALUES (@runId, @intake)", new { runId, intake }, tx);
 
     /// <summary>The run's intake, or "" for a run stored without one.</summary>
     public static async Task<string> ReadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>

@@ -55,11 +55,11 @@ public static partial class RunStore
 
     /// <summary>A run's phase started outside a transition (its first phase, a retry): the run changed now.</summary>
     public static Task TouchAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>
-        c.ExecuteAsync("UPDATE runs SET updated_at = @nowMs WHERE id = @runId", new { runId, nowMs }, tx);
+        c.DeferAsync("UPDATE runs SET updated_at = @nowMs WHERE id = @runId", new { runId, nowMs }, tx);
 
     /// <summary>Adds an execution's spend to its run's totals; a cost unknown in part makes the run's unknown in part (ADR 28).</summary>
     public static Task AddUsageAsync(IDbConnection c, IDbTransaction tx, string runId, decimal costUsd, long tokens, bool costUnknown = false) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens{(costUnknown ? ", cost_unknown = @costUnknown" : "")} WHERE id = @runId",
             new { cost = (double)costUsd, tokens, costUnknown, runId }, tx);
 
@@ -75,12 +75,12 @@ public static partial class RunStore
 
     /// <summary>A phase run waits for its retry, with the error that ended its last attempt.</summary>
     public static Task RetryPhaseRunAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string? error) =>
-        c.ExecuteAsync("UPDATE phase_runs SET status = 'pending', error = @error WHERE run_id = @runId AND phase = @phase AND iteration = @iteration",
+        c.DeferAsync("UPDATE phase_runs SET status = 'pending', error = @error WHERE run_id = @runId AND phase = @phase AND iteration = @iteration",
             new { runId, phase, iteration, error }, tx);
 
     /// <summary>A cancelled run's phase runs that had not ended.</summary>
     public static Task CancelOpenPhaseRunsAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             "UPDATE phase_runs SET status = 'cancelled', completed_at = @nowMs WHERE run_id = @runId AND status IN ('pending', 'running', 'awaiting_approval')",
             new { runId, nowMs }, tx);
 
@@ -145,7 +145,7 @@ public static partial class RunStore
             """;
         if (takenIndex < 0)
         {
-            await c.ExecuteAsync(sql, parameters, tx);
+            await c.DeferAsync(sql, parameters, tx);
             return null;
         }
         var returned = await c.QueryAsync<(string Phase, int Iteration, string? Feedback, string? ValidationSkippedBy, int Attempts)>(
@@ -172,7 +172,7 @@ public static partial class RunStore
     /// were, with their base commits resolved in the parent (the fork's own fallbacks would name other commits).
     /// </summary>
     public static Task CopyPhaseRunsAsync(IDbConnection c, IDbTransaction tx, string parentId, string forkId, IReadOnlyList<string> phases, int maxIteration) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             $"""
             INSERT INTO phase_runs(run_id, phase, iteration, position, status, attempts, feedback, error, started_at, completed_at,
                 gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by, base_commit)

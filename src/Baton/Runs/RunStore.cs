@@ -35,7 +35,7 @@ public static partial class RunStore
     public static async Task<bool> InsertAsync(IDbConnection c, IDbTransaction tx, NewRunRow run)
     {
         var now = run.Now.ToMs();
-        await c.ExecuteAsync(
+        await c.DeferAsync(
             "INSERT INTO profile_versions(hash, name, source, created_at) VALUES (@Hash, @name, @Source, @now) ON CONFLICT(hash) DO NOTHING",
             new { run.Profile.Hash, name = run.Profile.Profile.Name, run.Profile.Source, now }, tx);
         return await c.ExecuteAsync(

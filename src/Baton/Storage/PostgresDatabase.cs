@@ -57,6 +57,21 @@ public sealed class PostgresDatabase : Database
 
     public override long Writes => Interlocked.Read(ref _writes);
 
+    private long _statements;
+    private long _roundTrips;
+
+    /// <summary>Statements run by committed writes since start-up (each held-back one counted too).</summary>
+    public long WriteStatements => Interlocked.Read(ref _statements);
+
+    /// <summary>Round trips of committed writes since start-up, their COMMITs included: less than statements + commits by what was held back.</summary>
+    public long WriteRoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>
+    /// Told of each committed write's cost, COMMIT included, with its statements' texts: how a test sees what one kind
+    /// of transaction costs. Keeping the texts costs a list per write, so only while someone listens.
+    /// </summary>
+    public Action<DeferredWrites.Cost>? WriteCommitted { get; set; }
+
     protected override async Task<DbConnection> RentReaderAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
 
     public override async Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default)
@@ -69,17 +84,26 @@ public sealed class PostgresDatabase : Database
             {
                 await using var connection = await _source.OpenConnectionAsync(ct);
                 await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-                var result = await write(connection, tx);
+                // The closure's statements whose results nobody reads ride with the next that needs an answer (ADR 42).
+                var pipelined = new DeferredWrites.NpgsqlConnection(connection, keepTexts: WriteCommitted is not null);
+                await using var pipelinedTx = new DeferredWrites.PipelinedTransaction(pipelined, tx);
+                var result = await write(pipelined, pipelinedTx);
                 committing = true;
                 // Not cancellable: once the write ran, its caller learns whether it committed.
-                await tx.CommitAsync(CancellationToken.None);
+                await pipelined.CommitAsync(tx);
                 Interlocked.Increment(ref _commits);
+                var cost = pipelined.Cost;
+                Interlocked.Add(ref _statements, cost.Statements);
+                Interlocked.Add(ref _roundTrips, cost.RoundTrips);
+                WriteCommitted?.Invoke(cost);
                 return result;
             }
-            catch (Exception ex) when (!committing && attempt < MaxAttempts && (IsTransient(ex) || ForgotStalePlans(ex)) && !ct.IsCancellationRequested)
+            catch (Exception ex) when ((!committing || ex is PostgresException { InvariantSeverity: "ERROR" }) && attempt < MaxAttempts && (IsTransient(ex) || ForgotStalePlans(ex)) && !ct.IsCancellationRequested)
             {
-                // Rolled back before its COMMIT was sent, so running it again cannot apply it twice. (A connection lost
-                // during the COMMIT leaves the outcome unknown: that one is the caller's, like any other error.)
+                // Rolled back before its COMMIT was sent, or refused with it (an ERROR in a held-back statement sent with
+                // the COMMIT, which the server then skipped, or in the COMMIT itself), so running it again cannot apply it
+                // twice. (A connection lost or a FATAL error during the COMMIT leaves the outcome unknown: that one is
+                // the caller's, like any other error.)
                 await Task.Delay(Backoff(attempt), ct);
             }
         }

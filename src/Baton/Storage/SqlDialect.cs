@@ -16,7 +16,7 @@ public abstract class SqlDialect
     public static readonly SqlDialect Postgres = new PostgresDialect();
 
     /// <summary>The dialect of the database <paramref name="connection"/> belongs to: for stores, which get a connection.</summary>
-    public static SqlDialect Of(System.Data.IDbConnection connection) => connection is NpgsqlConnection ? Postgres : Sqlite;
+    public static SqlDialect Of(System.Data.IDbConnection connection) => connection is NpgsqlConnection or DeferredWrites.NpgsqlConnection ? Postgres : Sqlite;
 
     /// <summary>
     /// Whether one writer at a time changes the database (SQLite): then a transaction's reads are its decisions' ground,

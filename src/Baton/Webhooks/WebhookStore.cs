@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Webhooks;
@@ -56,7 +57,7 @@ public static class WebhookStore
     }
 
     public static Task InsertDeliveryAsync(IDbConnection c, IDbTransaction tx, DeliveryRow row) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             """
             INSERT INTO webhook_deliveries(id, webhook_id, event, run_id, payload, status, attempts, created_at)
             VALUES (@Id, @WebhookId, @Event, @RunId, @Payload, @Status, 0, @CreatedAt)

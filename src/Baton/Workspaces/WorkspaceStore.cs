@@ -1,4 +1,5 @@
 using System.Data;
+using Baton.Storage;
 using Dapper;
 
 namespace Baton.Workspaces;
@@ -106,14 +107,14 @@ public static class WorkspaceStore
     /// for (<see cref="ResetToAsync"/>) has been done.
     /// </summary>
     public static Task RecordFinishedAsync(IDbConnection c, IDbTransaction tx, string ownerId, string commit) =>
-        c.ExecuteAsync("UPDATE workspaces SET finished_commit = @commit, reset_to = NULL WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
+        c.DeferAsync("UPDATE workspaces SET finished_commit = @commit, reset_to = NULL WHERE owner_id = @ownerId AND status = 'active'", new { ownerId, commit }, tx);
 
     /// <summary>
     /// Inside a retry's transaction (ADR 38): the owner's next execution resets its workspace to this commit, discarding
     /// what later phases did. Also on a workspace deleted since: made again, it is reset all the same.
     /// </summary>
     public static Task ResetToAsync(IDbConnection c, IDbTransaction tx, string ownerId, string commit) =>
-        c.ExecuteAsync("UPDATE workspaces SET reset_to = @commit WHERE owner_id = @ownerId", new { ownerId, commit }, tx);
+        c.DeferAsync("UPDATE workspaces SET reset_to = @commit WHERE owner_id = @ownerId", new { ownerId, commit }, tx);
 
     /// <summary>The commit a retry asked the owner's workspace to go back to, while no execution has finished on it since.</summary>
     public static Task<string?> PendingResetAsync(IDbConnection c, IDbTransaction? tx, string ownerId) =>
