@@ -58,14 +58,12 @@ public sealed class SqliteDatabase : Database
     private const string ConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
 
     /// <summary>
-    /// Pages read through a memory map instead of a pread each: every commit empties the other connections' page
-    /// caches (WAL), so readers and the writer read most pages again, and those syscalls were a sixth of a create's CPU.
-    /// 2 GiB is SQLite's most; a larger database is read through the map up to there, the rest as before.
+    /// The writer reads pages through a memory map and keeps 64 MiB of them cached: no other writer's commit empties
+    /// its cache, and its reads of index pages were a pread each, a sixth of a create's CPU. Not the readers: every
+    /// commit empties a reader's cache and, with a map, unmaps and maps the file again (SQLite's pager), which cost more
+    /// than the preads it saved at a million runs. 2 GiB is SQLite's most map.
     /// </summary>
-    private const string MemoryMapPragma = "PRAGMA mmap_size=2147418112;";
-
-    /// <summary>The writer's page cache is never emptied by another writer's commit: 64 MiB keeps the hot indexes in it.</summary>
-    private const string WriterPragmas = ConnectionPragmas + MemoryMapPragma + " PRAGMA cache_size=-65536;";
+    private const string WriterPragmas = ConnectionPragmas + " PRAGMA mmap_size=2147418112; PRAGMA cache_size=-65536;";
 
     public override long Commits => _writer.IsValueCreated ? _writer.Value.Commits : 0;
 
@@ -93,7 +91,7 @@ public sealed class SqliteDatabase : Database
     /// A reader of Baton's own, not one of Microsoft.Data.Sqlite's pool: like the writer's, it keeps each statement it
     /// ran prepared, where a pooled connection and Dapper parse and plan every read's SQL again (a third of the SQLite
     /// time of a run list). No PRAGMAs: they matter to writers only (durability, foreign keys, lock waits), and a WAL
-    /// reader never waits for a lock. Only the memory map, once per connection.
+    /// reader never waits for a lock.
     /// </summary>
     protected override Task<DbConnection> RentReaderAsync(CancellationToken ct)
     {
@@ -105,7 +103,6 @@ public sealed class SqliteDatabase : Database
         }
         var connection = new PreparedStatementConnection(_unpooled, () => Interlocked.Increment(ref _readerPrepares));
         connection.Open();
-        connection.Execute(MemoryMapPragma);
         return Task.FromResult<DbConnection>(connection);
     }
 
