@@ -88,6 +88,24 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         CancellationToken cancellationToken = default) =>
         CallAsync(() => client.CancelAsync(run_id, reason, null, cancellationToken));
 
+    [McpServerTool(Name = "retry_run", Title = "Retry a failed or cancelled run", Destructive = true, ReadOnly = false)]
+    [Description("Run a failed or cancelled run again as a new iteration: from the phase that failed, or from an earlier phase given, whose later work is then discarded from the workspace. Needs the operator role.")]
+    public Task<CallToolResult> RetryRunAsync(
+        [Description("The run id (run_...)")] string run_id,
+        [Description("The phase to run again from (default: the one that failed); its later work is discarded")] string? from_phase = null,
+        [Description("Act only if the run is still at this version (from show_run)")] long? expected_version = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.RetryAsync(run_id, new RetryRequest(from_phase), expected_version, cancellationToken));
+
+    [McpServerTool(Name = "fork_run", Title = "Fork a run at a phase", Destructive = false, ReadOnly = false)]
+    [Description("Start a new run from an existing one: it keeps the phases before at_phase (their artifacts and gate decisions) and starts at at_phase, on the same intake or a new one. Returns the new run (parent_run_id, forked_at_phase). Needs the operator role.")]
+    public Task<CallToolResult> ForkRunAsync(
+        [Description("The run id to fork (run_...)")] string run_id,
+        [Description("The phase the new run starts at; the phases before it are kept")] string at_phase,
+        [Description("A new intake for the new run (default: the parent's)")] string? intake = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(() => client.ForkRunAsync(run_id, new ForkRunRequest(at_phase, intake), cancellationToken));
+
     [McpServerTool(Name = "list_artifacts", Title = "List a run's artifacts", ReadOnly = true, Idempotent = true)]
     [Description("The artifacts a run's phases produced, grouped by phase and iteration (names for read_artifact).")]
     public Task<CallToolResult> ListArtifactsAsync(

@@ -110,7 +110,7 @@ public sealed class McpServerTests(SharedServer shared)
 
         // An assistant's client asks a person before a destructive call: approving, rejecting and cancelling change
         // what a run does next, and none of them can be undone.
-        foreach (var decision in new[] { "approve_run", "reject_run", "cancel_run" })
+        foreach (var decision in new[] { "approve_run", "reject_run", "cancel_run", "retry_run" })
         {
             Assert.True(Hint(decision, "destructiveHint") == true, $"{decision} is not marked destructive");
             Assert.True(Hint(decision, "readOnlyHint") == false, $"{decision} is not marked as writing");
@@ -119,6 +119,32 @@ public sealed class McpServerTests(SharedServer shared)
         {
             Assert.True(Hint(read, "readOnlyHint") == true, $"{read} is not marked read-only");
         }
+    }
+
+    [Fact]
+    public async Task Retries_a_cancelled_run_and_forks_it_at_a_phase()
+    {
+        var run = await shared.Admin.CreateRunAsync(new CreateRunRequest("software_delivery", "# Retry me", "mcp-retry"));
+        await WaitForGateAsync(run.RunId);
+        await using var mcp = await McpSession.StartAsync(shared.Folder, shared.Env);
+        await mcp.CallToolAsync("cancel_run", new JsonObject { ["run_id"] = run.RunId, ["reason"] = "try again" });
+
+        var unknownPhase = await mcp.CallToolAsync("retry_run", new JsonObject { ["run_id"] = run.RunId, ["from_phase"] = "nosuch" }, expectError: true);
+        var retried = JsonSerializer.Deserialize<RunDetail>(
+            await mcp.CallToolAsync("retry_run", new JsonObject { ["run_id"] = run.RunId, ["from_phase"] = "discovery" }), BatonJson.Options)!;
+        var again = await mcp.CallToolAsync("retry_run", new JsonObject { ["run_id"] = run.RunId }, expectError: true);
+        var forked = JsonSerializer.Deserialize<RunDetail>(
+            await mcp.CallToolAsync("fork_run", new JsonObject { ["run_id"] = run.RunId, ["at_phase"] = "discovery", ["intake"] = "# Forked" }), BatonJson.Options)!;
+        var forkNowhere = await mcp.CallToolAsync("fork_run", new JsonObject { ["run_id"] = run.RunId, ["at_phase"] = "nosuch" }, expectError: true);
+
+        Assert.Contains("(400): ", unknownPhase, StringComparison.Ordinal);
+        Assert.Contains("'nosuch'", unknownPhase, StringComparison.Ordinal);
+        Assert.NotEqual("cancelled", retried.Status);
+        Assert.Contains("(409): ", again, StringComparison.Ordinal);
+        Assert.Equal((run.RunId, "discovery"), (forked.ParentRunId, forked.ForkedAtPhase));
+        Assert.Equal("# Forked", (await shared.Admin.GetRunAsync(forked.RunId)).Intake);
+        Assert.Contains("(400): ", forkNowhere, StringComparison.Ordinal);
+        Assert.Equal("", mcp.Stderr);
     }
 
     [Fact]
