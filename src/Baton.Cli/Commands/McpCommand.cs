@@ -26,7 +26,7 @@ public sealed class McpCommand : ClientCommand
     };
 
     public McpCommand()
-        : base("mcp", "Serve Baton's tools to AI assistants over MCP (stdio): list, show, create, approve, reject, cancel runs, read artifacts and logs.",
+        : base("mcp", "Serve Baton's tools to AI assistants over MCP (stdio): list, show, create, approve, reject, cancel, retry, fork runs, read artifacts and logs.",
             "claude mcp add baton -- baton mcp",
             "claude mcp add baton-prod -- baton mcp --context prod",
             "BATON_URL=https://baton.example.com BATON_TOKEN=... baton mcp")
@@ -66,8 +66,8 @@ public sealed class McpCommand : ClientCommand
                 options.ServerInfo = new Implementation { Name = "baton", Title = "Baton", Version = Version };
                 options.ServerInstructions =
                     "Baton orchestrates multi-phase AI-agent runs (profiles of phases with approval gates). Use list_runs and show_run to see " +
-                    "runs; a run with status awaiting_approval waits for approve_run or reject_run (with feedback); read_artifact and tail_logs " +
-                    "show what its phases produced.";
+                    "runs; a run with status awaiting_approval waits for approve_run or reject_run (with feedback); a failed or cancelled run " +
+                    "can be retried (retry_run), and any run forked at a phase (fork_run); read_artifact and tail_logs show what its phases produced.";
             })
             .WithStdioServerTransport()
             .WithTools<BatonTools>(ToolJson);
