@@ -108,9 +108,20 @@ public sealed partial class BatonClient(HttpClient http)
     public Task<RunDetail> RetryAsync(string runId, RetryRequest request, long? expectedVersion = null, CancellationToken ct = default) =>
         ActAsync($"api/runs/{Escape(runId)}/retry", request, expectedVersion, ct);
 
-    /// <summary>A new run from one of this run's phases on (`request.AtPhase`); like a create, sent once.</summary>
-    public Task<RunDetail> ForkRunAsync(string runId, ForkRunRequest request, CancellationToken ct = default) =>
-        SendAsync<RunDetail>(() => Post($"api/runs/{Escape(runId)}/fork", request), idempotent: false, ct);
+    /// <summary>
+    /// A new run from one of this run's phases on (`request.AtPhase`). Like a create, sent once, unless an
+    /// <paramref name="idempotencyKey"/> makes it safe to send again.
+    /// </summary>
+    public Task<RunDetail> ForkRunAsync(string runId, ForkRunRequest request, string? idempotencyKey = null, CancellationToken ct = default) =>
+        SendAsync<RunDetail>(() =>
+        {
+            var message = Post($"api/runs/{Escape(runId)}/fork", request);
+            if (idempotencyKey is not null)
+            {
+                message.Headers.Add("Idempotency-Key", idempotencyKey);
+            }
+            return message;
+        }, idempotent: idempotencyKey is not null, ct);
 
     public Task<ArtifactManifest> ListArtifactsAsync(string runId, CancellationToken ct = default) =>
         GetAsync<ArtifactManifest>($"api/runs/{Escape(runId)}/artifacts", ct);

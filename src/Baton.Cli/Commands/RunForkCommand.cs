@@ -29,7 +29,8 @@ public sealed class RunForkCommand : ClientCommand
     {
         var parent = parseResult.GetValue(_run)!;
         var request = new ForkRunRequest(parseResult.GetValue(_at), await _intake.ReadAsync(parseResult, cancellationToken));
-        var run = await client.ForkRunAsync(parent, request, cancellationToken);
+        // A fresh key per invocation, as `run create`: a retried request gets the same fork back.
+        var run = await client.ForkRunAsync(parent, request, "cli-" + Guid.NewGuid().ToString("N"), cancellationToken);
         return await StartedRun.ReportAsync(Terminal.For(parseResult), client, run, parseResult.GetValue(_json), parseResult.GetValue(_watch),
             ["Forked ", new Piece(run.RunId, Tone.Bold), $" from {parent} at {run.ForkedAtPhase}: "], cancellationToken);
     }

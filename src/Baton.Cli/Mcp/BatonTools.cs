@@ -104,7 +104,7 @@ public sealed class BatonTools(BatonClient client, Connection connection)
         [Description("The phase the new run starts at; the phases before it are kept")] string at_phase,
         [Description("A new intake for the new run (default: the parent's)")] string? intake = null,
         CancellationToken cancellationToken = default) =>
-        CallAsync(() => client.ForkRunAsync(run_id, new ForkRunRequest(at_phase, intake), cancellationToken));
+        CallAsync(() => client.ForkRunAsync(run_id, new ForkRunRequest(at_phase, intake), "mcp-" + Guid.NewGuid().ToString("N"), cancellationToken));
 
     [McpServerTool(Name = "list_artifacts", Title = "List a run's artifacts", ReadOnly = true, Idempotent = true)]
     [Description("The artifacts a run's phases produced, grouped by phase and iteration (names for read_artifact).")]

@@ -207,7 +207,7 @@ public static class RunDetailPages
         }
         var values = form.ToDictionary(f => f.Key, f => f.Value.ToString());
         var request = new ForkRunRequest(QueryText.Blank(form["at_phase"]), QueryText.Blank(form["intake"]));
-        var outcome = await RunCreation.ForkAsync(services, id, request, http.User);
+        var outcome = await RunCreation.ForkAsync(services, id, request, idempotencyKey: null, http.User);
         (string? Field, string Message, int Status) problem;
         switch (outcome)
         {

@@ -185,9 +185,10 @@ public static class RunCreation
     /// or <see cref="ForkRunRequest.Intake"/>, that starts at <see cref="ForkRunRequest.AtPhase"/> in the iteration the
     /// parent last entered it. It keeps the parent's phase runs, artifacts and gate decisions of the phases before it, and
     /// its branch starts at that phase's base commit (made when its first phase runs). A run in any state may be forked:
-    /// only what the parent has recorded of phases it has left behind is copied. Counted against the key like a create.
+    /// only what the parent has recorded of phases it has left behind is copied. Counted against the key like a create,
+    /// and like a create an Idempotency-Key replays the fork it made.
     /// </summary>
-    public static async Task<CreateRunOutcome> ForkAsync(RunServices services, string parentId, ForkRunRequest? body, ClaimsPrincipal user)
+    public static async Task<CreateRunOutcome> ForkAsync(RunServices services, string parentId, ForkRunRequest? body, string? idempotencyKey, ClaimsPrincipal user)
     {
         var (db, _, transitions, limits, time) = services;
         if (body is null)
@@ -212,11 +213,17 @@ public static class RunCreation
         {
             errors["intake"] = ["intake, when given, must not be empty: leave it out to keep the parent's"];
         }
+        if (idempotencyKey is { Length: 0 or > 255 })
+        {
+            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
+        }
         if (errors.Count > 0)
         {
             return new CreateRunOutcome.Invalid(errors);
         }
         var at = body.AtPhase!;
+        // The request as sent (an intake left out is not the parent's text): what a replay must match.
+        var requestHash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new { fork = parentId, body.AtPhase, body.Intake }, BatonJson.Options)));
         var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
         var traceParent = Ops.BatonTracing.CurrentTraceParent();
         CreateRunOutcome outcome;
@@ -225,6 +232,10 @@ public static class RunCreation
         {
             (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
             {
+                if (idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing)
+                {
+                    return (Replay(existing, requestHash, idempotencyKey), null);
+                }
                 // Jobs before the run (the lock order, ADR 25): the parent stays as it is read until this commits.
                 await Engine.JobQueue.LockOfRunAsync(c, tx, parentId);
                 var parent = await RunStore.LoadAsync(c, tx, parentId);
@@ -247,10 +258,14 @@ public static class RunCreation
                 var id = Ids.New("run", time);
                 var intake = body.Intake ?? await RunIntakes.ReadAsync(c, tx, parentId);
                 var loaded = new LoadedProfile(profile, await RunStore.ProfileSourceAsync(c, tx, parent.ProfileHash), parent.ProfileHash, "stored", "");
-                var requestHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"fork {parentId} {at}\n{intake}")));
-                await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
+                var inserted = await RunStore.InsertAsync(c, tx, new RunStore.NewRunRow(
                     id, loaded, parent.ProjectName, StateNames.Parse<RunMode>(parent.Mode), parent.BudgetUsd is { } b ? (decimal)b : null,
-                    null, requestHash, user.Actor(), keyId, parent.RepositoryId, now, traceParent) { Fork = (parentId, at, atBase.CommitSha) });
+                    idempotencyKey, requestHash, user.Actor(), keyId, parent.RepositoryId, now, traceParent) { Fork = (parentId, at, atBase.CommitSha) });
+                if (!inserted)
+                {
+                    // The same Idempotency-Key committed its run while this one was on its way (another node).
+                    return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
+                }
                 // What the phases before `at` left, as the parent has it: the fork's later phases read these.
                 var earlier = profile.Phases.TakeWhile(p => p.Name != at).Select(p => p.Name).ToList();
                 if (earlier.Count > 0)

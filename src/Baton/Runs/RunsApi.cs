@@ -46,8 +46,8 @@ public static class RunsApi
 
     /// <summary>A new run from one of this run's phases on (ADR 38): 201 with the fork, which names its parent.</summary>
     public static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> ForkAsync(
-        string id, ForkRunRequest? body, ClaimsPrincipal user, [AsParameters] RunServices services) =>
-        await CreatedAsync(await RunCreation.ForkAsync(services, id, body, user), services);
+        string id, ForkRunRequest? body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, ClaimsPrincipal user, [AsParameters] RunServices services) =>
+        await CreatedAsync(await RunCreation.ForkAsync(services, id, body, idempotencyKey, user), services);
 
     private static async Task<Results<Created<RunDetail>, ValidationProblem, ProblemHttpResult>> CreatedAsync(CreateRunOutcome outcome, RunServices services) =>
         outcome switch

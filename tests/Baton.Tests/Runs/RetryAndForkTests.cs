@@ -272,6 +272,29 @@ public sealed class RetryAndForkApiTests(ApiFactory factory) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task A_fork_with_an_Idempotency_Key_is_made_once_and_the_key_refuses_another_request()
+    {
+        var failed = await FailedAtBuildAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var first = await _client.ForkRunAsync(failed.RunId, new ForkRunRequest("build"), key);
+        var again = await _client.ForkRunAsync(failed.RunId, new ForkRunRequest("build"), key);
+        var different = await Assert.ThrowsAsync<BatonApiException>(() => _client.ForkRunAsync(failed.RunId, new ForkRunRequest("build", "another intake"), key));
+        var tooLong = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{failed.RunId}/fork")
+        {
+            Content = new StringContent("""{"at_phase": "build"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        tooLong.Headers.Add("Idempotency-Key", new string('k', 256));
+        var problem = await ProblemAsync(await factory.Http().SendAsync(tooLong), HttpStatusCode.BadRequest, "Idempotency-Key");
+
+        Assert.Equal(first.RunId, again.RunId);
+        Assert.Single((await _client.ListRunsAsync(profile: "handoff", limit: 200)).Runs, r => r.ParentRunId == failed.RunId);
+        Assert.Equal(HttpStatusCode.Conflict, different.Status);
+        Assert.Contains(first.RunId, different.Detail, StringComparison.Ordinal);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _), problem.ToString());
+    }
+
+    [Fact]
     public async Task Retry_and_fork_need_the_operator_role()
     {
         // The approver role ranks above operator (and may do both): a viewer is the role below.
