@@ -119,6 +119,9 @@ public static class RunWatcher
         {
             "completed" => $"Run {run.RunId} completed.",
             "awaiting_approval" when run.WaitingFor == "budget" => $"Run {run.RunId} stopped for its budget before {run.CurrentPhase}: it needs approval to spend more.",
+            "awaiting_approval" when run.Gate is { Approvals.Count: > 0 } gate =>
+                $"Run {run.RunId} awaits approval at {run.CurrentPhase}: {gate.Approvals.Count} of {gate.ApprovalsRequired} approvals"
+                + (RunView.MissingGroups(gate.MissingGroups ?? new Dictionary<string, int>()) is { Length: > 0 } needs ? $", still needs {needs}." : "."),
             "awaiting_approval" => $"Run {run.RunId} awaits approval at {run.CurrentPhase}.",
             "paused" when run.WaitingFor == "checks_failed" => $"Run {run.RunId} is paused at {run.CurrentPhase}: its checks failed.",
             "paused" => $"Run {run.RunId} is paused after {run.CurrentPhase} (manual mode).",
@@ -165,7 +168,7 @@ public static class RunWatcher
                 var worked = started.Remove(phase, out var from) ? $" (worked {RunView.Duration((long)(e.CreatedAt - from).TotalMilliseconds)})" : "";
                 return [Phase(phase), new Piece("awaits approval", Tone.Warn), worked];
             case "gate.approval_recorded":
-                return [Phase(phase), new Piece($"approval {Text(e.Data, "approvals")} of {Text(e.Data, "approvals_required")}", Tone.Info), by, Comment(Text(e.Data, "comment"))];
+                return [Phase(phase), new Piece($"approval {Text(e.Data, "approvals")} of {Text(e.Data, "approvals_required")}", Tone.Info), by, StillNeeded(e.Data), Comment(Text(e.Data, "comment"))];
             case "gate.reminded":
                 return [Phase(phase), new Piece("still awaits approval", Tone.Warn), $" (reminder after {Text(e.Data, "remind_after")})"];
             case "gate.approved":
@@ -202,6 +205,13 @@ public static class RunWatcher
     private static Piece Phase(string phase) => new(phase.Length == 0 ? "" : phase.PadRight(16) + " ", Tone.Bold);
 
     private static string Comment(string text) => text.Length == 0 ? "" : $": \"{RunView.OneLine(text, 80)}\"";
+
+    /// <summary>", still needs 1 from security": a gate's required groups not yet filled, from the event (ADR 39).</summary>
+    private static string StillNeeded(JsonElement? data) =>
+        data is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("missing_groups", out var missing) && missing.ValueKind == JsonValueKind.Object
+            && RunView.MissingGroups(missing.EnumerateObject().Select(g => KeyValuePair.Create(g.Name, g.Value.TryGetInt32(out var n) ? n : 0))) is { Length: > 0 } needs
+            ? $", still needs {needs}"
+            : "";
 
     private static string Text(JsonElement? data, string name) =>
         data is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty(name, out var value)

@@ -36,7 +36,9 @@ public sealed record InboxItem(
     long AgeSeconds,
     int Approvals,
     int ApprovalsRequired,
-    string? CreatedBy);
+    string? CreatedBy,
+    // require_groups (ADR 39): the places still missing, by group; null when the gate requires no group.
+    IReadOnlyDictionary<string, int>? MissingGroups = null);
 
 /// <summary>GET /api/inbox: what the caller may decide now, oldest first.</summary>
 public sealed record Inbox(IReadOnlyList<InboxItem> Items, int Total);

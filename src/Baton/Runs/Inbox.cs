@@ -95,9 +95,11 @@ public static class GateInbox
             return null;
         }
         var deadline = Times.FromMs(run.GateDeadline);
-        return Item(run, "gate", deadline is { } d ? d - gate.Timeout : Times.FromMs(run.UpdatedAt), deadline, approvedBy.Count, gate.Approvals);
+        var missing = gate.RequiredGroups.Count == 0 ? null : GateQuorum.MissingGroups(gate.RequiredGroups, [.. approvedBy.Select(a => a.Groups)]);
+        return Item(run, "gate", deadline is { } d ? d - gate.Timeout : Times.FromMs(run.UpdatedAt), deadline, approvedBy.Count, gate.Approvals, missing);
     }
 
-    private static InboxItem Item(WaitingRow run, string kind, DateTimeOffset openedAt, DateTimeOffset? expiresAt, int approvals, int required) =>
-        new(run.Id, run.Profile, run.ProjectName, kind, run.CurrentPhase, run.Iteration, openedAt, expiresAt, 0, approvals, required, run.CreatedBy);
+    private static InboxItem Item(WaitingRow run, string kind, DateTimeOffset openedAt, DateTimeOffset? expiresAt, int approvals, int required,
+        IReadOnlyDictionary<string, int>? missingGroups = null) =>
+        new(run.Id, run.Profile, run.ProjectName, kind, run.CurrentPhase, run.Iteration, openedAt, expiresAt, 0, approvals, required, run.CreatedBy, missingGroups);
 }

@@ -184,6 +184,23 @@ public sealed class RunCommandsTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Watch_and_inbox_say_which_groups_a_gate_still_needs()
+    {
+        var security = await shared.Admin.CreateKeyAsync(new CreateKeyRequest("cli-security-" + Guid.NewGuid().ToString("N")[..8], "approver", Groups: ["security"]));
+        var run = await shared.Admin.CreateRunAsync(new CreateRunRequest(SharedServer.GroupProfile, "x"));
+        await WaitAsync(run.RunId, r => r.Status == "awaiting_approval");
+        await shared.Admin.ApproveAsync(run.RunId, new ApproveRequest("first place"));
+
+        var watched = (await Baton("run", "watch", run.RunId)).Stdout;
+        var inbox = (await shared.BatonAsync(new Dictionary<string, string>(shared.Env) { ["BATON_TOKEN"] = security.Token }, "inbox")).Succeeds().Stdout;
+
+        Assert.Contains($"Run {run.RunId} awaits approval at change: 1 of 2 approvals, still needs 1 from security.", watched, StringComparison.Ordinal);
+        var row = inbox.Split('\n').Single(l => l.Contains(run.RunId, StringComparison.Ordinal));
+        Assert.Contains("1/2 (needs 1 from security)", row, StringComparison.Ordinal);
+        await shared.Admin.CancelAsync(run.RunId);
+    }
+
+    [Fact]
     public async Task Approve_fills_the_gate_form_with_input_options_typed_as_the_form_says()
     {
         var run = await shared.Admin.CreateRunAsync(new CreateRunRequest(SharedServer.FormProfile, "x"));

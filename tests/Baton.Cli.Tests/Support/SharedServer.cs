@@ -11,6 +11,7 @@ public sealed class SharedServer : IAsyncLifetime
 {
     public const string FailingProfile = "always_fails";
     public const string FormProfile = "gate_form";
+    public const string GroupProfile = "group_gate";
 
     private readonly TempDir _dir = new();
     private BatonServer? _server;
@@ -54,6 +55,18 @@ public sealed class SharedServer : IAsyncLifetime
                 produces: [ship.md]
                 templates:
                   ship.md: "ticket={{gate.review.ticket}} hours={{gate.review.hours}}"
+            """);
+        await File.WriteAllTextAsync(Path.Combine(profiles, GroupProfile + ".yaml"), """
+            name: group_gate
+            description: Two approvals, one of them from security.
+            phases:
+              - name: change
+                produces: [change.md]
+                gate:
+                  approvals: 2
+                  require_groups: {security: 1}
+              - name: ship
+                produces: [ship.md]
             """);
         // Test classes make their repositories in their own temp folders, outside this server's folder (the default root of `baton up`).
         _server = await BatonServer.StartAsync("up", _dir.Path, new Dictionary<string, string> { ["BATON_REPO_ROOTS"] = Path.GetTempPath() });

@@ -76,7 +76,9 @@ public class GroupQuorumTests(GroupQuorumFactory factory) : IClassFixture<GroupQ
 
         // The one place left is security's: bob's approval could not count, so it is refused and his inbox is empty of it.
         Assert.False(await InInboxAsync(bob, run.RunId));
-        Assert.True(await InInboxAsync(sec, run.RunId));
+        var secItem = (await sec.GetInboxAsync()).Items.Single(i => i.RunId == run.RunId);
+        Assert.Equal((1, 2), (secItem.Approvals, secItem.ApprovalsRequired));
+        Assert.Equal(new Dictionary<string, int> { ["security"] = 1 }, secItem.MissingGroups);
         var (status, problem) = await ApproveAsync(bobHttp, run.RunId);
         Assert.Equal(HttpStatusCode.Conflict, status);
         var detail = problem.GetProperty("detail").GetString()!;
