@@ -73,9 +73,11 @@ public sealed class CommandWorkerTests : IDisposable
     [Fact]
     public async Task A_timeout_kills_the_process_and_fails_with_a_clear_message()
     {
-        var run = await StartAsync("tree.sh", timeout: "3s");
+        // Long enough for the sandbox and the script to start on a loaded machine (at 3 s a CI run timed out before the
+        // script's first line): the process must have been running for its kill to mean anything.
+        var run = await StartAsync("tree.sh", timeout: "8s");
         var failed = await _client.WaitForStatusAsync(run.RunId, "failed");
-        Assert.Contains("timed out after 3s", failed.Error, StringComparison.Ordinal);
+        Assert.Contains("timed out after 8s", failed.Error, StringComparison.Ordinal);
         Assert.Contains((await _client.GetLogsAsync(run.RunId)).Lines, l => l.Message == "started tree");
         Assert.Empty(AgentProcesses.Of(run.RunId));
     }
