@@ -13,7 +13,11 @@ namespace Baton.Tests.Runs;
 /// </summary>
 public sealed class StreamLimitsTests : IDisposable
 {
-    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string> { ["straight"] = TestProfiles.Straight })
+    private readonly BatonFactory _factory = new(profiles: new Dictionary<string, string>
+    {
+        ["straight"] = TestProfiles.Straight,
+        ["gated"] = TestProfiles.Gated.Replace("OUTCOME", "expire", StringComparison.Ordinal),
+    })
     {
         Settings = { ["BATON_MAX_STREAMS_PER_KEY"] = "2", ["BATON_MAX_STREAMS"] = "3" },
     };
@@ -42,7 +46,8 @@ public sealed class StreamLimitsTests : IDisposable
         var (_, a) = await KeyAsync("a");
         var (_, b) = await KeyAsync("b");
         var (_, c) = await KeyAsync("c");
-        var run = await _factory.Client().CreateRunAsync(new CreateRunRequest("straight", "x"));
+        // A run that waits at its gate: a finished run's stream ends, and its place would go to the next stream.
+        var run = await _factory.Client().CreateRunAsync(new CreateRunRequest("gated", "x"));
         using var a1 = await OpenAsync(a);
         using var a2 = await OpenAsync(a, $"/api/runs/{run.RunId}/events?last_event_id=999999");
         Assert.Equal(HttpStatusCode.OK, a1.StatusCode);
