@@ -22,8 +22,8 @@ public static class RunView
     public static string Time(DateTimeOffset? at) => at?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
 
     /// <summary>"1 from security, 2 from legal": the places of a gate's required groups still open (ADR 39).</summary>
-    public static string MissingGroups(IEnumerable<KeyValuePair<string, int>> missing) =>
-        string.Join(", ", missing.Where(m => m.Value > 0).Select(m => $"{m.Value} from {m.Key}"));
+    public static string MissingGroups(IEnumerable<KeyValuePair<string, int>>? missing) =>
+        string.Join(", ", (missing ?? []).Where(m => m.Value > 0).Select(m => $"{m.Value} from {m.Key}"));
 
     public static string Clock(DateTimeOffset at) => at.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
 

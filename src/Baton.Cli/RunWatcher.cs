@@ -121,7 +121,7 @@ public static class RunWatcher
             "awaiting_approval" when run.WaitingFor == "budget" => $"Run {run.RunId} stopped for its budget before {run.CurrentPhase}: it needs approval to spend more.",
             "awaiting_approval" when run.Gate is { Approvals.Count: > 0 } gate =>
                 $"Run {run.RunId} awaits approval at {run.CurrentPhase}: {gate.Approvals.Count} of {gate.ApprovalsRequired} approvals"
-                + (RunView.MissingGroups(gate.MissingGroups ?? new Dictionary<string, int>()) is { Length: > 0 } needs ? $", still needs {needs}." : "."),
+                + (RunView.MissingGroups(gate.MissingGroups) is { Length: > 0 } needs ? $", still needs {needs}." : "."),
             "awaiting_approval" => $"Run {run.RunId} awaits approval at {run.CurrentPhase}.",
             "paused" when run.WaitingFor == "checks_failed" => $"Run {run.RunId} is paused at {run.CurrentPhase}: its checks failed.",
             "paused" => $"Run {run.RunId} is paused after {run.CurrentPhase} (manual mode).",

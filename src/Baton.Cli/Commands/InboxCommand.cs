@@ -38,7 +38,7 @@ public sealed class InboxCommand : ClientCommand
                 i.RunId,
                 i.Profile,
                 i.Kind == "budget" ? $"budget before {i.Phase}" : $"gate {i.Phase}#{i.Iteration}",
-                i.Kind == "gate" ? $"{i.Approvals}/{i.ApprovalsRequired}" + (RunView.MissingGroups(i.MissingGroups ?? new Dictionary<string, int>()) is { Length: > 0 } needs ? $" (needs {needs})" : "") : "-",
+                i.Kind == "gate" ? $"{i.Approvals}/{i.ApprovalsRequired}" + (RunView.MissingGroups(i.MissingGroups) is { Length: > 0 } needs ? $" (needs {needs})" : "") : "-",
                 Age(i.AgeSeconds),
                 RunView.Time(i.ExpiresAt),
             }));

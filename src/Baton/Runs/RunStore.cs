@@ -110,10 +110,6 @@ public static partial class RunStore
         c.ExecuteAsync("UPDATE runs SET project_name = @project, updated_at = @now, version = version + 1 WHERE id = @runId",
             new { project, now = now.ToMs(), runId }, tx);
 
-    public static RunSummary Summary(RunRow r) => new(
-        r.Id, r.Profile, r.ProjectName, r.Status, r.CurrentPhase, r.Iteration, r.Mode, r.WaitReason,
-        Times.FromMs(r.CreatedAt), Times.FromMs(r.UpdatedAt), (decimal)r.CostUsd, r.TokensUsed, r.CostUnknown, r.ParentRunId);
-
     public sealed record ListQuery(string? Status, string? Profile, string? Project, int Limit, int Offset);
 
     public static async Task<RunList> ListAsync(IDbConnection c, IDbTransaction? tx, ListQuery q)
