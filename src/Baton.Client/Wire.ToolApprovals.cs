@@ -30,4 +30,7 @@ public static class ToolApprovalStatuses
     public const string Pending = "pending";
     public const string Allowed = "allowed";
     public const string Denied = "denied";
+
+    /// <summary>Still undecided when its execution ended (finished, failed, cancelled, lost): nobody waits for it any more, and it cannot be decided.</summary>
+    public const string Expired = "expired";
 }

@@ -31,17 +31,32 @@ public sealed class ToolApprovalRow
 }
 
 /// <summary>The tool_approvals table (migration 0018): one row per request, decided once.</summary>
+/// <remarks>
+/// A request still pending when its execution is no longer running reads as <c>expired</c> (ADR 44): the status is
+/// derived from the execution's, which every way of ending an execution already records with its events, so no end
+/// path has to remember the approvals, and one that is added later cannot forget them.
+/// </remarks>
 public static class ToolApprovalStore
 {
+    private const string Expired = "t.status = 'pending' AND COALESCE(e.status, '') <> 'running'";
+
+    private const string Select = $"""
+        SELECT t.id, t.run_id, t.execution_id, t.phase, t.iteration, t.tool, t.input, t.tool_use_id, t.requested_at, t.decided_by,
+            CASE WHEN {Expired} THEN 'expired' ELSE t.status END AS status,
+            CASE WHEN {Expired} THEN 'the execution ended (' || COALESCE(e.status, 'deleted') || ') before anyone decided' ELSE t.message END AS message,
+            CASE WHEN {Expired} THEN e.completed_at ELSE t.decided_at END AS decided_at
+        FROM tool_approvals t LEFT JOIN executions e ON e.id = t.execution_id
+        """;
+
     public static Task<ToolApprovalRow?> FindAsync(IDbConnection c, IDbTransaction? tx, string id) =>
-        c.QuerySingleOrDefaultAsync<ToolApprovalRow>("SELECT * FROM tool_approvals WHERE id = @id", new { id }, tx);
+        c.QuerySingleOrDefaultAsync<ToolApprovalRow>($"{Select} WHERE t.id = @id", new { id }, tx);
 
     public static Task<ToolApprovalRow?> FindByUseAsync(IDbConnection c, IDbTransaction? tx, string executionId, string toolUseId) =>
         c.QuerySingleOrDefaultAsync<ToolApprovalRow>(
-            "SELECT * FROM tool_approvals WHERE execution_id = @executionId AND tool_use_id = @toolUseId", new { executionId, toolUseId }, tx);
+            $"{Select} WHERE t.execution_id = @executionId AND t.tool_use_id = @toolUseId", new { executionId, toolUseId }, tx);
 
     public static async Task<List<ToolApprovalRow>> OfRunAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        (await c.QueryAsync<ToolApprovalRow>("SELECT * FROM tool_approvals WHERE run_id = @runId ORDER BY requested_at, id", new { runId }, tx)).ToList();
+        (await c.QueryAsync<ToolApprovalRow>($"{Select} WHERE t.run_id = @runId ORDER BY t.requested_at, t.id", new { runId }, tx)).ToList();
 
     /// <summary>
     /// Inserts the request; false when the same call (execution and tool_use_id) was inserted by a request that
@@ -54,10 +69,14 @@ public static class ToolApprovalStore
             ON CONFLICT (execution_id, tool_use_id) WHERE tool_use_id IS NOT NULL DO NOTHING
             """, row, tx) == 1;
 
-    /// <summary>Decides a pending request; false when it was decided already (the first decision stands).</summary>
+    /// <summary>
+    /// Decides a pending request; false when it was decided already (the first decision stands) or has expired (its
+    /// execution is no longer running).
+    /// </summary>
     public static async Task<bool> DecideAsync(IDbConnection c, IDbTransaction tx, string id, string status, string actor, string? message, long now) =>
         await c.ExecuteAsync("""
             UPDATE tool_approvals SET status = @status, decided_by = @actor, message = @message, decided_at = @now
             WHERE id = @id AND status = 'pending'
+              AND EXISTS (SELECT 1 FROM executions e WHERE e.id = tool_approvals.execution_id AND e.status = 'running')
             """, new { id, status, actor, message, now }, tx) == 1;
 }

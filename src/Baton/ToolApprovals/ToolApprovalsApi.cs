@@ -70,7 +70,11 @@ public static class ToolApprovalsApi
             }
             if (!await ToolApprovalStore.DecideAsync(c, tx, row.Id, status, actor, message, now.ToMs()))
             {
-                return (null, Problems.Conflict($"tool approval '{approvalId}' is {row.Status} already", row.Status));
+                // Read again: the execution may have ended since the row was read.
+                var current = await ToolApprovalStore.FindAsync(c, tx, row.Id) ?? row;
+                return (null, current.Status == ToolApprovalStatuses.Expired
+                    ? Problems.Conflict($"tool approval '{approvalId}' has expired: {current.Message}", current.Status)
+                    : Problems.Conflict($"tool approval '{approvalId}' is {current.Status} already", current.Status));
             }
             await EventLog.AppendAsync(c, tx, row.RunId, new RunEvent("tool_approval.decided", row.Phase, row.Iteration, actor,
                 new Dictionary<string, object?>
@@ -188,19 +192,18 @@ public static class ToolApprovalsApi
         {
             // Taken before the read: a decision committed between the read and the wait still wakes it.
             var decided = signals.Events.Current;
-            var (row, executionStatus) = await db.ReadAsync(async c =>
-                (await ToolApprovalStore.FindAsync(c, null, approvalId), (await ExecutionStore.FindAsync(c, null, id))?.Status), ct);
+            var row = await db.ReadAsync(c => ToolApprovalStore.FindAsync(c, null, approvalId), ct);
             if (row is null || row.ExecutionId != id)
             {
                 return Problems.NotFound("tool approval", approvalId);
             }
+            if (row.Status == ToolApprovalStatuses.Expired)
+            {
+                return Problems.Conflict($"tool approval '{approvalId}' has expired: {row.Message}; nobody waits for it any more", row.Status);
+            }
             if (row.Status != ToolApprovalStatuses.Pending)
             {
                 return TypedResults.Ok(row.ToInfo());
-            }
-            if (executionStatus != ExecutionStatus.Running)
-            {
-                return Problems.Conflict($"execution '{id}' is {executionStatus}; nobody waits for this approval any more", executionStatus);
             }
             var left = deadline - time.GetUtcNow();
             if (left <= TimeSpan.Zero)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using AngleSharp.Html.Parser;
 using Baton.Client;
 using Baton.Tests.Support;
 using Baton.ToolApprovals;
@@ -98,6 +99,43 @@ public sealed class ToolApprovalPagesTests : IDisposable
         var requested = await _factory.Service<Baton.Storage.Database>().ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
             "SELECT COUNT(*) FROM events WHERE run_id = @runId AND type = 'tool_approval.requested'", new { runId }));
         Assert.Equal(1, requested);
+    }
+
+    [Fact]
+    public async Task A_request_still_pending_when_its_execution_ends_expires_and_cannot_be_decided()
+    {
+        var (runId, executionId) = await StartWaitingPhaseAsync("waiter", "claude");
+        using var agent = _factory.Http(null);
+        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
+        var asked = await agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
+            new { tool_name = "Bash", input = new { command = "make deploy" }, tool_use_id = "toolu_left" });
+        var pending = (await asked.Content.ReadFromJsonAsync<ToolApprovalInfo>(BatonJson.Options))!;
+        Assert.Equal(ToolApprovalStatuses.Pending, pending.Status);
+
+        // Nobody decides; the run is cancelled, which ends the execution (its agent is killed).
+        await _client.CancelAsync(runId, "not today");
+        var cancelled = await _client.WaitForStatusAsync(runId, "cancelled");
+        var expired = Assert.Single(cancelled.ToolApprovals!);
+        Assert.Equal((pending.Id, ToolApprovalStatuses.Expired), (expired.Id, expired.Status));
+        Assert.Equal("the execution ended (cancelled) before anyone decided", expired.Message);
+        Assert.Null(expired.DecidedBy);
+        Assert.NotNull(expired.DecidedAt);
+
+        // Neither the API nor the page decides it any more, and the agent's key gets a 409 for a wait.
+        var refused = await Assert.ThrowsAsync<BatonApiException>(() =>
+            _client.DecideToolApprovalAsync(runId, pending.Id, new ToolApprovalDecision("allow")));
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Contains("has expired: the execution ended (cancelled)", refused.Message, StringComparison.Ordinal);
+        var wait = await agent.GetAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals/{pending.Id}?wait=0");
+        Assert.Equal(HttpStatusCode.Conflict, wait.StatusCode);
+        using var approver = await Browser.SignedInAsync(_factory, "approver");
+        var page = new HtmlParser().ParseDocument((await approver.GetAsync($"/runs/{runId}")).Html);
+        var row = page.QuerySelector($"#tool-approval-{pending.Id}")!;
+        Assert.Null(row.QuerySelector("form"));
+        Assert.Equal("expired", row.QuerySelector(".status")!.TextContent);
+        Assert.Contains("before anyone decided", row.TextContent, StringComparison.Ordinal);
+        var posted = await approver.PostAsync($"/runs/{runId}/tool-approvals/{pending.Id}", new Dictionary<string, string> { ["decision"] = "allow" });
+        Assert.Equal(HttpStatusCode.Conflict, posted.Status);
     }
 
     [Fact]
