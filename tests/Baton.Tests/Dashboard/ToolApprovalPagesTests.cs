@@ -30,11 +30,8 @@ public sealed class ToolApprovalPagesTests : IDisposable
     public async Task An_approver_denies_from_the_runs_page_and_the_agents_wait_ends_with_the_message()
     {
         var (runId, executionId) = await StartWaitingPhaseAsync("waiter", "claude");
-        using var agent = _factory.Http(null);
-        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
-        var asked = await agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
-            new { tool_name = "Bash", input = new { command = "rm -rf <build>" }, tool_use_id = "toolu_1" });
-        var pending = (await asked.Content.ReadFromJsonAsync<ToolApprovalInfo>(BatonJson.Options))!;
+        using var agent = AgentOf(executionId);
+        var pending = await AskAsync(agent, executionId, new { tool_name = "Bash", input = new { command = "rm -rf <build>" }, tool_use_id = "toolu_1" });
         Assert.Equal(("pending", "Bash", executionId), (pending.Status, pending.Tool, pending.ExecutionId));
         // The same call asked again is the same request.
         var repeated = await agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
@@ -86,8 +83,7 @@ public sealed class ToolApprovalPagesTests : IDisposable
         // On PostgreSQL the requests' transactions overlap: each found no row for the call and inserted one, and all
         // but the first hit the unique index as a 500.
         var (runId, executionId) = await StartWaitingPhaseAsync("waiter", "claude");
-        using var agent = _factory.Http(null);
-        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
+        using var agent = AgentOf(executionId);
         var asks = Enumerable.Range(0, 8).Select(_ => agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
             new { tool_name = "Bash", input = new { command = "make" }, tool_use_id = "toolu_same" })).ToList();
         var answers = await Task.WhenAll(asks);
@@ -105,11 +101,8 @@ public sealed class ToolApprovalPagesTests : IDisposable
     public async Task A_request_still_pending_when_its_execution_ends_expires_and_cannot_be_decided()
     {
         var (runId, executionId) = await StartWaitingPhaseAsync("waiter", "claude");
-        using var agent = _factory.Http(null);
-        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
-        var asked = await agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals",
-            new { tool_name = "Bash", input = new { command = "make deploy" }, tool_use_id = "toolu_left" });
-        var pending = (await asked.Content.ReadFromJsonAsync<ToolApprovalInfo>(BatonJson.Options))!;
+        using var agent = AgentOf(executionId);
+        var pending = await AskAsync(agent, executionId, new { tool_name = "Bash", input = new { command = "make deploy" }, tool_use_id = "toolu_left" });
         Assert.Equal(ToolApprovalStatuses.Pending, pending.Status);
 
         // Nobody decides; the run is cancelled, which ends the execution (its agent is killed).
@@ -144,6 +137,20 @@ public sealed class ToolApprovalPagesTests : IDisposable
         var run = await StartAsync("plain", usage: null);
         var failed = await _client.WaitForStatusAsync(run, "failed");
         Assert.Contains("tool_approvals (Bash), which only Claude Code workers (usage: claude) support", failed.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>An HTTP client with the execution's own key, as `baton mcp --execution` has.</summary>
+    private HttpClient AgentOf(string executionId)
+    {
+        var agent = _factory.Http(null);
+        agent.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _factory.Service<AgentKeys>().For(executionId));
+        return agent;
+    }
+
+    private static async Task<ToolApprovalInfo> AskAsync(HttpClient agent, string executionId, object request)
+    {
+        var asked = await agent.PostAsJsonAsync($"/api/agent-runtime/executions/{executionId}/tool-approvals", request);
+        return (await asked.Content.ReadFromJsonAsync<ToolApprovalInfo>(BatonJson.Options))!;
     }
 
     private async Task<(string RunId, string ExecutionId)> StartWaitingPhaseAsync(string worker, string? usage)
