@@ -113,10 +113,7 @@ public static class RunCreation
         {
             errors["repository_id"] = [$"no repository '{body.RepositoryId}'; see GET /api/repositories"];
         }
-        if (idempotencyKey is { Length: 0 or > 255 })
-        {
-            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
-        }
+        CheckIdempotencyKey(errors, idempotencyKey);
         if (errors.Count > 0)
         {
             return new CreateRunOutcome.Invalid(errors);
@@ -151,9 +148,9 @@ public static class RunCreation
 
         Task<(CreateRunOutcome, RunDecision?)> CreateInTransactionAsync() => db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
         {
-            if (idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing)
+            if (await ReplayOfAsync(c, tx, idempotencyKey, requestHash) is { } replay)
             {
-                return (Replay(existing, requestHash, idempotencyKey), null);
+                return (replay, null);
             }
             if (body.RepositoryId is not null && !await Workspaces.RepositoryStore.ExistsAsync(c, tx, body.RepositoryId))
             {
@@ -170,7 +167,7 @@ public static class RunCreation
             {
                 // A request with the same Idempotency-Key (another key's, or on a server without quotas) committed its run
                 // while this one was on its way: it is answered as the replay it is.
-                return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
+                return ((await ReplayOfAsync(c, tx, idempotencyKey, requestHash))!, null);
             }
             var events = new EventBatch();
             events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
@@ -213,10 +210,7 @@ public static class RunCreation
         {
             errors["intake"] = ["intake, when given, must not be empty: leave it out to keep the parent's"];
         }
-        if (idempotencyKey is { Length: 0 or > 255 })
-        {
-            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
-        }
+        CheckIdempotencyKey(errors, idempotencyKey);
         if (errors.Count > 0)
         {
             return new CreateRunOutcome.Invalid(errors);
@@ -232,9 +226,9 @@ public static class RunCreation
         {
             (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
             {
-                if (idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing)
+                if (await ReplayOfAsync(c, tx, idempotencyKey, requestHash) is { } replay)
                 {
-                    return (Replay(existing, requestHash, idempotencyKey), null);
+                    return (replay, null);
                 }
                 // Jobs before the run (the lock order, ADR 25): the parent stays as it is read until this commits.
                 await Engine.JobQueue.LockOfRunAsync(c, tx, parentId);
@@ -264,7 +258,7 @@ public static class RunCreation
                 if (!inserted)
                 {
                     // The same Idempotency-Key committed its run while this one was on its way (another node).
-                    return (Replay((await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey!))!, requestHash, idempotencyKey!), null);
+                    return ((await ReplayOfAsync(c, tx, idempotencyKey, requestHash))!, null);
                 }
                 // What the phases before `at` left, as the parent has it: the fork's later phases read these.
                 var earlier = profile.Phases.TakeWhile(p => p.Name != at).Select(p => p.Name).ToList();
@@ -339,11 +333,25 @@ public static class RunCreation
         public CreateRunOutcome.QuotaReached Outcome { get; } = outcome;
     }
 
-    /// <summary>The answer to a request whose Idempotency-Key created <paramref name="existing"/>: that run, if the request is the same.</summary>
-    private static CreateRunOutcome Replay(RunRow existing, string requestHash, string idempotencyKey) =>
-        existing.RequestHash == requestHash
-            ? new CreateRunOutcome.Created(existing)
-            : new CreateRunOutcome.KeyReused($"Idempotency-Key '{idempotencyKey}' was already used for run {existing.Id} with a different request");
+    /// <summary>An Idempotency-Key, when sent, is 1 to 255 characters (a create's and a fork's).</summary>
+    private static void CheckIdempotencyKey(Dictionary<string, string[]> errors, string? idempotencyKey)
+    {
+        if (idempotencyKey is { Length: 0 or > 255 })
+        {
+            errors["Idempotency-Key"] = ["the Idempotency-Key header must be 1 to 255 characters"];
+        }
+    }
+
+    /// <summary>
+    /// The answer to a request whose Idempotency-Key already created a run: that run, if the request is the same, else
+    /// a conflict; null when there is no key or it created nothing yet.
+    /// </summary>
+    private static async Task<CreateRunOutcome?> ReplayOfAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string? idempotencyKey, string requestHash) =>
+        idempotencyKey is not null && await RunStore.FindByIdempotencyKeyAsync(c, tx, idempotencyKey) is { } existing
+            ? existing.RequestHash == requestHash
+                ? new CreateRunOutcome.Created(existing)
+                : new CreateRunOutcome.KeyReused($"Idempotency-Key '{idempotencyKey}' was already used for run {existing.Id} with a different request")
+            : null;
 
     /// <summary>
     /// The quota this run would pass, or null when the key has room for it. A quota of 0 is off. <paramref name="stored"/>
