@@ -138,24 +138,32 @@ public sealed class EngineHost(
     private async Task<Claimed?> ClaimAsync(CancellationToken ct)
     {
         ExecutionStart? started = null;
+        JobRow? startedJob = null;
         try
         {
             var claimed = await db.WriteAsync(async (c, tx) =>
             {
                 // A try that failed before its COMMIT (PostgreSQL runs the closure again) tracked a start that never was.
                 started?.Dispose();
-                started = null;
-                var job = await queue.ClaimAsync(c, tx);
-                if (job is not { Kind: JobRequest.ExecutePhase or JobRequest.RunExecution })
+                (started, startedJob) = (null, null);
+                if (await queue.ClaimAsync(c, tx) is not { } claim)
                 {
-                    return job is null ? null : new Claimed(job, null, null);
+                    return null;
+                }
+                var job = claim.Job;
+                if (job.Kind is not (JobRequest.ExecutePhase or JobRequest.RunExecution))
+                {
+                    return new Claimed(job, null, null);
                 }
                 var savepoint = (System.Data.Common.DbTransaction)tx;
                 await savepoint.SaveAsync("start", ct);
                 try
                 {
-                    started = job.Kind == JobRequest.ExecutePhase ? await phases.StartAsync(c, tx, job) : await standalone.StartAsync(c, tx, job);
-                    await savepoint.ReleaseAsync("start", ct);
+                    started = job.Kind == JobRequest.ExecutePhase ? await phases.StartAsync(c, tx, job, claim.Run) : await standalone.StartAsync(c, tx, job);
+                    // On PostgreSQL the start's held-back writes go with the COMMIT, one round trip fewer; should the
+                    // server refuse one there, the claim is taken again below, alone, and charged with the failure.
+                    await savepoint.ReleaseAtCommitAsync("start", ct);
+                    startedJob = job;
                     return new Claimed(job, started, null);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -171,6 +179,13 @@ public sealed class EngineHost(
                 signals.EventsCommitted();
             }
             return claimed;
+        }
+        catch (Exception ex) when (startedJob is { } job && db.Refused(ex))
+        {
+            // The start's writes were refused with the COMMIT: nothing committed, the claim included. Its agent never ran.
+            started?.Dispose();
+            var again = await db.WriteAsync((c, tx) => queue.ClaimByIdAsync(c, tx, job.Id), ct);
+            return again is null ? null : new Claimed(again, null, ex);
         }
         catch
         {

@@ -20,6 +20,9 @@ public sealed class JobRow
     public string? ExecutionId { get; set; }
 }
 
+/// <summary>A claimed job, and for a phase on PostgreSQL its run's row, read and locked by the claim (else null: its start reads it).</summary>
+public sealed record ClaimedJob(JobRow Job, RunRow? Run);
+
 /// <summary>
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
 /// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
@@ -49,15 +52,14 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// execution's start) commit together: one transaction, and no claimed-but-not-started state for a crash to leave.
     /// With several writers (PostgreSQL) the claim takes steps instead (<see cref="ClaimOfManyWritersAsync"/>).
     /// </summary>
-    public async Task<JobRow?> ClaimAsync(IDbConnection c, IDbTransaction tx)
+    public async Task<ClaimedJob?> ClaimAsync(IDbConnection c, IDbTransaction tx)
     {
         var claiming = time.GetTimestamp();
-        var now = time.GetUtcNow().ToMs();
-        var claim = new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now };
-        var job = SqlDialect.Of(c).SingleWriter
+        var claim = NewClaim();
+        var claimed = SqlDialect.Of(c).SingleWriter
             ? await c.QuerySingleOrDefaultAsync<JobRow>(
                 $$"""
-                UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+                UPDATE jobs SET {{Lease}}
                 WHERE (lease_expires_at IS NULL OR lease_expires_at <= @now)
                   AND id = (SELECT j.id FROM jobs j
                             WHERE j.run_at <= @now AND (j.lease_expires_at IS NULL OR j.lease_expires_at <= @now)
@@ -65,11 +67,29 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
                             ORDER BY j.run_at, j.id LIMIT 1)
                 RETURNING {{Returned}}
                 """,
-                claim, tx)
+                claim, tx) is { } job ? new ClaimedJob(job, null) : null
             : await ClaimOfManyWritersAsync(c, tx, claim);
-        metrics.JobClaimed(job is not null, time.GetElapsedTime(claiming));
-        return job;
+        metrics.JobClaimed(claimed is not null, time.GetElapsedTime(claiming));
+        return claimed;
     }
+
+    /// <summary>
+    /// Claims one job by its id, if no live lease holds it: a start whose writes the server refused at the COMMIT
+    /// (taking its claim with it) claims its job again, alone, so that the failure is charged to an attempt.
+    /// </summary>
+    public async Task<JobRow?> ClaimByIdAsync(IDbConnection c, IDbTransaction tx, long id) =>
+        await c.QuerySingleOrDefaultAsync<JobRow>(
+            $"UPDATE jobs SET {Lease} WHERE id = @id AND (lease_expires_at IS NULL OR lease_expires_at <= @now) RETURNING {Returned}",
+            With(NewClaim(), "id", id), tx);
+
+    private object NewClaim()
+    {
+        var now = time.GetUtcNow().ToMs();
+        return new { owner = NodeId, token = Guid.NewGuid().ToString("N"), expires = now + (long)LeaseDuration.TotalMilliseconds, now };
+    }
+
+    /// <summary>What a claim sets: this node's lease, a new token, one more attempt.</summary>
+    private const string Lease = "lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1";
 
     private const string Returned = "id, kind, run_id, phase, iteration, attempts, lease_token, lease_expires_at, execution_id";
 
@@ -80,14 +100,17 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// the other's claim out; the worker's lock makes the second wait until the first committed, and its count (a new
     /// statement) sees it.
     /// </summary>
-    private static async Task<JobRow?> ClaimOfManyWritersAsync(IDbConnection c, IDbTransaction tx, object claim)
+    private static async Task<ClaimedJob?> ClaimOfManyWritersAsync(IDbConnection c, IDbTransaction tx, object claim)
     {
         // One round trip when the job's worker has no limit (the built-in ones): the pick and the lease in one
-        // statement (ADR 42). The pick comes back either way, still locked, for a worker whose limit is counted below.
+        // statement (ADR 42), and for a phase, its run's row locked, which its start reads next (the lock is taken
+        // after the job's, the order every writer takes them in). The pick comes back either way, still locked, for a
+        // worker whose limit is counted below.
         var parameters = new DynamicParameters(claim);
         parameters.Add("template", Profiles.PhaseDefinition.TemplateWorker);
         parameters.Add("external", Profiles.PhaseDefinition.ExternalWorker);
-        var (picked, claimed) = (await c.QueryAsync<PickedJob, JobRow?, (PickedJob? Picked, JobRow? Claimed)>(
+        parameters.Add("phase", JobRequest.ExecutePhase);
+        var (picked, claimed, run) = (await c.QueryAsync<PickedJob, JobRow?, RunRow?, (PickedJob? Picked, JobRow? Claimed, RunRow? Run)>(
             $"""
             WITH picked AS (
                 SELECT j.id, j.worker FROM jobs j
@@ -95,26 +118,22 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
                   AND (j.pinned_node IS NULL OR j.pinned_node = @owner) {WorkerHasRoom}
                 ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED),
             claimed AS (
-                UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
+                UPDATE jobs SET {Lease}
                 FROM picked WHERE jobs.id = picked.id AND (picked.worker IS NULL OR picked.worker IN (@template, @external))
-                RETURNING {string.Join(", ", Returned.Split(", ").Select(column => "jobs." + column))})
-            SELECT picked.id AS picked_id, picked.worker AS picked_worker, claimed.* FROM picked LEFT JOIN claimed ON true
+                RETURNING {string.Join(", ", Returned.Split(", ").Select(column => "jobs." + column))}),
+            run AS ({RunStore.LockedRowOf("(SELECT run_id FROM claimed WHERE kind = @phase)")})
+            SELECT picked.id AS picked_id, picked.worker AS picked_worker, claimed.*, run.* FROM picked LEFT JOIN claimed ON true LEFT JOIN run ON true
             """,
-            (p, j) => (p, j), parameters, tx, splitOn: "id")).SingleOrDefault();
+            (p, j, r) => (p, j, r), parameters, tx, splitOn: "id,id")).SingleOrDefault();
         if (picked is null || claimed is not null)
         {
-            return claimed;
+            return claimed is null ? null : new ClaimedJob(claimed, run);
         }
         if (MayHaveLimit(picked.PickedWorker) && !await LockWorkerWithRoomAsync(c, tx, picked.PickedWorker, claim))
         {
             return null;
         }
-        return await c.QuerySingleAsync<JobRow>(
-            $"""
-            UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expires, attempts = attempts + 1
-            WHERE id = @id
-            RETURNING {Returned}
-            """, With(claim, "id", picked.PickedId), tx);
+        return new ClaimedJob(await c.QuerySingleAsync<JobRow>($"UPDATE jobs SET {Lease} WHERE id = @id RETURNING {Returned}", With(claim, "id", picked.PickedId), tx), null);
     }
 
     /// <summary>The job a claim picked and locked: its id and worker.</summary>

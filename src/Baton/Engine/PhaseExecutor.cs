@@ -43,15 +43,18 @@ public sealed class PhaseExecutor(
         internal Started Started { get; }
     }
 
-    /// <summary>Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).</summary>
-    public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job)
+    /// <summary>
+    /// Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).
+    /// <paramref name="run"/> is the run's row when the claim read and locked it already.
+    /// </summary>
+    public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run = null)
     {
         var handle = running.Track(job.RunId);
         try
         {
             var orphans = new List<int>();
             var events = new EventBatch();
-            var started = await StartInTransactionAsync(c, tx, events, job, run: null, taken: null, orphans);
+            var started = await StartInTransactionAsync(c, tx, events, job, run, taken: null, orphans);
             await events.WriteAsync(c, tx);
             if (started is not null)
             {
@@ -197,7 +200,8 @@ public sealed class PhaseExecutor(
     /// Starts <paramref name="job"/>, claimed in this same transaction (so its lease needs no check): the execution row,
     /// the phase running, and a lost execution of an earlier claim recorded. After a transition in this transaction
     /// took the job (<paramref name="taken"/>), <paramref name="run"/> is the run as it left it, and the phase run is
-    /// running already; otherwise both are read. The agents of lost executions still running go to
+    /// running already; otherwise the phase run is started here, and the run is read unless the claim read and locked
+    /// it (<paramref name="run"/> given). The agents of lost executions still running go to
     /// <paramref name="orphans"/>, to stop once this has committed.
     /// </summary>
     private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, RunRow? run, TakenPhase? taken, List<int>? orphans)

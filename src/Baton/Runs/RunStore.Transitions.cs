@@ -18,6 +18,12 @@ public static partial class RunStore
         c.QuerySingleOrDefaultAsync<RunRow>(
             $"SELECT {RunRow.Columns} FROM runs WHERE id = @runId{(tx is null ? "" : SqlDialect.Of(c).ForUpdate)}", new { runId }, tx);
 
+    /// <summary>
+    /// <see cref="LoadAsync"/> as a query of its own inside a larger statement (several writers only): the row of the run
+    /// whose id <paramref name="runIdOf"/> gives (a scalar subquery), locked. Its columns are <see cref="RunRow.Columns"/>.
+    /// </summary>
+    public static string LockedRowOf(string runIdOf) => $"SELECT {RunRow.Columns} FROM runs WHERE id = {runIdOf} FOR UPDATE";
+
     /// <summary>The source of a profile version a run was created with.</summary>
     public static Task<string> ProfileSourceAsync(IDbConnection c, IDbTransaction? tx, string hash) =>
         c.QuerySingleAsync<string>("SELECT source FROM profile_versions WHERE hash = @hash", new { hash }, tx);

@@ -78,6 +78,13 @@ public abstract class Database : IAsyncDisposable, IDisposable
     /// </summary>
     public abstract Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default);
 
+    /// <summary>
+    /// Whether <paramref name="ex"/>, thrown by <see cref="WriteAsync{T}"/>, says for certain that the database refused
+    /// a statement of the write or its COMMIT, so that nothing of it committed (a write held back until the COMMIT,
+    /// ADR 42, fails this way). False when the outcome is unknown, as after a connection lost during the COMMIT.
+    /// </summary>
+    public virtual bool Refused(Exception ex) => false;
+
     public Task WriteAsync(Func<DbConnection, IDbTransaction, Task> write, CancellationToken ct = default) =>
         WriteAsync<bool>(async (c, tx) => { await write(c, tx); return true; }, ct);
 

@@ -109,6 +109,8 @@ public sealed class PostgresDatabase : Database
         }
     }
 
+    public override bool Refused(Exception ex) => ex is PostgresException { InvariantSeverity: "ERROR" };
+
     /// <summary>Tries of one write, the first included: a deadlock or a failover rarely outlasts a few.</summary>
     private const int MaxAttempts = 5;
 
