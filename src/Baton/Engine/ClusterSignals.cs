@@ -49,6 +49,19 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
         await Task.WhenAll(SendAsync(pg, stoppingToken), ListenAsync(pg, stoppingToken));
     }
 
+    /// <summary>
+    /// Inside a write transaction: tells every node, this one included, once it commits, that <paramref name="jobs"/>
+    /// jobs are due (a NOTIFY is sent at the COMMIT, and not at all on a rollback). For the rare writes that queue jobs
+    /// no engine signal announces (webhook deliveries, queued with their events): a NOTIFY of their own. Nothing on
+    /// SQLite, where one process is the only node and hears of them from its event feed (<see cref="Webhooks.WebhookWaker"/>).
+    /// </summary>
+    public static Task AnnounceJobsAtCommitAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, int jobs) =>
+        SqlDialect.Of(c).SingleWriter
+            ? Task.CompletedTask
+            : c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload = JobsPayload(jobs) }, tx);
+
+    private static string JobsPayload(int jobs) => "j" + jobs.ToString(CultureInfo.InvariantCulture);
+
     private void Mark(Action change)
     {
         lock (_lock)
@@ -135,7 +148,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
             var payload = new StringBuilder();
             if (_jobs > 0)
             {
-                payload.Append('j').Append(_jobs.ToString(CultureInfo.InvariantCulture)).Append(' ');
+                payload.Append(JobsPayload(_jobs)).Append(' ');
                 _jobs = 0;
             }
             if (_events)

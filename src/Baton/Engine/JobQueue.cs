@@ -162,7 +162,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// waits until the first commits, and its count (a new statement) sees it.
     /// </summary>
     private static Task LockWorkerAsync(IDbConnection c, IDbTransaction tx, string worker) =>
-        c.DeferLockAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
+        c.DeferSelectAsync("SELECT 1 FROM workers WHERE name = @worker AND concurrency > 0 FOR UPDATE", new { worker }, tx);
 
     private static DynamicParameters With(object parameters, string name, object value)
     {
@@ -320,7 +320,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     public static Task LockOfRunAsync(IDbConnection c, IDbTransaction tx, string runId) =>
         SqlDialect.Of(c).SingleWriter
             ? Task.CompletedTask
-            : c.DeferLockAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
+            : c.DeferSelectAsync("SELECT id FROM jobs WHERE run_id = @runId ORDER BY id FOR UPDATE", new { runId }, tx);
 
     /// <summary>Drops a standalone execution's job (it was cancelled).</summary>
     public static Task DeleteOfExecutionAsync(IDbConnection c, IDbTransaction tx, string executionId) =>

@@ -13,7 +13,7 @@ namespace Baton.Runs;
 /// SQLite has one writer, so events commit in sequence order: once the feed has read up to some seq, no event with a
 /// lower seq can appear later, and "everything after seq N" is exactly what it holds after N.
 /// </remarks>
-public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider time, ILogger<EventFeed> logger) : BackgroundService
+public sealed class EventFeed(Database db, EngineSignals signals, BatonOptions options, TimeProvider time, ILogger<EventFeed> logger) : BackgroundService
 {
     public const int Capacity = 4_096;
 
@@ -90,6 +90,12 @@ public sealed class EventFeed(Database db, EngineSignals signals, TimeProvider t
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (options.Role == BatonOptions.WorkerRole)
+        {
+            // A worker node serves no event streams, and hears of webhook deliveries from their own NOTIFY: reading every
+            // event that any node commits would only take CPU from the agents (and from the wake-ups of its workers).
+            return;
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             var wake = signals.Events.Current;

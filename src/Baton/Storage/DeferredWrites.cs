@@ -27,10 +27,11 @@ public static class DeferredWrites
         c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: false) : c.ExecuteAsync(sql, param, tx);
 
     /// <summary>
-    /// A <c>SELECT … FOR UPDATE</c> taken only for its locks (its rows are not read): with the next round trip on
-    /// PostgreSQL, where the rows it returns are skipped; at once elsewhere.
+    /// A <c>SELECT</c> run for what it does, not for its rows (the locks of a <c>SELECT … FOR UPDATE</c>, a
+    /// <c>pg_notify</c> queued until the commit): with the next round trip on PostgreSQL, where the rows it returns are
+    /// skipped; at once elsewhere.
     /// </summary>
-    public static Task DeferLockAsync(this IDbConnection c, string sql, object? param, IDbTransaction tx) =>
+    public static Task DeferSelectAsync(this IDbConnection c, string sql, object? param, IDbTransaction tx) =>
         c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: true) : c.ExecuteAsync(sql, param, tx);
 
     /// <summary>

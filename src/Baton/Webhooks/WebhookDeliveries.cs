@@ -28,6 +28,7 @@ public static class WebhookDeliveries
             return;
         }
         var webhooks = (await WebhookStore.ListAsync(c, tx)).Select(w => (w.Id, Events: JsonSerializer.Deserialize<List<string>>(w.Events)!)).ToList();
+        var queued = 0;
         foreach (var e in notified)
         {
             foreach (var webhook in webhooks.Where(w => w.Events.Contains(e.Type)))
@@ -44,7 +45,12 @@ public static class WebhookDeliveries
                 };
                 await WebhookStore.InsertDeliveryAsync(c, tx, delivery);
                 await JobQueue.EnqueueDeliveryAsync(c, tx, delivery.Id, e.CreatedAt);
+                queued++;
             }
+        }
+        if (queued > 0)
+        {
+            await Engine.ClusterSignals.AnnounceJobsAtCommitAsync(c, tx, queued);
         }
     }
 

@@ -84,14 +84,16 @@ public sealed class WebhookSender(Database db, IHttpClientFactory http, BatonOpt
 }
 
 /// <summary>
-/// Wakes this node's workers when a committed event (from any node) queued webhook deliveries: their jobs are due at
-/// once, and nothing else signals them. Only where the engine runs.
+/// On SQLite, wakes the workers when a committed event queued webhook deliveries: their jobs are due at once, and no
+/// engine signal announces them. On PostgreSQL the transaction that queues them announces them to every node instead
+/// (<see cref="ClusterSignals.AnnounceJobsAtCommitAsync"/>), so that worker nodes, which serve no event streams, need
+/// not read every event.
 /// </summary>
-public sealed class WebhookWaker(EventFeed feed, EngineSignals signals, EngineOptions engine) : BackgroundService
+public sealed class WebhookWaker(EventFeed feed, EngineSignals signals, EngineOptions engine, Database db) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!engine.Enabled)
+        if (!engine.Enabled || !db.Dialect.SingleWriter)
         {
             return;
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using Baton.Client;
 using Baton.Tests.Support;
 
@@ -56,6 +57,32 @@ public sealed class MultiNodeTests : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the run took {clock.Elapsed}: it waited for a poll");
         Assert.Equal(3, events.Count(e => e.Type == "phase.completed"));
         Assert.Equal("run.completed", events[^1].Type);
+    }
+
+    [Fact]
+    public async Task A_webhook_delivery_queued_on_either_node_is_sent_by_the_worker_node_at_once()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var api = Node("api");
+        Node("worker");
+        var hook = await api.Http().PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, secret = "a-webhook-secret-of-32-characters", events = new[] { "gate.opened", "run.failed" } });
+        Assert.Equal(HttpStatusCode.Created, hook.StatusCode);
+        var client = api.Client();
+        // The worker node's idle poll is 30 s, and it reads no events: each delivery sent well before that was announced
+        // by the transaction that queued it, on the worker node (its hand-off to the gate) or on the api node (the
+        // rejection that fails the run, the profile's iterations used up).
+        var clock = Stopwatch.StartNew();
+        var run = await client.CreateRunAsync(new CreateRunRequest("gated", "rejected twice"));
+        Assert.Equal("gate.opened", (await receiver.NextAsync()).Event);
+        await client.RejectAsync(run.RunId, "again");
+        Assert.Equal("gate.opened", (await receiver.NextAsync()).Event);
+        // The worker node's pacemaker looks at the queue once more shortly after its last signal: let it settle into
+        // its idle poll, so that only an announcement can wake it for what the api node queues next.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var failed = await client.RejectAsync(run.RunId, "no");
+        Assert.Equal("failed", failed.Status);
+        Assert.Equal("run.failed", (await receiver.NextAsync()).Event);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the deliveries took {clock.Elapsed}: one waited for a poll");
     }
 
     [Fact]

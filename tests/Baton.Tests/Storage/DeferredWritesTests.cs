@@ -62,11 +62,11 @@ public sealed class DeferredWritesTests(ITestOutputHelper output) : IDisposable
         var read = await db.WriteAsync(async (c, tx) =>
         {
             var forUpdate = SqlDialect.Of(c).ForUpdate;
-            await c.DeferLockAsync($"SELECT sha256 FROM blobs WHERE sha256 = 'lock-1'{forUpdate}", null, tx);
+            await c.DeferSelectAsync($"SELECT sha256 FROM blobs WHERE sha256 = 'lock-1'{forUpdate}", null, tx);
             var size = await c.ExecuteScalarAsync<long>("SELECT size + 41 FROM blobs WHERE sha256 = 'lock-1'", transaction: tx);
-            await c.DeferLockAsync($"SELECT sha256 FROM blobs WHERE sha256 = 'lock-1'{forUpdate}", null, tx);
+            await c.DeferSelectAsync($"SELECT sha256 FROM blobs WHERE sha256 = 'lock-1'{forUpdate}", null, tx);
             await c.DeferAsync(InsertBlob, Blob("lock-2"), tx);
-            await c.DeferLockAsync($"SELECT sha256, size FROM blobs{forUpdate}", null, tx);
+            await c.DeferSelectAsync($"SELECT sha256, size FROM blobs{forUpdate}", null, tx);
             var rows = (await c.QueryAsync<(string Sha256, long Size)>("SELECT sha256, size FROM blobs WHERE sha256 LIKE 'lock-%' ORDER BY sha256", transaction: tx)).ToList();
             return (size, rows);
         });

@@ -1,12 +1,9 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Threading.Channels;
 using Baton.Client;
 using Baton.Tests.Support;
 using Baton.Webhooks;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
 namespace Baton.Tests.Webhooks;
@@ -19,7 +16,7 @@ public sealed class WebhookTests
     [Fact]
     public async Task A_gate_and_a_completion_reach_the_receiver_signed_with_the_run_the_gate_and_a_line_of_text()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         using var factory = new ApiFactory();
         factory.Settings["BATON_PUBLIC_URL"] = "https://baton.example.com/";
         var http = factory.Http();
@@ -55,7 +52,7 @@ public sealed class WebhookTests
     [Fact]
     public async Task A_waiting_gate_with_remind_after_sends_gate_reminded_signed_by_the_real_remind_gate_job()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Gates.GateReminderTests.Reminded });
         factory.Settings["BATON_PUBLIC_URL"] = "https://baton.example.com";
@@ -97,7 +94,7 @@ public sealed class WebhookTests
     [Fact]
     public async Task A_receiver_that_answers_500_twice_gets_the_same_delivery_a_third_time_and_the_run_does_not_wait_for_it()
     {
-        await using var receiver = await Receiver.StartAsync(HttpStatusCode.InternalServerError, HttpStatusCode.InternalServerError);
+        await using var receiver = await WebhookReceiver.StartAsync(HttpStatusCode.InternalServerError, HttpStatusCode.InternalServerError);
         using var factory = new ApiFactory();
         var http = factory.Http();
         var webhook = await (await http.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, secret = Secret, events = new[] { "run.completed" } }))
@@ -130,7 +127,7 @@ public sealed class WebhookTests
         try
         {
             // The receiver is not listening yet: every attempt before the kill fails to connect.
-            var port = Receiver.FreePort();
+            var port = WebhookReceiver.FreePort();
             Directory.CreateDirectory(Path.Combine(dataDir, "profiles"));
             File.WriteAllText(Path.Combine(dataDir, "profiles", "straight.yaml"), TestProfiles.Straight);
             string webhookId;
@@ -149,7 +146,7 @@ public sealed class WebhookTests
                 first.KillHard();
             }
 
-            await using var receiver = await Receiver.StartAsync(port);
+            await using var receiver = await WebhookReceiver.StartAsync(port);
             using var second = await ServerProcess.StartAsync(dataDir, token);
             var delivered = await receiver.NextAsync();
             Assert.Equal(("run.completed", WebhookDeliveries.Signature(Secret, delivered.Body)), (delivered.Event, delivered.Signature));
@@ -240,68 +237,4 @@ public sealed class WebhookTests
             await Task.Delay(100);
         }
     }
-
-    /// <summary>A local webhook receiver: records every request and answers the scripted statuses, then 200.</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly Channel<Received> _received = Channel.CreateUnbounded<Received>();
-        private readonly ConcurrentQueue<HttpStatusCode> _answers;
-
-        private Receiver(WebApplication app, IEnumerable<HttpStatusCode> answers)
-        {
-            _app = app;
-            _answers = new(answers);
-        }
-
-        public string Url => LoopbackApp.AddressOf(_app) + "/hook";
-
-        public ConcurrentQueue<Received> All { get; } = new();
-
-        public static Task<Receiver> StartAsync(params HttpStatusCode[] answers) => StartAsync(null, answers);
-
-        public static async Task<Receiver> StartAsync(int? port, params HttpStatusCode[] answers)
-        {
-            var app = LoopbackApp.Build();
-            if (port is { } p)
-            {
-                app.Urls.Clear();
-                app.Urls.Add($"http://127.0.0.1:{p}");
-            }
-            var receiver = new Receiver(app, answers);
-            app.MapPost("/hook", async (HttpRequest request) =>
-            {
-                var body = await new StreamReader(request.Body).ReadToEndAsync();
-                var status = receiver._answers.TryDequeue(out var s) ? s : HttpStatusCode.OK;
-                var received = new Received(request.Headers["X-Baton-Event"].ToString(), request.Headers["X-Baton-Delivery"].ToString(),
-                    request.Headers["X-Baton-Signature"].ToString(), body, (int)status);
-                receiver.All.Enqueue(received);
-                await receiver._received.Writer.WriteAsync(received);
-                return Results.StatusCode((int)status);
-            });
-            await app.StartAsync();
-            return receiver;
-        }
-
-        public async Task<Received> NextAsync()
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            return await _received.Reader.ReadAsync(timeout.Token);
-        }
-
-        public static int FreePort()
-        {
-            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
-
-    private sealed record Received(string Event, string DeliveryId, string Signature, string Body, int AnsweredWith);
 }
