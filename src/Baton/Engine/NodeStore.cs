@@ -21,21 +21,16 @@ public static class NodeStore
             """, new { node, now }, tx);
 
     /// <summary>
-    /// The node a run's waiting work is pinned to, when that node is gone (no heartbeat for <see cref="GoneAfter"/>,
-    /// or none ever); null when the run waits for no node. Always null on SQLite, where the one process that owns the
-    /// file is every node there is.
+    /// The node the waiting work of the run @runId is pinned to, when that node is gone (no heartbeat since @goneBefore,
+    /// <see cref="GoneBefore"/>, or none ever); no row when the run waits for no node. Several writers only: on SQLite
+    /// the one process that owns the file is every node there is. Read in a batch with the rest of a run's detail.
     /// </summary>
-    public static async Task<string?> WaitedForAsync(IDbConnection c, IDbTransaction? tx, string runId, DateTimeOffset now)
-    {
-        if (SqlDialect.Of(c).SingleWriter)
-        {
-            return null;
-        }
-        return await c.QueryFirstOrDefaultAsync<string>(
-            """
-            SELECT j.pinned_node FROM jobs j LEFT JOIN nodes n ON n.id = j.pinned_node
-            WHERE j.run_id = @runId AND j.pinned_node IS NOT NULL AND (n.heartbeat_at IS NULL OR n.heartbeat_at < @goneBefore)
-            ORDER BY j.id LIMIT 1
-            """, new { runId, goneBefore = (now - GoneAfter).ToMs() }, tx);
-    }
+    public const string WaitedFor = """
+        SELECT j.pinned_node FROM jobs j LEFT JOIN nodes n ON n.id = j.pinned_node
+        WHERE j.run_id = @runId AND j.pinned_node IS NOT NULL AND (n.heartbeat_at IS NULL OR n.heartbeat_at < @goneBefore)
+        ORDER BY j.id LIMIT 1
+        """;
+
+    /// <summary>The heartbeat before which a node is gone, as of <paramref name="now"/> (Unix ms): two lease lengths.</summary>
+    public static long GoneBefore(DateTimeOffset now) => (now - GoneAfter).ToMs();
 }

@@ -15,5 +15,8 @@ public static class RunIntakes
 
     /// <summary>The run's intake, or "" for a run stored without one.</summary>
     public static async Task<string> ReadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        await c.QuerySingleOrDefaultAsync<string>("SELECT intake FROM run_intakes WHERE run_id = @runId", new { runId }, tx) ?? "";
+        await c.QuerySingleOrDefaultAsync<string>(OfRun, new { runId }, tx) ?? "";
+
+    /// <summary>The intake of the run @runId (no row for a run stored without one), for reads that batch it with others.</summary>
+    public const string OfRun = "SELECT intake FROM run_intakes WHERE run_id = @runId";
 }

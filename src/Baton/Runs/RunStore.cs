@@ -259,11 +259,25 @@ public static partial class RunStore
         public string? ValidationSkippedBy { get; set; }
     }
 
-    /// <summary>The run as the API shows it; <paramref name="now"/> tells whether a node it is pinned to is gone (<see cref="Engine.NodeStore.WaitedForAsync"/>).</summary>
+    /// <summary>The run as the API shows it; <paramref name="now"/> tells whether a node it is pinned to is gone (<see cref="Engine.NodeStore.WaitedFor"/>).</summary>
     public static async Task<RunDetail> DetailAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile, DateTimeOffset now)
     {
-        var rows = (await c.QueryAsync<PhaseRunRow>(
-            "SELECT * FROM phase_runs WHERE run_id = @Id ORDER BY iteration, position", new { run.Id }, tx)).ToList();
+        // One round trip on PostgreSQL: the phase runs, the intake, the tool approvals and, while the run may still
+        // wait for one, the node it waits for, read as one batch.
+        var waitsForNodes = !run.RunStatus.IsTerminal() && !SqlDialect.Of(c).SingleWriter;
+        using var read = await c.QueryMultipleAsync(
+            string.Join(";\n", new[]
+            {
+                "SELECT * FROM phase_runs WHERE run_id = @runId ORDER BY iteration, position",
+                RunIntakes.OfRun,
+                ToolApprovals.ToolApprovalStore.OfRun,
+                waitsForNodes ? Engine.NodeStore.WaitedFor : null,
+            }.OfType<string>()),
+            new { runId = run.Id, goneBefore = Engine.NodeStore.GoneBefore(now) }, tx);
+        var rows = (await read.ReadAsync<PhaseRunRow>()).ToList();
+        var intake = await read.ReadSingleOrDefaultAsync<string>() ?? "";
+        var approvals = (await read.ReadAsync<ToolApprovals.ToolApprovalRow>()).Select(a => a.ToInfo()).ToList();
+        var waitingForNode = waitsForNodes ? await read.ReadFirstOrDefaultAsync<string>() : null;
         var phases = rows.Select(p => new PhaseInfo(
             p.Phase, p.Status, p.Iteration, p.Attempts, Times.FromMs(p.StartedAt), Times.FromMs(p.CompletedAt),
             p.StartedAt is { } s && p.CompletedAt is { } e ? e - s : null,
@@ -282,14 +296,12 @@ public static partial class RunStore
             .GroupBy(r => r.Phase)
             .OrderBy(g => g.Min(r => r.StartedAt))
             .ToDictionary(g => g.Key, g => Times.FromMs(g.Min(r => r.StartedAt!.Value)));
-        var intake = await RunIntakes.ReadAsync(c, tx, run.Id);
-        var waitingForNode = run.RunStatus.IsTerminal() ? null : await Engine.NodeStore.WaitedForAsync(c, tx, run.Id, now);
         return new RunDetail(
             run.Id, run.Profile, run.ProjectName, run.Status, run.CurrentPhase, run.Iteration, run.Mode, run.WaitReason,
             Times.FromMs(run.CreatedAt), Times.FromMs(run.UpdatedAt), (decimal)run.CostUsd, run.TokensUsed,
             intake, run.Error, run.BudgetUsd is { } b ? (decimal)b : null, run.CreatedBy, Times.FromMs(run.CompletedAt),
             run.Version, phases, steps, waitingForNode, run.CostUnknown,
-            (await ToolApprovals.ToolApprovalStore.OfRunAsync(c, tx, run.Id)).Select(a => a.ToInfo()).ToList(),
+            approvals,
             ParentRunId: run.ParentRunId, ForkedAtPhase: run.ForkedAtPhase);
     }
 

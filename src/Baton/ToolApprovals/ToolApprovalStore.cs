@@ -56,7 +56,10 @@ public static class ToolApprovalStore
             $"{Select} WHERE t.execution_id = @executionId AND t.tool_use_id = @toolUseId", new { executionId, toolUseId }, tx);
 
     public static async Task<List<ToolApprovalRow>> OfRunAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        (await c.QueryAsync<ToolApprovalRow>($"{Select} WHERE t.run_id = @runId ORDER BY t.requested_at, t.id", new { runId }, tx)).ToList();
+        (await c.QueryAsync<ToolApprovalRow>(OfRun, new { runId }, tx)).ToList();
+
+    /// <summary>The requests of the run @runId, oldest first, for reads that batch it with others.</summary>
+    public const string OfRun = $"{Select} WHERE t.run_id = @runId ORDER BY t.requested_at, t.id";
 
     /// <summary>
     /// Inserts the request; false when the same call (execution and tool_use_id) was inserted by a request that
