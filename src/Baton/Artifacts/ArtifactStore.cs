@@ -51,26 +51,25 @@ public static class ArtifactStore
             WHERE run_id = @parentId AND iteration <= @maxIteration AND {SqlDialect.Of(c).In("phase", "@phases")}
             """, new { parentId, forkId, maxIteration, phases = phases.ToArray() }, tx);
 
-    /// <summary>The names of a run's artifacts, from the primary key's index: no content is read.</summary>
-    public static async Task<IReadOnlyList<string>> NamesAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        [.. await c.QueryAsync<string>("SELECT DISTINCT name FROM artifacts WHERE run_id = @runId ORDER BY name", new { runId }, tx)];
+    /// <summary>
+    /// The names of the artifacts of the run @runId, from the primary key's index: no content is read. For reads that
+    /// batch it with others.
+    /// </summary>
+    public const string NamesOfRun = "SELECT DISTINCT name FROM artifacts WHERE run_id = @runId ORDER BY name";
 
-    /// <summary>The newest version of the named artifacts of a run, of those that exist: what a phase builds on.</summary>
-    public static async Task<Dictionary<string, string>> LatestContentsAsync(IDbConnection c, IDbTransaction? tx, string runId, IReadOnlyCollection<string> names)
-    {
-        if (names.Count == 0)
-        {
-            return [];
-        }
-        var rows = await c.QueryAsync<(string Name, byte[] Content)>(
-            $"""
-            SELECT a.name, b.content FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
-            WHERE a.run_id = @runId AND {SqlDialect.Of(c).In("a.name", "@names")}
-              AND a.iteration = (SELECT MAX(x.iteration) FROM artifacts x WHERE x.run_id = a.run_id AND x.name = a.name)
-            """,
-            new { runId, names = names.ToArray() }, tx);
-        return rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
-    }
+    /// <summary>
+    /// The newest version of the artifacts of the run @runId named in @names, of those that exist: what a phase builds
+    /// on. For reads that batch it with others; <see cref="Contents"/> maps its rows.
+    /// </summary>
+    public static string LatestOfRun(SqlDialect dialect) => $"""
+        SELECT a.name, b.content FROM artifacts a JOIN blobs b ON b.sha256 = a.sha256
+        WHERE a.run_id = @runId AND {dialect.In("a.name", "@names")}
+          AND a.iteration = (SELECT MAX(x.iteration) FROM artifacts x WHERE x.run_id = a.run_id AND x.name = a.name)
+        """;
+
+    /// <summary>The rows of <see cref="LatestOfRun"/> as name → text.</summary>
+    public static Dictionary<string, string> Contents(IEnumerable<(string Name, byte[] Content)> rows) =>
+        rows.ToDictionary(r => r.Name, r => Encoding.UTF8.GetString(r.Content));
 
     /// <summary>Every artifact of a run, grouped by phase and iteration in the profile's order.</summary>
     public static async Task<ArtifactManifest> ManifestAsync(IDbConnection c, IDbTransaction? tx, string runId, Profile profile)

@@ -3,6 +3,7 @@ using Baton.Artifacts;
 using Baton.Profiles;
 using Baton.Runs;
 using Baton.Storage;
+using Dapper;
 
 namespace Baton.Engine;
 
@@ -24,20 +25,34 @@ public sealed record PhaseInputs(string Intake, EarlierArtifacts Earlier)
         (prompt is null ? TemplateAgent.NeedsOf(phase) : TemplateAgent.NeedsOf(prompt, phase))
             .With(TemplateNeeds.Contents(Checks.EarlierArtifactsChecked(phase)));
 
-    /// <summary>Reads what <paramref name="needs"/> names, on a read connection: outside the write transaction, which writers queue behind.</summary>
+    /// <summary>
+    /// Reads what <paramref name="needs"/> names, on a read connection: outside the write transaction, which writers queue
+    /// behind. One batch: on PostgreSQL, one round trip.
+    /// </summary>
     public static async Task<PhaseInputs> ReadAsync(Database db, string runId, TemplateNeeds needs, CancellationToken ct)
     {
         if (needs.IsNothing)
         {
             return None;
         }
-        return await db.ReadAsync(async c => new PhaseInputs(
-            needs.Intake ? await RunIntakes.ReadAsync(c, null, runId) : "",
-            new EarlierArtifacts(
-                needs.ArtifactNames ? await ArtifactStore.NamesAsync(c, null, runId) : [],
-                await ArtifactStore.LatestContentsAsync(c, null, runId, [.. needs.Artifacts])))
+        return await db.ReadAsync(async c =>
         {
-            Gates = needs.GateValues ? await GateStore.ValuesAsync(c, null, runId) : new Dictionary<string, IReadOnlyDictionary<string, string>>(),
+            var named = needs.Artifacts.ToArray();
+            var sql = new[]
+            {
+                needs.Intake ? RunIntakes.OfRun : null,
+                needs.ArtifactNames ? ArtifactStore.NamesOfRun : null,
+                named.Length > 0 ? ArtifactStore.LatestOfRun(SqlDialect.Of(c)) : null,
+                needs.GateValues ? GateStore.ApprovedValuesOfRun : null,
+            }.OfType<string>();
+            using var read = await c.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", sql), new { runId, names = named }, cancellationToken: ct));
+            var intake = needs.Intake ? await read.ReadSingleOrDefaultAsync<string>() ?? "" : "";
+            IReadOnlyList<string> names = needs.ArtifactNames ? [.. await read.ReadAsync<string>()] : [];
+            var contents = named.Length > 0 ? ArtifactStore.Contents(await read.ReadAsync<(string, byte[])>()) : [];
+            return new PhaseInputs(intake, new EarlierArtifacts(names, contents))
+            {
+                Gates = needs.GateValues ? GateStore.Values(await read.ReadAsync<(string, string)>()) : new Dictionary<string, IReadOnlyDictionary<string, string>>(),
+            };
         }, ct);
     }
 }

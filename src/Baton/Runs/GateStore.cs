@@ -94,14 +94,18 @@ public static class GateStore
             """, new { parentId, forkId, maxIteration, phases = phases.ToArray() }, tx);
 
     /// <summary>
-    /// The form values of the run's approved gates, per phase: `{{gate.PHASE.FIELD}}` in later templates. A later
-    /// iteration's approval, or a later approval of the same gate, overrides an earlier value of the field.
+    /// The form values of the approvals of the run @runId, in decision order, for reads that batch it with others;
+    /// <see cref="Values"/> maps its rows.
     /// </summary>
-    public static async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>> ValuesAsync(IDbConnection c, IDbTransaction? tx, string runId)
+    public const string ApprovedValuesOfRun =
+        "SELECT phase, inputs FROM gate_decisions WHERE run_id = @runId AND decision = 'approved' AND inputs IS NOT NULL ORDER BY iteration, decided_at, decider";
+
+    /// <summary>
+    /// The rows of <see cref="ApprovedValuesOfRun"/> as phase → field → text (`{{gate.PHASE.FIELD}}` in later templates):
+    /// a later iteration's approval, or a later approval of the same gate, overrides an earlier value of the field.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Values(IEnumerable<(string Phase, string Inputs)> rows)
     {
-        var rows = await c.QueryAsync<(string Phase, string Inputs)>(
-            "SELECT phase, inputs FROM gate_decisions WHERE run_id = @runId AND decision = 'approved' AND inputs IS NOT NULL ORDER BY iteration, decided_at, decider",
-            new { runId }, tx);
         var values = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         foreach (var (phase, inputs) in rows)
         {
