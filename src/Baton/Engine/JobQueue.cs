@@ -77,8 +77,8 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// Claims one job by its id, if no live lease holds it: a start whose writes the server refused at the COMMIT
     /// (taking its claim with it) claims its job again, alone, so that the failure is charged to an attempt.
     /// </summary>
-    public async Task<JobRow?> ClaimByIdAsync(IDbConnection c, IDbTransaction tx, long id) =>
-        await c.QuerySingleOrDefaultAsync<JobRow>(
+    public Task<JobRow?> ClaimByIdAsync(IDbConnection c, IDbTransaction tx, long id) =>
+        c.QuerySingleOrDefaultAsync<JobRow?>(
             $"UPDATE jobs SET {Lease} WHERE id = @id AND (lease_expires_at IS NULL OR lease_expires_at <= @now) RETURNING {Returned}",
             With(NewClaim(), "id", id), tx);
 
