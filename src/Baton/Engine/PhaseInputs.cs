@@ -38,14 +38,12 @@ public sealed record PhaseInputs(string Intake, EarlierArtifacts Earlier)
         return await db.ReadAsync(async c =>
         {
             var named = needs.Artifacts.ToArray();
-            var sql = new[]
-            {
+            var sql = ReadBatch.Of(
                 needs.Intake ? RunIntakes.OfRun : null,
                 needs.ArtifactNames ? ArtifactStore.NamesOfRun : null,
                 named.Length > 0 ? ArtifactStore.LatestOfRun(SqlDialect.Of(c)) : null,
-                needs.GateValues ? GateStore.ApprovedValuesOfRun : null,
-            }.OfType<string>();
-            using var read = await c.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", sql), new { runId, names = named }, cancellationToken: ct));
+                needs.GateValues ? GateStore.ApprovedValuesOfRun : null);
+            using var read = await c.QueryMultipleAsync(new CommandDefinition(sql, new { runId, names = named }, cancellationToken: ct));
             var intake = needs.Intake ? await read.ReadSingleOrDefaultAsync<string>() ?? "" : "";
             IReadOnlyList<string> names = needs.ArtifactNames ? [.. await read.ReadAsync<string>()] : [];
             var contents = named.Length > 0 ? ArtifactStore.Contents(await read.ReadAsync<(string, byte[])>()) : [];

@@ -266,13 +266,11 @@ public static partial class RunStore
         // wait for one, the node it waits for, read as one batch.
         var waitsForNodes = !run.RunStatus.IsTerminal() && !SqlDialect.Of(c).SingleWriter;
         using var read = await c.QueryMultipleAsync(
-            string.Join(";\n", new[]
-            {
+            ReadBatch.Of(
                 "SELECT * FROM phase_runs WHERE run_id = @runId ORDER BY iteration, position",
                 RunIntakes.OfRun,
                 ToolApprovals.ToolApprovalStore.OfRun,
-                waitsForNodes ? Engine.NodeStore.WaitedFor : null,
-            }.OfType<string>()),
+                waitsForNodes ? Engine.NodeStore.WaitedFor : null),
             new { runId = run.Id, goneBefore = Engine.NodeStore.GoneBefore(now) }, tx);
         var rows = (await read.ReadAsync<PhaseRunRow>()).ToList();
         var intake = await read.ReadSingleOrDefaultAsync<string>() ?? "";
