@@ -27,17 +27,32 @@ public sealed class PostgresDatabase : Database
     }
 
     /// <summary>
-    /// Baton's pool settings, where <paramref name="connectionString"/> does not set them itself. Statements used
-    /// often are prepared once per connection (a third less PostgreSQL CPU per run in the bench), and a connection
-    /// going back to the pool is not reset: Baton keeps no session state on pooled connections, and the reset would
-    /// cost a statement per use. A plan a newer node's migration made stale is taken care of by
-    /// <see cref="ForgotStalePlans"/>.
+    /// The most connections a node's pool opens unless BATON_DATABASE says otherwise: twice the node's cores, at least
+    /// four. More transactions at once than the database has cores to run them only make each one longer: with
+    /// Npgsql's default of 100, a worker node's 32 executors kept 32 backends busy on two cores, and each transaction
+    /// held back PostgreSQL's vacuum horizon long enough that the partial indexes read most often (the sequencer's,
+    /// the claim's) filled with dead entries every scan walked. With 4, the same node finished 30–60 % more runs per
+    /// second on half the PostgreSQL CPU (docs/BENCHMARKS.md, session 9). Executors wait for a connection in the
+    /// pool instead, which costs nothing while agents run, since nothing holds a connection across an agent's work.
+    /// </summary>
+    public static int DefaultMaxPoolSize => Math.Max(4, 2 * Environment.ProcessorCount);
+
+    /// <summary>
+    /// Baton's pool settings, where <paramref name="connectionString"/> does not set them itself: at most
+    /// <see cref="DefaultMaxPoolSize"/> connections; statements used often prepared once per connection (a third
+    /// less PostgreSQL CPU per run in the bench); and a connection going back to the pool not reset: Baton keeps no
+    /// session state on pooled connections, and the reset would cost a statement per use. A plan a newer node's
+    /// migration made stale is taken care of by <see cref="ForgotStalePlans"/>.
     /// </summary>
     public static string WithPoolDefaults(string connectionString)
     {
         var given = new DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
             .Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant()).ToHashSet(StringComparer.Ordinal);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.Contains("MAXIMUMPOOLSIZE") && !given.Contains("MAXPOOLSIZE"))
+        {
+            builder.MaxPoolSize = DefaultMaxPoolSize;
+        }
         if (!given.Contains("MAXAUTOPREPARE"))
         {
             builder.MaxAutoPrepare = 100;

@@ -28,10 +28,13 @@ public sealed class PreparedStatementTests : IDisposable
         var defaults = new NpgsqlConnectionStringBuilder(PostgresDatabase.WithPoolDefaults("Host=db;Username=baton"));
         Assert.Equal(100, defaults.MaxAutoPrepare);
         Assert.True(defaults.NoResetOnClose);
+        Assert.Equal(Math.Max(4, 2 * Environment.ProcessorCount), defaults.MaxPoolSize);
 
-        var given = new NpgsqlConnectionStringBuilder(PostgresDatabase.WithPoolDefaults("Host=db;max auto prepare=0;No Reset On Close=false"));
+        var given = new NpgsqlConnectionStringBuilder(PostgresDatabase.WithPoolDefaults("Host=db;max auto prepare=0;No Reset On Close=false;Maximum Pool Size=50"));
         Assert.Equal(0, given.MaxAutoPrepare);
         Assert.False(given.NoResetOnClose);
+        Assert.Equal(50, given.MaxPoolSize);
+        Assert.Equal(7, new NpgsqlConnectionStringBuilder(PostgresDatabase.WithPoolDefaults("Host=db;MaxPoolSize=7")).MaxPoolSize);
     }
 
     [Fact]
