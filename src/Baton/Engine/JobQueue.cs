@@ -154,7 +154,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// The built-in workers (<c>template</c>, <c>external</c>) have no row and so no limit: nothing to lock or count,
     /// and two round trips fewer in each claim and hand-off of theirs.
     /// </summary>
-    private static bool MayHaveLimit([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? worker) =>
+    public static bool MayHaveLimit([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? worker) =>
         worker is not (null or Profiles.PhaseDefinition.TemplateWorker or Profiles.PhaseDefinition.ExternalWorker);
 
     /// <summary>

@@ -136,8 +136,12 @@ public sealed class PhaseExecutor(
         signals.EventsCommitted();
         if (next is null)
         {
-            // This worker's slot is free: a job held back by its concurrency limit may go now.
-            signals.Jobs.Wake();
+            // This worker's slot is free: a job held back by its concurrency limit may go now, on any node. A worker
+            // without a limit holds nothing back, and the wake would send a claim on every node for nothing.
+            if (JobQueue.MayHaveLimit(started.Phase.Worker))
+            {
+                signals.Jobs.Wake();
+            }
             return (job, null);
         }
         return next.Value;
