@@ -39,7 +39,25 @@ public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider tim
         }
         finally
         {
+            if (!threw)
+            {
+                // The client has its whole answer before the entry's commit, not after: a JSON answer is sent chunked,
+                // and its last chunk would otherwise wait for this write (about 2 ms of a 6 ms create on SQLite).
+                await CompleteAnswerAsync(context);
+            }
             await RecordAsync(context, threw ? StatusCodes.Status500InternalServerError : context.Response.StatusCode);
+        }
+    }
+
+    private static async Task CompleteAnswerAsync(HttpContext context)
+    {
+        try
+        {
+            await context.Response.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client went away: its attempt is recorded all the same.
         }
     }
 
