@@ -32,7 +32,7 @@ public sealed class PostgresDatabase : Database
     /// Npgsql's default of 100, a worker node's 32 executors kept 32 backends busy on two cores, and each transaction
     /// held back PostgreSQL's vacuum horizon long enough that the partial indexes read most often (the sequencer's,
     /// the claim's) filled with dead entries every scan walked. With 4, the same node finished 30–60 % more runs per
-    /// second on half the PostgreSQL CPU (docs/BENCHMARKS.md, session 9). Executors wait for a connection in the
+    /// second on 35–50 % less PostgreSQL CPU (docs/BENCHMARKS.md, session 9). Executors wait for a connection in the
     /// pool instead, which costs nothing while agents run, since nothing holds a connection across an agent's work.
     /// </summary>
     public static int DefaultMaxPoolSize => Math.Max(4, 2 * Environment.ProcessorCount);
