@@ -136,9 +136,10 @@ public sealed class PhaseExecutor(
         signals.EventsCommitted();
         if (next is null)
         {
-            // This worker's slot is free: a job held back by its concurrency limit may go now, on any node. A worker
+            // A retry's job now comes due later: every node's pacemaker must look again to sleep only until then. And
+            // this worker's slot is free: a job held back by its concurrency limit may go now, on any node. A worker
             // without a limit holds nothing back, and the wake would send a claim on every node for nothing.
-            if (JobQueue.MayHaveLimit(started.Phase.Worker))
+            if (retryAt is not null || JobQueue.MayHaveLimit(started.Phase.Worker))
             {
                 signals.Jobs.Wake();
             }
