@@ -30,8 +30,8 @@ public sealed class PostgresDatabase : Database
     /// The most connections a node's pool opens unless BATON_DATABASE says otherwise: twice the node's cores, at least
     /// four. More transactions at once than the database has cores to run them only make each one longer: with
     /// Npgsql's default of 100, a worker node's 32 executors kept 32 backends busy on two cores, and each transaction
-    /// held back PostgreSQL's vacuum horizon long enough that the partial indexes read most often (the sequencer's,
-    /// the claim's) filled with dead entries every scan walked. With 4, the same node finished 30–60 % more runs per
+    /// held back PostgreSQL's vacuum horizon long enough that the indexes read most often (the sequencer's partial
+    /// index, the claim's) filled with dead entries every scan walked. With 4, the same node finished 30–60 % more runs per
     /// second on 35–50 % less PostgreSQL CPU (docs/BENCHMARKS.md, session 9). Executors wait for a connection in the
     /// pool instead, which costs nothing while agents run, since nothing holds a connection across an agent's work.
     /// </summary>
