@@ -65,16 +65,6 @@ public static class DeferredWrites
         /// <summary>Statements run (held back or not) and round trips they took, this transaction; the texts when asked for.</summary>
         public Cost Cost => new(_statements, _roundTrips, _texts);
 
-        /// <summary>Where this transaction's counts stand: what one write of a batch costs is the change since.</summary>
-        public (int Statements, int RoundTrips, int Texts) Mark => (_statements, _roundTrips, _texts?.Count ?? 0);
-
-        /// <summary>
-        /// What the transaction ran since <paramref name="mark"/>, with one round trip more for the COMMIT it would
-        /// have sent alone: the cost of one write of a batch.
-        /// </summary>
-        public Cost CostSince((int Statements, int RoundTrips, int Texts) mark) =>
-            new(_statements - mark.Statements, _roundTrips - mark.RoundTrips + 1, _texts?[mark.Texts..]);
-
         private int _statements;
         private int _roundTrips;
         private readonly List<string>? _texts = keepTexts ? [] : null;

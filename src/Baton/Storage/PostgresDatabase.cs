@@ -6,8 +6,8 @@ using Npgsql;
 namespace Baton.Storage;
 
 /// <summary>
-/// PostgreSQL, shared by any number of Baton nodes (ADR 25). A node's writes queue to <see cref="PostgresGroupCommit"/>,
-/// which runs those that wait together in one read-committed transaction on a pooled connection (ADR 48). What
+/// PostgreSQL, shared by any number of Baton nodes (ADR 25). Each write is one read-committed transaction on a pooled
+/// connection; PostgreSQL already groups concurrent commits into one WAL flush, so there is no writer loop. What
 /// SQLite's single writer made safe by itself, the statements make safe here: claims skip locked rows and repeat
 /// their condition, and each decision locks the rows it decides on.
 /// </summary>
@@ -24,16 +24,7 @@ public sealed class PostgresDatabase : Database
     {
         ConnectionString = connectionString;
         _source = NpgsqlDataSource.Create(WithPoolDefaults(connectionString));
-        _writer = new PostgresGroupCommit(this, ct => _source.OpenConnectionAsync(ct), WriteLanes);
     }
-
-    /// <summary>
-    /// How many batches of writes a node runs at once (ADR 48): two, so that a batch waiting on a lock does not stop the
-    /// node's other writes. With one the bench ran as fast; with four the lanes took the pool's connections from reads.
-    /// </summary>
-    public const int WriteLanes = 2;
-
-    private readonly PostgresGroupCommit _writer;
 
     /// <summary>
     /// The most connections a node's pool opens unless BATON_DATABASE says otherwise: twice the node's cores, at least
@@ -98,31 +89,9 @@ public sealed class PostgresDatabase : Database
 
     protected override async Task<DbConnection> RentReaderAsync(CancellationToken ct) => await _source.OpenConnectionAsync(ct);
 
-    public override Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default)
+    public override async Task<T> WriteAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _writes);
-        return _writer.EnqueueAsync(write, ct);
-    }
-
-    /// <summary>A batch's COMMIT returned: its writes are told to <see cref="WriteCommitted"/> one by one.</summary>
-    internal void Committed(DeferredWrites.Cost batch, IEnumerable<DeferredWrites.Cost> each)
-    {
-        Interlocked.Increment(ref _commits);
-        Interlocked.Add(ref _statements, batch.Statements);
-        Interlocked.Add(ref _roundTrips, batch.RoundTrips);
-        // Only a batch begun while someone listened kept its texts.
-        if (WriteCommitted is { } committed && batch.Texts is not null)
-        {
-            foreach (var cost in each)
-            {
-                committed(cost);
-            }
-        }
-    }
-
-    /// <summary><paramref name="write"/> in a transaction of its own, retried after a transient error.</summary>
-    internal async Task<T> WriteAloneAsync<T>(Func<DbConnection, IDbTransaction, Task<T>> write, CancellationToken ct)
-    {
         for (var attempt = 1; ; attempt++)
         {
             var committing = false;
@@ -239,11 +208,7 @@ public sealed class PostgresDatabase : Database
         }
     }
 
-    public override async ValueTask DisposeAsync()
-    {
-        await _writer.DisposeAsync();
-        await _source.DisposeAsync();
-    }
+    public override ValueTask DisposeAsync() => _source.DisposeAsync();
 
     /// <summary>An Npgsql keyword connection string, checked and written the one way Npgsql writes it.</summary>
     public static string Normalize(string connectionString)
