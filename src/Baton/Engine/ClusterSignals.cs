@@ -37,6 +37,12 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     /// <summary>This node's sending connection's backend: the notifications it sent come back to its listener too.</summary>
     private int _senderPid;
 
+    /// <summary>Ends the payload of a NOTIFY this node sent from a write transaction (any backend): its listener skips it.</summary>
+    private readonly string _ownMark = " o" + Guid.NewGuid().ToString("N");
+
+    /// <summary>When this node last sent a NOTIFY, or let a transaction send one (<see cref="Stopwatch"/> ticks).</summary>
+    private long _lastSent;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (db is not PostgresDatabase pg)
@@ -44,6 +50,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
             return;
         }
         signals.Jobs.Broadcast = jobs => Mark(() => _jobs += jobs);
+        signals.Jobs.QuietAnnouncement = QuietAnnouncement;
         signals.Events.Broadcast = () => Mark(() => _events = true);
         running.StopElsewhere = id => Mark(() => _stops.Add(id));
         await Task.WhenAll(SendAsync(pg, stoppingToken), ListenAsync(pg, stoppingToken));
@@ -61,6 +68,37 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
             : c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload = JobsPayload(jobs) }, tx);
 
     private static string JobsPayload(int jobs) => "j" + jobs.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Inside a write transaction that queues <paramref name="jobs"/> jobs somebody waits for (a create, a person's
+    /// decision): when the node has sent no NOTIFY for <see cref="Coalesce"/> and has nothing pending, the NOTIFY rides
+    /// with this transaction's COMMIT (held back, ADR 42), a round trip and a hand-off to the sender's thread sooner;
+    /// otherwise the sender's next batch carries it, as before. The two share one clock, so a busy node still sends at
+    /// most one NOTIFY per <see cref="Coalesce"/> or so. Returns whether it rides with the transaction: its caller then
+    /// wakes only this node's workers after the commit (<see cref="JobSignal.WakeHere"/>). Nothing on SQLite.
+    /// </summary>
+    public static async Task<bool> AnnounceJobsIfQuietAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, JobSignal signal, int jobs)
+    {
+        if (SqlDialect.Of(c).SingleWriter || signal.QuietAnnouncement?.Invoke(jobs) is not { } payload)
+        {
+            return false;
+        }
+        await c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload }, tx);
+        return true;
+    }
+
+    private string? QuietAnnouncement(int jobs)
+    {
+        lock (_lock)
+        {
+            if (_jobs > 0 || _events || _stops.Count > 0 || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSent)) < Coalesce)
+            {
+                return null;
+            }
+            Volatile.Write(ref _lastSent, Stopwatch.GetTimestamp());
+        }
+        return JobsPayload(jobs) + _ownMark;
+    }
 
     private void Mark(Action change)
     {
@@ -84,18 +122,17 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     private async Task SendAsync(PostgresDatabase pg, CancellationToken ct)
     {
         NpgsqlConnection? connection = null;
-        var lastSent = 0L;
         try
         {
             while (!ct.IsCancellationRequested)
             {
                 await _pending.WaitAsync(ct);
-                var sinceLast = Stopwatch.GetElapsedTime(lastSent);
+                var sinceLast = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSent));
                 if (sinceLast < Coalesce)
                 {
                     await Task.Delay(Coalesce - sinceLast, ct);
                 }
-                lastSent = Stopwatch.GetTimestamp();
+                Volatile.Write(ref _lastSent, Stopwatch.GetTimestamp());
                 var payload = TakePending();
                 if (payload is null)
                 {
@@ -216,7 +253,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
 
     private void Received(NpgsqlNotificationEventArgs e)
     {
-        if (e.PID == _senderPid)
+        if (e.PID == _senderPid || e.Payload.EndsWith(_ownMark, StringComparison.Ordinal))
         {
             return;
         }

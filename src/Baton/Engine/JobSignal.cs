@@ -31,6 +31,12 @@ public sealed class JobSignal
     /// <summary>How a wake-up reaches the other nodes sharing the database (<see cref="ClusterSignals"/>); none on one node.</summary>
     public Action<int>? Broadcast { get; set; }
 
+    /// <summary>
+    /// The payload of a NOTIFY that a write transaction may send itself, with its COMMIT, for the jobs it queues, or
+    /// null when it should leave them to <see cref="Broadcast"/> (<see cref="ClusterSignals.AnnounceJobsIfQuietAsync"/>).
+    /// </summary>
+    public Func<int, string?>? QuietAnnouncement { get; set; }
+
     /// <summary>Wakes this node's workers only: for new jobs another node announced.</summary>
     public void WakeHere(int jobs)
     {

@@ -131,22 +131,22 @@ public static class RunCreation
         // Read here: the transaction may run on the group-commit writer's thread, outside this request's span.
         var traceParent = Ops.BatonTracing.CurrentTraceParent();
         CreateRunOutcome outcome;
-        RunDecision? decision;
+        TransitionOutcome? started;
         try
         {
-            (outcome, decision) = await CreateInTransactionAsync();
+            (outcome, started) = await CreateInTransactionAsync();
         }
         catch (QuotaRollback reached)
         {
             return reached.Outcome;
         }
-        if (decision is not null)
+        if (started is not null)
         {
-            transitions.AfterCommit(decision);
+            transitions.AfterCommit(started.Decision, announced: started.Announced);
         }
         return outcome;
 
-        Task<(CreateRunOutcome, RunDecision?)> CreateInTransactionAsync() => db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
+        Task<(CreateRunOutcome, TransitionOutcome?)> CreateInTransactionAsync() => db.WriteAsync<(CreateRunOutcome, TransitionOutcome?)>(async (c, tx) =>
         {
             if (await ReplayOfAsync(c, tx, idempotencyKey, requestHash) is { } replay)
             {
@@ -172,8 +172,8 @@ public static class RunCreation
             var events = new EventBatch();
             events.Add(id, new RunEvent("run.created", null, 1, user.Actor(),
                 new Dictionary<string, object?> { ["profile"] = loaded.Profile.Name, ["mode"] = runMode.Wire() }), now);
-            var started = await StartStoredAsync(c, tx, transitions, limits, id, body.Intake!, intakeBytes, keyId, events, new StartRun());
-            return (new CreateRunOutcome.Created(started.Run!), started.Decision);
+            var stored = await StartStoredAsync(c, tx, transitions, limits, id, body.Intake!, intakeBytes, keyId, events, new StartRun());
+            return (new CreateRunOutcome.Created(stored.Run!), stored);
         });
     }
 
@@ -221,10 +221,10 @@ public static class RunCreation
         var keyId = user.FindFirstValue(ClaimTypes.NameIdentifier);
         var traceParent = Ops.BatonTracing.CurrentTraceParent();
         CreateRunOutcome outcome;
-        RunDecision? decision;
+        TransitionOutcome? started;
         try
         {
-            (outcome, decision) = await db.WriteAsync<(CreateRunOutcome, RunDecision?)>(async (c, tx) =>
+            (outcome, started) = await db.WriteAsync<(CreateRunOutcome, TransitionOutcome?)>(async (c, tx) =>
             {
                 if (await ReplayOfAsync(c, tx, idempotencyKey, requestHash) is { } replay)
                 {
@@ -279,17 +279,17 @@ public static class RunCreation
                     ["kept_phases"] = earlier,
                     ["intake_replaced"] = body.Intake is not null,
                 }), now);
-                var started = await StartStoredAsync(c, tx, transitions, limits, id, intake, Encoding.UTF8.GetByteCount(intake), keyId, events, new StartRun(at, atBase.Iteration));
-                return (new CreateRunOutcome.Created(started.Run!), started.Decision);
+                var stored = await StartStoredAsync(c, tx, transitions, limits, id, intake, Encoding.UTF8.GetByteCount(intake), keyId, events, new StartRun(at, atBase.Iteration));
+                return (new CreateRunOutcome.Created(stored.Run!), stored);
             });
         }
         catch (QuotaRollback reached)
         {
             return reached.Outcome;
         }
-        if (decision is not null)
+        if (started is not null)
         {
-            transitions.AfterCommit(decision);
+            transitions.AfterCommit(started.Decision, announced: started.Announced);
         }
         return outcome;
 
@@ -305,7 +305,8 @@ public static class RunCreation
     {
         await RunIntakes.SaveAsync(c, tx, id, intake);
         // A run this transaction is creating has no jobs to lock: no other transaction can see it yet.
-        var started = await transitions.ApplyInTransactionAsync(c, tx, id, start, events: events, jobsLocked: true);
+        // Somebody waits for the run to start: its first job may be announced with this transaction's COMMIT.
+        var started = await transitions.ApplyInTransactionAsync(c, tx, id, start, events: events, jobsLocked: true, announceJobs: true);
         if (keyId is not null)
         {
             // Checked and counted in the transaction that creates the run, so two requests at once cannot both fit:

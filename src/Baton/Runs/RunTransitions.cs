@@ -11,6 +11,9 @@ public sealed record TransitionOutcome(RunDecision Decision, RunRow? Run)
 {
     /// <summary>The run's next phase, already leased to the caller and marked running, when it asked to take it.</summary>
     public TakenPhase? Taken { get; init; }
+
+    /// <summary>The transaction tells the other nodes of its jobs itself, at its COMMIT (<see cref="ClusterSignals.AnnounceJobsIfQuietAsync"/>).</summary>
+    public bool Announced { get; init; }
 }
 
 /// <summary>A next phase taken over in its transition's transaction: its job, and its phase run as it starts.</summary>
@@ -66,21 +69,30 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     /// <summary>Decides and applies a trigger in one transaction. An expectedVersion (from If-Match) other than the run's is a 409.</summary>
     public async Task<TransitionOutcome> ApplyAsync(string runId, RunTrigger trigger, long? expectedVersion = null, CancellationToken ct = default)
     {
-        var outcome = await db.WriteAsync((c, tx) => ApplyInTransactionAsync(c, tx, runId, trigger, expectedVersion), ct);
-        AfterCommit(outcome.Decision);
+        // A person's decision: somebody waits for what it starts.
+        var outcome = await db.WriteAsync((c, tx) => ApplyInTransactionAsync(c, tx, runId, trigger, expectedVersion, announceJobs: true), ct);
+        AfterCommit(outcome.Decision, announced: outcome.Announced);
         return outcome;
     }
 
     /// <param name="decision">What was committed.</param>
     /// <param name="jobsTaken">The committing worker already took the new jobs: no other worker needs waking.</param>
-    public void AfterCommit(RunDecision decision, bool jobsTaken = false)
+    /// <param name="announced">The transaction told the other nodes of its jobs itself (<see cref="TransitionOutcome.Announced"/>).</param>
+    public void AfterCommit(RunDecision decision, bool jobsTaken = false, bool announced = false)
     {
         metrics.Committed(decision);
         if (decision is Transition t)
         {
             if (t.Jobs.Count > 0 && !jobsTaken)
             {
-                signals.Jobs.Wake(t.Jobs.Count);
+                if (announced)
+                {
+                    signals.Jobs.WakeHere(t.Jobs.Count);
+                }
+                else
+                {
+                    signals.Jobs.Wake(t.Jobs.Count);
+                }
             }
             signals.EventsCommitted();
         }
@@ -101,11 +113,13 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     /// the caller writes a batch of its own, else they are written here. With <paramref name="takeNextPhase"/> the
     /// caller goes straight on with the run's next phase: its job is inserted leased to the caller (when its worker has
     /// room) and its phase run marked running, in the statements that would have queued it. <paramref name="jobsLocked"/>
-    /// says the caller locked the run's jobs already (<see cref="JobQueue.LockOfRunAsync"/>), first thing.
+    /// says the caller locked the run's jobs already (<see cref="JobQueue.LockOfRunAsync"/>), first thing. With
+    /// <paramref name="announceJobs"/> (a create, a person's decision) the transaction may tell the other nodes of the
+    /// jobs it queues itself (<see cref="TransitionOutcome.Announced"/>).
     /// </summary>
     public async Task<TransitionOutcome> ApplyInTransactionAsync(
         IDbConnection c, IDbTransaction tx, string runId, RunTrigger trigger, long? expectedVersion = null, EventBatch? events = null,
-        bool takeNextPhase = false, bool jobsLocked = false)
+        bool takeNextPhase = false, bool jobsLocked = false, bool announceJobs = false)
     {
         if (!jobsLocked)
         {
@@ -147,7 +161,8 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         {
             await batch.WriteAsync(c, tx);
         }
-        return new TransitionOutcome(decision, run.After(t, now.ToMs())) { Taken = taken };
+        var announced = announceJobs && taken is null && t.Jobs.Count > 0 && await ClusterSignals.AnnounceJobsIfQuietAsync(c, tx, signals.Jobs, t.Jobs.Count);
+        return new TransitionOutcome(decision, run.After(t, now.ToMs())) { Taken = taken, Announced = announced };
     }
 
     private async Task<TakenPhase?> ApplyAsync(IDbConnection c, IDbTransaction tx, RunRow run, Profile profile, Transition t, DateTimeOffset now, EventBatch events, bool takeNextPhase)

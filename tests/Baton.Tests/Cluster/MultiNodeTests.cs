@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Baton.Client;
 using Baton.Tests.Support;
+using Npgsql;
 
 namespace Baton.Tests.Cluster;
 
@@ -57,6 +58,32 @@ public sealed class MultiNodeTests : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the run took {clock.Elapsed}: it waited for a poll");
         Assert.Equal(3, events.Count(e => e.Type == "phase.completed"));
         Assert.Equal("run.completed", events[^1].Type);
+    }
+
+    [Fact]
+    public async Task A_create_on_a_quiet_api_node_announces_its_job_with_its_own_commit()
+    {
+        var api = Node("api");
+        await using var listener = new NpgsqlConnection(TestDatabase.SettingFor(api.DataDir));
+        await listener.OpenAsync();
+        var payloads = new List<string>();
+        listener.Notification += (_, e) => payloads.Add(e.Payload);
+        await using (var listen = new NpgsqlCommand($"LISTEN {Baton.Engine.ClusterSignals.Channel}", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        await api.Client().CreateRunAsync(new CreateRunRequest("straight", "announced at the commit"));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!payloads.Any(p => p.StartsWith('j')))
+        {
+            await listener.WaitAsync(timeout.Token);
+        }
+
+        // The create's transaction sent it (marked with its node, whose own listener skips it), not the node's sender
+        // after the commit: one round trip and one hand-off between threads sooner.
+        var jobs = Assert.Single(payloads, p => p.StartsWith('j'));
+        Assert.Matches("^j1 o[0-9a-f]{32}$", jobs);
     }
 
     [Fact]
