@@ -63,9 +63,11 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     /// SQLite, where one process is the only node and hears of them from its event feed (<see cref="Webhooks.WebhookWaker"/>).
     /// </summary>
     public static Task AnnounceJobsAtCommitAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, int jobs) =>
-        SqlDialect.Of(c).SingleWriter
-            ? Task.CompletedTask
-            : c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload = JobsPayload(jobs) }, tx);
+        SqlDialect.Of(c).SingleWriter ? Task.CompletedTask : NotifyAtCommitAsync(c, tx, JobsPayload(jobs));
+
+    /// <summary>A NOTIFY held back (ADR 42) until the transaction's COMMIT, with which PostgreSQL delivers it.</summary>
+    private static Task NotifyAtCommitAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string payload) =>
+        c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload }, tx);
 
     private static string JobsPayload(int jobs) => "j" + jobs.ToString(CultureInfo.InvariantCulture);
 
@@ -83,7 +85,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
         {
             return false;
         }
-        await c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload }, tx);
+        await NotifyAtCommitAsync(c, tx, payload);
         return true;
     }
 
