@@ -82,6 +82,9 @@ internal sealed record BenchOptions
     /// <summary>Requests per second the clients offer between them (an open loop); null: each sends as soon as answered.</summary>
     public int? LoadRate { get; init; }
 
+    /// <summary>A folder that keeps a seeded database for the next load measurement of the same size (seeding takes minutes).</summary>
+    public string? LoadSeedCache { get; init; }
+
     public string? Only { get; init; }
 
     public bool WriteDoc { get; init; }
@@ -146,6 +149,9 @@ internal sealed record BenchOptions
           --load-rate N        load: the requests per second the clients offer between them, each paced at its share,
                                with latency counted from when a request was due (default: none, a closed loop: each
                                client sends as soon as its last request is answered)
+          --load-seed-cache DIR
+                               load: keep the seeded database in DIR and start from a copy of it next time, for
+                               A/B runs (delete DIR after a migration changes the schema)
           --data-root DIR      where the temporary data dirs go (default the system temp dir)
           --watched-data-dir   put the data dir inside the server's content root, as `dotnet Baton.dll` with the
                                default ./.baton does (the appsettings file watcher then sees every database write)
@@ -190,6 +196,7 @@ internal sealed record BenchOptions
                 "--load-warmup-seconds" => options with { LoadWarmup = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--load-seconds" => options with { LoadDuration = TimeSpan.FromSeconds(Positive(arg, Value())) },
                 "--load-rate" => options with { LoadRate = Positive(arg, Value()) },
+                "--load-seed-cache" => options with { LoadSeedCache = Value() },
                 "--data-root" => options with { DataRoot = Path.GetFullPath(Value()) },
                 "--write-doc" => options with { WriteDoc = true },
                 "--watched-data-dir" => options with { WatchedDataDir = true },

@@ -100,7 +100,29 @@ internal static class LoadBench
         string[] seededIds;
         try
         {
-            await RunListBench.SeedAsync(dataDir, databasePath, options.LoadSeedRuns, options.IntakeBytes);
+            var cached = options.LoadSeedCache is { } cache ? Path.Combine(cache, $"seed-{options.LoadSeedRuns}-{options.IntakeBytes}.db") : null;
+            if (cached is not null && File.Exists(cached))
+            {
+                File.Copy(cached, databasePath);
+            }
+            else
+            {
+                await RunListBench.SeedAsync(dataDir, databasePath, options.LoadSeedRuns, options.IntakeBytes);
+                if (cached is not null)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+                    // All of it in the file itself, so that the copy needs no WAL.
+                    await using (var c = new SqliteConnection($"Data Source={databasePath};Pooling=False"))
+                    {
+                        await c.OpenAsync();
+                        using var checkpoint = c.CreateCommand();
+                        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+                        await checkpoint.ExecuteNonQueryAsync();
+                    }
+                    File.Copy(databasePath, cached + ".part", overwrite: true);
+                    File.Move(cached + ".part", cached, overwrite: true);
+                }
+            }
             seededIds = await SampleIdsAsync(databasePath, 20_000);
         }
         catch
