@@ -7,13 +7,13 @@ using Microsoft.Extensions.Options;
 
 namespace Baton.Auth;
 
-/// <summary>`Authorization: Bearer &lt;api key&gt;`. Revocation is immediate: every request checks the database.</summary>
+/// <summary>`Authorization: Bearer &lt;api key&gt;`. Revocation is immediate: see <see cref="ActiveKeys"/>.</summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     Database db,
-    TimeProvider time) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ActiveKeys keys) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
 
@@ -29,7 +29,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("expected `Authorization: Bearer <api key>`");
         }
         var token = header["Bearer ".Length..].Trim();
-        var key = await db.ReadAsync(c => ApiKeys.FindActiveAsync(c, token, time.GetUtcNow()), Context.RequestAborted);
+        var key = await keys.FindAsync(token, Context.RequestAborted);
         if (key is null)
         {
             // A revoked or expired key's attempt is the audit log's business: it is recorded with that key, so a leaked

@@ -94,6 +94,7 @@ public static class BatonHost
             .Configure<BatonOptions>((kestrel, o) => kestrel.Limits.MaxRequestBodySize = o.MaxRequestBytes);
 
         services.AddSingleton<RequestRateLimit>();
+        services.AddSingleton<ActiveKeys>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

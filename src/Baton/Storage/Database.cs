@@ -37,6 +37,12 @@ public abstract class Database : IAsyncDisposable, IDisposable
     /// <summary>Writes since start-up, committed or failed: with <see cref="Commits"/>, how many share a commit.</summary>
     public abstract long Writes { get; }
 
+    /// <summary>
+    /// Changes after every commit that wrote to `api_keys`, before the writers learn of it; null where another process
+    /// may write them (PostgreSQL's other nodes), so that nothing read from them can be trusted until read again.
+    /// </summary>
+    public virtual long? ApiKeysVersion => null;
+
     public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);

@@ -24,9 +24,14 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private long _commits;
     private long _writes;
 
-    public GroupCommitWriter(PreparedStatementConnection connection)
+    private readonly Action _ended;
+
+    /// <param name="connection">The writer's own connection.</param>
+    /// <param name="ended">Called after each batch's COMMIT (or its failure), before its writers learn the outcome.</param>
+    public GroupCommitWriter(PreparedStatementConnection connection, Action ended)
     {
         _connection = connection;
+        _ended = ended;
         _loop = Task.Run(WriteLoopAsync);
     }
 
@@ -111,6 +116,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             }
             RollBackIfOpen();
         }
+        _ended();
         foreach (var write in batch)
         {
             write.Complete();

@@ -17,29 +17,24 @@ public sealed class SqliteDatabase : Database
     static SqliteDatabase()
     {
         SQLitePCL.Batteries_V2.Init();
-        ThreadingMode = ConfigureLibrary();
+        ConfigureLibrary();
     }
 
     /// <summary>
     /// Baton never uses one connection on two threads at once (the writer has one, each read rents its own), so the
     /// library's per-connection mutexes and its count of allocated memory, a lock around every malloc, protect nothing
-    /// here; in serialized mode they were about a twentieth of a loaded server's CPU. Only possible before the
+    /// here; in serialized mode they took 5 % of a loaded server's CPU (BENCHMARKS, session 11). Only possible before the
     /// library's first use in the process: in a host that opened a connection already, SQLite refuses it
-    /// (SQLITE_MISUSE), the defaults stay, and <see cref="ThreadingMode"/> says so.
+    /// (SQLITE_MISUSE) and its safe defaults stay.
     /// </summary>
-    private static string ConfigureLibrary()
+    private static void ConfigureLibrary()
     {
         const int multiThread = 2, memStatus = 9;
-        if (SQLitePCL.raw.sqlite3_config(multiThread) != SQLitePCL.raw.SQLITE_OK)
+        if (SQLitePCL.raw.sqlite3_config(multiThread) == SQLitePCL.raw.SQLITE_OK)
         {
-            return "serialized";
+            SQLitePCL.raw.sqlite3_config(memStatus, 0);
         }
-        SQLitePCL.raw.sqlite3_config(memStatus, 0);
-        return "multi-thread";
     }
-
-    /// <summary>How the SQLite library guards its connections in this process: "multi-thread" or "serialized".</summary>
-    public static string ThreadingMode { get; }
 
     public SqliteDatabase(string path)
     {
@@ -53,7 +48,25 @@ public sealed class SqliteDatabase : Database
             DefaultTimeout = 30,
         }.ToString();
         _unpooled = new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString();
-        _writer = new(() => new GroupCommitWriter(OpenWriterConnection()));
+        _writer = new(() => new GroupCommitWriter(OpenWriterConnection(), BatchEnded));
+    }
+
+    private long _apiKeysVersion;
+
+    /// <summary>Set by SQLite's update hook on the writer's thread when a statement changes a row of `api_keys`.</summary>
+    private bool _apiKeysWritten;
+
+    /// <summary>One process owns the file and writes only through its writer, whose hook sees every row it changes.</summary>
+    public override long? ApiKeysVersion => Interlocked.Read(ref _apiKeysVersion);
+
+    private void BatchEnded()
+    {
+        // After the COMMIT: a reader that saw this version read after it. Also after a rollback, which costs a read.
+        if (_apiKeysWritten)
+        {
+            _apiKeysWritten = false;
+            Interlocked.Increment(ref _apiKeysVersion);
+        }
     }
 
     /// <summary>The connections Baton keeps itself (the writer, the readers): never in Microsoft.Data.Sqlite's pool.</summary>
@@ -223,6 +236,7 @@ public sealed class SqliteDatabase : Database
         var connection = new PreparedStatementConnection(_unpooled);
         connection.Open();
         connection.Execute(WriterPragmas);
+        SQLitePCL.raw.sqlite3_update_hook(connection.Handle, (_, _, _, table, _) => _apiKeysWritten |= table == "api_keys", null);
         return connection;
     }
 }
