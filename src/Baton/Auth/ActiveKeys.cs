@@ -23,7 +23,8 @@ public sealed class ActiveKeys(Database db, TimeProvider time)
         var now = time.GetUtcNow().ToMs();
         // Taken before the read: a revoke committed meanwhile has changed it, and the entry is never trusted.
         var version = db.ApiKeysVersion;
-        if (version is not null && _entries.TryGetValue(hash, out var kept) && kept.Version == version && !(kept.Key.ExpiresAt <= now))
+        if (version is not null && _entries.TryGetValue(hash, out var kept) && kept.Version == version
+            && (kept.Key.ExpiresAt is null || kept.Key.ExpiresAt > now))
         {
             return kept.Key;
         }
