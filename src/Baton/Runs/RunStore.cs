@@ -15,9 +15,6 @@ namespace Baton.Runs;
 /// </summary>
 public static partial class RunStore
 {
-    /// <summary>Runs that can still change: the ones that hold workers and workspaces, and count against a key's quota.</summary>
-    private static readonly string[] ActiveStatuses = [.. new[] { RunStatus.Pending, RunStatus.Running, RunStatus.AwaitingApproval, RunStatus.Paused }.Select(s => s.Wire())];
-
     /// <summary>What creating a run stores in `runs` (and `profile_versions`, once per profile version).</summary>
     public sealed record NewRunRow(
         string Id, LoadedProfile Profile, string? ProjectName, RunMode Mode, decimal? BudgetUsd, string? IdempotencyKey,
@@ -78,9 +75,19 @@ public static partial class RunStore
     /// waiting at gates would otherwise walk them all.
     /// </summary>
     public static Task<long> CountActiveOfKeyAsync(IDbConnection c, IDbTransaction? tx, string keyId, string exceptRunId, long upTo) =>
-        c.ExecuteScalarAsync<long>(
-            $"SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE created_by_key = @keyId AND {SqlDialect.Of(c).In("status", "@ActiveStatuses")} AND id <> @exceptRunId LIMIT @upTo) active",
-            new { keyId, ActiveStatuses, exceptRunId, upTo }, tx);
+        c.ExecuteScalarAsync<long>(CountActiveOfKeySql, new { keyId, exceptRunId, upTo }, tx);
+
+    /// <summary>
+    /// The statuses are written in the query, as in the partial index ix_runs_active_by_key (0027): both engines use a
+    /// partial index only for a query whose condition implies the index's, which a parameter's value cannot.
+    /// </summary>
+    internal const string CountActiveOfKeySql =
+        """
+        SELECT COUNT(*) FROM (
+            SELECT 1 FROM runs
+            WHERE created_by_key = @keyId AND status IN ('pending', 'running', 'awaiting_approval', 'paused') AND id <> @exceptRunId
+            LIMIT @upTo) active
+        """;
 
     public static async Task<bool> ExistsAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
         await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs WHERE id = @runId", new { runId }, tx) != 0;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Baton.Client;
 using Baton.Tests.Dashboard;
 using Baton.Tests.Support;
+using Dapper;
 
 namespace Baton.Tests.Runs;
 
@@ -115,6 +116,52 @@ public sealed class QuotaTests : IDisposable
         Assert.Contains("approver role", html, StringComparison.Ordinal);
         Assert.Contains("kept intake", html, StringComparison.Ordinal);
         Assert.Equal(before, await RunCountAsync());
+    }
+
+    /// <summary>
+    /// Every create of a key with a quota counts the key's unfinished runs while it holds the key's turn (ADR 52): that
+    /// count must read those runs by index, not every run the key ever made. On PostgreSQL, Npgsql prepares the
+    /// statement, and after five calls PostgreSQL may keep a generic plan, made without the values: it had become a
+    /// sequential scan of all runs, read on every create (issue 11's bench: 4,000 rows a create at 7,000 runs).
+    /// </summary>
+    [Fact]
+    public async Task Counting_a_keys_active_runs_reads_them_by_index_not_every_run()
+    {
+        var http = await KeyAsync("busy");
+        Assert.Equal(HttpStatusCode.Created, (await CreateAsync(http)).StatusCode);
+        var db = _factory.Service<Baton.Storage.Database>();
+        if (!TestDatabase.IsPostgres)
+        {
+            var sqlitePlan = await db.ReadAsync(async c => string.Join("\n", (await c.QueryAsync<(long, long, long, string Detail)>(
+                "EXPLAIN QUERY PLAN " + Baton.Runs.RunStore.CountActiveOfKeySql,
+                new { keyId = "key_x", exceptRunId = "run_x", upTo = 1000 })).Select(r => r.Detail)));
+            Assert.Contains("SEARCH runs USING INDEX ix_runs_active_by_key (created_by_key=?)", sqlitePlan, StringComparison.Ordinal);
+            return;
+        }
+        // What a busy key looks like: thousands of finished runs, and statistics that say so.
+        await db.WriteAsync((c, tx) => c.ExecuteAsync(
+            """
+            INSERT INTO runs SELECT (jsonb_populate_record(r, jsonb_build_object('id', r.id || '_' || g, 'status', 'completed', 'idempotency_key', NULL))).*
+            FROM runs r, generate_series(1, 3000) g
+            """, transaction: tx));
+        var plan = await db.ReadAsync(async c =>
+        {
+            await c.ExecuteAsync("ANALYZE runs");
+            var sql = Baton.Runs.RunStore.CountActiveOfKeySql.Replace("@keyId", "$1", StringComparison.Ordinal)
+                .Replace("@exceptRunId", "$2", StringComparison.Ordinal).Replace("@upTo", "$3", StringComparison.Ordinal);
+            await c.ExecuteAsync($"PREPARE quota_count(text, text, bigint) AS {sql}");
+            try
+            {
+                await c.ExecuteAsync("SET plan_cache_mode = force_generic_plan");
+                return string.Join("\n", await c.QueryAsync<string>("EXPLAIN EXECUTE quota_count('key_x', 'run_x', 1000)"));
+            }
+            finally
+            {
+                await c.ExecuteAsync("RESET plan_cache_mode; DEALLOCATE quota_count");
+            }
+        });
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+        Assert.Contains("ix_runs_active_by_key", plan, StringComparison.Ordinal);
     }
 
     public void Dispose() => _factory.Dispose();

@@ -1,0 +1,6 @@
+-- The quota count (a create of a key with BATON_QUOTA_ACTIVE_RUNS counts the key's unfinished runs) reads only the
+-- key's unfinished runs: an index of those alone, which finished runs leave (ADR 52). With the statuses a parameter,
+-- the generic plan PostgreSQL keeps for the prepared statement after five calls was a sequential scan of every run,
+-- on every create, while the key's turn was held; with the statuses written in the query, its plans use this index.
+DROP INDEX ix_runs_created_by_key_status;
+CREATE INDEX ix_runs_active_by_key ON runs(created_by_key) WHERE status IN ('pending', 'running', 'awaiting_approval', 'paused');
