@@ -125,6 +125,7 @@ internal static class ClusterBench
                 await ClusterFacts.InstallEventClockAsync(nodes.Database);
             }
 
+            await postgres.CheckpointAsync();
             load = Machine.LoadAverageNow();
             var (batonBefore, postgresBefore) = (nodes.CpuTime(), postgres.CpuTime());
             timings = await PeersBench.DriveAsync(nodes.Client, watch, workload.Drive, "bench", options.IntakeBytes);

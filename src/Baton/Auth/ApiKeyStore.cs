@@ -131,7 +131,7 @@ public static class ApiKeyStore
             new { keyId }, tx);
 
     public static Task AddStoredBytesAsync(IDbConnection c, IDbTransaction tx, string keyId, long bytes) =>
-        c.ExecuteAsync(
+        c.DeferAsync(
             "INSERT INTO key_usage(key_id, stored_bytes) VALUES (@keyId, @bytes) ON CONFLICT(key_id) DO UPDATE SET stored_bytes = key_usage.stored_bytes + @bytes",
             new { keyId, bytes }, tx);
 }

@@ -197,7 +197,7 @@ public sealed class LogSink(Database db, EngineSignals signals, TimeProvider tim
 
     /// <summary>
     /// As <see cref="WriteBufferedAsync"/>, into the events of a transaction whose first write was the fence
-    /// (<see cref="JobQueue.EndAsync"/>).
+    /// (<see cref="JobQueue.FenceAsync"/>).
     /// </summary>
     public int AddBuffered(EventBatch events)
     {

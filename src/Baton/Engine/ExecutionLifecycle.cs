@@ -96,25 +96,30 @@ public sealed class ExecutionLifecycle(Database db, JobQueue queue, TimeProvider
     {
         await using var lease = attempt.Lease;
         await log.SealAsync();
-        var (logged, value) = await db.WriteAsync(async (c, tx) =>
+        try
         {
-            // The run's jobs first, the order every writer takes them in: a cancel that locked the run's other job
-            // and waits for this one would otherwise deadlock with the transition below.
-            await JobQueue.LockOfRunAsync(c, tx, job.RunId);
-            if (!await JobQueue.EndAsync(c, tx, job, retryAt))
+            var (logged, value) = await db.WriteAsync(async (c, tx) =>
             {
-                logger.LogWarning("Lost the lease on job {JobId} of {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, executionId);
-                return ((int?)null, default(T));
-            }
-            var events = new EventBatch();
-            int? logged = log.AddBuffered(events);
-            await ExecutionStore.FinishAsync(c, tx, executionId, attempt.Result, attempt.DurationMs, time.GetUtcNow().ToMs());
-            var value = await then(c, tx, events);
-            await events.WriteAsync(c, tx);
-            return (logged, value);
-        }, CancellationToken.None);
-        log.Written(logged, close: true);
-        return (logged is not null, value);
+                // The run's jobs first, the order every writer takes them in: a cancel that locked the run's other job
+                // and waits for this one would otherwise deadlock with the transition below.
+                await JobQueue.LockOfRunAsync(c, tx, job.RunId);
+                await JobQueue.FenceAsync(c, tx, job, retryAt);
+                var events = new EventBatch();
+                var logged = log.AddBuffered(events);
+                await ExecutionStore.FinishAsync(c, tx, executionId, attempt.Result, attempt.DurationMs, time.GetUtcNow().ToMs());
+                var value = await then(c, tx, events);
+                await events.WriteAsync(c, tx);
+                return (logged, value);
+            }, CancellationToken.None);
+            log.Written(logged, close: true);
+            return (true, value);
+        }
+        catch (LeaseLostException)
+        {
+            logger.LogWarning("Lost the lease on job {JobId} of {RunId}; discarding the result of {ExecutionId}", job.Id, job.RunId, executionId);
+            log.Written(null, close: true);
+            return (false, default);
+        }
     }
 }
 

@@ -23,6 +23,12 @@ public sealed class JobRow
 /// <summary>A claimed job, and for a phase on PostgreSQL its run's row, read and locked by the claim (else null: its start reads it).</summary>
 public sealed record ClaimedJob(JobRow Job, RunRow? Run);
 
+/// <summary>A finish found its job's lease gone (another worker has the job, or it was cancelled): it writes nothing.</summary>
+public sealed class LeaseLostException(JobRow job) : Exception($"lost the lease on job {job.Id} of {job.RunId}")
+{
+    public JobRow Job { get; } = job;
+}
+
 /// <summary>
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
 /// write checks, so a worker that lost its lease can neither complete nor overwrite anything.
@@ -277,12 +283,26 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     /// </summary>
     public static async Task<bool> EndAsync(IDbConnection c, IDbTransaction tx, JobRow job, DateTimeOffset? retryAt = null) =>
         retryAt is { } at
-            ? await c.ExecuteAsync(
-                "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken",
-                new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx) == 1
+            ? await c.ExecuteAsync(RetryLaterSql, new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx) == 1
             : await c.ExecuteAsync(FenceSql, job, tx) == 1;
 
+    private const string RetryLaterSql =
+        "UPDATE jobs SET run_at = @runAt, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = @Id AND lease_token = @LeaseToken";
+
     private const string FenceSql = "DELETE FROM jobs WHERE id = @Id AND lease_token = @LeaseToken";
+
+    /// <summary>
+    /// <see cref="EndAsync"/> as the first write of a finish that goes on only while the lease holds: a lost lease ends
+    /// the write with <see cref="LeaseLostException"/> and nothing of it commits. On PostgreSQL the fence rides with
+    /// the finish's next round trip, checked when that returns (ADR 53).
+    /// </summary>
+    public static Task FenceAsync(IDbConnection c, IDbTransaction tx, JobRow job, DateTimeOffset? retryAt)
+    {
+        Func<Exception> lost = () => new LeaseLostException(job);
+        return retryAt is { } at
+            ? c.DeferCheckedAsync(RetryLaterSql, new { job.Id, job.LeaseToken, runAt = at.ToMs() }, tx, expectedRows: 1, lost)
+            : c.DeferCheckedAsync(FenceSql, job, tx, expectedRows: 1, lost);
+    }
 
     /// <summary>A run's phase or gate job, as the decider asked for it.</summary>
     public static Task EnqueueAsync(IDbConnection c, IDbTransaction tx, string runId, JobRequest job, long now) =>

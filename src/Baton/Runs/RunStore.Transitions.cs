@@ -29,11 +29,13 @@ public static partial class RunStore
         c.QuerySingleAsync<string>("SELECT source FROM profile_versions WHERE hash = @hash", new { hash }, tx);
 
     /// <summary>
-    /// Writes a transition's run state, guarded by the version it was decided on; returns the rows changed (0: someone
-    /// else changed the run in between).
+    /// Writes a transition's run state, guarded by the version it was decided on: when someone else changed the run in
+    /// between, the write ends with <see cref="ConcurrencyConflictException"/> (on PostgreSQL from its next round trip,
+    /// ADR 53). That cannot happen under SQLite's single writer, nor after a read of the run FOR UPDATE; elsewhere it
+    /// turns a lost race into a 409 instead of a silent overwrite.
     /// </summary>
-    public static Task<int> ApplyTransitionAsync(IDbConnection c, IDbTransaction tx, RunRow run, Transition t, long nowMs) =>
-        c.ExecuteAsync(
+    public static Task ApplyTransitionAsync(IDbConnection c, IDbTransaction tx, RunRow run, Transition t, long nowMs) =>
+        c.DeferCheckedAsync(
             """
             UPDATE runs SET status = @status, current_phase = @CurrentPhase, iteration = @Iteration, wait_reason = @wait,
                 error = @Error, budget_approved = @BudgetApproved, iteration_base = @IterationBase,
@@ -57,7 +59,7 @@ public static partial class RunStore
                 id = run.Id,
                 version = run.Version,
             },
-            tx);
+            tx, expectedRows: 1, () => new ConcurrencyConflictException(run.Id));
 
     /// <summary>A run's phase started outside a transition (its first phase, a retry): the run changed now.</summary>
     public static Task TouchAsync(IDbConnection c, IDbTransaction tx, string runId, long nowMs) =>

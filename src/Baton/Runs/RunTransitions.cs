@@ -168,13 +168,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
     private async Task<TakenPhase?> ApplyAsync(IDbConnection c, IDbTransaction tx, RunRow run, Profile profile, Transition t, DateTimeOffset now, EventBatch events, bool takeNextPhase)
     {
         var nowMs = now.ToMs();
-        var updated = await RunStore.ApplyTransitionAsync(c, tx, run, t, nowMs);
-        if (updated != 1)
-        {
-            // Cannot happen under SQLite's single writer; on a multi-writer database it is the guard that turns
-            // a lost race into a 409 instead of a silent overwrite.
-            throw new ConcurrencyConflictException(run.Id);
-        }
+        await RunStore.ApplyTransitionAsync(c, tx, run, t, nowMs);
 
         if (t.ClearJobs)
         {

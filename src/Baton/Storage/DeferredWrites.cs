@@ -24,7 +24,30 @@ public static class DeferredWrites
     /// touch): at once on SQLite, with the next round trip on PostgreSQL.
     /// </summary>
     public static Task DeferAsync(this IDbConnection c, string sql, object? param, IDbTransaction tx) =>
-        c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: false) : c.ExecuteAsync(sql, param, tx);
+        c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: false, check: null) : c.ExecuteAsync(sql, param, tx);
+
+    /// <summary>
+    /// A write whose rows affected decide only whether the transaction goes on (a lease fence, a version guard): when it
+    /// changed other than <paramref name="expectedRows"/> rows, <paramref name="refused"/>'s exception ends the write,
+    /// and nothing of it commits. At once on SQLite; on PostgreSQL held back like <see cref="DeferAsync"/> and checked
+    /// when the round trip that carries it returns, so the exception comes from the next statement that needs an answer
+    /// (what ran in between rolls back with it), and never later than just before the COMMIT, which a held-back check
+    /// never rides with.
+    /// </summary>
+    public static async Task DeferCheckedAsync(this IDbConnection c, string sql, object? param, IDbTransaction tx, int expectedRows, Func<Exception> refused)
+    {
+        if (c is NpgsqlConnection pipelined)
+        {
+            await pipelined.DeferAsync(sql, param, tx, returnsRows: false, new Check(expectedRows, refused));
+        }
+        else if (await c.ExecuteAsync(sql, param, tx) != expectedRows)
+        {
+            throw refused();
+        }
+    }
+
+    /// <summary>What a held-back statement must have changed, and the exception that ends the write when it did not.</summary>
+    internal sealed record Check(int ExpectedRows, Func<Exception> Refused);
 
     /// <summary>
     /// A <c>SELECT</c> run for what it does, not for its rows (the locks of a <c>SELECT … FOR UPDATE</c>, a
@@ -32,7 +55,7 @@ public static class DeferredWrites
     /// skipped; at once elsewhere.
     /// </summary>
     public static Task DeferSelectAsync(this IDbConnection c, string sql, object? param, IDbTransaction tx) =>
-        c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: true) : c.ExecuteAsync(sql, param, tx);
+        c is NpgsqlConnection pipelined ? pipelined.DeferAsync(sql, param, tx, returnsRows: true, check: null) : c.ExecuteAsync(sql, param, tx);
 
     /// <summary>
     /// Releases <paramref name="savepoint"/> when the writes since it may as well fail with the COMMIT, which then fails
@@ -59,7 +82,10 @@ public static class DeferredWrites
     [SuppressMessage("Naming", "CA1724", Justification = "Dapper recognizes PostgreSQL by this type name")]
     internal sealed class NpgsqlConnection(Npgsql.NpgsqlConnection inner, bool keepTexts) : DbConnection
     {
-        private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows)> _deferred = [];
+        private readonly List<(NpgsqlBatchCommand Command, bool ReturnsRows, Check? Check)> _deferred = [];
+
+        /// <summary>The checked statements of the batch last sent, to verify once it has run.</summary>
+        private readonly List<(NpgsqlBatchCommand Command, Check Check)> _sentChecks = [];
         private bool _deferring;
 
         /// <summary>Statements run (held back or not) and round trips they took, this transaction; the texts when asked for.</summary>
@@ -69,11 +95,12 @@ public static class DeferredWrites
         private int _roundTrips;
         private readonly List<string>? _texts = keepTexts ? [] : null;
 
-        internal async Task DeferAsync(string sql, object? param, IDbTransaction tx, bool returnsRows)
+        internal async Task DeferAsync(string sql, object? param, IDbTransaction tx, bool returnsRows, Check? check)
         {
             // Dapper binds the parameters as for any command; the command then lands in Held instead of running.
             _deferring = true;
             _deferringReturnsRows = returnsRows;
+            _deferringCheck = check;
             try
             {
                 await this.ExecuteAsync(sql, param, tx);
@@ -85,6 +112,69 @@ public static class DeferredWrites
         }
 
         private bool _deferringReturnsRows;
+        private Check? _deferringCheck;
+
+        private bool HoldsChecks => _deferred.Exists(d => d.Check is not null);
+
+        /// <summary>
+        /// Runs <paramref name="send"/> (the batch <see cref="TakeBatch"/> made) and then verifies the checked statements
+        /// it carried. A statement the server refused fails the batch with its own error, unless a checked statement
+        /// before it had failed its check already: that one is what ended the write.
+        /// </summary>
+        private async Task<T> SentAsync<T>(Func<Task<T>> send)
+        {
+            T result;
+            try
+            {
+                result = await send();
+            }
+            catch (PostgresException) when (FailedCheck() is { } failed)
+            {
+                throw failed.Refused();
+            }
+            VerifySentChecks();
+            return result;
+        }
+
+        /// <summary>Throws the exception of the first checked statement of the batch last sent that changed other rows than it must have.</summary>
+        private void VerifySentChecks()
+        {
+            if (FailedCheck() is { } failed)
+            {
+                throw failed.Refused();
+            }
+            _sentChecks.Clear();
+        }
+
+        /// <summary>
+        /// The first checked statement of the batch last sent that ran and changed other rows than it must have. After a
+        /// statement the server refused, it skipped the rest of the batch: those never ran (no command tag came back, so
+        /// their statement type is still unknown) and say nothing.
+        /// </summary>
+        private Check? FailedCheck()
+        {
+            foreach (var (command, check) in _sentChecks)
+            {
+                if (command.StatementType != Npgsql.StatementType.Unknown && command.RecordsAffected != check.ExpectedRows)
+                {
+                    _sentChecks.Clear();
+                    return check;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>Sends what is held back, alone, to learn whether its checks held: before a COMMIT or a savepoint.</summary>
+        private async Task FlushChecksAsync(CancellationToken ct)
+        {
+            var batch = new NpgsqlBatch(inner);
+            await using (batch)
+            {
+                TakeHeld(batch);
+                _roundTrips++;
+                await SentAsync(() => batch.ExecuteNonQueryAsync(ct));
+            }
+        }
 
         /// <summary>
         /// Commits <paramref name="tx"/>, with what is still held back in the same round trip (a COMMIT statement after
@@ -94,6 +184,11 @@ public static class DeferredWrites
         /// </summary>
         public async Task CommitAsync(NpgsqlTransaction tx)
         {
+            if (HoldsChecks)
+            {
+                // A COMMIT sent with a check would commit whatever the check finds.
+                await FlushChecksAsync(CancellationToken.None);
+            }
             if (_deferred.Count == 0)
             {
                 _roundTrips++;
@@ -101,11 +196,22 @@ public static class DeferredWrites
                 return;
             }
             await using var batch = TakeBatch(new NpgsqlBatchCommand("COMMIT"));
-            await batch.ExecuteNonQueryAsync(CancellationToken.None);
+            await SentAsync(() => batch.ExecuteNonQueryAsync(CancellationToken.None));
         }
 
-        /// <summary>A savepoint set rides with the next round trip: it is only a marker in the statement order.</summary>
-        internal void SetSavepoint(string savepoint) => Hold(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"), returnsRows: false);
+        /// <summary>
+        /// A savepoint set rides with the next round trip: it is only a marker in the statement order. Checks held back
+        /// before it are sent first: a failed one must end the write, not surface after the savepoint, where the code
+        /// that set it might roll back to it and go on.
+        /// </summary>
+        internal async Task SetSavepointAsync(string savepoint, CancellationToken ct)
+        {
+            if (HoldsChecks)
+            {
+                await FlushChecksAsync(ct);
+            }
+            Hold(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"), returnsRows: false, check: null);
+        }
 
         /// <summary>
         /// Releases <paramref name="savepoint"/> with what is held back, in one round trip: the statements written since
@@ -117,7 +223,7 @@ public static class DeferredWrites
             var release = new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}");
             Count(release.CommandText, held: false);
             await using var batch = TakeBatch(release);
-            await batch.ExecuteNonQueryAsync(ct);
+            await SentAsync(() => batch.ExecuteNonQueryAsync(ct));
         }
 
         /// <summary>
@@ -141,10 +247,10 @@ public static class DeferredWrites
             await command.ExecuteNonQueryAsync(ct);
         }
 
-        private void Hold(NpgsqlBatchCommand command, bool returnsRows)
+        private void Hold(NpgsqlBatchCommand command, bool returnsRows, Check? check)
         {
             Count(command.CommandText, held: true);
-            _deferred.Add((command, returnsRows));
+            _deferred.Add((command, returnsRows, check));
         }
 
         private void Count(string text, bool held)
@@ -164,14 +270,25 @@ public static class DeferredWrites
         private NpgsqlBatch TakeBatch(NpgsqlBatchCommand last)
         {
             var batch = new NpgsqlBatch(inner);
-            foreach (var (command, _) in _deferred)
-            {
-                batch.BatchCommands.Add(command);
-            }
-            _deferred.Clear();
+            TakeHeld(batch);
             batch.BatchCommands.Add(last);
             _roundTrips++;
             return batch;
+        }
+
+        /// <summary>Moves what is held back into <paramref name="batch"/>; its checks are verified once the batch has run.</summary>
+        private void TakeHeld(NpgsqlBatch batch)
+        {
+            _sentChecks.Clear();
+            foreach (var (command, _, check) in _deferred)
+            {
+                batch.BatchCommands.Add(command);
+                if (check is not null)
+                {
+                    _sentChecks.Add((command, check));
+                }
+            }
+            _deferred.Clear();
         }
 
         /// <summary>How many result sets the held-back statements return (locks'), to skip before the one asked for.</summary>
@@ -270,7 +387,7 @@ public static class DeferredWrites
             {
                 if (connection._deferring)
                 {
-                    connection.Hold(AsBatchCommand(), connection._deferringReturnsRows);
+                    connection.Hold(AsBatchCommand(), connection._deferringReturnsRows, connection._deferringCheck);
                     return 0;
                 }
                 if (connection._deferred.Count == 0)
@@ -280,7 +397,7 @@ public static class DeferredWrites
                 }
                 connection.Count(inner.CommandText, held: false);
                 await using var batch = connection.TakeBatch(AsBatchCommand());
-                await batch.ExecuteNonQueryAsync(cancellationToken);
+                await connection.SentAsync(() => batch.ExecuteNonQueryAsync(cancellationToken));
                 return batch.BatchCommands[^1].RecordsAffected;
             }
 
@@ -307,12 +424,25 @@ public static class DeferredWrites
                 // The batch lives as long as its reader; it holds nothing unmanaged. SingleRow and SingleResult would
                 // apply to the batch's first result set, which may be a held-back lock's.
                 var batch = connection.TakeBatch(AsBatchCommand());
-                var reader = await batch.ExecuteReaderAsync(behavior & ~(CommandBehavior.SingleRow | CommandBehavior.SingleResult), cancellationToken);
-                for (var i = 0; i < skip; i++)
+                return await connection.SentAsync(async () =>
                 {
-                    await reader.NextResultAsync(cancellationToken);
-                }
-                return reader;
+                    var reader = await batch.ExecuteReaderAsync(behavior & ~(CommandBehavior.SingleRow | CommandBehavior.SingleResult), cancellationToken);
+                    try
+                    {
+                        // Past the held-back statements, every one of them has run: their checks can be verified.
+                        for (var i = 0; i < skip; i++)
+                        {
+                            await reader.NextResultAsync(cancellationToken);
+                        }
+                        connection.VerifySentChecks();
+                    }
+                    catch
+                    {
+                        await reader.DisposeAsync();
+                        throw;
+                    }
+                    return (DbDataReader)reader;
+                });
             }
 
             /// <summary>This command's text and parameters as a statement of a batch (the parameters move over).</summary>
@@ -359,11 +489,8 @@ public static class DeferredWrites
 
         public override void Rollback() => throw new NotSupportedException("the write rolls back when its closure throws");
 
-        public override Task SaveAsync(string savepointName, CancellationToken cancellationToken = default)
-        {
-            connection.SetSavepoint(Checked(savepointName));
-            return Task.CompletedTask;
-        }
+        public override Task SaveAsync(string savepointName, CancellationToken cancellationToken = default) =>
+            connection.SetSavepointAsync(Checked(savepointName), cancellationToken);
 
         public override Task ReleaseAsync(string savepointName, CancellationToken cancellationToken = default) =>
             connection.ReleaseAsync(Checked(savepointName), cancellationToken);

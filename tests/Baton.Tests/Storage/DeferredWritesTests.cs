@@ -159,6 +159,94 @@ public sealed class DeferredWritesTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(["sp-kept-1", "sp-kept-2"], kept);
     }
 
+    private sealed class CheckFailed(string what) : Exception(what);
+
+    private const string TouchBlob = "UPDATE blobs SET size = size + 1 WHERE sha256 = @sha";
+
+    private static Task DeferTouchAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string sha, string what) =>
+        c.DeferCheckedAsync(TouchBlob, new { sha }, tx, expectedRows: 1, () => new CheckFailed(what));
+
+    [Fact]
+    public async Task A_checked_write_that_changed_other_rows_ends_the_write_by_the_next_answer_and_nothing_stays()
+    {
+        await using var db = await OpenAsync();
+        await db.WriteAsync((c, tx) => c.ExecuteAsync(InsertBlob, Blob("check-0"), tx));
+
+        // A check that holds: the write goes on and commits what it held back.
+        var size = await db.WriteAsync(async (c, tx) =>
+        {
+            await DeferTouchAsync(c, tx, "check-0", "held");
+            await c.DeferAsync(InsertBlob, Blob("check-1"), tx);
+            return await c.ExecuteScalarAsync<long>("SELECT size FROM blobs WHERE sha256 = 'check-0'", transaction: tx);
+        });
+        Assert.Equal(2, size);
+
+        // A check that fails: its exception comes from the next statement that needs an answer (at once on SQLite),
+        // and what was written before and after it goes.
+        var answered = false;
+        var failed = await Assert.ThrowsAsync<CheckFailed>(() => db.WriteAsync(async (c, tx) =>
+        {
+            await c.DeferAsync(InsertBlob, Blob("check-2"), tx);
+            await DeferTouchAsync(c, tx, "no-such-blob", "fence");
+            await c.DeferAsync(InsertBlob, Blob("check-3"), tx);
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM blobs", transaction: tx);
+            answered = true;
+        }));
+        Assert.Equal("fence", failed.Message);
+        Assert.False(answered);
+        Assert.Equal(["check-0", "check-1"], await ShasAsync(db, "check-"));
+    }
+
+    [Fact]
+    public async Task A_failed_check_ends_the_write_before_its_COMMIT_and_before_a_savepoint()
+    {
+        await using var db = await OpenAsync();
+        // Held back to the end: it is checked before the COMMIT is sent, so nothing commits.
+        await Assert.ThrowsAsync<CheckFailed>(() => db.WriteAsync(async (c, tx) =>
+        {
+            await c.DeferAsync(InsertBlob, Blob("end-1"), tx);
+            await DeferTouchAsync(c, tx, "no-such-blob", "at the end");
+            await c.DeferAsync(InsertBlob, Blob("end-2"), tx);
+        }));
+        Assert.Empty(await ShasAsync(db, "end-"));
+
+        // A savepoint set after a failed check: the check's exception comes first, so no code that set the savepoint
+        // can roll back to it and go on as if only what followed it had failed.
+        var savepointSet = false;
+        await Assert.ThrowsAsync<CheckFailed>(() => db.WriteAsync(async (c, tx) =>
+        {
+            await DeferTouchAsync(c, tx, "no-such-blob", "before the savepoint");
+            await ((DbTransaction)tx).SaveAsync("after_check");
+            savepointSet = true;
+        }));
+        Assert.False(savepointSet);
+    }
+
+    [Fact]
+    public async Task A_statement_refused_after_a_failed_check_ends_the_write_with_the_checks_exception()
+    {
+        await using var db = await OpenAsync();
+        await db.WriteAsync((c, tx) => c.ExecuteAsync(InsertBlob, Blob("why-0"), tx));
+        // A lost lease is why the finish failed, not the duplicate that another worker's finish had written meanwhile.
+        await Assert.ThrowsAsync<CheckFailed>(() => db.WriteAsync(async (c, tx) =>
+        {
+            await DeferTouchAsync(c, tx, "no-such-blob", "lease lost");
+            await c.DeferAsync(InsertBlob, Blob("why-0"), tx);
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM blobs", transaction: tx);
+        }));
+        // A statement refused before the check ran keeps its own error.
+        await Assert.ThrowsAnyAsync<DbException>(() => db.WriteAsync(async (c, tx) =>
+        {
+            await c.DeferAsync(InsertBlob, Blob("why-0"), tx);
+            await DeferTouchAsync(c, tx, "no-such-blob", "never reached");
+            await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM blobs", transaction: tx);
+        }));
+        Assert.Equal(["why-0"], await ShasAsync(db, "why-"));
+    }
+
+    private static Task<List<string>> ShasAsync(Database db, string prefix) =>
+        db.ReadAsync(async c => (await c.QueryAsync<string>("SELECT sha256 FROM blobs WHERE sha256 LIKE @like ORDER BY sha256", new { like = prefix + "%" })).ToList());
+
     [Fact]
     public async Task On_PostgreSQL_held_back_writes_ride_with_the_next_round_trip()
     {
@@ -188,7 +276,8 @@ public sealed class DeferredWritesTests(ITestOutputHelper output) : IDisposable
     /// with its start, each hand-off (finish one phase, start the next), the last finish. Round trips count the COMMIT.
     /// Before ADR 42 each statement was a round trip: create 13, claim + start 10, hand-off 12, last finish 12
     /// (statements + COMMIT); since: 7, 5, 6 and 5; a claim that also locks its run's row, and a start whose writes go
-    /// with the COMMIT: claim + start 3.
+    /// with the COMMIT: claim + start 3. With the lease fence, the run's version guard and the key's stored bytes held
+    /// back too, their checks riding with the next answer (ADR 53): create 5, hand-off 4, last finish 3.
     /// </summary>
     [Fact]
     public async Task On_PostgreSQL_each_kind_of_transaction_of_a_run_takes_a_bounded_number_of_round_trips()
@@ -213,10 +302,10 @@ public sealed class DeferredWritesTests(ITestOutputHelper output) : IDisposable
             cost.Texts!.Any(t => t.Replace(DeferredWrites.HeldMark, "", StringComparison.Ordinal).TrimStart().StartsWith(start, StringComparison.Ordinal));
         var kinds = new (string Kind, Func<DeferredWrites.Cost, bool> Is, int MaxRoundTrips)[]
         {
-            ("create", c => Has(c, "INSERT INTO runs("), 7),
+            ("create", c => Has(c, "INSERT INTO runs("), 5),
             ("claim + start", c => Has(c, "INSERT INTO executions") && !Has(c, "DELETE FROM jobs WHERE id"), 3),
-            ("hand-off", c => Has(c, "DELETE FROM jobs WHERE id") && Has(c, "INSERT INTO executions"), 6),
-            ("last finish", c => Has(c, "DELETE FROM jobs WHERE id") && !Has(c, "INSERT INTO executions"), 5),
+            ("hand-off", c => Has(c, "DELETE FROM jobs WHERE id") && Has(c, "INSERT INTO executions"), 4),
+            ("last finish", c => Has(c, "DELETE FROM jobs WHERE id") && !Has(c, "INSERT INTO executions"), 3),
         };
         foreach (var (kind, isKind, max) in kinds)
         {
