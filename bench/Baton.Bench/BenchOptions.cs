@@ -52,6 +52,12 @@ internal sealed record BenchOptions
     public int ClusterDelayedRuns { get; init; } = 400;
 
     /// <summary>
+    /// Finished runs added to each cluster measurement's database after its warm-up (rows of `runs` only, copies of a
+    /// finished one of the client's key): what a database with history does to the creates.
+    /// </summary>
+    public int ClusterSeedRuns { get; init; }
+
+    /// <summary>
     /// BATON_WORKERS of each worker node for the delayed phases. Not the shipped 32: 3 nodes × 32 phases of 200 ms at
     /// once are 480 hand-offs a second, which would need more than this machine's two cores (shared with PostgreSQL and
     /// the client) and measure the CPU instead of whether the work spreads. With 8, even 3 nodes stay well under a core.
@@ -140,6 +146,9 @@ internal sealed record BenchOptions
                                cluster: delayed runs outstanding at once (default 4 × --cluster-delayed-workers)
           --cluster-wake-runs N
                                cluster: runs one at a time for the wake-ups (default 200)
+          --cluster-seed-runs N
+                               cluster: finished runs of the client's key added to the database after the warm-up,
+                               before measuring (rows of `runs` only; default none)
           --load-seed-runs N   load: runs seeded before the server starts (default 1000000)
           --load-clients N     load: concurrent clients, each with its own approver key (default 200)
           --load-subscribers N load: SSE subscribers on /api/events, each with a viewer key (default 20)
@@ -190,6 +199,7 @@ internal sealed record BenchOptions
                 "--cluster-delayed-workers" => options with { ClusterDelayedWorkers = Positive(arg, Value()) },
                 "--cluster-delayed-in-flight" => options with { ClusterDelayedInFlightSetting = Positive(arg, Value()) },
                 "--cluster-wake-runs" => options with { ClusterWakeRuns = Positive(arg, Value()) },
+                "--cluster-seed-runs" => options with { ClusterSeedRuns = Positive(arg, Value()) },
                 "--load-seed-runs" => options with { LoadSeedRuns = Positive(arg, Value()) },
                 "--load-clients" => options with { LoadClients = Positive(arg, Value()) },
                 "--load-subscribers" => options with { LoadSubscribers = Positive(arg, Value()) },

@@ -125,6 +125,11 @@ internal static class ClusterBench
                 await ClusterFacts.InstallEventClockAsync(nodes.Database);
             }
 
+            if (options.ClusterSeedRuns > 0)
+            {
+                await PostgresServer.SeedFinishedRunsAsync(nodes.Database, options.ClusterSeedRuns);
+                Console.Error.WriteLine($"  seeded {options.ClusterSeedRuns} finished runs");
+            }
             await postgres.CheckpointAsync();
             load = Machine.LoadAverageNow();
             var (batonBefore, postgresBefore) = (nodes.CpuTime(), postgres.CpuTime());

@@ -167,13 +167,10 @@ public static class DeferredWrites
         /// <summary>Sends what is held back, alone, to learn whether its checks held: before a COMMIT or a savepoint.</summary>
         private async Task FlushChecksAsync(CancellationToken ct)
         {
-            var batch = new NpgsqlBatch(inner);
-            await using (batch)
-            {
-                TakeHeld(batch);
-                _roundTrips++;
-                await SentAsync(() => batch.ExecuteNonQueryAsync(ct));
-            }
+            await using var batch = new NpgsqlBatch(inner);
+            TakeHeld(batch);
+            _roundTrips++;
+            await SentAsync(() => batch.ExecuteNonQueryAsync(ct));
         }
 
         /// <summary>
@@ -196,7 +193,7 @@ public static class DeferredWrites
                 return;
             }
             await using var batch = TakeBatch(new NpgsqlBatchCommand("COMMIT"));
-            await SentAsync(() => batch.ExecuteNonQueryAsync(CancellationToken.None));
+            await batch.ExecuteNonQueryAsync(CancellationToken.None);
         }
 
         /// <summary>
