@@ -24,10 +24,7 @@ public sealed class JobRow
 public sealed record ClaimedJob(JobRow Job, RunRow? Run);
 
 /// <summary>A finish found its job's lease gone (another worker has the job, or it was cancelled): it writes nothing.</summary>
-public sealed class LeaseLostException(JobRow job) : Exception($"lost the lease on job {job.Id} of {job.RunId}")
-{
-    public JobRow Job { get; } = job;
-}
+public sealed class LeaseLostException(JobRow job) : Exception($"lost the lease on job {job.Id} of {job.RunId}");
 
 /// <summary>
 /// Jobs are rows. A worker claims a due job with a lease; the lease token is the fence that every later
