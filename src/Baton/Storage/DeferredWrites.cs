@@ -14,8 +14,9 @@ namespace Baton.Storage;
 /// <remarks>
 /// A held-back statement that fails (a constraint, a deadlock) fails the statement it rides with, inside the write's
 /// closure, with the same PostgresException: the transaction rolls back, and a transient error is retried, as if it
-/// had failed at once. Only what returns nothing the caller looks at may be held back: never a guard or a fence whose
-/// rows affected or RETURNING decide what comes next. Those are sent at once, with whatever was held back before them.
+/// had failed at once. Only what returns nothing the caller looks at may be held back, and a guard or a fence whose rows
+/// affected only decide whether the write goes on (<see cref="DeferCheckedAsync"/>, ADR 53). What RETURNING or rows
+/// affected steer otherwise is sent at once, with whatever was held back before it.
 /// </remarks>
 public static class DeferredWrites
 {
