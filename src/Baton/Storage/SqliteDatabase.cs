@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -236,7 +237,26 @@ public sealed class SqliteDatabase : Database
         var connection = new PreparedStatementConnection(_unpooled);
         connection.Open();
         connection.Execute(WriterPragmas);
-        SQLitePCL.raw.sqlite3_update_hook(connection.Handle, (_, _, _, table, _) => _apiKeysWritten |= table == "api_keys", null);
+        SQLitePCL.raw.sqlite3_update_hook(connection.Handle, (object _, int _, SQLitePCL.utf8z _, SQLitePCL.utf8z table, long _) => _apiKeysWritten |= IsApiKeys(table), null);
         return connection;
+    }
+
+    /// <summary>
+    /// Whether SQLite's zero-terminated table name is `api_keys`, read where it lies: the update hook runs for every row
+    /// the writer changes, and its string overload would allocate two strings a row.
+    /// </summary>
+    private static bool IsApiKeys(SQLitePCL.utf8z table)
+    {
+        ref var name = ref Unsafe.AsRef(in table.GetPinnableReference());
+        var expected = "api_keys"u8;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            // A shorter name ends here: its terminator (0) differs from every letter, so nothing past it is read.
+            if (Unsafe.Add(ref name, i) != expected[i])
+            {
+                return false;
+            }
+        }
+        return Unsafe.Add(ref name, expected.Length) == 0;
     }
 }
