@@ -7,9 +7,11 @@ using Npgsql;
 namespace Baton.Engine;
 
 /// <summary>
-/// Carries the node's signals to the other nodes on the same PostgreSQL, and theirs to it, with LISTEN/NOTIFY on one
-/// channel: new jobs (wake that many workers), new events (read the feed), and stops (the run or execution named was
-/// cancelled; the node that runs it kills its process tree). Nothing on SQLite, where one process is the only node.
+/// Carries the node's signals to the other nodes on the same PostgreSQL, and theirs to it, with LISTEN/NOTIFY: new jobs
+/// (wake that many workers) and stops (the run or execution named was cancelled; the node that runs it kills its
+/// process tree) on <see cref="Channel"/>, which every node hears, and new events (read the feed) on
+/// <see cref="EventsChannel"/>, which only the nodes that serve event streams hear (ADR 54). Nothing on SQLite, where
+/// one process is the only node.
 /// </summary>
 /// <remarks>
 /// Batched, not one NOTIFY per transaction: a signal marks what is pending and the sender sends everything pending
@@ -18,9 +20,16 @@ namespace Baton.Engine;
 /// own workers and feed once (a full look at the database), since notifications sent meanwhile are gone. Signals carry
 /// no state: a lost one costs a wait until the workers' and the feed's slow polls, never a wrong result.
 /// </remarks>
-public sealed class ClusterSignals(Database db, EngineSignals signals, RunningExecutions running, ILogger<ClusterSignals> logger) : BackgroundService
+public sealed class ClusterSignals(Database db, EngineSignals signals, RunningExecutions running, BatonOptions options, ILogger<ClusterSignals> logger) : BackgroundService
 {
     public const string Channel = "baton";
+
+    /// <summary>
+    /// New events, apart: every commit of events on any node sends one, and a worker node, which serves no streams
+    /// (<see cref="Runs.EventFeed"/>), would only be woken by them, in the very moments its workers claim the jobs those
+    /// commits queued.
+    /// </summary>
+    public const string EventsChannel = "baton_events";
 
     /// <summary>The least time between two NOTIFYs of a node: signals meanwhile share the next, about a thousand a second at most.</summary>
     private static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(1);
@@ -30,7 +39,8 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
 
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _pending = new(0, 1);
-    private int _jobs;
+    /// <summary>Jobs announced since the last NOTIFY; zero when only jobs for later were queued (the pacemakers look again), null when none.</summary>
+    private int? _jobs;
     private bool _events;
     private readonly HashSet<string> _stops = new(StringComparer.Ordinal);
 
@@ -49,7 +59,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
         {
             return;
         }
-        signals.Jobs.Broadcast = jobs => Mark(() => _jobs += jobs);
+        signals.Jobs.Broadcast = jobs => Mark(() => _jobs = (_jobs ?? 0) + jobs);
         signals.Jobs.QuietAnnouncement = QuietAnnouncement;
         signals.Events.Broadcast = () => Mark(() => _events = true);
         running.StopElsewhere = id => Mark(() => _stops.Add(id));
@@ -69,6 +79,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     private static Task NotifyAtCommitAsync(System.Data.IDbConnection c, System.Data.IDbTransaction tx, string payload) =>
         c.DeferSelectAsync("SELECT pg_notify(@channel, @payload)", new { channel = Channel, payload }, tx);
 
+    /// <summary><c>j&lt;count&gt;</c>: wake that many workers; <c>j0</c>, jobs were queued for later (the pacemakers look again).</summary>
     private static string JobsPayload(int jobs) => "j" + jobs.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -93,7 +104,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     {
         lock (_lock)
         {
-            if (_jobs > 0 || _events || _stops.Count > 0 || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSent)) < Coalesce)
+            if (_jobs is not null || _events || _stops.Count > 0 || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSent)) < Coalesce)
             {
                 return null;
             }
@@ -144,9 +155,16 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
                 {
                     connection ??= await OpenAsync(pg, ct);
                     _senderPid = connection.ProcessID;
-                    await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
-                    notify.Parameters.AddWithValue("channel", Channel);
-                    notify.Parameters.AddWithValue("payload", payload);
+                    await using var notify = new NpgsqlCommand(payload switch
+                    {
+                        { Signals: null } => $"SELECT pg_notify('{EventsChannel}', '')",
+                        { Events: false } => $"SELECT pg_notify('{Channel}', @signals)",
+                        _ => $"SELECT pg_notify('{Channel}', @signals), pg_notify('{EventsChannel}', '')",
+                    }, connection);
+                    if (payload.Value.Signals is { } toAll)
+                    {
+                        notify.Parameters.AddWithValue("signals", toAll);
+                    }
                     await notify.ExecuteNonQueryAsync(ct);
                 }
                 catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
@@ -175,26 +193,24 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
     }
 
     /// <summary>
-    /// What is pending, as one payload: <c>j&lt;count&gt;</c>, <c>e</c>, and <c>s&lt;id&gt;</c> per stop, space-separated
-    /// (ids hold no spaces). PostgreSQL takes payloads under 8000 bytes; stops beyond that wait for the next one.
+    /// What is pending: for <see cref="Channel"/>, the jobs (<see cref="JobsPayload"/>) and <c>s&lt;id&gt;</c> per stop, space-separated
+    /// (ids hold no spaces), or null; and whether there are new events (an empty NOTIFY on <see cref="EventsChannel"/>).
+    /// PostgreSQL takes payloads under 8000 bytes; stops beyond that wait for the next one. Null when nothing is pending.
     /// </summary>
-    private string? TakePending()
+    private (string? Signals, bool Events)? TakePending()
     {
         var more = false;
         string? taken;
+        bool events;
         lock (_lock)
         {
             var payload = new StringBuilder();
-            if (_jobs > 0)
+            if (_jobs is { } jobs)
             {
-                payload.Append(JobsPayload(_jobs)).Append(' ');
-                _jobs = 0;
+                payload.Append(JobsPayload(jobs)).Append(' ');
+                _jobs = null;
             }
-            if (_events)
-            {
-                payload.Append("e ");
-                _events = false;
-            }
+            (events, _events) = (_events, false);
             foreach (var id in _stops.ToList())
             {
                 if (payload.Length + id.Length + 2 > 7900)
@@ -211,7 +227,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
         {
             Mark(() => { });
         }
-        return taken;
+        return taken is null && !events ? null : (taken, events);
     }
 
     private async Task ListenAsync(PostgresDatabase pg, CancellationToken ct)
@@ -222,7 +238,9 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
             {
                 await using var connection = await OpenAsync(pg, ct);
                 connection.Notification += (_, e) => Received(e);
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                // A worker node serves no event streams (Runs.EventFeed): it does not hear of events at all.
+                var channels = options.Role == BatonOptions.WorkerRole ? $"LISTEN {Channel}" : $"LISTEN {Channel}; LISTEN {EventsChannel}";
+                await using (var listen = new NpgsqlCommand(channels, connection))
                 {
                     await listen.ExecuteNonQueryAsync(ct);
                 }
@@ -259,6 +277,11 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
         {
             return;
         }
+        if (e.Channel == EventsChannel)
+        {
+            signals.Events.FireHere();
+            return;
+        }
         foreach (var part in e.Payload.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             switch (part[0])
@@ -267,6 +290,7 @@ public sealed class ClusterSignals(Database db, EngineSignals signals, RunningEx
                     signals.Jobs.WakeHere(jobs);
                     break;
                 case 'e':
+                    // From a node of an earlier version, during a rolling upgrade (ADR 54): it sends events here.
                     signals.Events.FireHere();
                     break;
                 case 's' when running.IsRunning(part[1..]):

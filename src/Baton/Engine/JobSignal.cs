@@ -28,7 +28,13 @@ public sealed class JobSignal
         Broadcast?.Invoke(jobs);
     }
 
-    /// <summary>How a wake-up reaches the other nodes sharing the database (<see cref="ClusterSignals"/>); none on one node.</summary>
+    /// <summary>
+    /// Jobs were queued for later, or a job's due time moved: every node's pacemaker looks again, to sleep only until
+    /// the next one comes due, and no worker wakes, since none could claim it yet.
+    /// </summary>
+    public void Scheduled() => Wake(0);
+
+    /// <summary>How a wake-up reaches the other nodes sharing the database (<see cref="ClusterSignals"/>); none on one node. Zero jobs: their pacemakers look again.</summary>
     public Action<int>? Broadcast { get; set; }
 
     /// <summary>

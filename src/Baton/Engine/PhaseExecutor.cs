@@ -136,12 +136,16 @@ public sealed class PhaseExecutor(
         signals.EventsCommitted();
         if (next is null)
         {
-            // A retry's job now comes due later: every node's pacemaker must look again to sleep only until then. And
-            // this worker's slot is free: a job held back by its concurrency limit may go now, on any node. A worker
-            // without a limit holds nothing back, and the wake would send a claim on every node for nothing.
-            if (retryAt is not null || JobQueue.MayHaveLimit(started.Phase.Worker))
+            // This worker's slot is free: a job held back by its concurrency limit may go now, on any node. A worker
+            // without a limit holds nothing back, and the wake would send a claim on every node for nothing. A retry's
+            // job comes due later: every node's pacemaker must look again to sleep only until then.
+            if (JobQueue.MayHaveLimit(started.Phase.Worker))
             {
                 signals.Jobs.Wake();
+            }
+            else if (retryAt is not null)
+            {
+                signals.Jobs.Scheduled();
             }
             return (job, null);
         }

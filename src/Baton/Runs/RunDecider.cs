@@ -129,6 +129,9 @@ public sealed record Transition(
 
     /// <summary>The commit the run's workspace goes back to before its next phase runs (a retry from an earlier phase, ADR 38).</summary>
     public string? ResetWorkspaceTo { get; init; }
+
+    /// <summary>How many of its jobs are due by <paramref name="now"/>: the ones a worker can claim at once. The rest (a gate's deadline, a reminder) come due later.</summary>
+    public int JobsDueBy(DateTimeOffset now) => Jobs.Count(j => j.RunAt <= now);
 }
 
 /// <summary>An upsert of one phase run; null fields keep what is stored.</summary>

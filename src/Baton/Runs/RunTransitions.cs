@@ -83,16 +83,22 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         metrics.Committed(decision);
         if (decision is Transition t)
         {
-            if (t.Jobs.Count > 0 && !jobsTaken)
+            // A worker woken for a job not yet due claims nothing: every gate that opens queues its deadline.
+            var due = t.JobsDueBy(time.GetUtcNow());
+            if (due > 0 && !jobsTaken)
             {
                 if (announced)
                 {
-                    signals.Jobs.WakeHere(t.Jobs.Count);
+                    signals.Jobs.WakeHere(due);
                 }
                 else
                 {
-                    signals.Jobs.Wake(t.Jobs.Count);
+                    signals.Jobs.Wake(due);
                 }
+            }
+            if (t.Jobs.Count > due)
+            {
+                signals.Jobs.Scheduled();
             }
             signals.EventsCommitted();
         }
@@ -161,7 +167,8 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         {
             await batch.WriteAsync(c, tx);
         }
-        var announced = announceJobs && taken is null && t.Jobs.Count > 0 && await ClusterSignals.AnnounceJobsIfQuietAsync(c, tx, signals.Jobs, t.Jobs.Count);
+        var due = t.JobsDueBy(now);
+        var announced = announceJobs && taken is null && due > 0 && await ClusterSignals.AnnounceJobsIfQuietAsync(c, tx, signals.Jobs, due);
         return new TransitionOutcome(decision, run.After(t, now.ToMs())) { Taken = taken, Announced = announced };
     }
 

@@ -87,6 +87,33 @@ public sealed class MultiNodeTests : IDisposable
     }
 
     [Fact]
+    public async Task New_events_are_announced_on_a_channel_of_their_own_which_worker_nodes_do_not_hear()
+    {
+        var api = Node("api");
+        Node("worker");
+        await using var listener = new NpgsqlConnection(TestDatabase.SettingFor(api.DataDir));
+        await listener.OpenAsync();
+        var heard = new List<(string Channel, string Payload)>();
+        listener.Notification += (_, e) => heard.Add((e.Channel, e.Payload));
+        await using (var listen = new NpgsqlCommand($"LISTEN {Baton.Engine.ClusterSignals.Channel}; LISTEN {Baton.Engine.ClusterSignals.EventsChannel}", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        var run = await api.Client().CreateRunAsync(new CreateRunRequest("straight", "events on their own channel"));
+        await api.Client().WaitForStatusAsync(run.RunId, "completed");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!heard.Any(h => h.Channel == Baton.Engine.ClusterSignals.EventsChannel))
+        {
+            await listener.WaitAsync(timeout.Token);
+        }
+
+        // Jobs (and stops) go to every node; events only to those that listen for them (api nodes: their streams).
+        Assert.Contains(heard, h => h.Channel == Baton.Engine.ClusterSignals.Channel && h.Payload.StartsWith('j'));
+        Assert.DoesNotContain(heard, h => h.Channel == Baton.Engine.ClusterSignals.Channel && h.Payload.Split(' ').Contains("e"));
+    }
+
+    [Fact]
     public async Task A_webhook_delivery_queued_on_either_node_is_sent_by_the_worker_node_at_once()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -82,6 +82,35 @@ public sealed class JobWakeTests : IDisposable
         Assert.InRange(claims.Claims(found: false) - emptyBefore, 0, 2);
     }
 
+    [Fact]
+    public async Task A_gate_that_opens_wakes_no_worker_for_its_deadline_which_is_not_due()
+    {
+        var client = _gated.Client();
+        var claims = _gated.Service<BatonMetrics>();
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (claims.Claims(found: false) < Workers)
+            {
+                await Task.Delay(20, limit.Token);
+            }
+        }
+        var emptyBefore = claims.Claims(found: false);
+
+        const int Runs = 5;
+        for (var i = 0; i < Runs; i++)
+        {
+            var run = await client.CreateRunAsync(new CreateRunRequest("gated", $"Mission: open gate {i}", $"gate-{i}"));
+            await client.WaitForStatusAsync(run.RunId, "awaiting_approval");
+        }
+
+        // Each run: one worker woke and ran its phase, then looked once more and found nothing (the last run's look may
+        // come after its gate was seen open). Its gate's deadline, a job due in an hour, woke another worker too, which
+        // found nothing either: two empty looks a run, nine to eleven here. One more may be the pacemaker's, when a
+        // signalled claim had not committed after its grace (a loaded machine).
+        Assert.Equal(Runs, claims.Claims(found: true));
+        Assert.InRange(claims.Claims(found: false) - emptyBefore, Runs - 1, Runs + 1);
+    }
+
     public void Dispose()
     {
         _factory.Dispose();
