@@ -130,8 +130,11 @@ public sealed record Transition(
     /// <summary>The commit the run's workspace goes back to before its next phase runs (a retry from an earlier phase, ADR 38).</summary>
     public string? ResetWorkspaceTo { get; init; }
 
-    /// <summary>How many of its jobs are due by <paramref name="now"/>: the ones a worker can claim at once. The rest (a gate's deadline, a reminder) come due later.</summary>
-    public int JobsDueBy(DateTimeOffset now) => Jobs.Count(j => j.RunAt <= now);
+    /// <summary>The time it was decided at, which its jobs to run at once are due at.</summary>
+    public DateTimeOffset DecidedAt { get; init; }
+
+    /// <summary>How many of its jobs a worker can claim at once. The rest (a gate's deadline, a reminder) come due later.</summary>
+    public int JobsDue => Jobs.Count(j => j.RunAt <= DecidedAt);
 }
 
 /// <summary>An upsert of one phase run; null fields keep what is stored.</summary>
@@ -741,6 +744,6 @@ public static class RunDecider
 
         private Transition Done() =>
             new(_status, _current, _iteration, _wait, _error, _budgetApproved, _iterationBase, _resumePhase, _resumeFeedback,
-                _phases, _jobs, _clearJobs, _cancelOpen, _events) { Vote = _vote, ResetWorkspaceTo = _resetTo };
+                _phases, _jobs, _clearJobs, _cancelOpen, _events) { Vote = _vote, ResetWorkspaceTo = _resetTo, DecidedAt = now };
     }
 }

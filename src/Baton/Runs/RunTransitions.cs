@@ -84,7 +84,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         if (decision is Transition t)
         {
             // A worker woken for a job not yet due claims nothing: every gate that opens queues its deadline.
-            var due = t.JobsDueBy(time.GetUtcNow());
+            var due = t.JobsDue;
             if (due > 0 && !jobsTaken)
             {
                 if (announced)
@@ -167,7 +167,7 @@ public sealed class RunTransitions(Database db, JobQueue queue, ProfileCatalog c
         {
             await batch.WriteAsync(c, tx);
         }
-        var due = t.JobsDueBy(now);
+        var due = t.JobsDue;
         var announced = announceJobs && taken is null && due > 0 && await ClusterSignals.AnnounceJobsIfQuietAsync(c, tx, signals.Jobs, due);
         return new TransitionOutcome(decision, run.After(t, now.ToMs())) { Taken = taken, Announced = announced };
     }

@@ -35,14 +35,7 @@ public sealed class JobWakeTests : IDisposable
     {
         var client = _factory.Client();
         var claims = _factory.Service<BatonMetrics>();
-        // Every worker looks once at start-up, finds nothing and goes to sleep.
-        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            while (claims.Claims(found: false) < Workers)
-            {
-                await Task.Delay(20, limit.Token);
-            }
-        }
+        await UntilEveryWorkerLookedOnceAsync(claims);
         var emptyBefore = claims.Claims(found: false);
 
         var run = await client.CreateRunAsync(new CreateRunRequest("planning_rail", "Mission: count the claims", "wake"));
@@ -77,7 +70,7 @@ public sealed class JobWakeTests : IDisposable
         await client.WaitForStatusAsync(run.RunId, "expired");
 
         // One worker woke for the deadline's job. Workers that each kept a timer of their own all woke, and all but
-        // one found nothing (seven here). At most two empty looks are the gate's own wake racing the first read above.
+        // one found nothing (seven here). At most two empty looks are the phase's worker's last look racing the first read above.
         Assert.Equal(1, claims.Claims(found: true) - foundBefore);
         Assert.InRange(claims.Claims(found: false) - emptyBefore, 0, 2);
     }
@@ -87,13 +80,7 @@ public sealed class JobWakeTests : IDisposable
     {
         var client = _gated.Client();
         var claims = _gated.Service<BatonMetrics>();
-        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            while (claims.Claims(found: false) < Workers)
-            {
-                await Task.Delay(20, limit.Token);
-            }
-        }
+        await UntilEveryWorkerLookedOnceAsync(claims);
         var emptyBefore = claims.Claims(found: false);
 
         const int Runs = 5;
@@ -109,6 +96,16 @@ public sealed class JobWakeTests : IDisposable
         // signalled claim had not committed after its grace (a loaded machine).
         Assert.Equal(Runs, claims.Claims(found: true));
         Assert.InRange(claims.Claims(found: false) - emptyBefore, Runs - 1, Runs + 1);
+    }
+
+    /// <summary>Every worker looks once at start-up, finds nothing and goes to sleep.</summary>
+    private static async Task UntilEveryWorkerLookedOnceAsync(BatonMetrics claims)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (claims.Claims(found: false) < Workers)
+        {
+            await Task.Delay(20, limit.Token);
+        }
     }
 
     public void Dispose()
