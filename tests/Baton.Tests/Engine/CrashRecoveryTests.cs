@@ -15,7 +15,9 @@ public sealed class CrashRecoveryTests : IDisposable
     public async Task A_killed_server_resumes_the_run_without_repeating_finished_phases()
     {
         Directory.CreateDirectory(Path.Combine(_dataDir, "profiles"));
-        File.WriteAllText(Path.Combine(_dataDir, "profiles", "slow.yaml"), TestProfiles.Slow("1500ms"));
+        // Each kill must land while its phase still runs: the delay is the margin between the phase's start reaching
+        // this test through the event stream and the kill, which 1.5 s did not always cover on a busy CI machine.
+        File.WriteAllText(Path.Combine(_dataDir, "profiles", "slow.yaml"), TestProfiles.Slow("5s"));
 
         string runId;
         using (var first = await ServerProcess.StartAsync(_dataDir, Token))
