@@ -159,7 +159,7 @@ public sealed class EngineHost(
                 await savepoint.SaveAsync("start", ct);
                 try
                 {
-                    started = job.Kind == JobRequest.ExecutePhase ? await phases.StartAsync(c, tx, job, claim.Run) : await standalone.StartAsync(c, tx, job);
+                    started = job.Kind == JobRequest.ExecutePhase ? await phases.StartAsync(c, tx, job, claim.Run, claim.PhaseRun) : await standalone.StartAsync(c, tx, job);
                     // On PostgreSQL the start's held-back writes go with the COMMIT, one round trip fewer; should the
                     // server refuse one there, the claim is taken again below, alone, and charged with the failure.
                     await savepoint.ReleaseAtCommitAsync("start", ct);

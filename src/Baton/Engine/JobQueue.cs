@@ -20,8 +20,11 @@ public sealed class JobRow
     public string? ExecutionId { get; set; }
 }
 
-/// <summary>A claimed job, and for a phase on PostgreSQL its run's row, read and locked by the claim (else null: its start reads it).</summary>
-public sealed record ClaimedJob(JobRow Job, RunRow? Run);
+/// <summary>
+/// A claimed job, and for a phase on PostgreSQL its run's row and its phase run's, read and locked by the claim (else
+/// null: its start reads them).
+/// </summary>
+public sealed record ClaimedJob(JobRow Job, RunRow? Run, LockedPhaseRun? PhaseRun);
 
 /// <summary>A finish found its job's lease gone (another worker has the job, or it was cancelled): it writes nothing.</summary>
 public sealed class LeaseLostException(JobRow job) : Exception($"lost the lease on job {job.Id} of {job.RunId}");
@@ -70,7 +73,7 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
                             ORDER BY j.run_at, j.id LIMIT 1)
                 RETURNING {{Returned}}
                 """,
-                claim, tx) is { } job ? new ClaimedJob(job, null) : null
+                claim, tx) is { } job ? new ClaimedJob(job, null, null) : null
             : await ClaimOfManyWritersAsync(c, tx, claim);
         metrics.JobClaimed(claimed is not null, time.GetElapsedTime(claiming));
         return claimed;
@@ -106,14 +109,15 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
     private static async Task<ClaimedJob?> ClaimOfManyWritersAsync(IDbConnection c, IDbTransaction tx, object claim)
     {
         // One round trip when the job's worker has no limit (the built-in ones): the pick and the lease in one
-        // statement (ADR 42), and for a phase, its run's row locked, which its start reads next (the lock is taken
-        // after the job's, the order every writer takes them in). The pick comes back either way, still locked, for a
-        // worker whose limit is counted below.
+        // statement (ADR 42), and for a phase, its run's row and its phase run's locked, which its start reads and
+        // writes next (the locks are taken after the job's, the order every writer takes them in): the start's writes
+        // then all go with the COMMIT (ADR 55). The pick comes back either way, still locked, for a worker whose limit
+        // is counted below.
         var parameters = new DynamicParameters(claim);
         parameters.Add("template", Profiles.PhaseDefinition.TemplateWorker);
         parameters.Add("external", Profiles.PhaseDefinition.ExternalWorker);
         parameters.Add("phase", JobRequest.ExecutePhase);
-        var (picked, claimed, run) = (await c.QueryAsync<PickedJob, JobRow?, RunRow?, (PickedJob? Picked, JobRow? Claimed, RunRow? Run)>(
+        var (picked, claimed, run, phaseRun) = (await c.QueryAsync<PickedJob, JobRow?, RunRow?, LockedPhaseRun?, (PickedJob? Picked, JobRow? Claimed, RunRow? Run, LockedPhaseRun? PhaseRun)>(
             $"""
             WITH picked AS (
                 SELECT j.id, j.worker FROM jobs j
@@ -124,19 +128,21 @@ public sealed class JobQueue(Database db, Ops.BatonMetrics metrics, TimeProvider
                 UPDATE jobs SET {Lease}
                 FROM picked WHERE jobs.id = picked.id AND (picked.worker IS NULL OR picked.worker IN (@template, @external))
                 RETURNING {string.Join(", ", Returned.Split(", ").Select(column => "jobs." + column))}),
-            run AS ({RunStore.LockedRowOf("(SELECT run_id FROM claimed WHERE kind = @phase)")})
-            SELECT picked.id AS picked_id, picked.worker AS picked_worker, claimed.*, run.* FROM picked LEFT JOIN claimed ON true LEFT JOIN run ON true
+            run AS ({RunStore.LockedRowOf("(SELECT run_id FROM claimed WHERE kind = @phase)")}),
+            phase_run AS ({RunStore.LockedPhaseRunOf("(SELECT id FROM run)", "(SELECT phase FROM claimed)", "(SELECT iteration FROM claimed)")})
+            SELECT picked.id AS picked_id, picked.worker AS picked_worker, claimed.*, run.*, phase_run.*
+            FROM picked LEFT JOIN claimed ON true LEFT JOIN run ON true LEFT JOIN phase_run ON true
             """,
-            (p, j, r) => (p, j, r), parameters, tx, splitOn: "id,id")).SingleOrDefault();
+            (p, j, r, pr) => (p, j, r, pr), parameters, tx, splitOn: "id,id,phase_run_attempts")).SingleOrDefault();
         if (picked is null || claimed is not null)
         {
-            return claimed is null ? null : new ClaimedJob(claimed, run);
+            return claimed is null ? null : new ClaimedJob(claimed, run, phaseRun);
         }
         if (MayHaveLimit(picked.PickedWorker) && !await LockWorkerWithRoomAsync(c, tx, picked.PickedWorker, claim))
         {
             return null;
         }
-        return new ClaimedJob(await c.QuerySingleAsync<JobRow>($"UPDATE jobs SET {Lease} WHERE id = @id RETURNING {Returned}", With(claim, "id", picked.PickedId), tx), null);
+        return new ClaimedJob(await c.QuerySingleAsync<JobRow>($"UPDATE jobs SET {Lease} WHERE id = @id RETURNING {Returned}", With(claim, "id", picked.PickedId), tx), null, null);
     }
 
     /// <summary>The job a claim picked and locked: its id and worker.</summary>

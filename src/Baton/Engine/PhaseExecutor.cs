@@ -45,16 +45,17 @@ public sealed class PhaseExecutor(
 
     /// <summary>
     /// Starts a claimed phase job inside the claim's transaction; null when the run has moved on (the job is deleted).
-    /// <paramref name="run"/> is the run's row when the claim read and locked it already.
+    /// <paramref name="run"/> and <paramref name="phaseRun"/> are the run's row and the phase run's when the claim read
+    /// and locked them already.
     /// </summary>
-    public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run = null)
+    public async Task<PhaseStart?> StartAsync(IDbConnection c, IDbTransaction tx, JobRow job, RunRow? run = null, LockedPhaseRun? phaseRun = null)
     {
         var handle = running.Track(job.RunId);
         try
         {
             var orphans = new List<int>();
             var events = new EventBatch();
-            var started = await StartInTransactionAsync(c, tx, events, job, run, taken: null, orphans);
+            var started = await StartInTransactionAsync(c, tx, events, job, run, phaseRun, taken: null, orphans);
             await events.WriteAsync(c, tx);
             if (started is not null)
             {
@@ -125,7 +126,7 @@ public sealed class PhaseExecutor(
             {
                 return (outcome?.Decision, ((JobRow, Started)?)null);
             }
-            var nextStarted = await StartInTransactionAsync(c, tx, events, taken.Job, outcome.Run, taken, orphans: null);
+            var nextStarted = await StartInTransactionAsync(c, tx, events, taken.Job, outcome.Run, lockedPhaseRun: null, taken, orphans: null);
             return (outcome.Decision, nextStarted is null ? null : (taken.Job, nextStarted));
         });
         var (decision, next) = finished;
@@ -213,7 +214,7 @@ public sealed class PhaseExecutor(
     /// it (<paramref name="run"/> given). The agents of lost executions still running go to
     /// <paramref name="orphans"/>, to stop once this has committed.
     /// </summary>
-    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, RunRow? run, TakenPhase? taken, List<int>? orphans)
+    private async Task<Started?> StartInTransactionAsync(IDbConnection c, IDbTransaction tx, EventBatch events, JobRow job, RunRow? run, LockedPhaseRun? lockedPhaseRun, TakenPhase? taken, List<int>? orphans)
     {
         run ??= await RunStore.LoadAsync(c, tx, job.RunId);
         if (run is null || run.RunStatus != RunStatus.Running || run.CurrentPhase != job.Phase || run.Iteration != job.Iteration || run.WaitReason is not null)
@@ -255,7 +256,7 @@ public sealed class PhaseExecutor(
         }
 
         var phaseRun = taken is not null ? (taken.Feedback, taken.ValidationSkippedBy, taken.Attempts)
-            : await RunStore.StartPhaseRunAsync(c, tx, run.Id, phase.Name, iteration, key.now);
+            : await RunStore.StartPhaseRunAsync(c, tx, run.Id, phase.Name, iteration, key.now, lockedPhaseRun);
         var executionId = Ids.New("exe", time);
         await ExecutionStore.StartPhaseAsync(c, tx, executionId, run.Id, phase.Name, iteration, phase.Worker, worker?.Kind ?? WorkerKinds.Template, node.Id, key.now);
         events.Add(run.Id, new RunEvent("phase.started", phase.Name, iteration, null,

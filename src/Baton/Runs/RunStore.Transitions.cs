@@ -71,15 +71,40 @@ public static partial class RunStore
             $"UPDATE runs SET cost_usd = cost_usd + @cost, tokens_used = tokens_used + @tokens{(costUnknown ? ", cost_unknown = @costUnknown" : "")} WHERE id = @runId",
             new { cost = (double)costUsd, tokens, costUnknown, runId }, tx);
 
-    /// <summary>A phase run starts one more attempt; returns what that attempt works from.</summary>
-    public static Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)> StartPhaseRunAsync(
-        IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, long nowMs) =>
-        c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
-            """
+    /// <summary>
+    /// A phase run starts one more attempt; returns what that attempt works from. When the claim of its job has read and
+    /// locked the row already (<paramref name="locked"/>, several writers, ADR 55), that is known without an answer: the
+    /// update is held back to go with the start's other writes, a round trip fewer.
+    /// </summary>
+    public static async Task<(string? Feedback, string? ValidationSkippedBy, int Attempts)> StartPhaseRunAsync(
+        IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, long nowMs, LockedPhaseRun? locked = null)
+    {
+        const string start = """
             UPDATE phase_runs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @nowMs), error = NULL
             WHERE run_id = @runId AND phase = @phase AND iteration = @iteration
-            RETURNING feedback, validation_skipped_by, attempts
-            """, new { runId, phase, iteration, nowMs }, tx);
+            """;
+        var key = new { runId, phase, iteration, nowMs };
+        if (locked is not null)
+        {
+            // Not a checked write (ADR 53), which would go alone before the COMMIT: the row is this transaction's lock.
+            await c.DeferAsync(start, key, tx);
+            return (locked.PhaseRunFeedback, locked.PhaseRunValidationSkippedBy, locked.PhaseRunAttempts + 1);
+        }
+        return await c.QuerySingleAsync<(string? Feedback, string? ValidationSkippedBy, int Attempts)>(
+            start + " RETURNING feedback, validation_skipped_by, attempts", key, tx);
+    }
+
+    /// <summary>
+    /// The phase run of the job a claim leases, as a query of its own inside the claim's statement (several writers
+    /// only): its row, locked (FOR UPDATE reads the newest version, whatever the statement's snapshot) after its run's,
+    /// the order every writer takes them in, since <paramref name="runIdOf"/> reads the run's locked row first. Its
+    /// columns are <see cref="LockedPhaseRun"/>'s.
+    /// </summary>
+    public static string LockedPhaseRunOf(string runIdOf, string phaseOf, string iterationOf) =>
+        $"""
+        SELECT attempts AS phase_run_attempts, feedback AS phase_run_feedback, validation_skipped_by AS phase_run_validation_skipped_by
+        FROM phase_runs WHERE run_id = {runIdOf} AND phase = {phaseOf} AND iteration = {iterationOf} FOR UPDATE
+        """;
 
     /// <summary>A phase run waits for its retry, with the error that ended its last attempt.</summary>
     public static Task RetryPhaseRunAsync(IDbConnection c, IDbTransaction tx, string runId, string phase, int iteration, string? error) =>
@@ -198,4 +223,12 @@ public sealed class PhaseBase
     public string Phase { get; set; } = "";
     public int Iteration { get; set; }
     public string? CommitSha { get; set; }
+}
+
+/// <summary>A phase run as the claim of its job read and locked it (<see cref="RunStore.LockedPhaseRunOf"/>), before its next attempt.</summary>
+public sealed class LockedPhaseRun
+{
+    public int PhaseRunAttempts { get; set; }
+    public string? PhaseRunFeedback { get; set; }
+    public string? PhaseRunValidationSkippedBy { get; set; }
 }
