@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Baton.Storage;
 
@@ -24,10 +25,92 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
 
     private readonly Dictionary<string, Prepared> _prepared = new(StringComparer.Ordinal);
 
+    private readonly Dictionary<string, RowStatement> _rowStatements = new(StringComparer.Ordinal);
+
     /// <summary>SQL texts prepared since the connection opened (each once, unless the cache was full).</summary>
     public long Prepares { get; private set; }
 
     protected override DbCommand CreateDbCommand() => new ReusingCommand(this);
+
+    /// <summary>
+    /// The rows of <paramref name="sql"/> (one statement) with <paramref name="parameters"/> bound by name (without the
+    /// @), read by a
+    /// <see cref="SqliteRowReader"/> from a statement kept prepared; it runs in the connection's transaction, if any.
+    /// </summary>
+    public DbDataReader ExecuteRows(string sql, IReadOnlyDictionary<string, object?> parameters)
+    {
+        var db = Handle ?? throw new InvalidOperationException("the connection is not open");
+        if (!_rowStatements.TryGetValue(sql, out var statement) || statement.InUse)
+        {
+            // A one-off when the kept one is still being read (a read inside another's rows).
+            var kept = statement is null;
+            statement = new RowStatement(Prepare(db, sql)) { OneOff = !kept };
+            if (kept)
+            {
+                if (_rowStatements.Count >= Capacity)
+                {
+                    ForgetAll();
+                }
+                Prepares++;
+                onPrepare?.Invoke();
+                _rowStatements[sql] = statement;
+            }
+        }
+        statement.InUse = true;
+        try
+        {
+            Bind(statement.Statement, parameters);
+        }
+        catch
+        {
+            statement.Done();
+            throw;
+        }
+        return new SqliteRowReader(db, statement.Statement, statement.Done);
+    }
+
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    {
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement, out var tail);
+        if (rc != raw.SQLITE_OK)
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));
+        }
+        if (!string.IsNullOrWhiteSpace(tail))
+        {
+            statement.Dispose();
+            throw new ArgumentException("one statement only", nameof(sql));
+        }
+        return statement;
+    }
+
+    private static void Bind(sqlite3_stmt statement, IReadOnlyDictionary<string, object?> parameters)
+    {
+        for (var i = 1; i <= raw.sqlite3_bind_parameter_count(statement); i++)
+        {
+            var name = raw.sqlite3_bind_parameter_name(statement, i).utf8_to_string()
+                ?? throw new ArgumentException($"parameter {i} has no name: only named ones are bound here", nameof(parameters));
+            // Named as Dapper names them: without the @ the SQL writes.
+            if (!parameters.TryGetValue(name[1..], out var value))
+            {
+                throw new ArgumentException($"no value for {name}", nameof(parameters));
+            }
+            var rc = value switch
+            {
+                null => raw.sqlite3_bind_null(statement, i),
+                string text => raw.sqlite3_bind_text(statement, i, text),
+                int number => raw.sqlite3_bind_int64(statement, i, number),
+                long number => raw.sqlite3_bind_int64(statement, i, number),
+                bool flag => raw.sqlite3_bind_int64(statement, i, flag ? 1 : 0),
+                double number => raw.sqlite3_bind_double(statement, i, number),
+                _ => throw new ArgumentException($"{name}: {value.GetType().Name} is not bound here", nameof(parameters)),
+            };
+            if (rc != raw.SQLITE_OK)
+            {
+                throw new SqliteException($"binding {name} failed", rc);
+            }
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {
@@ -97,6 +180,19 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
             prepared.Command.Dispose();
         }
         _prepared.Clear();
+        // A statement a reader still reads is finalized when that reader is done with it.
+        foreach (var statement in _rowStatements.Values)
+        {
+            if (statement.InUse)
+            {
+                statement.OneOff = true;
+            }
+            else
+            {
+                statement.Statement.Dispose();
+            }
+        }
+        _rowStatements.Clear();
     }
 
     /// <summary>What Dapper fills in: the text, the transaction and the parameters, run through the prepared command.</summary>
@@ -158,5 +254,27 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
         public SqliteCommand Command { get; } = command;
 
         public SqliteDataReader? Reader { get; set; }
+    }
+
+    /// <summary>A statement of <see cref="ExecuteRows"/>, and whether a reader still reads it or it is to be finalized after.</summary>
+    private sealed class RowStatement(sqlite3_stmt statement)
+    {
+        public sqlite3_stmt Statement { get; } = statement;
+
+        public bool InUse { get; set; }
+
+        public bool OneOff { get; set; }
+
+        /// <summary>Its reader is done: reset, which ends the statement's read of the database, or finalize a one-off.</summary>
+        public void Done()
+        {
+            raw.sqlite3_reset(Statement);
+            raw.sqlite3_clear_bindings(Statement);
+            InUse = false;
+            if (OneOff)
+            {
+                Statement.Dispose();
+            }
+        }
     }
 }
