@@ -20,8 +20,8 @@ public static class RunsApi
     {
         var runs = app.MapGroup("/api/runs").WithTags("Runs").RequireAuthorization(Roles.Viewer);
         runs.MapPost("/", CreateAsync).RequireAuthorization(Roles.Operator);
-        runs.MapGet("/", ListAsync).Produces<RunList>();
-        runs.MapGet("/{id}", GetAsync).Produces<RunDetail>();
+        runs.MapGet("/", ListAsync);
+        runs.MapGet("/{id}", GetAsync);
         runs.MapPatch("/{id}", UpdateAsync).RequireAuthorization(Roles.Operator);
         runs.MapPost("/{id}/next", NextAsync).RequireAuthorization(Roles.Operator);
         runs.MapPost("/{id}/approve", ApproveAsync).RequireAuthorization(Roles.Approver);
@@ -64,7 +64,7 @@ public static class RunsApi
             var other => throw new InvalidOperationException($"unexpected outcome {other.GetType().Name}"),
         };
 
-    public static async Task<Results<JsonHttpResult<RunList>, ValidationProblem>> ListAsync(
+    public static async Task<Results<JsonAnswer<RunList>, ValidationProblem>> ListAsync(
         string? status, string? profile, string? project, string? limit, string? offset, Database db)
     {
         var errors = new Dictionary<string, string[]>();
@@ -79,10 +79,10 @@ public static class RunsApi
             return Problems.Invalid(errors);
         }
         var list = await db.ReadAsync(c => RunStore.ListAsync(c, null, new RunStore.ListQuery(status, profile, project, take, skip)));
-        return TypedResults.Json(list, RunAnswersJson.Default.RunList);
+        return new JsonAnswer<RunList>(list, RunAnswersJson.Default.RunList);
     }
 
-    public static async Task<Results<JsonHttpResult<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)
+    public static async Task<Results<JsonAnswer<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)
     {
         // The row and its detail on one connection: the most frequent read of all (dashboards and CLIs poll it).
         var (run, detail) = await db.ReadAsync(async c => await RunStore.LoadAsync(c, null, id) is { } row
@@ -93,7 +93,7 @@ public static class RunsApi
             return Problems.NotFound("run", id);
         }
         http.Response.Headers.ETag = ETag(run);
-        return TypedResults.Json(detail!, RunAnswersJson.Default.RunDetail);
+        return new JsonAnswer<RunDetail>(detail!, RunAnswersJson.Default.RunDetail);
     }
 
     public static async Task<Results<Ok<RunDetail>, ValidationProblem, ProblemHttpResult>> UpdateAsync(

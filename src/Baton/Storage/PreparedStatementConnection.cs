@@ -71,7 +71,10 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
 
     private static sqlite3_stmt Prepare(sqlite3 db, string sql)
     {
-        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement, out var tail);
+        sqlite3_stmt statement = null!;
+        var tail = "";
+        // Preparing reads the schema, which may meet a lock too.
+        var rc = SqliteRowReader.WhileBusy(() => raw.sqlite3_prepare_v2(db, sql, out statement, out tail));
         if (rc != raw.SQLITE_OK)
         {
             throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));

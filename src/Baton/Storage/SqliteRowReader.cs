@@ -23,12 +23,15 @@ internal sealed class SqliteRowReader : DbDataReader
 {
     private const int Row = 100;
     private const int Done = 101;
+    private static readonly TimeSpan BusyPause = TimeSpan.FromMilliseconds(150);
+    private static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(30);
 
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly IntPtr _handle;
     private readonly Action _done;
     private bool _closed;
+    private bool _started;
     private bool _hasRow;
 
     public SqliteRowReader(sqlite3 db, sqlite3_stmt statement, Action done)
@@ -59,7 +62,9 @@ internal sealed class SqliteRowReader : DbDataReader
     public override bool Read()
     {
         ObjectDisposedException.ThrowIf(_closed, this);
-        var rc = raw.sqlite3_step(_statement);
+        // Busy before the first row can be tried again; after a row, the statement cannot start over.
+        var rc = _started ? raw.sqlite3_step(_statement) : WhileBusy(() => raw.sqlite3_step(_statement), () => raw.sqlite3_reset(_statement));
+        _started = true;
         _hasRow = rc switch
         {
             Row => true,
@@ -67,6 +72,23 @@ internal sealed class SqliteRowReader : DbDataReader
             _ => throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(_db)),
         };
         return _hasRow;
+    }
+
+    /// <summary>
+    /// <paramref name="attempt"/>, tried again while SQLite answers busy or locked, every 150 ms for 30 s, as
+    /// Microsoft.Data.Sqlite tries its commands (a reader meets a lock while another connection recovers the WAL, or
+    /// holds an exclusive lock outside WAL mode); <paramref name="beforeRetry"/> readies it for the next try.
+    /// </summary>
+    internal static int WhileBusy(Func<int> attempt, Action? beforeRetry = null)
+    {
+        var rc = attempt();
+        for (var waited = TimeSpan.Zero; (rc & 0xff) is raw.SQLITE_BUSY or raw.SQLITE_LOCKED && waited < BusyTimeout; waited += BusyPause)
+        {
+            beforeRetry?.Invoke();
+            Thread.Sleep(BusyPause);
+            rc = attempt();
+        }
+        return rc;
     }
 
     public override bool NextResult() => false;

@@ -157,6 +157,31 @@ public sealed class SqliteRowReaderTests : IDisposable
         Assert.Equal("plain", rows.GetString(0));
     }
 
+    [Fact]
+    public async Task A_read_that_meets_a_lock_waits_for_it_instead_of_failing()
+    {
+        // A rollback-journal database, where a writer's exclusive lock keeps readers out (WAL readers meet one rarely).
+        var path = Path.Combine(_dir.FullName, "locked.db");
+        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
+        using var writer = new SqliteConnection(connectionString);
+        writer.Open();
+        writer.Execute("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);");
+        writer.Execute("BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);");
+        using var reader = new PreparedStatementConnection(connectionString);
+        reader.Open();
+
+        var read = Task.Run(() =>
+        {
+            using var rows = reader.ExecuteRows("SELECT COUNT(*) FROM t", new Dictionary<string, object?>());
+            return rows.Read() ? rows.GetInt64(0) : -1;
+        });
+        await Task.Delay(400);
+        Assert.False(read.IsCompleted);
+        writer.Execute("COMMIT");
+
+        Assert.Equal(2, await read);
+    }
+
     private PreparedStatementConnection Open(Action? onPrepare = null)
     {
         var connection = new PreparedStatementConnection(_connectionString, onPrepare);
