@@ -14,9 +14,13 @@ public static partial class RunStore
     /// The run's row without its intake: every transition loads it, some twice. In a write transaction the row is
     /// locked until the commit, so that what is decided on it stays true (several writers, ADR 25).
     /// </summary>
-    public static Task<RunRow?> LoadAsync(IDbConnection c, IDbTransaction? tx, string runId) =>
-        c.QuerySingleOrDefaultAsync<RunRow>(
-            $"SELECT {RunRow.Columns} FROM runs WHERE id = @runId{(tx is null ? "" : SqlDialect.Of(c).ForUpdate)}", new { runId }, tx);
+    public static async Task<RunRow?> LoadAsync(IDbConnection c, IDbTransaction? tx, string runId)
+    {
+        using var rows = await Rows.ReadAsync(c, tx,
+            $"SELECT {RunRow.Columns} FROM runs WHERE id = @runId{(tx is null ? "" : SqlDialect.Of(c).ForUpdate)}",
+            new Dictionary<string, object?> { ["runId"] = runId });
+        return rows.Read() ? RunRow.Read(rows) : null;
+    }
 
     /// <summary>
     /// <see cref="LoadAsync"/> as a query of its own inside a larger statement (several writers only): the row of the run

@@ -40,6 +40,16 @@ public static class TestDatabase
         return connection;
     }
 
+    /// <summary>A writable connection of its own to the database of <paramref name="dataDir"/>, open, outside Baton's.</summary>
+    public static async Task<DbConnection> ConnectWritableAsync(string dataDir)
+    {
+        DbConnection connection = SettingFor(dataDir) is { } pg
+            ? new NpgsqlConnection(pg)
+            : new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")};Pooling=False");
+        await connection.OpenAsync();
+        return connection;
+    }
+
     /// <summary>Drops <paramref name="dataDir"/>'s database, if it has one on PostgreSQL (its SQLite file goes with the folder).</summary>
     public static void Drop(string dataDir)
     {
