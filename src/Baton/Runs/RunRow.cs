@@ -4,7 +4,7 @@ using Baton.Profiles;
 namespace Baton.Runs;
 
 /// <summary>
-/// A row of `runs`, as Dapper reads it: small columns only. The intake lives in `run_intakes` (<see cref="RunIntakes"/>),
+/// A row of `runs`: small columns only. The intake lives in `run_intakes` (<see cref="RunIntakes"/>),
 /// read only where it is shown or used.
 /// </summary>
 public sealed class RunRow

@@ -34,8 +34,8 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
 
     /// <summary>
     /// The rows of <paramref name="sql"/> (one statement) with <paramref name="parameters"/> bound by name (without the
-    /// @), read by a
-    /// <see cref="SqliteRowReader"/> from a statement kept prepared; it runs in the connection's transaction, if any.
+    /// @), read by a <see cref="SqliteRowReader"/> from a statement kept prepared; it runs in the connection's
+    /// transaction, if any.
     /// </summary>
     public DbDataReader ExecuteRows(string sql, IReadOnlyDictionary<string, object?> parameters)
     {

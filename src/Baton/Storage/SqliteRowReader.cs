@@ -29,16 +29,17 @@ internal sealed class SqliteRowReader : DbDataReader
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly IntPtr _handle;
-    private readonly Action _done;
+    private readonly Action _release;
     private bool _closed;
     private bool _started;
+    private bool _finished;
     private bool _hasRow;
 
-    public SqliteRowReader(sqlite3 db, sqlite3_stmt statement, Action done)
+    public SqliteRowReader(sqlite3 db, sqlite3_stmt statement, Action release)
     {
         _db = db;
         _statement = statement;
-        _done = done;
+        _release = release;
         var added = false;
         statement.DangerousAddRef(ref added);
         _handle = statement.DangerousGetHandle();
@@ -62,6 +63,11 @@ internal sealed class SqliteRowReader : DbDataReader
     public override bool Read()
     {
         ObjectDisposedException.ThrowIf(_closed, this);
+        // Stepped again after its last row, SQLite would run the statement from the start.
+        if (_finished)
+        {
+            return false;
+        }
         // Busy before the first row can be tried again; after a row, the statement cannot start over.
         var rc = _started ? raw.sqlite3_step(_statement) : WhileBusy(() => raw.sqlite3_step(_statement), () => raw.sqlite3_reset(_statement));
         _started = true;
@@ -71,6 +77,7 @@ internal sealed class SqliteRowReader : DbDataReader
             Done => false,
             _ => throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(_db)),
         };
+        _finished = !_hasRow;
         return _hasRow;
     }
 
@@ -206,7 +213,7 @@ internal sealed class SqliteRowReader : DbDataReader
         }
         _closed = true;
         _statement.DangerousRelease();
-        _done();
+        _release();
     }
 
     protected override void Dispose(bool disposing)

@@ -28,7 +28,7 @@ public sealed class RunRowReadTests : IDisposable
             parent_run_id = "run_parent", forked_at_phase = "design", fork_commit = "abc123",
         };
         // Straight into the table, its references not there: the foreign keys are switched off on this connection.
-        await using (var c = await TestDatabase.ConnectWritableAsync(_dataDir.FullName))
+        await using (var c = await TestDatabase.ConnectAsync(_dataDir.FullName, writable: true))
         {
             await c.ExecuteAsync(TestDatabase.IsPostgres ? "SET session_replication_role = replica" : "PRAGMA foreign_keys = OFF");
             await c.ExecuteAsync(

@@ -56,6 +56,7 @@ public sealed class SqliteRowReaderTests : IDisposable
         Assert.Throws<OverflowException>(() => rows.GetInt32(3));
         Assert.Throws<ArgumentOutOfRangeException>(() => rows.GetString(4));
         Assert.False(rows.Read());
+        Assert.False(rows.Read());
         Assert.Throws<InvalidOperationException>(() => rows.GetString(0));
     }
 

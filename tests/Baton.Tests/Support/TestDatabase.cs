@@ -30,22 +30,15 @@ public static class TestDatabase
         ? new PostgresDatabase(pg)
         : new SqliteDatabase(Path.Combine(dataDir, "baton.db"));
 
-    /// <summary>A connection of its own to the database of <paramref name="dataDir"/>, open, for a test that looks after its server stopped.</summary>
-    public static async Task<DbConnection> ConnectAsync(string dataDir)
+    /// <summary>
+    /// A connection of its own to the database of <paramref name="dataDir"/>, open, for a test that looks after its server
+    /// stopped; on SQLite read-only unless <paramref name="writable"/>.
+    /// </summary>
+    public static async Task<DbConnection> ConnectAsync(string dataDir, bool writable = false)
     {
         DbConnection connection = SettingFor(dataDir) is { } pg
             ? new NpgsqlConnection(pg)
-            : new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
-        return connection;
-    }
-
-    /// <summary>A writable connection of its own to the database of <paramref name="dataDir"/>, open, outside Baton's.</summary>
-    public static async Task<DbConnection> ConnectWritableAsync(string dataDir)
-    {
-        DbConnection connection = SettingFor(dataDir) is { } pg
-            ? new NpgsqlConnection(pg)
-            : new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")};Pooling=False");
+            : new SqliteConnection($"Data Source={Path.Combine(dataDir, "baton.db")};{(writable ? "" : "Mode=ReadOnly;")}Pooling=False");
         await connection.OpenAsync();
         return connection;
     }
