@@ -97,9 +97,10 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await page.Locator("#intake").FillAsync("# Dark mode\n\nUsers want a dark theme that follows the system setting.");
             await Shot("new-run-form");
             await page.GetByRole(AriaRole.Button, new() { Name = "Create run" }).ClickAsync();
-            // The address is what this waits for; the page's content is awaited below. (Waiting for its load event as
-            // well timed out once in CI with the page already there: the run page opens its live stream at once.)
-            await page.WaitForURLAsync(new Regex(@"/runs/[^/]+$"), new() { Timeout = Wait, WaitUntil = WaitUntilState.Commit });
+            // The address is what this waits for, polled; the page's content is awaited below. Not WaitForURLAsync:
+            // with the address already there it waits for a load state (Frame.WaitForLoadStateAsync in its stack),
+            // and that timed out twice in CI with the run page shown (the page opens its live stream at once).
+            await Expect(page).ToHaveURLAsync(new Regex(@"/runs/[^/]+$"), new() { Timeout = Wait });
             var runId = Uri.UnescapeDataString(new Uri(page.Url).AbsolutePath["/runs/".Length..]);
             output.WriteLine($"Run {runId} at {page.Url}");
 
