@@ -1,5 +1,6 @@
 using System.Data;
 using Baton.Profiles;
+using Baton.Storage;
 
 namespace Baton.Runs;
 
@@ -58,42 +59,40 @@ public sealed class RunRow
     /// <summary>
     /// The row at <paramref name="r"/>'s current position, its columns in the order of <see cref="Columns"/>: read by
     /// hand, as the runs list is, because Dapper looks up its mapping by every column's name and type on each query,
-    /// which Microsoft.Data.Sqlite answers by parsing the declared type (a fifth of a run detail's read).
+    /// which Microsoft.Data.Sqlite answers by parsing the declared type (it showed in a run detail's profile).
     /// </summary>
     public static RunRow Read(IDataRecord r) => new()
     {
         Id = r.GetString(0),
         Profile = r.GetString(1),
         ProfileHash = r.GetString(2),
-        ProjectName = NullableString(r, 3),
+        ProjectName = r.GetNullableString(3),
         Status = r.GetString(4),
         Mode = r.GetString(5),
-        CurrentPhase = NullableString(r, 6),
+        CurrentPhase = r.GetNullableString(6),
         Iteration = r.GetInt32(7),
-        WaitReason = NullableString(r, 8),
-        Error = NullableString(r, 9),
+        WaitReason = r.GetNullableString(8),
+        Error = r.GetNullableString(9),
         BudgetUsd = r.IsDBNull(10) ? null : r.GetDouble(10),
         BudgetApproved = r.GetBoolean(11),
         CostUsd = r.GetDouble(12),
         TokensUsed = r.GetInt64(13),
-        RequestHash = NullableString(r, 14),
-        CreatedBy = NullableString(r, 15),
+        RequestHash = r.GetNullableString(14),
+        CreatedBy = r.GetNullableString(15),
         CreatedAt = r.GetInt64(16),
         UpdatedAt = r.GetInt64(17),
         CompletedAt = r.IsDBNull(18) ? null : r.GetInt64(18),
         Version = r.GetInt64(19),
         IterationBase = r.GetInt32(20),
-        ResumePhase = NullableString(r, 21),
-        ResumeFeedback = NullableString(r, 22),
-        RepositoryId = NullableString(r, 23),
+        ResumePhase = r.GetNullableString(21),
+        ResumeFeedback = r.GetNullableString(22),
+        RepositoryId = r.GetNullableString(23),
         CostUnknown = r.GetBoolean(24),
-        TraceParent = NullableString(r, 25),
-        ParentRunId = NullableString(r, 26),
-        ForkedAtPhase = NullableString(r, 27),
-        ForkCommit = NullableString(r, 28),
+        TraceParent = r.GetNullableString(25),
+        ParentRunId = r.GetNullableString(26),
+        ForkedAtPhase = r.GetNullableString(27),
+        ForkCommit = r.GetNullableString(28),
     };
-
-    private static string? NullableString(IDataRecord r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
     /// <summary>The row as <see cref="RunTransitions"/> leaves it after <paramref name="t"/>: what a reload would read, without one.</summary>
     public RunRow After(Transition t, long nowMs)

@@ -156,16 +156,15 @@ public static partial class RunStore
             while (reader.Read())
             {
                 runs.Add(new RunSummary(
-                    reader.GetString(0), reader.GetString(1), NullableString(reader, 2), reader.GetString(3), NullableString(reader, 4),
-                    reader.GetInt32(5), reader.GetString(6), NullableString(reader, 7), Times.FromMs(reader.GetInt64(8)), Times.FromMs(reader.GetInt64(9)),
-                    (decimal)reader.GetDouble(10), reader.GetInt64(11), reader.GetBoolean(12), NullableString(reader, 13)));
+                    reader.GetString(0), reader.GetString(1), reader.GetNullableString(2), reader.GetString(3), reader.GetNullableString(4),
+                    reader.GetInt32(5), reader.GetString(6), reader.GetNullableString(7), Times.FromMs(reader.GetInt64(8)), Times.FromMs(reader.GetInt64(9)),
+                    (decimal)reader.GetDouble(10), reader.GetInt64(11), reader.GetBoolean(12), reader.GetNullableString(13)));
             }
         }
         var total = await c.ExecuteScalarAsync<long>($"SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE 1 = 1{counts}", q, tx);
         return new RunList(runs, total, q.Limit, q.Offset);
     }
 
-    private static string? NullableString(IDataRecord record, int i) => record.IsDBNull(i) ? null : record.GetString(i);
 
     /// <summary>
     /// A page of the dashboard's runs list: filtered, or searched within the newest <paramref name="searchWindow"/>

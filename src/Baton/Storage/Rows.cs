@@ -14,4 +14,7 @@ internal static class Rows
         c is PreparedStatementConnection sqlite
             ? sqlite.ExecuteRows(sql, parameters)
             : await c.ExecuteReaderAsync(sql, parameters, tx);
+
+    /// <summary>The text at <paramref name="i"/>, or null where the column is NULL.</summary>
+    public static string? GetNullableString(this IDataRecord record, int i) => record.IsDBNull(i) ? null : record.GetString(i);
 }

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Baton.Client;
 using Baton.Runs;
 
@@ -17,11 +18,8 @@ public sealed class RunAnswersJsonTests
     [InlineData(false)]
     public void A_run_detail_is_written_as_the_api_options_write_it(bool everyOptionalMember)
     {
-        var detail = (RunDetail)Sample(typeof(RunDetail), everyOptionalMember, "detail")!;
+        var generated = WrittenAlike(RunAnswersJson.Default.RunDetail, everyOptionalMember);
 
-        var generated = JsonSerializer.Serialize(detail, RunAnswersJson.Default.RunDetail);
-
-        Assert.Equal(JsonSerializer.Serialize(detail, BatonJson.Options), generated);
         Assert.Contains("\"step_timestamps\":{\"Phase One\":", generated, StringComparison.Ordinal);
     }
 
@@ -30,12 +28,18 @@ public sealed class RunAnswersJsonTests
     [InlineData(false)]
     public void A_runs_list_is_written_as_the_api_options_write_it(bool everyOptionalMember)
     {
-        var list = (RunList)Sample(typeof(RunList), everyOptionalMember, "list")!;
+        var generated = WrittenAlike(RunAnswersJson.Default.RunList, everyOptionalMember);
 
-        var generated = JsonSerializer.Serialize(list, RunAnswersJson.Default.RunList);
-
-        Assert.Equal(JsonSerializer.Serialize(list, BatonJson.Options), generated);
         Assert.Contains("\"parent_run_id\":", generated, StringComparison.Ordinal);
+    }
+
+    /// <summary>What the generated serializer writes of a sample, once it is the same as what the API's options write.</summary>
+    private static string WrittenAlike<T>(JsonTypeInfo<T> generated, bool everyOptionalMember)
+    {
+        var sample = (T)Sample(typeof(T), everyOptionalMember, typeof(T).Name)!;
+        var written = JsonSerializer.Serialize(sample, generated);
+        Assert.Equal(JsonSerializer.Serialize(sample, BatonJson.Options), written);
+        return written;
     }
 
     /// <summary>
