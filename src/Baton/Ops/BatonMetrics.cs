@@ -28,7 +28,7 @@ public sealed class BatonMetrics
 
     private static readonly TimeSpan SizeSnapshotAge = TimeSpan.FromMinutes(1);
 
-    private const int MaxPhaseStarts = 10_000;
+    private const int MaxPhaseStartRuns = 10_000;
 
     private readonly Meter _meter;
     private readonly Database _db;
@@ -49,9 +49,7 @@ public sealed class BatonMetrics
     /// <summary>What a transition will count once its transaction has committed (<see cref="Committed"/>).</summary>
     private readonly ConditionalWeakTable<RunDecision, PendingCount> _pending = [];
 
-    /// <summary>When each phase this node started began, by (run, phase, iteration): for its duration when it ends here.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Run, string Phase, int Iteration), long> _phaseStarts = new();
-    private int _phaseStartCount;
+    private readonly PhaseStarts _phaseStarts = new(MaxPhaseStartRuns);
 
     private readonly Lock _snapshotLock = new();
     private GaugeSnapshot? _snapshot;
@@ -140,7 +138,7 @@ public sealed class BatonMetrics
             // A phase starts when its job is queued (an external phase, with its phase.started event).
             if (job.Kind == JobRequest.ExecutePhase)
             {
-                PhaseStarted(d.RunId, job.Phase, job.Iteration, d.Now);
+                _phaseStarts.Started(d.RunId, job.Phase, job.Iteration, d.Now);
             }
         }
         foreach (var e in t.Events)
@@ -152,7 +150,7 @@ public sealed class BatonMetrics
                     break;
                 case "run.completed" or "run.failed" or "run.cancelled" or "run.expired":
                     _finished.Add(1, profile, new("status", e.Type["run.".Length..]));
-                    ForgetPhases(d.RunId);
+                    _phaseStarts.Forget(d.RunId);
                     break;
                 case "gate.approved" or "budget.approved":
                     _approvals.Add(1, profile, new("kind", e.Type == "gate.approved" ? "gate" : "budget"));
@@ -166,46 +164,16 @@ public sealed class BatonMetrics
                     _gateWait.Record(d.WaitedSeconds, profile, new("kind", "gate"), new("outcome", "expired"));
                     break;
                 case "phase.started" when e.Phase is not null && e.Iteration is { } i:
-                    PhaseStarted(d.RunId, e.Phase, i, d.Now);
+                    _phaseStarts.Started(d.RunId, e.Phase, i, d.Now);
                     break;
                 case "phase.completed" or "phase.failed" or "gate.opened" when e.Phase is not null && e.Iteration is { } i:
                     // A phase with a gate has done its work when the gate opens; the wait is the gate's histogram.
-                    if (_phaseStarts.TryRemove((d.RunId, e.Phase, i), out var started))
+                    if (_phaseStarts.Ended(d.RunId, e.Phase, i) is { } started)
                     {
-                        Interlocked.Decrement(ref _phaseStartCount);
                         _phaseDuration.Record((d.Now - started) / 1000.0, profile, new("phase", e.Phase),
                             new("outcome", e.Type == "phase.failed" ? "failed" : "completed"));
                     }
                     break;
-            }
-        }
-    }
-
-    private void PhaseStarted(string runId, string phase, int iteration, long now)
-    {
-        // With several nodes a phase queued here may end on another node, and its start would stay here for good:
-        // past this many, the starts are forgotten (those phases' durations go unrecorded) instead of growing.
-        // (ConcurrentDictionary.Count takes every lock: a count of its own instead.)
-        if (Volatile.Read(ref _phaseStartCount) >= MaxPhaseStarts)
-        {
-            _phaseStarts.Clear();
-            Volatile.Write(ref _phaseStartCount, 0);
-        }
-        if (_phaseStarts.TryAdd((runId, phase, iteration), now))
-        {
-            Interlocked.Increment(ref _phaseStartCount);
-        }
-    }
-
-    /// <summary>A run that ended with a phase open (a cancel) leaves no start behind.</summary>
-    private void ForgetPhases(string runId)
-    {
-        // Enumerating takes no lock (Keys would take them all).
-        foreach (var (key, _) in _phaseStarts)
-        {
-            if (key.Run == runId && _phaseStarts.TryRemove(key, out _))
-            {
-                Interlocked.Decrement(ref _phaseStartCount);
             }
         }
     }
