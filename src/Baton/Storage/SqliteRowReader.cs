@@ -54,7 +54,10 @@ internal sealed class SqliteRowReader : DbDataReader
 
     public override bool IsClosed => _closed;
 
-    public override int RecordsAffected => -1;
+    /// <summary>As Microsoft.Data.Sqlite counts them: the rows a statement that writes changed, once it ran to its end; else -1.</summary>
+    public override int RecordsAffected => _recordsAffected;
+
+    private int _recordsAffected = -1;
 
     public override object this[int ordinal] => GetValue(ordinal);
 
@@ -75,10 +78,28 @@ internal sealed class SqliteRowReader : DbDataReader
         {
             Row => true,
             Done => false,
-            _ => throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(_db)),
+            _ => throw Failed(rc),
         };
         _finished = !_hasRow;
+        if (_finished && raw.sqlite3_stmt_readonly(_statement) == 0)
+        {
+            _recordsAffected = raw.sqlite3_changes(_db);
+        }
         return _hasRow;
+    }
+
+    /// <summary>The exception Microsoft.Data.Sqlite throws for <paramref name="rc"/>: the same type, codes and message.</summary>
+    private SqliteException Failed(int rc)
+    {
+        try
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+        catch (SqliteException ex)
+        {
+            return ex;
+        }
+        return new SqliteException($"SQLite Error {rc}", rc);
     }
 
     /// <summary>
