@@ -74,32 +74,18 @@ internal sealed class SqliteRowReader : DbDataReader
         // Busy before the first row can be tried again; after a row, the statement cannot start over.
         var rc = _started ? raw.sqlite3_step(_statement) : WhileBusy(() => raw.sqlite3_step(_statement), () => raw.sqlite3_reset(_statement));
         _started = true;
-        _hasRow = rc switch
+        if (rc is not (Row or Done))
         {
-            Row => true,
-            Done => false,
-            _ => throw Failed(rc),
-        };
+            // As Microsoft.Data.Sqlite fails: the same exception, codes and message.
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+        _hasRow = rc == Row;
         _finished = !_hasRow;
         if (_finished && raw.sqlite3_stmt_readonly(_statement) == 0)
         {
             _recordsAffected = raw.sqlite3_changes(_db);
         }
         return _hasRow;
-    }
-
-    /// <summary>The exception Microsoft.Data.Sqlite throws for <paramref name="rc"/>: the same type, codes and message.</summary>
-    private SqliteException Failed(int rc)
-    {
-        try
-        {
-            SqliteException.ThrowExceptionForRC(rc, _db);
-        }
-        catch (SqliteException ex)
-        {
-            return ex;
-        }
-        return new SqliteException($"SQLite Error {rc}", rc);
     }
 
     /// <summary>
