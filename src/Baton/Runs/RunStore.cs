@@ -250,8 +250,12 @@ public static partial class RunStore
         public RunListRow ToListRow() => new(RunId, Profile, ProjectName, Status, WaitingFor, CurrentPhase, Iteration, (decimal)CostUsd, Times.FromMs(CreatedAt), Version, CostUnknown);
     }
 
-    private sealed class PhaseRunRow
+    /// <summary>A phase run as a run's detail shows it, read by hand in the order of <see cref="Columns"/> (<see cref="Read"/>).</summary>
+    internal sealed class PhaseRunRow
     {
+        public const string Columns =
+            "phase, iteration, position, status, attempts, feedback, error, started_at, completed_at, gate_status, gate_actor, gate_comment, gate_decided_at, gate_deadline, validation_skipped_by";
+
         public string Phase { get; set; } = "";
         public int Iteration { get; set; }
         public int Position { get; set; }
@@ -267,7 +271,29 @@ public static partial class RunStore
         public long? GateDecidedAt { get; set; }
         public long? GateDeadline { get; set; }
         public string? ValidationSkippedBy { get; set; }
+
+        public static PhaseRunRow Read(IDataRecord r) => new()
+        {
+            Phase = r.GetString(0),
+            Iteration = r.GetInt32(1),
+            Position = r.GetInt32(2),
+            Status = r.GetString(3),
+            Attempts = r.GetInt32(4),
+            Feedback = r.GetNullableString(5),
+            Error = r.GetNullableString(6),
+            StartedAt = r.IsDBNull(7) ? null : r.GetInt64(7),
+            CompletedAt = r.IsDBNull(8) ? null : r.GetInt64(8),
+            GateStatus = r.GetNullableString(9),
+            GateActor = r.GetNullableString(10),
+            GateComment = r.GetNullableString(11),
+            GateDecidedAt = r.IsDBNull(12) ? null : r.GetInt64(12),
+            GateDeadline = r.IsDBNull(13) ? null : r.GetInt64(13),
+            ValidationSkippedBy = r.GetNullableString(14),
+        };
     }
+
+    /// <summary>A run's phase runs, in the order its detail lists them.</summary>
+    internal const string PhaseRunsOfRun = $"SELECT {PhaseRunRow.Columns} FROM phase_runs WHERE run_id = @runId ORDER BY iteration, position";
 
     /// <summary>The run as the API shows it; <paramref name="now"/> tells whether a node it is pinned to is gone (<see cref="Engine.NodeStore.WaitedFor"/>).</summary>
     public static async Task<RunDetail> DetailAsync(IDbConnection c, IDbTransaction? tx, RunRow run, Profile profile, DateTimeOffset now)
@@ -275,17 +301,32 @@ public static partial class RunStore
         // One round trip on PostgreSQL: the phase runs, the intake, the tool approvals and, while the run may still
         // wait for one, the node it waits for, read as one batch.
         var waitsForNodes = !run.RunStatus.IsTerminal() && !SqlDialect.Of(c).SingleWriter;
-        using var read = await c.QueryMultipleAsync(
-            ReadBatch.Of(
-                "SELECT * FROM phase_runs WHERE run_id = @runId ORDER BY iteration, position",
-                RunIntakes.OfRun,
-                ToolApprovals.ToolApprovalStore.OfRun,
-                waitsForNodes ? Engine.NodeStore.WaitedFor : null),
-            new { runId = run.Id, goneBefore = Engine.NodeStore.GoneBefore(now) }, tx);
-        var rows = (await read.ReadAsync<PhaseRunRow>()).ToList();
-        var intake = await read.ReadSingleOrDefaultAsync<string>() ?? "";
-        var approvals = (await read.ReadAsync<ToolApprovals.ToolApprovalRow>()).Select(a => a.ToInfo()).ToList();
-        var waitingForNode = waitsForNodes ? await read.ReadFirstOrDefaultAsync<string>() : null;
+        var rows = new List<PhaseRunRow>();
+        var intake = "";
+        var approvals = new List<ToolApprovalInfo>();
+        string? waitingForNode = null;
+        var parameters = new Dictionary<string, object?> { ["runId"] = run.Id };
+        if (waitsForNodes)
+        {
+            parameters["goneBefore"] = Engine.NodeStore.GoneBefore(now);
+        }
+        await Rows.ReadEachAsync(c, tx, parameters,
+            (PhaseRunsOfRun, r =>
+            {
+                while (r.Read())
+                {
+                    rows.Add(PhaseRunRow.Read(r));
+                }
+            }),
+            (RunIntakes.OfRun, r => intake = r.Read() ? r.GetString(0) : ""),
+            (ToolApprovals.ToolApprovalStore.OfRun, r =>
+            {
+                while (r.Read())
+                {
+                    approvals.Add(ToolApprovals.ToolApprovalRow.Read(r).ToInfo());
+                }
+            }),
+            (waitsForNodes ? Engine.NodeStore.WaitedFor : null, r => waitingForNode = r.Read() ? r.GetNullableString(0) : null));
         var phases = rows.Select(p => new PhaseInfo(
             p.Phase, p.Status, p.Iteration, p.Attempts, Times.FromMs(p.StartedAt), Times.FromMs(p.CompletedAt),
             p.StartedAt is { } s && p.CompletedAt is { } e ? e - s : null,

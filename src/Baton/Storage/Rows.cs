@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using Dapper;
 
 namespace Baton.Storage;
@@ -14,6 +15,35 @@ internal static class Rows
         c is PreparedStatementConnection sqlite
             ? sqlite.ExecuteRows(sql, parameters)
             : await c.ExecuteReaderAsync(sql, parameters, tx);
+
+    /// <summary>
+    /// Hands the rows of each of <paramref name="sets"/>' statements (a null one is skipped) to its reader, in turn, read
+    /// with the typed getters: on SQLite each straight from its statement (<see cref="SqliteRowReader"/>), where Dapper's
+    /// grid reader looked its mapping up by every column's name and type; elsewhere as one batch, one round trip.
+    /// </summary>
+    public static async Task ReadEachAsync(
+        IDbConnection c, IDbTransaction? tx, IReadOnlyDictionary<string, object?> parameters, params (string? Sql, Action<IDataReader> Read)[] sets)
+    {
+        var batch = sets.Where(s => s.Sql is not null).ToList();
+        if (c is PreparedStatementConnection sqlite)
+        {
+            foreach (var (sql, read) in batch)
+            {
+                using var rows = sqlite.ExecuteRows(sql!, parameters);
+                read(rows);
+            }
+            return;
+        }
+        using var reader = (DbDataReader)await c.ExecuteReaderAsync(ReadBatch.Of([.. batch.Select(s => s.Sql)]), parameters, tx);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (i > 0 && !await reader.NextResultAsync())
+            {
+                throw new InvalidOperationException($"the batch gave {i} result sets of {batch.Count}");
+            }
+            batch[i].Read(reader);
+        }
+    }
 
     /// <summary>The text at <paramref name="i"/>, or null where the column is NULL.</summary>
     public static string? GetNullableString(this IDataRecord record, int i) => record.IsDBNull(i) ? null : record.GetString(i);

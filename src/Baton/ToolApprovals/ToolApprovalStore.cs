@@ -22,6 +22,24 @@ public sealed class ToolApprovalRow
     public string? DecidedBy { get; set; }
     public long? DecidedAt { get; set; }
 
+    /// <summary>A row of <see cref="ToolApprovalStore"/>'s queries, read by hand in the order of their columns.</summary>
+    internal static ToolApprovalRow Read(IDataRecord r) => new()
+    {
+        Id = r.GetString(0),
+        RunId = r.GetString(1),
+        ExecutionId = r.GetString(2),
+        Phase = r.GetNullableString(3),
+        Iteration = r.IsDBNull(4) ? null : r.GetInt32(4),
+        Tool = r.GetString(5),
+        Input = r.GetString(6),
+        ToolUseId = r.GetNullableString(7),
+        RequestedAt = r.GetInt64(8),
+        DecidedBy = r.GetNullableString(9),
+        Status = r.GetString(10),
+        Message = r.GetNullableString(11),
+        DecidedAt = r.IsDBNull(12) ? null : r.GetInt64(12),
+    };
+
     public ToolApprovalInfo ToInfo()
     {
         using var input = JsonDocument.Parse(Input);
