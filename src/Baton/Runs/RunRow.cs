@@ -81,7 +81,7 @@ public sealed class RunRow
         CreatedBy = r.GetNullableString(15),
         CreatedAt = r.GetInt64(16),
         UpdatedAt = r.GetInt64(17),
-        CompletedAt = r.IsDBNull(18) ? null : r.GetInt64(18),
+        CompletedAt = r.GetNullableInt64(18),
         Version = r.GetInt64(19),
         IterationBase = r.GetInt32(20),
         ResumePhase = r.GetNullableString(21),

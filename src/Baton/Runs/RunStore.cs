@@ -281,13 +281,13 @@ public static partial class RunStore
             Attempts = r.GetInt32(4),
             Feedback = r.GetNullableString(5),
             Error = r.GetNullableString(6),
-            StartedAt = r.IsDBNull(7) ? null : r.GetInt64(7),
-            CompletedAt = r.IsDBNull(8) ? null : r.GetInt64(8),
+            StartedAt = r.GetNullableInt64(7),
+            CompletedAt = r.GetNullableInt64(8),
             GateStatus = r.GetNullableString(9),
             GateActor = r.GetNullableString(10),
             GateComment = r.GetNullableString(11),
-            GateDecidedAt = r.IsDBNull(12) ? null : r.GetInt64(12),
-            GateDeadline = r.IsDBNull(13) ? null : r.GetInt64(13),
+            GateDecidedAt = r.GetNullableInt64(12),
+            GateDeadline = r.GetNullableInt64(13),
             ValidationSkippedBy = r.GetNullableString(14),
         };
     }

@@ -47,4 +47,7 @@ internal static class Rows
 
     /// <summary>The text at <paramref name="i"/>, or null where the column is NULL.</summary>
     public static string? GetNullableString(this IDataRecord record, int i) => record.IsDBNull(i) ? null : record.GetString(i);
+
+    /// <summary>The whole number at <paramref name="i"/>, or null where the column is NULL.</summary>
+    public static long? GetNullableInt64(this IDataRecord record, int i) => record.IsDBNull(i) ? null : record.GetInt64(i);
 }

@@ -37,7 +37,7 @@ public sealed class ToolApprovalRow
         DecidedBy = r.GetNullableString(9),
         Status = r.GetString(10),
         Message = r.GetNullableString(11),
-        DecidedAt = r.IsDBNull(12) ? null : r.GetInt64(12),
+        DecidedAt = r.GetNullableInt64(12),
     };
 
     public ToolApprovalInfo ToInfo()
