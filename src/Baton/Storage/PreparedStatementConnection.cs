@@ -171,13 +171,11 @@ internal sealed class PreparedStatementConnection(string connectionString, Actio
     private static int[]? Order(string?[] names, DbParameterCollection parameters)
     {
         var order = new int[parameters.Count];
-        var bound = 0;
         for (var j = 0; j < order.Length; j++)
         {
             order[j] = Array.FindIndex(names, n => n is not null && NameOf(parameters[j]).SequenceEqual(n)) + 1;
-            bound += order[j] > 0 ? 1 : 0;
         }
-        return bound == names.Length && order.Distinct().Count(i => i > 0) == names.Length ? order : null;
+        return order.Where(i => i > 0).Distinct().Count() == names.Length ? order : null;
     }
 
     /// <summary>A parameter's name as the SQL's, without its prefix: Dapper gives none; one given by hand may have one.</summary>
