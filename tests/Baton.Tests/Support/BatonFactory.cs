@@ -110,6 +110,7 @@ public class BatonFactory : WebApplicationFactory<Program>
         }
         if (KeepDataDir)
         {
+            WaitForDataDirLockReleased();
             return;
         }
         TestDatabase.Drop(DataDir);
@@ -124,6 +125,30 @@ public class BatonFactory : WebApplicationFactory<Program>
         catch (IOException)
         {
             // A file still open by a pooled connection; the temp dir is cleaned by the OS eventually.
+        }
+    }
+
+    /// <summary>
+    /// The next server on this data dir takes the SQLite file's lock at start. The factory's disposal can return before
+    /// the server's services are: Program's own <c>app.Run</c> disposes the same host concurrently, and a second disposal
+    /// returns at once while the first is still under way. So wait here until the lock is free.
+    /// </summary>
+    private void WaitForDataDirLockReleased()
+    {
+        var lockPath = DatabasePath + ".lock";
+        // Past the deadline the next server says who holds the lock.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (File.Exists(lockPath) && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var free = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                return;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(20);
+            }
         }
     }
 }
