@@ -18,7 +18,7 @@ namespace Baton.Tests.Abuse;
 public sealed class RoleMatrixTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 12, 1, 9, 0, 0, TimeSpan.Zero);
-    private readonly ManualClock _clock = new(Start);
+    private readonly FakeTimeProvider _clock = new(Start);
     private readonly BatonFactory _factory;
 
     public RoleMatrixTests()

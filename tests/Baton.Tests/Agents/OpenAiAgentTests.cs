@@ -124,7 +124,7 @@ public sealed class OpenAiAgentTests : IAsyncLifetime
     public async Task Backoff_waits_on_the_agents_clock()
     {
         _stub.Then(StubReply.Error(503, "overloaded"), StubReply.Stream("ok"));
-        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var agent = new OpenAiAgent(Config(), _ => null, clock) { RetryBaseDelay = TimeSpan.FromSeconds(10) };
 
         var run = agent.RunAsync(Request(["out.md"]), CancellationToken.None);

@@ -1,5 +1,4 @@
 using Baton.Agents;
-using Baton.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Baton.Tests.Agents;
@@ -68,7 +67,7 @@ public sealed class SandboxLayoutTests : IDisposable
     public async Task A_failed_probe_is_tried_again_after_a_minute_and_a_success_is_kept()
     {
         var bwrap = Path.Combine(_root, "bin", "bwrap");
-        var clock = new ManualClock(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var sandbox = new Sandbox(Options(bwrap), NullLogger<Sandbox>.Instance, clock);
         Assert.Equal(Sandbox.Unavailable, (await sandbox.StatusAsync()).Mode);
 

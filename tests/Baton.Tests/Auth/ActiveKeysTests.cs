@@ -2,7 +2,6 @@ using Baton.Auth;
 using Baton.Client;
 using Baton.Storage;
 using Baton.Tests.Support;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Auth;
 

@@ -76,7 +76,7 @@ public class KeysApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
 public sealed class ExpiringKeyTests : IDisposable
 {
-    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
     private readonly BatonFactory _factory;
 
     public ExpiringKeyTests() => _factory = new BatonFactory(_clock);

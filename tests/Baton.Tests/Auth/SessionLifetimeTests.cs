@@ -10,7 +10,7 @@ namespace Baton.Tests.Auth;
 /// <summary>A dashboard session ends a fixed time after sign-in, however busy its browser, on a manual clock.</summary>
 public sealed class SessionLifetimeTests : IDisposable
 {
-    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private readonly BatonFactory _factory;
 
     public SessionLifetimeTests() => _factory = new BatonFactory(_clock);

@@ -30,7 +30,7 @@ public sealed class WorkspacePinTests : IDisposable
 
     private readonly SampleRepo _repo = new();
     private readonly List<BatonFactory> _nodes = [];
-    private readonly ManualClock _apiClock = new(DateTimeOffset.UtcNow);
+    private readonly FakeTimeProvider _apiClock = new(DateTimeOffset.UtcNow);
 
     public WorkspacePinTests()
     {

@@ -39,7 +39,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
         Directory.CreateDirectory(shots);
         output.WriteLine($"Screenshots: {shots}");
 
-        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var clock = new TestClock(DateTimeOffset.UtcNow);
         await using var factory = new KestrelBatonFactory(clock, new Dictionary<string, string> { ["software_delivery"] = SlowDesign() });
         var baseUrl = factory.Start();
         // The factory's own clients talk to the in-memory server's address; this one goes through the real port.
@@ -318,7 +318,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
     }
 
     /// <summary>Waits (polling the clock, not sleeping for a fixed time) until a timer of this length is pending.</summary>
-    private static async Task WaitForTimerAsync(ManualClock clock, TimeSpan dueIn)
+    private static async Task WaitForTimerAsync(TestClock clock, TimeSpan dueIn)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (!clock.HasTimerDueIn(dueIn))

@@ -13,7 +13,7 @@ namespace Baton.Tests.Engine;
 /// </summary>
 public sealed class EngineErrorTests : IDisposable
 {
-    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero));
     private readonly BatonFactory _factory;
     private readonly BatonClient _client;
 

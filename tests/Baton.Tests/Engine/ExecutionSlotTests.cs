@@ -75,7 +75,7 @@ public sealed class WorkerConcurrencyTests : IDisposable
 public sealed class JobAttemptsTests : IDisposable
 {
     private readonly SampleRepo _repo = new();
-    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero));
     private readonly BatonFactory _factory;
     private readonly BatonClient _client;
 

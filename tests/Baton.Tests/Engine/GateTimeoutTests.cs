@@ -12,7 +12,7 @@ public class GateTimeoutTests
     [InlineData("reject", "awaiting_approval", 2)]
     public async Task An_undecided_gate_does_what_the_profile_says_when_its_timeout_passes(string onTimeout, string status, int iteration)
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["gated"] = TestProfiles.Gated.Replace("OUTCOME", onTimeout, StringComparison.Ordinal) });
         var client = factory.Client();
         var run = await client.CreateRunAsync(new CreateRunRequest("gated", "x"));
@@ -32,7 +32,7 @@ public class GateTimeoutTests
     [Fact]
     public async Task The_default_gate_timeout_is_seven_days()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero));
         using var factory = new BatonFactory(clock);
         var client = factory.Client();
         var run = await client.CreateRunAsync(new CreateRunRequest("software_delivery", "x"));

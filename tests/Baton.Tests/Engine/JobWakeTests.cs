@@ -10,7 +10,7 @@ public sealed class JobWakeTests : IDisposable
 {
     private const int Workers = 8;
     private readonly BatonFactory _factory = new() { Settings = { ["BATON_WORKERS"] = Workers.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
-    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly TestClock _clock = new(DateTimeOffset.UtcNow);
     private readonly BatonFactory _gated;
 
     public JobWakeTests()

@@ -22,7 +22,7 @@ public class GateReminderTests
     [Fact]
     public async Task A_waiting_gate_is_reminded_every_interval_until_it_is_decided()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Reminded });
         var client = factory.Client();
         var run = await client.CreateRunAsync(new CreateRunRequest("reminded", "x"));

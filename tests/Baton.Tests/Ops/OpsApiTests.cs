@@ -85,7 +85,7 @@ public class OpsApiTests
     [Fact]
     public async Task A_caller_out_of_requests_gets_them_back_as_the_clock_moves_at_its_rate()
     {
-        var clock = new ManualClock(DateTimeOffset.Parse("2026-12-06T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-06T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         using var factory = new BatonFactory(clock) { RateLimit = 2 };
         var http = factory.Http();
         async Task<int> OkInARowAsync()

@@ -14,7 +14,7 @@ public sealed class RetentionTests
     [Fact]
     public async Task Gc_shrinks_old_runs_leaves_new_ones_and_the_run_list_still_shows_both()
     {
-        var clock = new ManualClock(Start);
+        var clock = new FakeTimeProvider(Start);
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["straight"] = TestProfiles.Straight });
         var client = factory.Client();
         var old = (await client.CreateRunAsync(new CreateRunRequest("straight", "old work"))).RunId;
@@ -52,7 +52,7 @@ public sealed class RetentionTests
     [Fact]
     public async Task Baton_retention_applies_by_itself_on_its_hourly_pass()
     {
-        var clock = new ManualClock(Start);
+        var clock = new FakeTimeProvider(Start);
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["straight"] = TestProfiles.Straight });
         factory.Settings["BATON_RETENTION"] = "30d";
         var client = factory.Client();

@@ -23,7 +23,7 @@ public sealed class DatabaseClockTests : IDisposable
     public async Task A_node_whose_clock_is_years_off_tells_the_databases_time_once_measured()
     {
         // The node's own clock: wrong by decades, and moving only when told.
-        var local = new ManualClock(new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var local = new FakeTimeProvider(new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var clock = new DatabaseClock(local);
         Assert.Equal(local.GetUtcNow(), clock.GetUtcNow());
 
@@ -58,7 +58,7 @@ public sealed class DatabaseClockTests : IDisposable
                 Assert.Same(TimeProvider.System, time);
             }
         }
-        var manual = new ManualClock(DateTimeOffset.UnixEpoch.AddYears(50));
+        var manual = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(50));
         using (var server = new BatonFactory(manual))
         {
             Assert.Same(manual, server.Service<TimeProvider>());

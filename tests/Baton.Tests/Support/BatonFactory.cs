@@ -17,7 +17,7 @@ public class BatonFactory : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string> _tokens = new();
 
-    public BatonFactory(ManualClock? clock = null, string? dataDir = null, IDictionary<string, string>? profiles = null)
+    public BatonFactory(FakeTimeProvider? clock = null, string? dataDir = null, IDictionary<string, string>? profiles = null)
     {
         Clock = clock;
         DataDir = dataDir ?? Directory.CreateTempSubdirectory("baton-test-").FullName;
@@ -28,7 +28,7 @@ public class BatonFactory : WebApplicationFactory<Program>
         }
     }
 
-    public ManualClock? Clock { get; }
+    public FakeTimeProvider? Clock { get; }
 
     public string DataDir { get; }
 

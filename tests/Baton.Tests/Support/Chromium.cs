@@ -21,7 +21,7 @@ public static class Chromium
 /// <summary>The real server on a real loopback port, for a browser to reach (the in-memory test server has no port).</summary>
 public sealed class KestrelBatonFactory : BatonFactory
 {
-    public KestrelBatonFactory(ManualClock? clock = null, IDictionary<string, string>? profiles = null)
+    public KestrelBatonFactory(FakeTimeProvider? clock = null, IDictionary<string, string>? profiles = null)
         : base(clock, profiles: profiles)
     {
         UseKestrel(o => o.Listen(IPAddress.Loopback, 0));

@@ -53,7 +53,7 @@ public sealed class WebhookTests
     public async Task A_waiting_gate_with_remind_after_sends_gate_reminded_signed_by_the_real_remind_gate_job()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        var clock = new ManualClock(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 9, 0, 0, TimeSpan.Zero));
         using var factory = new BatonFactory(clock, profiles: new Dictionary<string, string> { ["reminded"] = Gates.GateReminderTests.Reminded });
         factory.Settings["BATON_PUBLIC_URL"] = "https://baton.example.com";
         var http = factory.Http();
