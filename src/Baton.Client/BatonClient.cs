@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -249,20 +250,30 @@ public sealed partial class BatonClient(HttpClient http)
                 return request;
             }, idempotent: true, HttpCompletionOption.ResponseHeadersRead, ct);
             await using var stream = await response.Content.ReadAsStreamAsync(ct);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
+            // Comments (the server's keep-alives) are skipped by the parser; every event the server sends has data.
+            await using var events = SseParser.Create(stream, (_, data) => JsonSerializer.Deserialize<RunEventInfo>(data, Json)!)
+                .EnumerateAsync(ct).GetAsyncEnumerator(ct);
             while (true)
             {
-                var (next, broken) = await ReadEventAsync(reader, ct);
-                if (next is not null)
+                Exception? broken = null;
+                try
                 {
-                    last = next.Seq;
-                    failures = 0;
-                    yield return next;
-                    continue;
+                    if (!await events.MoveNextAsync())
+                    {
+                        // The server ended the stream: the run or execution has finished for good.
+                        yield break;
+                    }
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+                {
+                    broken = e;
                 }
                 if (broken is null)
                 {
-                    yield break;
+                    last = events.Current.Data.Seq;
+                    failures = 0;
+                    yield return events.Current.Data;
+                    continue;
                 }
                 // The connection dropped (a server restart, a proxy): resume after the last event seen.
                 if (++failures >= Retry.MaxAttempts)
@@ -272,39 +283,6 @@ public sealed partial class BatonClient(HttpClient http)
                 await Task.Delay(Retry.DelayAfter(failures, null) ?? TimeSpan.Zero, ct);
                 break;
             }
-        }
-    }
-
-    /// <summary>The next event; (null, null) when the server ended the stream; (null, error) when the connection broke.</summary>
-    private static async Task<(RunEventInfo? Event, Exception? Broken)> ReadEventAsync(StreamReader reader, CancellationToken ct)
-    {
-        var data = new StringBuilder();
-        try
-        {
-            while (await reader.ReadLineAsync(ct) is { } line)
-            {
-                if (line.Length == 0)
-                {
-                    if (data.Length > 0)
-                    {
-                        return (JsonSerializer.Deserialize<RunEventInfo>(data.ToString(), Json)!, null);
-                    }
-                    continue;
-                }
-                if (line.StartsWith("data:", StringComparison.Ordinal))
-                {
-                    if (data.Length > 0)
-                    {
-                        data.Append('\n');
-                    }
-                    data.Append(line.AsSpan(5).TrimStart(' '));
-                }
-            }
-            return (null, null);
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
-        {
-            return (null, e);
         }
     }
 

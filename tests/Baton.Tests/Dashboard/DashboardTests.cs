@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.ServerSentEvents;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -322,24 +323,21 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var response = await http.GetAsync($"/runs/{run.RunId}/events?last_event_id=0", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
-        Assert.Equal("id: ", (await reader.ReadLineAsync(cts.Token))?[..4]);
-        var second = await reader.ReadLineAsync(cts.Token);
-        Assert.StartsWith("data: ", second, StringComparison.Ordinal);
-        Assert.Contains("\"type\":\"run.created\"", second, StringComparison.Ordinal);
+        var events = await ReadEventsAsync(await response.Content.ReadAsStreamAsync(cts.Token), cts.Token);
+        Assert.Equal("run.created", events[0].Type);
+        Assert.NotNull(events[0].Id);
 
         // For the page's scripts only log lines are named; every other event comes unnamed (EventSource.onmessage).
         // The run has finished, so its stream ends after its history.
-        var rest = await reader.ReadToEndAsync(cts.Token);
-        var names = System.Text.RegularExpressions.Regex.Matches(rest, "^event: (.*)$", System.Text.RegularExpressions.RegexOptions.Multiline).Select(m => m.Groups[1].Value).Distinct();
-        Assert.Equal(["log"], names);
-        Assert.Contains("\"type\":\"run.completed\"", rest, StringComparison.Ordinal);
+        Assert.Equal(["log", SseParser.EventTypeDefault], events.Select(e => e.Name).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(events, e => Assert.Equal(e.Type == "log" ? "log" : SseParser.EventTypeDefault, e.Name));
+        Assert.Equal("run.completed", events[^1].Type);
 
         // The API's stream of the same run names every event by its type.
         using var api = factory.Http();
-        var apiStream = await api.GetStringAsync($"/api/runs/{run.RunId}/events?last_event_id=0", cts.Token);
-        Assert.Contains("event: run.created\n", apiStream, StringComparison.Ordinal);
-        Assert.Contains("event: run.completed\n", apiStream, StringComparison.Ordinal);
+        var apiEvents = await ReadEventsAsync(await api.GetStreamAsync($"/api/runs/{run.RunId}/events?last_event_id=0", cts.Token), cts.Token);
+        Assert.All(apiEvents, e => Assert.Equal(e.Type, e.Name));
+        Assert.Contains(apiEvents, e => e.Type == "run.completed");
     }
 
     [Fact]
@@ -406,5 +404,16 @@ public class DashboardTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
         await Baton.Auth.ApiKeys.EnsureAsync(db, "dash-role-change", token, "approver", TimeProvider.System);
         Assert.Contains("action-approve", (await browser.GetAsync($"/runs/{run.RunId}")).Html, StringComparison.Ordinal);
+    }
+
+    /// <summary>A stream's events to its end: each one's name (its SSE event type), id, and the type in its data.</summary>
+    private static async Task<List<(string Name, string? Id, string Type)>> ReadEventsAsync(Stream stream, CancellationToken ct)
+    {
+        var events = new List<(string, string?, string)>();
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(ct))
+        {
+            events.Add((item.EventType, item.EventId, JsonDocument.Parse(item.Data).RootElement.GetProperty("type").GetString()!));
+        }
+        return events;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Baton.Client;
@@ -179,16 +180,20 @@ public partial class RunListPageTests(ApiFactory factory) : IClassFixture<ApiFac
         using var response = await browser.Raw.GetAsync("/events", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        var events = SseParser.Create(await response.Content.ReadAsStreamAsync(cts.Token), (_, data) => JsonDocument.Parse(data.ToArray()).RootElement)
+            .EnumerateAsync(cts.Token);
 
         var run = await _admin.CreateRunAsync(new CreateRunRequest("straight", "stream me", Project("streamed")));
-        string? line;
         var types = new List<string>();
-        while (!types.Contains("run.completed") && (line = await reader.ReadLineAsync(cts.Token)) is not null)
+        await foreach (var e in events)
         {
-            if (line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains(run.RunId, StringComparison.Ordinal))
+            if (e.Data.GetProperty("run_id").GetString() == run.RunId)
             {
-                types.Add(JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("type").GetString()!);
+                types.Add(e.Data.GetProperty("type").GetString()!);
+                if (types[^1] == "run.completed")
+                {
+                    break;
+                }
             }
         }
         Assert.Equal("run.created", types[0]);
