@@ -128,7 +128,7 @@ public sealed class OpenAiAgentTests : IAsyncLifetime
         var agent = new OpenAiAgent(Config(), _ => null, clock) { RetryBaseDelay = TimeSpan.FromSeconds(10) };
 
         var run = agent.RunAsync(Request(["out.md"]), CancellationToken.None);
-        await Until(() => Lines("warn").Count == 1);
+        await Eventually.TrueAsync(() => Lines("warn").Count == 1, "one warning logged");
         await Task.Delay(200);
         Assert.False(run.IsCompleted);
         Assert.Single(_stub.Requests);
@@ -329,16 +329,6 @@ public sealed class OpenAiAgentTests : IAsyncLifetime
         return content.ValueKind == JsonValueKind.String
             ? content.GetString()
             : string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text").GetString()));
-    }
-
-    private static async Task Until(Func<bool> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "condition not met in 10 s");
-            await Task.Delay(10);
-        }
     }
 
     private static int ClosedPort()

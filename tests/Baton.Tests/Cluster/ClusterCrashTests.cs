@@ -70,8 +70,9 @@ public sealed class ClusterCrashTests : IDisposable
             await using var db = TestDatabase.Open(_dataDirs[0]);
             for (var kill = 0; kill < 4; kill++)
             {
-                await UntilAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
-                    "SELECT COUNT(*) FROM executions WHERE status = 'running' AND node_id = @node", new { node = NodeId(2) })) > 0);
+                await Eventually.TrueAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM executions WHERE status = 'running' AND node_id = @node", new { node = NodeId(2) })) > 0,
+                    "node 2 ran an execution", TimeSpan.FromMinutes(2));
                 nodes[2]!.KillHard();
                 nodes[2]!.Dispose();
                 // Not disposed twice by the finally below if the restart throws (which would hide why).
@@ -81,14 +82,8 @@ public sealed class ClusterCrashTests : IDisposable
 
             // All 200 finish within a few minutes on a busy 2-core machine; the limit is for a hang, not for speed. On
             // a hang, the assertion below says which runs did not finish and where their jobs are.
-            try
-            {
-                await UntilAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
-                    "SELECT COUNT(*) FROM runs WHERE status NOT IN ('completed', 'failed')")) == 0, TimeSpan.FromMinutes(10));
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Eventually.HoldsAsync(async () => await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM runs WHERE status NOT IN ('completed', 'failed')")) == 0, TimeSpan.FromMinutes(10));
             var unfinished = (await db.ReadAsync(c => c.QueryAsync<string>(
                 """
                 SELECT r.id || ' ' || r.status || ' ' || COALESCE(r.error, '') || ' jobs: ' || COALESCE(STRING_AGG(j.kind || '/' || COALESCE(j.phase, '') || ' attempts ' || j.attempts || ' lease ' || COALESCE(j.lease_owner, '-') || ' pinned ' || COALESCE(j.pinned_node, '-') || ' due ' || j.run_at, ', '), 'none')
@@ -110,13 +105,7 @@ public sealed class ClusterCrashTests : IDisposable
 
             // The global stream carries every event but log lines (those are a run's own stream's).
             var committed = (await db.ReadAsync(c => c.QueryAsync<long>("SELECT seq FROM events WHERE type <> 'log' ORDER BY seq"))).ToList();
-            try
-            {
-                await UntilAsync(() => Task.FromResult(seen.Count >= committed.Count || reader.IsCompleted), TimeSpan.FromSeconds(30));
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Eventually.HoldsAsync(() => seen.Count >= committed.Count || reader.IsCompleted);
             await reading.CancelAsync();
             await reader;
             var missing = committed.Except(seen).Take(10).ToList();
@@ -138,15 +127,6 @@ public sealed class ClusterCrashTests : IDisposable
         ["BATON_DATABASE"] = database,
         ["BATON_NODE_ID"] = NodeId(i),
     });
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? within = null)
-    {
-        using var limit = new CancellationTokenSource(within ?? TimeSpan.FromMinutes(2));
-        while (!await condition())
-        {
-            await Task.Delay(50, limit.Token);
-        }
-    }
 
     public void Dispose()
     {

@@ -95,25 +95,19 @@ public sealed class DatabaseRestartTests : IDisposable
         }
     }
 
-    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan? limit = null)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < (limit ?? TimeSpan.FromSeconds(30)))
+    /// <summary>A condition on a node's answers, polled: a request that fails (a node between states) counts as "not yet".</summary>
+    private static Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan? limit = null) =>
+        Eventually.HoldsAsync(async () =>
         {
             try
             {
-                if (await condition())
-                {
-                    return true;
-                }
+                return await condition();
             }
             catch (HttpRequestException)
             {
+                return false;
             }
-            await Task.Delay(100);
-        }
-        return false;
-    }
+        }, limit);
 
     /// <summary>Runs tests/postgres-cluster from the repository this test was built from.</summary>
     private static string Cluster(params string[] args)

@@ -105,7 +105,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
             output.WriteLine($"Run {runId} at {page.Url}");
 
             // The design phase is held on the manual clock: the page is open and shows the run working, not at its gate.
-            await WaitForTimerAsync(clock, DesignDelay);
+            await Eventually.TrueAsync(() => clock.HasTimerDueIn(DesignDelay), "the design phase sleeps");
             await Expect(Fact("Status")).ToContainTextAsync("running", new() { Timeout = Wait });
             await Expect(Fact("Current phase")).ToContainTextAsync("design", new() { Timeout = Wait });
             await Shot("run-design-running");
@@ -124,7 +124,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
             await page.Locator("#reject-feedback").FillAsync("Cover keyboard shortcuts for switching themes.");
             await page.Locator("#reject-to").SelectOptionAsync("design");
             await page.Locator("form.action-reject").GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
-            await WaitForTimerAsync(clock, DesignDelay);
+            await Eventually.TrueAsync(() => clock.HasTimerDueIn(DesignDelay), "the design phase sleeps");
             await Expect(Fact("Iteration")).ToHaveTextAsync("2", new() { Timeout = Wait });
             await Expect(Fact("Status")).ToContainTextAsync("running", new() { Timeout = Wait });
             await Expect(page.Locator("#live table.phases")).ToContainTextAsync("rejected by");
@@ -314,16 +314,6 @@ public sealed class BrowserTests(ITestOutputHelper output)
             {
                 // Chromium may still be writing its profile as it exits; the temp folder is cleaned eventually.
             }
-        }
-    }
-
-    /// <summary>Waits (polling the clock, not sleeping for a fixed time) until a timer of this length is pending.</summary>
-    private static async Task WaitForTimerAsync(TestClock clock, TimeSpan dueIn)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!clock.HasTimerDueIn(dueIn))
-        {
-            await Task.Delay(20, limit.Token);
         }
     }
 

@@ -42,9 +42,13 @@ public sealed class EngineErrorTests : IDisposable
             "SELECT phase, attempts, lease_token FROM jobs WHERE run_id = @runId", new { runId }));
 
     /// <summary>Waits until the run's job waits for a retry (unleased) after this many attempts.</summary>
-    private async Task WaitForRetryAsync(string runId, string phase, long attempts) =>
-        await Polls.UntilAsync(async () => await JobOfAsync(runId) is { LeaseToken: null } job && job.Phase == phase && job.Attempts == attempts,
-            async () => $"the job of {phase} never waited for a retry after attempt {attempts}; it is {await JobOfAsync(runId)}");
+    private async Task WaitForRetryAsync(string runId, string phase, long attempts)
+    {
+        if (!await Eventually.HoldsAsync(async () => await JobOfAsync(runId) is { LeaseToken: null } job && job.Phase == phase && job.Attempts == attempts))
+        {
+            Assert.Fail($"the job of {phase} never waited for a retry after attempt {attempts}; it is {await JobOfAsync(runId)}");
+        }
+    }
 
     [Fact]
     public async Task A_database_error_after_a_phase_hand_off_is_charged_to_the_phase_running_then()
@@ -138,7 +142,7 @@ public sealed class EngineErrorTests : IDisposable
         await startFails.HealAsync();
         _clock.Advance(PhaseExecutor.Backoff(2));
         await _client.WaitForStatusAsync(runId, "completed");
-        await Polls.UntilAsync(() => Task.FromResult(!AgentProcesses.IsAlive(orphan.Id)), () => Task.FromResult("the orphan was never stopped"));
+        await Eventually.TrueAsync(() => !AgentProcesses.IsAlive(orphan.Id), "the orphan stopped");
         var lost = Assert.Single(await _client.EventsOfAsync(runId), e => e.Type == "execution.lost");
         Assert.True(lost.Data!.Value.GetProperty("orphan_stopped").GetBoolean());
     }
@@ -154,21 +158,4 @@ public sealed class EngineErrorTests : IDisposable
     }
 
     public void Dispose() => _factory.Dispose();
-}
-
-/// <summary>Polling, bounded, for what a test cannot be told of by an event.</summary>
-public static class Polls
-{
-    public static async Task UntilAsync(Func<Task<bool>> condition, Func<Task<string>> failure)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            if (limit.IsCancellationRequested)
-            {
-                throw new Xunit.Sdk.XunitException(await failure());
-            }
-            await Task.Delay(20, CancellationToken.None);
-        }
-    }
 }

@@ -32,7 +32,7 @@ public sealed class ExecutionLeaseTests : IDisposable
         var repo = await _client.CreateRepositoryAsync(new CreateRepositoryRequest("sample", _repo.Path));
         var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Wait", "Wait until told", repo.RepositoryId));
         var id = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "wait"))).ExecutionId;
-        await UntilAsync(() => Task.FromResult(File.Exists(Path.Combine(_factory.WorkDir, "executions", id, "talked"))), "the agent never talked");
+        await Eventually.TrueAsync(() => File.Exists(Path.Combine(_factory.WorkDir, "executions", id, "talked")), "the agent never talked");
         return id;
     }
 
@@ -41,21 +41,6 @@ public sealed class ExecutionLeaseTests : IDisposable
             "SELECT lease_token, lease_expires_at FROM jobs WHERE execution_id = @executionId", new { executionId }));
 
     private async Task<string> StatusOfAsync(string executionId) => (await _client.GetExecutionAsync(executionId)).Status;
-
-    /// <summary>Waits (polling, bounded) for something a test cannot be told of by an event; false when it never came.</summary>
-    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, string? failure = null)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        while (!await condition())
-        {
-            if (limit.IsCancellationRequested)
-            {
-                return failure is null ? false : throw new Xunit.Sdk.XunitException(failure);
-            }
-            await Task.Delay(20, CancellationToken.None);
-        }
-        return true;
-    }
 
     [Fact]
     public async Task A_standalone_execution_outlives_several_lease_periods_and_succeeds()
@@ -67,7 +52,7 @@ public sealed class ExecutionLeaseTests : IDisposable
         {
             _clock.Advance(RenewEvery);
             var renewedUntil = (_clock.GetUtcNow() + JobQueue.LeaseDuration).ToMs();
-            await UntilAsync(async () => (await LeaseOfAsync(id)).ExpiresAt == renewedUntil || await StatusOfAsync(id) != "running");
+            await Eventually.HoldsAsync(async () => (await LeaseOfAsync(id)).ExpiresAt == renewedUntil || await StatusOfAsync(id) != "running");
         }
         Assert.Equal("running", await StatusOfAsync(id));
         File.WriteAllText(Path.Combine(_factory.WorkDir, "executions", id, "go"), "");
@@ -88,9 +73,9 @@ public sealed class ExecutionLeaseTests : IDisposable
             new { id, until = (_clock.GetUtcNow() + TimeSpan.FromHours(1)).ToMs() }, tx));
 
         _clock.Advance(RenewEvery);
-        var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+        var stopped = await Eventually.HoldsAsync(() => !agent.Any(AgentProcesses.IsAlive));
         Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
-        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        await Eventually.TrueAsync(() => !_factory.Service<RunningExecutions>().IsRunning(id), "the work never ended");
         var execution = await _client.GetExecutionAsync(id);
         Assert.Equal("running", execution.Status);
         // Printed while the lease was held but still buffered when it was lost: it does not land either.
@@ -112,16 +97,16 @@ public sealed class ExecutionLeaseTests : IDisposable
             """);
         var runId = (await _client.CreateRunAsync(new CreateRunRequest("waiting", "wait", RepositoryId: repo.RepositoryId))).RunId;
         var executions = Path.Combine(_factory.WorkDir, "executions");
-        await UntilAsync(() => Task.FromResult(Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any()), "the agent never talked");
+        await Eventually.TrueAsync(() => Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any(), "the agent never talked");
         var agent = AgentProcesses.Of(runId);
         await _factory.Service<Database>().WriteAsync((c, tx) => c.ExecuteAsync(
             "UPDATE jobs SET lease_token = 'another-node', lease_expires_at = @until WHERE run_id = @runId",
             new { runId, until = (_clock.GetUtcNow() + TimeSpan.FromHours(1)).ToMs() }, tx));
 
         _clock.Advance(RenewEvery);
-        var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+        var stopped = await Eventually.HoldsAsync(() => !agent.Any(AgentProcesses.IsAlive));
         Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
-        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(runId)), "the work never ended");
+        await Eventually.TrueAsync(() => !_factory.Service<RunningExecutions>().IsRunning(runId), "the work never ended");
         var run = await _client.GetRunAsync(runId);
         Assert.Equal(("running", "work", "running"), (run.Status, run.CurrentPhase, run.Phases[0].Status));
         var statuses = await _factory.Service<Database>().ReadAsync(c => c.QueryAsync<string>(
@@ -145,7 +130,7 @@ public sealed class ExecutionLeaseTests : IDisposable
             """);
         var runId = (await _client.CreateRunAsync(new CreateRunRequest("handoff", "wait", RepositoryId: repo.RepositoryId))).RunId;
         var executions = Path.Combine(_factory.WorkDir, "executions");
-        await UntilAsync(() => Task.FromResult(Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any()), "the agent never talked");
+        await Eventually.TrueAsync(() => Directory.Exists(executions) && Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Any(), "the agent never talked");
         var talked = Path.GetDirectoryName(Directory.EnumerateFiles(executions, "talked", SearchOption.AllDirectories).Single())!;
 
         // Plan's finish took work over on the same engine worker; work's lease is renewed all along.
@@ -153,7 +138,7 @@ public sealed class ExecutionLeaseTests : IDisposable
         {
             _clock.Advance(RenewEvery);
             var renewedUntil = (_clock.GetUtcNow() + JobQueue.LeaseDuration).ToMs();
-            await UntilAsync(async () => await _factory.Service<Database>().ReadAsync(c => c.QuerySingleOrDefaultAsync<long?>(
+            await Eventually.TrueAsync(async () => await _factory.Service<Database>().ReadAsync(c => c.QuerySingleOrDefaultAsync<long?>(
                 "SELECT lease_expires_at FROM jobs WHERE run_id = @runId AND phase = 'work'", new { runId })) == renewedUntil,
                 $"the lease of work was not renewed at step {step}");
         }
@@ -175,9 +160,9 @@ public sealed class ExecutionLeaseTests : IDisposable
         {
             _clock.Advance(RenewEvery);
         }
-        var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+        var stopped = await Eventually.HoldsAsync(() => !agent.Any(AgentProcesses.IsAlive));
         Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
-        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        await Eventually.TrueAsync(() => !_factory.Service<RunningExecutions>().IsRunning(id), "the work never ended");
         Assert.Equal("running", await StatusOfAsync(id));
     }
 
@@ -204,7 +189,7 @@ public sealed class ExecutionLeaseTests : IDisposable
             {
                 _clock.Advance(RenewEvery);
             }
-            var stopped = await UntilAsync(() => Task.FromResult(!agent.Any(AgentProcesses.IsAlive)));
+            var stopped = await Eventually.HoldsAsync(() => !agent.Any(AgentProcesses.IsAlive));
             Assert.True(stopped, $"the agent still runs: {string.Join(' ', agent.Where(AgentProcesses.IsAlive))}");
         }
         finally
@@ -212,7 +197,7 @@ public sealed class ExecutionLeaseTests : IDisposable
             release.SetResult();
             await stall;
         }
-        await UntilAsync(() => Task.FromResult(!_factory.Service<RunningExecutions>().IsRunning(id)), "the work never ended");
+        await Eventually.TrueAsync(() => !_factory.Service<RunningExecutions>().IsRunning(id), "the work never ended");
         Assert.Equal("running", await StatusOfAsync(id));
     }
 

@@ -23,7 +23,7 @@ public sealed class WorkerConcurrencyTests : IDisposable
         var item = await _client.CreateWorkItemAsync(new CreateWorkItemRequest("Spans", "Record spans", repo.RepositoryId));
         var holder = (await _client.ExecuteAsync(new ExecuteRequest(worker.WorkerId, item.WorkItemId, "hold"))).ExecutionId;
         var holderDir = Path.Combine(_factory.WorkDir, "executions", holder);
-        await UntilFileAsync(Path.Combine(holderDir, "started"));
+        await Eventually.TrueAsync(() => File.Exists(Path.Combine(holderDir, "started")), "the holder started");
 
         var queued = new List<string>();
         for (var i = 0; i < 5; i++)
@@ -53,15 +53,6 @@ public sealed class WorkerConcurrencyTests : IDisposable
 
     private long Stamp(string executionId, string name) =>
         long.Parse(File.ReadAllText(Path.Combine(_factory.WorkDir, "executions", executionId, name)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-
-    private static async Task UntilFileAsync(string path)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!File.Exists(path))
-        {
-            await Task.Delay(20, limit.Token);
-        }
-    }
 
 
     public void Dispose()

@@ -35,7 +35,7 @@ public sealed class JobWakeTests : IDisposable
     {
         var client = _factory.Client();
         var claims = _factory.Service<BatonMetrics>();
-        await UntilEveryWorkerLookedOnceAsync(claims);
+        await Eventually.TrueAsync(() => claims.Claims(found: false) >= Workers, "every worker looked once at start-up");
         var emptyBefore = claims.Claims(found: false);
 
         var run = await client.CreateRunAsync(new CreateRunRequest("planning_rail", "Mission: count the claims", "wake"));
@@ -57,13 +57,7 @@ public sealed class JobWakeTests : IDisposable
         var run = await client.CreateRunAsync(new CreateRunRequest("gated", "Mission: wait for the gate's deadline", "deadline"));
         await client.WaitForStatusAsync(run.RunId, "awaiting_approval");
         // The gate's deadline is a job due in an hour; the node's one timer sleeps at most the slow poll.
-        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            while (!_clock.HasTimerDueIn(JobQueue.IdlePoll))
-            {
-                await Task.Delay(20, limit.Token);
-            }
-        }
+        await Eventually.TrueAsync(() => _clock.HasTimerDueIn(JobQueue.IdlePoll), "the node sleeps its slow poll");
         var (foundBefore, emptyBefore) = (claims.Claims(found: true), claims.Claims(found: false));
 
         _clock.Advance(TimeSpan.FromHours(1));
@@ -80,7 +74,7 @@ public sealed class JobWakeTests : IDisposable
     {
         var client = _gated.Client();
         var claims = _gated.Service<BatonMetrics>();
-        await UntilEveryWorkerLookedOnceAsync(claims);
+        await Eventually.TrueAsync(() => claims.Claims(found: false) >= Workers, "every worker looked once at start-up");
         var emptyBefore = claims.Claims(found: false);
 
         const int Runs = 5;
@@ -96,16 +90,6 @@ public sealed class JobWakeTests : IDisposable
         // signalled claim had not committed after its grace (a loaded machine).
         Assert.Equal(Runs, claims.Claims(found: true));
         Assert.InRange(claims.Claims(found: false) - emptyBefore, Runs - 1, Runs + 1);
-    }
-
-    /// <summary>Every worker looks once at start-up, finds nothing and goes to sleep.</summary>
-    private static async Task UntilEveryWorkerLookedOnceAsync(BatonMetrics claims)
-    {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (claims.Claims(found: false) < Workers)
-        {
-            await Task.Delay(20, limit.Token);
-        }
     }
 
     public void Dispose()

@@ -157,18 +157,8 @@ public sealed class NodeIdentityTests : IDisposable
         // A starts again: the agent it left running, which B recorded as lost, is A's to stop, and it does at start-up.
         using (await ServerProcess.StartAsync(dirA, Token, new Dictionary<string, string> { ["BATON_NODE_ID"] = "node-a" }))
         {
-            Assert.True(await StoppedAsync(agentA), "node A did not stop its own orphaned agent at start-up");
+            Assert.True(await Eventually.HoldsAsync(() => !AgentProcesses.IsAlive(agentA), TimeSpan.FromSeconds(10)), "node A did not stop its own orphaned agent at start-up");
         }
-    }
-
-    /// <summary>Whether the process ends within 10 s of being killed (polled: /proc tells no one).</summary>
-    private static async Task<bool> StoppedAsync(int pid)
-    {
-        for (var i = 0; i < 200 && AgentProcesses.IsAlive(pid); i++)
-        {
-            await Task.Delay(50);
-        }
-        return !AgentProcesses.IsAlive(pid);
     }
 
     private static BatonOptions Options(params (string Key, string Value)[] settings) =>

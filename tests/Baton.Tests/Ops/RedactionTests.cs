@@ -112,11 +112,8 @@ public sealed class RedactionTests : IAsyncLifetime
             var failedRun = await client.GetRunAsync(failed);
             Assert.Contains($"giving up on {Redactor.Mask}", System.Text.Json.JsonSerializer.Serialize(failedRun), StringComparison.Ordinal);
             // Spans leave in batches, every 5 s: the failed run's agent span (its status is the error) is awaited.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (!_collector.Spans.Any(s => s.Tag("baton.run_id") == failed && s.Name.StartsWith("invoke_agent", StringComparison.Ordinal)))
-            {
-                await Task.Delay(200, timeout.Token);
-            }
+            await Eventually.TrueAsync(() => _collector.Spans.Any(s => s.Tag("baton.run_id") == failed && s.Name.StartsWith("invoke_agent", StringComparison.Ordinal)),
+                "the failed run's agent span was exported", TimeSpan.FromSeconds(60));
             await server.WaitForOutputAsync("failed: ", TimeSpan.FromSeconds(30));
             output = server.Output;
         }
