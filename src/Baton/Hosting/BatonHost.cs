@@ -42,6 +42,7 @@ public static class BatonHost
         services.AddSingleton(sp => NodeIdentity.Of(sp.GetRequiredService<BatonOptions>()));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
+        services.AddSingleton<RunListAnswers>();
         services.AddSingleton<PhaseExecutor>();
         services.AddSingleton<ExecutionLifecycle>();
         services.AddSingleton<StandaloneExecutor>();

@@ -37,3 +37,22 @@ public sealed class JsonAnswer<T>(T value, JsonTypeInfo<T> typeInfo) : IResult, 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));
 }
+
+/// <summary>A 200 with a <typeparamref name="T"/> already written as JSON (UTF-8): an answer kept to be sent again.</summary>
+public sealed class JsonBytesAnswer<T>(ReadOnlyMemory<byte> json) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+{
+    public int StatusCode => StatusCodes.Status200OK;
+
+    int? IStatusCodeHttpResult.StatusCode => StatusCode;
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCode;
+        response.ContentType = "application/json; charset=utf-8";
+        await response.BodyWriter.WriteAsync(json, httpContext.RequestAborted);
+    }
+
+    /// <inheritdoc cref="JsonAnswer{T}.PopulateMetadata"/>
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => JsonAnswer<T>.PopulateMetadata(method, builder);
+}

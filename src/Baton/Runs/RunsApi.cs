@@ -64,8 +64,8 @@ public static class RunsApi
             var other => throw new InvalidOperationException($"unexpected outcome {other.GetType().Name}"),
         };
 
-    public static async Task<Results<JsonAnswer<RunList>, ValidationProblem>> ListAsync(
-        string? status, string? profile, string? project, string? limit, string? offset, Database db)
+    public static async Task<Results<JsonBytesAnswer<RunList>, ValidationProblem>> ListAsync(
+        string? status, string? profile, string? project, string? limit, string? offset, RunListAnswers answers)
     {
         var errors = new Dictionary<string, string[]>();
         if (status is not null && !StateNames.TryParse<RunStatus>(status, out _))
@@ -78,8 +78,7 @@ public static class RunsApi
         {
             return Problems.Invalid(errors);
         }
-        var list = await db.ReadAsync(c => RunStore.ListAsync(c, null, new RunStore.ListQuery(status, profile, project, take, skip)));
-        return new JsonAnswer<RunList>(list, RunAnswersJson.Default.RunList);
+        return new JsonBytesAnswer<RunList>(await answers.GetAsync(new RunStore.ListQuery(status, profile, project, take, skip)));
     }
 
     public static async Task<Results<JsonAnswer<RunDetail>, ProblemHttpResult>> GetAsync(string id, HttpContext http, Database db, RunTransitions transitions)

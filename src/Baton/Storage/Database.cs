@@ -43,6 +43,9 @@ public abstract class Database : IAsyncDisposable, IDisposable
     /// </summary>
     public virtual long? ApiKeysVersion => null;
 
+    /// <summary>The same for `runs` (and the counts kept from it): what a page of the runs list is read from.</summary>
+    public virtual long? RunsVersion => null;
+
     public async Task<T> ReadAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken ct = default)
     {
         Interlocked.Increment(ref _reads);

@@ -53,20 +53,38 @@ public sealed class SqliteDatabase : Database
     }
 
     private long _apiKeysVersion;
+    private long _runsVersion;
 
-    /// <summary>Set by SQLite's update hook on the writer's thread when a statement changes a row of `api_keys`.</summary>
-    private bool _apiKeysWritten;
+    /// <summary>The tables whose writes a version counts.</summary>
+    [Flags]
+    private enum Watched
+    {
+        None = 0,
+        ApiKeys = 1,
+        Runs = 2,
+    }
+
+    /// <summary>Set by SQLite's update hook on the writer's thread for each watched table a statement changes a row of.</summary>
+    private Watched _written;
 
     /// <summary>One process owns the file and writes only through its writer, whose hook sees every row it changes.</summary>
     public override long? ApiKeysVersion => Interlocked.Read(ref _apiKeysVersion);
 
+    /// <inheritdoc cref="ApiKeysVersion"/>
+    public override long? RunsVersion => Interlocked.Read(ref _runsVersion);
+
     private void BatchEnded()
     {
         // After the COMMIT: a reader that saw this version read after it. Also after a rollback, which costs a read.
-        if (_apiKeysWritten)
+        var written = _written;
+        _written = Watched.None;
+        if (written.HasFlag(Watched.ApiKeys))
         {
-            _apiKeysWritten = false;
             Interlocked.Increment(ref _apiKeysVersion);
+        }
+        if (written.HasFlag(Watched.Runs))
+        {
+            Interlocked.Increment(ref _runsVersion);
         }
     }
 
@@ -237,18 +255,25 @@ public sealed class SqliteDatabase : Database
         var connection = new PreparedStatementConnection(_unpooled);
         connection.Open();
         connection.Execute(WriterPragmas);
-        SQLitePCL.raw.sqlite3_update_hook(connection.Handle, (object _, int _, SQLitePCL.utf8z _, SQLitePCL.utf8z table, long _) => _apiKeysWritten |= IsApiKeys(table), null);
+        SQLitePCL.raw.sqlite3_update_hook(connection.Handle, (object _, int _, SQLitePCL.utf8z _, SQLitePCL.utf8z table, long _) => _written |= WatchedTable(table), null);
         return connection;
     }
 
     /// <summary>
-    /// Whether SQLite's zero-terminated table name is `api_keys`, read where it lies: the update hook runs for every row
-    /// the writer changes, and its string overload would allocate two strings a row.
+    /// Which watched table SQLite's zero-terminated table name is, read where it lies: the update hook runs for every row
+    /// the writer changes, and its string overload would allocate two strings a row. `run_counts` (kept by triggers on
+    /// `runs`) counts as `runs`.
     /// </summary>
-    private static bool IsApiKeys(SQLitePCL.utf8z table)
+    private static Watched WatchedTable(SQLitePCL.utf8z table)
     {
         ref var name = ref Unsafe.AsRef(in table.GetPinnableReference());
-        var expected = "api_keys"u8;
+        return Is(ref name, "runs"u8) || Is(ref name, "run_counts"u8) ? Watched.Runs
+            : Is(ref name, "api_keys"u8) ? Watched.ApiKeys
+            : Watched.None;
+    }
+
+    private static bool Is(ref byte name, ReadOnlySpan<byte> expected)
+    {
         for (var i = 0; i < expected.Length; i++)
         {
             // A shorter name ends here: its terminator (0) differs from every letter, so nothing past it is read.
