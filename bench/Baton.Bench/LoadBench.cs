@@ -359,6 +359,9 @@ internal static class LoadBench
             Kind.GetOwnRun when _created.Count > 0 => GetOwnAsync(ct),
             Kind.CreateRun => CreateAsync(ct),
             Kind.ApproveRun or Kind.CancelRun when _atGate.Count > 0 => DecideAsync(kind, ct),
+            // None of its runs at its gate yet: the client looks at one, as a user waits for the run they started. (Creating
+            // one instead made a server whose engine fell behind get ever more creates and no decisions: not the mix.)
+            Kind.ApproveRun or Kind.CancelRun when _created.Count > 0 => GetOwnAsync(ct),
             // Nothing of its own yet to read or decide: the client creates a run instead.
             _ => CreateAsync(ct),
         };
@@ -560,7 +563,13 @@ internal static class LoadBench
         md.AppendLine(Inv($"| zero errors | {r.Errors} errors, {r.SubscriberErrors} broken streams | {(r.Errors == 0 && r.SubscriberErrors == 0 ? "yes" : "**no**")} |"));
         var perCore = rate / machine.Cores;
         var perServerCore = serverCores > 0 ? rate / serverCores : double.NaN;
-        md.AppendLine(Inv($"| ≥ 5,000 mixed requests/s per server core | {rate:0} req/s on {machine.Cores} cores shared with the client = {perCore:0} per core; {perServerCore:0} per core the server kept busy | {(perCore >= 5000 ? "yes" : "**no**")} |"));
+        // A decision needs a run at its gate: when the engine brings runs there more slowly than they are created, the
+        // clients read instead, and the rate above is of a mix with fewer writes than the one asked for.
+        var decided = r.Kinds.Where(k => k.Kind is "approve at gate" or "cancel at gate").Sum(k => k.Requests) / (double)Math.Max(1, r.Requests);
+        var meant = Mix.Where(m => m.Kind is Kind.ApproveRun or Kind.CancelRun).Sum(m => m.Weight) / 100.0;
+        var held = decided >= 0.8 * meant;
+        md.AppendLine(Inv($"| the mix held (decisions at gates ≥ 80 % of their {100 * meant:0} % share) | {100 * decided:0.0} % of the requests | {(held ? "yes" : "**no**: the engine fell behind the creates")} |"));
+        md.AppendLine(Inv($"| ≥ 5,000 mixed requests/s per server core | {rate:0} req/s on {machine.Cores} cores shared with the client = {perCore:0} per core; {perServerCore:0} per core the server kept busy | {(perCore >= 5000 && held ? "yes" : "**no**")} |"));
         md.AppendLine(Inv($"| p95 ≤ 10 ms | p95 {r.All.P95:0.00} ms, p99 {r.All.P99:0.00} ms | {(r.All.P95 <= 10 ? "yes" : "**no**")} |"));
         return md.ToString();
     }
