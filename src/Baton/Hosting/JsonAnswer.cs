@@ -23,14 +23,21 @@ public sealed class JsonAnswer<T>(T value, JsonTypeInfo<T> typeInfo) : IResult, 
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
-        var response = httpContext.Response;
-        response.StatusCode = StatusCode;
-        response.ContentType = "application/json; charset=utf-8";
+        var response = StartOk(httpContext);
         using (var writer = new Utf8JsonWriter(response.BodyWriter))
         {
             JsonSerializer.Serialize(writer, value, typeInfo);
         }
         await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+    }
+
+    /// <summary>A 200 of JSON begun: its status and content type set, its body to write.</summary>
+    internal static HttpResponse StartOk(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        return response;
     }
 
     /// <summary>What the OpenAPI document says of the endpoint, as for <c>Ok&lt;T&gt;</c>.</summary>
@@ -45,13 +52,8 @@ public sealed class JsonBytesAnswer<T>(ReadOnlyMemory<byte> json) : IResult, ISt
 
     int? IStatusCodeHttpResult.StatusCode => StatusCode;
 
-    public async Task ExecuteAsync(HttpContext httpContext)
-    {
-        var response = httpContext.Response;
-        response.StatusCode = StatusCode;
-        response.ContentType = "application/json; charset=utf-8";
-        await response.BodyWriter.WriteAsync(json, httpContext.RequestAborted);
-    }
+    public async Task ExecuteAsync(HttpContext httpContext) =>
+        await JsonAnswer<T>.StartOk(httpContext).BodyWriter.WriteAsync(json, httpContext.RequestAborted);
 
     /// <inheritdoc cref="JsonAnswer{T}.PopulateMetadata"/>
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => JsonAnswer<T>.PopulateMetadata(method, builder);
