@@ -261,15 +261,13 @@ public sealed class SqliteDatabase : Database
 
     /// <summary>
     /// Which watched table SQLite's zero-terminated table name is, read where it lies: the update hook runs for every row
-    /// the writer changes, and its string overload would allocate two strings a row. `run_counts` (kept by triggers on
-    /// `runs`) counts as `runs`.
+    /// the writer changes, and its string overload would allocate two strings a row. `run_counts` needs no watching:
+    /// only the triggers on `runs` write it, in the statement that changes a run.
     /// </summary>
     private static Watched WatchedTable(SQLitePCL.utf8z table)
     {
         ref var name = ref Unsafe.AsRef(in table.GetPinnableReference());
-        return Is(ref name, "runs"u8) || Is(ref name, "run_counts"u8) ? Watched.Runs
-            : Is(ref name, "api_keys"u8) ? Watched.ApiKeys
-            : Watched.None;
+        return Is(ref name, "runs"u8) ? Watched.Runs : Is(ref name, "api_keys"u8) ? Watched.ApiKeys : Watched.None;
     }
 
     private static bool Is(ref byte name, ReadOnlySpan<byte> expected)
