@@ -5,8 +5,8 @@ namespace Baton.Engine;
 
 public sealed class EngineOptions
 {
-    /// <summary>BATON_WORKERS when unset (ADR 22).</summary>
-    public const int DefaultConcurrency = 32;
+    /// <summary>BATON_WORKERS when unset (ADR 22, ADR 60).</summary>
+    public const int DefaultConcurrency = 128;
 
     /// <summary>Jobs this node works on at once.</summary>
     public int Concurrency { get; set; } = DefaultConcurrency;
