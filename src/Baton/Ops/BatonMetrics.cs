@@ -78,9 +78,16 @@ public sealed class BatonMetrics
         _meter.CreateObservableGauge("baton.runs.active", ActiveRuns, "{run}", "Runs not finished yet, by status (pending, running, awaiting_approval, paused).");
         _meter.CreateObservableGauge("baton.queue.depth", QueueDepth, "{job}", "Jobs waiting: due and not leased, by kind.");
         _meter.CreateObservableGauge("baton.database.size", () => SizeMeasurement(r => r.Bytes), "By", "The database's size on disk (SQLite: its file without the WAL; PostgreSQL: pg_database_size), read at most once a minute.");
+        _meter.CreateObservableCounter("baton.database.writes", () => db.Writes, "{write}", "Write transactions this node asked of the database, committed or failed (on SQLite several share a commit).");
+        _meter.CreateObservableCounter("baton.database.commits", () => db.Commits, "{commit}", "Commits this node made: on SQLite each ends a batch of writes.");
+        _meter.CreateObservableCounter("baton.database.writer.busy", WriterBusy, "s",
+            "SQLite only: how long its one writer has spent running and committing batches. Its rate is the writer's utilization: near 1, writes queue behind each other (docs/OPERATIONS.md, sizing).");
         _meter.CreateObservableGauge("baton.database.run.size", () => SizeMeasurement(r => r.BytesPerRun), "By",
             "The database's size divided by the runs it holds (finished ones included; 0 with none): what a run costs to keep, read at most once a minute.");
     }
+
+    private IEnumerable<Measurement<double>> WriterBusy() =>
+        _db.WriterBusy is { } busy ? [new(busy.TotalSeconds)] : [];
 
     /// <summary>Claims this node made, by whether they found a job (also in <c>baton_job_claim_duration_seconds_count</c>).</summary>
     public long Claims(bool found) => Interlocked.Read(ref _claims[found ? 1 : 0]);

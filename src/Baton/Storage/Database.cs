@@ -38,6 +38,13 @@ public abstract class Database : IAsyncDisposable, IDisposable
     public abstract long Writes { get; }
 
     /// <summary>
+    /// How long the one writer has been running and committing batches since start-up; its rate of growth is the share
+    /// of the time writes had it, and near 1 every write waits for the ones queued before it. Null where there is no one
+    /// writer (PostgreSQL: each node's transactions run side by side).
+    /// </summary>
+    public virtual TimeSpan? WriterBusy => null;
+
+    /// <summary>
     /// Changes after every commit that wrote to `api_keys`, before the writers learn of it; null where another process
     /// may write them (PostgreSQL's other nodes), so that nothing read from them can be trusted until read again.
     /// </summary>

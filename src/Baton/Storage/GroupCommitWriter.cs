@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Baton.Storage;
@@ -23,6 +24,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly Task _loop;
     private long _commits;
     private long _writes;
+    private long _busyTicks;
 
     private readonly Action _ended;
 
@@ -38,6 +40,12 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     public long Commits => Interlocked.Read(ref _commits);
 
     public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>
+    /// How long the loop has spent running batches and committing them (its waits for work left out): the part of the
+    /// time the node's writes had the writer. Real time of real work, so the Stopwatch's, not a clock tests set.
+    /// </summary>
+    public TimeSpan Busy => TimeSpan.FromTicks(Interlocked.Read(ref _busyTicks));
 
     /// <summary>Read between writes only (the writer's loop changes it).</summary>
     public long Prepares => _connection.Prepares;
@@ -75,7 +83,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             if (batch.Count > 0)
             {
                 Interlocked.Add(ref _writes, batch.Count);
+                var started = Stopwatch.GetTimestamp();
                 await CommitAsync(batch);
+                Interlocked.Add(ref _busyTicks, Stopwatch.GetElapsedTime(started).Ticks);
                 batch.Clear();
             }
         }

@@ -123,6 +123,8 @@ public sealed class SqliteDatabase : Database
 
     public override long Writes => _writer.IsValueCreated ? _writer.Value.Writes : 0;
 
+    public override TimeSpan? WriterBusy => _writer.IsValueCreated ? _writer.Value.Busy : TimeSpan.Zero;
+
     /// <summary>Statements the writer prepared: how a test sees that a statement run again is not prepared again.</summary>
     public long Prepares => _writer.IsValueCreated ? _writer.Value.Prepares : 0;
 

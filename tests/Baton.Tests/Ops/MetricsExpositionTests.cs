@@ -65,6 +65,18 @@ public class MetricsExpositionTests
         Assert.Equal(1, families.Value("baton_phase_duration_seconds_count", "histogram", new() { ["profile"] = "metered", ["phase"] = "publish", ["outcome"] = "completed" }));
         Assert.True(families.Value("baton_execution_duration_seconds_count", "histogram", new() { ["worker"] = "template", ["status"] = "success" }) >= 4);
         Assert.True(families.Value("baton_job_claim_duration_seconds_count", "histogram", new() { ["result"] = "job" }) >= 1);
+        // The database's writes and commits; on SQLite its one writer's busy time, whose rate is its utilization.
+        var writes = families.Value("baton_database_writes_total", "counter", []);
+        var commits = families.Value("baton_database_commits_total", "counter", []);
+        Assert.InRange(commits, 1, writes);
+        if (TestDatabase.IsPostgres)
+        {
+            Assert.False(families.ContainsKey("baton_database_writer_busy_seconds_total"));
+        }
+        else
+        {
+            Assert.InRange(families.Value("baton_database_writer_busy_seconds_total", "counter", []), double.Epsilon, 60);
+        }
         // ASP.NET Core's own meter, by route.
         Assert.True(families.Value("http_server_request_duration_seconds_count", "histogram",
             new() { ["http_route"] = "/api/runs/{id}/approve", ["http_request_method"] = "POST", ["http_response_status_code"] = "200" }) >= 1);
