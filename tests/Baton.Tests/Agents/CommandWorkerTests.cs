@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Baton.Client;
 using Baton.Tests.Support;
 
@@ -159,16 +158,10 @@ public sealed class CommandWorkerTests : IDisposable
     private async Task<string> WaitForFileAsync(string name)
     {
         var root = Path.Combine(_factory.WorkDir, "executions");
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            if (Directory.Exists(root) && Directory.GetFiles(root, name, SearchOption.AllDirectories).FirstOrDefault() is { } path && new FileInfo(path).Length > 0)
-            {
-                return Path.GetDirectoryName(path)!;
-            }
-            await Task.Delay(20);
-        }
-        throw new TimeoutException($"{name} never appeared");
+        string? path = null;
+        await Eventually.TrueAsync(() => Directory.Exists(root) && (path = Directory.GetFiles(root, name, SearchOption.AllDirectories).FirstOrDefault()) is not null
+            && new FileInfo(path).Length > 0, $"{name} written", TimeSpan.FromSeconds(20));
+        return Path.GetDirectoryName(path)!;
     }
 
     public void Dispose()

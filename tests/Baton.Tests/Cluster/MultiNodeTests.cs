@@ -173,12 +173,8 @@ public sealed class MultiNodeTests : IDisposable
         var run = await client.CreateRunAsync(new CreateRunRequest("slow", "run until cancelled", RepositoryId: repo.RepositoryId));
         var tree = await AgentTreeAsync(run.RunId);
 
-        var clock = Stopwatch.StartNew();
         var cancelled = await client.CancelAsync(run.RunId, "stop it");
-        while (tree.Any(AgentProcesses.IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(20);
-        }
+        await Eventually.HoldsAsync(() => !tree.Any(AgentProcesses.IsAlive), TimeSpan.FromSeconds(5));
         Assert.Equal("cancelled", cancelled.Status);
         Assert.DoesNotContain(tree, AgentProcesses.IsAlive);
         Assert.Empty(AgentProcesses.Of(run.RunId));
@@ -234,17 +230,9 @@ public sealed class MultiNodeTests : IDisposable
     /// <summary>The agent's processes (bwrap, the sandbox's init, the script and its child), once all have started.</summary>
     private static async Task<IReadOnlyList<int>> AgentTreeAsync(string runId)
     {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            var tree = AgentProcesses.Of(runId);
-            if (tree.Count >= 3)
-            {
-                return tree;
-            }
-            await Task.Delay(50);
-        }
-        throw new Xunit.Sdk.XunitException("the agent never started on the worker node");
+        IReadOnlyList<int> tree = [];
+        await Eventually.TrueAsync(() => (tree = AgentProcesses.Of(runId)).Count >= 3, "the agent started on the worker node");
+        return tree;
     }
 
     public void Dispose()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Baton.Client;
 
 namespace Baton.Tests.Support;
@@ -19,12 +18,8 @@ public static class AgentProcesses
         var tree = Of(runId);
         Assert.True(tree.Count >= 3, $"agent processes: {string.Join(' ', tree)}");
 
-        var clock = Stopwatch.StartNew();
         var cancelled = await client.CancelAsync(runId, "stop");
-        while (tree.Any(IsAlive) && clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            await Task.Delay(20);
-        }
+        await Eventually.HoldsAsync(() => !tree.Any(IsAlive), TimeSpan.FromSeconds(2));
         Assert.DoesNotContain(tree, IsAlive);
         Assert.Empty(Of(runId));
         Assert.Equal("cancelled", cancelled.Status);

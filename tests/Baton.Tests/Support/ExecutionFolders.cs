@@ -9,17 +9,10 @@ public static class ExecutionFolders
     /// </summary>
     public static async Task<string> WaitForAsync(string executions, string marker, string? except)
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            var found = Directory.Exists(executions)
-                ? Directory.EnumerateDirectories(executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, marker)))
-                : null;
-            if (found is not null)
-            {
-                return found;
-            }
-            await Task.Delay(50, limit.Token);
-        }
+        string? found = null;
+        await Eventually.TrueAsync(() => (found = Directory.Exists(executions)
+            ? Directory.EnumerateDirectories(executions).FirstOrDefault(d => d != except && File.Exists(Path.Combine(d, marker)))
+            : null) is not null, $"{marker} written in an execution folder", TimeSpan.FromSeconds(60));
+        return found!;
     }
 }

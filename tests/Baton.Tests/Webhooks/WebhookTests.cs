@@ -222,19 +222,12 @@ public sealed class WebhookTests
     /// <summary>The webhook's deliveries once one matches <paramref name="done"/> (polling the API: a delivery's attempts are not events).</summary>
     private static async Task<IReadOnlyList<WebhookDeliveryInfo>> WaitForAsync(HttpClient http, string webhookId, Func<WebhookDeliveryInfo, bool> done)
     {
-        var until = DateTimeOffset.UtcNow.AddSeconds(60);
-        while (true)
+        IReadOnlyList<WebhookDeliveryInfo> list = [];
+        if (!await Eventually.HoldsAsync(async () => (list = (await http.GetFromJsonAsync<WebhookDeliveryList>($"/api/webhooks/{webhookId}/deliveries", BatonJson.Options))!.Deliveries).Any(done),
+            TimeSpan.FromSeconds(60)))
         {
-            var list = (await http.GetFromJsonAsync<WebhookDeliveryList>($"/api/webhooks/{webhookId}/deliveries", BatonJson.Options))!.Deliveries;
-            if (list.Any(done))
-            {
-                return list;
-            }
-            if (DateTimeOffset.UtcNow > until)
-            {
-                throw new TimeoutException($"no delivery of {webhookId} came to that: {JsonSerializer.Serialize(list)}");
-            }
-            await Task.Delay(100);
+            Assert.Fail($"no delivery of {webhookId} came to that: {JsonSerializer.Serialize(list)}");
         }
+        return list;
     }
 }
