@@ -6,9 +6,10 @@ namespace Baton.Audit;
 /// <summary>
 /// Records every write request (any method but GET, HEAD and OPTIONS) once it has its answer: refused ones too (401,
 /// 403, 409, 413, 429 …), since an attempt is what an audit looks for. Written after the response, in a transaction
-/// of its own: a node that dies in between loses that one entry, never the change it reports.
+/// apart from the change (shared with other requests' entries, <see cref="AuditWriter"/>): a node that dies in between
+/// loses those entries, never the change they report.
 /// </summary>
-public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider time, ILogger<AuditLog> logger)
+public sealed class AuditLog(RequestDelegate next, AuditWriter writer, Database db, TimeProvider time, ILogger<AuditLog> logger)
 {
     /// <summary>Paths longer than this are cut (the route names the endpoint; the path only adds its ids).</summary>
     public const int MaxPathLength = 512;
@@ -81,7 +82,7 @@ public sealed class AuditLog(RequestDelegate next, Database db, TimeProvider tim
         };
         try
         {
-            await db.WriteAsync((c, tx) => AuditStore.AppendAsync(c, tx, row), CancellationToken.None);
+            await writer.AppendAsync(row);
         }
         catch (Exception ex) when (db.Dialect.IsDatabaseError(ex))
         {

@@ -43,6 +43,7 @@ public static class BatonHost
         services.AddSingleton<JobQueue>();
         services.AddSingleton<RunTransitions>();
         services.AddSingleton<RunListAnswers>();
+        services.AddSingleton<AuditWriter>();
         services.AddSingleton<PhaseExecutor>();
         services.AddSingleton<ExecutionLifecycle>();
         services.AddSingleton<StandaloneExecutor>();
